@@ -1,0 +1,1131 @@
+"""EyeLink ASC reader (``edf2asc`` output): samples, events, messages, trials and image placement.
+
+Speed: the file is read once as bytes (latin-1 safe). A numba kernel splits it into lines and
+parses every sample line (they start with a digit) straight from the byte buffer; the few other
+lines (events, messages, block headers) are handled in Python.
+
+What is understood:
+
+- samples, monocular or binocular, ``.`` for missing values, float timestamps (2 kHz), extra
+  velocity/resolution/INPUT columns and the trailing flag field (ignored);
+- ``START``/``END`` recording blocks with their ``SAMPLES`` line (eyes, rate); samples after an
+  ``END`` are kept with the block before them and reported as an anomaly;
+- ``SFIX/EFIX``, ``SSACC/ESACC`` (``.`` positions, exponent amplitudes), ``SBLINK/EBLINK``;
+  unterminated events are anomalies;
+- ``MSG`` lines (with an optional integer time offset): ``TRIALID``, ``TRIAL_RESULT`` (nested
+  TRIALIDs and out-of-order timestamps are anomalies), ``GAZE_COORDS`` / ``DISPLAY_COORDS``,
+  ``!V IMGLOAD FILL|CENTER|TOP_LEFT file [x y [w h]]``, ``!V TRIAL_VAR name value``,
+  ``eye_used`` messages.
+
+Image ids are file stems only (see :func:`gazeprep.tracks.image_id`); no name from a log is ever
+opened as a path.
+
+Which trial/image a fixation belongs to: the state at its line (file order). A fixation inside a
+recording block before the block's first ``TRIALID`` belongs to that trial; one in a trial before
+its first ``IMGLOAD`` to that first image. Without ``IMGLOAD`` the image is ``--image-rect`` or
+the whole screen (``GAZE_COORDS``), its id the ``!V TRIAL_VAR`` ``image`` value, else the
+``TRIALID`` text, else the file stem. ``onset_ms`` counts from the ``TRIALID`` message (else the
+block's ``START``); fixations begun before it have a negative onset.
+"""
+
+from __future__ import annotations
+
+import bisect
+import gc
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+from numba import njit, prange
+
+from gazeprep.errors import GazeprepError
+from gazeprep.tracks import FileResult, image_id
+
+if TYPE_CHECKING:
+    from gazeprep.ingest import IngestOptions
+
+EYES = ("L", "R")
+#: Numeric fields parsed per sample line: t, then x, y, pupil per eye (binocular = 7).
+SAMPLE_FIELDS = 7
+IMAGE_VARS = ("image", "image_id", "imagefile", "image_file", "stimulus", "img")
+KNOWN_HEADS = {
+    "PRESCALER", "VPRESCALER", "PUPIL", "EVENTS", "INPUT", "BUTTON", "PRESCALE", "VPRESCALE",
+}
+MAX_LISTED_ANOMALIES = 20
+
+
+#: Line heads parsed in bulk; a line's kind is 2 + its position here (0 empty, 1 sample, 9 other).
+BULK_HEADS = ("EFIX", "ESACC", "EBLINK", "SFIX", "SSACC", "SBLINK", "MSG")
+K_SAMPLE, K_MSG, K_OTHER = 1, 8, 9
+#: Event head -> (numeric fields parsed, minimum required, expected layout for error messages).
+EVENT_FIELDS = {
+    "EFIX": (6, 5, "EFIX <L|R> <start> <end> <duration> <x> <y> [<pupil>]"),
+    "ESACC": (9, 3, "ESACC <L|R> <start> <end> <duration> [<x0> <y0> <x1> <y1> <ampl> <pv>]"),
+    "EBLINK": (3, 3, "EBLINK <L|R> <start> <end> <duration>"),
+    "SFIX": (1, 1, "SFIX <L|R> <start>"),
+    "SSACC": (1, 1, "SSACC <L|R> <start>"),
+    "SBLINK": (1, 1, "SBLINK <L|R> <start>"),
+}
+#: Only MSG lines containing one of these are handed to the Python state machine.
+MSG_KEYS = (b"TRIAL", b"COORDS", b"IMGLOAD", b"eye_used")
+_POW10 = np.array([10.0 ** k for k in range(23)])
+
+
+@njit(cache=True)
+def split_lines(buf):
+    """Start and end (exclusive, without ``\\r\\n``) byte offset of every line."""
+    n = buf.shape[0]
+    count = 0
+    for i in range(n):
+        if buf[i] == 10:
+            count += 1
+    if n > 0 and buf[n - 1] != 10:
+        count += 1
+    starts = np.empty(count, np.int64)
+    ends = np.empty(count, np.int64)
+    k = 0
+    s = 0
+    for i in range(n):
+        if buf[i] == 10:
+            e = i
+            if e > s and buf[e - 1] == 13:
+                e -= 1
+            starts[k] = s
+            ends[k] = e
+            k += 1
+            s = i + 1
+    if s < n:
+        e = n
+        if buf[e - 1] == 13:
+            e -= 1
+        starts[k] = s
+        ends[k] = e
+    return starts, ends
+
+
+@njit(cache=True)
+def classify_lines(buf, starts, ends, pats, plen):
+    """Kind of each line: 0 empty, 1 sample (starts with a digit), 2 + i for ``pats[i]`` followed
+    by a blank, 9 anything else."""
+    n = starts.shape[0]
+    kind = np.zeros(n, np.int8)
+    for i in range(n):
+        s = starts[i]
+        e = ends[i]
+        if s >= e:
+            continue
+        c = buf[s]
+        if 48 <= c <= 57:
+            kind[i] = 1
+            continue
+        kind[i] = 9
+        for p in range(pats.shape[0]):
+            ln = plen[p]
+            if e - s > ln and (buf[s + ln] == 32 or buf[s + ln] == 9):
+                ok = True
+                for k in range(ln):
+                    if buf[s + k] != pats[p, k]:
+                        ok = False
+                        break
+                if ok:
+                    kind[i] = 2 + p
+                    break
+    return kind
+
+
+@njit(cache=True)
+def _parse_number(buf, a, b, pow10):
+    """Parse ``buf[a:b]`` as a float (sign, digits, point, exponent); ``.`` is NaN.
+
+    Returns (value, ok). Digits are accumulated as an integer mantissa and divided once by a
+    power of ten, so values of up to 15 significant digits parse exactly like ``float()``.
+    """
+    if b - a == 1 and buf[a] == 46:
+        return np.nan, True
+    i = a
+    neg = False
+    if buf[i] == 45 or buf[i] == 43:
+        neg = buf[i] == 45
+        i += 1
+    mant = 0.0
+    nd = 0
+    nfrac = 0
+    while i < b and 48 <= buf[i] <= 57:
+        mant = mant * 10.0 + (buf[i] - 48)
+        i += 1
+        nd += 1
+    if i < b and buf[i] == 46:
+        i += 1
+        while i < b and 48 <= buf[i] <= 57:
+            mant = mant * 10.0 + (buf[i] - 48)
+            i += 1
+            nd += 1
+            nfrac += 1
+    if nd == 0:
+        return np.nan, False
+    val = mant / pow10[nfrac] if nfrac < pow10.shape[0] else mant / 10.0 ** nfrac
+    if i < b and (buf[i] == 101 or buf[i] == 69):
+        i += 1
+        eneg = False
+        if i < b and (buf[i] == 45 or buf[i] == 43):
+            eneg = buf[i] == 45
+            i += 1
+        ex = 0
+        ne = 0
+        while i < b and 48 <= buf[i] <= 57:
+            ex = ex * 10 + (buf[i] - 48)
+            i += 1
+            ne += 1
+        if ne == 0:
+            return np.nan, False
+        val = val / 10.0 ** ex if eneg else val * 10.0 ** ex
+    if i != b:
+        return np.nan, False
+    return (-val if neg else val), True
+
+
+@njit(cache=True, inline="always")
+def _is_blank(c):
+    return c == 32 or c == 9
+
+
+@njit(cache=True, parallel=True)
+def parse_sample_lines(buf, starts, ends, idx, nfields, pow10):
+    """Parse the leading numeric fields of the sample lines ``idx`` (one pass per line).
+
+    Returns
+    -------
+    vals : float64 (m, nfields)
+        NaN for ``.`` or fields not present.
+    ntok : int64 (m,)
+        Number of leading fields that parsed as a number or ``.`` (stops at the flag field or
+        at anything that is not a number).
+    """
+    m = idx.shape[0]
+    vals = np.full((m, nfields), np.nan)
+    ntok = np.zeros(m, np.int64)
+    for r in prange(m):
+        p = starts[idx[r]]
+        e = ends[idx[r]]
+        k = 0
+        while k < nfields:
+            while p < e and _is_blank(buf[p]):
+                p += 1
+            if p >= e:
+                break
+            a = p
+            neg = False
+            if buf[p] == 45 or buf[p] == 43:
+                neg = buf[p] == 45
+                p += 1
+            mant = 0.0
+            nd = 0
+            nfrac = -1
+            while p < e:
+                c = buf[p]
+                if 48 <= c <= 57:
+                    mant = mant * 10.0 + (c - 48)
+                    nd += 1
+                    if nfrac >= 0:
+                        nfrac += 1
+                elif c == 46 and nfrac < 0:
+                    nfrac = 0
+                else:
+                    break
+                p += 1
+            ex = 0
+            if nd > 0 and p < e and (buf[p] == 101 or buf[p] == 69):
+                p += 1
+                eneg = False
+                if p < e and (buf[p] == 45 or buf[p] == 43):
+                    eneg = buf[p] == 45
+                    p += 1
+                ne = 0
+                while p < e and 48 <= buf[p] <= 57:
+                    ex = ex * 10 + (buf[p] - 48)
+                    p += 1
+                    ne += 1
+                if ne == 0:
+                    break
+                if eneg:
+                    ex = -ex
+            if p < e and not _is_blank(buf[p]):
+                break  # not a number: the flag field (or garbage)
+            if nd == 0:
+                if p - a == 1 and buf[a] == 46:
+                    k += 1  # '.' = missing, stays NaN
+                    continue
+                break
+            v = mant / pow10[nfrac] if nfrac > 0 else mant
+            if ex != 0:
+                v = v * 10.0 ** ex
+            vals[r, k] = -v if neg else v
+            k += 1
+        ntok[r] = k
+    return vals, ntok
+
+
+@njit(cache=True)
+def parse_head_lines(buf, starts, ends, idx, with_eye, nfields, pow10):
+    """Parse ``HEAD [EYE] n1 n2 ...`` lines: numbers after the head (and eye) token.
+
+    Returns
+    -------
+    vals : float64 (m, nfields)
+    ntok : int64 (m,)
+        Leading fields that parsed as numbers or ``.``.
+    eye : uint8 (m,)
+        The eye token's byte when it is one character, else 0.
+    rest : int64 (m,)
+        Byte offset of the first unparsed, non-blank character (the line end when none).
+    """
+    m = idx.shape[0]
+    vals = np.full((m, nfields), np.nan)
+    ntok = np.zeros(m, np.int64)
+    eye = np.zeros(m, np.uint8)
+    rest = np.zeros(m, np.int64)
+    for r in range(m):
+        p = starts[idx[r]]
+        e = ends[idx[r]]
+        while p < e and buf[p] != 32 and buf[p] != 9:
+            p += 1
+        if with_eye:
+            while p < e and (buf[p] == 32 or buf[p] == 9):
+                p += 1
+            q = p
+            while q < e and buf[q] != 32 and buf[q] != 9:
+                q += 1
+            if q - p == 1:
+                eye[r] = buf[p]
+            p = q
+        k = 0
+        while k < nfields:
+            while p < e and (buf[p] == 32 or buf[p] == 9):
+                p += 1
+            if p >= e:
+                break
+            q = p
+            while q < e and buf[q] != 32 and buf[q] != 9:
+                q += 1
+            v, ok = _parse_number(buf, p, q, pow10)
+            if not ok:
+                break
+            vals[r, k] = v
+            k += 1
+            p = q
+        while p < e and (buf[p] == 32 or buf[p] == 9):
+            p += 1
+        ntok[r] = k
+        rest[r] = p
+    return vals, ntok, eye, rest
+
+
+@njit(cache=True)
+def lines_containing(buf, begins, ends, pats, plen):
+    """For each line ``buf[begins[i]:ends[i]]``: does it contain any of the patterns?"""
+    m = begins.shape[0]
+    out = np.zeros(m, np.bool_)
+    for r in range(m):
+        found = False
+        for j in range(begins[r], ends[r]):
+            for p in range(pats.shape[0]):
+                ln = plen[p]
+                if j + ln <= ends[r] and buf[j] == pats[p, 0]:
+                    ok = True
+                    for k in range(1, ln):
+                        if buf[j + k] != pats[p, k]:
+                            ok = False
+                            break
+                    if ok:
+                        found = True
+                        break
+            if found:
+                break
+        out[r] = found
+    return out
+
+
+@njit(cache=True)
+def distribute_samples(vals, block, layout):
+    """Time and per-eye x, y, pupil from parsed sample fields.
+
+    ``layout[b]`` is 0 (left eye only), 1 (right eye only) or 2 (binocular: left then right).
+    A pupil <= 0 (EyeLink's value for a lost eye) becomes NaN.
+    """
+    n = vals.shape[0]
+    t = np.empty(n)
+    x = np.full((2, n), np.nan)
+    y = np.full((2, n), np.nan)
+    pup = np.full((2, n), np.nan)
+    for i in range(n):
+        t[i] = vals[i, 0]
+        lay = layout[block[i]]
+        if lay == 2:
+            for e in range(2):
+                x[e, i] = vals[i, 1 + 3 * e]
+                y[e, i] = vals[i, 2 + 3 * e]
+                pv = vals[i, 3 + 3 * e]
+                if pv > 0:
+                    pup[e, i] = pv
+        else:
+            x[lay, i] = vals[i, 1]
+            y[lay, i] = vals[i, 2]
+            pv = vals[i, 3]
+            if pv > 0:
+                pup[lay, i] = pv
+    return t, x, y, pup
+
+
+@dataclass
+class Block:
+    """One ``START`` ... ``END`` recording block."""
+
+    line: int
+    time: float
+    eyes: tuple[str, ...] = ()
+    rate: float | None = None
+    end_line: int | None = None
+    end_time: float | None = None
+
+
+@dataclass
+class Trial:
+    """One ``TRIALID``: id text, time and line, ``!V TRIAL_VAR`` values, first IMGLOAD."""
+
+    id: str
+    time: float
+    line: int
+    block: int
+    vars: dict = field(default_factory=dict)
+    first_img: int = -1
+
+
+@dataclass
+class ImgLoad:
+    """One ``!V IMGLOAD``: image id and where it was drawn (screen px; None = unknown)."""
+
+    mode: str
+    image: str
+    line: int
+    trial: int
+    x: float | None = None
+    y: float | None = None
+    w: float | None = None
+    h: float | None = None
+
+
+@dataclass
+class AscLog:
+    """Everything parsed from one ASC file.
+
+    Samples: ``t`` (ms), ``line`` (1-based), ``block`` index, and ``x, y, pupil`` of shape
+    (2, n) for the left/right eye (NaN where missing or not recorded). ``efix``: arrays ``eye``
+    ("L"/"R"), ``start, end, duration, x, y, pupil`` and ``line`` of each EFIX event.
+    ``states`` are ``(block, trial, imgload, screen)`` tuples, each valid from its
+    ``state_lines`` entry on.
+    """
+
+    path: str
+    t: np.ndarray
+    line: np.ndarray
+    block: np.ndarray
+    x: np.ndarray
+    y: np.ndarray
+    pupil: np.ndarray
+    blocks: list[Block]
+    trials: list[Trial]
+    imgloads: list[ImgLoad]
+    screens: list[tuple[float, float, float, float]]
+    states: list[tuple[int, int, int, int]]
+    state_lines: np.ndarray
+    efix: dict[str, np.ndarray]
+    events: dict
+    eye_used: str | None
+    anomalies: list[dict]
+
+    @property
+    def trial_lines(self) -> list[int]:
+        """Line of each TRIALID, in file order (computed once)."""
+        if "_trial_lines" not in self.__dict__:
+            self.__dict__["_trial_lines"] = [tr.line for tr in self.trials]
+        return self.__dict__["_trial_lines"]
+
+    def state_at(self, lines: np.ndarray) -> np.ndarray:
+        """Index into ``states`` of the state in force at each (1-based) line."""
+        return (np.searchsorted(self.state_lines, lines, side="right") - 1).astype(np.int64)
+
+
+class _Parser:
+    """State machine over the lines that change state: START/END/SAMPLES, TRIALID,
+    TRIAL_RESULT, GAZE_COORDS, IMGLOAD, TRIAL_VAR messages (and unknown lines)."""
+
+    def __init__(self, path: str, res: FileResult):
+        self.path = path
+        self.res = res
+        self.errors: list[GazeprepError] = []
+        self.blocks: list[Block] = []
+        self.trials: list[Trial] = []
+        self.imgloads: list[ImgLoad] = []
+        self.screens: list[tuple[float, float, float, float]] = []
+        self.states: list[tuple[int, int, int, int]] = [(-1, -1, -1, -1)]
+        self.state_lines: list[int] = [0]
+        self.block = -1
+        self.in_block = False
+        self.trial = -1
+        self.img = -1
+        self.screen = -1
+        self.eye_used: str | None = None
+        self.unknown = 0
+        self.n_anomalies: dict[str, int] = {}
+
+    def fail(self, line: int, what: str, text: str) -> None:
+        """Record a malformed line (raised at the end unless lenient)."""
+        self.errors.append(GazeprepError(f"malformed line {text[:80]!r}; expected {what}",
+                                         file=self.path, line=line))
+
+    def anomaly(self, kind: str, line: int | None, detail: str) -> None:
+        """Record an anomaly; each kind is listed at most MAX_LISTED_ANOMALIES times."""
+        n = self.n_anomalies.get(kind, 0)
+        self.n_anomalies[kind] = n + 1
+        if n < MAX_LISTED_ANOMALIES:
+            self.res.anomaly(kind, line, detail)
+
+    def push_state(self, line: int) -> None:
+        st = (self.block, self.trial, self.img, self.screen)
+        if st != self.states[-1]:
+            self.states.append(st)
+            self.state_lines.append(line)
+
+    def line(self, ln: int, text: str) -> None:
+        """A non-MSG line the bulk parser left over."""
+        toks = text.split()
+        if not toks:
+            return
+        head = toks[0]
+        if head == "START":
+            self.start(ln, text, toks)
+        elif head == "END":
+            self.end(ln, text, toks)
+        elif head == "SAMPLES":
+            self.samples_line(toks)
+        elif head in KNOWN_HEADS or head.startswith(("**", ">>>")) or text[0] in " \t":
+            return
+        elif head in EVENT_FIELDS or head == "MSG":
+            self.fail(ln, EVENT_FIELDS.get(head, (0, 0, "MSG <time> <text>"))[2], text)
+        else:
+            self.unknown += 1
+            self.anomaly("unknown_line", ln, text[:80])
+
+    def start(self, ln: int, text: str, toks: list[str]) -> None:
+        try:
+            t = float(toks[1])
+        except (IndexError, ValueError):
+            self.fail(ln, "START <time> <eyes...> SAMPLES EVENTS", text)
+            return
+        if self.in_block:
+            self.anomaly("start_without_end", ln, "START while the previous block is open")
+        eyes = tuple(e[0] for e in ("LEFT", "RIGHT") if e in toks[2:])
+        self.blocks.append(Block(line=ln, time=t, eyes=eyes))
+        self.block = len(self.blocks) - 1
+        self.in_block = True
+        self.push_state(ln)
+
+    def end(self, ln: int, text: str, toks: list[str]) -> None:
+        if not self.in_block:
+            self.anomaly("end_without_start", ln, text[:80])
+            return
+        b = self.blocks[self.block]
+        b.end_line = ln
+        try:
+            b.end_time = float(toks[1])
+        except (IndexError, ValueError):
+            self.fail(ln, "END <time> ...", text)
+        self.in_block = False
+
+    def samples_line(self, toks: list[str]) -> None:
+        if self.block < 0:
+            return
+        b = self.blocks[self.block]
+        eyes = tuple(e[0] for e in ("LEFT", "RIGHT") if e in toks)
+        if eyes:
+            b.eyes = eyes
+        if "RATE" in toks:
+            try:
+                b.rate = float(toks[toks.index("RATE") + 1])
+            except (IndexError, ValueError):
+                pass
+
+    def msg(self, ln: int, t: float, body: str, text: str) -> None:
+        """A MSG line with a state keyword; ``t`` is its time (offset applied)."""
+        words = body.split()
+        if not words:
+            return
+        w0 = words[0]
+        if w0 == "TRIALID":
+            self.trialid(ln, t, body[len("TRIALID"):].strip())
+        elif w0 == "TRIAL_RESULT":
+            if self.trial < 0:
+                self.anomaly("trial_result_without_trialid", ln, body[:80])
+            self.trial = -1
+            self.img = -1
+            self.push_state(ln)
+        elif w0 in ("GAZE_COORDS", "DISPLAY_COORDS"):
+            self.coords(ln, text, w0, words)
+        elif w0 == "!V" and len(words) > 1 and words[1] == "IMGLOAD":
+            self.imgload(ln, text, words)
+        elif w0 == "!V" and len(words) > 2 and words[1] == "TRIAL_VAR":
+            if self.trial >= 0:
+                self.trials[self.trial].vars[words[2]] = " ".join(words[3:])
+        elif "eye_used" in words:
+            val = words[words.index("eye_used") + 1:]
+            if val and val[0][:1].upper() in EYES:
+                self.eye_used = val[0][:1].upper()
+
+    def trialid(self, ln: int, t: float, tid: str) -> None:
+        if self.trial >= 0:
+            self.anomaly("nested_trialid", ln,
+                         f"TRIALID {tid!r} while trial {self.trials[self.trial].id!r} (line "
+                         f"{self.trials[self.trial].line}) has no TRIAL_RESULT")
+        self.trials.append(Trial(id=tid or str(len(self.trials)), time=t, line=ln,
+                                 block=self.block if self.in_block else -1))
+        self.trial = len(self.trials) - 1
+        self.img = -1
+        self.push_state(ln)
+
+    def coords(self, ln: int, text: str, kind: str, words: list[str]) -> None:
+        try:
+            x0, y0, x1, y1 = (float(v) for v in words[1:5])
+        except ValueError:
+            self.fail(ln, f"{kind} <left> <top> <right> <bottom>", text)
+            return
+        if kind == "DISPLAY_COORDS" and self.screen >= 0:
+            return
+        w, h = x1 - x0, y1 - y0
+        # "0 0 1279 1023" names the last pixel, "0 0 1920 1080" the size.
+        w += 1 if round(w) % 2 else 0
+        h += 1 if round(h) % 2 else 0
+        self.screens.append((x0, y0, w, h))
+        self.screen = len(self.screens) - 1
+        self.push_state(ln)
+
+    def imgload(self, ln: int, text: str, words: list[str]) -> None:
+        what = "!V IMGLOAD FILL|CENTER|TOP_LEFT <file> [<x> <y> [<width> <height>]]"
+        if len(words) < 4 or words[2].upper() not in ("FILL", "CENTER", "TOP_LEFT"):
+            self.fail(ln, what, text)
+            return
+        mode = words[2].upper()
+        name = image_id(words[3])
+        if not name:
+            self.fail(ln, what + " with a file name", text)
+            return
+        try:
+            nums = [float(v) for v in words[4:8]]
+        except ValueError:
+            self.fail(ln, what, text)
+            return
+        if mode != "FILL" and len(nums) < 2:
+            self.fail(ln, what + f" ({mode} needs x y)", text)
+            return
+        img = ImgLoad(mode=mode, image=name, line=ln, trial=self.trial)
+        if len(nums) >= 2:
+            img.x, img.y = nums[0], nums[1]
+        if len(nums) >= 4:
+            img.w, img.h = nums[2], nums[3]
+        self.imgloads.append(img)
+        self.img = len(self.imgloads) - 1
+        if self.trial >= 0 and self.trials[self.trial].first_img < 0:
+            self.trials[self.trial].first_img = self.img
+        self.push_state(ln)
+
+    def finish(self) -> None:
+        if self.in_block:
+            self.anomaly("block_without_end", self.blocks[self.block].line,
+                         "recording block has no END line (truncated file?)")
+        if self.unknown > MAX_LISTED_ANOMALIES:
+            self.res.notes["unknown_lines"] = self.unknown
+
+
+def parse_asc(path: str, res: FileResult | None = None, lenient: bool = False) -> AscLog:
+    """Parse an EyeLink ASC file.
+
+    Parameters
+    ----------
+    path : str
+        The file.
+    res : FileResult, optional
+        Collects anomalies and (lenient) errors.
+    lenient : bool
+        Record malformed lines and skip them instead of raising.
+
+    Returns
+    -------
+    AscLog
+
+    Raises
+    ------
+    GazeprepError
+        Binary or empty file; otherwise (unless ``lenient``) the first malformed line in the
+        file, naming its line and the expected layout.
+    """
+    res = res if res is not None else FileResult(path=str(path), format="asc")
+    # The parse allocates few, large objects: cyclic GC passes would only cost time.
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _parse_asc(path, res, lenient)
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+
+
+def _parse_asc(path: str, res: FileResult, lenient: bool) -> AscLog:
+    with open(path, "rb") as fh:
+        raw = fh.read()
+    if not raw[:65536].strip() and not raw.strip():
+        raise GazeprepError("empty file; expected an EyeLink ASC", file=path)
+    if b"\x00" in raw[:65536]:
+        raise GazeprepError("binary file; expected a text EyeLink ASC (convert EDF with edf2asc)",
+                            file=path, line=1)
+    buf = np.frombuffer(raw, np.uint8)
+    starts, ends = split_lines(buf)
+    pats = np.zeros((len(BULK_HEADS), 8), np.uint8)
+    for i, h in enumerate(BULK_HEADS):
+        pats[i, :len(h)] = np.frombuffer(h.encode(), np.uint8)
+    kind = classify_lines(buf, starts, ends, pats,
+                          np.array([len(h) for h in BULK_HEADS], np.int64))
+
+    p = _Parser(str(path), res)
+    msg_idx, msg_t, msg_rest = _messages(p, raw, buf, starts, ends, kind)
+    todo = np.flatnonzero(kind == K_OTHER)
+    kp = np.zeros((len(MSG_KEYS), 8), np.uint8)
+    for i, k in enumerate(MSG_KEYS):
+        kp[i, :len(k)] = np.frombuffer(k, np.uint8)
+    has_key = lines_containing(buf, np.maximum(msg_rest, 0), ends[msg_idx], kp,
+                               np.array([len(k) for k in MSG_KEYS], np.int64))
+    keep = msg_idx[has_key & (msg_rest >= 0)]
+    msg_pos = {i: j for j, i in enumerate(msg_idx.tolist())}
+    for i in np.sort(np.concatenate([todo, keep])).tolist():
+        text = raw[starts[i]:ends[i]].decode("latin-1")
+        if kind[i] == K_MSG:
+            j = msg_pos[i]
+            p.msg(i + 1, float(msg_t[j]), raw[msg_rest[j]:ends[i]].decode("latin-1"), text)
+        else:
+            p.line(i + 1, text)
+    p.finish()
+    efix, events = _events(p, raw, buf, starts, ends, kind)
+    events["MSG"] = int(msg_idx.size)
+
+    sample_idx = np.flatnonzero(kind == K_SAMPLE)
+    if not sample_idx.size and not msg_idx.size and not any(events.values()):
+        first_line = raw[starts[0]:ends[0]].decode("latin-1")[:60] if starts.size else ""
+        raise GazeprepError(f"no samples, events or MSG lines (starts {first_line!r}); expected "
+                            "an EyeLink ASC converted by edf2asc", file=path, line=1)
+    vals, ntok = parse_sample_lines(buf, starts, ends, sample_idx, SAMPLE_FIELDS, _POW10)
+    lines = sample_idx + 1
+    block_lines = np.array([b.line for b in p.blocks], np.int64)
+    block = np.searchsorted(block_lines, lines, side="right") - 1
+    if not p.blocks:
+        # No START line: one implicit block, layout from the widest sample line.
+        eyes = ("L", "R") if ntok.size and ntok.max() >= 7 else ("L",)
+        p.blocks.append(Block(line=0, time=float(vals[0, 0]) if vals.size else 0.0, eyes=eyes))
+        block[:] = 0
+        if lines.size:
+            p.anomaly("no_start_line", None, f"samples without START; assumed eyes {eyes}")
+    elif (block < 0).any():
+        n_pre = int((block < 0).sum())
+        p.anomaly("samples_before_start", int(lines[block < 0][0]),
+                  f"{n_pre} samples before the first START, kept with the first block")
+        block[block < 0] = 0
+    t, x, y, pup = _sample_columns(p, vals, ntok, lines, block)
+    _raise_or_record(p, res, lenient)
+    if p.n_anomalies:
+        # every anomaly is counted; each kind lists its first MAX_LISTED_ANOMALIES occurrences
+        res.notes["anomaly_counts"] = dict(sorted(p.n_anomalies.items()))
+    return AscLog(
+        path=str(path), t=t, line=lines, block=block, x=x, y=y, pupil=pup,
+        blocks=p.blocks, trials=p.trials, imgloads=p.imgloads, screens=p.screens,
+        states=p.states, state_lines=np.asarray(p.state_lines, np.int64), efix=efix,
+        events=events, eye_used=p.eye_used, anomalies=res.anomalies,
+    )
+
+
+def _raise_or_record(p: _Parser, res: FileResult, lenient: bool) -> None:
+    """Raise the first malformed line of the file, or (lenient) record them all."""
+    if not p.errors:
+        return
+    errs = sorted(p.errors, key=lambda e: e.line or 0)
+    if not lenient:
+        raise errs[0]
+    for e in errs[:MAX_LISTED_ANOMALIES]:
+        res.error(e)
+    res.notes["malformed_lines_skipped"] = len(errs)
+
+
+def _messages(p: _Parser, raw: bytes, buf, starts, ends, kind):
+    """Times of all MSG lines (offset applied), out-of-order check, body offsets."""
+    idx = np.flatnonzero(kind == K_MSG)
+    vals, ntok, _, rest = parse_head_lines(buf, starts, ends, idx, False, 2, _POW10)
+    bad = (ntok == 0) | np.isnan(vals[:, 0])
+    for i in idx[bad][:MAX_LISTED_ANOMALIES * 5].tolist():
+        p.fail(i + 1, "MSG <time> <text>", raw[starts[i]:ends[i]].decode("latin-1"))
+    # "MSG <time> <offset> text": an integer after the time, with text after it, is an offset;
+    # the message happened <offset> ms before <time>.
+    off = (ntok >= 2) & (vals[:, 1] == np.round(vals[:, 1])) & (rest < ends[idx])
+    t = vals[:, 0] - np.where(off, vals[:, 1], 0.0)
+    body = np.where(off | (ntok < 2), rest, _after_first_number(buf, starts, ends, idx))
+    body[bad] = -1
+    good = np.flatnonzero(~bad)
+    tg = t[good]
+    back = np.flatnonzero(tg[1:] < tg[:-1])
+    for k in back.tolist():
+        p.anomaly("msg_out_of_order", int(idx[good[k + 1]]) + 1,
+                  f"MSG time {tg[k + 1]:.1f} earlier than the previous MSG ({tg[k]:.1f})")
+    return idx, t, body
+
+
+def _after_first_number(buf, starts, ends, idx):
+    """Body offset of MSG lines: just after the time token."""
+    _, _, _, rest = parse_head_lines(buf, starts, ends, idx, False, 1, _POW10)
+    return rest
+
+
+def _events(p: _Parser, raw: bytes, buf, starts, ends, kind):
+    """Parse all event lines in bulk; check them; pair starts and ends per eye."""
+    counts: dict[str, int] = {}
+    lines_of: dict[tuple[str, str], np.ndarray] = {}
+    efix = {k: np.zeros(0) for k in ("start", "end", "duration", "x", "y", "pupil")}
+    efix["eye"] = np.zeros(0, "<U1")
+    efix["line"] = np.zeros(0, np.int64)
+    for code, head in enumerate(BULK_HEADS[:6], start=2):
+        idx = np.flatnonzero(kind == code)
+        nf, need, what = EVENT_FIELDS[head]
+        vals, ntok, eye, _ = parse_head_lines(buf, starts, ends, idx, True, nf, _POW10)
+        ok = (ntok >= need) & ((eye == ord("L")) | (eye == ord("R")))
+        if head[0] == "E":
+            ok &= np.isfinite(vals[:, 0]) & np.isfinite(vals[:, 1]) & (vals[:, 1] >= vals[:, 0])
+        else:
+            ok &= np.isfinite(vals[:, 0])
+        for i in idx[~ok][:MAX_LISTED_ANOMALIES * 5].tolist():
+            text = raw[starts[i]:ends[i]].decode("latin-1")
+            toks = text.split()
+            if len(toks) < need + 2 or toks[1] not in EYES:
+                p.fail(i + 1, what, text)
+            else:
+                try:
+                    [float(s) for s in toks[2:2 + need] if s != "."]
+                except ValueError:
+                    p.fail(i + 1, f"numbers or '.' after {head} <eye> ({what})", text)
+                    continue
+                p.fail(i + 1, f"{head} start <= end times" if head[0] == "E" else what, text)
+        idx, vals, eye = idx[ok], vals[ok], eye[ok]
+        counts[head] = int(idx.size)
+        for e in EYES:
+            lines_of[(head, e)] = idx[eye == ord(e)] + 1
+        if head == "EFIX":
+            efix = {"eye": np.where(eye == ord("L"), "L", "R"), "start": vals[:, 0],
+                    "end": vals[:, 1], "duration": vals[:, 2], "x": vals[:, 3],
+                    "y": vals[:, 4], "pupil": vals[:, 5], "line": idx + 1}
+    for kind_ in ("FIX", "SACC", "BLINK"):
+        for e in EYES:
+            _pair(p, kind_, e, lines_of[("S" + kind_, e)], lines_of[("E" + kind_, e)])
+    return efix, counts
+
+
+def _pair(p: _Parser, kind: str, eye: str, s_lines: np.ndarray, e_lines: np.ndarray) -> None:
+    """Anomalies for S-events not closed by an E-event before the next S-event of that eye."""
+    if not s_lines.size:
+        return
+    lines = np.concatenate([s_lines, e_lines])
+    is_s = np.concatenate([np.ones(s_lines.size, bool), np.zeros(e_lines.size, bool)])
+    order = np.argsort(lines, kind="stable")
+    lines, is_s = lines[order], is_s[order]
+    again = np.flatnonzero(is_s[:-1] & is_s[1:])
+    for k in again.tolist():
+        p.anomaly(f"unterminated_{kind.lower()}", int(lines[k]),
+                  f"S{kind} {eye} without E{kind} before the next S{kind} (line {lines[k + 1]})")
+    if is_s[-1]:
+        p.anomaly(f"unterminated_{kind.lower()}", int(lines[-1]), f"S{kind} {eye} never ended")
+
+
+def _sample_columns(p: _Parser, vals, ntok, lines, block):
+    """Per-eye x, y, pupil arrays from the parsed fields, following each block's layout."""
+    n = lines.shape[0]
+    binoc = np.array([len(b.eyes) == 2 for b in p.blocks], bool)
+    right_only = np.array([b.eyes == ("R",) for b in p.blocks], bool)
+    need = np.where(binoc, 7, 4)[block] if n else np.zeros(0, np.int64)
+    bad = ntok < need
+    for i in np.flatnonzero(bad)[:MAX_LISTED_ANOMALIES * 5].tolist():
+        p.errors.append(GazeprepError(
+            f"sample line has {int(ntok[i])} numeric field(s); expected time then x, y, pupil "
+            f"for each recorded eye ({int(need[i])} fields, '.' when missing) - truncated or "
+            "corrupt line", file=p.path, line=int(lines[i])))
+    layout = np.where(binoc, 2, np.where(right_only, 1, 0)).astype(np.int64)
+    t, x, y, pup = distribute_samples(vals, block, layout)
+    if bad.any():
+        for a in (x, y, pup):
+            a[:, bad] = np.nan
+        t[bad] = np.nan
+    _sample_anomalies(p, t, lines, block)
+    return t, x, y, pup
+
+
+def _sample_anomalies(p: _Parser, t, lines, block) -> None:
+    """Samples after END (by position or time), timestamps not increasing."""
+    end_line = np.array([b.end_line if b.end_line is not None else np.iinfo(np.int64).max
+                         for b in p.blocks], np.int64)
+    end_time = np.array([b.end_time if b.end_time is not None else np.inf for b in p.blocks])
+    if lines.size:
+        late = (lines > end_line[block]) | (t > end_time[block])
+        ub, first, count = np.unique(block[late], return_index=True, return_counts=True)
+        late_lines = lines[late]
+        for b, f, c in zip(ub.tolist(), first.tolist(), count.tolist(), strict=True):
+            blk = p.blocks[b]
+            p.anomaly("samples_after_end", int(late_lines[f]),
+                      f"{c} samples after END (line {blk.end_line}, time "
+                      f"{blk.end_time:.1f}) by position or time; kept with that block")
+    ok = np.isfinite(t)
+    tt, ll = t[ok], lines[ok]
+    back = np.flatnonzero(np.diff(tt) <= 0)
+    if back.size:
+        p.anomaly("sample_time_not_increasing", int(ll[back[0] + 1]),
+                  f"{back.size} samples whose time does not exceed the previous sample's")
+
+
+# ----------------------------------------------------------------------------------------------
+# Fixations -> image coordinates
+# ----------------------------------------------------------------------------------------------
+
+
+def read_asc(path: str, opts: IngestOptions) -> FileResult:
+    """Read one ASC file into image-normalised fixations (tracker events or I-VT / I-DT).
+
+    Parameters
+    ----------
+    path : str
+        The ASC file.
+    opts : IngestOptions
+        ``detector``, ``eye``, ``image_rect``, ``images``, ``min_duration`` and the detector
+        thresholds.
+
+    Returns
+    -------
+    FileResult
+    """
+    import polars as pl
+
+    from gazeprep.tracks import conform
+
+    res = FileResult(path=str(path), format="asc")
+    log = parse_asc(path, res, opts.lenient)
+    res.n_samples = int(np.isfinite(log.t).sum())
+    detector = opts.detector
+    if detector == "auto":
+        detector = "tracker" if log.efix["line"].size else "ivt"
+    res.notes["detector"] = detector
+    if detector == "tracker":
+        if not log.efix["line"].size:
+            raise GazeprepError("no EFIX events in the file; expected tracker fixation events "
+                                "(or use --detector ivt|idt on the samples)", file=path)
+        cand = _tracker_candidates(log)
+    else:
+        cand = _detect_candidates(log, opts, detector)
+    res.rows_read = len(cand["eye"])
+    eyes = _chosen_eyes(log, opts, cand["eye"], res)
+    rows = _place(log, cand, eyes, opts, res)
+    stem = Path(path).stem
+    df = pl.DataFrame(rows, schema={
+        "image": pl.String, "trial": pl.String, "eye": pl.String, "x": pl.Float64,
+        "y": pl.Float64, "onset_ms": pl.Float64, "duration_ms": pl.Float64,
+        "pupil": pl.Float64, "width": pl.Int32, "height": pl.Int32, "order": pl.Float64,
+        "line": pl.Int64,
+    }, orient="row")
+    session = (pl.lit(stem) + ":" + pl.col("eye")) if opts.eye == "both" else pl.lit(stem)
+    df = df.with_columns(session.alias("session"), pl.lit(Path(path).name).alias("source"))
+    res.fixations = conform(df)
+    res.notes["events"] = log.events
+    res.notes["blocks"] = len(log.blocks)
+    res.notes["trials"] = len(log.trials)
+    res.check_balance()
+    return res
+
+
+def _tracker_candidates(log: AscLog) -> dict[str, np.ndarray]:
+    """EFIX events as candidate fixations."""
+    cand = dict(log.efix)
+    cand["state"] = log.state_at(cand["line"])
+    return cand
+
+
+def detector_thresholds(opts: IngestOptions, screen_px: tuple[float, float]) -> dict[str, float]:
+    """I-VT speed (px/ms) and I-DT dispersion (px) from the options' units."""
+    if opts.units == "px":
+        ppd = 1.0
+    else:
+        from gazeprep.fixations import px_per_degree
+
+        if opts.screen_size_cm is None:
+            raise GazeprepError("degree thresholds need --screen-size-cm W H (or --units px)")
+        ppd = px_per_degree(opts.screen_px or screen_px, opts.screen_size_cm, opts.distance_cm)
+    return {"velocity": opts.ivt_velocity * ppd / 1000.0, "dispersion": opts.idt_dispersion * ppd,
+            "merge_distance": opts.merge_distance * ppd, "px_per_deg": ppd}
+
+
+def _detect_candidates(log: AscLog, opts: IngestOptions, detector: str) -> dict[str, np.ndarray]:
+    """Run I-VT or I-DT on each eye's samples (all blocks in one kernel call)."""
+    from gazeprep.fixations import detect, sample_interval
+
+    screen = log.screens[0][2:] if log.screens else (1920.0, 1080.0)
+    thr = detector_thresholds(opts, screen)
+    rate_dt = np.array([1000.0 / b.rate if b.rate else np.nan for b in log.blocks])
+    blk_dt = np.where(np.isfinite(rate_dt), rate_dt, sample_interval(log.t))
+    # Widen the time between recording blocks beyond max_gap so no fixation spans two blocks;
+    # differences inside a block are unchanged.
+    tk = log.t + log.block * (opts.max_gap + 1.0)
+    out: dict[str, list] = {k: [] for k in ("eye", "start", "end", "duration", "x", "y", "pupil",
+                                            "line")}
+    for e, eye in enumerate(EYES):
+        x, y = log.x[e], log.y[e]
+        if not np.isfinite(x).any():
+            continue
+        s = detect(detector, tk, x, y, log.pupil[e], velocity=thr["velocity"],
+                   dispersion=thr["dispersion"], ivt_window=opts.ivt_window,
+                   idt_window=opts.idt_window, max_gap=opts.max_gap,
+                   dt=float(np.median(blk_dt)), merge_gap=opts.merge_gap,
+                   merge_distance=thr["merge_distance"])
+        first, last = s["first"], s["last"]
+        out["eye"].append(np.full(first.size, eye))
+        out["line"].append(log.line[first])
+        out["start"].append(log.t[first])
+        out["end"].append(log.t[last])
+        out["duration"].append(log.t[last] - log.t[first] + blk_dt[log.block[first]])
+        for k in ("x", "y", "pupil"):
+            out[k].append(s[k])
+    cand = {k: (np.concatenate(v) if v else np.zeros(0)) for k, v in out.items()}
+    cand["eye"] = cand["eye"].astype(str)
+    cand["line"] = cand["line"].astype(np.int64)
+    order = np.lexsort((cand["eye"], cand["start"]))
+    cand = {k: v[order] for k, v in cand.items()}
+    cand["state"] = log.state_at(cand["line"])
+    return cand
+
+
+def _chosen_eyes(log: AscLog, opts: IngestOptions, cand_eyes: np.ndarray,
+                 res: FileResult) -> set[str]:
+    """Which eye(s) make the tracks (see ``--eye``)."""
+    present = sorted(set(cand_eyes.tolist()))
+    if opts.eye == "both":
+        return set(EYES)
+    if opts.eye in EYES:
+        return {opts.eye}
+    if len(present) <= 1:
+        return set(present) or {"L"}
+    eye = log.eye_used if log.eye_used in EYES else "L"
+    why = "eye_used message" if log.eye_used else "default"
+    res.notes["eye"] = f"binocular: kept {eye} ({why})"
+    return {eye}
+
+
+def _resolve(log: AscLog, state: int) -> tuple[int, int, int]:
+    """(trial, imgload, screen) for a state, applying the 'before first TRIALID/IMGLOAD' rules."""
+    block, trial, img, screen = log.states[state]
+    if trial < 0 and block >= 0 and log.trials:
+        # the next TRIALID, if it lies in the same recording block
+        nxt = bisect.bisect_right(log.trial_lines, log.state_lines[state])
+        if nxt < len(log.trials) and log.trials[nxt].block == block:
+            trial = nxt
+    if img < 0 and trial >= 0:
+        img = log.trials[trial].first_img
+    if screen < 0 and log.screens:
+        screen = 0
+    return trial, img, screen
+
+
+def _place(log: AscLog, cand, eyes: set[str], opts: IngestOptions, res: FileResult) -> list:
+    """Map candidates to image coordinates, dropping (and counting) the unusable ones."""
+    rows = []
+    cache: dict[int, tuple] = {}
+    stem = Path(log.path).stem
+    cand = {k: v.tolist() for k, v in cand.items()}  # Python scalars: fast per-item access
+    for i in range(len(cand["eye"])):
+        ln = int(cand["line"][i])
+        eye = str(cand["eye"][i])
+        if eye not in eyes:
+            res.drop("other_eye", ln, f"eye {eye}")
+            continue
+        st = int(cand["state"][i])
+        if st not in cache:
+            cache[st] = _image_for(log, st, opts, stem)
+        image, trial_id, t0, rect, size, problem = cache[st]
+        if problem:
+            if not opts.lenient:
+                raise GazeprepError(problem, file=log.path, line=ln)
+            res.drop("unknown_image_rect", ln, problem)
+            continue
+        sx, sy = cand["x"][i], cand["y"][i]
+        if not (math.isfinite(sx) and math.isfinite(sy)):
+            res.drop("no_position", ln)
+            continue
+        nx, ny = (sx - rect[0]) / rect[2], (sy - rect[1]) / rect[3]
+        if not (0.0 <= nx <= 1.0 and 0.0 <= ny <= 1.0):
+            res.drop("outside_image", ln, f"screen ({sx:g}, {sy:g})")
+            continue
+        if cand["duration"][i] < opts.min_duration:
+            res.drop("short", ln, f"{cand['duration'][i]:g} ms")
+            continue
+        pupil = cand["pupil"][i]
+        rows.append((image, trial_id, eye, nx, ny, cand["start"][i] - t0, cand["duration"][i],
+                     None if not math.isfinite(pupil) else pupil,
+                     size[0] if size else None, size[1] if size else None,
+                     cand["start"][i], ln))
+    return rows
+
+
+def _image_for(log: AscLog, state: int, opts: IngestOptions, stem: str):
+    """(image id, trial id, trial start ms, screen rect x y w h, pixel size, problem or None)."""
+    trial, img, screen = _resolve(log, state)
+    block = log.states[state][0]
+    tr = log.trials[trial] if trial >= 0 else None
+    t0 = tr.time if tr else (log.blocks[block].time if block >= 0 else 0.0)
+    scr = log.screens[screen] if screen >= 0 else None
+    if img >= 0:
+        il = log.imgloads[img]
+        size = opts.image_size(il.image)
+        w = il.w if il.w is not None else (size[0] if size else None)
+        h = il.h if il.h is not None else (size[1] if size else None)
+        if il.mode == "FILL":
+            if scr is None:
+                return (il.image, tr and tr.id, t0, None, size, "IMGLOAD FILL but no GAZE_COORDS "
+                        "line; expected GAZE_COORDS before the image (or --image-rect)")
+            rect = scr
+        elif w is None or h is None:
+            return (il.image, tr and tr.id, t0, None, size,
+                    f"IMGLOAD {il.mode} {il.image} (line {il.line}) has no width/height; expected "
+                    f"them in the message or the image in --images")
+        elif il.mode == "CENTER":
+            rect = (il.x - w / 2.0, il.y - h / 2.0, w, h)
+        else:
+            rect = (il.x, il.y, w, h)
+        if size is None and il.mode != "FILL":
+            size = (int(round(w)), int(round(h)))
+        return il.image, tr and tr.id, t0, rect, size, None
+    name = ""
+    if tr:
+        for k, v in tr.vars.items():
+            if k.lower() in IMAGE_VARS and image_id(v):
+                name = image_id(v)
+                break
+        name = name or image_id(tr.id)
+    name = name or stem
+    size = opts.image_size(name)
+    if opts.image_rect is not None:
+        rect = tuple(float(v) for v in opts.image_rect)
+    elif scr is not None:
+        rect = scr
+    else:
+        return (name, tr and tr.id, t0, None, size, "no IMGLOAD and no GAZE_COORDS to place the "
+                "image; expected --image-rect X Y W H")
+    if size is None:
+        size = (int(round(rect[2])), int(round(rect[3])))
+    return name, tr and tr.id, t0, rect, size, None

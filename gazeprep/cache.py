@@ -1,0 +1,426 @@
+"""The render cache: one Zarr v3 group, one sample per chunk, several samples per shard.
+
+Layout (the contract with the trainer; see the project brief):
+``image`` uint8 (N, 3, S, S), ``maps`` float16 (N, L, S, S), ``heatmap`` float16 (N, 1, S, S),
+``pseudo`` uint8 (N, 1, S, S), ``mask`` uint8 (N, 1, S, S) only when masks were given; group
+attributes ``format``, ``format_version``, ``ids``, ``size``, ``levels``, ``params``, ``ingest``,
+``n_fixations``, ``orig_size``, ``has_mask`` (with masks) and ``complete``.
+
+Incremental updates: every sample carries a render key (hash of the render parameters, its image
+and mask files and its fixations) in the attribute ``sample_keys``; a sample is rendered again only
+when its key changed. Keys are saved after each shard is written and ``complete`` is set last, so
+a render killed half-way leaves ``complete: false`` and the rerun finishes only what is missing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from gazeprep.errors import GazeprepError
+from gazeprep.maps import RenderParams, Track
+
+FORMAT = "gazeprep-maps"
+FORMAT_VERSION = 1
+SHARD_SAMPLES = 32
+
+
+@dataclass
+class Sample:
+    """Everything needed to render one image.
+
+    Parameters
+    ----------
+    id : str
+        Image id (file stem).
+    image_path : Path
+        Image file.
+    mask_path : Path or None
+        Ground-truth mask file, None when absent.
+    tracks : list of Track
+        One per session (empty list: no fixations).
+    """
+
+    id: str
+    image_path: Path
+    mask_path: Path | None
+    tracks: list[Track] = field(default_factory=list)
+
+    def key(self, params_digest: str) -> str:
+        """Render key: changes whenever this sample's output could change."""
+        from gazeprep.images import file_identity
+
+        h = hashlib.sha256()
+        h.update(params_digest.encode())
+        h.update(file_identity(self.image_path).encode())
+        h.update(b"|" + file_identity(self.mask_path).encode())
+        for t in self.tracks:
+            for a in (t.x, t.y, t.duration_ms):
+                h.update(np.ascontiguousarray(a, dtype=np.float32).tobytes())
+            h.update(b"/")
+        return h.hexdigest()[:24]
+
+    @property
+    def n_fixations(self) -> int:
+        """Fixations over all sessions."""
+        return int(sum(len(t.x) for t in self.tracks))
+
+
+@dataclass
+class RenderPlan:
+    """The samples to render and what was left out (never silently).
+
+    Parameters
+    ----------
+    samples : list of Sample
+        Sorted by id.
+    gaze_without_image : list of str
+        Ids with gaze tracks but no image file.
+    ingest : dict
+        Identity of the ingest output (content hashes).
+    """
+
+    samples: list[Sample]
+    gaze_without_image: list[str]
+    ingest: dict
+    with_masks: bool
+
+
+@dataclass
+class RenderReport:
+    """What a cache update did."""
+
+    rendered: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    empty: list[str] = field(default_factory=list)
+    missing_mask: list[str] = field(default_factory=list)
+    gaze_without_image: list[str] = field(default_factory=list)
+    rebuilt: bool = False
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def read_tracks(gaze_dir: str | Path) -> tuple[dict[str, list[Track]], dict]:
+    """Read ``tracks.parquet`` of an ingest output.
+
+    Parameters
+    ----------
+    gaze_dir : str or Path
+        Ingest output folder (holds ``tracks.parquet``).
+
+    Returns
+    -------
+    tracks : dict of str to list of Track
+        Per image id, one track per session (sorted by session).
+    identity : dict
+        Content hashes of the ingest files, recorded in the cache.
+    """
+    import polars as pl
+
+    gaze_dir = Path(gaze_dir)
+    path = gaze_dir / "tracks.parquet"
+    if not path.is_file():
+        raise GazeprepError("no tracks.parquet here: run `gazeprep ingest` first", file=gaze_dir)
+    need = {"image", "session", "x", "y", "duration_ms"}
+    df = pl.read_parquet(path)
+    missing = need - set(df.columns)
+    if missing:
+        raise GazeprepError(f"tracks.parquet lacks columns {sorted(missing)}", file=path)
+    out: dict[str, list[Track]] = {}
+    for row in df.sort("image", "session").iter_rows(named=True):
+        xs, ys, ds = (np.asarray(row[c] or [], dtype=np.float64) for c in ("x", "y", "duration_ms"))
+        if not (len(xs) == len(ys) == len(ds)):
+            raise GazeprepError(
+                f"track {row['image']}/{row['session']}: x, y, duration_ms lengths differ",
+                file=path,
+            )
+        out.setdefault(str(row["image"]), []).append(Track(xs, ys, ds))
+    identity = {"path": str(gaze_dir), "tracks_sha256": _sha256(path)}
+    for extra in ("fixations.parquet", "ingest.json"):
+        if (gaze_dir / extra).is_file():
+            identity[extra.replace(".", "_") + "_sha256"] = _sha256(gaze_dir / extra)
+    return out, identity
+
+
+def plan_render(
+    gaze_dir: str | Path, images_dir: str | Path, masks_dir: str | Path | None = None
+) -> RenderPlan:
+    """Match gaze tracks, images and masks by id.
+
+    Every image in ``images_dir`` becomes a sample (without gaze: empty maps, listed as empty);
+    gaze on an id with no image file is listed in ``gaze_without_image``.
+    """
+    from gazeprep.images import index_folder
+
+    tracks, identity = read_tracks(gaze_dir)
+    images = index_folder(images_dir)
+    if not images:
+        raise GazeprepError("no images (.png/.jpg/.jpeg/.bmp/.tif) in this folder", file=images_dir)
+    masks = index_folder(masks_dir) if masks_dir is not None else {}
+    samples = [
+        Sample(i, images[i], masks.get(i), tracks.get(i, [])) for i in sorted(images)
+    ]
+    orphans = sorted(set(tracks) - set(images))
+    return RenderPlan(samples, orphans, identity, masks_dir is not None)
+
+
+def _array_specs(levels: int, with_masks: bool) -> dict[str, tuple[int, str]]:
+    specs = {
+        "image": (3, "uint8"),
+        "maps": (levels, "float16"),
+        "heatmap": (1, "float16"),
+        "pseudo": (1, "uint8"),
+    }
+    if with_masks:
+        specs["mask"] = (1, "uint8")
+    return specs
+
+
+def _create(out: Path, n: int, params: RenderParams, with_masks: bool, shard: int):
+    import zarr
+
+    g = zarr.create_group(store=str(out), overwrite=True, zarr_format=3)
+    s = params.size
+    for name, (c, dtype) in _array_specs(params.levels, with_masks).items():
+        g.create_array(
+            name,
+            shape=(n, c, s, s),
+            dtype=dtype,
+            chunks=(1, c, s, s),
+            shards=(max(1, min(shard, n)), c, s, s),
+            fill_value=0,
+        )
+    return g
+
+
+def _reusable(g, ids: list[str], params: RenderParams, with_masks: bool) -> bool:
+    a = g.attrs
+    names = set(g.array_keys())
+    return (
+        a.get("format") == FORMAT
+        and a.get("format_version") == FORMAT_VERSION
+        and a.get("ids") == ids
+        and a.get("size") == params.size
+        and a.get("levels") == params.levels
+        and ("mask" in names) == with_masks
+        and {"image", "maps", "heatmap", "pseudo"} <= names
+        and len(a.get("sample_keys", [])) == len(ids)
+    )
+
+
+def render_samples(samples: Sequence[Sample], params: RenderParams, workers: int = 2) -> dict:
+    """Render a batch of samples in memory.
+
+    Returns
+    -------
+    dict of str to ndarray
+        ``image`` (B,3,S,S) uint8, ``maps`` (B,L,S,S) float32, ``heatmap`` (B,1,S,S) float32,
+        ``pseudo`` (B,1,S,S) uint8, ``mask`` (B,1,S,S) uint8 (zeros where no mask), ``orig_size``
+        (B,2) int.
+    """
+    from gazeprep.images import load_image, load_mask
+    from gazeprep.maps import combine_sessions, pseudo_masks, render_tracks
+
+    s = params.size
+    with ThreadPoolExecutor(max_workers=workers) as ex:
+        loaded = list(ex.map(lambda smp: load_image(smp.image_path, s), samples))
+        masks = list(
+            ex.map(
+                lambda smp: load_mask(smp.mask_path, s)
+                if smp.mask_path is not None
+                else np.zeros((1, s, s), np.uint8),
+                samples,
+            )
+        )
+    images = np.stack([im for im, _ in loaded]) if loaded else np.zeros((0, 3, s, s), np.uint8)
+    flat: list[Track] = []
+    groups: list[list[int]] = []
+    for smp in samples:
+        groups.append(list(range(len(flat), len(flat) + len(smp.tracks))))
+        flat.extend(smp.tracks)
+    per_maps, per_heat = render_tracks(flat, params)
+    maps = combine_sessions(per_maps, groups, params.combine)
+    heat = combine_sessions(per_heat, groups, params.combine)[:, None]
+    return {
+        "image": images,
+        "maps": maps,
+        "heatmap": heat,
+        "pseudo": pseudo_masks(maps, params, images, heat),
+        "mask": np.stack(masks) if masks else np.zeros((0, 1, s, s), np.uint8),
+        "orig_size": np.array([hw for _, hw in loaded], dtype=np.int64).reshape(-1, 2),
+    }
+
+
+def _runs(idx: list[int]) -> list[tuple[int, int]]:
+    """Consecutive runs [a, b) of sorted indices."""
+    runs: list[tuple[int, int]] = []
+    for i in idx:
+        if runs and runs[-1][1] == i:
+            runs[-1] = (runs[-1][0], i + 1)
+        else:
+            runs.append((i, i + 1))
+    return runs
+
+
+def update_cache(
+    plan: RenderPlan,
+    params: RenderParams,
+    out: str | Path,
+    *,
+    shard: int = SHARD_SAMPLES,
+    force: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+    after_batch: Callable[[int], None] | None = None,
+) -> RenderReport:
+    """Bring the cache at ``out`` up to date with ``plan`` and ``params``.
+
+    Parameters
+    ----------
+    plan : RenderPlan
+        From :func:`plan_render`.
+    params : RenderParams
+        Render parameters.
+    out : str or Path
+        Zarr group folder (created or updated).
+    shard : int
+        Samples per shard file.
+    force : bool
+        Re-render every sample.
+    progress : callable(done, total), optional
+        Called after each written batch (for a progress bar).
+    after_batch : callable(done), optional
+        Called after each batch is written and recorded (tests interrupt renders here).
+
+    Returns
+    -------
+    RenderReport
+    """
+    import zarr
+
+    out = Path(out)
+    ids = [s.id for s in plan.samples]
+    digest = params.digest()
+    keys = [s.key(digest) for s in plan.samples]
+    report = RenderReport(gaze_without_image=list(plan.gaze_without_image))
+    report.empty = [s.id for s in plan.samples if s.n_fixations == 0]
+    report.missing_mask = [s.id for s in plan.samples if plan.with_masks and s.mask_path is None]
+
+    g = None
+    if out.exists() and not force:
+        try:
+            g = zarr.open_group(str(out), mode="r+", zarr_format=3)
+            if not _reusable(g, ids, params, plan.with_masks):
+                g = None
+        except Exception:  # noqa: BLE001 - an unreadable old cache is simply rebuilt
+            g = None
+    if g is None:
+        if out.exists() and not (out / "zarr.json").is_file():
+            raise GazeprepError("exists and is not a Zarr group; refusing to overwrite", file=out)
+        g = _create(out, len(ids), params, plan.with_masks, shard)
+        report.rebuilt = True
+        attrs = {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "ids": ids,
+            "size": params.size,
+            "levels": params.levels,
+            "sample_keys": [""] * len(ids),
+            "n_fixations": [0] * len(ids),
+            "orig_size": [[0, 0]] * len(ids),
+        }
+        if plan.with_masks:
+            attrs["has_mask"] = [False] * len(ids)
+    else:
+        attrs = dict(g.attrs)
+    stored = list(attrs["sample_keys"])
+    todo = [i for i, k in enumerate(keys) if stored[i] != k]
+    todo_set = set(todo)
+    report.skipped = [ids[i] for i in range(len(ids)) if i not in todo_set]
+    if not todo and attrs.get("complete") is True and attrs.get("ingest") == plan.ingest:
+        return report
+    attrs.update(complete=False, params=params.to_dict(), ingest=plan.ingest)
+    g.attrs.put(attrs)
+
+    shard_n = g["image"].shards[0]
+    by_shard: dict[int, list[int]] = {}
+    for i in todo:
+        by_shard.setdefault(i // shard_n, []).append(i)
+    done = 0
+    for members in by_shard.values():
+        res = render_samples([plan.samples[i] for i in members], params)
+        pos = 0
+        for a, b in _runs(members):
+            sl = slice(pos, pos + b - a)
+            g["image"][a:b] = res["image"][sl]
+            g["maps"][a:b] = res["maps"][sl].astype(np.float16)
+            g["heatmap"][a:b] = res["heatmap"][sl].astype(np.float16)
+            g["pseudo"][a:b] = res["pseudo"][sl]
+            if plan.with_masks:
+                g["mask"][a:b] = res["mask"][sl]
+            pos += b - a
+        for j, i in enumerate(members):
+            smp = plan.samples[i]
+            stored[i] = keys[i]
+            attrs["n_fixations"][i] = smp.n_fixations
+            attrs["orig_size"][i] = [int(v) for v in res["orig_size"][j]]
+            if plan.with_masks:
+                attrs["has_mask"][i] = smp.mask_path is not None
+            report.rendered.append(smp.id)
+        attrs["sample_keys"] = stored
+        # Keys are saved only after the shard's data is written: a kill in between redoes it.
+        g.attrs.put(attrs)
+        done += len(members)
+        if progress is not None:
+            progress(done, len(todo))
+        if after_batch is not None:
+            after_batch(done)
+    attrs["empty"] = report.empty
+    attrs["complete"] = True
+    g.attrs.put(attrs)
+    return report
+
+
+def open_cache(path: str | Path, *, require_complete: bool = True):
+    """Open a render cache read-only and check its format.
+
+    Parameters
+    ----------
+    path : str or Path
+        The Zarr group folder.
+    require_complete : bool
+        Refuse a cache whose ``complete`` attribute is not true.
+
+    Returns
+    -------
+    zarr.Group
+    """
+    import zarr
+
+    path = Path(path)
+    if not (path / "zarr.json").is_file():
+        raise GazeprepError("no render cache here: run `gazeprep render` first", file=path)
+    g = zarr.open_group(str(path), mode="r", zarr_format=3)
+    if g.attrs.get("format") != FORMAT:
+        raise GazeprepError(f"not a {FORMAT} cache (format={g.attrs.get('format')!r})", file=path)
+    if require_complete and g.attrs.get("complete") is not True:
+        raise GazeprepError(
+            "cache is incomplete (a render was interrupted): rerun `gazeprep render`", file=path
+        )
+    return g
+
+
+def params_summary(attrs: dict) -> str:
+    """One-line JSON of the render parameters stored in a cache."""
+    return json.dumps(attrs.get("params", {}), sort_keys=True)

@@ -1,0 +1,65 @@
+"""The ``gazeprep`` console script: one sub-command per stage.
+
+Heavy libraries (numba, polars, zarr, torch) are imported inside the commands so that
+``gazeprep --help`` is instant.
+"""
+
+from __future__ import annotations
+
+import sys
+import traceback
+
+import typer
+
+from gazeprep.commands.ingest import ingest
+from gazeprep.commands.render import render
+from gazeprep.commands.score import score
+from gazeprep.commands.show import show
+from gazeprep.commands.simulate import simulate
+
+app = typer.Typer(
+    name="gazeprep",
+    help="Eye-tracking gaze -> fixations, ordered gaze tracks and multi-level track maps.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+@app.callback()
+def _root(
+    verbose: bool = typer.Option(False, "--verbose", help="Show the full traceback on errors."),
+) -> None:
+    """Eye-tracking gaze -> fixations, ordered gaze tracks and multi-level track maps."""
+
+
+app.command("ingest")(ingest)
+app.command("render")(render)
+app.command("score")(score)
+app.command("show")(show)
+app.command("simulate")(simulate)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the CLI: usage errors exit 2, failures exit 1 with a one-line cause on stderr."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    # --verbose is accepted anywhere on the line, not only before the sub-command.
+    verbose = "--verbose" in args
+    args = [a for a in args if a != "--verbose"]
+    try:
+        # standalone mode: typer itself turns usage errors into exit code 2.
+        app(args=args, prog_name="gazeprep")
+    except KeyboardInterrupt:
+        print("gazeprep: interrupted", file=sys.stderr)
+        sys.exit(130)
+    except Exception as exc:  # noqa: BLE001 - every failure becomes one line and exit code 1
+        if verbose:
+            traceback.print_exc()
+        print(f"gazeprep: error: {exc}", file=sys.stderr)
+        if not verbose:
+            print("(run again with --verbose for the traceback)", file=sys.stderr)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,183 @@
+"""`gazeprep ingest`: raw eye-tracker logs -> fixations.parquet, tracks.parquet, ingest.json."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+_SAMPLES = "Sample CSV/TSV"
+_DETECT = "Fixation detection (I-VT / I-DT)"
+
+
+def ingest(
+    paths: list[Path] = typer.Argument(
+        ..., help="Input files or folders (folders are walked recursively).", show_default=False
+    ),
+    out: Path = typer.Option(Path("data/gaze"), "--out", "-o", help="Output folder (replaced)."),
+    format: str = typer.Option(
+        "auto", "--format", help="auto | asc | fixreport | samples (auto: extension + header)."
+    ),
+    detector: str = typer.Option(
+        "auto", "--detector",
+        help="tracker (the log's EFIX events) | ivt | idt. auto: tracker when the ASC has EFIX "
+             "lines, else ivt.",
+    ),
+    eye: str = typer.Option(
+        "auto", "--eye",
+        help="auto | L | R | both. Binocular logs: auto takes the eye named by an 'eye_used' "
+             "message, else L; both makes one track per eye (session '<stem>:L' / ':R').",
+    ),
+    images: Path | None = typer.Option(
+        None, "--images", help="Folder of images (looked up by file stem) for their pixel size."
+    ),
+    image_rect: tuple[float, float, float, float] | None = typer.Option(
+        None, "--image-rect", metavar="X Y W H",
+        help="Where the image lies on screen (screen px), for ASC trials without '!V IMGLOAD', "
+             "sample files and pixel fixation reports.",
+    ),
+    min_duration: float = typer.Option(
+        50.0, "--min-duration", help="Drop (and count) fixations shorter than this (ms)."
+    ),
+    coords: str = typer.Option(
+        "auto", "--coords",
+        help="Fixation reports: auto | normalised | pixels (auto: normalised when all x, y lie "
+             "in [-0.5, 1.5]).",
+    ),
+    lenient: bool = typer.Option(
+        False, "--lenient", help="Record malformed lines/files in ingest.json and go on."
+    ),
+    units: str = typer.Option(
+        "deg", "--units", rich_help_panel=_DETECT,
+        help="deg: thresholds in degrees of visual angle (needs the screen geometry) | px.",
+    ),
+    ivt_velocity: float = typer.Option(
+        30.0, "--ivt-velocity", rich_help_panel=_DETECT,
+        help="I-VT: fixation samples move slower than this (deg/s, or px/s with --units px).",
+    ),
+    ivt_window: float = typer.Option(
+        20.0, "--ivt-window", rich_help_panel=_DETECT,
+        help="I-VT: speed measured over this window (ms) centred on each sample (noise filter).",
+    ),
+    idt_dispersion: float = typer.Option(
+        1.0, "--idt-dispersion", rich_help_panel=_DETECT,
+        help="I-DT: max (x range + y range) of a fixation window (deg, or px with --units px).",
+    ),
+    idt_window: float = typer.Option(
+        100.0, "--idt-window", rich_help_panel=_DETECT, help="I-DT: minimal window (ms)."
+    ),
+    screen_size_cm: tuple[float, float] = typer.Option(
+        (53.0, 30.0), "--screen-size-cm", metavar="W H", rich_help_panel=_DETECT,
+        help="Physical screen size (cm), for degree thresholds.",
+    ),
+    distance_cm: float = typer.Option(
+        60.0, "--distance-cm", rich_help_panel=_DETECT, help="Eye-screen distance (cm)."
+    ),
+    screen_px: tuple[int, int] | None = typer.Option(
+        None, "--screen-px", metavar="W H", rich_help_panel=_DETECT,
+        help="Screen resolution (px); default from the ASC's GAZE_COORDS, else 1920 1080.",
+    ),
+    max_gap: float = typer.Option(
+        75.0, "--max-gap", rich_help_panel=_DETECT,
+        help="Never merge samples across a gap longer than this (ms) into one fixation.",
+    ),
+    merge_gap: float = typer.Option(
+        0.0, "--merge-gap", rich_help_panel=_DETECT,
+        help="Merge consecutive detected fixations at most this many ms apart (0 = off)...",
+    ),
+    merge_distance: float = typer.Option(
+        0.5, "--merge-distance", rich_help_panel=_DETECT,
+        help="...whose positions differ by at most this (deg, or px with --units px).",
+    ),
+    time_col: str | None = typer.Option(
+        None, "--time-col", rich_help_panel=_SAMPLES, help="Time column (default: auto)."
+    ),
+    x_col: str | None = typer.Option(None, "--x-col", rich_help_panel=_SAMPLES, help="x column."),
+    y_col: str | None = typer.Option(None, "--y-col", rich_help_panel=_SAMPLES, help="y column."),
+    pupil_col: str | None = typer.Option(
+        None, "--pupil-col", rich_help_panel=_SAMPLES, help="Pupil column (optional)."
+    ),
+    image_col: str | None = typer.Option(
+        None, "--image-col", rich_help_panel=_SAMPLES,
+        help="Column naming the image per sample (default: one image, the file stem).",
+    ),
+    time_unit: str = typer.Option(
+        "ms", "--time-unit", rich_help_panel=_SAMPLES, help="Unit of the time column: ms | s | us."
+    ),
+    sample_rate: float | None = typer.Option(
+        None, "--sample-rate", rich_help_panel=_SAMPLES,
+        help="Sampling rate (Hz) when the file has no time column.",
+    ),
+) -> None:
+    """Read eye-tracker logs (EyeLink ASC, fixation reports, sample CSV/TSV) into fixations and
+    ordered gaze tracks."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from gazeprep.ingest import DETECTORS, FORMATS, IngestOptions, run_ingest
+
+    for name, value, allowed in (
+        ("--format", format, FORMATS), ("--detector", detector, DETECTORS),
+        ("--eye", eye, ("auto", "L", "R", "both")),
+        ("--coords", coords, ("auto", "normalised", "normalized", "pixels")),
+        ("--units", units, ("deg", "px")), ("--time-unit", time_unit, ("ms", "s", "us")),
+    ):
+        if value not in allowed:
+            raise typer.BadParameter(f"{value!r}; expected one of {', '.join(allowed)}",
+                                     param_hint=name)
+    mapping = {k: v for k, v in (("time", time_col), ("x", x_col), ("y", y_col),
+                                 ("pupil", pupil_col), ("image", image_col)) if v}
+    opts = IngestOptions(
+        format=format, detector=detector, eye=eye,
+        images=None if images is None else str(images),
+        image_rect=image_rect, min_duration=min_duration,
+        coords="normalised" if coords == "normalized" else coords, lenient=lenient,
+        ivt_velocity=ivt_velocity, ivt_window=ivt_window, idt_dispersion=idt_dispersion,
+        idt_window=idt_window,
+        units=units, screen_size_cm=screen_size_cm, screen_px=screen_px,
+        distance_cm=distance_cm, max_gap=max_gap, merge_gap=merge_gap,
+        merge_distance=merge_distance, sample_columns=mapping,
+        sample_rate=sample_rate, time_unit=time_unit,
+    )
+    console = Console(stderr=True)
+    with Progress(TextColumn("[bold]ingest"), BarColumn(), MofNCompleteColumn(),
+                  TextColumn("{task.description}"), console=console, transient=True) as bar:
+        task = bar.add_task("", total=None)
+        summary = run_ingest(
+            paths, out, opts,
+            on_start=lambda n: bar.update(task, total=n),
+            on_file=lambda f, _r: bar.update(task, advance=1, description=f.name),
+        )
+    _print_summary(summary)
+    failed = summary.report["totals"]["errors"]
+    if summary.n_fixations == 0:
+        console.print(f"[yellow]warning: no fixation kept from any input; see {out}/ingest.json")
+    if failed:
+        console.print(f"[yellow]{failed} error(s) skipped (--lenient); see {out}/ingest.json")
+
+
+def _print_summary(summary) -> None:
+    """Rich table: one row per file, then totals."""
+    from rich.console import Console
+    from rich.table import Table
+
+    reasons = sorted({k for r in summary.results for k in r.dropped})
+    table = Table(title=f"gazeprep ingest -> {summary.out}", show_footer=True)
+    tot = summary.report["totals"]
+    table.add_column("file", footer=f"{tot['files']} files")
+    table.add_column("format")
+    table.add_column("samples", justify="right", footer=f"{tot['samples']:,}")
+    table.add_column("read", justify="right", footer=f"{tot['rows_read']:,}")
+    table.add_column("kept", justify="right", footer=f"{tot['rows_kept']:,}")
+    for k in reasons:
+        table.add_column(f"dropped: {k}", justify="right", footer=f"{tot['dropped'].get(k, 0):,}")
+    table.add_column("errors", justify="right", footer=str(tot["errors"]))
+    table.add_column("anomalies", justify="right", footer=str(tot["anomalies"]))
+    for r in summary.results:
+        table.add_row(Path(r.path).name, r.format, f"{r.n_samples:,}", f"{r.rows_read:,}",
+                      f"{r.rows_kept:,}", *(f"{r.dropped.get(k, 0):,}" for k in reasons),
+                      str(len(r.errors)), str(len(r.anomalies)))
+    console = Console()
+    console.print(table)
+    console.print(f"{summary.n_fixations:,} fixations, {summary.n_tracks:,} tracks, "
+                  f"{summary.n_images:,} images -> {summary.out}")

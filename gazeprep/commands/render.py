@@ -1,0 +1,167 @@
+"""`gazeprep render`: gaze tracks -> multi-level track maps, heatmap, pseudo-masks (Zarr cache).
+
+Defaults are the winners of ``pipelines/tune_render.py`` on 780 Kvasir-SEG training images with
+real gaze (see that script's output for the table).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+# Tuned defaults (pipelines/tune_render.py, 780-image tuning split); kept in one place.
+DEFAULTS = {
+    "tau": 0.08,
+    "gamma": 1.0,
+    "duration_law": "off",
+    "rho": 0.0,
+    "alpha": 0.5,
+    "pseudo_source": "mean",
+    "pseudo_level": 1,
+    "pseudo_threshold": 0.3,
+    "refine": "none",
+    "bg_threshold": 0.2,
+    "edge_sigma": 2.0,
+}
+
+
+def _ratios(text: str | None, levels: int) -> tuple[float, ...]:
+    from gazeprep.errors import GazeprepError
+    from gazeprep.maps import default_ratios
+
+    if not text:
+        return default_ratios(levels)
+    try:
+        vals = tuple(float(v) for v in text.split(","))
+    except ValueError as exc:
+        raise GazeprepError(f"--ratios: expected comma-separated numbers, got {text!r}") from exc
+    if len(vals) != levels:
+        raise GazeprepError(f"--ratios has {len(vals)} values but --levels is {levels}")
+    return vals
+
+
+def render(
+    levels: int = typer.Option(4, "--levels", min=1, help="Number of track-map levels L."),
+    gaze: Path = typer.Option(Path("data/gaze"), "--gaze", help="Ingest output folder."),
+    images: Path = typer.Option(
+        None, "--images", help="Folder of images <id>.<png|jpg|...> (required)."
+    ),
+    masks: Path = typer.Option(
+        None, "--masks", help="Folder of ground-truth masks (same stems; JPEG thresholded at 128)."
+    ),
+    size: int = typer.Option(256, "--size", min=8, help="Output side S in pixels."),
+    out: Path = typer.Option(Path("data/maps.zarr"), "--out", help="Zarr v3 cache folder."),
+    ratios: str = typer.Option(
+        None, "--ratios", help="Kept track fraction per level, e.g. 1,0.75,0.5,0.25 (1-k/L)."
+    ),
+    tau: float = typer.Option(
+        DEFAULTS["tau"], "--tau", help="Fall-off distance as a fraction of S (tuned: 0.08)."
+    ),
+    gamma: float = typer.Option(
+        DEFAULTS["gamma"], "--gamma", help="Fall-off exponent of (1 - d/tau)^gamma (tuned: 1)."
+    ),
+    duration_law: str = typer.Option(
+        DEFAULTS["duration_law"],
+        "--duration-law",
+        help="Fixation disk radius: power = rho*(dur/median)^alpha, const = rho, off = points.",
+    ),
+    rho: float = typer.Option(
+        DEFAULTS["rho"], "--rho", help="Disk radius scale as a fraction of S."
+    ),
+    alpha: float = typer.Option(
+        DEFAULTS["alpha"], "--alpha", help="Exponent of the power duration law."
+    ),
+    combine: str = typer.Option(
+        "mean", "--combine", help="Combine several sessions on one image: mean or max."
+    ),
+    direction: str = typer.Option(
+        "reverse", "--direction", help="Truncation: reverse (keep the tail, GTMG) or forward."
+    ),
+    points_only: bool = typer.Option(
+        False, "--points-only", help="Ablation: fixation disks only, no saccade segments."
+    ),
+    pseudo_source: str = typer.Option(
+        DEFAULTS["pseudo_source"],
+        "--pseudo-source",
+        help="Pseudo-mask source map: mean (of the levels) or level (see --pseudo-level).",
+    ),
+    pseudo_level: int = typer.Option(
+        DEFAULTS["pseudo_level"], "--pseudo-level", help="1-based level for --pseudo-source level."
+    ),
+    pseudo_threshold: float = typer.Option(
+        DEFAULTS["pseudo_threshold"], "--pseudo-threshold", help="Foreground: source > this."
+    ),
+    refine: str = typer.Option(
+        DEFAULTS["refine"],
+        "--refine",
+        help="Pseudo-mask refinement: none, fill (holes), slic, watershed (image edges).",
+    ),
+    bg_threshold: float = typer.Option(
+        DEFAULTS["bg_threshold"],
+        "--bg-threshold",
+        help="--refine watershed: heatmap <= this seeds the background.",
+    ),
+    edge_sigma: float = typer.Option(
+        DEFAULTS["edge_sigma"],
+        "--edge-sigma",
+        help="--refine watershed: smoothing (px at S=256) before the Sobel edges.",
+    ),
+    shard: int = typer.Option(32, "--shard", min=1, help="Samples per Zarr shard file."),
+    force: bool = typer.Option(False, "--force", help="Re-render every image."),
+) -> None:
+    """Render multi-level reverse-truncated gaze-track maps into a Zarr v3 cache."""
+    from rich.console import Console
+    from rich.progress import Progress
+    from rich.table import Table
+
+    from gazeprep.cache import plan_render, update_cache
+    from gazeprep.errors import GazeprepError
+    from gazeprep.maps import RenderParams
+
+    if images is None:
+        raise GazeprepError("--images DIR is required (the images the gaze was recorded on)")
+    params = RenderParams(
+        size=size,
+        ratios=_ratios(ratios, levels),
+        tau=tau,
+        gamma=gamma,
+        duration_law=duration_law,
+        rho=rho,
+        alpha=alpha,
+        combine=combine,
+        direction=direction,
+        segments=not points_only,
+        pseudo_source=pseudo_source,
+        pseudo_level=pseudo_level,
+        pseudo_threshold=pseudo_threshold,
+        refine=refine,
+        bg_threshold=bg_threshold,
+        edge_sigma=edge_sigma,
+    )
+    console = Console(stderr=True)
+    plan = plan_render(gaze, images, masks)
+    with Progress(console=console, transient=True) as bar:
+        task = bar.add_task("render", total=None)
+
+        def progress(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        report = update_cache(plan, params, out, shard=shard, force=force, progress=progress)
+
+    table = Table(title=f"gazeprep render -> {out}")
+    table.add_column("what")
+    table.add_column("images", justify="right")
+    table.add_column("ids (first 5)")
+    rows = [
+        ("rendered", report.rendered),
+        ("skipped (unchanged)", report.skipped),
+        ("empty (no fixations)", report.empty),
+        ("no mask", report.missing_mask),
+        ("gaze without image (not in cache)", report.gaze_without_image),
+    ]
+    for name, ids in rows:
+        table.add_row(name, str(len(ids)), ", ".join(ids[:5]) + (" ..." if len(ids) > 5 else ""))
+    console.print(table)
+    if not report.rendered:
+        console.print("nothing to render: the cache is up to date")

@@ -1,0 +1,60 @@
+"""`gazeprep score`: Dice/IoU of pseudo-masks, levels and heatmap against ground truth."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+
+def score(
+    cache: Path = typer.Option(Path("data/maps.zarr"), "--cache", help="Render cache (Zarr)."),
+    json_out: bool = typer.Option(
+        False,
+        "--json",
+        help="Print one JSON object of means (keys include pseudo_dice, heatmap_dice).",
+    ),
+    out: Path = typer.Option(
+        None, "--out", help="Per-image Parquet (default: <cache>.score.parquet beside the cache)."
+    ),
+    level_threshold: float = typer.Option(
+        0.5, "--level-threshold", help="Level maps are foreground where value > this."
+    ),
+    heatmap_threshold: float = typer.Option(
+        0.5, "--heatmap-threshold", help="Heatmap foreground where value > this (GazeMedSeg 0.5)."
+    ),
+) -> None:
+    """Score the cache's pseudo-masks, thresholded levels and heatmap against its masks."""
+    import json
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from gazeprep.cache import open_cache
+    from gazeprep.score import score_cache, summarise
+
+    g = open_cache(cache)
+    df = score_cache(g, level_threshold, heatmap_threshold)
+    out = out or cache.with_name(cache.name + ".score.parquet")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    df.write_parquet(out, compression="zstd")
+    summary = summarise(df)
+    if json_out:
+        summary["per_image"] = str(out)
+        print(json.dumps(summary))
+        return
+    console = Console()
+    table = Table(title=f"gazeprep score: {cache} ({summary['n_images']} images with masks)")
+    table.add_column("prediction")
+    table.add_column("mean Dice", justify="right")
+    table.add_column("mean IoU", justify="right")
+    names = ["pseudo"] + [f"level{k + 1}" for k in range(g["maps"].shape[1])] + ["heatmap"]
+    for name in names:
+        table.add_row(
+            name, f"{summary[name + '_dice']:.4f}", f"{summary[name + '_iou']:.4f}"
+        )
+    console.print(table)
+    console.print(
+        f"levels thresholded at > {level_threshold}, heatmap at > {heatmap_threshold}; "
+        f"per image: {out}"
+    )

@@ -1,0 +1,363 @@
+"""Reader for Data Viewer style fixation reports (one row per fixation, CSV or TSV).
+
+Columns are matched case-insensitively through :data:`ALIASES`, so the EyeLink Data Viewer export
+(``CURRENT_FIX_X``, ``CURRENT_FIX_DURATION``, ...), the GazeMedSeg files and shorter dialects
+(``X``, ``Y``, ``DURATION``, ``START``, ``images``...) read the same way. Data Viewer writes
+``.`` for a missing value.
+
+Coordinates (``--coords``):
+
+- ``normalised``: 0 = left/top, 1 = right/bottom of the image (the GazeMedSeg convention);
+- ``pixels``: pixels of the image, or of the screen when ``--image-rect X Y W H`` gives where the
+  image was drawn;
+- ``auto`` (default): normalised when every x and y lies in [-0.5, 1.5] (no real pixel report
+  fits in 2 x 2 pixels), pixels otherwise.
+
+Track order is ``CURRENT_FIX_INDEX`` when present (gaps allowed, a repeated index within a track
+is an error), file order otherwise. ``onset_ms`` is ``CURRENT_FIX_START``; without it the onset is
+estimated as the sum of the earlier fixations' durations and the file's report says so.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+import polars as pl
+
+from gazeprep.errors import GazeprepError
+from gazeprep.tracks import FileResult, conform, image_id
+
+if TYPE_CHECKING:
+    from gazeprep.ingest import IngestOptions
+
+#: Canonical field -> accepted column names (upper case). First match wins.
+ALIASES: dict[str, tuple[str, ...]] = {
+    "image": ("IMAGE", "IMAGES", "IMAGE_NAME", "IMAGE_FILE", "IMAGEFILE", "STIMULUS", "IMG"),
+    "session": ("RECORDING_SESSION_LABEL", "SESSION", "SESSION_LABEL", "SUBJECT", "PARTICIPANT"),
+    "trial": ("TRIAL_LABEL", "TRIAL_INDEX", "TRIALID", "TRIAL"),
+    "index": ("CURRENT_FIX_INDEX", "INDEX", "FIX_INDEX", "FIXATION_INDEX"),
+    "x": ("CURRENT_FIX_X", "X", "FIX_X", "FIXATION_X"),
+    "y": ("CURRENT_FIX_Y", "Y", "FIX_Y", "FIXATION_Y"),
+    "duration": ("CURRENT_FIX_DURATION", "DURATION", "FIX_DURATION", "DURATION_MS"),
+    "start": ("CURRENT_FIX_START", "START", "FIX_START", "ONSET", "ONSET_MS"),
+    "pupil": ("CURRENT_FIX_PUPIL", "PUPIL", "FIX_PUPIL"),
+    "eye": ("EYE_USED", "CURRENT_FIX_EYE", "EYE"),
+    "width": ("IMAGE_WIDTH", "WIDTH", "IMG_WIDTH"),
+    "height": ("IMAGE_HEIGHT", "HEIGHT", "IMG_HEIGHT"),
+}
+REQUIRED = ("image", "x", "y", "duration")
+NUMERIC = ("index", "x", "y", "duration", "start", "pupil", "width", "height")
+#: Values meaning "missing" in optional columns (Data Viewer writes ".").
+MISSING = (".", "", "NA", "N/A")
+AUTO_NORMALISED_RANGE = (-0.5, 1.5)
+
+
+def sniff_separator(header: str) -> str:
+    """Tab, semicolon or comma: whichever splits the header line into the most fields."""
+    return max(("\t", ";", ","), key=lambda s: (header.count(s), s == ","))
+
+
+def resolve_columns(names: list[str], path: str) -> dict[str, str]:
+    """Map canonical fields to the file's column names.
+
+    Raises
+    ------
+    GazeprepError
+        Naming the missing fields and the names accepted for them (line 1 = the header).
+    """
+    upper = {n.strip().strip('"').upper(): n for n in names}
+    found = {}
+    for key, aliases in ALIASES.items():
+        for a in aliases:
+            if a in upper:
+                found[key] = upper[a]
+                break
+    missing = [k for k in REQUIRED if k not in found]
+    if missing:
+        want = "; ".join(f"{k}: one of {', '.join(ALIASES[k])}" for k in missing)
+        raise GazeprepError(
+            f"fixation report lacks required column(s) {', '.join(missing)} (expected {want}); "
+            f"found columns {names}",
+            file=path,
+            line=1,
+        )
+    return found
+
+
+def _line_numbers(raw: bytes, n_rows: int) -> np.ndarray:
+    """1-based file line of each data row (blank lines are skipped by the CSV reader)."""
+    lines = raw.split(b"\n")
+    idx = [i + 1 for i, ln in enumerate(lines) if ln.strip()]
+    rows = np.asarray(idx[1:], dtype=np.int64)
+    if rows.size == n_rows:
+        return rows
+    return np.arange(2, n_rows + 2, dtype=np.int64)
+
+
+def read_table(path: str) -> tuple[pl.DataFrame, np.ndarray]:
+    """Read a delimited text file as all-string columns, plus each row's line number."""
+    with open(path, "rb") as fh:
+        raw = fh.read()
+    if not raw.strip():
+        raise GazeprepError("empty file; expected a header line and fixation rows", file=path)
+    if b"\x00" in raw[:65536]:
+        raise GazeprepError("binary file; expected a text fixation report", file=path, line=1)
+    header = raw.split(b"\n", 1)[0].decode("latin-1")
+    sep = sniff_separator(header)
+    try:
+        df = pl.read_csv(
+            raw,
+            separator=sep,
+            infer_schema=False,
+            encoding="utf8-lossy",
+        )
+    except pl.exceptions.PolarsError as exc:
+        raise GazeprepError(
+            f"cannot parse as a {'tab' if sep == chr(9) else repr(sep)}-separated fixation "
+            f"report ({str(exc).splitlines()[0]}); expected one row per fixation, same number "
+            "of fields on every line",
+            file=path,
+        ) from exc
+    return df, _line_numbers(raw, df.height)
+
+
+def _numeric(df: pl.DataFrame, cols: dict[str, str]) -> pl.DataFrame:
+    """Parse the numeric fields; keep the raw text for error messages."""
+    exprs = []
+    for key in NUMERIC:
+        if key not in cols:
+            continue
+        s = pl.col(cols[key]).str.strip_chars().str.strip_chars('"')
+        missing = s.is_null() | s.is_in(list(MISSING))
+        exprs += [
+            pl.when(missing).then(None).otherwise(s).alias(f"raw_{key}"),
+            pl.when(missing).then(None).otherwise(s.cast(pl.Float64, strict=False)).alias(key),
+        ]
+    for key in ("image", "session", "trial", "eye"):
+        if key in cols:
+            exprs.append(pl.col(cols[key]).str.strip_chars().str.strip_chars('"').alias(key))
+    return df.select(exprs)
+
+
+def _bad_rows(t: pl.DataFrame) -> pl.Series:
+    """Per row, why it is unusable (null when fine): text, NaN or missing where a number must be."""
+    reasons = []
+    for key in NUMERIC:
+        if key not in t.columns:
+            continue
+        raw, val = pl.col(f"raw_{key}"), pl.col(key)
+        not_num = raw.is_not_null() & (val.is_null() | ~val.is_finite())
+        reasons.append(
+            pl.when(not_num)
+            .then(pl.format(f"{key} = '{{}}' is not a finite number", raw))
+            .otherwise(None)
+        )
+        if key in REQUIRED:
+            reasons.append(pl.when(raw.is_null()).then(pl.lit(f"{key} is missing")).otherwise(None))
+    reasons.append(
+        pl.when(pl.col("image").is_null() | (pl.col("image") == ""))
+        .then(pl.lit("image is missing"))
+        .otherwise(None)
+    )
+    reasons.append(
+        pl.when(pl.col("duration") < 0)
+        .then(pl.format("negative duration {}", pl.col("raw_duration")))
+        .otherwise(None)
+    )
+    if "index" in t.columns:
+        reasons.append(
+            pl.when(pl.col("index").is_not_null() & (pl.col("index") != pl.col("index").round()))
+            .then(pl.format("index = '{}' is not an integer", pl.col("raw_index")))
+            .otherwise(None)
+        )
+    return t.select(pl.coalesce(reasons).alias("bad")).to_series()
+
+
+def _eye(s: pl.Expr) -> pl.Expr:
+    up = s.str.to_uppercase()
+    return (
+        pl.when(up.is_in(["L", "LEFT"]))
+        .then(pl.lit("L"))
+        .when(up.is_in(["R", "RIGHT"]))
+        .then(pl.lit("R"))
+        .when(up.is_in(["B", "BOTH", "BINOCULAR"]))
+        .then(pl.lit("B"))
+        .otherwise(pl.lit(""))
+    )
+
+
+def _fail_or_drop(
+    res: FileResult, t: pl.DataFrame, bad: pl.Series, reason: str, lenient: bool, expected: str
+) -> pl.DataFrame:
+    """Raise on the first flagged row, or (lenient) drop and count every flagged row."""
+    mask = bad.is_not_null()
+    if not mask.any():
+        return t
+    flagged = t.filter(mask).with_columns(bad.filter(mask).alias("_why"))
+    if not lenient:
+        first = flagged.row(0, named=True)
+        raise GazeprepError(f"{first['_why']}; expected {expected}", file=res.path,
+                            line=first["line"])
+    for line, why in flagged.select("line", "_why").iter_rows():
+        res.drop(reason, line, why)
+    return t.filter(~mask)
+
+
+def read_fixreport(path: str, opts: IngestOptions) -> FileResult:
+    """Read one fixation report.
+
+    Parameters
+    ----------
+    path : str
+        CSV/TSV file.
+    opts : IngestOptions
+        Uses ``coords``, ``image_rect`` (screen pixels), ``min_duration`` (ms), ``lenient`` and
+        the ``--images`` size lookup.
+
+    Returns
+    -------
+    FileResult
+        Kept fixations with normalised coordinates; drops counted by reason with their lines.
+
+    Raises
+    ------
+    GazeprepError
+        Unreadable file, missing columns, bad values, negative durations, duplicate indices,
+        pixel coordinates without any way to know the image size (unless ``opts.lenient``).
+    """
+    from pathlib import Path
+
+    res = FileResult(path=str(path), format="fixreport")
+    df, lines = read_table(str(path))
+    cols = resolve_columns(df.columns, res.path)
+    res.rows_read = df.height
+    t = _numeric(df, cols).with_columns(
+        pl.Series("line", lines), pl.int_range(pl.len(), dtype=pl.Int64).alias("_row")
+    )
+    expected = "a finite number in x, y, duration (>= 0) and any numeric column, or '.'"
+    t = _fail_or_drop(res, t, _bad_rows(t), "bad_value", opts.lenient, expected)
+
+    stem = Path(path).stem
+    names = t["image"].unique().to_list()
+    t = t.with_columns(
+        pl.col("image").replace_strict(names, [image_id(n) for n in names],
+                                       return_dtype=pl.String).alias("image"),
+        (pl.col("session") if "session" in t.columns else pl.lit(stem)).fill_null(stem)
+        .cast(pl.String).alias("session"),
+        (pl.col("trial") if "trial" in t.columns else pl.lit(None, pl.String)).alias("trial"),
+        (_eye(pl.col("eye")) if "eye" in t.columns else pl.lit("")).alias("eye"),
+    )
+    t = _fail_or_drop(
+        res, t, t.select(pl.when(pl.col("image") == "").then(pl.lit("image name has no file stem"))
+                         .otherwise(None)).to_series(),
+        "bad_value", opts.lenient, "an image file name")
+    t = _check_duplicates(res, t, opts.lenient)
+    t = _sizes(t, opts)
+    t = _normalise(res, t, opts)
+    t = _onsets(res, t)
+
+    short = pl.col("duration") < opts.min_duration
+    outside = ~(pl.col("xn").is_between(0, 1) & pl.col("yn").is_between(0, 1))
+    why = t.select(
+        pl.when(outside).then(pl.lit("outside_image"))
+        .when(short).then(pl.lit("short")).otherwise(None)
+    ).to_series()
+    for line, reason in t.filter(why.is_not_null()).select("line").with_columns(
+        why.filter(why.is_not_null()).alias("r")
+    ).iter_rows():
+        res.drop(reason, line)
+    t = t.filter(why.is_null())
+    order = pl.col("index") if "index" in t.columns else pl.col("_row").cast(pl.Float64)
+    res.fixations = conform(
+        t.select(
+            "image", "session", "trial", "eye",
+            pl.col("xn").alias("x"), pl.col("yn").alias("y"),
+            pl.col("onset").alias("onset_ms"),
+            pl.col("duration").alias("duration_ms"),
+            (pl.col("pupil") if "pupil" in t.columns else pl.lit(None, pl.Float32)).alias("pupil"),
+            pl.col("w").alias("width"), pl.col("h").alias("height"),
+            pl.lit(Path(path).name).alias("source"),
+            order.cast(pl.Float64).alias("order"),
+            "line",
+        )
+    )
+    res.check_balance()
+    return res
+
+
+def _check_duplicates(res: FileResult, t: pl.DataFrame, lenient: bool) -> pl.DataFrame:
+    """A fixation index seen twice in one track makes its order ambiguous: error or drop."""
+    if "index" not in t.columns:
+        return t
+    dup = t.select(pl.col("_row").rank("ordinal").over("image", "session", "index") > 1).to_series()
+    bad = t.select(
+        pl.when(dup).then(pl.format(
+            "duplicate fixation index {} for image {} session {}",
+            pl.col("raw_index"), pl.col("image"), pl.col("session"))).otherwise(None)
+    ).to_series()
+    return _fail_or_drop(res, t, bad, "duplicate_index", lenient,
+                         "each CURRENT_FIX_INDEX once per (image, session)")
+
+
+def _sizes(t: pl.DataFrame, opts: IngestOptions) -> pl.DataFrame:
+    """Image size per row: the report's columns, else ``--images`` looked up by id."""
+    w = pl.col("width") if "width" in t.columns else pl.lit(None, pl.Float64)
+    h = pl.col("height") if "height" in t.columns else pl.lit(None, pl.Float64)
+    t = t.with_columns(w.round().cast(pl.Int32).alias("w"), h.round().cast(pl.Int32).alias("h"))
+    if opts.images is None:
+        return t
+    need = t.filter(pl.col("w").is_null() | pl.col("h").is_null())["image"].unique().to_list()
+    sizes = {i: opts.image_size(i) for i in need}
+    lut = pl.DataFrame(
+        {"image": list(sizes), "_w": [s[0] if s else None for s in sizes.values()],
+         "_h": [s[1] if s else None for s in sizes.values()]},
+        schema={"image": pl.String, "_w": pl.Int32, "_h": pl.Int32},
+    )
+    return (
+        t.join(lut, on="image", how="left", maintain_order="left")
+        .with_columns(pl.coalesce("w", "_w").alias("w"), pl.coalesce("h", "_h").alias("h"))
+        .drop("_w", "_h")
+    )
+
+
+def _normalise(res: FileResult, t: pl.DataFrame, opts: IngestOptions) -> pl.DataFrame:
+    """Add ``xn, yn``: image-normalised coordinates, following ``opts.coords``."""
+    mode = opts.coords
+    if mode == "auto":
+        lo, hi = AUTO_NORMALISED_RANGE
+        inside = t.select(
+            (pl.col("x").is_between(lo, hi) & pl.col("y").is_between(lo, hi)).all()
+        ).item()
+        mode = "normalised" if (inside or t.height == 0) else "pixels"
+    res.notes["coords"] = mode
+    if mode == "normalised":
+        return t.with_columns(pl.col("x").alias("xn"), pl.col("y").alias("yn"))
+    if opts.image_rect is not None:
+        rx, ry, rw, rh = opts.image_rect
+        return t.with_columns(((pl.col("x") - rx) / rw).alias("xn"),
+                              ((pl.col("y") - ry) / rh).alias("yn"))
+    nosize = t.select(pl.col("w").is_null() | pl.col("h").is_null()).to_series()
+    bad = t.select(pl.when(nosize).then(pl.format(
+        "pixel coordinates but no size for image {}", pl.col("image"))).otherwise(None)).to_series()
+    t = _fail_or_drop(res, t, bad, "unknown_image_size", opts.lenient,
+                      "IMAGE_WIDTH/IMAGE_HEIGHT columns, --images DIR, --image-rect X Y W H "
+                      "or --coords normalised")
+    return t.with_columns((pl.col("x") / pl.col("w")).alias("xn"),
+                          (pl.col("y") / pl.col("h")).alias("yn"))
+
+
+def _onsets(res: FileResult, t: pl.DataFrame) -> pl.DataFrame:
+    """``onset`` column: the start column, else cumulative earlier durations within the track."""
+    order = "index" if "index" in t.columns else "_row"
+    est = (
+        pl.col("duration").cum_sum().shift(1, fill_value=0.0)
+        .over(["image", "session"], order_by=order)
+    )
+    if "start" in t.columns:
+        n_est = t.select(pl.col("start").is_null().sum()).item()
+        if n_est:
+            res.notes["onset_estimated_rows"] = n_est
+        return t.with_columns(pl.coalesce(pl.col("start"), est).alias("onset"))
+    res.notes["onset"] = "estimated from durations (no start column)"
+    return t.with_columns(est.alias("onset"))

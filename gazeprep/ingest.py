@@ -1,0 +1,357 @@
+"""The ingest stage: find input files, read each with its reader, write the gaze dataset.
+
+Output (``--out``, a folder): ``fixations.parquet``, ``tracks.parquet`` (zstd) and ``ingest.json``
+(see DESIGN §1). The folder is written under a temporary name beside ``--out`` and renamed into
+place, so an interrupted run never leaves a half-written dataset; a rerun replaces it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gazeprep.errors import GazeprepError
+from gazeprep.tracks import FileResult, image_id
+
+VERSION = 1
+FORMATS = ("auto", "asc", "fixreport", "samples")
+DETECTORS = ("auto", "tracker", "ivt", "idt")
+#: Extensions picked up when walking a directory (other files there are ignored).
+INPUT_EXTENSIONS = (".asc", ".csv", ".tsv", ".txt", ".xls")
+
+
+@dataclass
+class IngestOptions:
+    """Every ingest parameter (recorded in ``ingest.json``).
+
+    Parameters
+    ----------
+    format : str
+        ``auto``, ``asc``, ``fixreport`` or ``samples``.
+    detector : str
+        ``auto`` (tracker events when the file has EFIX lines, else I-VT), ``tracker``, ``ivt``,
+        ``idt``.
+    eye : str
+        ``auto`` (monocular: that eye; binocular: the ``eye_used`` message if any, else left),
+        ``L``, ``R`` or ``both`` (each eye its own track, session ``<stem>:L`` / ``<stem>:R``).
+    images : str or None
+        Folder with the images, looked up by file stem (= id) to get their pixel size.
+    image_rect : tuple of 4 floats or None
+        ``X Y W H``: where the image lies on screen (screen pixels), when the log does not say.
+    min_duration : float
+        Fixations shorter than this (ms) are dropped and counted.
+    coords : str
+        Fixation reports: ``auto``, ``normalised`` or ``pixels``.
+    lenient : bool
+        Record malformed lines/files in ``ingest.json`` and go on instead of failing.
+    ivt_velocity : float
+        I-VT: a sample is part of a fixation below this speed (deg/s, or px/s with ``units="px"``).
+    ivt_window : float
+        I-VT: speed measured over this window (ms) centred on each sample, against noise.
+    idt_dispersion : float
+        I-DT: maximal (max x - min x) + (max y - min y) of a fixation window (deg, or px).
+    idt_window : float
+        I-DT: minimal fixation window (ms).
+    units : str
+        ``deg`` (thresholds in degrees; needs the screen geometry) or ``px``.
+    screen_size_cm, screen_px : tuple of 2 floats or None
+        Physical screen size (cm) and resolution (px); default resolution from GAZE_COORDS.
+    distance_cm : float
+        Eye-screen distance (cm).
+    max_gap : float
+        Detectors never bridge a gap between valid samples longer than this (ms).
+    merge_gap, merge_distance : float
+        After I-VT/I-DT, merge consecutive fixations at most ``merge_gap`` ms apart whose
+        positions differ by at most ``merge_distance`` (deg, or px with ``units="px"``);
+        ``merge_gap = 0`` (default) disables merging.
+    """
+
+    format: str = "auto"
+    detector: str = "auto"
+    eye: str = "auto"
+    images: str | None = None
+    image_rect: tuple[float, float, float, float] | None = None
+    min_duration: float = 50.0
+    coords: str = "auto"
+    lenient: bool = False
+    ivt_velocity: float = 30.0
+    ivt_window: float = 20.0
+    idt_dispersion: float = 1.0
+    idt_window: float = 100.0
+    units: str = "deg"
+    screen_size_cm: tuple[float, float] | None = (53.0, 30.0)
+    screen_px: tuple[float, float] | None = None
+    distance_cm: float = 60.0
+    max_gap: float = 75.0
+    merge_gap: float = 0.0
+    merge_distance: float = 0.5
+    sample_columns: dict[str, str] = field(default_factory=dict)
+    sample_rate: float | None = None
+    time_unit: str = "ms"
+    _sizes: dict[str, tuple[int, int] | None] = field(default_factory=dict, repr=False)
+    _image_paths: dict[str, Path] | None = field(default=None, repr=False)
+
+    def params(self) -> dict[str, Any]:
+        """The parameters as JSON-able values."""
+        return {k: v for k, v in asdict(self).items() if not k.startswith("_")}
+
+    def image_size(self, image: str) -> tuple[int, int] | None:
+        """``(width, height)`` in pixels of image ``image`` found in ``--images``, else None.
+
+        Only the file header is read (``PIL.Image.open(...).size``, PIL being scikit-image's
+        own image dependency), and only names inside ``--images`` are ever opened.
+        """
+        if self.images is None:
+            return None
+        if image not in self._sizes:
+            if self._image_paths is None:
+                self._image_paths = index_images(self.images)
+            p = self._image_paths.get(image)
+            self._sizes[image] = None if p is None else read_image_size(p)
+        return self._sizes[image]
+
+
+def index_images(folder: str | Path) -> dict[str, Path]:
+    """Stem -> path of the images in ``folder`` (the same lookup ``render`` uses)."""
+    from gazeprep.images import index_folder
+
+    return index_folder(folder)
+
+
+def read_image_size(path: Path) -> tuple[int, int]:
+    """``(width, height)`` from the image header, without decoding the pixels."""
+    from PIL import Image  # scikit-image's imaging dependency; only the header is read
+
+    try:
+        with Image.open(path) as im:
+            return int(im.size[0]), int(im.size[1])
+    except Exception as exc:  # noqa: BLE001 - any decoder failure is a bad image file
+        raise GazeprepError(f"cannot read image size ({exc}); expected an image file",
+                            file=path) from exc
+
+
+def find_inputs(paths: Iterable[str | Path]) -> list[Path]:
+    """Expand folders (recursively, known extensions, hidden files skipped) into files.
+
+    Raises
+    ------
+    GazeprepError
+        For a path that does not exist or a folder without any input file.
+    """
+    files: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            found = sorted(
+                f for f in p.rglob("*")
+                if f.is_file() and f.suffix.lower() in INPUT_EXTENSIONS
+                and not any(part.startswith(".") for part in f.relative_to(p).parts)
+            )
+            if not found:
+                raise GazeprepError(
+                    f"folder holds no input file; expected files ending in "
+                    f"{', '.join(INPUT_EXTENSIONS)}", file=p)
+            files += found
+        elif p.is_file():
+            files.append(p)
+        else:
+            raise GazeprepError("no such file or folder", file=p)
+    seen: set[Path] = set()
+    return [f for f in files if not (f.resolve() in seen or seen.add(f.resolve()))]
+
+
+def detect_format(path: Path) -> str:
+    """``asc``, ``fixreport`` or ``samples`` from the extension and the first lines.
+
+    Raises
+    ------
+    GazeprepError
+        Binary files (EDF included) and text that matches no known layout.
+    """
+    with open(path, "rb") as fh:
+        head = fh.read(65536)
+    if path.suffix.lower() == ".edf" or head.startswith(b"SR_RESEARCH"):
+        raise GazeprepError("binary EyeLink EDF; convert it to ASC first (edf2asc)", file=path)
+    if b"\x00" in head:
+        raise GazeprepError("binary file; expected an EyeLink ASC, a fixation report or a "
+                            "sample CSV/TSV", file=path, line=1)
+    if not head.strip():
+        raise GazeprepError("empty file; expected an EyeLink ASC, a fixation report or a "
+                            "sample CSV/TSV", file=path)
+    if path.suffix.lower() == ".asc":
+        return "asc"
+    text = head.decode("latin-1")
+    first = text.lstrip().split("\n", 1)[0]
+    if first.startswith("**") or any(
+        ln.startswith(("MSG\t", "MSG ", "START\t", "EFIX ")) for ln in text.splitlines()[:200]
+    ):
+        return "asc"
+    from gazeprep.fixreport import resolve_columns, sniff_separator
+    from gazeprep.samples import looks_like_samples
+
+    names = [c.strip().strip('"') for c in first.rstrip("\r").split(sniff_separator(first))]
+    try:
+        resolve_columns(names, str(path))
+        return "fixreport"
+    except GazeprepError:
+        pass
+    if looks_like_samples(names):
+        return "samples"
+    raise GazeprepError(
+        f"unknown format (header {names[:8]}); expected an EyeLink ASC, a fixation report with "
+        "CURRENT_FIX_X/Y/DURATION and IMAGE columns, or a sample file with time,x,y columns "
+        "(or pass --format)", file=path, line=1)
+
+
+def read_file(path: Path, opts: IngestOptions) -> FileResult:
+    """Read one input file with the reader for its format."""
+    fmt = opts.format if opts.format != "auto" else detect_format(path)
+    if fmt == "fixreport":
+        from gazeprep.fixreport import read_fixreport
+
+        return read_fixreport(str(path), opts)
+    if fmt == "asc":
+        from gazeprep.asc import read_asc
+
+        return read_asc(str(path), opts)
+    if fmt == "samples":
+        from gazeprep.samples import read_samples
+
+        return read_samples(str(path), opts)
+    raise GazeprepError(f"unknown --format {fmt!r}; expected one of {', '.join(FORMATS)}")
+
+
+@dataclass
+class IngestSummary:
+    """What a run did: per-file results and the output folder."""
+
+    results: list[FileResult]
+    out: Path
+    n_fixations: int
+    n_tracks: int
+    n_images: int
+    report: dict
+
+
+def run_ingest(
+    paths: Iterable[str | Path],
+    out: str | Path,
+    opts: IngestOptions,
+    on_file: Callable[[Path, FileResult | None], None] | None = None,
+    on_start: Callable[[int], None] | None = None,
+) -> IngestSummary:
+    """Read every input, build the fixation/track tables and write them atomically to ``out``.
+
+    Parameters
+    ----------
+    paths : iterable of str or Path
+        Files and folders (walked recursively).
+    out : str or Path
+        Output folder (replaced as a whole).
+    opts : IngestOptions
+        Parameters.
+    on_file, on_start : callable, optional
+        Progress hooks: called with the file count, then after each file.
+
+    Returns
+    -------
+    IngestSummary
+    """
+    from gazeprep.tracks import build_fixations, build_tracks
+
+    t0 = time.perf_counter()
+    files = find_inputs(paths)
+    if on_start:
+        on_start(len(files))
+    results: list[FileResult] = []
+    for f in files:
+        try:
+            res = read_file(f, opts)
+        except GazeprepError as exc:
+            if not opts.lenient:
+                if exc.file is None:
+                    exc.file = str(f)
+                raise
+            res = FileResult(path=str(f), format=opts.format)
+            res.error(exc)
+        results.append(res)
+        if on_file:
+            on_file(f, res)
+    fix = build_fixations(results)
+    tracks = build_tracks(fix)
+    report = make_report(results, opts, fix.height, tracks.height,
+                         fix["image"].n_unique(), time.perf_counter() - t0)
+    write_outputs(Path(out), fix, tracks, report)
+    return IngestSummary(results, Path(out), fix.height, tracks.height,
+                         fix["image"].n_unique(), report)
+
+
+def make_report(results: list[FileResult], opts: IngestOptions, n_fix: int, n_tracks: int,
+                n_images: int, seconds: float) -> dict:
+    """The ``ingest.json`` document."""
+    dropped: Counter = Counter()
+    for r in results:
+        dropped.update(r.dropped)
+    return {
+        "version": VERSION,
+        "inputs": [r.report() for r in results],
+        "totals": {
+            "files": len(results),
+            "files_failed": sum(1 for r in results if r.errors and r.rows_read == 0),
+            "samples": sum(r.n_samples for r in results),
+            "rows_read": sum(r.rows_read for r in results),
+            "rows_kept": sum(r.rows_kept for r in results),
+            "rows_dropped": sum(r.rows_dropped for r in results),
+            "dropped": dict(sorted(dropped.items())),
+            "errors": sum(len(r.errors) for r in results),
+            "anomalies": sum(len(r.anomalies) for r in results),
+            "fixations": n_fix,
+            "tracks": n_tracks,
+            "images": n_images,
+            "seconds": round(seconds, 3),
+        },
+        "drops": [d for r in results for d in r.drops],
+        "params": opts.params(),
+    }
+
+
+def write_outputs(out: Path, fix, tracks, report: dict) -> None:
+    """Write the three outputs into a temporary folder beside ``out``, then swap it in.
+
+    Raises
+    ------
+    GazeprepError
+        When ``out`` exists and is not a previous ingest output (it is never deleted then).
+    """
+    if out.exists() and (not out.is_dir() or (any(out.iterdir())
+                                              and not (out / "ingest.json").exists())):
+        raise GazeprepError(
+            "output exists and is not a gazeprep ingest folder (no ingest.json); expected a new "
+            "or previous --out folder, refusing to replace it", file=out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
+    old = out.parent / f".{out.name}.old-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    try:
+        fix.write_parquet(tmp / "fixations.parquet", compression="zstd")
+        tracks.write_parquet(tmp / "tracks.parquet", compression="zstd")
+        (tmp / "ingest.json").write_text(json.dumps(report, indent=1, default=str) + "\n")
+        if out.exists():
+            out.rename(old)
+        tmp.rename(out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if old.exists() and not out.exists():
+            old.rename(out)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
+
+
+__all__ = ["IngestOptions", "run_ingest", "detect_format", "find_inputs", "image_id"]

@@ -1,0 +1,253 @@
+"""Numba kernels of the render stage: gaze-track distance maps and the Gaussian heatmap.
+
+All kernels take a batch of tracks in CSR form: fixation arrays concatenated over tracks and
+``offsets`` (length ``T + 1``) such that track ``t`` owns ``offsets[t]:offsets[t + 1]``.
+Coordinates are normalised (0 = left/top, 1 = right/bottom); output pixel ``(i, j)`` has its
+centre at ``((j + 0.5) / S, (i + 0.5) / S)``. Each kernel is parallel over tracks.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit, prange
+
+# Tolerance on r * N before ceil, so that e.g. 0.1 * 30 = 3.0000000000000004 keeps 3 fixations.
+_CEIL_EPS = 1e-9
+
+
+@njit(cache=True)
+def level_counts(n: int, ratios: np.ndarray) -> np.ndarray:
+    """Fixations kept per level: ``ceil(r_k * n)``, at least 1 when ``n > 0`` and ``r_k > 0``.
+
+    Parameters
+    ----------
+    n : int
+        Number of fixations in the track.
+    ratios : ndarray of float64, shape (L,)
+        Kept fraction per level, in (0, 1].
+
+    Returns
+    -------
+    ndarray of int64, shape (L,)
+    """
+    out = np.zeros(ratios.shape[0], dtype=np.int64)
+    for k in range(ratios.shape[0]):
+        c = int(math.ceil(ratios[k] * n - _CEIL_EPS))
+        if n > 0 and c < 1:
+            c = 1
+        out[k] = min(c, n)
+    return out
+
+
+@njit(cache=True)
+def _stamp_disk(dmin, cx, cy, rad, reach):
+    """Lower ``dmin`` with the distance to the disk (cx, cy, rad), inside its bbox + reach (px)."""
+    s = dmin.shape[0]
+    j0 = max(0, int(math.ceil(cx - rad - reach - 0.5)))
+    j1 = min(s - 1, int(math.floor(cx + rad + reach - 0.5)))
+    i0 = max(0, int(math.ceil(cy - rad - reach - 0.5)))
+    i1 = min(s - 1, int(math.floor(cy + rad + reach - 0.5)))
+    for i in range(i0, i1 + 1):
+        py = i + 0.5 - cy
+        for j in range(j0, j1 + 1):
+            px = j + 0.5 - cx
+            d = math.sqrt(px * px + py * py) - rad
+            if d < 0.0:
+                d = 0.0
+            if d < dmin[i, j]:
+                dmin[i, j] = d
+
+
+@njit(cache=True)
+def _stamp_segment(dmin, ax, ay, bx, by, reach):
+    """Lower ``dmin`` with the distance to segment a-b, inside its bbox widened by reach (px)."""
+    s = dmin.shape[0]
+    j0 = max(0, int(math.ceil(min(ax, bx) - reach - 0.5)))
+    j1 = min(s - 1, int(math.floor(max(ax, bx) + reach - 0.5)))
+    i0 = max(0, int(math.ceil(min(ay, by) - reach - 0.5)))
+    i1 = min(s - 1, int(math.floor(max(ay, by) + reach - 0.5)))
+    ux = bx - ax
+    uy = by - ay
+    uu = ux * ux + uy * uy
+    for i in range(i0, i1 + 1):
+        py = i + 0.5 - ay
+        for j in range(j0, j1 + 1):
+            px = j + 0.5 - ax
+            t = 0.0
+            if uu > 0.0:
+                t = (px * ux + py * uy) / uu
+                if t < 0.0:
+                    t = 0.0
+                elif t > 1.0:
+                    t = 1.0
+            dx = px - t * ux
+            dy = py - t * uy
+            d = math.sqrt(dx * dx + dy * dy)
+            if d < dmin[i, j]:
+                dmin[i, j] = d
+
+
+@njit(cache=True)
+def _falloff(dmin, tau, gamma, out):
+    """``out = max(0, 1 - dmin / tau) ** gamma`` (float32)."""
+    s = dmin.shape[0]
+    for i in range(s):
+        for j in range(s):
+            v = 1.0 - dmin[i, j] / tau
+            out[i, j] = v**gamma if v > 0.0 else 0.0
+
+
+@njit(parallel=True, cache=True)
+def track_maps(
+    xs: np.ndarray,
+    ys: np.ndarray,
+    radii: np.ndarray,
+    offsets: np.ndarray,
+    size: int,
+    ratios: np.ndarray,
+    tau: float,
+    gamma: float,
+    reverse: bool,
+    segments: bool,
+) -> np.ndarray:
+    """Multi-level truncated distance maps ``M_k = max(0, 1 - d_k / tau) ** gamma``.
+
+    ``d_k`` is the distance (pixels) to the union of the kept fixations' disks and, when
+    ``segments``, the saccade segments joining consecutive kept fixations. The levels are nested
+    tails (``reverse``) or heads of the track, so one pass from the kept end adds fixations one at
+    a time and snapshots each level when its count is reached.
+
+    Parameters
+    ----------
+    xs, ys : ndarray of float64, shape (F,)
+        Normalised fixation coordinates of all tracks, concatenated in temporal order.
+    radii : ndarray of float64, shape (F,)
+        Disk radius of each fixation, in output pixels (0 = a point).
+    offsets : ndarray of int64, shape (T + 1,)
+        Track boundaries in the fixation arrays.
+    size : int
+        Output side S in pixels.
+    ratios : ndarray of float64, shape (L,)
+        Kept fraction of the track per level (level index 0 is usually 1.0 = whole track).
+    tau : float
+        Fall-off distance in pixels (> 0).
+    gamma : float
+        Fall-off exponent (> 0).
+    reverse : bool
+        Keep the last ``ceil(r N)`` fixations (True) or the first (False, forward ablation).
+    segments : bool
+        Include the saccade segments (True) or only the fixation disks (False).
+
+    Returns
+    -------
+    ndarray of float32, shape (T, L, S, S)
+        Values in [0, 1]; all zeros for a track with no fixations.
+    """
+    n_tracks = offsets.shape[0] - 1
+    n_levels = ratios.shape[0]
+    out = np.zeros((n_tracks, n_levels, size, size), dtype=np.float32)
+    for t in prange(n_tracks):
+        start = offsets[t]
+        n = offsets[t + 1] - start
+        if n == 0:
+            continue
+        counts = level_counts(n, ratios)
+        dmin = np.full((size, size), np.inf)
+        for c in range(1, n + 1):
+            j = start + (n - c if reverse else c - 1)
+            cx = xs[j] * size
+            cy = ys[j] * size
+            _stamp_disk(dmin, cx, cy, radii[j], tau)
+            if segments and c > 1:
+                p = j + 1 if reverse else j - 1
+                _stamp_segment(dmin, xs[p] * size, ys[p] * size, cx, cy, tau)
+            for k in range(n_levels):
+                if counts[k] == c:
+                    _falloff(dmin, tau, gamma, out[t, k])
+    return out
+
+
+@njit(parallel=True, cache=True)
+def gaussian_heatmaps(
+    xs: np.ndarray,
+    ys: np.ndarray,
+    weights: np.ndarray,
+    offsets: np.ndarray,
+    size: int,
+    canvas: int,
+    sigma: float,
+) -> np.ndarray:
+    """GazeMedSeg heatmaps evaluated directly at S x S, min-max normalised per track.
+
+    Equivalent to: weighted impulses at integer pixels ``floor(x * canvas)`` of a ``canvas`` square,
+    Gaussian filter of ``sigma`` canvas pixels with mirror ('reflect') borders and truncation at
+    4 sigma, sampled at the S-grid pixel centres (so no 768-pixel canvas is ever materialised;
+    mirror images of the impulses reproduce the reflect borders exactly).
+
+    Parameters
+    ----------
+    xs, ys : ndarray of float64, shape (F,)
+        Normalised fixation coordinates.
+    weights : ndarray of float64, shape (F,)
+        Impulse weight per fixation (duration in ms, or 1 without duration weighting).
+    offsets : ndarray of int64, shape (T + 1,)
+        Track boundaries.
+    size : int
+        Output side S in pixels.
+    canvas : int
+        Side of the reference canvas in pixels (768 in GazeMedSeg).
+    sigma : float
+        Gaussian sigma in canvas pixels (70 in GazeMedSeg).
+
+    Returns
+    -------
+    ndarray of float32, shape (T, S, S)
+        Values in [0, 1]; all zeros for an empty track or a constant map.
+    """
+    n_tracks = offsets.shape[0] - 1
+    out = np.zeros((n_tracks, size, size), dtype=np.float32)
+    scale = canvas / size
+    cut = 4.0 * sigma + 0.5
+    for t in prange(n_tracks):
+        start = offsets[t]
+        n = offsets[t + 1] - start
+        if n == 0:
+            continue
+        gx = np.zeros(size)
+        gy = np.zeros(size)
+        acc = np.zeros((size, size))
+        for f in range(start, start + n):
+            col = min(max(int(math.floor(xs[f] * canvas)), 0), canvas - 1)
+            row = min(max(int(math.floor(ys[f] * canvas)), 0), canvas - 1)
+            _gauss_profile(gx, col, canvas, scale, sigma, cut)
+            _gauss_profile(gy, row, canvas, scale, sigma, cut)
+            w = weights[f]
+            for i in range(size):
+                if gy[i] == 0.0:
+                    continue
+                wy = w * gy[i]
+                for j in range(size):
+                    acc[i, j] += wy * gx[j]
+        lo = acc.min()
+        hi = acc.max()
+        if hi > lo:
+            for i in range(size):
+                for j in range(size):
+                    out[t, i, j] = (acc[i, j] - lo) / (hi - lo)
+    return out
+
+
+@njit(cache=True)
+def _gauss_profile(g, c, canvas, scale, sigma, cut):
+    """1-D Gaussian of an impulse at canvas pixel c (+ its mirror images) at the S-grid centres."""
+    for j in range(g.shape[0]):
+        u = (j + 0.5) * scale - 0.5
+        v = 0.0
+        # 'reflect' borders: the impulse mirrored about -0.5 and canvas - 0.5.
+        for m in (c, -1 - c, 2 * canvas - 1 - c):
+            d = u - m
+            if abs(d) <= cut:
+                v += math.exp(-0.5 * d * d / (sigma * sigma))
+        g[j] = v

@@ -1,0 +1,397 @@
+"""Gaze Track Map Generation (GTMG): parameters, track maps, heatmap baseline and pseudo-masks.
+
+Works on plain arrays (one entry per track, grouped per image); the numba kernels live in
+:mod:`gazeprep.kernels_render`, the cache in :mod:`gazeprep.cache`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from gazeprep.errors import GazeprepError
+
+DURATION_LAWS = ("power", "const", "off")
+COMBINES = ("mean", "max")
+DIRECTIONS = ("reverse", "forward")
+PSEUDO_SOURCES = ("level", "mean")
+REFINES = ("none", "fill", "slic", "watershed")
+
+
+def default_ratios(levels: int) -> tuple[float, ...]:
+    """Kept fractions ``r_k = 1 - k / L`` (L = 4 gives 1, 0.75, 0.5, 0.25).
+
+    Parameters
+    ----------
+    levels : int
+        Number of levels L (>= 1).
+    """
+    return tuple(round(1.0 - k / levels, 6) for k in range(levels))
+
+
+@dataclass(frozen=True)
+class RenderParams:
+    """Every parameter of the render (recorded in the cache attributes).
+
+    Parameters
+    ----------
+    size : int
+        Output side S in pixels.
+    ratios : tuple of float
+        Kept fraction of the track per level; index 0 = level 1 (whole track, 1.0).
+    tau : float
+        Fall-off distance as a fraction of S.
+    gamma : float
+        Fall-off exponent of ``max(0, 1 - d / tau) ** gamma``.
+    duration_law : {'power', 'const', 'off'}
+        Fixation disk radius: ``rho * (dur / median_dur) ** alpha`` (median over the track),
+        ``rho`` for every fixation, or 0 (points).
+    rho : float
+        Disk radius scale as a fraction of S.
+    alpha : float
+        Exponent of the 'power' duration law.
+    combine : {'mean', 'max'}
+        How maps of several sessions on one image are combined.
+    direction : {'reverse', 'forward'}
+        Keep the tail (GTMG) or the head (ablation) of the track per level.
+    segments : bool
+        Include saccade segments (polyline) or only fixation disks.
+    pseudo_source : {'level', 'mean'}
+        Map the pseudo-mask thresholds: one level or the mean over levels.
+    pseudo_level : int
+        1-based level used when ``pseudo_source == 'level'``.
+    pseudo_threshold : float
+        Pixels with source value > threshold are foreground.
+    refine : {'none', 'fill', 'slic', 'watershed'}
+        Optional refinement against the image: fill holes, vote within SLIC superpixels, or
+        marker watershed on the image's edges (foreground seeds: source > threshold; background
+        seeds: heatmap <= ``bg_threshold``).
+    bg_threshold : float
+        Heatmap level at or below which pixels seed the background ('watershed').
+    edge_sigma : float
+        Gaussian smoothing (pixels at S = 256, scaled with S) of the lightness before the Sobel
+        edges that the watershed follows.
+    heatmap_sigma : float
+        GazeMedSeg heatmap sigma in pixels of the heatmap canvas.
+    heatmap_canvas : int
+        GazeMedSeg heatmap canvas side in pixels.
+    """
+
+    size: int = 256
+    ratios: tuple[float, ...] = field(default_factory=lambda: default_ratios(4))
+    tau: float = 0.12
+    gamma: float = 1.0
+    duration_law: str = "power"
+    rho: float = 0.03
+    alpha: float = 0.5
+    combine: str = "mean"
+    direction: str = "reverse"
+    segments: bool = True
+    pseudo_source: str = "mean"
+    pseudo_level: int = 1
+    pseudo_threshold: float = 0.3
+    refine: str = "none"
+    bg_threshold: float = 0.2
+    edge_sigma: float = 2.0
+    heatmap_sigma: float = 70.0
+    heatmap_canvas: int = 768
+
+    def __post_init__(self) -> None:
+        checks = [
+            (self.size >= 8, "size must be >= 8 pixels"),
+            (len(self.ratios) >= 1, "at least one level"),
+            (all(0.0 < r <= 1.0 for r in self.ratios), "ratios must lie in (0, 1]"),
+            (self.tau > 0, "tau must be > 0"),
+            (self.gamma > 0, "gamma must be > 0"),
+            (self.duration_law in DURATION_LAWS, f"duration law must be one of {DURATION_LAWS}"),
+            (self.rho >= 0, "rho must be >= 0"),
+            (self.combine in COMBINES, f"combine must be one of {COMBINES}"),
+            (self.direction in DIRECTIONS, f"direction must be one of {DIRECTIONS}"),
+            (self.pseudo_source in PSEUDO_SOURCES, f"pseudo source: one of {PSEUDO_SOURCES}"),
+            (1 <= self.pseudo_level <= len(self.ratios), "pseudo level must be in 1..levels"),
+            (0.0 <= self.pseudo_threshold < 1.0, "pseudo threshold must lie in [0, 1)"),
+            (self.refine in REFINES, f"refine must be one of {REFINES}"),
+            (self.heatmap_sigma > 0 and self.heatmap_canvas > 0, "heatmap sigma/canvas > 0"),
+        ]
+        for ok, msg in checks:
+            if not ok:
+                raise GazeprepError(f"invalid render parameter: {msg}")
+
+    @property
+    def levels(self) -> int:
+        """Number of levels L."""
+        return len(self.ratios)
+
+    def to_dict(self) -> dict:
+        """JSON-ready dict of every parameter."""
+        d = dataclasses.asdict(self)
+        d["ratios"] = list(self.ratios)
+        return d
+
+    def digest(self) -> str:
+        """Short stable hash of the parameters (part of every sample's render key)."""
+        blob = json.dumps(self.to_dict(), sort_keys=True).encode()
+        return hashlib.sha256(blob).hexdigest()[:16]
+
+
+@dataclass
+class Track:
+    """One ordered gaze track (one session on one image).
+
+    Parameters
+    ----------
+    x, y : ndarray of float, shape (n,)
+        Normalised fixation coordinates in temporal order.
+    duration_ms : ndarray of float, shape (n,)
+        Fixation durations in ms.
+    """
+
+    x: np.ndarray
+    y: np.ndarray
+    duration_ms: np.ndarray
+
+
+def fixation_radii(duration_ms: np.ndarray, params: RenderParams) -> np.ndarray:
+    """Disk radius of each fixation of one track, in output pixels.
+
+    Parameters
+    ----------
+    duration_ms : ndarray, shape (n,)
+        Durations of the track's fixations (ms).
+    params : RenderParams
+        Uses ``duration_law``, ``rho`` (fraction of S), ``alpha`` and ``size``.
+    """
+    dur = np.asarray(duration_ms, dtype=np.float64)
+    base = params.rho * params.size
+    if params.duration_law == "off" or dur.size == 0:
+        return np.zeros(dur.size)
+    if params.duration_law == "const":
+        return np.full(dur.size, base)
+    med = float(np.median(dur))
+    if not med > 0:
+        return np.full(dur.size, base)
+    return base * np.power(np.clip(dur, 0.0, None) / med, params.alpha)
+
+
+def _pack(tracks: Sequence[Track], params: RenderParams):
+    """Concatenate tracks into the kernels' CSR arrays."""
+    lens = np.array([len(t.x) for t in tracks], dtype=np.int64)
+    offsets = np.zeros(len(tracks) + 1, dtype=np.int64)
+    np.cumsum(lens, out=offsets[1:])
+
+    def cat(parts):
+        return np.concatenate(parts).astype(np.float64) if parts else np.zeros(0)
+
+    xs = cat([np.asarray(t.x) for t in tracks])
+    ys = cat([np.asarray(t.y) for t in tracks])
+    dur = cat([np.asarray(t.duration_ms) for t in tracks])
+    radii = cat([fixation_radii(t.duration_ms, params) for t in tracks])
+    return xs, ys, dur, radii, offsets
+
+
+def render_tracks(tracks: Sequence[Track], params: RenderParams) -> tuple[np.ndarray, np.ndarray]:
+    """Track maps and GazeMedSeg heatmap of each track (sessions not yet combined).
+
+    Parameters
+    ----------
+    tracks : sequence of Track
+    params : RenderParams
+
+    Returns
+    -------
+    maps : ndarray of float32, shape (T, L, S, S)
+    heatmap : ndarray of float32, shape (T, S, S)
+    """
+    from gazeprep.kernels_render import gaussian_heatmaps, track_maps
+
+    xs, ys, dur, radii, offsets = _pack(tracks, params)
+    s = params.size
+    maps = track_maps(
+        xs, ys, radii, offsets, s, np.asarray(params.ratios, dtype=np.float64),
+        params.tau * s, params.gamma, params.direction == "reverse", params.segments,
+    )
+    heat = gaussian_heatmaps(
+        xs, ys, dur, offsets, s, params.heatmap_canvas, float(params.heatmap_sigma)
+    )
+    return maps, heat
+
+
+def combine_sessions(
+    per_track: np.ndarray, groups: Sequence[Sequence[int]], how: str
+) -> np.ndarray:
+    """Combine the maps of the tracks of each image.
+
+    Parameters
+    ----------
+    per_track : ndarray, shape (T, ...)
+        One map stack per track.
+    groups : sequence of sequence of int
+        Track indices of each image; an empty group gives zeros.
+    how : {'mean', 'max'}
+
+    Returns
+    -------
+    ndarray, shape (len(groups), ...)
+    """
+    out = np.zeros((len(groups),) + per_track.shape[1:], dtype=np.float32)
+    for i, g in enumerate(groups):
+        if len(g) == 0:
+            continue
+        sel = per_track[list(g)]
+        out[i] = sel.max(axis=0) if how == "max" else sel.mean(axis=0)
+    return out
+
+
+def pseudo_source(maps: np.ndarray, params: RenderParams) -> np.ndarray:
+    """The map the pseudo-mask thresholds, shape (B, S, S), from maps (B, L, S, S)."""
+    if params.pseudo_source == "mean":
+        return maps.mean(axis=1)
+    return maps[:, params.pseudo_level - 1]
+
+
+def pseudo_masks(
+    maps: np.ndarray,
+    params: RenderParams,
+    images: np.ndarray | None = None,
+    heatmap: np.ndarray | None = None,
+) -> np.ndarray:
+    """0/1 pseudo-masks from combined track maps.
+
+    Parameters
+    ----------
+    maps : ndarray of float, shape (B, L, S, S)
+    params : RenderParams
+        Uses ``pseudo_source``, ``pseudo_level``, ``pseudo_threshold`` and ``refine``.
+    images : ndarray of uint8, shape (B, 3, S, S), optional
+        Needed for ``refine`` 'slic' and 'watershed'.
+    heatmap : ndarray of float, shape (B, S, S) or (B, 1, S, S), optional
+        Needed for ``refine='watershed'`` (background seeds).
+
+    Returns
+    -------
+    ndarray of uint8, shape (B, 1, S, S)
+    """
+    src = pseudo_source(maps, params)
+    fg = src > params.pseudo_threshold
+    if params.refine == "fill":
+        from skimage.morphology import remove_small_holes
+
+        hole = int(0.05 * params.size**2)
+        fg = np.stack([remove_small_holes(m, max_size=hole) for m in fg]) if len(fg) else fg
+    elif params.refine == "slic":
+        if images is None:
+            raise GazeprepError("refine='slic' needs the images")
+        fg = np.stack([_slic_vote(im, s, params) for im, s in zip(images, src, strict=True)])
+    elif params.refine == "watershed":
+        if images is None or heatmap is None:
+            raise GazeprepError("refine='watershed' needs the images and the heatmap")
+        heat = heatmap.reshape(src.shape)
+        fg = np.stack([
+            watershed_refine(edges(im, params), s, h, params)
+            for im, s, h in zip(images, src, heat, strict=True)
+        ]) if len(src) else fg
+    return fg[:, None].astype(np.uint8)
+
+
+def edges(image: np.ndarray, params: RenderParams) -> np.ndarray:
+    """Sobel edge strength of the smoothed lightness (CIE L*) of one image (3, S, S) uint8."""
+    from skimage.color import rgb2lab
+    from skimage.filters import gaussian, sobel
+
+    light = rgb2lab(np.moveaxis(image, 0, -1))[..., 0]
+    return sobel(gaussian(light, params.edge_sigma * params.size / 256))
+
+
+def watershed_refine(
+    edge: np.ndarray, src: np.ndarray, heat: np.ndarray, params: RenderParams
+) -> np.ndarray:
+    """Marker watershed: track seeds grow until they meet background seeds along image edges.
+
+    Parameters
+    ----------
+    edge : ndarray, shape (S, S)
+        Edge strength (see :func:`edges`).
+    src : ndarray, shape (S, S)
+        Pseudo-mask source map; > ``pseudo_threshold`` seeds the foreground.
+    heat : ndarray, shape (S, S)
+        Heatmap; <= ``bg_threshold`` seeds the background.
+    params : RenderParams
+
+    Returns
+    -------
+    ndarray of bool, shape (S, S)
+    """
+    from skimage.segmentation import watershed
+
+    fg = src > params.pseudo_threshold
+    if not fg.any():
+        return fg
+    markers = np.zeros(src.shape, dtype=np.int32)
+    markers[heat <= params.bg_threshold] = 1
+    markers[fg] = 2
+    if not (markers == 1).any():
+        return fg
+    return watershed(edge, markers) == 2
+
+
+def _slic_vote(image: np.ndarray, src: np.ndarray, params: RenderParams) -> np.ndarray:
+    """Superpixels whose mean source value exceeds the threshold become foreground."""
+    from skimage.segmentation import slic
+
+    if not src.any():
+        return np.zeros(src.shape, dtype=bool)
+    labels = slic(np.moveaxis(image, 0, -1), n_segments=200, compactness=10, start_label=0)
+    sums = np.bincount(labels.ravel(), weights=src.ravel())
+    cnts = np.bincount(labels.ravel())
+    return (sums / np.maximum(cnts, 1) > params.pseudo_threshold)[labels]
+
+
+def gazemedseg_heatmap(
+    x: np.ndarray,
+    y: np.ndarray,
+    duration_ms: np.ndarray,
+    size: int,
+    canvas: int = 768,
+    sigma: float = 70.0,
+) -> np.ndarray:
+    """The literal GazeMedSeg heatmap recipe (the speed and agreement anchor, not used by render).
+
+    Duration-weighted impulses at pixels ``floor(x * canvas)`` of a ``canvas`` square, Gaussian
+    filter (sigma in canvas pixels, reflect borders, truncated at 4 sigma), min-max normalised,
+    cubic resize to ``size``.
+
+    Parameters
+    ----------
+    x, y : ndarray, shape (n,)
+        Normalised fixation coordinates.
+    duration_ms : ndarray, shape (n,)
+        Impulse weights (fixation durations, ms).
+    size : int
+        Output side in pixels.
+    canvas : int
+        Canvas side in pixels.
+    sigma : float
+        Gaussian sigma in canvas pixels.
+
+    Returns
+    -------
+    ndarray of float32, shape (size, size), values in [0, 1]
+    """
+    from skimage.filters import gaussian
+    from skimage.transform import resize
+
+    img = np.zeros((canvas, canvas))
+    cols = np.clip(np.floor(np.asarray(x) * canvas).astype(int), 0, canvas - 1)
+    rows = np.clip(np.floor(np.asarray(y) * canvas).astype(int), 0, canvas - 1)
+    np.add.at(img, (rows, cols), np.asarray(duration_ms, dtype=np.float64))
+    img = gaussian(img, sigma=sigma, mode="reflect", truncate=4.0, preserve_range=True)
+    lo, hi = img.min(), img.max()
+    img = (img - lo) / (hi - lo) if hi > lo else np.zeros_like(img)
+    if size != canvas:
+        img = resize(img, (size, size), order=3)
+    return np.clip(img, 0.0, 1.0).astype(np.float32)

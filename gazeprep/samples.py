@@ -1,0 +1,205 @@
+"""Reader for sample-level gaze files (CSV/TSV: time, x, y[, pupil][, image]).
+
+Columns are found by name (case-insensitive, :data:`COLUMNS`) or given with ``--time-col``,
+``--x-col``, ``--y-col``, ``--pupil-col``, ``--image-col``. Time is in ``--time-unit``
+(ms, s or us); without a time column, ``--sample-rate`` (Hz) numbers the rows. Positions are
+screen pixels; the image lies at ``--image-rect`` (default: the whole screen, ``--screen-px``,
+else 1920 x 1080, recorded in the report). Empty, ``.``, ``NA`` or ``NaN`` x/y/pupil values are
+missing samples (blinks); any other text is an error. Fixations come from I-VT (default) or I-DT.
+The image id is the image column's stem, else the file stem; the session is the file stem.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import polars as pl
+
+from gazeprep.errors import GazeprepError
+from gazeprep.tracks import FileResult, conform, image_id
+
+if TYPE_CHECKING:
+    from gazeprep.ingest import IngestOptions
+
+COLUMNS: dict[str, tuple[str, ...]] = {
+    "time": ("TIME", "TIMESTAMP", "T", "TIME_MS", "MS", "TIMESTAMP_MS"),
+    "x": ("X", "GAZE_X", "X_PX", "POS_X", "GX", "X_PIX"),
+    "y": ("Y", "GAZE_Y", "Y_PX", "POS_Y", "GY", "Y_PIX"),
+    "pupil": ("PUPIL", "PUPIL_SIZE", "PUPIL_AREA", "PUPIL_DIAMETER", "PA"),
+    "image": ("IMAGE", "IMAGES", "STIMULUS", "IMAGE_NAME"),
+}
+MISSING = ("", ".", "NA", "NAN", "N/A")
+TIME_SCALE = {"ms": 1.0, "s": 1000.0, "us": 0.001}
+DEFAULT_SCREEN = (1920.0, 1080.0)
+
+
+def looks_like_samples(names: list[str]) -> bool:
+    """True when the header has time-like and x/y columns."""
+    up = {n.strip().upper() for n in names}
+    return all(up & set(COLUMNS[k]) for k in ("time", "x", "y"))
+
+
+def _columns(names: list[str], mapping: dict[str, str], path: str,
+             need_time: bool) -> dict[str, str]:
+    by_upper = {n.strip().upper(): n for n in names}
+    found: dict[str, str] = {}
+    for key, aliases in COLUMNS.items():
+        if key in mapping:
+            if mapping[key] not in names:
+                raise GazeprepError(f"column {mapping[key]!r} (--{key}-col) not in the header "
+                                    f"{names}; expected one of those names", file=path, line=1)
+            found[key] = mapping[key]
+            continue
+        for a in aliases:
+            if a in by_upper:
+                found[key] = by_upper[a]
+                break
+    missing = [k for k in ("x", "y") + (("time",) if need_time else ()) if k not in found]
+    if missing:
+        raise GazeprepError(
+            f"sample file lacks column(s) {', '.join(missing)}; expected "
+            + "; ".join(f"{k}: one of {', '.join(COLUMNS[k])} (or --{k}-col)" for k in missing)
+            + f"; found {names}", file=path, line=1)
+    return found
+
+
+def read_samples(path: str, opts: IngestOptions) -> FileResult:
+    """Read a sample file and detect fixations.
+
+    Parameters
+    ----------
+    path : str
+        CSV/TSV file.
+    opts : IngestOptions
+        Column mapping, ``time_unit``, ``sample_rate``, detector and thresholds, ``image_rect``,
+        ``screen_px``, ``min_duration``, ``lenient``.
+
+    Returns
+    -------
+    FileResult
+
+    Raises
+    ------
+    GazeprepError
+        Missing columns, text in numeric fields, time missing or going backwards (unless
+        ``opts.lenient``: those samples are then skipped and counted in the report).
+    """
+    from gazeprep.asc import detector_thresholds
+    from gazeprep.fixations import detect
+    from gazeprep.fixreport import read_table
+
+    res = FileResult(path=str(path), format="samples")
+    detector = "ivt" if opts.detector == "auto" else opts.detector
+    if detector == "tracker":
+        raise GazeprepError("sample files carry no tracker fixation events; expected "
+                            "--detector ivt or idt", file=path)
+    res.notes["detector"] = detector
+    df, lines = read_table(str(path))
+    cols = _columns(df.columns, opts.sample_columns, res.path, opts.sample_rate is None)
+    t = _parse(df, cols, lines, res, opts)
+    res.n_samples = t.height
+    screen = opts.screen_px or DEFAULT_SCREEN
+    if opts.screen_px is None:
+        res.notes["screen_px"] = f"assumed {screen[0]:g} x {screen[1]:g} (pass --screen-px)"
+    rect = tuple(opts.image_rect) if opts.image_rect is not None else (0.0, 0.0, *screen)
+    thr = detector_thresholds(opts, screen)
+    rows = []
+    stem = Path(path).stem
+    seg = t.with_columns((pl.col("image") != pl.col("image").shift(1)).fill_null(True)
+                         .cum_sum().alias("_seg"))
+    for _, part in seg.group_by("_seg", maintain_order=True):
+        name = part["image"][0]
+        tt = part["t"].to_numpy()
+        s = detect(detector, tt, part["x"].to_numpy(), part["y"].to_numpy(),
+                   part["pupil"].to_numpy(), velocity=thr["velocity"],
+                   dispersion=thr["dispersion"], ivt_window=opts.ivt_window,
+                   idt_window=opts.idt_window, max_gap=opts.max_gap, merge_gap=opts.merge_gap,
+                   merge_distance=thr["merge_distance"])
+        res.rows_read += int(s["first"].size)
+        size = opts.image_size(name) or (int(round(rect[2])), int(round(rect[3])))
+        ln = part["line"].to_numpy()[s["first"]]
+        for i in range(s["first"].size):
+            nx = (s["x"][i] - rect[0]) / rect[2]
+            ny = (s["y"][i] - rect[1]) / rect[3]
+            if not (0.0 <= nx <= 1.0 and 0.0 <= ny <= 1.0):
+                res.drop("outside_image", int(ln[i]))
+            elif s["duration"][i] < opts.min_duration:
+                res.drop("short", int(ln[i]), f"{s['duration'][i]:g} ms")
+            else:
+                pupil = s["pupil"][i]
+                rows.append((name, nx, ny, s["start"][i] - tt[0], s["duration"][i],
+                             pupil if np.isfinite(pupil) else None, size[0], size[1],
+                             s["start"][i], int(ln[i])))
+    out = pl.DataFrame(rows, schema={
+        "image": pl.String, "x": pl.Float64, "y": pl.Float64, "onset_ms": pl.Float64,
+        "duration_ms": pl.Float64, "pupil": pl.Float64, "width": pl.Int32, "height": pl.Int32,
+        "order": pl.Float64, "line": pl.Int64}, orient="row")
+    res.fixations = conform(out.with_columns(
+        pl.lit(stem).alias("session"), pl.lit("").alias("eye"),
+        pl.lit(Path(path).name).alias("source")))
+    res.check_balance()
+    return res
+
+
+def _parse(df: pl.DataFrame, cols: dict[str, str], lines: np.ndarray, res: FileResult,
+           opts: IngestOptions) -> pl.DataFrame:
+    """Numeric time/x/y/pupil (ms, px), image id per sample; bad samples raise or are skipped."""
+    stem = Path(res.path).stem
+    exprs = []
+    for key in ("time", "x", "y", "pupil"):
+        if key not in cols:
+            exprs += [pl.lit(None, pl.String).alias(f"raw_{key}"),
+                      pl.lit(None, pl.Float64).alias(key)]
+            continue
+        s = pl.col(cols[key]).str.strip_chars()
+        miss = s.is_null() | s.str.to_uppercase().is_in(list(MISSING))
+        exprs += [s.alias(f"raw_{key}"),
+                  pl.when(miss).then(None).otherwise(s.cast(pl.Float64, strict=False)).alias(key)]
+    if "image" in cols:
+        names = df[cols["image"]].unique().to_list()
+        img = pl.col(cols["image"]).replace_strict(
+            names, [image_id(n or "") for n in names], return_dtype=pl.String)
+    else:
+        img = pl.lit(stem)
+    t = df.select(*exprs, img.alias("image")).with_columns(pl.Series("line", lines))
+    if "time" in cols:
+        t = t.with_columns(pl.col("time") * TIME_SCALE[opts.time_unit])
+    else:
+        t = t.with_columns((pl.int_range(pl.len()) * (1000.0 / opts.sample_rate)).alias("time"))
+    why = []
+    for key in ("x", "y", "pupil", "time"):
+        raw, val = pl.col(f"raw_{key}"), pl.col(key)
+        miss = raw.is_null() | raw.str.to_uppercase().is_in(list(MISSING))
+        why.append(pl.when(~miss & (val.is_null() | val.is_infinite()))
+                   .then(pl.format(f"{key} = '{{}}' is not a number", raw)).otherwise(None))
+    why.append(pl.when(pl.col("time").is_null() | pl.col("time").is_nan())
+               .then(pl.lit("time is missing")).otherwise(None))
+    why.append(pl.when(pl.col("image") == "").then(pl.lit("image has no file stem"))
+               .otherwise(None))
+    bad = t.select(pl.coalesce(why)).to_series()
+    t = _reject(t, bad, res, opts, "a number, or empty / '.' / NaN for a missing x, y or pupil")
+    back = t.select(pl.when((pl.col("time").diff() < 0) & (pl.col("image") ==
+                                                           pl.col("image").shift(1)))
+                    .then(pl.format("time {} is earlier than the previous sample's",
+                                    pl.col("raw_time"))).otherwise(None)).to_series()
+    t = _reject(t, back, res, opts, "non-decreasing time within an image")
+    return t.select(pl.col("time").alias("t"), "x", "y",
+                    pl.col("pupil").fill_nan(None).fill_null(float("nan")), "image", "line")
+
+
+def _reject(t: pl.DataFrame, bad: pl.Series, res: FileResult, opts: IngestOptions,
+            expected: str) -> pl.DataFrame:
+    """Raise on the first bad sample, or (lenient) skip them and list them in the report."""
+    mask = bad.is_not_null()
+    if not mask.any():
+        return t
+    lines = t.filter(mask)["line"].to_list()
+    msgs = bad.filter(mask).to_list()
+    if not opts.lenient:
+        raise GazeprepError(f"{msgs[0]}; expected {expected}", file=res.path, line=lines[0])
+    for ln, msg in list(zip(lines, msgs, strict=True))[:20]:
+        res.error(GazeprepError(msg, file=res.path, line=ln))
+    res.notes["bad_samples_skipped"] = res.notes.get("bad_samples_skipped", 0) + len(lines)
+    return t.filter(~mask)

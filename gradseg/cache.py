@@ -1,0 +1,233 @@
+"""Reading the gazeprep Zarr cache: validation of its layout and a streaming torch Dataset.
+
+The cache is one Zarr v3 group (see the project brief): arrays ``image`` (N,3,S,S) uint8,
+``maps`` (N,L,S,S) float16, ``heatmap`` (N,1,S,S) float16, ``pseudo`` and optionally ``mask``
+(N,1,S,S) uint8, with ``ids``, ``size``, ``levels`` and ``complete`` in the group attributes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from gradseg.augment import AugmentConfig, apply_affine, identity_params, sample_params
+from gradseg.errors import GradsegError
+
+#: Channels of each cache array, keyed by array name (None = taken from attrs["levels"]).
+_ARRAYS = {"image": 3, "maps": None, "heatmap": 1, "pseudo": 1, "mask": 1}
+#: Arrays that hold 0/1 masks: resampled bilinearly then thresholded at 0.5.
+BINARY_FIELDS = frozenset({"pseudo", "mask"})
+
+
+@dataclass
+class CacheInfo:
+    """What the trainer needs to know about a validated cache.
+
+    Attributes
+    ----------
+    path : Path
+        The group's folder.
+    ids : list of str
+        Image id of each sample, in array order.
+    size : int
+        Side S of the stored square images (pixels).
+    levels : int
+        Number L of track-map levels.
+    has_mask : list of bool
+        Whether sample i has a ground-truth mask (all False when there is no ``mask`` array).
+    orig_size : list of (int, int)
+        Original (height, width) of each image in pixels, when recorded.
+    attrs : dict
+        All group attributes.
+    """
+
+    path: Path
+    ids: list[str]
+    size: int
+    levels: int
+    has_mask: list[bool]
+    orig_size: list[tuple[int, int]] = field(default_factory=list)
+    attrs: dict = field(default_factory=dict)
+
+    @property
+    def mask_available(self) -> bool:
+        """Whether any sample carries a ground-truth mask."""
+        return any(self.has_mask)
+
+    def positions(self, ids: list[str]) -> list[int]:
+        """Array positions of ``ids``; unknown ids are an error that lists a few of them."""
+        where = {k: i for i, k in enumerate(self.ids)}
+        missing = [k for k in ids if k not in where]
+        if missing:
+            raise GradsegError(
+                f"{len(missing)} id(s) not in the cache, e.g. {missing[:5]}", file=self.path
+            )
+        return [where[k] for k in ids]
+
+
+def open_cache(path: str | Path) -> CacheInfo:
+    """Open and validate a gazeprep Zarr cache.
+
+    Parameters
+    ----------
+    path : str or Path
+        Folder of the Zarr v3 group written by ``gazeprep render``.
+
+    Returns
+    -------
+    CacheInfo
+
+    Raises
+    ------
+    GradsegError
+        The path is missing or not a gazeprep cache, the render did not finish
+        (``attrs["complete"]`` is not true), or an array has the wrong shape or type.
+    """
+    import zarr
+
+    p = Path(path)
+    if not p.exists():
+        raise GradsegError("cache not found (render one with `gazeprep render`)", file=p)
+    try:
+        group = zarr.open_group(str(p), mode="r")
+    except Exception as exc:  # zarr raises several types for a folder that is not a group
+        raise GradsegError(
+            f"not a Zarr group ({type(exc).__name__}); expected a cache written by gazeprep render",
+            file=p,
+        ) from exc
+    attrs = dict(group.attrs)
+    if attrs.get("format") != "gazeprep-maps":
+        raise GradsegError(
+            f"attribute format is {attrs.get('format')!r}, expected 'gazeprep-maps'", file=p
+        )
+    if attrs.get("complete") is not True:
+        raise GradsegError(
+            "cache is incomplete (attrs['complete'] is not true): the render was interrupted "
+            "or failed; run gazeprep render again",
+            file=p,
+        )
+    try:
+        ids = [str(i) for i in attrs["ids"]]
+        size, levels = int(attrs["size"]), int(attrs["levels"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise GradsegError(f"attributes ids/size/levels missing or invalid: {exc}", file=p) from exc
+    n = len(ids)
+    names = set(group.array_keys())
+    for name, channels in _ARRAYS.items():
+        if name not in names:
+            if name == "mask":
+                continue
+            raise GradsegError(f"array {name!r} missing", file=p)
+        c = levels if channels is None else channels
+        shape = tuple(group[name].shape)
+        if shape != (n, c, size, size):
+            raise GradsegError(
+                f"array {name!r} has shape {shape}, expected {(n, c, size, size)}", file=p
+            )
+    has_mask = [False] * n
+    if "mask" in names:
+        has_mask = [bool(b) for b in attrs.get("has_mask", [True] * n)]
+    orig = [tuple(int(v) for v in hw) for hw in attrs.get("orig_size", [])]
+    return CacheInfo(p, ids, size, levels, has_mask, orig, attrs)
+
+
+def read_ids_file(path: str | Path) -> list[str]:
+    """Image ids from a text file, one per line (blank lines and ``#`` comments ignored)."""
+    p = Path(path)
+    if not p.is_file():
+        raise GradsegError("ids file not found", file=p)
+    out = []
+    for line in p.read_text().splitlines():
+        s = line.split("#", 1)[0].strip()
+        if s:
+            out.append(Path(s).stem if "." in s else s)
+    return out
+
+
+class CacheDataset(Dataset):
+    """Samples of a gazeprep cache as float tensors, optionally augmented.
+
+    The Zarr group is opened lazily in each DataLoader worker (a Zarr handle is not shared
+    across processes); with ``in_memory`` the requested arrays are read once into RAM.
+
+    Parameters
+    ----------
+    info : CacheInfo
+        The validated cache.
+    positions : list of int
+        Array positions of the samples this dataset serves.
+    fields : sequence of str
+        Arrays to return besides ``image`` (e.g. ``("maps", "pseudo")``).
+    size : int
+        Output side in pixels (resampled from the cache size when different).
+    augment : AugmentConfig or None
+        Random flips, resized crop and rotation, identical on every field; None = no augmentation.
+    in_memory : bool
+        Read the arrays into RAM once instead of streaming from disk.
+
+    Notes
+    -----
+    An item key is either a position index into ``positions`` or a pair ``(index, seed)``;
+    the seed drives the augmentation so that a sample's augmentation depends only on the
+    run seed, the epoch and the index, not on worker count or process (resume-safe).
+    Returned dict: ``image`` float32 (3,s,s) in [0, 1], each field float32 (C,s,s),
+    ``index`` (int, position in the cache).
+    """
+
+    def __init__(self, info: CacheInfo, positions: list[int], fields=(), size: int | None = None,
+                 augment: AugmentConfig | None = None, in_memory: bool = False):
+        self.path = str(info.path)
+        self.positions = list(positions)
+        self.fields = ("image", *[f for f in fields if f != "image"])
+        self.cache_size = info.size
+        self.size = size or info.size
+        self.augment = augment
+        self._group = None
+        self._ram: dict[str, np.ndarray] | None = None
+        if in_memory:
+            group = self._open()
+            order = np.asarray(self.positions)
+            self._ram = {f: np.asarray(group[f][:])[order] for f in self.fields}
+            self._group = None
+
+    def __len__(self) -> int:
+        return len(self.positions)
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state["_group"] = None  # each worker opens its own handle
+        return state
+
+    def _open(self):
+        if self._group is None:
+            import zarr
+
+            self._group = zarr.open_group(self.path, mode="r")
+        return self._group
+
+    def _read(self, i: int) -> dict[str, np.ndarray]:
+        if self._ram is not None:
+            return {f: self._ram[f][i] for f in self.fields}
+        g = self._open()
+        pos = self.positions[i]
+        return {f: np.asarray(g[f][pos]) for f in self.fields}
+
+    def __getitem__(self, key):
+        i, seed = (key, None) if isinstance(key, int | np.integer) else key
+        raw = self._read(int(i))
+        tensors = {}
+        for f, a in raw.items():
+            t = torch.from_numpy(np.ascontiguousarray(a)).float()
+            tensors[f] = t / 255.0 if f == "image" else t
+        if seed is None or self.augment is None:
+            params = identity_params()
+        else:
+            gen = torch.Generator().manual_seed(int(seed))
+            params = sample_params(gen, self.augment)
+        out = apply_affine(tensors, params, self.size, binary=BINARY_FIELDS)
+        out["index"] = self.positions[int(i)]
+        return out

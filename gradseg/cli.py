@@ -1,0 +1,216 @@
+"""The ``gradseg`` console script: train, eval and predict.
+
+torch and the other heavy libraries are imported inside the commands so that
+``gradseg --help`` is instant.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import traceback
+from pathlib import Path
+
+import typer
+
+app = typer.Typer(
+    name="gradseg",
+    help="Train and evaluate Track Attention U-Nets on gaze track maps from a gazeprep cache.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+@app.callback()
+def _root(
+    verbose: bool = typer.Option(False, "--verbose", help="Show the full traceback on errors."),
+) -> None:
+    """Train and evaluate Track Attention U-Nets on gaze track maps from a gazeprep cache."""
+
+
+def _ids_option(path: Path | None) -> list[str] | None:
+    from gradseg.cache import read_ids_file
+
+    return None if path is None else read_ids_file(path)
+
+
+@app.command()
+def train(
+    cache: Path = typer.Option(..., help="Zarr cache written by `gazeprep render`."),
+    out: Path = typer.Option(None, help="Run folder (default runs/<method>)."),
+    method: str = typer.Option("gradtrack", help="gradtrack | gazesup | full."),
+    size: int = typer.Option(None, help="Model input side in pixels (default: the cache size); "
+                             "must be divisible by 2**levels."),
+    iterations: int = typer.Option(None, help="Optimizer steps (default: 10 epochs)."),
+    epochs: int = typer.Option(None, help="Epochs instead of --iterations."),
+    batch_size: int = typer.Option(8, help="Images per step and per process."),
+    val_fraction: float = typer.Option(0.1, help="Fraction of the training ids kept for "
+                                       "validation (seeded id split)."),
+    seed: int = typer.Option(0, help="Seed of initialisation, split, order and augmentation."),
+    device: str = typer.Option("auto", help="auto | cpu | cuda | cuda:N."),
+    amp: bool = typer.Option(None, "--amp/--no-amp", help="bf16 autocast (default: on GPU)."),
+    compile: bool = typer.Option(False, "--compile", help="torch.compile the model."),
+    resume: bool = typer.Option(False, "--resume", help="Continue from <out>/last.pt."),
+    lr: float = typer.Option(1e-3, help="Peak AdamW learning rate (warm-up then cosine)."),
+    warmup: int = typer.Option(50, help="Linear learning-rate warm-up steps."),
+    base_channels: int = typer.Option(32, help="U-Net channels at full resolution."),
+    workers: int = typer.Option(None, help="DataLoader workers (default: 0 on CPU, up to 8 on "
+                                "GPU)."),
+    in_memory: bool = typer.Option(False, "--in-memory", help="Read the cache into RAM once."),
+    augment: bool = typer.Option(True, "--augment/--no-augment", help="Flips, random resized "
+                                 "crop and rotation."),
+    seg_weight: float = typer.Option(1.0, help="Weight of the final-head loss."),
+    att_weight: float = typer.Option(0.5, help="gradtrack: weight of the attention losses."),
+    consistency_weight: float = typer.Option(1.0, help="gazesup: cross-level consistency "
+                                             "weight."),
+    thresholds: str = typer.Option("0.5,0.3", help="gazesup: heatmap thresholds, one head each."),
+    map_order: str = typer.Option("whole-first", help="gradtrack: whole-first (coarsest stage "
+                                  "<- whole track, finest <- tail) or tail-first."),
+    val_target: str = typer.Option("auto", help="Validation Dice against: auto (mask when the "
+                                   "cache has masks) | mask | pseudo."),
+    eval_every: int = typer.Option(200, help="Validate every N iterations."),
+    checkpoint_every: int = typer.Option(200, help="Write last.pt every N iterations."),
+    test_ids: Path = typer.Option(None, "--test-ids", "--exclude-ids", help="File of ids (one a "
+                                  "line) held out: never trained or validated on."),
+    stop_after: int = typer.Option(None, help="Stop after N iterations in this invocation "
+                                   "(continue later with --resume)."),
+    threads: int = typer.Option(None, help="CPU threads for torch (default: torch's choice)."),
+    quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
+) -> None:
+    """Train a segmentation model on a gazeprep cache (DDP when started by torchrun)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from gradseg.train import TrainConfig
+    from gradseg.train import train as run
+
+    if iterations is not None and epochs is not None:
+        raise typer.BadParameter("give --iterations or --epochs, not both")
+    cfg = TrainConfig(
+        cache=str(cache), out=str(out or Path("runs") / method), method=method, size=size,
+        iterations=iterations, epochs=epochs, batch_size=batch_size, val_fraction=val_fraction,
+        seed=seed, device=device, amp=amp, compile=compile, lr=lr, warmup=warmup,
+        base_channels=base_channels, workers=workers, in_memory=in_memory, augment=augment,
+        seg_weight=seg_weight, att_weight=att_weight, consistency_weight=consistency_weight,
+        thresholds=[float(t) for t in thresholds.split(",") if t.strip()], map_order=map_order,
+        val_target=val_target, eval_every=eval_every, checkpoint_every=checkpoint_every,
+        exclude_ids=_ids_option(test_ids) or [], threads=threads,
+    )
+    console = Console(stderr=True)
+    summary = run(cfg, resume=resume, stop_after=stop_after, progress=not quiet,
+                  log=console.print)
+    import os
+
+    if os.environ.get("RANK", "0") != "0":
+        return
+    table = Table(title=f"gradseg train: {summary['method']}")
+    table.add_column("item")
+    table.add_column("value", justify="right")
+    for k, v in summary.items():
+        table.add_row(k, f"{v:.4f}" if isinstance(v, float) else str(v))
+    Console().print(table)
+
+
+@app.command("eval")
+def eval_(
+    checkpoint: Path = typer.Option(..., help="Checkpoint (e.g. runs/NAME/best.pt)."),
+    cache: Path = typer.Option(None, help="Evaluate on this cache's masks (cache resolution)."),
+    images: Path = typer.Option(None, help="Folder of images (with --masks; original size)."),
+    masks: Path = typer.Option(None, help="Folder of ground-truth masks, same file stems."),
+    ids: Path = typer.Option(None, help="File of ids (one a line) to evaluate, e.g. a test set."),
+    out: Path = typer.Option(None, help="Per-image Parquet (default: eval.parquet next to "
+                             "the checkpoint)."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object (means + counts)."),
+    device: str = typer.Option("auto", help="auto | cpu | cuda | cuda:N."),
+) -> None:
+    """Per-image Dice, IoU and HD95 (pixels) of a checkpoint against ground-truth masks."""
+    from rich.console import Console
+    from rich.progress import Progress
+    from rich.table import Table
+
+    from gradseg.checkpoint import load_model
+    from gradseg.evaluate import evaluate_cache, evaluate_folders, summarize, write_parquet
+    from gradseg.train import pick_device
+
+    if (cache is None) == (images is None) or (images is None) != (masks is None):
+        raise typer.BadParameter("give either --cache or both --images and --masks")
+    dev = pick_device(device)
+    model, config = load_model(checkpoint, dev)
+    id_list = _ids_option(ids)
+    with Progress(console=Console(stderr=True), disable=as_json, transient=True) as prog:
+        task = prog.add_task("eval", total=None)
+
+        def advance(n: int) -> None:
+            prog.advance(task, n)
+
+        if cache is not None:
+            rows, extra = evaluate_cache(model, config, cache, id_list, advance=advance)
+        else:
+            rows, extra = evaluate_folders(model, config, images, masks, id_list,
+                                           advance=advance)
+    summary = summarize(rows, extra)
+    path = out or checkpoint.parent / "eval.parquet"
+    write_parquet(rows, path)
+    summary.update({"checkpoint": str(checkpoint), "method": config["method"],
+                    "parquet": str(path)})
+    if as_json:
+        print(json.dumps(summary))
+        return
+    table = Table(title="gradseg eval")
+    table.add_column("item")
+    table.add_column("value", justify="right")
+    for k, v in summary.items():
+        table.add_row(k, f"{v:.4f}" if isinstance(v, float) else str(v))
+    Console().print(table)
+
+
+@app.command()
+def predict(
+    checkpoint: Path = typer.Option(..., help="Checkpoint (e.g. runs/NAME/best.pt)."),
+    images: Path = typer.Option(..., help="Folder of images (png/jpg/bmp/tif)."),
+    out: Path = typer.Option(..., help="Folder for <id>.png masks and <id>_overlay.png."),
+    device: str = typer.Option("auto", help="auto | cpu | cuda | cuda:N."),
+) -> None:
+    """Write a 0/255 PNG mask per image at the image's own size, plus an overlay picture."""
+    from rich.console import Console
+    from rich.progress import track
+
+    from gradseg.checkpoint import load_model
+    from gradseg.predict import iter_predictions, list_images, write_prediction
+    from gradseg.train import pick_device
+
+    model, config = load_model(checkpoint, pick_device(device))
+    files = list_images(images)
+    out.mkdir(parents=True, exist_ok=True)
+    n = 0
+    for key, rgb, mask in track(iter_predictions(model, config, files), total=len(files),
+                                description="predict", console=Console(stderr=True)):
+        write_prediction(out, key, rgb, mask)
+        n += 1
+    Console().print(f"wrote {n} masks and {n} overlays to {out}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the CLI: usage errors exit 2, failures exit 1 with a one-line cause on stderr."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    # --verbose is accepted anywhere on the line, not only before the sub-command.
+    verbose = "--verbose" in args
+    args = [a for a in args if a != "--verbose"]
+    try:
+        # standalone mode: typer itself turns usage errors into exit code 2.
+        app(args=args, prog_name="gradseg")
+    except KeyboardInterrupt:
+        print("gradseg: interrupted", file=sys.stderr)
+        sys.exit(130)
+    except Exception as exc:  # noqa: BLE001 - every failure becomes one line and exit code 1
+        if verbose:
+            traceback.print_exc()
+        print(f"gradseg: error: {exc}", file=sys.stderr)
+        if not verbose:
+            print("(run again with --verbose for the traceback)", file=sys.stderr)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

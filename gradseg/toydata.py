@@ -1,0 +1,101 @@
+"""A tiny synthetic cache in the exact gazeprep Zarr layout, for tests and quick trials.
+
+Each image holds one bright elliptic "lesion" on a textured background; the fake gaze track
+searches the image, then sweeps the lesion from its centre outwards, so the level maps narrow
+onto the lesion as the track is truncated, as real reading tracks do.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+
+def _disk(h: int, w: int, cy: float, cx: float, ry: float, rx: float) -> np.ndarray:
+    yy, xx = np.mgrid[0:h, 0:w]
+    return ((yy - cy) / ry) ** 2 + ((xx - cx) / rx) ** 2 <= 1.0
+
+
+def _track_map(h: int, w: int, pts: np.ndarray, tau: float) -> np.ndarray:
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    d = np.full((h, w), np.inf, np.float32)
+    for y, x in pts:
+        d = np.minimum(d, np.hypot(yy - y, xx - x))
+    return np.clip(1 - d / tau, 0, 1)
+
+
+def make_sample(rng: np.random.Generator, size: int, levels: int) -> dict[str, np.ndarray]:
+    """One synthetic sample: image (3,S,S) uint8, maps (L,S,S), heatmap, pseudo, mask."""
+    s = size
+    cy, cx = rng.uniform(0.3, 0.7, 2) * s
+    ry, rx = rng.uniform(0.12, 0.22, 2) * s
+    mask = _disk(s, s, cy, cx, ry, rx)
+    base = rng.uniform(0.15, 0.35, 3)[:, None, None] + 0.08 * rng.standard_normal((3, s, s))
+    lesion = np.array([0.85, 0.45, 0.35])[:, None, None]
+    img = np.where(mask[None], lesion, base) + 0.04 * rng.standard_normal((3, s, s))
+    search = rng.uniform(0.05, 0.95, (6, 2)) * s
+    ang = np.linspace(0, 4 * np.pi, 12)
+    rad = np.linspace(0.0, 0.9, 12)[:, None]
+    on = np.stack([cy + rad[:, 0] * ry * np.sin(ang), cx + rad[:, 0] * rx * np.cos(ang)], 1)
+    track = np.concatenate([search, on])
+    fracs = [1.0 - k / levels for k in range(levels)]
+    maps = []
+    for f in fracs:
+        kept = track[-max(1, int(np.ceil(f * len(track)))):]
+        maps.append(_track_map(s, s, kept, 0.12 * s))
+    maps = np.stack(maps)
+    heat = _track_map(s, s, track[-12:], 0.3 * s) ** 2
+    heat = heat / max(heat.max(), 1e-6)
+    pseudo = maps[-1] > 0.5
+    return {
+        "image": (np.clip(img, 0, 1) * 255).astype(np.uint8),
+        "maps": maps.astype(np.float16),
+        "heatmap": heat[None].astype(np.float16),
+        "pseudo": pseudo[None].astype(np.uint8),
+        "mask": mask[None].astype(np.uint8),
+    }
+
+
+def write_toy_cache(path: str | Path, n: int = 12, size: int = 32, levels: int = 4,
+                    seed: int = 0, with_mask: bool = True, complete: bool = True,
+                    shard: int = 4) -> list[str]:
+    """Write a synthetic cache following the gazeprep layout; returns the ids.
+
+    Parameters
+    ----------
+    path : str or Path
+        Zarr group folder to create (overwritten).
+    n, size, levels : int
+        Samples, side in pixels, track-map levels.
+    seed : int
+    with_mask : bool
+        Write the ``mask`` array.
+    complete : bool
+        Value of ``attrs["complete"]`` (False mimics an interrupted render).
+    shard : int
+        Samples per shard file.
+    """
+    import zarr
+
+    rng = np.random.default_rng(seed)
+    samples = [make_sample(rng, size, levels) for _ in range(n)]
+    ids = [f"toy{i:03d}" for i in range(n)]
+    g = zarr.open_group(str(path), mode="w")
+    names = ["image", "maps", "heatmap", "pseudo"] + (["mask"] if with_mask else [])
+    for name in names:
+        data = np.stack([s[name] for s in samples])
+        c = data.shape[1]
+        arr = g.create_array(name, shape=data.shape, dtype=data.dtype,
+                             chunks=(1, c, size, size), shards=(shard, c, size, size))
+        arr[:] = data
+    attrs = {
+        "format": "gazeprep-maps", "format_version": 1, "ids": ids, "size": size,
+        "levels": levels, "params": {"synthetic": True}, "ingest": {},
+        "n_fixations": [18] * n, "orig_size": [[size * 2, size * 3]] * n,
+        "complete": complete,
+    }
+    if with_mask:
+        attrs["has_mask"] = [True] * n
+    g.attrs.update(attrs)
+    return ids

@@ -1,0 +1,226 @@
+"""Benchmark: ASC parsing vs pymovements 0.28, and the I-VT / I-DT kernels vs plain Python.
+
+Builds a long EyeLink ASC by tiling the real binocular recording
+(``../shared/data/eyelink/eyelink_binocular_example.asc``: its header once, then its recording
+block repeated with shifted timestamps) and times, in the same run:
+
+- ``gazeprep.asc.parse_asc`` (samples, events, messages; best of ``--repeat`` runs before and
+  ``--repeat`` runs after the anchor) against ``pymovements.gaze.from_asc`` (once; it is the
+  slow one) on the same file: samples/s, ratio;
+- ``gazeprep ingest`` as a whole on the file (tracker events, then I-VT and I-DT);
+- the numba I-VT and I-DT kernels on one eye's samples with ``numba.set_num_threads(1)``
+  (the kernels are sequential: this is the per-core figure) against the plain-Python reference
+  implementations of ``tests/test_detect.py`` on a slice.
+
+numba compilation is done before timing (cache warm-up on the small real file).
+
+Usage::
+
+    .venv/bin/python pipelines/bench_ingest.py                 # >= 500,000 samples
+    .venv/bin/python pipelines/bench_ingest.py --samples 1000000 --no-pymovements
+    .venv/bin/python pipelines/bench_ingest.py --asc some.asc --json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+REAL = ROOT.parent / "shared" / "data" / "eyelink" / "eyelink_binocular_example.asc"
+TIME_FIELDS = {  # token positions holding a timestamp, per line head
+    "MSG": (1,), "START": (1,), "END": (1,), "SFIX": (2,), "SSACC": (2,), "SBLINK": (2,),
+    "EFIX": (2, 3), "ESACC": (2, 3), "EBLINK": (2, 3), "INPUT": (1,),
+}
+
+
+def _template(line: str) -> tuple[str, list[float]]:
+    """The line with its timestamp tokens replaced by ``{}`` slots, and their values."""
+    parts = re.split(r"(\s+)", line)
+    toks = parts[0::2]
+    head = toks[0] if toks else ""
+    pos = (0,) if head[:1].isdigit() else TIME_FIELDS.get(head, ())
+    times = []
+    esc = [p.replace("{", "{{").replace("}", "}}") for p in parts]
+    for k in pos:
+        if k < len(toks):
+            try:
+                times.append(float(toks[k]))
+            except ValueError:
+                continue
+            esc[2 * k] = "{}"
+    return "".join(esc), times
+
+
+def build_tiled_asc(src: Path, dst: Path, min_samples: int) -> int:
+    """Write ``dst``: ``src``'s header, then its recording block tiled until ``min_samples``.
+
+    Returns
+    -------
+    int
+        Number of sample lines written.
+    """
+    lines = src.read_text(encoding="latin-1").splitlines()
+    start = next(i for i, ln in enumerate(lines) if ln.startswith("START"))
+    # The TRIALID of the real file comes inside the block; keep the preceding MSGs with it.
+    header, block = lines[:start], lines[start:]
+    n_per = sum(1 for ln in block if ln[:1].isdigit())
+    temps = [_template(ln) for ln in block]
+    t_all = [t for _, ts in temps for t in ts]
+    span = max(t_all) - min(t_all) + 1000.0
+    tiles = -(-min_samples // n_per)
+    with open(dst, "w", encoding="latin-1") as fh:
+        fh.write("\n".join(header) + "\n")
+        for k in range(tiles):
+            off = k * span
+            out = []
+            for tpl, ts in temps:
+                if ts:
+                    out.append(tpl.format(*(_fmt(t + off) for t in ts)))
+                else:
+                    out.append(tpl)
+            fh.write("\n".join(out) + "\n")
+    return tiles * n_per
+
+
+def _fmt(t: float) -> str:
+    return str(int(t)) if t == int(t) else f"{t:.1f}"
+
+
+def _best(fn, repeat: int) -> tuple[float, object]:
+    best, out = float("inf"), None
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        out = fn()
+        best = min(best, time.perf_counter() - t0)
+    return best, out
+
+
+def bench(asc: Path, repeat: int, with_pymovements: bool, ref_samples: int) -> dict:
+    """Time everything on ``asc`` (see the module docstring)."""
+    import numba
+
+    from gazeprep.asc import parse_asc
+    from gazeprep.fixations import idt_kernel, ivt_kernel, px_per_degree
+    from gazeprep.ingest import IngestOptions, run_ingest
+
+    sys.path.insert(0, str(ROOT / "tests"))
+    from test_detect import ref_idt, ref_ivt  # the plain-Python references
+
+    warm = REAL if REAL.exists() else asc
+    parse_asc(str(warm))  # numba compile / cache load outside the timings
+    rows: dict = {"file": str(asc), "bytes": asc.stat().st_size}
+
+    # Our runs are spread before and after the (long) pymovements run and the best is kept, so
+    # that a burst of load from other users of the machine does not decide the ratio.
+    t_parse, log = _best(lambda: parse_asc(str(asc)), repeat)
+    if with_pymovements:
+        import pymovements as pm
+
+        t0 = time.perf_counter()
+        gaze = pm.gaze.from_asc(asc)
+        rows["pymovements_parse_s"] = time.perf_counter() - t0
+        t_parse = min(t_parse, _best(lambda: parse_asc(str(asc)), repeat)[0])
+    n = int(log.t.size)
+    rows["samples"] = n
+    rows["ours_parse_s"] = t_parse
+    rows["ours_samples_per_s"] = n / t_parse
+    if with_pymovements:
+        rows["pymovements_samples"] = int(gaze.samples.height)
+        rows["pymovements_samples_per_s"] = (rows["pymovements_samples"]
+                                             / rows["pymovements_parse_s"])
+        rows["parse_ratio"] = rows["ours_samples_per_s"] / rows["pymovements_samples_per_s"]
+
+    with tempfile.TemporaryDirectory() as tmp:
+        for det in ("tracker", "ivt", "idt"):
+            opts = IngestOptions(detector=det, eye="both", lenient=True)
+            run_ingest([warm], Path(tmp) / "warm", opts)  # compile outside the timing
+            secs, summ = _best(lambda o=opts: run_ingest([asc], Path(tmp) / "gaze", o), 2)
+            rows[f"ingest_{det}_s"] = secs
+            rows[f"ingest_{det}_fixations"] = summ.n_fixations
+
+    numba.set_num_threads(1)
+    e = 0 if np.isfinite(log.x[0]).any() else 1
+    t, x, y = (np.ascontiguousarray(a) for a in (log.t, log.x[e], log.y[e]))
+    ppd = px_per_degree((1920, 1080), (53.0, 30.0), 60.0)
+    vel, disp = 30 * ppd / 1000, 1.0 * ppd
+    ivt_kernel(t[:100], x[:100], y[:100], vel, 75.0, 10.0)
+    idt_kernel(t[:100], x[:100], y[:100], disp, 99.0, 75.0)
+    t_ivt, _ = _best(lambda: ivt_kernel(t, x, y, vel, 75.0, 10.0), repeat)
+    t_idt, _ = _best(lambda: idt_kernel(t, x, y, disp, 99.0, 75.0), repeat)
+    m = min(ref_samples, n)
+    tl, xl, yl = t[:m].tolist(), x[:m].tolist(), y[:m].tolist()
+    t_rivt, _ = _best(lambda: ref_ivt(tl, xl, yl, vel, 75.0, 10.0), 1)
+    t_ridt, _ = _best(lambda: ref_idt(tl, xl, yl, disp, 99.0, 75.0), 1)
+    rows.update({
+        "kernel_samples": n, "reference_samples": m,
+        "ivt_samples_per_s_1core": n / t_ivt, "idt_samples_per_s_1core": n / t_idt,
+        "ivt_ref_samples_per_s": m / t_rivt, "idt_ref_samples_per_s": m / t_ridt,
+    })
+    rows["ivt_speedup"] = rows["ivt_samples_per_s_1core"] / rows["ivt_ref_samples_per_s"]
+    rows["idt_speedup"] = rows["idt_samples_per_s_1core"] / rows["idt_ref_samples_per_s"]
+    return rows
+
+
+def show(r: dict) -> None:
+    """Rich table of the results."""
+    from rich.console import Console
+    from rich.table import Table
+
+    tab = Table(title=f"bench_ingest: {Path(r['file']).name} ({r['samples']:,} samples, "
+                      f"{r['bytes'] / 1e6:.1f} MB)")
+    for c in ("what", "seconds", "samples/s", "vs anchor"):
+        tab.add_column(c, justify="right" if c != "what" else "left")
+    tab.add_row("gazeprep parse_asc", f"{r['ours_parse_s']:.3f}",
+                f"{r['ours_samples_per_s']:,.0f}",
+                f"{r['parse_ratio']:.0f}x pymovements" if "parse_ratio" in r else "")
+    if "pymovements_parse_s" in r:
+        tab.add_row("pymovements.gaze.from_asc", f"{r['pymovements_parse_s']:.3f}",
+                    f"{r['pymovements_samples_per_s']:,.0f}", "anchor")
+    for det in ("tracker", "ivt", "idt"):
+        tab.add_row(f"gazeprep ingest --detector {det} (whole run)", f"{r[f'ingest_{det}_s']:.3f}",
+                    f"{r['samples'] / r[f'ingest_{det}_s']:,.0f}",
+                    f"{r[f'ingest_{det}_fixations']:,} fixations")
+    for k in ("ivt", "idt"):
+        tab.add_row(f"{k.upper()} numba kernel, 1 thread", "",
+                    f"{r[f'{k}_samples_per_s_1core']:,.0f}", f"{r[f'{k}_speedup']:.0f}x reference")
+        tab.add_row(f"{k.upper()} plain-Python reference ({r['reference_samples']:,} samples)",
+                    "", f"{r[f'{k}_ref_samples_per_s']:,.0f}", "")
+    Console().print(tab)
+    Console().print("[dim]Shared machine: figures are noisy; ratios are measured side by side "
+                    "in this run.")
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--asc", type=Path, help="time this ASC file instead of a tiled one")
+    ap.add_argument("--samples", type=int, default=500_000, help="tiled file size (samples)")
+    ap.add_argument("--repeat", type=int, default=3, help="best of N for our timings")
+    ap.add_argument("--ref-samples", type=int, default=50_000,
+                    help="samples given to the plain-Python references")
+    ap.add_argument("--no-pymovements", action="store_true", help="skip the anchor")
+    ap.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    a = ap.parse_args(argv)
+    with tempfile.TemporaryDirectory() as tmp:
+        asc = a.asc
+        if asc is None:
+            if not REAL.exists():
+                sys.exit(f"needs {REAL} (real data not present) or --asc FILE")
+            asc = Path(tmp) / f"tiled_{a.samples}.asc"
+            build_tiled_asc(REAL, asc, a.samples)
+        r = bench(asc, a.repeat, not a.no_pymovements, a.ref_samples)
+    if a.json:
+        print(json.dumps(r, indent=1))
+    else:
+        show(r)
+
+
+if __name__ == "__main__":
+    main()

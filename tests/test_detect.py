@@ -1,0 +1,201 @@
+"""I-VT / I-DT numba kernels against plain-Python references, and against the tracker's EFIX."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from gazeprep.fixations import idt_kernel, ivt_kernel, px_per_degree, summarise
+from gazeprep.ingest import IngestOptions
+
+EYELINK = Path(__file__).resolve().parents[2] / "shared" / "data" / "eyelink"
+
+
+# -- plain-Python references (same definitions, no tricks) -------------------------------------
+
+def ref_runs(t, x, y, max_gap):
+    runs, i, n = [], 0, len(t)
+    valid = [not (math.isnan(t[k]) or math.isnan(x[k]) or math.isnan(y[k])) for k in range(n)]
+    while i < n:
+        if not valid[i]:
+            i += 1
+            continue
+        j = i + 1
+        while j < n and valid[j] and 0 < t[j] - t[j - 1] <= max_gap:
+            j += 1
+        runs.append((i, j))
+        i = j
+    return runs
+
+
+def ref_ivt(t, x, y, max_velocity, max_gap, half_window):
+    out = []
+    for a, b in ref_runs(t, x, y, max_gap):
+        if b - a < 2:
+            continue
+        slow = []
+        for i in range(a, b):
+            lo = min([k for k in range(a, i) if t[i] - t[k] <= half_window] or [i - 1])
+            lo = max(lo, a) if i > a else i
+            hi = max([k for k in range(i + 1, b) if t[k] - t[i] <= half_window] or [i + 1])
+            hi = min(hi, b - 1)
+            dt = t[hi] - t[lo]
+            d = math.hypot(x[hi] - x[lo], y[hi] - y[lo])
+            slow.append(dt > 0 and d < max_velocity * dt)
+        i = 0
+        while i < len(slow):
+            if slow[i]:
+                j = i
+                while j + 1 < len(slow) and slow[j + 1]:
+                    j += 1
+                out.append((a + i, a + j))
+                i = j + 1
+            else:
+                i += 1
+    return out
+
+
+def ref_idt(t, x, y, max_dispersion, min_span, max_gap):
+    def disp(i, j):  # inclusive
+        xs, ys = x[i:j + 1], y[i:j + 1]
+        return (max(xs) - min(xs)) + (max(ys) - min(ys))
+
+    out = []
+    for a, b in ref_runs(t, x, y, max_gap):
+        i = a
+        while i < b:
+            j = i
+            while j < b - 1 and t[j] - t[i] < min_span:
+                j += 1
+            if t[j] - t[i] < min_span:
+                break
+            if disp(i, j) <= max_dispersion:
+                while j + 1 < b and disp(i, j + 1) <= max_dispersion:
+                    j += 1
+                out.append((i, j))
+                i = j + 1
+            else:
+                i += 1
+    return out
+
+
+def pairs(first, last) -> list[tuple[int, int]]:
+    return list(zip(first.tolist(), last.tolist(), strict=True))
+
+
+def synthetic(seed: int, n: int = 1500):
+    """Fixations + saccades + noise, float times with jitter, NaN blinks and time gaps."""
+    rng = np.random.default_rng(seed)
+    dt = rng.choice([0.5, 1.0, 2.0, 4.0])
+    t = np.cumsum(rng.normal(dt, dt * 0.05, n).clip(dt * 0.5))
+    t[rng.integers(0, n, 3)] += 0  # keep increasing
+    gap_at = rng.integers(1, n, 4)
+    for g in gap_at:
+        t[g:] += rng.choice([5.0, 200.0])
+    x = np.empty(n)
+    y = np.empty(n)
+    i = 0
+    while i < n:
+        k = int(rng.integers(20, 200))
+        x[i:i + k], y[i:i + k] = rng.uniform(0, 1000, 2)
+        i += k
+    x += rng.normal(0, 0.8, n)
+    y += rng.normal(0, 0.8, n)
+    for s in rng.integers(0, n - 30, 5):
+        x[s:s + rng.integers(1, 30)] = np.nan
+    y[rng.integers(0, n, 5)] = np.nan
+    return t, x, y
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_ivt_matches_reference(seed):
+    t, x, y = synthetic(seed)
+    for hw in (0.0, 3.0, 10.0):
+        f, l_ = ivt_kernel(t, x, y, 0.5, 50.0, hw)
+        assert pairs(f, l_) == ref_ivt(t, x, y, 0.5, 50.0, hw)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_idt_matches_reference(seed):
+    t, x, y = synthetic(seed)
+    for disp, span in ((10.0, 40.0), (25.0, 99.0), (3.0, 10.0)):
+        f, l_ = idt_kernel(t, x, y, disp, span, 50.0)
+        assert pairs(f, l_) == ref_idt(t, x, y, disp, span, 50.0)
+
+
+def test_kernels_find_planted_fixations():
+    t = np.arange(1000, dtype=np.float64)
+    x = np.where(t < 500, 100.0, 600.0) + np.sin(t) * 0.3
+    y = np.full(1000, 200.0)
+    x[495:505] = np.linspace(100, 600, 10)
+    x[700:720] = np.nan  # a blink splits the second fixation
+    for f, l_ in (ivt_kernel(t, x, y, 1.0, 30.0, 2.0), idt_kernel(t, x, y, 5.0, 99.0, 30.0)):
+        spans = pairs(f, l_)
+        assert len(spans) == 3
+        assert spans[0][0] == 0 and 490 <= spans[0][1] <= 496
+        assert spans[1][1] == 699 and spans[2] == (720, 999)
+    s = summarise(t, x, y, np.full(1000, np.nan), f, l_, 1.0)
+    assert s["duration"][2] == 280.0 and np.isnan(s["pupil"]).all()
+
+
+def test_px_per_degree():
+    # 1 degree at 57.3 cm is ~1 cm; 1920 px over 53 cm.
+    assert px_per_degree((1920, 1080), (53.0, 29.8), 57.29) == pytest.approx(36.2, rel=0.01)
+
+
+@pytest.fixture(scope="module")
+def binocular() -> Path:
+    p = EYELINK / "eyelink_binocular_example.asc"
+    if not p.exists():
+        pytest.skip("needs ../shared/data (real data not present)")
+    return p
+
+
+def test_kernels_match_reference_on_real_samples(binocular):
+    from gazeprep.asc import parse_asc
+
+    log = parse_asc(str(binocular))
+    for e in (0, 1):
+        t, x, y = log.t, log.x[e], log.y[e]
+        f, l_ = ivt_kernel(t, x, y, 1.1, 75.0, 10.0)
+        assert pairs(f, l_) == ref_ivt(t, x, y, 1.1, 75.0, 10.0)
+        f, l_ = idt_kernel(t, x, y, 38.0, 99.0, 75.0)
+        assert pairs(f, l_) == ref_idt(t, x, y, 38.0, 99.0, 75.0)
+
+
+@pytest.mark.parametrize("detector", ["ivt", "idt"])
+def test_detectors_cover_every_tracker_fixation(binocular, detector):
+    """Per eye, some detected fixation overlaps each EFIX fixation by >= 80% of its duration."""
+    from gazeprep.asc import read_asc
+
+    ref = read_asc(str(binocular), IngestOptions(detector="tracker", eye="both")).fixations
+    got = read_asc(str(binocular), IngestOptions(detector=detector, eye="both")).fixations
+    assert ref.height == 4
+    for efix in ref.iter_rows(named=True):
+        s0, s1 = efix["order"], efix["order"] + efix["duration_ms"]
+        mine = got.filter(got["eye"] == efix["eye"])
+        overlap = [
+            max(0.0, min(s1, o + d) - max(s0, o))
+            for o, d in zip(mine["order"], mine["duration_ms"], strict=True)
+        ]
+        assert max(overlap) >= 0.8 * efix["duration_ms"], (detector, efix, overlap)
+
+
+def test_merge_adjacent_joins_split_fixations():
+    from gazeprep.fixations import detect
+
+    t = np.arange(400, dtype=np.float64)
+    x = np.full(400, 100.0)
+    x[200:] = 101.0  # a tiny step: still the same fixation
+    x[195:200] = np.nan  # 5 ms of lost samples split it
+    y = np.zeros(400)
+    kw = dict(velocity=1.0, dispersion=5.0, ivt_window=2.0, idt_window=50.0, max_gap=2.0)
+    assert detect("idt", t, x, y, np.full(400, np.nan), **kw)["first"].size == 2
+    s = detect("idt", t, x, y, np.full(400, np.nan), merge_gap=10.0, merge_distance=2.0, **kw)
+    assert s["first"].tolist() == [0] and s["last"].tolist() == [399]
+    assert s["duration"][0] == 400.0
+    far = detect("idt", t, x, y, np.full(400, np.nan), merge_gap=10.0, merge_distance=0.5, **kw)
+    assert far["first"].size == 2

@@ -1,0 +1,81 @@
+"""Sample CSV/TSV reader: the real toy export, column mapping, units, bad values."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from gazeprep.errors import GazeprepError
+from gazeprep.ingest import IngestOptions, detect_format
+from gazeprep.samples import read_samples
+
+TOY = Path(__file__).resolve().parents[2] / "shared" / "data" / "eyelink" / "gaze-toy-example.csv"
+
+
+@pytest.mark.parametrize("detector", ["ivt", "idt"])
+def test_toy_example_ingests(detector):
+    if not TOY.exists():
+        pytest.skip("needs ../shared/data (real data not present)")
+    assert detect_format(TOY) == "samples"
+    res = read_samples(str(TOY), IngestOptions(detector=detector))
+    assert res.n_samples == 4306
+    f = res.fixations
+    assert 40 <= f.height <= 150, f.height
+    assert (f["duration_ms"] >= 50).all() and f["x"].is_between(0, 1).all()
+    assert (np.diff(f["order"].to_numpy()) > 0).all()
+    assert res.rows_read == res.rows_kept + res.rows_dropped
+
+
+def gaze(n=600, dt=4.0, jump=300, seed=0):
+    """Two fixations of n/2 samples at 250 Hz (default), pixels."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(n) * dt
+    x = np.where(np.arange(n) < n // 2, 400.0, 400.0 + jump) + rng.normal(0, 0.3, n)
+    y = np.full(n, 500.0) + rng.normal(0, 0.3, n)
+    return t, x, y
+
+
+def test_mapping_units_and_tab(tmp_path):
+    t, x, y = gaze()
+    p = tmp_path / "g.tsv"
+    p.write_text("sec\tpx\tpy\n" + "".join(f"{a / 1000:.4f}\t{b:.2f}\t{c:.2f}\n"
+                                            for a, b, c in zip(t, x, y, strict=True)))
+    opts = IngestOptions(detector="idt", time_unit="s", units="px", idt_dispersion=10,
+                         sample_columns={"time": "sec", "x": "px", "y": "py"},
+                         image_rect=(0, 0, 1000, 1000))
+    f = read_samples(str(p), opts).fixations
+    assert f.height == 2
+    np.testing.assert_allclose(f["x"], [0.4, 0.7], atol=1e-3)
+    np.testing.assert_allclose(f["duration_ms"], [1200, 1200])
+    np.testing.assert_allclose(f["onset_ms"], [0, 1200])
+
+
+def test_sample_rate_without_time_and_missing_values(tmp_path):
+    t, x, y = gaze()
+    rows = [f"{b:.2f},{c:.2f}" for b, c in zip(x, y, strict=True)]
+    rows[100] = "NaN,"  # a blink sample: missing, not an error
+    p = tmp_path / "g.csv"
+    p.write_text("x,y\n" + "\n".join(rows) + "\n")
+    with pytest.raises(GazeprepError, match="lacks column"):
+        read_samples(str(p), IngestOptions())
+    opts = IngestOptions(sample_rate=250.0, units="px", ivt_velocity=300)
+    f = read_samples(str(p), opts).fixations
+    assert f.height == 3  # the blink splits the first fixation
+
+
+@pytest.mark.parametrize(("bad", "match"), [("12.0,abc,3", "x = 'abc'"),
+                                            (",1,2", "time is missing"),
+                                            ("0.0,400,500", "earlier than")])
+def test_bad_samples(tmp_path, bad, match):
+    t, x, y = gaze(n=100)
+    rows = [f"{a},{b:.2f},{c:.2f}" for a, b, c in zip(t, x, y, strict=True)]
+    rows[50] = bad
+    p = tmp_path / "g.csv"
+    p.write_text("time,x,y\n" + "\n".join(rows) + "\n")
+    with pytest.raises(GazeprepError, match=match) as err:
+        read_samples(str(p), IngestOptions())
+    assert err.value.line == 52
+    res = read_samples(str(p), IngestOptions(lenient=True))
+    assert res.errors[0]["line"] == 52 and res.notes["bad_samples_skipped"] == 1

@@ -1,0 +1,161 @@
+"""Render kernels against plain numpy references (1e-5)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from gazeprep.kernels_render import gaussian_heatmaps, level_counts, track_maps
+from gazeprep.maps import RenderParams, Track, fixation_radii, gazemedseg_heatmap, render_tracks
+
+S = 32
+
+
+def _grid(size):
+    c = np.arange(size) + 0.5
+    return np.meshgrid(c, c)  # px (columns), py (rows)
+
+
+def ref_counts(n, ratios):
+    return [0 if n == 0 else max(1, min(n, math.ceil(r * n - 1e-9))) for r in ratios]
+
+
+def ref_track_maps(xs, ys, radii, size, ratios, tau, gamma, reverse, segments):
+    """Plain numpy: distance to the kept disks (+ segments), then the fall-off."""
+    n = len(xs)
+    out = np.zeros((len(ratios), size, size))
+    px, py = _grid(size)
+    for k, c in enumerate(ref_counts(n, ratios)):
+        if c == 0:
+            continue
+        keep = list(range(n - c, n)) if reverse else list(range(c))
+        d = np.full((size, size), np.inf)
+        for j in keep:
+            dj = np.hypot(px - xs[j] * size, py - ys[j] * size) - radii[j]
+            d = np.minimum(d, np.maximum(dj, 0.0))
+        if segments:
+            for a, b in zip(keep[:-1], keep[1:], strict=True):
+                ax, ay, bx, by = xs[a] * size, ys[a] * size, xs[b] * size, ys[b] * size
+                ux, uy = bx - ax, by - ay
+                uu = ux * ux + uy * uy
+                t = np.zeros_like(px) if uu == 0 else ((px - ax) * ux + (py - ay) * uy) / uu
+                t = np.clip(t, 0, 1)
+                d = np.minimum(d, np.hypot(px - ax - t * ux, py - ay - t * uy))
+        v = 1.0 - d / tau
+        out[k] = np.where(v > 0, np.maximum(v, 0) ** gamma, 0.0)
+    return out
+
+
+def ref_heatmap(xs, ys, w, size, canvas, sigma):
+    """Plain numpy sum of mirrored, truncated Gaussians at the S-grid centres."""
+    if len(xs) == 0:
+        return np.zeros((size, size))
+    u = (np.arange(size) + 0.5) * canvas / size - 0.5
+    acc = np.zeros((size, size))
+    cut = 4 * sigma + 0.5
+    for x, y, wi in zip(xs, ys, w, strict=True):
+        c = min(max(int(np.floor(x * canvas)), 0), canvas - 1)
+        r = min(max(int(np.floor(y * canvas)), 0), canvas - 1)
+
+        def prof(m0, canvas=canvas):
+            g = np.zeros(size)
+            for m in (m0, -1 - m0, 2 * canvas - 1 - m0):
+                d = u - m
+                g += np.where(np.abs(d) <= cut, np.exp(-0.5 * d * d / sigma**2), 0.0)
+            return g
+
+        acc += wi * np.outer(prof(r), prof(c))
+    lo, hi = acc.min(), acc.max()
+    return (acc - lo) / (hi - lo) if hi > lo else np.zeros_like(acc)
+
+
+CASES = {
+    "empty": (np.zeros(0), np.zeros(0), np.zeros(0)),
+    "one": (np.array([0.4]), np.array([0.6]), np.array([300.0])),
+    "repeated": (np.full(5, 0.5), np.full(5, 0.5), np.full(5, 200.0)),
+    "border": (np.array([0.0, 1.0, 1.0, 0.0, 0.5]), np.array([0.0, 0.0, 1.0, 1.0, 0.999]),
+               np.array([100.0, 400.0, 250.0, 900.0, 60.0])),
+    "random": tuple(np.random.default_rng(0).uniform(0, 1, (3, 13)) * [[1], [1], [800]]),
+}
+
+
+def _csr(tracks):
+    offs = np.zeros(len(tracks) + 1, dtype=np.int64)
+    np.cumsum([len(t[0]) for t in tracks], out=offs[1:])
+    cat = [np.concatenate([t[i] for t in tracks]).astype(np.float64) for i in range(3)]
+    return cat, offs
+
+
+@pytest.mark.parametrize("reverse", [True, False])
+@pytest.mark.parametrize("segments", [True, False])
+def test_track_maps_match_reference(reverse, segments):
+    ratios = np.array([1.0, 0.75, 0.5, 0.25])
+    tracks = list(CASES.values())
+    (xs, ys, dur), offs = _csr(tracks)
+    radii = np.concatenate([np.sqrt(t[2] / 300.0) * 1.5 for t in tracks])
+    tau, gamma = 6.0, 1.7
+    got = track_maps(xs, ys, radii, offs, S, ratios, tau, gamma, reverse, segments)
+    assert got.shape == (len(tracks), 4, S, S) and got.dtype == np.float32
+    for t, (tx, ty, _) in enumerate(tracks):
+        r = radii[offs[t]:offs[t + 1]]
+        want = ref_track_maps(tx, ty, r, S, ratios, tau, gamma, reverse, segments)
+        np.testing.assert_allclose(got[t], want, atol=1e-5, err_msg=list(CASES)[t])
+
+
+def test_track_maps_levels_differ_and_peak_on_track():
+    xs, ys = np.array([0.1, 0.5, 0.9]), np.array([0.5, 0.5, 0.5])
+    m = track_maps(xs, ys, np.zeros(3), np.array([0, 3]), S, np.array([1.0, 0.34]), 4.0, 1.0,
+                   True, True)[0]
+    # level 1 reaches the first fixation, the tail level (last 2 fixations) does not
+    assert m[0, 16, 3] > 0.8 and m[1, 16, 3] == 0.0
+    assert m[1, 16, 28] > 0.8 and m.max() <= 1.0 and m.min() >= 0.0
+
+
+def test_level_counts():
+    assert list(level_counts(30, np.array([1.0, 0.1, 0.75]))) == [30, 3, 23]
+    assert list(level_counts(1, np.array([1.0, 0.25]))) == [1, 1]
+    assert list(level_counts(0, np.array([1.0, 0.25]))) == [0, 0]
+    for n in range(0, 12):
+        assert list(level_counts(n, np.array([1, 0.75, 0.5, 0.25]))) == ref_counts(
+            n, [1, 0.75, 0.5, 0.25])
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_heatmap_matches_reference(name):
+    xs, ys, dur = CASES[name]
+    got = gaussian_heatmaps(xs.astype(float), ys.astype(float), dur.astype(float),
+                            np.array([0, len(xs)]), S, 96, 9.0)[0]
+    np.testing.assert_allclose(got, ref_heatmap(xs, ys, dur, S, 96, 9.0), atol=1e-5)
+
+
+def test_heatmap_equals_literal_recipe_at_canvas_size():
+    """At S = canvas the direct evaluation is exactly the filtered impulse canvas."""
+    xs, ys, dur = CASES["random"]
+    got = gaussian_heatmaps(xs, ys, dur, np.array([0, len(xs)]), 48, 48, 5.0)[0]
+    want = gazemedseg_heatmap(xs, ys, dur, 48, canvas=48, sigma=5.0)
+    np.testing.assert_allclose(got, want, atol=1e-5)
+
+
+def test_heatmap_close_to_literal_recipe_after_resize():
+    xs, ys, dur = CASES["random"]
+    got = gaussian_heatmaps(xs, ys, dur, np.array([0, len(xs)]), 32, 96, 9.0)[0]
+    want = gazemedseg_heatmap(xs, ys, dur, 32, canvas=96, sigma=9.0)
+    assert np.abs(got - want).max() < 0.03
+
+
+def test_duration_laws():
+    dur = np.array([100.0, 400.0, 400.0])
+    p = RenderParams(size=100, rho=0.02, alpha=0.5, duration_law="power")
+    np.testing.assert_allclose(fixation_radii(dur, p), [1.0, 2.0, 2.0])
+    p = RenderParams(size=100, rho=0.02, duration_law="const")
+    np.testing.assert_allclose(fixation_radii(dur, p), [2.0, 2.0, 2.0])
+    p = RenderParams(size=100, rho=0.02, duration_law="off")
+    np.testing.assert_allclose(fixation_radii(dur, p), 0.0)
+
+
+def test_render_tracks_empty_track_gives_zeros():
+    p = RenderParams(size=S)
+    maps, heat = render_tracks([Track(np.zeros(0), np.zeros(0), np.zeros(0))], p)
+    assert maps.shape == (1, 4, S, S) and not maps.any() and not heat.any()
