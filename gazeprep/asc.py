@@ -1,8 +1,10 @@
 """EyeLink ASC reader (``edf2asc`` output): samples, events, messages, trials and image placement.
 
-Speed: the file is read once as bytes (latin-1 safe). A numba kernel splits it into lines and
-parses every sample line (they start with a digit) straight from the byte buffer; the few other
-lines (events, messages, block headers) are handled in Python.
+Speed: the file is read once as bytes (latin-1 safe). numba kernels split it into lines, classify
+each line by its head, parse every sample line (they start with a digit) straight from the byte
+buffer into time/x/y/pupil arrays, and parse all event lines and MSG timestamps in bulk. Only the
+few lines that change state (START/END/SAMPLES, TRIALID, TRIAL_RESULT, GAZE_COORDS, IMGLOAD,
+TRIAL_VAR messages) and unknown lines go through Python.
 
 What is understood:
 
@@ -58,7 +60,9 @@ MAX_LISTED_ANOMALIES = 20
 
 #: Line heads parsed in bulk; a line's kind is 2 + its position here (0 empty, 1 sample, 9 other).
 BULK_HEADS = ("EFIX", "ESACC", "EBLINK", "SFIX", "SSACC", "SBLINK", "MSG")
-K_SAMPLE, K_MSG, K_OTHER = 1, 8, 9
+K_SAMPLE, K_MSG, K_OTHER, K_IGNORED = 1, 8, 9, 10
+#: Heads of lines that carry nothing ingest uses (recognised, then skipped without Python).
+IGNORED_HEADS = ("PRESCALER", "VPRESCALER", "PUPIL", "EVENTS", "INPUT", "BUTTON")
 #: Event head -> (numeric fields parsed, minimum required, expected layout for error messages).
 EVENT_FIELDS = {
     "EFIX": (6, 5, "EFIX <L|R> <start> <end> <duration> <x> <y> [<pupil>]"),
@@ -106,9 +110,10 @@ def split_lines(buf):
 
 
 @njit(cache=True)
-def classify_lines(buf, starts, ends, pats, plen):
-    """Kind of each line: 0 empty, 1 sample (starts with a digit), 2 + i for ``pats[i]`` followed
-    by a blank, 9 anything else."""
+def classify_lines(buf, starts, ends, pats, plen, codes):
+    """Kind of each line: 0 empty, 1 sample (starts with a digit), ``codes[i]`` for ``pats[i]``
+    followed by a blank, 10 for header/continuation lines (``*``, ``>``, blank first), 9 anything
+    else."""
     n = starts.shape[0]
     kind = np.zeros(n, np.int8)
     for i in range(n):
@@ -120,6 +125,9 @@ def classify_lines(buf, starts, ends, pats, plen):
         if 48 <= c <= 57:
             kind[i] = 1
             continue
+        if c == 32 or c == 9 or c == 42 or c == 62:
+            kind[i] = 10
+            continue
         kind[i] = 9
         for p in range(pats.shape[0]):
             ln = plen[p]
@@ -130,7 +138,7 @@ def classify_lines(buf, starts, ends, pats, plen):
                         ok = False
                         break
                 if ok:
-                    kind[i] = 2 + p
+                    kind[i] = codes[p]
                     break
     return kind
 
@@ -267,6 +275,120 @@ def parse_sample_lines(buf, starts, ends, idx, nfields, pow10):
     return vals, ntok
 
 
+@njit(cache=True, inline="always")
+def _next_field(buf, p, e, pow10):
+    """Parse the next blank-separated field from ``p``.
+
+    Returns (value, status, end): status 0 number, 1 ``.`` (missing, value NaN), 2 not a number,
+    3 no field left.
+    """
+    while p < e and _is_blank(buf[p]):
+        p += 1
+    if p >= e:
+        return np.nan, 3, p
+    a = p
+    neg = False
+    if buf[p] == 45 or buf[p] == 43:
+        neg = buf[p] == 45
+        p += 1
+    mant = 0.0
+    nd = 0
+    nfrac = -1
+    while p < e:
+        c = buf[p]
+        if 48 <= c <= 57:
+            mant = mant * 10.0 + (c - 48)
+            nd += 1
+            if nfrac >= 0:
+                nfrac += 1
+        elif c == 46 and nfrac < 0:
+            nfrac = 0
+        else:
+            break
+        p += 1
+    ex = 0
+    if nd > 0 and p < e and (buf[p] == 101 or buf[p] == 69):
+        p += 1
+        eneg = False
+        if p < e and (buf[p] == 45 or buf[p] == 43):
+            eneg = buf[p] == 45
+            p += 1
+        ne = 0
+        while p < e and 48 <= buf[p] <= 57:
+            ex = ex * 10 + (buf[p] - 48)
+            p += 1
+            ne += 1
+        if ne == 0:
+            return np.nan, 2, p
+        if eneg:
+            ex = -ex
+    if p < e and not _is_blank(buf[p]):
+        return np.nan, 2, p
+    if nd == 0:
+        if p - a == 1 and buf[a] == 46:
+            return np.nan, 1, p
+        return np.nan, 2, p
+    v = mant / pow10[nfrac] if nfrac > 0 else mant
+    if ex != 0:
+        v = v * 10.0 ** ex
+    return (-v if neg else v), 0, p
+
+
+@njit(cache=True, parallel=True)
+def parse_samples(buf, starts, ends, idx, layout, pow10):
+    """Parse sample lines straight into time and per-eye x, y, pupil.
+
+    Parameters
+    ----------
+    buf : uint8 array
+        The file.
+    starts, ends : int64 arrays
+        Line offsets; ``idx`` selects the sample lines.
+    layout : int8 array (m,)
+        Per sample line: 0 left eye only, 1 right eye only, 2 binocular (left then right).
+    pow10 : float64 array
+        Powers of ten.
+
+    Returns
+    -------
+    t : float64 (m,)
+    x, y, pupil : float64 (2, m)
+        NaN for ``.``, for an eye not recorded and for pupil <= 0 (EyeLink's lost eye).
+    ntok : int64 (m,)
+        Fields read before the first non-number (at most the ``4`` or ``7`` needed).
+    """
+    m = idx.shape[0]
+    t = np.full(m, np.nan)
+    x = np.full((2, m), np.nan)
+    y = np.full((2, m), np.nan)
+    pup = np.full((2, m), np.nan)
+    ntok = np.zeros(m, np.int64)
+    for r in prange(m):
+        p = starts[idx[r]]
+        e = ends[idx[r]]
+        lay = layout[r]
+        need = 7 if lay == 2 else 4
+        k = 0
+        while k < need:
+            v, status, p = _next_field(buf, p, e, pow10)
+            if status >= 2:
+                break
+            if k == 0:
+                t[r] = v
+            else:
+                eye = (k - 1) // 3 if lay == 2 else lay
+                comp = (k - 1) % 3
+                if comp == 0:
+                    x[eye, r] = v
+                elif comp == 1:
+                    y[eye, r] = v
+                elif v > 0:
+                    pup[eye, r] = v
+            k += 1
+        ntok[r] = k
+    return t, x, y, pup, ntok
+
+
 @njit(cache=True)
 def parse_head_lines(buf, starts, ends, idx, with_eye, nfields, pow10):
     """Parse ``HEAD [EYE] n1 n2 ...`` lines: numbers after the head (and eye) token.
@@ -345,37 +467,6 @@ def lines_containing(buf, begins, ends, pats, plen):
                 break
         out[r] = found
     return out
-
-
-@njit(cache=True)
-def distribute_samples(vals, block, layout):
-    """Time and per-eye x, y, pupil from parsed sample fields.
-
-    ``layout[b]`` is 0 (left eye only), 1 (right eye only) or 2 (binocular: left then right).
-    A pupil <= 0 (EyeLink's value for a lost eye) becomes NaN.
-    """
-    n = vals.shape[0]
-    t = np.empty(n)
-    x = np.full((2, n), np.nan)
-    y = np.full((2, n), np.nan)
-    pup = np.full((2, n), np.nan)
-    for i in range(n):
-        t[i] = vals[i, 0]
-        lay = layout[block[i]]
-        if lay == 2:
-            for e in range(2):
-                x[e, i] = vals[i, 1 + 3 * e]
-                y[e, i] = vals[i, 2 + 3 * e]
-                pv = vals[i, 3 + 3 * e]
-                if pv > 0:
-                    pup[e, i] = pv
-        else:
-            x[lay, i] = vals[i, 1]
-            y[lay, i] = vals[i, 2]
-            pv = vals[i, 3]
-            if pv > 0:
-                pup[lay, i] = pv
-    return t, x, y, pup
 
 
 @dataclass
@@ -690,11 +781,14 @@ def _parse_asc(path: str, res: FileResult, lenient: bool) -> AscLog:
                             file=path, line=1)
     buf = np.frombuffer(raw, np.uint8)
     starts, ends = split_lines(buf)
-    pats = np.zeros((len(BULK_HEADS), 8), np.uint8)
-    for i, h in enumerate(BULK_HEADS):
+    heads = BULK_HEADS + IGNORED_HEADS
+    pats = np.zeros((len(heads), 12), np.uint8)
+    for i, h in enumerate(heads):
         pats[i, :len(h)] = np.frombuffer(h.encode(), np.uint8)
-    kind = classify_lines(buf, starts, ends, pats,
-                          np.array([len(h) for h in BULK_HEADS], np.int64))
+    codes = np.array([2 + i for i in range(len(BULK_HEADS))] + [K_IGNORED] * len(IGNORED_HEADS),
+                     np.int8)
+    kind = classify_lines(buf, starts, ends, pats, np.array([len(h) for h in heads], np.int64),
+                          codes)
 
     p = _Parser(str(path), res)
     msg_idx, msg_t, msg_rest = _messages(p, raw, buf, starts, ends, kind)
@@ -722,12 +816,13 @@ def _parse_asc(path: str, res: FileResult, lenient: bool) -> AscLog:
         first_line = raw[starts[0]:ends[0]].decode("latin-1")[:60] if starts.size else ""
         raise GazeprepError(f"no samples, events or MSG lines (starts {first_line!r}); expected "
                             "an EyeLink ASC converted by edf2asc", file=path, line=1)
-    vals, ntok = parse_sample_lines(buf, starts, ends, sample_idx, SAMPLE_FIELDS, _POW10)
     lines = sample_idx + 1
     block_lines = np.array([b.line for b in p.blocks], np.int64)
     block = np.searchsorted(block_lines, lines, side="right") - 1
     if not p.blocks:
-        # No START line: one implicit block, layout from the widest sample line.
+        # No START line: one implicit block, layout from the first sample lines' width.
+        head = sample_idx[:100]
+        vals, ntok = parse_sample_lines(buf, starts, ends, head, SAMPLE_FIELDS, _POW10)
         eyes = ("L", "R") if ntok.size and ntok.max() >= 7 else ("L",)
         p.blocks.append(Block(line=0, time=float(vals[0, 0]) if vals.size else 0.0, eyes=eyes))
         block[:] = 0
@@ -738,7 +833,7 @@ def _parse_asc(path: str, res: FileResult, lenient: bool) -> AscLog:
         p.anomaly("samples_before_start", int(lines[block < 0][0]),
                   f"{n_pre} samples before the first START, kept with the first block")
         block[block < 0] = 0
-    t, x, y, pup = _sample_columns(p, vals, ntok, lines, block)
+    t, x, y, pup = _sample_columns(p, buf, starts, ends, sample_idx, lines, block)
     _raise_or_record(p, res, lenient)
     if p.n_anomalies:
         # every anomaly is counted; each kind lists its first MAX_LISTED_ANOMALIES occurrences
@@ -849,21 +944,20 @@ def _pair(p: _Parser, kind: str, eye: str, s_lines: np.ndarray, e_lines: np.ndar
         p.anomaly(f"unterminated_{kind.lower()}", int(lines[-1]), f"S{kind} {eye} never ended")
 
 
-def _sample_columns(p: _Parser, vals, ntok, lines, block):
-    """Per-eye x, y, pupil arrays from the parsed fields, following each block's layout."""
-    n = lines.shape[0]
+def _sample_columns(p: _Parser, buf, starts, ends, sample_idx, lines, block):
+    """Time and per-eye x, y, pupil of every sample line, following each block's layout."""
     binoc = np.array([len(b.eyes) == 2 for b in p.blocks], bool)
     right_only = np.array([b.eyes == ("R",) for b in p.blocks], bool)
-    need = np.where(binoc, 7, 4)[block] if n else np.zeros(0, np.int64)
+    layout = np.where(binoc, 2, np.where(right_only, 1, 0)).astype(np.int8)[block]
+    t, x, y, pup, ntok = parse_samples(buf, starts, ends, sample_idx, layout, _POW10)
+    need = np.where(layout == 2, 7, 4)
     bad = ntok < need
-    for i in np.flatnonzero(bad)[:MAX_LISTED_ANOMALIES * 5].tolist():
-        p.errors.append(GazeprepError(
-            f"sample line has {int(ntok[i])} numeric field(s); expected time then x, y, pupil "
-            f"for each recorded eye ({int(need[i])} fields, '.' when missing) - truncated or "
-            "corrupt line", file=p.path, line=int(lines[i])))
-    layout = np.where(binoc, 2, np.where(right_only, 1, 0)).astype(np.int64)
-    t, x, y, pup = distribute_samples(vals, block, layout)
     if bad.any():
+        for i in np.flatnonzero(bad)[:MAX_LISTED_ANOMALIES * 5].tolist():
+            p.errors.append(GazeprepError(
+                f"sample line has {int(ntok[i])} numeric field(s); expected time then x, y, "
+                f"pupil for each recorded eye ({int(need[i])} fields, '.' when missing) - "
+                "truncated or corrupt line", file=p.path, line=int(lines[i])))
         for a in (x, y, pup):
             a[:, bad] = np.nan
         t[bad] = np.nan

@@ -84,18 +84,18 @@ class RenderParams:
 
     size: int = 256
     ratios: tuple[float, ...] = field(default_factory=lambda: default_ratios(4))
-    tau: float = 0.12
+    tau: float = 0.08
     gamma: float = 1.0
-    duration_law: str = "power"
-    rho: float = 0.03
+    duration_law: str = "off"
+    rho: float = 0.0
     alpha: float = 0.5
     combine: str = "mean"
     direction: str = "reverse"
     segments: bool = True
     pseudo_source: str = "mean"
     pseudo_level: int = 1
-    pseudo_threshold: float = 0.3
-    refine: str = "none"
+    pseudo_threshold: float = 0.7
+    refine: str = "watershed"
     bg_threshold: float = 0.2
     edge_sigma: float = 2.0
     heatmap_sigma: float = 70.0

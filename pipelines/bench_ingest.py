@@ -103,6 +103,22 @@ def _best(fn, repeat: int) -> tuple[float, object]:
     return best, out
 
 
+def _agree(samples, log) -> bool:
+    """Do pymovements and we read the same times and gaze positions (NaN = missing)?"""
+    import polars as pl
+
+    if samples.height != log.t.size or "pixel" not in samples.columns:
+        return False
+    ncol = samples.select(pl.col("pixel").list.len().max()).item()
+    theirs = np.stack([samples.select(pl.col("pixel").list.get(i).cast(pl.Float64))
+                       .to_series().to_numpy() for i in range(ncol)], 1)
+    ours = (np.stack([log.x[0], log.y[0], log.x[1], log.y[1]], 1) if ncol == 4
+            else np.stack([np.where(np.isfinite(log.x[0]), log.x[0], log.x[1]),
+                           np.where(np.isfinite(log.y[0]), log.y[0], log.y[1])], 1))
+    return bool(np.array_equal(samples["time"].to_numpy().astype(np.float64), log.t)
+                and np.array_equal(ours, theirs, equal_nan=True))
+
+
 def bench(asc: Path, repeat: int, with_pymovements: bool, ref_samples: int) -> dict:
     """Time everything on ``asc`` (see the module docstring)."""
     import numba
@@ -137,6 +153,7 @@ def bench(asc: Path, repeat: int, with_pymovements: bool, ref_samples: int) -> d
         rows["pymovements_samples_per_s"] = (rows["pymovements_samples"]
                                              / rows["pymovements_parse_s"])
         rows["parse_ratio"] = rows["ours_samples_per_s"] / rows["pymovements_samples_per_s"]
+        rows["samples_agree"] = _agree(gaze.samples, log)
 
     with tempfile.TemporaryDirectory() as tmp:
         for det in ("tracker", "ivt", "idt"):
@@ -194,6 +211,8 @@ def show(r: dict) -> None:
         tab.add_row(f"{k.upper()} plain-Python reference ({r['reference_samples']:,} samples)",
                     "", f"{r[f'{k}_ref_samples_per_s']:,.0f}", "")
     Console().print(tab)
+    if "samples_agree" in r:
+        Console().print(f"samples identical to pymovements' (time, x, y): {r['samples_agree']}")
     Console().print("[dim]Shared machine: figures are noisy; ratios are measured side by side "
                     "in this run.")
 

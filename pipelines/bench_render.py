@@ -21,7 +21,8 @@ What each side includes (all on the 880 Kvasir-SEG training images with their re
 Numba compile time is excluded (a warm-up call first; the kernels are ``cache=True``).
 Cache reads: random order over all samples, one process, (a) one sample per call (``image``,
 ``maps``, ``pseudo``, each ``arr[i]``) and (b) batches of 64 random samples per call
-(``arr.oindex[sorted idx]``).
+(``arr.oindex[sorted idx]``), (c) whole shards in random shard order (a shuffle buffer's
+access pattern).
 """
 
 from __future__ import annotations
@@ -132,6 +133,13 @@ def main() -> None:
             a.oindex[idx]
         nb += 64
     t_readb = time.perf_counter() - t0
+    shard_n = g["image"].shards[0]
+    t0 = time.perf_counter()
+    for k in rng.permutation((n + shard_n - 1) // shard_n):
+        sl = slice(k * shard_n, min(n, (k + 1) * shard_n))
+        for a in arrs:
+            a[sl]
+    t_reads = time.perf_counter() - t0
 
     per = {k: v / n * 1e3 for k, v in (("maps", t_maps), ("kern", t_kernels), ("full", t_full))}
     anchor_ms = t_anchor / na * 1e3
@@ -155,7 +163,8 @@ def main() -> None:
           f"(median {np.median(diffs):.4f})")
     print(f"random reads, 1 process, image+maps+pseudo per sample: "
           f"{args.reads / t_read1:.0f} samples/s one per call; "
-          f"{nb / t_readb:.0f} samples/s in random batches of 64")
+          f"{nb / t_readb:.0f} samples/s in random batches of 64; "
+          f"{n / t_reads:.0f} samples/s reading whole shards ({shard_n} samples) in random order")
     mib = sum(f.stat().st_size for f in args.out.rglob("*") if f.is_file()) / 2**20
     print(f"cache: {args.out} ({mib:.0f} MiB)")
 

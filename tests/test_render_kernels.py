@@ -159,3 +159,30 @@ def test_render_tracks_empty_track_gives_zeros():
     p = RenderParams(size=S)
     maps, heat = render_tracks([Track(np.zeros(0), np.zeros(0), np.zeros(0))], p)
     assert maps.shape == (1, 4, S, S) and not maps.any() and not heat.any()
+
+
+def test_cli_defaults_are_the_tuned_render_defaults():
+    from gazeprep.commands.render import DEFAULTS
+
+    p = RenderParams()
+    for key, value in DEFAULTS.items():
+        assert getattr(p, key) == value, key
+
+
+def test_watershed_refine_grows_to_image_edges():
+    from gazeprep.maps import edges, pseudo_masks
+
+    img = np.zeros((1, 3, S, S), np.uint8)
+    img[0, :, 8:24, 8:24] = 200  # a bright square object
+    maps = np.zeros((1, 4, S, S), np.float32)
+    maps[0, :, 14:18, 14:18] = 1.0  # gaze only on the object's centre
+    heat = np.zeros((1, 1, S, S), np.float32)
+    heat[0, 0, 4:28, 4:28] = 1.0
+    p = RenderParams(size=S, refine="watershed", pseudo_threshold=0.5, bg_threshold=0.2,
+                     edge_sigma=0.5)
+    assert edges(img[0], p).shape == (S, S)
+    got = pseudo_masks(maps, p, img, heat)[0, 0].astype(bool)
+    truth = np.zeros((S, S), bool)
+    truth[8:24, 8:24] = True
+    inter = (got & truth).sum()
+    assert 2 * inter / (got.sum() + truth.sum()) > 0.85

@@ -19,8 +19,8 @@ DEFAULTS = {
     "alpha": 0.5,
     "pseudo_source": "mean",
     "pseudo_level": 1,
-    "pseudo_threshold": 0.3,
-    "refine": "none",
+    "pseudo_threshold": 0.7,
+    "refine": "watershed",
     "bg_threshold": 0.2,
     "edge_sigma": 2.0,
 }
