@@ -84,7 +84,7 @@ class RenderParams:
 
     size: int = 256
     ratios: tuple[float, ...] = field(default_factory=lambda: default_ratios(4))
-    tau: float = 0.08
+    tau: float = 0.05
     gamma: float = 1.0
     duration_law: str = "off"
     rho: float = 0.0
@@ -97,7 +97,7 @@ class RenderParams:
     pseudo_threshold: float = 0.7
     refine: str = "watershed"
     bg_threshold: float = 0.2
-    edge_sigma: float = 2.0
+    edge_sigma: float = 1.0
     heatmap_sigma: float = 70.0
     heatmap_canvas: int = 768
 

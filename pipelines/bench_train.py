@@ -1,8 +1,9 @@
 """CPU training comparison: gradtrack vs gazesup vs full on real Kvasir-SEG gaze (DESIGN §4).
 
 Protocol: a cache rendered at 128 px from the 880 Kvasir-SEG training images with the real
-GazeMedSeg gaze; a fixed id split (``random.Random(0).shuffle(sorted(ids))``: the first 100
-ids are the test set, the other 780 train, the same rule as ``pipelines/tune_render.py``);
+GazeMedSeg gaze; the fixed id split of ``pipelines/kvasir_split.py`` (100 test ids, the other
+780 train: the split ``pipelines/tune_render.py`` tunes the render defaults on, so no test
+image was used for tuning either);
 a small U-Net; the same iterations, batch and seed for the three methods, trained one after
 the other; test Dice/IoU/HD95 from ``gradseg eval`` on the 100 held-out ids only (the
 trainer never sees them: they are passed with ``--test-ids``; model selection uses its own
@@ -20,20 +21,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import random
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+from kvasir_split import split_ids
+
 GRADSEG = [sys.executable, "-m", "gradseg.cli"]
-
-
-def split(ids: list[str], n_test: int = 100, seed: int = 0) -> tuple[list[str], list[str]]:
-    """(train, test): seeded shuffle of the sorted ids, the first ``n_test`` are the test set."""
-    order = sorted(ids)
-    random.Random(seed).shuffle(order)
-    return order[n_test:], order[:n_test]
 
 
 def main() -> None:
@@ -56,7 +51,7 @@ def main() -> None:
     console = Console()
     attrs = dict(zarr.open_group(args.cache, mode="r").attrs)
     ids = [str(i) for i in attrs["ids"]]
-    train_ids, test_ids = split(ids)
+    train_ids, test_ids = split_ids(ids)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     test_file = out / "test_ids.txt"

@@ -28,23 +28,12 @@ import time
 from pathlib import Path
 
 import numpy as np
+from kvasir_split import SEED, split_ids
 
 from gazeprep.cache import read_tracks
 from gazeprep.images import index_folder, load_image, load_mask
 from gazeprep.maps import RenderParams, combine_sessions, edges, pseudo_masks, render_tracks
 from gazeprep.score import dice_iou
-
-SEED = 20240601
-N_CONFIRM = 100
-
-
-def split_ids(ids: list[str]) -> tuple[list[str], list[str]]:
-    """Fixed split: (tune, confirm) = seeded permutation of the sorted ids, confirm = first 100."""
-    ids = sorted(ids)
-    perm = np.random.default_rng(SEED).permutation(len(ids))
-    confirm = sorted(ids[i] for i in perm[:N_CONFIRM])
-    tune = sorted(ids[i] for i in perm[N_CONFIRM:])
-    return tune, confirm
 
 
 def load_data(data: Path, gaze: Path, size: int, decoded: Path | None = None):
