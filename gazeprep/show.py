@@ -82,12 +82,10 @@ def heat_colours(v: np.ndarray) -> np.ndarray:
 
 
 def _contour(canvas, mask, colour):
-    from skimage.draw import polygon_perimeter
-    from skimage.measure import find_contours
+    # find_boundaries works on the mask itself; skimage's polygon tools would need matplotlib.
+    from skimage.segmentation import find_boundaries
 
-    for c in find_contours(mask.astype(np.float32), 0.5):
-        rr, cc = polygon_perimeter(c[:, 0], c[:, 1], shape=canvas.shape[:2])
-        canvas[rr, cc] = colour
+    canvas[find_boundaries(mask.astype(bool), mode="inner")] = colour
 
 
 def _draw_track(canvas, x, y, dur, colour, scale):
