@@ -219,57 +219,10 @@ def parse_sample_lines(buf, starts, ends, idx, nfields, pow10):
         e = ends[idx[r]]
         k = 0
         while k < nfields:
-            while p < e and _is_blank(buf[p]):
-                p += 1
-            if p >= e:
-                break
-            a = p
-            neg = False
-            if buf[p] == 45 or buf[p] == 43:
-                neg = buf[p] == 45
-                p += 1
-            mant = 0.0
-            nd = 0
-            nfrac = -1
-            while p < e:
-                c = buf[p]
-                if 48 <= c <= 57:
-                    mant = mant * 10.0 + (c - 48)
-                    nd += 1
-                    if nfrac >= 0:
-                        nfrac += 1
-                elif c == 46 and nfrac < 0:
-                    nfrac = 0
-                else:
-                    break
-                p += 1
-            ex = 0
-            if nd > 0 and p < e and (buf[p] == 101 or buf[p] == 69):
-                p += 1
-                eneg = False
-                if p < e and (buf[p] == 45 or buf[p] == 43):
-                    eneg = buf[p] == 45
-                    p += 1
-                ne = 0
-                while p < e and 48 <= buf[p] <= 57:
-                    ex = ex * 10 + (buf[p] - 48)
-                    p += 1
-                    ne += 1
-                if ne == 0:
-                    break
-                if eneg:
-                    ex = -ex
-            if p < e and not _is_blank(buf[p]):
-                break  # not a number: the flag field (or garbage)
-            if nd == 0:
-                if p - a == 1 and buf[a] == 46:
-                    k += 1  # '.' = missing, stays NaN
-                    continue
-                break
-            v = mant / pow10[nfrac] if nfrac > 0 else mant
-            if ex != 0:
-                v = v * 10.0 ** ex
-            vals[r, k] = -v if neg else v
+            v, status, p = _next_field(buf, p, e, pow10)
+            if status >= 2:
+                break  # not a number (the flag field, or garbage) or no field left
+            vals[r, k] = v  # NaN for '.'
             k += 1
         ntok[r] = k
     return vals, ntok
