@@ -15,7 +15,7 @@ def to_uint8_rgb(a: np.ndarray) -> np.ndarray:
     return (a * 255 + 0.5).astype(np.uint8)
 
 
-def overlay(image: np.ndarray, mask: np.ndarray, color=(255, 40, 40), alpha: float = 0.4):
+def overlay(image: np.ndarray, mask: np.ndarray, color=(0, 230, 255), alpha: float = 0.35):
     """Tint ``mask`` pixels of a uint8 RGB image and draw the mask outline in full colour.
 
     Parameters
@@ -23,6 +23,7 @@ def overlay(image: np.ndarray, mask: np.ndarray, color=(255, 40, 40), alpha: flo
     image : ndarray uint8 (H, W, 3)
     mask : ndarray bool (H, W)
     color : RGB triple
+        Tint and outline colour; cyan by default because it stands out on reddish tissue.
     alpha : float
         Opacity of the tint inside the mask.
     """
