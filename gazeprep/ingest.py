@@ -70,7 +70,9 @@ class IngestOptions:
     merge_gap, merge_distance : float
         After I-VT/I-DT, merge consecutive fixations at most ``merge_gap`` ms apart whose
         positions differ by at most ``merge_distance`` (deg, or px with ``units="px"``);
-        ``merge_gap = 0`` (default) disables merging.
+        default 75 ms and 0.5 deg, as in Tobii's I-VT filter (Olsson 2007): without it I-DT
+        splits a fixation whose first window opens in the previous saccade's tail.
+        ``merge_gap = 0`` disables merging.
     """
 
     format: str = "auto"
@@ -90,7 +92,7 @@ class IngestOptions:
     screen_px: tuple[float, float] | None = None
     distance_cm: float = 60.0
     max_gap: float = 75.0
-    merge_gap: float = 0.0
+    merge_gap: float = 75.0
     merge_distance: float = 0.5
     sample_columns: dict[str, str] = field(default_factory=dict)
     sample_rate: float | None = None

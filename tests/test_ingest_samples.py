@@ -60,9 +60,11 @@ def test_sample_rate_without_time_and_missing_values(tmp_path):
     p.write_text("x,y\n" + "\n".join(rows) + "\n")
     with pytest.raises(GazeprepError, match="lacks column"):
         read_samples(str(p), IngestOptions())
-    opts = IngestOptions(sample_rate=250.0, units="px", ivt_velocity=300)
+    opts = IngestOptions(sample_rate=250.0, units="px", ivt_velocity=300, merge_gap=0)
     f = read_samples(str(p), opts).fixations
     assert f.height == 3  # the blink splits the first fixation
+    merged = IngestOptions(sample_rate=250.0, units="px", ivt_velocity=300)
+    assert read_samples(str(p), merged).fixations.height == 2  # default merge rejoins it
 
 
 @pytest.mark.parametrize(("bad", "match"), [("12.0,abc,3", "x = 'abc'"),

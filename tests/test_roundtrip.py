@@ -56,10 +56,10 @@ def test_ivt(sim, tmp_path):
     _check(sim, _ingest(sim, tmp_path / "g", "--detector", "ivt"))
 
 
-def test_idt_with_merge(sim, tmp_path):
+def test_idt(sim, tmp_path):
     # Plain I-DT splits a fixation whose window opens in the previous saccade's deceleration
-    # tail; merging neighbours closer than 75 ms and 0.5 deg (Olsson 2007) joins the halves.
-    _check(sim, _ingest(sim, tmp_path / "g", "--detector", "idt", "--merge-gap", "75"))
+    # tail; the default merge of neighbours closer than 75 ms and 0.5 deg joins the halves.
+    _check(sim, _ingest(sim, tmp_path / "g", "--detector", "idt"))
 
 
 def test_positions_are_image_normalised(sim, tmp_path):

@@ -82,7 +82,7 @@ def ingest(
         help="Never merge samples across a gap longer than this (ms) into one fixation.",
     ),
     merge_gap: float = typer.Option(
-        0.0, "--merge-gap", rich_help_panel=_DETECT,
+        75.0, "--merge-gap", rich_help_panel=_DETECT,
         help="Merge consecutive detected fixations at most this many ms apart (0 = off)...",
     ),
     merge_distance: float = typer.Option(
