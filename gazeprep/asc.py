@@ -145,53 +145,12 @@ def classify_lines(buf, starts, ends, pats, plen, codes):
 
 @njit(cache=True)
 def _parse_number(buf, a, b, pow10):
-    """Parse ``buf[a:b]`` as a float (sign, digits, point, exponent); ``.`` is NaN.
+    """Parse the whole token ``buf[a:b]`` as a float (sign, digits, point, exponent); ``.`` is NaN.
 
-    Returns (value, ok). Digits are accumulated as an integer mantissa and divided once by a
-    power of ten, so values of up to 15 significant digits parse exactly like ``float()``.
+    Returns (value, ok): ok is False when the token is not exactly one number or ``.``.
     """
-    if b - a == 1 and buf[a] == 46:
-        return np.nan, True
-    i = a
-    neg = False
-    if buf[i] == 45 or buf[i] == 43:
-        neg = buf[i] == 45
-        i += 1
-    mant = 0.0
-    nd = 0
-    nfrac = 0
-    while i < b and 48 <= buf[i] <= 57:
-        mant = mant * 10.0 + (buf[i] - 48)
-        i += 1
-        nd += 1
-    if i < b and buf[i] == 46:
-        i += 1
-        while i < b and 48 <= buf[i] <= 57:
-            mant = mant * 10.0 + (buf[i] - 48)
-            i += 1
-            nd += 1
-            nfrac += 1
-    if nd == 0:
-        return np.nan, False
-    val = mant / pow10[nfrac] if nfrac < pow10.shape[0] else mant / 10.0 ** nfrac
-    if i < b and (buf[i] == 101 or buf[i] == 69):
-        i += 1
-        eneg = False
-        if i < b and (buf[i] == 45 or buf[i] == 43):
-            eneg = buf[i] == 45
-            i += 1
-        ex = 0
-        ne = 0
-        while i < b and 48 <= buf[i] <= 57:
-            ex = ex * 10 + (buf[i] - 48)
-            i += 1
-            ne += 1
-        if ne == 0:
-            return np.nan, False
-        val = val / 10.0 ** ex if eneg else val * 10.0 ** ex
-    if i != b:
-        return np.nan, False
-    return (-val if neg else val), True
+    v, status, end = _next_field(buf, a, b, pow10)
+    return v, status <= 1 and end == b
 
 
 @njit(cache=True, inline="always")
@@ -281,7 +240,14 @@ def _next_field(buf, p, e, pow10):
         if p - a == 1 and buf[a] == 46:
             return np.nan, 1, p
         return np.nan, 2, p
-    v = mant / pow10[nfrac] if nfrac > 0 else mant
+    # Digits accumulate as an integer mantissa divided once by a power of ten, so values of up
+    # to 15 significant digits parse exactly like float(); longer fractions fall back to pow.
+    if nfrac <= 0:
+        v = mant
+    elif nfrac < pow10.shape[0]:
+        v = mant / pow10[nfrac]
+    else:
+        v = mant / 10.0 ** nfrac
     if ex != 0:
         v = v * 10.0 ** ex
     return (-v if neg else v), 0, p

@@ -260,3 +260,19 @@ def test_text_that_is_not_asc(tmp_path):
     p.write_text("hello\nthis is not a recording\n")
     with pytest.raises(GazeprepError, match="no samples, events or MSG"):
         read_asc(str(p), IngestOptions())
+
+
+@pytest.mark.parametrize("text", ["123.25", "-0.5", "+7", "1.5e3", "2E-2", ".",
+                                  "0." + "1" * 30, "12.5x", "1e", "abc", "-"])
+def test_number_parser_matches_float(text):
+    from gazeprep.asc import _POW10, _parse_number
+
+    buf = np.frombuffer(text.encode(), np.uint8)
+    value, ok = _parse_number(buf, 0, len(buf), _POW10)
+    try:
+        expected = float("nan") if text == "." else float(text)
+    except ValueError:
+        assert not ok
+        return
+    assert ok
+    np.testing.assert_allclose(value, expected, rtol=1e-14, equal_nan=True)
