@@ -57,10 +57,10 @@ def render(
         None, "--ratios", help="Kept track fraction per level, e.g. 1,0.75,0.5,0.25 (1-k/L)."
     ),
     tau: float = typer.Option(
-        DEFAULTS["tau"], "--tau", help="Fall-off distance as a fraction of S (tuned: 0.05)."
+        DEFAULTS["tau"], "--tau", help="Fall-off distance as a fraction of S."
     ),
     gamma: float = typer.Option(
-        DEFAULTS["gamma"], "--gamma", help="Fall-off exponent of (1 - d/tau)^gamma (tuned: 1)."
+        DEFAULTS["gamma"], "--gamma", help="Fall-off exponent of (1 - d/tau)^gamma."
     ),
     duration_law: str = typer.Option(
         DEFAULTS["duration_law"],
