@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -191,17 +192,12 @@ def _array_specs(levels: int, with_masks: bool) -> dict[str, tuple[int, str]]:
 def _create(out: Path, n: int, params: RenderParams, with_masks: bool, shard: int):
     import zarr
 
+    from gazeprep.zarr_io import create_rows_array
+
     g = zarr.create_group(store=str(out), overwrite=True, zarr_format=3)
     s = params.size
     for name, (c, dtype) in _array_specs(params.levels, with_masks).items():
-        g.create_array(
-            name,
-            shape=(n, c, s, s),
-            dtype=dtype,
-            chunks=(1, c, s, s),
-            shards=(max(1, min(shard, n)), c, s, s),
-            fill_value=0,
-        )
+        create_rows_array(g, name, n, (c, s, s), dtype, shard)
     return g
 
 
@@ -220,44 +216,46 @@ def _reusable(g, ids: list[str], params: RenderParams, with_masks: bool) -> bool
     )
 
 
-def render_samples(samples: Sequence[Sample], params: RenderParams, workers: int = 2) -> dict:
+def render_samples(
+    samples: Sequence[Sample], params: RenderParams, workers: int | None = None
+) -> dict:
     """Render a batch of samples in memory.
+
+    Parameters
+    ----------
+    samples : sequence of Sample
+    params : RenderParams
+    workers : int, optional
+        Threads decoding images and refining pseudo-masks (default: one per CPU core).
 
     Returns
     -------
     dict of str to ndarray
-        ``image`` (B,3,S,S) uint8, ``maps`` (B,L,S,S) float32, ``heatmap`` (B,1,S,S) float32,
+        ``image`` (B,3,S,S) uint8, ``maps`` (B,L,S,S) float16, ``heatmap`` (B,1,S,S) float16,
         ``pseudo`` (B,1,S,S) uint8, ``mask`` (B,1,S,S) uint8 (zeros where no mask), ``orig_size``
         (B,2) int.
     """
     from gazeprep.images import load_image, load_mask
-    from gazeprep.maps import combine_sessions, pseudo_masks, render_tracks
+    from gazeprep.maps import pseudo_masks, render_images
 
     s = params.size
+    workers = workers or os.cpu_count() or 1
+
+    def mask(smp: Sample) -> np.ndarray:
+        if smp.mask_path is None:
+            return np.zeros((1, s, s), np.uint8)
+        return load_mask(smp.mask_path, s)
+
     with ThreadPoolExecutor(max_workers=workers) as ex:
         loaded = list(ex.map(lambda smp: load_image(smp.image_path, s), samples))
-        masks = list(
-            ex.map(
-                lambda smp: load_mask(smp.mask_path, s)
-                if smp.mask_path is not None
-                else np.zeros((1, s, s), np.uint8),
-                samples,
-            )
-        )
+        masks = list(ex.map(mask, samples))
     images = np.stack([im for im, _ in loaded]) if loaded else np.zeros((0, 3, s, s), np.uint8)
-    flat: list[Track] = []
-    groups: list[list[int]] = []
-    for smp in samples:
-        groups.append(list(range(len(flat), len(flat) + len(smp.tracks))))
-        flat.extend(smp.tracks)
-    per_maps, per_heat = render_tracks(flat, params)
-    maps = combine_sessions(per_maps, groups, params.combine)
-    heat = combine_sessions(per_heat, groups, params.combine)[:, None]
+    maps, heat = render_images([smp.tracks for smp in samples], params)
     return {
         "image": images,
-        "maps": maps,
-        "heatmap": heat,
-        "pseudo": pseudo_masks(maps, params, images, heat),
+        "maps": maps.astype(np.float16),
+        "heatmap": heat.astype(np.float16),
+        "pseudo": pseudo_masks(maps, params, images, heat, workers),
         "mask": np.stack(masks) if masks else np.zeros((0, 1, s, s), np.uint8),
         "orig_size": np.array([hw for _, hw in loaded], dtype=np.int64).reshape(-1, 2),
     }
@@ -309,6 +307,8 @@ def update_cache(
     """
     import zarr
 
+    from gazeprep.zarr_io import open_arrays
+
     out = Path(out)
     ids = [s.id for s in plan.samples]
     digest = params.digest()
@@ -353,7 +353,8 @@ def update_cache(
     attrs.update(complete=False, params=params.to_dict(), ingest=plan.ingest)
     g.attrs.put(attrs)
 
-    shard_n = g["image"].shards[0]
+    arrays = open_arrays(out, list(_array_specs(params.levels, plan.with_masks)), mode="r+")
+    shard_n = arrays["image"].shards[0]
     by_shard: dict[int, list[int]] = {}
     for i in todo:
         by_shard.setdefault(i // shard_n, []).append(i)
@@ -363,12 +364,8 @@ def update_cache(
         pos = 0
         for a, b in _runs(members):
             sl = slice(pos, pos + b - a)
-            g["image"][a:b] = res["image"][sl]
-            g["maps"][a:b] = res["maps"][sl].astype(np.float16)
-            g["heatmap"][a:b] = res["heatmap"][sl].astype(np.float16)
-            g["pseudo"][a:b] = res["pseudo"][sl]
-            if plan.with_masks:
-                g["mask"][a:b] = res["mask"][sl]
+            for name, arr in arrays.items():
+                arr[a:b] = res[name][sl]
             pos += b - a
         for j, i in enumerate(members):
             smp = plan.samples[i]

@@ -48,17 +48,48 @@ def file_identity(path: Path | None) -> str:
     return f"{path.name}:{st.st_size}:{st.st_mtime_ns}"
 
 
-def _read(path: Path) -> np.ndarray:
-    from skimage.io import imread
+#: PIL modes converted to RGB by PIL itself (8 bits per channel).
+_PIL_8BIT = {"1", "L", "LA", "P", "PA", "RGB", "RGBA", "RGBX", "CMYK", "YCbCr", "La", "RGBa"}
+
+
+def _open(path: Path, size: int | None = None):
+    """Decode an image with PIL; JPEGs are scaled down by the decoder but stay >= ``size``.
+
+    Returns the PIL image and the file's original (height, width) in pixels.
+    """
+    from PIL import Image
 
     try:
-        return np.asarray(imread(path))
+        im = Image.open(path)
+        hw = (int(im.height), int(im.width))
+        if size is not None and im.format == "JPEG":
+            # DCT-domain reduction by 1/2, 1/4 or 1/8, never below the requested size.
+            im.draft("RGB", (size, size))
+        im.load()
     except Exception as exc:  # noqa: BLE001 - any decoder failure is a bad input file
         raise GazeprepError(f"cannot decode image ({exc})", file=path) from exc
+    return im, hw
+
+
+def _to_8bit(im, path: Path):
+    """8-bit PIL image of any PIL image (16-bit and float images scaled by their maximum)."""
+    from PIL import Image
+
+    if im.mode in _PIL_8BIT:
+        return im
+    a = np.asarray(im, dtype=np.float64)
+    if a.ndim != 2:
+        raise GazeprepError(f"unsupported image mode {im.mode!r}", file=path)
+    return Image.fromarray((a / max(float(a.max()), 1.0) * 255.0).astype(np.uint8), "L")
 
 
 def load_image(path: Path, size: int) -> tuple[np.ndarray, tuple[int, int]]:
     """Decode an image and resize it to ``size`` x ``size`` RGB (no aspect preservation).
+
+    Decoding and resizing are PIL's: JPEGs are decoded at the smallest DCT scale that is still at
+    least ``size``, then every image is resized with PIL's bilinear filter, whose support widens
+    with the reduction (anti-aliased). Gray images are repeated to RGB, alpha is dropped, 16-bit
+    images are scaled by their maximum.
 
     Parameters
     ----------
@@ -73,27 +104,19 @@ def load_image(path: Path, size: int) -> tuple[np.ndarray, tuple[int, int]]:
     orig_size : (int, int)
         Original (height, width) in pixels.
     """
-    from skimage.transform import resize
+    from PIL import Image
 
-    img = _read(path)
-    if img.ndim == 2:
-        img = np.stack([img] * 3, axis=-1)
-    elif img.ndim == 3 and img.shape[-1] == 4:
-        img = img[..., :3]
-    if img.ndim != 3 or img.shape[-1] != 3:
-        raise GazeprepError(f"expected a gray, RGB or RGBA image, got shape {img.shape}", file=path)
-    hw = (int(img.shape[0]), int(img.shape[1]))
-    if img.dtype != np.uint8:
-        img = (img.astype(np.float64) / max(float(img.max()), 1.0) * 255.0).astype(np.uint8)
-    small = resize(img, (size, size), order=1, anti_aliasing=True, preserve_range=True)
-    return np.moveaxis(np.clip(np.rint(small), 0, 255).astype(np.uint8), -1, 0), hw
+    im, hw = _open(path, size)
+    rgb = _to_8bit(im, path).convert("RGB").resize((size, size), Image.BILINEAR)
+    return np.ascontiguousarray(np.moveaxis(np.asarray(rgb), -1, 0)), hw
 
 
 def load_mask(path: Path, size: int) -> np.ndarray:
     """Decode a ground-truth mask, binarise it and resize it to ``size`` x ``size``.
 
     8-bit masks (JPEG ones included, whose edges are lossy) are thresholded at 128; masks whose
-    maximum is 1 are taken as 0/1. Colour masks use their channel mean.
+    maximum is 1 are taken as 0/1. Colour masks use their luminance (PIL's 'L'). The binary mask is
+    resized with PIL's anti-aliased bilinear filter and kept where the result is >= 0.5.
 
     Parameters
     ----------
@@ -106,13 +129,14 @@ def load_mask(path: Path, size: int) -> np.ndarray:
     -------
     ndarray of uint8, shape (1, S, S), values 0/1
     """
-    from skimage.transform import resize
+    from PIL import Image
 
-    m = _read(path)
-    if m.ndim == 3:
-        m = m[..., :3].mean(axis=-1)
+    im, _ = _open(path)
+    if im.mode in _PIL_8BIT and im.mode not in ("1", "L"):
+        im = im.convert("L")
+    m = np.asarray(im)
     if m.ndim != 2:
         raise GazeprepError(f"expected a 2-D mask, got shape {m.shape}", file=path)
     fg = m > 0 if m.max() <= 1 else m >= 128
-    small = resize(fg.astype(np.float32), (size, size), order=1, anti_aliasing=False)
-    return (small >= 0.5).astype(np.uint8)[None]
+    small = Image.fromarray(fg.astype(np.float32), "F").resize((size, size), Image.BILINEAR)
+    return (np.asarray(small) >= 0.5).astype(np.uint8)[None]

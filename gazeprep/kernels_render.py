@@ -170,6 +170,48 @@ def track_maps(
 
 
 @njit(parallel=True, cache=True)
+def combine_tracks(per_track: np.ndarray, offsets: np.ndarray, use_max: bool) -> np.ndarray:
+    """Mean (or maximum) of the flattened maps of consecutive tracks, per image.
+
+    Parameters
+    ----------
+    per_track : ndarray of float32, shape (T, P)
+        One flattened map stack per track.
+    offsets : ndarray of int64, shape (B + 1,)
+        Image ``i`` owns tracks ``offsets[i]:offsets[i + 1]`` (none: zeros).
+    use_max : bool
+        Maximum instead of mean.
+
+    Returns
+    -------
+    ndarray of float32, shape (B, P)
+    """
+    n_images = offsets.shape[0] - 1
+    n_px = per_track.shape[1]
+    out = np.zeros((n_images, n_px), dtype=np.float32)
+    for i in prange(n_images):
+        a = offsets[i]
+        b = offsets[i + 1]
+        if b == a:
+            continue
+        for j in range(n_px):
+            out[i, j] = per_track[a, j]
+        for t in range(a + 1, b):
+            for j in range(n_px):
+                v = per_track[t, j]
+                if use_max:
+                    if v > out[i, j]:
+                        out[i, j] = v
+                else:
+                    out[i, j] += v
+        if not use_max and b - a > 1:
+            inv = np.float32(1.0 / (b - a))
+            for j in range(n_px):
+                out[i, j] *= inv
+    return out
+
+
+@njit(parallel=True, cache=True)
 def gaussian_heatmaps(
     xs: np.ndarray,
     ys: np.ndarray,

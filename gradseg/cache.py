@@ -151,8 +151,10 @@ def read_ids_file(path: str | Path) -> list[str]:
 class CacheDataset(Dataset):
     """Samples of a gazeprep cache as float tensors, optionally augmented.
 
-    The Zarr group is opened lazily in each DataLoader worker (a Zarr handle is not shared
-    across processes); with ``in_memory`` the requested arrays are read once into RAM.
+    The arrays are opened lazily in each DataLoader worker (a Zarr handle is not shared across
+    processes); with ``in_memory`` the requested arrays are read once into RAM. A DataLoader
+    batch is read in one request per array (:meth:`__getitems__`, through
+    :func:`gazeprep.zarr_io.read_rows`), not one per sample.
 
     Parameters
     ----------
@@ -186,39 +188,40 @@ class CacheDataset(Dataset):
         self.cache_size = info.size
         self.size = size or info.size
         self.augment = augment
-        self._group = None
+        self._arrays = None
         self._ram: dict[str, np.ndarray] | None = None
         if in_memory:
-            group = self._open()
+            arrays = self._open()
             order = np.asarray(self.positions)
-            self._ram = {f: np.asarray(group[f][:])[order] for f in self.fields}
-            self._group = None
+            self._ram = {f: np.asarray(arrays[f][:])[order] for f in self.fields}
+            self._arrays = None
 
     def __len__(self) -> int:
         return len(self.positions)
 
     def __getstate__(self):
         state = self.__dict__.copy()
-        state["_group"] = None  # each worker opens its own handle
+        state["_arrays"] = None  # each worker opens its own handles
         return state
 
-    def _open(self):
-        if self._group is None:
-            import zarr
+    def _open(self) -> dict:
+        if self._arrays is None:
+            from gazeprep.zarr_io import open_arrays
 
-            self._group = zarr.open_group(self.path, mode="r")
-        return self._group
+            self._arrays = open_arrays(self.path, self.fields)
+        return self._arrays
 
-    def _read(self, i: int) -> dict[str, np.ndarray]:
+    def _read(self, items: list[int]) -> list[dict[str, np.ndarray]]:
         if self._ram is not None:
-            return {f: self._ram[f][i] for f in self.fields}
-        g = self._open()
-        pos = self.positions[i]
-        return {f: np.asarray(g[f][pos]) for f in self.fields}
+            return [{f: self._ram[f][i] for f in self.fields} for i in items]
+        from gazeprep.zarr_io import read_rows
 
-    def __getitem__(self, key):
-        i, seed = (key, None) if isinstance(key, int | np.integer) else key
-        raw = self._read(int(i))
+        arrays = self._open()
+        data = read_rows([arrays[f] for f in self.fields], [self.positions[i] for i in items])
+        return [{f: d[k] for f, d in zip(self.fields, data, strict=True)}
+                for k in range(len(items))]
+
+    def _transform(self, raw: dict[str, np.ndarray], i: int, seed: int | None) -> dict:
         tensors = {}
         for f, a in raw.items():
             t = torch.from_numpy(np.ascontiguousarray(a)).float()
@@ -229,5 +232,16 @@ class CacheDataset(Dataset):
             gen = torch.Generator().manual_seed(int(seed))
             params = sample_params(gen, self.augment)
         out = apply_affine(tensors, params, self.size, binary=BINARY_FIELDS)
-        out["index"] = self.positions[int(i)]
+        out["index"] = self.positions[i]
         return out
+
+    def __getitems__(self, keys: list) -> list[dict]:
+        """Several items at once (the DataLoader's batched fetch): one read per array."""
+        parsed = [(int(k), None) if isinstance(k, int | np.integer) else (int(k[0]), k[1])
+                  for k in keys]
+        raws = self._read([i for i, _ in parsed])
+        return [self._transform(raw, i, seed)
+                for (i, seed), raw in zip(parsed, raws, strict=True)]
+
+    def __getitem__(self, key) -> dict:
+        return self.__getitems__([key])[0]

@@ -49,7 +49,7 @@ def evaluate_cache(model, config: dict, cache: str | Path, ids: list[str] | None
     rows = []
     size = int(config["size"])
     for start in range(0, len(ds), batch_size):
-        items = [ds[i] for i in range(start, min(len(ds), start + batch_size))]
+        items = ds.__getitems__(list(range(start, min(len(ds), start + batch_size))))
         x = torch.stack([it["image"] for it in items])
         if size != info.size:
             x = torch.nn.functional.interpolate(x, size=(size, size), mode="bilinear",

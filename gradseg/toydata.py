@@ -78,6 +78,8 @@ def write_toy_cache(path: str | Path, n: int = 12, size: int = 32, levels: int =
     """
     import zarr
 
+    from gazeprep.zarr_io import create_rows_array
+
     rng = np.random.default_rng(seed)
     samples = [make_sample(rng, size, levels) for _ in range(n)]
     ids = [f"toy{i:03d}" for i in range(n)]
@@ -85,9 +87,7 @@ def write_toy_cache(path: str | Path, n: int = 12, size: int = 32, levels: int =
     names = ["image", "maps", "heatmap", "pseudo"] + (["mask"] if with_mask else [])
     for name in names:
         data = np.stack([s[name] for s in samples])
-        c = data.shape[1]
-        arr = g.create_array(name, shape=data.shape, dtype=data.dtype,
-                             chunks=(1, c, size, size), shards=(shard, c, size, size))
+        arr = create_rows_array(g, name, n, data.shape[1:], data.dtype.name, shard)
         arr[:] = data
     attrs = {
         "format": "gazeprep-maps", "format_version": 1, "ids": ids, "size": size,

@@ -32,7 +32,7 @@ from kvasir_split import SEED, split_ids
 
 from gazeprep.cache import read_tracks
 from gazeprep.images import index_folder, load_image, load_mask
-from gazeprep.maps import RenderParams, combine_sessions, edges, pseudo_masks, render_tracks
+from gazeprep.maps import RenderParams, edges, pseudo_masks, render_images
 from gazeprep.score import dice_iou
 
 
@@ -64,18 +64,6 @@ def load_data(data: Path, gaze: Path, size: int, decoded: Path | None = None):
         decoded.parent.mkdir(parents=True, exist_ok=True)
         np.savez(decoded, ids=np.array(ids), images=images, masks=masks)
     return ids, [tracks[i] for i in ids], images, masks
-
-
-def render_all(tracks, params: RenderParams):
-    """Combined (mean over sessions) maps and heatmap per image, in memory."""
-    flat, groups = [], []
-    for ts in tracks:
-        groups.append(list(range(len(flat), len(flat) + len(ts))))
-        flat.extend(ts)
-    maps, heat = render_tracks(flat, params)
-    if len(flat) == len(tracks) and all(len(g) == 1 for g in groups):
-        return maps, heat  # one session per image: nothing to combine
-    return combine_sessions(maps, groups, "mean"), combine_sessions(heat, groups, "mean")
 
 
 def threshold_curve(src: np.ndarray, masks: np.ndarray, ths: np.ndarray) -> np.ndarray:
@@ -154,7 +142,8 @@ def main() -> None:
         if key not in rendered:
             while len(rendered) >= 2:
                 rendered.pop(next(iter(rendered)))
-            rendered[key] = render_all(tracks, p)
+            maps, heat = render_images(tracks, p)
+            rendered[key] = (maps, heat[:, 0])
         return p, rendered[key]
 
     # Stage A: map parameters x threshold rules, all 780 tuning images (vectorised, cheap).

@@ -93,6 +93,8 @@ def test_layout_is_exactly_the_contract(dataset):
         a = g[name]
         assert a.shape == (5, c, S, S) and a.dtype == dt, name
         assert a.chunks == (1, c, S, S) and a.shards == (2, c, S, S), name
+        (blosc,) = a.compressors
+        assert blosc.cname.value == "lz4", name
     a = g.attrs
     assert a["format"] == "gazeprep-maps" and a["format_version"] == 1 and a["complete"] is True
     assert a["ids"] == [f"im{i}" for i in range(5)] and a["size"] == S and a["levels"] == 4
@@ -162,6 +164,29 @@ def test_interrupted_render_resumes_to_identical_cache(dataset):
         np.testing.assert_array_equal(g[name][:], r[name][:], err_msg=name)
     for key in ("ids", "n_fixations", "orig_size", "has_mask", "params", "sample_keys"):
         assert g.attrs[key] == r.attrs[key], key
+
+
+@pytest.mark.parametrize("batched", [True, False])
+def test_read_rows_equals_row_by_row_reads(dataset, monkeypatch, batched):
+    from gazeprep import zarr_io
+
+    out = dataset / "maps.zarr"
+    update_cache(_plan(dataset), _params(), out, shard=2)  # 5 rows: the last shard is partial
+    names = ["image", "maps", "heatmap", "pseudo", "mask"]
+    arrays = zarr_io.open_arrays(out, names)
+    assert all(zarr_io.batched_reads_supported(a) for a in arrays.values())
+    if not batched:
+        monkeypatch.setattr(zarr_io, "batched_reads_supported", lambda a: False)
+    rows = [4, 0, 3, 3, 1, 4, 2]
+    got = zarr_io.read_rows([arrays[n] for n in names], rows)
+    g = open_cache(out)
+    for name, block in zip(names, got, strict=True):
+        want = np.stack([g[name][i] for i in rows])
+        assert block.dtype == want.dtype and block.shape == want.shape, name
+        np.testing.assert_array_equal(block, want, err_msg=name)
+    assert [b.shape[0] for b in zarr_io.read_rows(list(arrays.values()), [])] == [0] * 5
+    with pytest.raises(IndexError):
+        zarr_io.read_rows([arrays["maps"]], [5])
 
 
 def test_session_combination_mean_and_max(dataset):

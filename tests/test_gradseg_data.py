@@ -43,7 +43,20 @@ def test_stream_and_ram_agree_and_seeding_is_reproducible(tmp_path):
     assert 0 <= float(stream[0]["image"].min()) and float(stream[0]["image"].max()) <= 1
     # A dataset sent to a worker carries no open Zarr handle.
     clone = pickle.loads(pickle.dumps(stream))
-    assert clone._group is None and torch.equal(clone[1]["image"], stream[1]["image"])
+    assert clone._arrays is None and torch.equal(clone[1]["image"], stream[1]["image"])
+
+
+def test_batched_fetch_equals_single_items(tmp_path):
+    path = tmp_path / "c.zarr"
+    write_toy_cache(path, n=9, size=16, levels=2, shard=4)
+    ds = CacheDataset(open_cache(path), [8, 0, 5, 3, 5], ("maps", "pseudo"), 16, AugmentConfig())
+    keys = [(4, 11), 0, (2, 5), 4, 1]
+    batch = ds.__getitems__(keys)
+    assert [b["index"] for b in batch] == [5, 8, 5, 5, 0]
+    for key, got in zip(keys, batch, strict=True):
+        want = ds[key]
+        for f in ("image", "maps", "pseudo"):
+            assert torch.equal(got[f], want[f]), (key, f)
 
 
 def test_resampling_to_another_size(tmp_path):

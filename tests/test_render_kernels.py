@@ -186,3 +186,48 @@ def test_watershed_refine_grows_to_image_edges():
     truth[8:24, 8:24] = True
     inter = (got & truth).sum()
     assert 2 * inter / (got.sum() + truth.sum()) > 0.85
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_watershed_refine_equals_unrestricted_watershed(seed):
+    """Flooding only near the unseeded band gives skimage's full watershed.
+
+    Exact when no two pixels share an edge value; with ties the heap may flood equal pixels in
+    another order (both are valid watersheds), so the edges here are continuous.
+    """
+    from scipy import ndimage as ndi
+    from skimage.segmentation import watershed
+
+    from gazeprep.maps import watershed_refine
+
+    rng = np.random.default_rng(seed)
+    n = 64
+    edge = ndi.gaussian_filter(rng.random((n, n)), 1.5)
+    src = ndi.gaussian_filter(rng.random((n, n)), 6)
+    src = (src - src.min()) / (src.max() - src.min())
+    heat = ndi.gaussian_filter(src, 3)
+    heat = (heat - heat.min()) / (heat.max() - heat.min())
+    p = RenderParams(size=n, pseudo_threshold=0.8, bg_threshold=0.3)
+    markers = np.zeros((n, n), np.int32)
+    markers[heat <= p.bg_threshold] = 1
+    markers[src > p.pseudo_threshold] = 2
+    assert (markers == 0).sum() > n * n // 10  # a real band to flood
+    assert np.array_equal(watershed_refine(edge, src, heat, p), watershed(edge, markers) == 2)
+
+
+@pytest.mark.parametrize("how", ["mean", "max"])
+def test_combine_sessions_matches_numpy(how):
+    from gazeprep.maps import combine_sessions
+
+    rng = np.random.default_rng(3)
+    counts = [2, 0, 1, 3]
+    per_track = rng.random((sum(counts), 2, 5, 5)).astype(np.float32)
+    got = combine_sessions(per_track, counts, how)
+    start = 0
+    for i, c in enumerate(counts):
+        sel = per_track[start:start + c]
+        want = np.zeros((2, 5, 5)) if c == 0 else (sel.max(0) if how == "max" else sel.mean(0))
+        np.testing.assert_allclose(got[i], want, atol=1e-6)
+        start += c
+    with pytest.raises(ValueError):
+        combine_sessions(per_track, [1, 1], how)
