@@ -1,8 +1,9 @@
 """The render cache: one Zarr v3 group, one sample per chunk, several samples per shard.
 
 Layout (the contract with the trainer; see the project brief):
-``image`` uint8 (N, 3, S, S), ``maps`` float16 (N, L, S, S), ``heatmap`` float16 (N, 1, S, S),
-``pseudo`` uint8 (N, 1, S, S), ``mask`` uint8 (N, 1, S, S) only when masks were given; group
+``image`` uint8 (N, 3, S, S), ``maps`` uint8 (N, L, S, S), ``heatmap`` uint8 (N, 1, S, S),
+``pseudo`` uint8 (N, 1, S, S), ``mask`` uint8 (N, 1, S, S) only when masks were given; ``maps``
+and ``heatmap`` hold round(255 x) of values x in [0, 1] (:data:`gazeprep.maps.UNIT_SCALE`); group
 attributes ``format``, ``format_version``, ``ids``, ``size``, ``levels``, ``params``, ``ingest``,
 ``n_fixations``, ``orig_size``, ``has_mask`` (with masks) and ``complete``.
 
@@ -28,7 +29,7 @@ from gazeprep.errors import GazeprepError
 from gazeprep.maps import RenderParams, Track
 
 FORMAT = "gazeprep-maps"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: maps and heatmap stored as uint8 (1: float16)
 SHARD_SAMPLES = 32
 
 
@@ -180,8 +181,8 @@ def plan_render(
 def _array_specs(levels: int, with_masks: bool) -> dict[str, tuple[int, str]]:
     specs = {
         "image": (3, "uint8"),
-        "maps": (levels, "float16"),
-        "heatmap": (1, "float16"),
+        "maps": (levels, "uint8"),
+        "heatmap": (1, "uint8"),
         "pseudo": (1, "uint8"),
     }
     if with_masks:
@@ -231,12 +232,12 @@ def render_samples(
     Returns
     -------
     dict of str to ndarray
-        ``image`` (B,3,S,S) uint8, ``maps`` (B,L,S,S) float16, ``heatmap`` (B,1,S,S) float16,
+        ``image`` (B,3,S,S) uint8, ``maps`` (B,L,S,S) uint8, ``heatmap`` (B,1,S,S) uint8,
         ``pseudo`` (B,1,S,S) uint8, ``mask`` (B,1,S,S) uint8 (zeros where no mask), ``orig_size``
         (B,2) int.
     """
     from gazeprep.images import load_image, load_mask
-    from gazeprep.maps import pseudo_masks, render_images
+    from gazeprep.maps import pseudo_masks, render_images, to_uint8
 
     s = params.size
     workers = workers or os.cpu_count() or 1
@@ -253,8 +254,8 @@ def render_samples(
     maps, heat = render_images([smp.tracks for smp in samples], params)
     return {
         "image": images,
-        "maps": maps.astype(np.float16),
-        "heatmap": heat.astype(np.float16),
+        "maps": to_uint8(maps),
+        "heatmap": to_uint8(heat),
         "pseudo": pseudo_masks(maps, params, images, heat, workers),
         "mask": np.stack(masks) if masks else np.zeros((0, 1, s, s), np.uint8),
         "orig_size": np.array([hw for _, hw in loaded], dtype=np.int64).reshape(-1, 2),

@@ -212,6 +212,27 @@ def combine_tracks(per_track: np.ndarray, offsets: np.ndarray, use_max: bool) ->
 
 
 @njit(parallel=True, cache=True)
+def unit_to_uint8(x: np.ndarray) -> np.ndarray:
+    """``floor(255 * clip(x, 0, 1) + 0.5)`` as uint8, rows in parallel.
+
+    Parameters
+    ----------
+    x : ndarray of float32, shape (B, P)
+        Values meant to lie in [0, 1].
+
+    Returns
+    -------
+    ndarray of uint8, shape (B, P)
+    """
+    out = np.empty(x.shape, dtype=np.uint8)
+    for i in prange(x.shape[0]):
+        for j in range(x.shape[1]):
+            v = min(max(x[i, j], 0.0), 1.0)
+            out[i, j] = np.uint8(int(v * 255.0 + 0.5))
+    return out
+
+
+@njit(parallel=True, cache=True)
 def gaussian_heatmaps(
     xs: np.ndarray,
     ys: np.ndarray,

@@ -16,6 +16,9 @@ import numpy as np
 
 from gazeprep.errors import GazeprepError
 
+#: ``maps`` and ``heatmap`` are stored as uint8: a stored v stands for v / UNIT_SCALE.
+UNIT_SCALE = 255
+
 DURATION_LAWS = ("power", "const", "off")
 COMBINES = ("mean", "max")
 DIRECTIONS = ("reverse", "forward")
@@ -271,6 +274,19 @@ def render_images(
         return per_maps, per_heat[:, None]  # one session per image: nothing to combine
     maps = combine_sessions(per_maps, counts, params.combine)
     return maps, combine_sessions(per_heat, counts, params.combine)[:, None]
+
+
+def to_uint8(x: np.ndarray) -> np.ndarray:
+    """Store values in [0, 1] as uint8 (``round(255 x)``; numba, parallel). Any shape."""
+    from gazeprep.kernels_render import unit_to_uint8
+
+    flat = np.ascontiguousarray(x, dtype=np.float32).reshape(x.shape[0] if x.ndim else 1, -1)
+    return unit_to_uint8(flat).reshape(x.shape)
+
+
+def from_uint8(q: np.ndarray) -> np.ndarray:
+    """Stored uint8 maps back to float32 values in [0, 1]."""
+    return np.asarray(q, dtype=np.float32) / np.float32(UNIT_SCALE)
 
 
 def pseudo_source(maps: np.ndarray, params: RenderParams) -> np.ndarray:

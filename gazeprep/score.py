@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from gazeprep.errors import GazeprepError
+from gazeprep.maps import from_uint8
 
 
 def dice_iou(pred: np.ndarray, truth: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -66,10 +67,11 @@ def score_cache(g, level_threshold: float = 0.5, heatmap_threshold: float = 0.5,
         if not keep.any():
             continue
         truth = g["mask"][sl][keep, 0]
+        maps = from_uint8(g["maps"][sl][keep])
         parts = {
             "pseudo": g["pseudo"][sl][keep, 0] > 0,
-            **{f"level{k + 1}": g["maps"][sl][keep, k] > level_threshold for k in range(levels)},
-            "heatmap": g["heatmap"][sl][keep, 0] > heatmap_threshold,
+            **{f"level{k + 1}": maps[:, k] > level_threshold for k in range(levels)},
+            "heatmap": from_uint8(g["heatmap"][sl][keep, 0]) > heatmap_threshold,
         }
         cols["image"] += [i for i, k in zip(ids[sl], keep, strict=True) if k]
         cols["n_fixations"] += [

@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from gazeprep.errors import GazeprepError
+from gazeprep.maps import from_uint8
 
 # 3x5 glyphs, rows top to bottom, '#' = ink; only the characters the labels need.
 _GLYPHS = {
@@ -186,8 +187,8 @@ def render_show(g, image_id: str, tracks) -> np.ndarray:
     has_mask = "mask" in set(g.array_keys()) and g.attrs.get("has_mask", [True] * len(ids))[i]
     return compose(
         g["image"][i],
-        g["maps"][i].astype(np.float32),
-        g["heatmap"][i, 0].astype(np.float32),
+        from_uint8(g["maps"][i]),
+        from_uint8(g["heatmap"][i, 0]),
         g["pseudo"][i, 0],
         g["mask"][i, 0] if has_mask else None,
         tracks,

@@ -1,8 +1,9 @@
 """Reading the gazeprep Zarr cache: validation of its layout and a streaming torch Dataset.
 
-The cache is one Zarr v3 group (see the project brief): arrays ``image`` (N,3,S,S) uint8,
-``maps`` (N,L,S,S) float16, ``heatmap`` (N,1,S,S) float16, ``pseudo`` and optionally ``mask``
-(N,1,S,S) uint8, with ``ids``, ``size``, ``levels`` and ``complete`` in the group attributes.
+The cache is one Zarr v3 group (see the project brief), every array uint8: ``image``
+(N,3,S,S), ``maps`` (N,L,S,S) and ``heatmap`` (N,1,S,S) holding round(255 x) of values in [0, 1],
+``pseudo`` and optionally ``mask`` (N,1,S,S) 0/1, with ``ids``, ``size``, ``levels`` and
+``complete`` in the group attributes.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from gradseg.errors import GradsegError
 _ARRAYS = {"image": 3, "maps": None, "heatmap": 1, "pseudo": 1, "mask": 1}
 #: Arrays that hold 0/1 masks: resampled bilinearly then thresholded at 0.5.
 BINARY_FIELDS = frozenset({"pseudo", "mask"})
+#: Arrays stored as round(255 x) of values x in [0, 1]: divided by 255 when read.
+UNIT_FIELDS = frozenset({"image", "maps", "heatmap"})
 
 
 @dataclass
@@ -128,6 +131,11 @@ def open_cache(path: str | Path) -> CacheInfo:
             raise GradsegError(
                 f"array {name!r} has shape {shape}, expected {(n, c, size, size)}", file=p
             )
+        if group[name].dtype != np.uint8:
+            raise GradsegError(
+                f"array {name!r} is {group[name].dtype}, expected uint8 (a cache written by an "
+                f"older gazeprep: render it again)", file=p
+            )
     has_mask = [False] * n
     if "mask" in names:
         has_mask = [bool(b) for b in attrs.get("has_mask", [True] * n)]
@@ -211,37 +219,37 @@ class CacheDataset(Dataset):
             self._arrays = open_arrays(self.path, self.fields)
         return self._arrays
 
-    def _read(self, items: list[int]) -> list[dict[str, np.ndarray]]:
+    def _read(self, items: list[int]) -> dict[str, np.ndarray]:
+        """Raw uint8 blocks (len(items), C, S, S) of every field."""
         if self._ram is not None:
-            return [{f: self._ram[f][i] for f in self.fields} for i in items]
+            return {f: self._ram[f][items] for f in self.fields}
         from gazeprep.zarr_io import read_rows
 
         arrays = self._open()
         data = read_rows([arrays[f] for f in self.fields], [self.positions[i] for i in items])
-        return [{f: d[k] for f, d in zip(self.fields, data, strict=True)}
-                for k in range(len(items))]
-
-    def _transform(self, raw: dict[str, np.ndarray], i: int, seed: int | None) -> dict:
-        tensors = {}
-        for f, a in raw.items():
-            t = torch.from_numpy(np.ascontiguousarray(a)).float()
-            tensors[f] = t / 255.0 if f == "image" else t
-        if seed is None or self.augment is None:
-            params = identity_params()
-        else:
-            gen = torch.Generator().manual_seed(int(seed))
-            params = sample_params(gen, self.augment)
-        out = apply_affine(tensors, params, self.size, binary=BINARY_FIELDS)
-        out["index"] = self.positions[i]
-        return out
+        return dict(zip(self.fields, data, strict=True))
 
     def __getitems__(self, keys: list) -> list[dict]:
         """Several items at once (the DataLoader's batched fetch): one read per array."""
         parsed = [(int(k), None) if isinstance(k, int | np.integer) else (int(k[0]), k[1])
                   for k in keys]
-        raws = self._read([i for i, _ in parsed])
-        return [self._transform(raw, i, seed)
-                for (i, seed), raw in zip(parsed, raws, strict=True)]
+        blocks = self._read([i for i, _ in parsed])
+        # One conversion per field for the whole batch, not one per item.
+        tensors = {}
+        for f, block in blocks.items():
+            t = torch.from_numpy(np.ascontiguousarray(block)).float()
+            tensors[f] = t.div_(255.0) if f in UNIT_FIELDS else t
+        out = []
+        for k, (i, seed) in enumerate(parsed):
+            if seed is None or self.augment is None:
+                params = identity_params()
+            else:
+                params = sample_params(torch.Generator().manual_seed(int(seed)), self.augment)
+            item = apply_affine({f: t[k] for f, t in tensors.items()}, params, self.size,
+                                binary=BINARY_FIELDS)
+            item["index"] = self.positions[i]
+            out.append(item)
+        return out
 
     def __getitem__(self, key) -> dict:
         return self.__getitems__([key])[0]

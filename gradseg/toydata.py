@@ -50,8 +50,8 @@ def make_sample(rng: np.random.Generator, size: int, levels: int) -> dict[str, n
     pseudo = maps[-1] > 0.5
     return {
         "image": (np.clip(img, 0, 1) * 255).astype(np.uint8),
-        "maps": maps.astype(np.float16),
-        "heatmap": heat[None].astype(np.float16),
+        "maps": np.rint(maps * 255).astype(np.uint8),
+        "heatmap": np.rint(heat[None] * 255).astype(np.uint8),
         "pseudo": pseudo[None].astype(np.uint8),
         "mask": mask[None].astype(np.uint8),
     }
@@ -90,7 +90,7 @@ def write_toy_cache(path: str | Path, n: int = 12, size: int = 32, levels: int =
         arr = create_rows_array(g, name, n, data.shape[1:], data.dtype.name, shard)
         arr[:] = data
     attrs = {
-        "format": "gazeprep-maps", "format_version": 1, "ids": ids, "size": size,
+        "format": "gazeprep-maps", "format_version": 2, "ids": ids, "size": size,
         "levels": levels, "params": {"synthetic": True}, "ingest": {},
         "n_fixations": [18] * n, "orig_size": [[size * 2, size * 3]] * n,
         "complete": complete,

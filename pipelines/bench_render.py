@@ -3,31 +3,35 @@
 Usage (from the project root)::
 
     .venv/bin/python pipelines/bench_render.py [--data ../shared/data] [--gaze data/kvasir/gaze]
-        [--size 256] [--levels 4] [--out data/bench/maps.zarr] [--anchor-n 880] [--reads 4000]
+        [--size 256] [--levels 4] [--out data/bench/maps.zarr] [--anchor-n 880] [--reads 2000]
 
 What each side includes (all on the 880 Kvasir-SEG training images with their real gaze):
 
-- ours, gaze -> maps: the numba kernels for the L track maps + the heatmap of every image
-  (the heatmap evaluated directly at S), session combination, the pseudo-mask threshold, and
-  the write of ``maps``/``heatmap``/``pseudo`` to a sharded Zarr v3 group. No image decoding.
+- ours, gaze -> cache: per shard of 32 images, the numba kernels for the L track maps and the
+  heatmap (evaluated directly at S), session combination, the pseudo-mask threshold, the uint8
+  storage conversion and the write of ``maps``/``heatmap``/``pseudo`` to a sharded Zarr v3
+  group (the same writer as ``gazeprep render``). No image decoding: the anchor decodes none.
 - ours, full render: ``gazeprep render`` as a library call (``update_cache(force=True)``):
-  image + mask decode and resize (skimage), maps, heatmap, pseudo-mask with its image
-  refinement, and the Zarr write of all five arrays.
+  image + mask decode and resize, maps, heatmap, pseudo-mask with its default watershed
+  refinement against the image, and the Zarr write of all five arrays.
 - anchor, GazeMedSeg heatmap: per image, duration-weighted impulses on a 768 x 768 canvas,
   Gaussian sigma 70 px (skimage.filters.gaussian, reflect, truncate 4), min-max normalisation,
   cubic resize to S (skimage.transform.resize order=3). One map per image, no image decoding,
   no write.
 
 Numba compile time is excluded (a warm-up call first; the kernels are ``cache=True``).
-Cache reads: random order over all samples, one process, (a) one sample per call (``image``,
-``maps``, ``pseudo``, each ``arr[i]``) and (b) batches of 64 random samples per call
-(``arr.oindex[sorted idx]``), (c) whole shards in random shard order (a shuffle buffer's
-access pattern).
+
+Cache reads, one process, of ``image`` + ``maps`` + ``pseudo`` of uniformly random samples
+(with replacement): (a) one sample per call, ``array[i]`` per array, zarr's default codec
+pipeline; (b) the same through the zarrs pipeline; (c) ``gazeprep.zarr_io.read_rows`` on random
+batches of 64 samples; (d) ``gradseg.cache.CacheDataset.__getitems__`` on random batches of 64
+(what a DataLoader worker does per batch: the read plus the float tensors, no augmentation).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import subprocess
 import sys
 import time
@@ -36,18 +40,75 @@ from pathlib import Path
 import numpy as np
 
 
-def main() -> None:
+def write_gaze_arrays(samples, params, out: Path, shard: int) -> tuple[float, float]:
+    """Render maps, heatmap and thresholded pseudo-mask of every sample into ``out``.
+
+    Returns the seconds spent in the render (kernels + session combination) and in the rest
+    (threshold, uint8 conversion, Zarr writes).
+    """
     import zarr
 
+    from gazeprep.maps import pseudo_masks, render_images, to_uint8
+    from gazeprep.zarr_io import create_rows_array
+
+    n, s, levels = len(samples), params.size, params.levels
+    g = zarr.create_group(store=str(out), overwrite=True, zarr_format=3)
+    arrays = {name: create_rows_array(g, name, n, (c, s, s), dtype, shard)
+              for name, c, dtype in (("maps", levels, "uint8"), ("heatmap", 1, "uint8"),
+                                     ("pseudo", 1, "uint8"))}
+    threshold_only = dataclasses.replace(params, refine="none")
+    t_render = t_rest = 0.0
+    for a in range(0, n, shard):
+        b = min(n, a + shard)
+        t0 = time.perf_counter()
+        maps, heat = render_images([smp.tracks for smp in samples[a:b]], params)
+        t1 = time.perf_counter()
+        arrays["pseudo"][a:b] = pseudo_masks(maps, threshold_only)
+        arrays["maps"][a:b] = to_uint8(maps)
+        arrays["heatmap"][a:b] = to_uint8(heat)
+        t_render += t1 - t0
+        t_rest += time.perf_counter() - t1
+    return t_render, t_rest
+
+
+def read_rates(out: Path, n: int, reads: int, seed: int = 0) -> dict[str, float]:
+    """Samples per second of the four read paths (see the module docstring)."""
+    import zarr
+
+    from gazeprep.zarr_io import open_arrays, read_rows
+    from gradseg.cache import CacheDataset, open_cache
+
+    names = ("image", "maps", "pseudo")
+    rng = np.random.default_rng(seed)
+    rates = {}
+    plain = zarr.open_group(str(out), mode="r")
+    for label, arrays in (("one per call, zarr default pipeline", [plain[k] for k in names]),
+                          ("one per call, zarrs pipeline", list(open_arrays(out, names).values()))):
+        rows = rng.integers(0, n, max(1, reads // 4))
+        t0 = time.perf_counter()
+        for i in rows:
+            for a in arrays:
+                a[int(i)]
+        rates[label] = len(rows) / (time.perf_counter() - t0)
+    arrays = list(open_arrays(out, names).values())
+    batches = [rng.integers(0, n, 64) for _ in range(max(1, reads // 64))]
+    t0 = time.perf_counter()
+    for rows in batches:
+        read_rows(arrays, rows)
+    rates["read_rows, random batches of 64"] = 64 * len(batches) / (time.perf_counter() - t0)
+    info = open_cache(out)
+    ds = CacheDataset(info, list(range(n)), ("maps", "pseudo"))
+    t0 = time.perf_counter()
+    for rows in batches:
+        ds.__getitems__([int(i) for i in rows])
+    rates["CacheDataset batches of 64 (float tensors)"] = (
+        64 * len(batches) / (time.perf_counter() - t0))
+    return rates
+
+
+def main() -> None:
     from gazeprep.cache import plan_render, read_tracks, update_cache
-    from gazeprep.maps import (
-        RenderParams,
-        combine_sessions,
-        default_ratios,
-        gazemedseg_heatmap,
-        pseudo_masks,
-        render_tracks,
-    )
+    from gazeprep.maps import RenderParams, default_ratios, gazemedseg_heatmap, render_images
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--data", type=Path, default=Path("../shared/data"))
@@ -56,7 +117,7 @@ def main() -> None:
     ap.add_argument("--levels", type=int, default=4)
     ap.add_argument("--out", type=Path, default=Path("data/bench/maps.zarr"))
     ap.add_argument("--anchor-n", type=int, default=880, help="images timed for the anchor")
-    ap.add_argument("--reads", type=int, default=4000, help="random single-sample reads")
+    ap.add_argument("--reads", type=int, default=2000, help="random samples read per read path")
     args = ap.parse_args()
 
     if not (args.gaze / "tracks.parquet").is_file():
@@ -69,33 +130,16 @@ def main() -> None:
     n = len(plan.samples)
     params = RenderParams(size=args.size, ratios=default_ratios(args.levels))
     s = params.size
+    args.out.parent.mkdir(parents=True, exist_ok=True)
 
     # Warm-up: load the numba kernels (compiled once, cached on disk) outside the timings.
-    render_tracks(plan.samples[0].tracks, params)
+    render_images([plan.samples[0].tracks, plan.samples[1].tracks * 2], params)
 
-    # Ours, gaze -> maps (+ heatmap, pseudo threshold, Zarr write of those three arrays).
+    gz = args.out.with_name(args.out.stem + "_gazeonly.zarr")
     t0 = time.perf_counter()
-    flat, groups = [], []
-    for smp in plan.samples:
-        groups.append(list(range(len(flat), len(flat) + len(smp.tracks))))
-        flat.extend(smp.tracks)
-    per_m, per_h = render_tracks(flat, params)
-    maps = combine_sessions(per_m, groups, params.combine)
-    heat = combine_sessions(per_h, groups, params.combine)[:, None]
-    pseudo = pseudo_masks(maps, RenderParams(**{**params.to_dict(), "ratios": params.ratios,
-                                                "refine": "none"}))
-    t_kernels = time.perf_counter() - t0
-    gz = args.out.with_name(args.out.stem + "_mapsonly.zarr")
-    g = zarr.create_group(store=str(gz), overwrite=True, zarr_format=3)
-    for name, arr in (("maps", maps.astype(np.float16)), ("heatmap", heat.astype(np.float16)),
-                      ("pseudo", pseudo)):
-        c = arr.shape[1]
-        a = g.create_array(name, shape=arr.shape, dtype=arr.dtype, chunks=(1, c, s, s),
-                           shards=(32, c, s, s), fill_value=0)
-        a[:] = arr
+    t_render, t_rest = write_gaze_arrays(plan.samples, params, gz, 32)
     t_maps = time.perf_counter() - t0
 
-    # Ours, full render (image/mask decode + resize, refinement, all arrays written).
     t0 = time.perf_counter()
     report = update_cache(plan, params, args.out, force=True)
     t_full = time.perf_counter() - t0
@@ -110,48 +154,33 @@ def main() -> None:
     t_anchor = time.perf_counter() - t0
     na = len(ids)
 
-    # Agreement of our direct heatmap with the literal recipe (first 50 images).
+    # Agreement of our direct heatmap with the literal recipe (first 50 images, one session).
+    import zarr
+
+    from gazeprep.maps import from_uint8
+
+    heat = zarr.open_group(str(gz), mode="r")["heatmap"]
     diffs = []
     for k, i in enumerate(ids[:50]):
         t = by_id[i][0]
-        diffs.append(np.abs(gazemedseg_heatmap(t.x, t.y, t.duration_ms, s) - heat[k, 0]).max())
+        ref = gazemedseg_heatmap(t.x, t.y, t.duration_ms, s)
+        diffs.append(np.abs(ref - from_uint8(heat[k, 0])).max())
 
-    # Random-access reads, one process.
-    rng = np.random.default_rng(0)
-    g = zarr.open_group(str(args.out), mode="r")
-    order = rng.integers(0, n, args.reads)
-    t0 = time.perf_counter()
-    for i in order:
-        g["image"][i], g["maps"][i], g["pseudo"][i]
-    t_read1 = time.perf_counter() - t0
-    arrs = [g["image"], g["maps"], g["pseudo"]]
-    t0 = time.perf_counter()
-    nb = 0
-    for _ in range(max(1, args.reads // 64)):
-        idx = np.sort(rng.choice(n, 64, replace=False))
-        for a in arrs:
-            a.oindex[idx]
-        nb += 64
-    t_readb = time.perf_counter() - t0
-    shard_n = g["image"].shards[0]
-    t0 = time.perf_counter()
-    for k in rng.permutation((n + shard_n - 1) // shard_n):
-        sl = slice(k * shard_n, min(n, (k + 1) * shard_n))
-        for a in arrs:
-            a[sl]
-    t_reads = time.perf_counter() - t0
+    rates = read_rates(args.out, n, args.reads)
 
-    per = {k: v / n * 1e3 for k, v in (("maps", t_maps), ("kern", t_kernels), ("full", t_full))}
+    per = {k: v / n * 1e3 for k, v in
+           (("render", t_render), ("maps", t_maps), ("full", t_full))}
     anchor_ms = t_anchor / na * 1e3
     rows = [
-        ("ours: gaze -> L maps + heatmap (numba kernels only)", per["kern"], ""),
-        ("ours: gaze -> maps + heatmap + pseudo + Zarr write", per["maps"],
+        ("ours: gaze -> L maps + heatmap, sessions combined (numba kernels)", per["render"],
+         f"{anchor_ms / per['render']:.0f}x"),
+        ("ours: gaze -> maps + heatmap + pseudo (threshold), uint8, Zarr write", per["maps"],
          f"{anchor_ms / per['maps']:.0f}x"),
-        ("ours: full render (decode+resize image & mask, refine, Zarr)", per["full"],
-         f"{anchor_ms / per['full']:.1f}x"),
+        ("ours: full `gazeprep render` (decode + resize image & mask, watershed, Zarr)",
+         per["full"], f"{anchor_ms / per['full']:.1f}x"),
         ("anchor: GazeMedSeg heatmap (768 canvas, sigma 70, cubic resize)", anchor_ms, "1x"),
     ]
-    print(f"# pipelines/bench_render.py — {n} images, S = {s}, L = {params.levels}, "
+    print(f"# pipelines/bench_render.py: {n} images, S = {s}, L = {params.levels}, "
           f"anchor on {na} images")
     print()
     print("| what | ms / image | anchor / ours |")
@@ -159,12 +188,14 @@ def main() -> None:
     for name, ms, ratio in rows:
         print(f"| {name} | {ms:.2f} | {ratio} |")
     print()
-    print(f"max |ours heatmap - literal recipe| over 50 images: {max(diffs):.4f} "
+    print(f"max |ours heatmap (stored uint8) - literal recipe| over 50 images: {max(diffs):.4f} "
           f"(median {np.median(diffs):.4f})")
-    print(f"random reads, 1 process, image+maps+pseudo per sample: "
-          f"{args.reads / t_read1:.0f} samples/s one per call; "
-          f"{nb / t_readb:.0f} samples/s in random batches of 64; "
-          f"{n / t_reads:.0f} samples/s reading whole shards ({shard_n} samples) in random order")
+    print()
+    print("| random reads, 1 process, image + maps + pseudo | samples / s |")
+    print("|---|---|")
+    for name, rate in rates.items():
+        print(f"| {name} | {rate:.0f} |")
+    print()
     mib = sum(f.stat().st_size for f in args.out.rglob("*") if f.is_file()) / 2**20
     print(f"cache: {args.out} ({mib:.0f} MiB)")
 

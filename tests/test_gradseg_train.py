@@ -119,6 +119,19 @@ def test_incomplete_cache_is_refused(capsys, tmp_path):
     assert "incomplete" in err
 
 
+def test_old_float16_cache_is_refused(capsys, tmp_path):
+    import zarr
+
+    path = tmp_path / "old.zarr"
+    write_toy_cache(path, n=4, size=16, levels=2)
+    g = zarr.open_group(str(path), mode="r+")
+    maps = g["maps"][:]
+    del g["maps"]
+    g.create_array("maps", shape=maps.shape, dtype="float16", chunks=(1, 2, 16, 16))
+    err = _fails(capsys, ["train", "--cache", str(path), "--out", str(tmp_path / "r")])
+    assert "'maps' is float16, expected uint8" in err and "render it again" in err
+
+
 def test_corrupt_and_mismatched_checkpoints(capsys, run, tmp_path, cache):
     out, _ = run
     good = (out / "best.pt").read_bytes()

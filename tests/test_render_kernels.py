@@ -231,3 +231,17 @@ def test_combine_sessions_matches_numpy(how):
         start += c
     with pytest.raises(ValueError):
         combine_sessions(per_track, [1, 1], how)
+
+
+def test_uint8_storage_rounds_and_clips():
+    from gazeprep.maps import UNIT_SCALE, from_uint8, to_uint8
+
+    rng = np.random.default_rng(5)
+    x = rng.uniform(-0.2, 1.2, (3, 2, 7, 7)).astype(np.float32)
+    x[0, 0, 0, :4] = [0.0, 1.0, 0.5 / 255, 254.5 / 255]
+    q = to_uint8(x)
+    want = np.floor(np.clip(x.astype(np.float64), 0, 1) * UNIT_SCALE + 0.5)
+    assert q.dtype == np.uint8 and q.shape == x.shape
+    np.testing.assert_array_equal(q, want.astype(np.uint8))
+    inside = (x >= 0) & (x <= 1)
+    assert np.abs(from_uint8(q) - x)[inside].max() <= 0.5 / UNIT_SCALE + 1e-6

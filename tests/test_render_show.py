@@ -9,6 +9,7 @@ from skimage.io import imread
 from typer.testing import CliRunner
 
 from gazeprep.cli import app
+from gazeprep.maps import to_uint8
 from gazeprep.show import GREEN, compose, draw_text
 
 S = 32
@@ -48,14 +49,14 @@ def test_compose_tiles_contour_and_track():
 def test_cli_show_writes_png(tmp_path):
     image, maps, heat, pseudo, mask, track = _inputs()
     g = zarr.create_group(store=str(tmp_path / "c.zarr"), zarr_format=3)
-    arrays = {"image": image[None], "maps": maps[None].astype(np.float16),
-              "heatmap": heat[None, None].astype(np.float16), "pseudo": pseudo[None, None],
+    arrays = {"image": image[None], "maps": to_uint8(maps[None]),
+              "heatmap": to_uint8(heat[None, None]), "pseudo": pseudo[None, None],
               "mask": mask[None, None]}
     for name, arr in arrays.items():
         c = arr.shape[1]
         g.create_array(name, shape=arr.shape, dtype=arr.dtype, chunks=(1, c, S, S),
                        shards=(1, c, S, S))[:] = arr
-    g.attrs.put({"format": "gazeprep-maps", "format_version": 1, "ids": ["x1"], "size": S,
+    g.attrs.put({"format": "gazeprep-maps", "format_version": 2, "ids": ["x1"], "size": S,
                  "levels": 4, "has_mask": [True], "complete": True})
     gaze = tmp_path / "gaze"
     gaze.mkdir()

@@ -34,11 +34,11 @@ def _cache(path, with_mask=True):
     mask[:, :, 2:6, 2:6] = 1
     pseudo = mask.copy()
     pseudo[1] = 0  # miss
-    maps = np.zeros((n, 2, S, S), np.float16)
-    maps[:, 0] = mask[:, 0] * 0.9
-    maps[:, 1, 2:6, 2:4] = 0.8  # half of the mask
-    heat = np.zeros((n, 1, S, S), np.float16)
-    heat[:, :, 2:6, 2:6] = 0.4  # below 0.5 everywhere -> dice 0
+    maps = np.zeros((n, 2, S, S), np.uint8)  # stored as round(255 x)
+    maps[:, 0] = mask[:, 0] * 230
+    maps[:, 1, 2:6, 2:4] = 204  # 0.8 on half of the mask
+    heat = np.zeros((n, 1, S, S), np.uint8)
+    heat[:, :, 2:6, 2:6] = 127  # 0.498: below 0.5 everywhere -> dice 0
     arrays = {"image": np.zeros((n, 3, S, S), np.uint8), "maps": maps, "heatmap": heat,
               "pseudo": pseudo}
     if with_mask:
@@ -47,7 +47,7 @@ def _cache(path, with_mask=True):
         c = arr.shape[1]
         g.create_array(name, shape=arr.shape, dtype=arr.dtype, chunks=(1, c, S, S),
                        shards=(2, c, S, S))[:] = arr
-    g.attrs.put({"format": "gazeprep-maps", "format_version": 1, "ids": ["a", "b", "c"],
+    g.attrs.put({"format": "gazeprep-maps", "format_version": 2, "ids": ["a", "b", "c"],
                  "size": S, "levels": 2, "params": {}, "ingest": {}, "n_fixations": [3, 4, 5],
                  "orig_size": [[S, S]] * 3, "complete": True,
                  **({"has_mask": [True, True, False]} if with_mask else {})})
