@@ -11,6 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
+from gazeprep.maps import to_uint8
+
 
 def _disk(h: int, w: int, cy: float, cx: float, ry: float, rx: float) -> np.ndarray:
     yy, xx = np.mgrid[0:h, 0:w]
@@ -50,8 +52,8 @@ def make_sample(rng: np.random.Generator, size: int, levels: int) -> dict[str, n
     pseudo = maps[-1] > 0.5
     return {
         "image": (np.clip(img, 0, 1) * 255).astype(np.uint8),
-        "maps": np.rint(maps * 255).astype(np.uint8),
-        "heatmap": np.rint(heat[None] * 255).astype(np.uint8),
+        "maps": to_uint8(maps),
+        "heatmap": to_uint8(heat[None]),
         "pseudo": pseudo[None].astype(np.uint8),
         "mask": mask[None].astype(np.uint8),
     }
