@@ -15,6 +15,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from gazeprep.maps import UNIT_SCALE
 from gradseg.augment import AugmentConfig, apply_affine, identity_params, sample_params
 from gradseg.errors import GradsegError
 
@@ -22,7 +23,7 @@ from gradseg.errors import GradsegError
 _ARRAYS = {"image": 3, "maps": None, "heatmap": 1, "pseudo": 1, "mask": 1}
 #: Arrays that hold 0/1 masks: resampled bilinearly then thresholded at 0.5.
 BINARY_FIELDS = frozenset({"pseudo", "mask"})
-#: Arrays stored as round(255 x) of values x in [0, 1]: divided by 255 when read.
+#: Arrays stored as round(255 x) of values x in [0, 1]: divided by UNIT_SCALE when read.
 UNIT_FIELDS = frozenset({"image", "maps", "heatmap"})
 
 
@@ -238,7 +239,7 @@ class CacheDataset(Dataset):
         tensors = {}
         for f, block in blocks.items():
             t = torch.from_numpy(np.ascontiguousarray(block)).float()
-            tensors[f] = t.div_(255.0) if f in UNIT_FIELDS else t
+            tensors[f] = t.div_(float(UNIT_SCALE)) if f in UNIT_FIELDS else t
         out = []
         for k, (i, seed) in enumerate(parsed):
             if seed is None or self.augment is None:
