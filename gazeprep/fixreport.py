@@ -22,9 +22,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import numpy as np
 import polars as pl
 
+from gazeprep.delimited import check_unique, read_table, sniff_separator  # noqa: F401
 from gazeprep.errors import GazeprepError
 from gazeprep.tracks import FileResult, conform, image_id
 
@@ -53,11 +53,6 @@ MISSING = (".", "", "NA", "N/A")
 AUTO_NORMALISED_RANGE = (-0.5, 1.5)
 
 
-def sniff_separator(header: str) -> str:
-    """Tab, semicolon or comma: whichever splits the header line into the most fields."""
-    return max(("\t", ";", ","), key=lambda s: (header.count(s), s == ","))
-
-
 def resolve_columns(names: list[str], path: str) -> dict[str, str]:
     """Map canonical fields to the file's column names.
 
@@ -83,43 +78,6 @@ def resolve_columns(names: list[str], path: str) -> dict[str, str]:
             line=1,
         )
     return found
-
-
-def _line_numbers(raw: bytes, n_rows: int) -> np.ndarray:
-    """1-based file line of each data row (blank lines are skipped by the CSV reader)."""
-    lines = raw.split(b"\n")
-    idx = [i + 1 for i, ln in enumerate(lines) if ln.strip()]
-    rows = np.asarray(idx[1:], dtype=np.int64)
-    if rows.size == n_rows:
-        return rows
-    return np.arange(2, n_rows + 2, dtype=np.int64)
-
-
-def read_table(path: str) -> tuple[pl.DataFrame, np.ndarray]:
-    """Read a delimited text file as all-string columns, plus each row's line number."""
-    with open(path, "rb") as fh:
-        raw = fh.read()
-    if not raw.strip():
-        raise GazeprepError("empty file; expected a header line and fixation rows", file=path)
-    if b"\x00" in raw[:65536]:
-        raise GazeprepError("binary file; expected a text fixation report", file=path, line=1)
-    header = raw.split(b"\n", 1)[0].decode("latin-1")
-    sep = sniff_separator(header)
-    try:
-        df = pl.read_csv(
-            raw,
-            separator=sep,
-            infer_schema=False,
-            encoding="utf8-lossy",
-        )
-    except pl.exceptions.PolarsError as exc:
-        raise GazeprepError(
-            f"cannot parse as a {'tab' if sep == chr(9) else repr(sep)}-separated fixation "
-            f"report ({str(exc).splitlines()[0]}); expected one row per fixation, same number "
-            "of fields on every line",
-            file=path,
-        ) from exc
-    return df, _line_numbers(raw, df.height)
 
 
 def _numeric(df: pl.DataFrame, cols: dict[str, str]) -> pl.DataFrame:
@@ -229,8 +187,11 @@ def read_fixreport(path: str, opts: IngestOptions) -> FileResult:
     from pathlib import Path
 
     res = FileResult(path=str(path), format="fixreport")
-    df, lines = read_table(str(path))
+    table = read_table(str(path), "fixation report")
+    df, lines = table.df, table.lines
+    res.notes.update(table.notes)
     cols = resolve_columns(df.columns, res.path)
+    check_unique(table.header, cols.values(), res.path)
     res.rows_read = df.height
     t = _numeric(df, cols).with_columns(
         pl.Series("line", lines), pl.int_range(pl.len(), dtype=pl.Int64).alias("_row")

@@ -180,24 +180,26 @@ def detect_format(path: Path) -> str:
         head = fh.read(65536)
     if path.suffix.lower() == ".edf" or head.startswith(b"SR_RESEARCH"):
         raise GazeprepError("binary EyeLink EDF; convert it to ASC first (edf2asc)", file=path)
-    if b"\x00" in head:
-        raise GazeprepError("binary file; expected an EyeLink ASC, a fixation report or a "
-                            "sample CSV/TSV", file=path, line=1)
     if not head.strip():
         raise GazeprepError("empty file; expected an EyeLink ASC, a fixation report or a "
                             "sample CSV/TSV", file=path)
     if path.suffix.lower() == ".asc":
+        if b"\x00" in head:
+            raise GazeprepError("binary file; expected a text EyeLink ASC", file=path, line=1)
         return "asc"
-    text = head.decode("latin-1")
+    from gazeprep.delimited import decode_text, header_fields, sniff_separator
+    from gazeprep.fixreport import resolve_columns
+    from gazeprep.samples import looks_like_samples
+
+    # BOM and UTF-16 handled as the readers handle them; binary content is refused there.
+    text = decode_text(head, str(path), head=True, what="an EyeLink ASC, a fixation report or a "
+                       "sample CSV/TSV").data.decode("utf-8", "replace")
     first = text.lstrip().split("\n", 1)[0]
     if first.startswith("**") or any(
         ln.startswith(("MSG\t", "MSG ", "START\t", "EFIX ")) for ln in text.splitlines()[:200]
     ):
         return "asc"
-    from gazeprep.fixreport import resolve_columns, sniff_separator
-    from gazeprep.samples import looks_like_samples
-
-    names = [c.strip().strip('"') for c in first.rstrip("\r").split(sniff_separator(first))]
+    names = [c.strip() for c in header_fields(first, sniff_separator(first))]
     try:
         resolve_columns(names, str(path))
         return "fixreport"

@@ -87,8 +87,8 @@ def read_samples(path: str, opts: IngestOptions) -> FileResult:
         ``opts.lenient``: those samples are then skipped and counted in the report).
     """
     from gazeprep.asc import detector_thresholds
+    from gazeprep.delimited import check_unique, read_table
     from gazeprep.fixations import detect
-    from gazeprep.fixreport import read_table
 
     res = FileResult(path=str(path), format="samples")
     detector = "ivt" if opts.detector == "auto" else opts.detector
@@ -96,8 +96,11 @@ def read_samples(path: str, opts: IngestOptions) -> FileResult:
         raise GazeprepError("sample files carry no tracker fixation events; expected "
                             "--detector ivt or idt", file=path)
     res.notes["detector"] = detector
-    df, lines = read_table(str(path))
+    table = read_table(str(path), "sample")
+    df, lines = table.df, table.lines
+    res.notes.update(table.notes)
     cols = _columns(df.columns, opts.sample_columns, res.path, opts.sample_rate is None)
+    check_unique(table.header, cols.values(), res.path)
     t = _parse(df, cols, lines, res, opts)
     res.n_samples = t.height
     screen = opts.screen_px or DEFAULT_SCREEN
