@@ -13,8 +13,10 @@ Coordinates (``--coords``):
 - ``auto`` (default): normalised when every x and y lies in [-0.5, 1.5] (no real pixel report
   fits in 2 x 2 pixels), pixels otherwise.
 
-Track order is ``CURRENT_FIX_INDEX`` when present (gaps allowed, a repeated index within a track
-is an error), file order otherwise. ``onset_ms`` is ``CURRENT_FIX_START``; without it the onset is
+A track is one ``(image, session, trial)``: the trial column (``TRIAL_LABEL``, ``TRIAL_INDEX``...)
+separates two viewings of one image; without it the trial is null. Track order is
+``CURRENT_FIX_INDEX`` when present (gaps allowed, a repeated index within a track is an error),
+file order otherwise. ``onset_ms`` is ``CURRENT_FIX_START``; without it the onset is
 estimated as the sum of the earlier fixations' durations and the file's report says so.
 """
 
@@ -26,7 +28,7 @@ import polars as pl
 
 from gazeprep.delimited import check_unique, read_table, sniff_separator  # noqa: F401
 from gazeprep.errors import GazeprepError
-from gazeprep.tracks import FileResult, conform, image_id
+from gazeprep.tracks import TRACK_KEY, FileResult, conform, image_id
 
 if TYPE_CHECKING:
     from gazeprep.ingest import IngestOptions
@@ -206,7 +208,8 @@ def read_fixreport(path: str, opts: IngestOptions) -> FileResult:
                                        return_dtype=pl.String).alias("image"),
         (pl.col("session") if "session" in t.columns else pl.lit(stem)).fill_null(stem)
         .cast(pl.String).alias("session"),
-        (pl.col("trial") if "trial" in t.columns else pl.lit(None, pl.String)).alias("trial"),
+        (pl.when(pl.col("trial").is_in(list(MISSING))).then(None).otherwise(pl.col("trial"))
+         if "trial" in t.columns else pl.lit(None, pl.String)).alias("trial"),
         (_eye(pl.col("eye")) if "eye" in t.columns else pl.lit("")).alias("eye"),
     )
     t = _fail_or_drop(
@@ -251,14 +254,16 @@ def _check_duplicates(res: FileResult, t: pl.DataFrame, lenient: bool) -> pl.Dat
     """A fixation index seen twice in one track makes its order ambiguous: error or drop."""
     if "index" not in t.columns:
         return t
-    dup = t.select(pl.col("_row").rank("ordinal").over("image", "session", "index") > 1).to_series()
+    dup = t.select(pl.col("_row").rank("ordinal").over(*TRACK_KEY, "index") > 1).to_series()
+    trial = pl.when(pl.col("trial").is_null()).then(pl.lit("")).otherwise(
+        pl.format(" trial {}", pl.col("trial")))
     bad = t.select(
         pl.when(dup).then(pl.format(
-            "duplicate fixation index {} for image {} session {}",
-            pl.col("raw_index"), pl.col("image"), pl.col("session"))).otherwise(None)
+            "duplicate fixation index {} for image {} session {}{}",
+            pl.col("raw_index"), pl.col("image"), pl.col("session"), trial)).otherwise(None)
     ).to_series()
     return _fail_or_drop(res, t, bad, "duplicate_index", lenient,
-                         "each CURRENT_FIX_INDEX once per (image, session)")
+                         "each CURRENT_FIX_INDEX once per (image, session, trial)")
 
 
 def _sizes(t: pl.DataFrame, opts: IngestOptions) -> pl.DataFrame:
@@ -313,7 +318,7 @@ def _onsets(res: FileResult, t: pl.DataFrame) -> pl.DataFrame:
     order = "index" if "index" in t.columns else "_row"
     est = (
         pl.col("duration").cum_sum().shift(1, fill_value=0.0)
-        .over(["image", "session"], order_by=order)
+        .over(list(TRACK_KEY), order_by=order)
     )
     if "start" in t.columns:
         n_est = t.select(pl.col("start").is_null().sum()).item()
