@@ -28,7 +28,15 @@ import polars as pl
 
 from gazeprep.delimited import check_unique, read_table, sniff_separator  # noqa: F401
 from gazeprep.errors import GazeprepError
-from gazeprep.tracks import TRACK_KEY, FileResult, conform, image_id
+from gazeprep.tracks import (
+    LATIN1_NAME,
+    NOT_IN_IMAGES,
+    TRACK_KEY,
+    FileResult,
+    conform,
+    image_id,
+    latin1_names,
+)
 
 if TYPE_CHECKING:
     from gazeprep.ingest import IngestOptions
@@ -217,7 +225,7 @@ def read_fixreport(path: str, opts: IngestOptions) -> FileResult:
                          .otherwise(None)).to_series(),
         "bad_value", opts.lenient, "an image file name")
     t = _check_duplicates(res, t, opts.lenient)
-    t = _sizes(t, opts)
+    t = _sizes(res, t, opts, latin1_names(t, table.latin1_lines))
     t = _normalise(res, t, opts)
     t = _onsets(res, t)
 
@@ -266,25 +274,43 @@ def _check_duplicates(res: FileResult, t: pl.DataFrame, lenient: bool) -> pl.Dat
                          "each CURRENT_FIX_INDEX once per (image, session, trial)")
 
 
-def _sizes(t: pl.DataFrame, opts: IngestOptions) -> pl.DataFrame:
-    """Image size per row: the report's columns, else ``--images`` looked up by id."""
+def _sizes(res: FileResult, t: pl.DataFrame, opts: IngestOptions,
+           latin1: set[str]) -> pl.DataFrame:
+    """Image size per row (``w``, ``h``): the report's columns, else the ``--images`` file.
+
+    Each image is recorded in ``res.images`` with where its size came from; one that
+    ``--images`` lacks keeps its fixations (size from the report's columns, else null) and is
+    listed as ``not in --images``; ``latin1`` ids are listed as names that were not UTF-8.
+    """
     w = pl.col("width") if "width" in t.columns else pl.lit(None, pl.Float64)
     h = pl.col("height") if "height" in t.columns else pl.lit(None, pl.Float64)
     t = t.with_columns(w.round().cast(pl.Int32).alias("w"), h.round().cast(pl.Int32).alias("h"))
-    if opts.images is None:
-        return t
-    need = t.filter(pl.col("w").is_null() | pl.col("h").is_null())["image"].unique().to_list()
-    sizes = {i: opts.image_size(i) for i in need}
-    lut = pl.DataFrame(
-        {"image": list(sizes), "_w": [s[0] if s else None for s in sizes.values()],
-         "_h": [s[1] if s else None for s in sizes.values()]},
-        schema={"image": pl.String, "_w": pl.Int32, "_h": pl.Int32},
-    )
-    return (
-        t.join(lut, on="image", how="left", maintain_order="left")
-        .with_columns(pl.coalesce("w", "_w").alias("w"), pl.coalesce("h", "_h").alias("h"))
-        .drop("_w", "_h")
-    )
+    t = t.with_columns((pl.col("w").is_not_null() & pl.col("h").is_not_null()).alias("_rep"))
+    from_report = pl.col("_rep")
+    if opts.images is not None:
+        need = t.filter(~from_report)["image"].unique().to_list()
+        sizes = {i: opts.image_size(i) for i in need}
+        lut = pl.DataFrame(
+            {"image": list(sizes), "_w": [s[0] if s else None for s in sizes.values()],
+             "_h": [s[1] if s else None for s in sizes.values()]},
+            schema={"image": pl.String, "_w": pl.Int32, "_h": pl.Int32},
+        )
+        t = (
+            t.join(lut, on="image", how="left", maintain_order="left")
+            .with_columns(pl.when(from_report).then("w").otherwise("_w").alias("w"),
+                          pl.when(from_report).then("h").otherwise("_h").alias("h"))
+            .drop("_w", "_h")
+        )
+    src = (pl.when(from_report).then(pl.lit("report columns"))
+           .when(pl.col("w").is_not_null()).then(pl.lit("--images file"))
+           .otherwise(pl.lit("unknown")))
+    for image, wi, hi, source in t.select("image", "w", "h", src).unique(
+            maintain_order=True).iter_rows():
+        problems = [LATIN1_NAME] if image in latin1 else []
+        if opts.images is not None and not opts.has_image(image):
+            problems.append(NOT_IN_IMAGES)
+        res.image(image, None if wi is None or hi is None else (wi, hi), source, problems)
+    return t.drop("_rep")
 
 
 def _normalise(res: FileResult, t: pl.DataFrame, opts: IngestOptions) -> pl.DataFrame:

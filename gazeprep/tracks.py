@@ -129,9 +129,9 @@ class FileResult:
         new = {"id": image, "width": size[0] if size else None,
                "height": size[1] if size else None, "size_from": size_from, "problems": []}
         e = self.images.setdefault(image, new)
-        if e is not new and _size_text(e) != _size_text(new):
-            problems = [*problems, f"size differs within the file: {_size_text(e)} and "
-                        f"{_size_text(new)}"]
+        if e is not new and size_text(e) != size_text(new):
+            problems = [*problems, f"size differs within the file: {size_text(e)} and "
+                        f"{size_text(new)}"]
         e["problems"] = sorted(set(e["problems"]) | set(problems))
 
     @property
@@ -168,7 +168,8 @@ class FileResult:
         }
 
 
-def _size_text(e: dict) -> str:
+def size_text(e: dict) -> str:
+    """``"640 x 480 (--images file)"``: an image entry's size and its source."""
     size = "unknown size" if e["width"] is None else f"{e['width']} x {e['height']}"
     return f"{size} ({e['size_from']})"
 
