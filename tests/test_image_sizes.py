@@ -160,3 +160,14 @@ def test_sample_file_sizes(capsys, tmp_path, images):
                          "800")
     assert fix["width"].to_list() == [1000, 1000]
     assert {e["size_from"] for e in rep["images"]} == {"screen"}
+
+
+def test_sample_file_latin1_image_column(capsys, tmp_path):
+    p = tmp_path / "g.csv"
+    p.write_bytes(b"time,x,y,image\n" + b"".join(
+        b"%d,500,400,%s\n" % (4 * k, b"l\xe9sion.png" if k < 100 else b"plain.png")
+        for k in range(200)))
+    fix, rep, _ = ingest(capsys, [p], tmp_path / "g", "--units", "px")
+    assert fix["image"].to_list() == ["lésion", "plain"]
+    assert by_id(rep)["lésion"]["problems"] == [LATIN1] and by_id(rep)["plain"]["problems"] == []
+    assert rep["inputs"][0]["notes"]["latin1_lines"]["count"] == 100
