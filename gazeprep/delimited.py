@@ -24,10 +24,14 @@ import csv
 import io
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from gazeprep.errors import GazeprepError
+
+if TYPE_CHECKING:
+    import polars as pl
 
 #: Byte-order marks and what they mean (checked in order).
 BOMS = (
@@ -169,7 +173,7 @@ class Table:
     converted or skipped (for ``ingest.json``); ``latin1_lines`` as in :class:`Decoded`.
     """
 
-    df: object
+    df: pl.DataFrame
     lines: np.ndarray
     header: list[str]
     sep: str

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
-from gazeprep.delimited import check_unique, read_table, sniff_separator  # noqa: F401
+from gazeprep.delimited import check_unique, read_table
 from gazeprep.errors import GazeprepError
 from gazeprep.tracks import (
     LATIN1_NAME,
