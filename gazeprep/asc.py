@@ -28,6 +28,17 @@ its first ``IMGLOAD`` to that first image. Without ``IMGLOAD`` the image is ``--
 the whole screen (``GAZE_COORDS``), its id the ``!V TRIAL_VAR`` ``image`` value, else the
 ``TRIALID`` text, else the file stem. ``onset_ms`` counts from the ``TRIALID`` message (else the
 block's ``START``); fixations begun before it have a negative onset.
+
+A track is one ``(image, session, trial)``: the ``trial`` value is the ``TRIALID`` text (made
+unique in the file: a text used n > 1 times becomes ``<text>#1`` ... ``<text>#n``); outside any
+``TRIALID`` it is ``block <k>`` when the file has several recording blocks, else null. So the
+same image shown in two trials gives two tracks, each with its own onsets.
+
+Image names are read as UTF-8; a message that is not valid UTF-8 is decoded as Latin-1 (byte
+``0xe9`` is ``é``), and the image is listed with that problem in ``ingest.json``. Pixel size
+(``width``, ``height``): the ``--images`` file; when ``--images`` is given but lacks the image,
+null (listed as ``not in --images``); without ``--images``, the size the image was shown at: the
+``IMGLOAD`` width/height, else ``--image-rect``, else the screen (FILL or no ``IMGLOAD``).
 """
 
 from __future__ import annotations
@@ -35,15 +46,16 @@ from __future__ import annotations
 import bisect
 import gc
 import math
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 from numba import njit, prange
 
 from gazeprep.errors import GazeprepError
-from gazeprep.tracks import FileResult, image_id
+from gazeprep.tracks import LATIN1_NAME, FileResult, image_id, images_lookup
 
 if TYPE_CHECKING:
     from gazeprep.ingest import IngestOptions
@@ -454,6 +466,31 @@ class AscLog:
     events: dict
     eye_used: str | None
     anomalies: list[dict]
+    latin1_names: set[str] = field(default_factory=set)
+
+    @property
+    def trial_labels(self) -> list[str]:
+        """Trial id of each TRIALID, unique in the file: a text used n > 1 times becomes
+        ``<text>#1`` ... ``<text>#n`` (the trial is part of a track's identity)."""
+        if "_trial_labels" not in self.__dict__:
+            n = Counter(tr.id for tr in self.trials)
+            seen: Counter = Counter()
+            labels = []
+            for tr in self.trials:
+                seen[tr.id] += 1
+                labels.append(tr.id if n[tr.id] == 1 else f"{tr.id}#{seen[tr.id]}")
+            self.__dict__["_trial_labels"] = labels
+        return self.__dict__["_trial_labels"]
+
+    def trial_label(self, trial: int, block: int) -> str | None:
+        """The ``trial`` value of fixations in ``trial`` (index, -1 = none) of ``block``.
+
+        Outside any TRIALID the recording block is the viewing (``"block 2"``) when the file
+        has several blocks, so two blocks showing one image never make one track.
+        """
+        if trial >= 0:
+            return self.trial_labels[trial]
+        return f"block {block + 1}" if block >= 0 and len(self.blocks) > 1 else None
 
     @property
     def trial_lines(self) -> list[int]:
@@ -489,6 +526,8 @@ class _Parser:
         self.eye_used: str | None = None
         self.unknown = 0
         self.n_anomalies: dict[str, int] = {}
+        self.latin1 = False  # the current MSG line is not valid UTF-8 (decoded as Latin-1)
+        self.latin1_names: set[str] = set()
 
     def fail(self, line: int, what: str, text: str) -> None:
         """Record a malformed line (raised at the end unless lenient)."""
@@ -501,6 +540,11 @@ class _Parser:
         self.n_anomalies[kind] = n + 1
         if n < MAX_LISTED_ANOMALIES:
             self.res.anomaly(kind, line, detail)
+
+    def note_name(self, text: str) -> None:
+        """Remember the id of a name read from a Latin-1 line when the name is not ASCII."""
+        if self.latin1 and not text.isascii() and image_id(text):
+            self.latin1_names.add(image_id(text))
 
     def push_state(self, line: int) -> None:
         st = (self.block, self.trial, self.img, self.screen)
@@ -588,6 +632,7 @@ class _Parser:
         elif w0 == "!V" and len(words) > 2 and words[1] == "TRIAL_VAR":
             if self.trial >= 0:
                 self.trials[self.trial].vars[words[2]] = " ".join(words[3:])
+                self.note_name(" ".join(words[3:]))
         elif "eye_used" in words:
             val = words[words.index("eye_used") + 1:]
             if val and val[0][:1].upper() in EYES:
@@ -600,6 +645,7 @@ class _Parser:
                          f"{self.trials[self.trial].line}) has no TRIAL_RESULT")
         self.trials.append(Trial(id=tid or str(len(self.trials)), time=t, line=ln,
                                  block=self.block if self.in_block else -1))
+        self.note_name(tid)
         self.trial = len(self.trials) - 1
         self.img = -1
         self.push_state(ln)
@@ -638,6 +684,7 @@ class _Parser:
         if mode != "FILL" and len(nums) < 2:
             self.fail(ln, what + f" ({mode} needs x y)", text)
             return
+        self.note_name(words[3])
         img = ImgLoad(mode=mode, image=name, line=ln, trial=self.trial)
         if len(nums) >= 2:
             img.x, img.y = nums[0], nums[1]
@@ -723,7 +770,8 @@ def _parse_asc(path: str, res: FileResult, lenient: bool) -> AscLog:
         text = raw[starts[i]:ends[i]].decode("latin-1")
         if kind[i] == K_MSG:
             j = msg_pos[i]
-            p.msg(i + 1, float(msg_t[j]), raw[msg_rest[j]:ends[i]].decode("latin-1"), text)
+            body, p.latin1 = _decode(raw[msg_rest[j]:ends[i]])
+            p.msg(i + 1, float(msg_t[j]), body, text)
         else:
             p.line(i + 1, text)
     p.finish()
@@ -762,7 +810,16 @@ def _parse_asc(path: str, res: FileResult, lenient: bool) -> AscLog:
         blocks=p.blocks, trials=p.trials, imgloads=p.imgloads, screens=p.screens,
         states=p.states, state_lines=np.asarray(p.state_lines, np.int64), efix=efix,
         events=events, eye_used=p.eye_used, anomalies=res.anomalies,
+        latin1_names=p.latin1_names,
     )
+
+
+def _decode(b: bytes) -> tuple[str, bool]:
+    """Message text: UTF-8, else Latin-1 byte for byte (then True: names in it are flagged)."""
+    try:
+        return b.decode("utf-8"), False
+    except UnicodeDecodeError:
+        return b.decode("latin-1"), True
 
 
 def _raise_or_record(p: _Parser, res: FileResult, lenient: bool) -> None:
@@ -1058,7 +1115,7 @@ def _resolve(log: AscLog, state: int) -> tuple[int, int, int]:
 def _place(log: AscLog, cand, eyes: set[str], opts: IngestOptions, res: FileResult) -> list:
     """Map candidates to image coordinates, dropping (and counting) the unusable ones."""
     rows = []
-    cache: dict[int, tuple] = {}
+    cache: dict[int, Placement] = {}
     stem = Path(log.path).stem
     cand = {k: v.tolist() for k, v in cand.items()}  # Python scalars: fast per-item access
     for i in range(len(cand["eye"])):
@@ -1069,8 +1126,10 @@ def _place(log: AscLog, cand, eyes: set[str], opts: IngestOptions, res: FileResu
             continue
         st = int(cand["state"][i])
         if st not in cache:
-            cache[st] = _image_for(log, st, opts, stem)
-        image, trial_id, t0, rect, size, problem = cache[st]
+            cache[st] = where = _image_for(log, st, opts, stem)
+            if not where.problem:
+                res.image(where.image, where.size, where.size_from, where.name_problems)
+        image, trial_id, t0, rect, size, _, problem, _ = cache[st]
         if problem:
             if not opts.lenient:
                 raise GazeprepError(problem, file=log.path, line=ln)
@@ -1095,34 +1154,62 @@ def _place(log: AscLog, cand, eyes: set[str], opts: IngestOptions, res: FileResu
     return rows
 
 
-def _image_for(log: AscLog, state: int, opts: IngestOptions, stem: str):
-    """(image id, trial id, trial start ms, screen rect x y w h, pixel size, problem or None)."""
+class Placement(NamedTuple):
+    """Where fixations in one parser state go: image id, trial, time origin (ms), on-screen
+    rectangle (x, y, w, h screen px), pixel size and its source, or why they cannot be placed."""
+
+    image: str
+    trial: str | None
+    t0: float
+    rect: tuple[float, float, float, float] | None
+    size: tuple[int, int] | None
+    size_from: str
+    problem: str | None
+    name_problems: list[str]
+
+
+def _pixel_size(log: AscLog, image: str, opts: IngestOptions,
+                shown: tuple[float, float] | None, shown_from: str):
+    """``(size, size_from, problems)`` of ``image``: its ``--images`` file; with ``--images``
+    lacking it, unknown (and a problem); without ``--images``, the size it was ``shown`` at."""
+    size, problems = images_lookup(opts, image)
+    if image in log.latin1_names:
+        problems.append(LATIN1_NAME)
+    if size is not None:
+        return size, "--images file", problems
+    if opts.images is not None or shown is None:
+        return None, "unknown", problems
+    return (int(round(shown[0])), int(round(shown[1]))), shown_from, problems
+
+
+def _image_for(log: AscLog, state: int, opts: IngestOptions, stem: str) -> Placement:
+    """The :class:`Placement` of the fixations in parser state ``state``."""
     trial, img, screen = _resolve(log, state)
     block = log.states[state][0]
     tr = log.trials[trial] if trial >= 0 else None
+    label = log.trial_label(trial, block)
     t0 = tr.time if tr else (log.blocks[block].time if block >= 0 else 0.0)
     scr = log.screens[screen] if screen >= 0 else None
     if img >= 0:
         il = log.imgloads[img]
-        size = opts.image_size(il.image)
-        w = il.w if il.w is not None else (size[0] if size else None)
-        h = il.h if il.h is not None else (size[1] if size else None)
+        found = opts.image_size(il.image)
         if il.mode == "FILL":
+            size, src, probs = _pixel_size(log, il.image, opts, scr and scr[2:], "screen")
             if scr is None:
-                return (il.image, tr and tr.id, t0, None, size, "IMGLOAD FILL but no GAZE_COORDS "
-                        "line; expected GAZE_COORDS before the image (or --image-rect)")
-            rect = scr
-        elif w is None or h is None:
-            return (il.image, tr and tr.id, t0, None, size,
-                    f"IMGLOAD {il.mode} {il.image} (line {il.line}) has no width/height; expected "
-                    f"them in the message or the image in --images")
-        elif il.mode == "CENTER":
-            rect = (il.x - w / 2.0, il.y - h / 2.0, w, h)
-        else:
-            rect = (il.x, il.y, w, h)
-        if size is None and il.mode != "FILL":
-            size = (int(round(w)), int(round(h)))
-        return il.image, tr and tr.id, t0, rect, size, None
+                return Placement(il.image, label, t0, None, size, src, "IMGLOAD FILL but no "
+                                 "GAZE_COORDS line; expected GAZE_COORDS before the image (or "
+                                 "--image-rect)", probs)
+            return Placement(il.image, label, t0, scr, size, src, None, probs)
+        w = il.w if il.w is not None else (found[0] if found else None)
+        h = il.h if il.h is not None else (found[1] if found else None)
+        shown = (il.w, il.h) if il.w is not None and il.h is not None else None
+        size, src, probs = _pixel_size(log, il.image, opts, shown, "IMGLOAD w h")
+        if w is None or h is None:
+            return Placement(il.image, label, t0, None, size, src,
+                             f"IMGLOAD {il.mode} {il.image} (line {il.line}) has no width/height; "
+                             "expected them in the message or the image in --images", probs)
+        x0, y0 = (il.x - w / 2.0, il.y - h / 2.0) if il.mode == "CENTER" else (il.x, il.y)
+        return Placement(il.image, label, t0, (x0, y0, w, h), size, src, None, probs)
     name = ""
     if tr:
         for k, v in tr.vars.items():
@@ -1131,14 +1218,12 @@ def _image_for(log: AscLog, state: int, opts: IngestOptions, stem: str):
                 break
         name = name or image_id(tr.id)
     name = name or stem
-    size = opts.image_size(name)
     if opts.image_rect is not None:
-        rect = tuple(float(v) for v in opts.image_rect)
-    elif scr is not None:
-        rect = scr
+        rect, src = tuple(float(v) for v in opts.image_rect), "--image-rect"
     else:
-        return (name, tr and tr.id, t0, None, size, "no IMGLOAD and no GAZE_COORDS to place the "
-                "image; expected --image-rect X Y W H")
-    if size is None:
-        size = (int(round(rect[2])), int(round(rect[3])))
-    return name, tr and tr.id, t0, rect, size, None
+        rect, src = scr, "screen"
+    size, src, probs = _pixel_size(log, name, opts, rect and rect[2:], src)
+    if rect is None:
+        return Placement(name, label, t0, None, size, src, "no IMGLOAD and no GAZE_COORDS to "
+                         "place the image; expected --image-rect X Y W H", probs)
+    return Placement(name, label, t0, rect, size, src, None, probs)

@@ -125,7 +125,8 @@ def read_tracks(gaze_dir: str | Path) -> tuple[dict[str, list[Track]], dict]:
     Returns
     -------
     tracks : dict of str to list of Track
-        Per image id, one track per session (sorted by session).
+        Per image id, all its tracks: one per session and trial, sorted by session, then trial
+        (tracks.parquet from before the ``trial`` column: one per session).
     identity : dict
         Content hashes of the ingest files, recorded in the cache.
     """
@@ -141,7 +142,9 @@ def read_tracks(gaze_dir: str | Path) -> tuple[dict[str, list[Track]], dict]:
     if missing:
         raise GazeprepError(f"tracks.parquet lacks columns {sorted(missing)}", file=path)
     out: dict[str, list[Track]] = {}
-    for row in df.sort("image", "session").iter_rows(named=True):
+    # one track per (image, session, trial); a fixed order keeps the render key stable
+    key = [c for c in ("image", "session", "trial") if c in df.columns]
+    for row in df.sort(key, maintain_order=True).iter_rows(named=True):
         xs, ys, ds = (np.asarray(row[c] or [], dtype=np.float64) for c in ("x", "y", "duration_ms"))
         if not (len(xs) == len(ys) == len(ds)):
             raise GazeprepError(

@@ -13,8 +13,10 @@ Coordinates (``--coords``):
 - ``auto`` (default): normalised when every x and y lies in [-0.5, 1.5] (no real pixel report
   fits in 2 x 2 pixels), pixels otherwise.
 
-Track order is ``CURRENT_FIX_INDEX`` when present (gaps allowed, a repeated index within a track
-is an error), file order otherwise. ``onset_ms`` is ``CURRENT_FIX_START``; without it the onset is
+A track is one ``(image, session, trial)``: the trial column (``TRIAL_LABEL``, ``TRIAL_INDEX``...)
+separates two viewings of one image; without it the trial is null. Track order is
+``CURRENT_FIX_INDEX`` when present (gaps allowed, a repeated index within a track is an error),
+file order otherwise. ``onset_ms`` is ``CURRENT_FIX_START``; without it the onset is
 estimated as the sum of the earlier fixations' durations and the file's report says so.
 """
 
@@ -22,11 +24,19 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import numpy as np
 import polars as pl
 
+from gazeprep.delimited import check_unique, read_table
 from gazeprep.errors import GazeprepError
-from gazeprep.tracks import FileResult, conform, image_id
+from gazeprep.tracks import (
+    LATIN1_NAME,
+    NOT_IN_IMAGES,
+    TRACK_KEY,
+    FileResult,
+    conform,
+    image_id,
+    latin1_names,
+)
 
 if TYPE_CHECKING:
     from gazeprep.ingest import IngestOptions
@@ -51,11 +61,6 @@ NUMERIC = ("index", "x", "y", "duration", "start", "pupil", "width", "height")
 #: Values meaning "missing" in optional columns (Data Viewer writes ".").
 MISSING = (".", "", "NA", "N/A")
 AUTO_NORMALISED_RANGE = (-0.5, 1.5)
-
-
-def sniff_separator(header: str) -> str:
-    """Tab, semicolon or comma: whichever splits the header line into the most fields."""
-    return max(("\t", ";", ","), key=lambda s: (header.count(s), s == ","))
 
 
 def resolve_columns(names: list[str], path: str) -> dict[str, str]:
@@ -83,43 +88,6 @@ def resolve_columns(names: list[str], path: str) -> dict[str, str]:
             line=1,
         )
     return found
-
-
-def _line_numbers(raw: bytes, n_rows: int) -> np.ndarray:
-    """1-based file line of each data row (blank lines are skipped by the CSV reader)."""
-    lines = raw.split(b"\n")
-    idx = [i + 1 for i, ln in enumerate(lines) if ln.strip()]
-    rows = np.asarray(idx[1:], dtype=np.int64)
-    if rows.size == n_rows:
-        return rows
-    return np.arange(2, n_rows + 2, dtype=np.int64)
-
-
-def read_table(path: str) -> tuple[pl.DataFrame, np.ndarray]:
-    """Read a delimited text file as all-string columns, plus each row's line number."""
-    with open(path, "rb") as fh:
-        raw = fh.read()
-    if not raw.strip():
-        raise GazeprepError("empty file; expected a header line and fixation rows", file=path)
-    if b"\x00" in raw[:65536]:
-        raise GazeprepError("binary file; expected a text fixation report", file=path, line=1)
-    header = raw.split(b"\n", 1)[0].decode("latin-1")
-    sep = sniff_separator(header)
-    try:
-        df = pl.read_csv(
-            raw,
-            separator=sep,
-            infer_schema=False,
-            encoding="utf8-lossy",
-        )
-    except pl.exceptions.PolarsError as exc:
-        raise GazeprepError(
-            f"cannot parse as a {'tab' if sep == chr(9) else repr(sep)}-separated fixation "
-            f"report ({str(exc).splitlines()[0]}); expected one row per fixation, same number "
-            "of fields on every line",
-            file=path,
-        ) from exc
-    return df, _line_numbers(raw, df.height)
 
 
 def _numeric(df: pl.DataFrame, cols: dict[str, str]) -> pl.DataFrame:
@@ -229,8 +197,11 @@ def read_fixreport(path: str, opts: IngestOptions) -> FileResult:
     from pathlib import Path
 
     res = FileResult(path=str(path), format="fixreport")
-    df, lines = read_table(str(path))
+    table = read_table(str(path), "fixation report")
+    df, lines = table.df, table.lines
+    res.notes.update(table.notes)
     cols = resolve_columns(df.columns, res.path)
+    check_unique(table.header, cols.values(), res.path)
     res.rows_read = df.height
     t = _numeric(df, cols).with_columns(
         pl.Series("line", lines), pl.int_range(pl.len(), dtype=pl.Int64).alias("_row")
@@ -245,7 +216,8 @@ def read_fixreport(path: str, opts: IngestOptions) -> FileResult:
                                        return_dtype=pl.String).alias("image"),
         (pl.col("session") if "session" in t.columns else pl.lit(stem)).fill_null(stem)
         .cast(pl.String).alias("session"),
-        (pl.col("trial") if "trial" in t.columns else pl.lit(None, pl.String)).alias("trial"),
+        (pl.when(pl.col("trial").is_in(list(MISSING))).then(None).otherwise(pl.col("trial"))
+         if "trial" in t.columns else pl.lit(None, pl.String)).alias("trial"),
         (_eye(pl.col("eye")) if "eye" in t.columns else pl.lit("")).alias("eye"),
     )
     t = _fail_or_drop(
@@ -253,7 +225,7 @@ def read_fixreport(path: str, opts: IngestOptions) -> FileResult:
                          .otherwise(None)).to_series(),
         "bad_value", opts.lenient, "an image file name")
     t = _check_duplicates(res, t, opts.lenient)
-    t = _sizes(t, opts)
+    t = _sizes(res, t, opts, latin1_names(t, table.latin1_lines))
     t = _normalise(res, t, opts)
     t = _onsets(res, t)
 
@@ -290,35 +262,55 @@ def _check_duplicates(res: FileResult, t: pl.DataFrame, lenient: bool) -> pl.Dat
     """A fixation index seen twice in one track makes its order ambiguous: error or drop."""
     if "index" not in t.columns:
         return t
-    dup = t.select(pl.col("_row").rank("ordinal").over("image", "session", "index") > 1).to_series()
+    dup = t.select(pl.col("_row").rank("ordinal").over(*TRACK_KEY, "index") > 1).to_series()
+    trial = pl.when(pl.col("trial").is_null()).then(pl.lit("")).otherwise(
+        pl.format(" trial {}", pl.col("trial")))
     bad = t.select(
         pl.when(dup).then(pl.format(
-            "duplicate fixation index {} for image {} session {}",
-            pl.col("raw_index"), pl.col("image"), pl.col("session"))).otherwise(None)
+            "duplicate fixation index {} for image {} session {}{}",
+            pl.col("raw_index"), pl.col("image"), pl.col("session"), trial)).otherwise(None)
     ).to_series()
     return _fail_or_drop(res, t, bad, "duplicate_index", lenient,
-                         "each CURRENT_FIX_INDEX once per (image, session)")
+                         "each CURRENT_FIX_INDEX once per (image, session, trial)")
 
 
-def _sizes(t: pl.DataFrame, opts: IngestOptions) -> pl.DataFrame:
-    """Image size per row: the report's columns, else ``--images`` looked up by id."""
+def _sizes(res: FileResult, t: pl.DataFrame, opts: IngestOptions,
+           latin1: set[str]) -> pl.DataFrame:
+    """Image size per row (``w``, ``h``): the report's columns, else the ``--images`` file.
+
+    Each image is recorded in ``res.images`` with where its size came from; one that
+    ``--images`` lacks keeps its fixations (size from the report's columns, else null) and is
+    listed as ``not in --images``; ``latin1`` ids are listed as names that were not UTF-8.
+    """
     w = pl.col("width") if "width" in t.columns else pl.lit(None, pl.Float64)
     h = pl.col("height") if "height" in t.columns else pl.lit(None, pl.Float64)
     t = t.with_columns(w.round().cast(pl.Int32).alias("w"), h.round().cast(pl.Int32).alias("h"))
-    if opts.images is None:
-        return t
-    need = t.filter(pl.col("w").is_null() | pl.col("h").is_null())["image"].unique().to_list()
-    sizes = {i: opts.image_size(i) for i in need}
-    lut = pl.DataFrame(
-        {"image": list(sizes), "_w": [s[0] if s else None for s in sizes.values()],
-         "_h": [s[1] if s else None for s in sizes.values()]},
-        schema={"image": pl.String, "_w": pl.Int32, "_h": pl.Int32},
-    )
-    return (
-        t.join(lut, on="image", how="left", maintain_order="left")
-        .with_columns(pl.coalesce("w", "_w").alias("w"), pl.coalesce("h", "_h").alias("h"))
-        .drop("_w", "_h")
-    )
+    t = t.with_columns((pl.col("w").is_not_null() & pl.col("h").is_not_null()).alias("_rep"))
+    from_report = pl.col("_rep")
+    if opts.images is not None:
+        need = t.filter(~from_report)["image"].unique().to_list()
+        sizes = {i: opts.image_size(i) for i in need}
+        lut = pl.DataFrame(
+            {"image": list(sizes), "_w": [s[0] if s else None for s in sizes.values()],
+             "_h": [s[1] if s else None for s in sizes.values()]},
+            schema={"image": pl.String, "_w": pl.Int32, "_h": pl.Int32},
+        )
+        t = (
+            t.join(lut, on="image", how="left", maintain_order="left")
+            .with_columns(pl.when(from_report).then("w").otherwise("_w").alias("w"),
+                          pl.when(from_report).then("h").otherwise("_h").alias("h"))
+            .drop("_w", "_h")
+        )
+    src = (pl.when(from_report).then(pl.lit("report columns"))
+           .when(pl.col("w").is_not_null()).then(pl.lit("--images file"))
+           .otherwise(pl.lit("unknown")))
+    for image, wi, hi, source in t.select("image", "w", "h", src).unique(
+            maintain_order=True).iter_rows():
+        problems = [LATIN1_NAME] if image in latin1 else []
+        if opts.images is not None and not opts.has_image(image):
+            problems.append(NOT_IN_IMAGES)
+        res.image(image, None if wi is None or hi is None else (wi, hi), source, problems)
+    return t.drop("_rep")
 
 
 def _normalise(res: FileResult, t: pl.DataFrame, opts: IngestOptions) -> pl.DataFrame:
@@ -352,7 +344,7 @@ def _onsets(res: FileResult, t: pl.DataFrame) -> pl.DataFrame:
     order = "index" if "index" in t.columns else "_row"
     est = (
         pl.col("duration").cum_sum().shift(1, fill_value=0.0)
-        .over(["image", "session"], order_by=order)
+        .over(list(TRACK_KEY), order_by=order)
     )
     if "start" in t.columns:
         n_est = t.select(pl.col("start").is_null().sum()).item()

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from gazeprep.errors import GazeprepError
-from gazeprep.tracks import FileResult, image_id
+from gazeprep.tracks import FileResult, image_id, size_text
 
 VERSION = 1
 FORMATS = ("auto", "asc", "fixreport", "samples")
@@ -104,6 +104,14 @@ class IngestOptions:
         """The parameters as JSON-able values."""
         return {k: v for k, v in asdict(self).items() if not k.startswith("_")}
 
+    def has_image(self, image: str) -> bool:
+        """Whether ``--images`` holds a file for id ``image`` (False without ``--images``)."""
+        if self.images is None:
+            return False
+        if self._image_paths is None:
+            self._image_paths = index_images(self.images)
+        return image in self._image_paths
+
     def image_size(self, image: str) -> tuple[int, int] | None:
         """``(width, height)`` in pixels of image ``image`` found in ``--images``, else None.
 
@@ -180,24 +188,26 @@ def detect_format(path: Path) -> str:
         head = fh.read(65536)
     if path.suffix.lower() == ".edf" or head.startswith(b"SR_RESEARCH"):
         raise GazeprepError("binary EyeLink EDF; convert it to ASC first (edf2asc)", file=path)
-    if b"\x00" in head:
-        raise GazeprepError("binary file; expected an EyeLink ASC, a fixation report or a "
-                            "sample CSV/TSV", file=path, line=1)
     if not head.strip():
         raise GazeprepError("empty file; expected an EyeLink ASC, a fixation report or a "
                             "sample CSV/TSV", file=path)
     if path.suffix.lower() == ".asc":
+        if b"\x00" in head:
+            raise GazeprepError("binary file; expected a text EyeLink ASC", file=path, line=1)
         return "asc"
-    text = head.decode("latin-1")
+    from gazeprep.delimited import decode_text, header_fields, sniff_separator
+    from gazeprep.fixreport import resolve_columns
+    from gazeprep.samples import looks_like_samples
+
+    # BOM and UTF-16 handled as the readers handle them; binary content is refused there.
+    text = decode_text(head, str(path), head=True, what="an EyeLink ASC, a fixation report or a "
+                       "sample CSV/TSV").data.decode("utf-8", "replace")
     first = text.lstrip().split("\n", 1)[0]
     if first.startswith("**") or any(
         ln.startswith(("MSG\t", "MSG ", "START\t", "EFIX ")) for ln in text.splitlines()[:200]
     ):
         return "asc"
-    from gazeprep.fixreport import resolve_columns, sniff_separator
-    from gazeprep.samples import looks_like_samples
-
-    names = [c.strip().strip('"') for c in first.rstrip("\r").split(sniff_separator(first))]
+    names = [c.strip() for c in header_fields(first, sniff_separator(first))]
     try:
         resolve_columns(names, str(path))
         return "fixreport"
@@ -296,10 +306,11 @@ def run_ingest(
 
 def make_report(results: list[FileResult], opts: IngestOptions, n_fix: int, n_tracks: int,
                 n_images: int, seconds: float) -> dict:
-    """The ``ingest.json`` document."""
+    """The ``ingest.json`` document (its ``images`` section: :func:`image_entries`)."""
     dropped: Counter = Counter()
     for r in results:
         dropped.update(r.dropped)
+    images = image_entries(results)
     return {
         "version": VERSION,
         "inputs": [r.report() for r in results],
@@ -316,11 +327,37 @@ def make_report(results: list[FileResult], opts: IngestOptions, n_fix: int, n_tr
             "fixations": n_fix,
             "tracks": n_tracks,
             "images": n_images,
+            "images_with_problems": sum(1 for e in images if e["problems"]),
             "seconds": round(seconds, 3),
         },
+        "images": images,
         "drops": [d for r in results for d in r.drops],
         "params": opts.params(),
     }
+
+
+def image_entries(results: list[FileResult]) -> list[dict]:
+    """One entry per image id named by any input, sorted by id.
+
+    Each entry: ``id``, ``width``, ``height`` (pixels, null when unknown), ``size_from`` (one of
+    :data:`gazeprep.tracks.SIZE_SOURCES`), ``problems`` (e.g. ``not in --images``, ``name not
+    valid UTF-8, decoded as Latin-1``, sizes that differ) and ``files`` (input file names). The
+    size is the first input's; an input that says otherwise adds a problem.
+    """
+    out: dict[str, dict] = {}
+    sizes: dict[str, list[tuple[str, str]]] = {}
+    for r in results:
+        name = Path(r.path).name
+        for image, e in r.images.items():
+            o = out.setdefault(image, {**e, "problems": [], "files": []})
+            o["files"].append(name)
+            o["problems"] = sorted(set(o["problems"]) | set(e["problems"]))
+            sizes.setdefault(image, []).append((name, size_text(e)))
+    for image, by_file in sizes.items():
+        if len({size for _, size in by_file}) > 1:
+            out[image]["problems"].append("size differs between inputs: " + ", ".join(
+                f"{name} {size}" for name, size in by_file))
+    return [out[k] for k in sorted(out)]
 
 
 def write_outputs(out: Path, fix, tracks, report: dict) -> None:

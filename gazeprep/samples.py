@@ -7,6 +7,11 @@ screen pixels; the image lies at ``--image-rect`` (default: the whole screen, ``
 else 1920 x 1080, recorded in the report). Empty, ``.``, ``NA`` or ``NaN`` x/y/pupil values are
 missing samples (blinks); any other text is an error. Fixations come from I-VT (default) or I-DT.
 The image id is the image column's stem, else the file stem; the session is the file stem.
+Each contiguous run of samples on one image is one viewing, its own trial (numbered ``1``, ``2``...
+in file order) and track: an image column that switches back to an earlier image starts a new
+track, it never continues the old one. Without an image column the trial is null.
+Image size: the ``--images`` file (null, and listed as a problem, when ``--images`` lacks it);
+without ``--images``, the size it was shown at (``--image-rect``, else the screen).
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ import numpy as np
 import polars as pl
 
 from gazeprep.errors import GazeprepError
-from gazeprep.tracks import FileResult, conform, image_id
+from gazeprep.tracks import LATIN1_NAME, FileResult, conform, image_id, images_lookup, latin1_names
 
 if TYPE_CHECKING:
     from gazeprep.ingest import IngestOptions
@@ -87,8 +92,8 @@ def read_samples(path: str, opts: IngestOptions) -> FileResult:
         ``opts.lenient``: those samples are then skipped and counted in the report).
     """
     from gazeprep.asc import detector_thresholds
+    from gazeprep.delimited import check_unique, read_table
     from gazeprep.fixations import detect
-    from gazeprep.fixreport import read_table
 
     res = FileResult(path=str(path), format="samples")
     detector = "ivt" if opts.detector == "auto" else opts.detector
@@ -96,8 +101,11 @@ def read_samples(path: str, opts: IngestOptions) -> FileResult:
         raise GazeprepError("sample files carry no tracker fixation events; expected "
                             "--detector ivt or idt", file=path)
     res.notes["detector"] = detector
-    df, lines = read_table(str(path))
+    table = read_table(str(path), "sample")
+    df, lines = table.df, table.lines
+    res.notes.update(table.notes)
     cols = _columns(df.columns, opts.sample_columns, res.path, opts.sample_rate is None)
+    check_unique(table.header, cols.values(), res.path)
     t = _parse(df, cols, lines, res, opts)
     res.n_samples = t.height
     screen = opts.screen_px or DEFAULT_SCREEN
@@ -107,10 +115,13 @@ def read_samples(path: str, opts: IngestOptions) -> FileResult:
     thr = detector_thresholds(opts, screen)
     rows = []
     stem = Path(path).stem
+    latin1 = latin1_names(t, table.latin1_lines)
     seg = t.with_columns((pl.col("image") != pl.col("image").shift(1)).fill_null(True)
                          .cum_sum().alias("_seg"))
-    for _, part in seg.group_by("_seg", maintain_order=True):
+    for k, (_, part) in enumerate(seg.group_by("_seg", maintain_order=True), 1):
         name = part["image"][0]
+        # each contiguous run of one image is one viewing: its own trial and track
+        trial = str(k) if "image" in cols else None
         tt = part["t"].to_numpy()
         s = detect(detector, tt, part["x"].to_numpy(), part["y"].to_numpy(),
                    part["pupil"].to_numpy(), velocity=thr["velocity"],
@@ -118,7 +129,7 @@ def read_samples(path: str, opts: IngestOptions) -> FileResult:
                    idt_window=opts.idt_window, max_gap=opts.max_gap, merge_gap=opts.merge_gap,
                    merge_distance=thr["merge_distance"])
         res.rows_read += int(s["first"].size)
-        size = opts.image_size(name) or (int(round(rect[2])), int(round(rect[3])))
+        size = _size(res, name, rect, opts, [LATIN1_NAME] if name in latin1 else [])
         ln = part["line"].to_numpy()[s["first"]]
         for i in range(s["first"].size):
             nx = (s["x"][i] - rect[0]) / rect[2]
@@ -129,18 +140,35 @@ def read_samples(path: str, opts: IngestOptions) -> FileResult:
                 res.drop("short", int(ln[i]), f"{s['duration'][i]:g} ms")
             else:
                 pupil = s["pupil"][i]
-                rows.append((name, nx, ny, s["start"][i] - tt[0], s["duration"][i],
-                             pupil if np.isfinite(pupil) else None, size[0], size[1],
-                             s["start"][i], int(ln[i])))
+                rows.append((name, trial, nx, ny, s["start"][i] - tt[0], s["duration"][i],
+                             pupil if np.isfinite(pupil) else None,
+                             *(size or (None, None)), s["start"][i], int(ln[i])))
     out = pl.DataFrame(rows, schema={
-        "image": pl.String, "x": pl.Float64, "y": pl.Float64, "onset_ms": pl.Float64,
-        "duration_ms": pl.Float64, "pupil": pl.Float64, "width": pl.Int32, "height": pl.Int32,
-        "order": pl.Float64, "line": pl.Int64}, orient="row")
+        "image": pl.String, "trial": pl.String, "x": pl.Float64, "y": pl.Float64,
+        "onset_ms": pl.Float64, "duration_ms": pl.Float64, "pupil": pl.Float64,
+        "width": pl.Int32, "height": pl.Int32, "order": pl.Float64, "line": pl.Int64},
+        orient="row")
     res.fixations = conform(out.with_columns(
         pl.lit(stem).alias("session"), pl.lit("").alias("eye"),
         pl.lit(Path(path).name).alias("source")))
     res.check_balance()
     return res
+
+
+def _size(res: FileResult, name: str, rect: tuple, opts: IngestOptions,
+          problems: list[str]) -> tuple[int, int] | None:
+    """Pixel size of image ``name``: its ``--images`` file; without ``--images``, the size it was
+    shown at (``--image-rect`` or the screen). Recorded in ``res.images``."""
+    size, missing = images_lookup(opts, name)
+    if size is not None:
+        source = "--images file"
+    elif opts.images is not None:
+        source = "unknown"
+    else:
+        size = (int(round(rect[2])), int(round(rect[3])))
+        source = "--image-rect" if opts.image_rect is not None else "screen"
+    res.image(name, size, source, problems + missing)
+    return size
 
 
 def _parse(df: pl.DataFrame, cols: dict[str, str], lines: np.ndarray, res: FileResult,

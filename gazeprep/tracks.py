@@ -3,13 +3,20 @@
 Every reader (ASC, fixation report, sample CSV) returns a :class:`FileResult` whose ``fixations``
 frame has the columns of :data:`FIXATION_SCHEMA` except ``index``, plus an ``order`` sort key
 (float64) and the 1-based source ``line``. :func:`build_fixations` concatenates them, orders
-each track (one ``(image, session)`` pair) by ``order`` and numbers it; :func:`build_tracks`
-folds each track into one row of list columns.
+each track by ``order`` and numbers it; :func:`build_tracks` folds each track into one row of
+list columns.
+
+A track is one viewing: the fixations of one ``(image, session, trial)`` (:data:`TRACK_KEY`).
+The same image shown in two trials of one session makes two tracks, never one whose onsets
+restart in the middle (its reverse-truncated tail would be the second viewing's by accident).
+Where a reader knows no trial (a report without a trial column) ``trial`` is null and the
+track is the image's whole session.
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,6 +48,15 @@ READER_SCHEMA: dict[str, Any] = {
     "order": pl.Float64,
     "line": pl.Int64,
 }
+
+#: The columns that identify one track (one viewing of one image).
+TRACK_KEY = ("image", "session", "trial")
+
+#: Where an image's pixel size came from (``size_from`` in ``ingest.json``'s ``images``).
+SIZE_SOURCES = ("report columns", "--images file", "IMGLOAD w h", "--image-rect", "screen",
+                "unknown")
+NOT_IN_IMAGES = "not in --images"
+LATIN1_NAME = "name not valid UTF-8, decoded as Latin-1"
 
 #: How many individual drops ``ingest.json`` lists per file and reason (all are counted).
 MAX_DROPS_LISTED = 1000
@@ -74,6 +90,7 @@ class FileResult:
     errors: list[dict] = field(default_factory=list)
     anomalies: list[dict] = field(default_factory=list)
     notes: dict = field(default_factory=dict)
+    images: dict[str, dict] = field(default_factory=dict)
 
     def drop(self, reason: str, line: int | None, detail: str | None = None) -> None:
         """Count one dropped candidate and list it (up to :data:`MAX_DROPS_LISTED` per reason)."""
@@ -93,6 +110,29 @@ class FileResult:
     def anomaly(self, kind: str, line: int | None, detail: str) -> None:
         """Record something odd but survivable in the input (kept in ``ingest.json``)."""
         self.anomalies.append({"file": self.path, "line": line, "kind": kind, "detail": detail})
+
+    def image(self, image: str, size: tuple[int, int] | None, size_from: str,
+              problems: Iterable[str] = ()) -> None:
+        """Record an image id this file names: its pixel size, where that came from, problems.
+
+        Parameters
+        ----------
+        image : str
+            Image id.
+        size : (width, height) or None
+            Pixels, None when unknown.
+        size_from : str
+            One of :data:`SIZE_SOURCES`.
+        problems : iterable of str
+            E.g. :data:`NOT_IN_IMAGES`, :data:`LATIN1_NAME`.
+        """
+        new = {"id": image, "width": size[0] if size else None,
+               "height": size[1] if size else None, "size_from": size_from, "problems": []}
+        e = self.images.setdefault(image, new)
+        if e is not new and size_text(e) != size_text(new):
+            problems = [*problems, f"size differs within the file: {size_text(e)} and "
+                        f"{size_text(new)}"]
+        e["problems"] = sorted(set(e["problems"]) | set(problems))
 
     @property
     def rows_kept(self) -> int:
@@ -128,6 +168,31 @@ class FileResult:
         }
 
 
+def size_text(e: dict) -> str:
+    """``"640 x 480 (--images file)"``: an image entry's size and its source."""
+    size = "unknown size" if e["width"] is None else f"{e['width']} x {e['height']}"
+    return f"{size} ({e['size_from']})"
+
+
+def images_lookup(opts: Any, image: str) -> tuple[tuple[int, int] | None, list[str]]:
+    """``(width, height)`` of ``image`` in ``--images`` and, when ``--images`` lacks it, the
+    problem :data:`NOT_IN_IMAGES`; ``(None, [])`` without ``--images``."""
+    size = opts.image_size(image)
+    if size is None and opts.images is not None:
+        return None, [NOT_IN_IMAGES]
+    return size, []
+
+
+def latin1_names(names: pl.DataFrame, latin1_lines: Iterable[int]) -> set[str]:
+    """Ids (column ``image``) read from a line decoded as Latin-1 and holding a non-ASCII
+    character: their names were not valid UTF-8 (column ``line`` = file line)."""
+    lines = list(latin1_lines)
+    if not lines or not names.height:
+        return set()
+    hit = names.filter(pl.col("line").is_in(lines) & pl.col("image").str.contains(r"[^\x00-\x7f]"))
+    return set(hit["image"].to_list())
+
+
 def empty_reader_frame() -> pl.DataFrame:
     """A zero-row frame with :data:`READER_SCHEMA`."""
     return pl.DataFrame(schema=READER_SCHEMA)
@@ -161,36 +226,38 @@ def build_fixations(results: list[FileResult]) -> pl.DataFrame:
     Raises
     ------
     GazeprepError
-        If one track ``(image, session)`` comes from two different files: their orders would not
-        be comparable, and silently interleaving them would corrupt the track.
+        If one track ``(image, session, trial)`` comes from two different files: their orders
+        would not be comparable, and silently interleaving them would corrupt the track.
     """
     frames = [conform(r.fixations) for r in results if r.fixations is not None]
     df = pl.concat(frames, how="vertical") if frames else empty_reader_frame()
+    key = list(TRACK_KEY)
     clash = (
-        df.group_by("image", "session")
+        df.group_by(key)
         .agg(pl.col("source").n_unique().alias("n"), pl.col("source").unique().alias("files"))
         .filter(pl.col("n") > 1)
+        .sort(key)
     )
     if clash.height:
         row = clash.row(0, named=True)
         raise GazeprepError(
-            f"track (image={row['image']!r}, session={row['session']!r}) comes from several "
-            f"files {sorted(row['files'])}; expected each (image, session) in one file "
-            "(rename a session or ingest the files separately)",
+            f"track (image={row['image']!r}, session={row['session']!r}, trial={row['trial']!r})"
+            f" comes from several files {sorted(row['files'])}; expected each (image, session, "
+            "trial) in one file (rename a session or ingest the files separately)",
             file=sorted(row["files"])[0],
         )
     df = df.with_row_index("_row")
-    first = df.group_by("image", "session").agg(pl.col("_row").min().alias("_first"))
+    first = df.group_by(key).agg(pl.col("_row").min().alias("_first"))
     df = (
-        df.join(first, on=["image", "session"], how="left")
+        df.join(first, on=key, how="left", nulls_equal=True)
         .sort(["_first", "order", "_row"])
-        .with_columns(pl.int_range(pl.len()).over("image", "session").cast(pl.Int32).alias("index"))
+        .with_columns(pl.int_range(pl.len()).over(key).cast(pl.Int32).alias("index"))
     )
     return df.select([pl.col(k).cast(v) for k, v in FIXATION_SCHEMA.items()])
 
 
 def build_tracks(fix: pl.DataFrame) -> pl.DataFrame:
-    """One row per ``(image, session)``: the ordered track as list columns.
+    """One row per track ``(image, session, trial)``: the ordered track as list columns.
 
     Parameters
     ----------
@@ -200,12 +267,13 @@ def build_tracks(fix: pl.DataFrame) -> pl.DataFrame:
     Returns
     -------
     polars.DataFrame
-        ``image, session, x, y, duration_ms, onset_ms`` (lists), ``n_fixations`` (int32),
-        ``total_duration_ms`` (float64), ``width, height`` (int32, nullable).
+        ``image, session, trial`` (trial null where unknown), ``x, y, duration_ms, onset_ms``
+        (lists), ``n_fixations`` (int32), ``total_duration_ms`` (float64), ``width, height``
+        (int32, nullable); tracks in order of first appearance.
     """
     return (
         fix.sort("index", maintain_order=True)
-        .group_by("image", "session", maintain_order=True)
+        .group_by(*TRACK_KEY, maintain_order=True)
         .agg(
             pl.col("x"),
             pl.col("y"),
@@ -219,6 +287,7 @@ def build_tracks(fix: pl.DataFrame) -> pl.DataFrame:
         .select(
             pl.col("image"),
             pl.col("session"),
+            pl.col("trial"),
             pl.col("x").cast(pl.List(pl.Float32)),
             pl.col("y").cast(pl.List(pl.Float32)),
             pl.col("duration_ms").cast(pl.List(pl.Float32)),

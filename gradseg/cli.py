@@ -10,6 +10,7 @@ import json
 import sys
 import traceback
 from pathlib import Path
+from typing import Literal
 
 import typer
 
@@ -67,8 +68,9 @@ def train(
     thresholds: str = typer.Option("0.5,0.3", help="gazesup: heatmap thresholds, one head each."),
     map_order: str = typer.Option("whole-first", help="gradtrack: whole-first (coarsest stage "
                                   "<- whole track, finest <- tail) or tail-first."),
-    val_target: str = typer.Option("auto", help="Validation Dice against: auto (mask when the "
-                                   "cache has masks) | mask | pseudo."),
+    val_target: Literal["auto", "mask", "pseudo"] = typer.Option(
+        "auto", help="Validation Dice against: auto (mask when the cache has masks) | mask "
+        "(needs masks) | pseudo."),
     eval_every: int = typer.Option(200, help="Validate every N iterations."),
     checkpoint_every: int = typer.Option(200, help="Write last.pt every N iterations."),
     test_ids: Path = typer.Option(None, "--test-ids", "--exclude-ids", help="File of ids (one a "

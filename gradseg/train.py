@@ -106,7 +106,19 @@ def split_ids(ids: list[str], val_fraction: float, seed: int) -> tuple[list[str]
     return order[n_val:], order[:n_val]
 
 
+#: What validation Dice is computed against (``auto``: mask when the cache has masks).
+VAL_TARGETS = ("auto", "mask", "pseudo")
+
+
 def _resolve(cfg: TrainConfig, info: CacheInfo) -> TrainConfig:
+    """Check the settings against the cache and fill in the defaults that depend on it.
+
+    Raises
+    ------
+    typer.BadParameter
+        (exit code 2 on the command line) for a setting the cache cannot serve: validation
+        against masks, or ``--method full``, on a cache without masks.
+    """
     if cfg.method not in METHODS:
         raise GradsegError(f"method must be one of {', '.join(METHODS)}, got {cfg.method!r}")
     if cfg.map_order not in MAP_ORDERS:
@@ -118,14 +130,27 @@ def _resolve(cfg: TrainConfig, info: CacheInfo) -> TrainConfig:
             f"--size {cfg.size} must be divisible by 2**levels = {2**info.levels} "
             f"(the U-Net has one decoder stage per cache level, L = {info.levels})"
         )
+    if cfg.val_target not in VAL_TARGETS:
+        raise usage_error("--val-target", f"{cfg.val_target!r} is not one of "
+                          f"{', '.join(VAL_TARGETS)}")
+    if not info.mask_available:
+        why = (f"the cache {info.path} has no ground-truth masks (render it with --masks "
+               "to get them)")
+        if cfg.val_target == "mask":
+            raise usage_error("--val-target", f"mask: {why}; use --val-target pseudo (or auto)")
+        if cfg.method == "full":
+            raise usage_error("--method", f"full trains on masks but {why}; use gradtrack or "
+                              "gazesup")
     if cfg.val_target == "auto":
         cfg.val_target = "mask" if info.mask_available else "pseudo"
-    if cfg.val_target not in ("mask", "pseudo"):
-        raise GradsegError("--val-target must be auto, mask or pseudo")
-    if cfg.method == "full" and not info.mask_available:
-        raise GradsegError("--method full needs ground-truth masks; the cache has none",
-                           file=info.path)
     return cfg
+
+
+def usage_error(option: str, message: str) -> Exception:
+    """A usage error about ``option``: the command line exits with code 2 and says why."""
+    import typer
+
+    return typer.BadParameter(message, param_hint=f"'{option}'")
 
 
 def make_split(cfg: TrainConfig, info: CacheInfo) -> dict[str, list[str]]:
@@ -144,6 +169,10 @@ def make_split(cfg: TrainConfig, info: CacheInfo) -> dict[str, list[str]]:
     if cfg.val_target == "mask":
         # Validation images without a mask cannot be scored; they go back to training.
         train = sorted(train + [i for i in val if not has[i]])
+        if val and not any(has[i] for i in val):
+            raise usage_error("--val-target", f"mask: no validation image has a mask ({len(val)}"
+                              f" drawn, seed {cfg.seed}); use --val-target pseudo or a larger "
+                              "--val-fraction")
         val = [i for i in val if has[i]]
     return {"train": train, "val": val, "held_out": sorted(held),
             "no_mask": sorted(no_mask)}

@@ -132,7 +132,9 @@ def test_imgload_fill(tmp_path):
     f = res.fixations
     assert f["image"].to_list() == ["img_a"] * 2 and f["trial"].to_list() == ["t1"] * 2
     assert f["x"][0] == pytest.approx(0.5) and f["y"][0] == pytest.approx(0.5)
-    assert f["onset_ms"][0] == 20.0 and f["width"].is_null().all()
+    assert f["onset_ms"][0] == 20.0
+    # no --images: the size it was shown at (FILL: the screen), with its source recorded
+    assert (f["width"] == 1024).all() and res.images["img_a"]["size_from"] == "screen"
     assert res.dropped == {"short": 1} and res.rows_read == 3  # (10, 10) is inside the screen
 
 

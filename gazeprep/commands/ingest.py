@@ -154,6 +154,20 @@ def ingest(
         console.print(f"[yellow]warning: no fixation kept from any input; see {out}/ingest.json")
     if failed:
         console.print(f"[yellow]{failed} error(s) skipped (--lenient); see {out}/ingest.json")
+    _warn_images(console, summary.report["images"], out)
+
+
+def _warn_images(console, images: list[dict], out: Path) -> None:
+    """One line when images have problems (name not UTF-8, not in --images, sizes differ)."""
+    from collections import Counter
+
+    bad = [e for e in images if e["problems"]]
+    if bad:
+        kinds = Counter(p.split(":")[0] for e in bad for p in e["problems"])
+        what = "; ".join(f"{k}: {n}" for k, n in sorted(kinds.items()))
+        console.print(f"[yellow]warning: {len(bad)} image{'s' if len(bad) > 1 else ''} with "
+                      f"problems ({what}); see {out}/ingest.json, section 'images'",
+                      soft_wrap=True)
 
 
 def _print_summary(summary) -> None:

@@ -1,0 +1,272 @@
+"""Delimited text tables (fixation reports, sample files) as spreadsheet programs write them.
+
+What is accepted, so that an export opened and re-saved in Excel reads like the original:
+
+- a UTF-8 byte-order mark (Excel's "CSV UTF-8") is dropped;
+- UTF-16 with a byte-order mark (Excel's "Unicode Text") is decoded; UTF-16 without one is an
+  error that says how to re-save the file (guessing the byte order could misread it);
+- lines that are not valid UTF-8 (a report written in cp1252/Latin-1) are decoded as Latin-1,
+  byte for byte, and listed, so that ``l\\xe9sion.png`` becomes ``lésion.png``, never a
+  replacement character;
+- CRLF or LF line ends; blank rows, whitespace-only rows and rows of empty fields (what Excel
+  leaves after deleting rows) are skipped and counted;
+- rows with extra *empty* trailing fields (a trailing tab or comma) are read; an extra non-empty
+  field is an error naming its line;
+- quoted fields with separators, quotes or line breaks inside.
+
+A column the reader uses that appears twice in the header (case and surrounding spaces ignored)
+is an error naming it: picking one of the two silently could read the wrong numbers.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from gazeprep.errors import GazeprepError
+
+if TYPE_CHECKING:
+    import polars as pl
+
+#: Byte-order marks and what they mean (checked in order).
+BOMS = (
+    (b"\xef\xbb\xbf", "utf-8", "UTF-8 (byte-order mark)"),
+    (b"\xff\xfe", "utf-16-le", "UTF-16 (byte-order mark)"),
+    (b"\xfe\xff", "utf-16-be", "UTF-16 (byte-order mark)"),
+)
+RESAVE = ("re-save it as 'CSV UTF-8 (Comma delimited)' in Excel, or convert it with "
+          "`iconv -f UTF-16LE -t UTF-8`")
+
+
+@dataclass
+class Decoded:
+    """A text file as UTF-8 bytes, line for line as on disk.
+
+    ``encoding`` names what was converted (None for plain UTF-8); ``latin1_lines`` are the
+    1-based lines that were not valid UTF-8 and were decoded as Latin-1.
+    """
+
+    data: bytes
+    encoding: str | None = None
+    latin1_lines: list[int] = field(default_factory=list)
+
+
+def _utf16_without_bom(raw: bytes) -> str | None:
+    """``utf-16-le``/``utf-16-be`` when ``raw`` looks like BOM-less UTF-16 text, else None."""
+    head = raw[:4096]
+    half = len(head) // 2
+    if half < 2:
+        return None
+    even, odd = head[0:2 * half:2].count(0), head[1:2 * half:2].count(0)
+    if odd > 0.4 * half and even == 0:
+        return "utf-16-le"
+    if even > 0.4 * half and odd == 0:
+        return "utf-16-be"
+    return None
+
+
+def decode_text(raw: bytes, path: str, *, head: bool = False,
+                what: str = "a text table (CSV or TSV)") -> Decoded:
+    """UTF-8 bytes of a text table, whatever Excel saved it as (see the module notes).
+
+    Parameters
+    ----------
+    raw : bytes
+        File content (or its first bytes when ``head``).
+    path : str
+        For error messages.
+    head : bool
+        ``raw`` is only the start of the file: a character cut at the end is tolerated and no
+        per-line Latin-1 pass is made (detection only needs the header).
+    what : str
+        What the file should be, for the error messages.
+
+    Raises
+    ------
+    GazeprepError
+        Binary content, BOM-less UTF-16 (with how to re-save it), undecodable UTF-16.
+    """
+    out = Decoded(raw)
+    for bom, codec, label in BOMS:
+        if raw.startswith(bom):
+            out.encoding = label
+            body = raw[len(bom):]
+            if codec == "utf-8":
+                out.data = body
+            else:
+                try:
+                    text = body[: len(body) // 2 * 2].decode(codec, "replace" if head else "strict")
+                except UnicodeDecodeError as exc:
+                    raise GazeprepError(f"not valid {label} text (byte {exc.start + 2}); "
+                                        f"expected UTF-8 or UTF-16: {RESAVE}", file=path) from exc
+                out.data = text.encode("utf-8")
+            break
+    if b"\x00" in out.data[:65536]:
+        codec = _utf16_without_bom(out.data)
+        if codec:
+            raise GazeprepError(f"UTF-16 text without a byte-order mark ({codec}?); expected "
+                                f"UTF-8: {RESAVE}", file=path, line=1)
+        raise GazeprepError(f"binary file; expected {what}", file=path, line=1)
+    if head:
+        return out
+    try:
+        out.data.decode("utf-8")
+    except UnicodeDecodeError:
+        lines = out.data.split(b"\n")
+        for i, ln in enumerate(lines):
+            try:
+                ln.decode("utf-8")
+            except UnicodeDecodeError:
+                lines[i] = ln.decode("latin-1").encode("utf-8")
+                out.latin1_lines.append(i + 1)
+        out.data = b"\n".join(lines)
+    return out
+
+
+def sniff_separator(header: str) -> str:
+    """Tab, semicolon or comma: whichever splits the header line into the most fields."""
+    return max(("\t", ";", ","), key=lambda s: (header.count(s), s == ","))
+
+
+def header_fields(line: str, sep: str) -> list[str]:
+    """Column names of a header line, quotes removed (as the CSV reader sees them)."""
+    return next(csv.reader([line.rstrip("\r\n")], delimiter=sep), [])
+
+
+def _key(name: str) -> str:
+    return name.strip().strip('"').upper()
+
+
+def check_unique(header: list[str], used: Iterable[str], path: str) -> None:
+    """Refuse a header that names a column the reader uses more than once.
+
+    Names compare case-insensitively and without surrounding spaces, as the readers match them.
+
+    Raises
+    ------
+    GazeprepError
+        Naming the first such column, its positions and the file's line 1.
+    """
+    keys = [_key(h) for h in header]
+    wanted = {_key(u) for u in used}
+    for i, k in enumerate(keys):
+        pos = [j for j, kk in enumerate(keys) if kk == k]
+        if k in wanted and len(pos) > 1 and pos[0] == i:
+            spelled = ", ".join(repr(header[j]) for j in pos)
+            raise GazeprepError(
+                f"column {header[i].strip()!r} appears more than once in the header (fields "
+                f"{', '.join(str(j + 1) for j in pos)}: {spelled}); expected each column name "
+                "once (rename or delete the extra column)", file=path, line=1)
+
+
+@dataclass
+class Table:
+    """A delimited file read as all-string columns.
+
+    ``df`` has one row per data row (blank rows removed); ``lines`` the 1-based file line of
+    each row; ``header`` the column names as written (duplicates kept); ``notes`` what was
+    converted or skipped (for ``ingest.json``); ``latin1_lines`` as in :class:`Decoded`.
+    """
+
+    df: pl.DataFrame
+    lines: np.ndarray
+    header: list[str]
+    sep: str
+    notes: dict = field(default_factory=dict)
+    latin1_lines: list[int] = field(default_factory=list)
+
+
+def _row_lines(text: bytes, sep: str, n_rows: int) -> np.ndarray:
+    """1-based file line where each data row starts (exact with quoted line breaks too)."""
+    lines = text.split(b"\n")
+    n = len(lines) - 1 - (lines[-1] in (b"", b"\r"))
+    if n == n_rows and b'"' not in text:
+        return np.arange(2, n_rows + 2, dtype=np.int64)
+    reader = csv.reader(io.StringIO(text.decode("utf-8"), newline=""), delimiter=sep)
+    starts, prev = [], 0
+    for _ in reader:
+        starts.append(prev + 1)
+        prev = reader.line_num
+    rows = np.asarray(starts[1:], dtype=np.int64)
+    return rows if rows.size == n_rows else np.arange(2, n_rows + 2, dtype=np.int64)
+
+
+def _ragged(text: bytes, sep: str, n_cols: int, path: str) -> int:
+    """Rows with more fields than the header: error unless the extra fields are all empty.
+
+    Returns the number of such rows (all with only empty extras).
+    """
+    reader = csv.reader(io.StringIO(text.decode("utf-8"), newline=""), delimiter=sep)
+    n, prev = 0, 0
+    for i, row in enumerate(reader):
+        start, prev = prev + 1, reader.line_num
+        if i == 0 or len(row) <= n_cols:
+            continue
+        if any(v.strip() for v in row[n_cols:]):
+            raise GazeprepError(
+                f"row has {len(row)} fields, the header {n_cols}; expected the same number of "
+                "fields on every line (a separator inside a value must be quoted)",
+                file=path, line=start)
+        n += 1
+    return n
+
+
+def read_table(path: str, what: str = "table") -> Table:
+    """Read a delimited text file as all-string columns (see the module notes).
+
+    Parameters
+    ----------
+    path : str
+        CSV/TSV file (comma, tab or semicolon separated; sniffed from the header).
+    what : str
+        What the file should be, for error messages ("fixation report", ...).
+
+    Raises
+    ------
+    GazeprepError
+        Empty, binary or unparseable file, naming the line where possible.
+    """
+    import polars as pl
+
+    with open(path, "rb") as fh:
+        raw = fh.read()
+    if not raw.strip():
+        raise GazeprepError(f"empty file; expected a header line and {what} rows", file=path)
+    dec = decode_text(raw, path, what=f"a text {what} (CSV or TSV)")
+    text = dec.data
+    first = text.split(b"\n", 1)[0].decode("utf-8")
+    sep = sniff_separator(first)
+    notes = {"encoding": dec.encoding} if dec.encoding else {}
+    if dec.latin1_lines:
+        notes["latin1_lines"] = {"count": len(dec.latin1_lines), "first": dec.latin1_lines[:20]}
+
+    def parse(ragged: bool) -> pl.DataFrame:
+        return pl.read_csv(text, separator=sep, infer_schema=False, encoding="utf8",
+                           truncate_ragged_lines=ragged)
+
+    try:
+        df = parse(False)
+    except pl.exceptions.PolarsError as exc:
+        header = header_fields(first, sep)
+        n = _ragged(text, sep, len(header), path)
+        if not n:
+            raise GazeprepError(
+                f"cannot parse as a {'tab' if sep == chr(9) else repr(sep)}-separated {what} "
+                f"({str(exc).splitlines()[0]}); expected one row per line, same number of "
+                "fields on every line", file=path) from exc
+        notes["trailing_empty_fields"] = n
+        df = parse(True)
+    lines = _row_lines(text, sep, df.height)
+    empty = pl.all_horizontal(
+        [pl.col(c).is_null() | (pl.col(c).str.strip_chars() == "") for c in df.columns])
+    blank = df.select(empty).to_series() if df.width else pl.Series([True] * df.height)
+    if blank.any():
+        notes["blank_rows_skipped"] = int(blank.sum())
+        keep = ~blank
+        df, lines = df.filter(keep), lines[keep.to_numpy()]
+    return Table(df, lines, header_fields(first, sep), sep, notes, dec.latin1_lines)
