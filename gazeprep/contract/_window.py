@@ -85,7 +85,8 @@ def parse_window(text: str | None) -> Window:
     try:
         center, width = (float(v) for v in parts)
     except ValueError:
-        raise ValueError(f"expected CENTER,WIDTH (e.g. 40,400), auto or minmax, got {text!r}")
+        raise ValueError(
+            f"expected CENTER,WIDTH (e.g. 40,400), auto or minmax, got {text!r}") from None
     if not (np.isfinite(center) and np.isfinite(width) and width > 0):
         raise ValueError(f"window center must be finite and width > 0, got {text!r}")
     return center, width

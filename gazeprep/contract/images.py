@@ -56,7 +56,8 @@ from gazeprep.contract._window import Window, auto_window, parse_window, window_
 from gazeprep.contract.errors import InputError
 
 __all__ = ["ImageOptions", "ImageRef", "index_folder", "read_image", "read_mask", "image_size",
-           "check_pair", "window_rule", "window_to_uint8", "parse_window", "RASTER_SUFFIXES"]
+           "check_pair", "resize_mask", "window_rule", "window_to_uint8", "parse_window",
+           "RASTER_SUFFIXES"]
 
 RASTER_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 #: PIL modes PIL itself converts to RGB (8 bits per channel).
@@ -315,7 +316,7 @@ def read_image(ref: ImageRef, size: int | None = None,
     rgb = _pil_rgb(ref, size, options or ImageOptions()).convert("RGB")
     if size is not None:
         rgb = rgb.resize((size, size), Image.BILINEAR)
-    return np.asarray(rgb)
+    return np.array(rgb)  # a writable copy
 
 
 def read_mask(ref: ImageRef, size: int | None = None,
@@ -329,8 +330,6 @@ def read_mask(ref: ImageRef, size: int | None = None,
     -------
     ndarray of bool, shape (H, W), or (S, S) with ``size``
     """
-    from PIL import Image
-
     label = (options or ImageOptions()).label
     if ref.kind == "raster":
         im = _open_raster(ref.path, None)
@@ -349,9 +348,16 @@ def read_mask(ref: ImageRef, size: int | None = None,
     else:
         _, m = _frame(ref, "mask")
         fg = m == label if label is not None else m != 0
-    if size is None:
-        return np.asarray(fg, dtype=bool)
-    small = Image.fromarray(fg.astype(np.float32)).resize((size, size), Image.BILINEAR)
+    fg = np.asarray(fg, dtype=bool)
+    return fg if size is None else resize_mask(fg, size)
+
+
+def resize_mask(mask: np.ndarray, size: int) -> np.ndarray:
+    """Resize a bool (H, W) mask to (size, size): PIL's anti-aliased bilinear, kept >= 0.5."""
+    from PIL import Image
+
+    small = Image.fromarray(np.asarray(mask, dtype=np.float32)).resize((size, size),
+                                                                      Image.BILINEAR)
     return np.asarray(small) >= 0.5
 
 
