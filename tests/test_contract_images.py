@@ -21,6 +21,7 @@ from medical_files import (
 from PIL import Image
 
 from gazeprep.contract import _volume
+from gazeprep.contract._window import auto_window, parse_window, window_to_uint8
 from gazeprep.contract.errors import InputError
 from gazeprep.contract.images import (
     ImageOptions,
@@ -30,7 +31,6 @@ from gazeprep.contract.images import (
     read_image,
     read_mask,
 )
-from gazeprep.contract._window import auto_window, parse_window, window_to_uint8
 
 KVASIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "kvasir-seg"
 
