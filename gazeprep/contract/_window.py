@@ -49,24 +49,42 @@ def auto_window(values: np.ndarray, how: str = "auto") -> tuple[float, float]:
     values : ndarray
         All samples of the volume the window is for.
     how : {"auto", "minmax"}
-        ``auto``: the :data:`AUTO_PERCENTILES` (0.5th and 99.5th); ``minmax``: min and max.
+        ``auto``: the :data:`AUTO_PERCENTILES` (0.5th and 99.5th, numpy's default linear
+        interpolation, computed in float64 whatever the dtype, so equal values in any format give
+        an equal window); ``minmax``: min and max.
 
     Returns
     -------
     (center, width) : (float, float)
-        Width >= 1e-12; a constant volume gets a window whose bottom is its value (black).
+        A constant volume gets a window whose bottom is its value (it shows black).
     """
-    x = np.asarray(values, dtype=np.float64).ravel()
-    x = x[np.isfinite(x)]
-    if x.size == 0:
+    flat = np.array(values, copy=True).reshape(-1)  # one copy, partitioned in place
+    if flat.dtype.kind == "f":
+        finite = np.isfinite(flat)
+        if not finite.all():
+            flat = flat[finite]
+    if flat.size == 0:
         return 0.5, 1.0
     if how == "minmax":
-        lo, hi = float(x.min()), float(x.max())
+        lo, hi = float(flat.min()), float(flat.max())
     else:
-        lo, hi = (float(v) for v in np.percentile(x, AUTO_PERCENTILES))
+        lo, hi = _percentiles(flat, AUTO_PERCENTILES)
     if not hi > lo:
         return lo + 0.5, 1.0
     return (lo + hi) / 2.0, hi - lo
+
+
+def _percentiles(flat: np.ndarray, qs: tuple[float, ...]) -> list[float]:
+    """Linear-interpolated percentiles of a 1-D array, partitioning it in place."""
+    n = flat.size
+    pos = [q / 100.0 * (n - 1) for q in qs]
+    lower = [int(np.floor(p)) for p in pos]
+    flat.partition(sorted({k for f in lower for k in (f, min(f + 1, n - 1))}))
+    out = []
+    for p, f in zip(pos, lower, strict=True):
+        a, b = float(flat[f]), float(flat[min(f + 1, n - 1)])
+        out.append(a + (p - f) * (b - a))
+    return out
 
 
 def parse_window(text: str | None) -> Window:
