@@ -264,6 +264,12 @@ def test_dicom_without_extension_and_non_image_objects(tmp_path):
     assert read_image(ix["1.2.840.113619.2.1"]).shape == (64, 64, 3)
 
 
+def test_a_dcm_file_that_is_not_dicom_is_an_error(tmp_path):
+    (tmp_path / "scan.dcm").write_bytes(b"\x89PNG not really" * 20)
+    with pytest.raises(InputError, match=r"scan.dcm: not a DICOM file"):
+        index_folder(tmp_path)
+
+
 def test_dicom_corrupt_pixel_data_is_one_line_error(tmp_path):
     ix = _copy(tmp_path, "MR_truncated.dcm")
     with pytest.raises(InputError) as err:

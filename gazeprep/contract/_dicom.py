@@ -39,12 +39,17 @@ def _read(path: Path, pixels: bool):
 def dicom_header(path: Path) -> tuple[int, int, int] | None:
     """(frames, rows, columns) of a DICOM image, or None for an object without an image.
 
-    Objects without rows (DICOMDIR, structured reports, RT structures) are not images.
+    DICOM objects without rows (DICOMDIR, structured reports, RT plans) are not images; a
+    file that is neither (no 'DICM' marker, no SOP class) is an error.
     """
     ds = _read(path, pixels=False)
     rows, cols = ds.get("Rows"), ds.get("Columns")
     if not rows or not cols:
-        return None
+        if "SOPClassUID" in ds or "MediaStorageSOPClassUID" in getattr(ds, "file_meta", {}) \
+                or is_dicom_file(path):
+            return None
+        raise InputError("not a DICOM file (no 'DICM' marker, no SOP class, no image rows)",
+                         file=path)
     try:
         frames = int(ds.get("NumberOfFrames") or 1)
     except (TypeError, ValueError):
