@@ -290,3 +290,23 @@ def test_model_input_equals_the_cache_bytes_on_kvasir(tmp_path):
     for n, i in enumerate(ids):
         x = model_input(imgs[i], {"size": 64, "cache_size": 64})[0]
         assert torch.equal((x * 255).round().to(torch.uint8), torch.from_numpy(stored[n])), i
+
+
+def test_train_records_the_caches_image_options(tmp_path):
+    from gradseg.checkpoint import load_checkpoint
+    from gradseg.train import TrainConfig, train
+
+    images, masks, tracks = _lesions(7, deep=True)
+    gaze = _write_gaze(tmp_path / "gaze", tracks)
+    opts = ImageOptions(window=(1900.0, 1600.0), slice_base=1)
+    img_dir, msk_dir = _write_as("nii.gz", tmp_path / "d", images, masks)
+    update_cache(plan_render(gaze, img_dir, msk_dir, opts), RenderParams(size=S, image=opts),
+                 tmp_path / "c.zarr")
+    cfg = TrainConfig(cache=str(tmp_path / "c.zarr"), out=str(tmp_path / "run"), batch_size=2,
+                      base_channels=4, iterations=2, warmup=1, eval_every=2,
+                      checkpoint_every=2, threads=1, val_fraction=0.34, augment=False)
+    train(cfg, progress=False, log=lambda *a: None)
+    config = load_checkpoint(tmp_path / "run" / "best.pt")["config"]
+    assert config["image_options"] == opts.to_dict() and config["cache_size"] == S
+    saved = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert ImageOptions.from_dict(saved["image_options"]) == opts
