@@ -40,12 +40,12 @@ def _ids_option(path: Path | None) -> list[str] | None:
 # else to gazeprep render's default; see gazeprep.contract.images for the rules.
 _WINDOW_HELP = ("8-bit window for images that are not 8-bit: CENTER,WIDTH, auto (the DICOM "
                 "file's window, else the 0.5-99.5th percentiles of the volume) or minmax "
-                "[default: as the cache was rendered].")
-_SLICE_AXIS_HELP = "NIfTI/NRRD slice axis 0-2 [default: as the cache was rendered, else 2]."
-_SLICE_BASE_HELP = ("First k in the ids <stem>_<k> of slices and frames, 0 or 1 [default: as "
-                    "the cache was rendered, else 0].")
+                "(default: as the cache was rendered).")
+_SLICE_AXIS_HELP = "NIfTI/NRRD slice axis 0-2 (default: as the cache was rendered, else 2)."
+_SLICE_BASE_HELP = ("First k in the ids <stem>_<k> of slices and frames, 0 or 1 (default: as "
+                    "the cache was rendered, else 0).")
 _FLIP_HELP = "NIfTI/NRRD stored rows first: slice k is data[:, :, k], not its transpose."
-_LABEL_HELP = "Masks: foreground is this label value [default: as rendered, else nonzero]."
+_LABEL_HELP = "Masks: foreground is this label value (default: as rendered, else nonzero)."
 
 
 def _image_options(config: dict, window: str | None, slice_axis: int | None,
