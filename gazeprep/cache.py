@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from gazeprep.contract.images import ImageOptions, ImageRef
 from gazeprep.errors import GazeprepError
 from gazeprep.maps import RenderParams, Track
 
@@ -40,19 +41,29 @@ class Sample:
     Parameters
     ----------
     id : str
-        Image id (file stem).
-    image_path : Path
-        Image file.
-    mask_path : Path or None
-        Ground-truth mask file, None when absent.
+        Image id (see :func:`gazeprep.contract.images.index_folder`).
+    image : ImageRef
+        Where the image's pixels are (file, and frame or slice).
+    mask : ImageRef or None
+        Where the ground-truth mask is, None when absent.
     tracks : list of Track
         One per session (empty list: no fixations).
     """
 
     id: str
-    image_path: Path
-    mask_path: Path | None
+    image: ImageRef
+    mask: ImageRef | None
     tracks: list[Track] = field(default_factory=list)
+
+    @property
+    def image_path(self) -> Path:
+        """The image file."""
+        return self.image.path
+
+    @property
+    def mask_path(self) -> Path | None:
+        """The mask file, None when absent."""
+        return None if self.mask is None else self.mask.path
 
     def key(self, params_digest: str) -> str:
         """Render key: changes whenever this sample's output could change."""
@@ -60,8 +71,9 @@ class Sample:
 
         h = hashlib.sha256()
         h.update(params_digest.encode())
-        h.update(file_identity(self.image_path).encode())
-        h.update(b"|" + file_identity(self.mask_path).encode())
+        h.update(f"{file_identity(self.image_path)}#{self.image.index}".encode())
+        mask_index = "" if self.mask is None else f"#{self.mask.index}"
+        h.update(f"|{file_identity(self.mask_path)}{mask_index}".encode())
         for t in self.tracks:
             for a in (t.x, t.y, t.duration_ms):
                 h.update(np.ascontiguousarray(a, dtype=np.float32).tobytes())
@@ -160,23 +172,33 @@ def read_tracks(gaze_dir: str | Path) -> tuple[dict[str, list[Track]], dict]:
 
 
 def plan_render(
-    gaze_dir: str | Path, images_dir: str | Path, masks_dir: str | Path | None = None
+    gaze_dir: str | Path,
+    images_dir: str | Path,
+    masks_dir: str | Path | None = None,
+    options: ImageOptions | None = None,
 ) -> RenderPlan:
     """Match gaze tracks, images and masks by id.
 
     Every image in ``images_dir`` becomes a sample (without gaze: empty maps, listed as empty);
-    gaze on an id with no image file is listed in ``gaze_without_image``.
+    gaze on an id with no image file is listed in ``gaze_without_image``. ``options`` (the
+    render parameters' ``image``) say how volumes are sliced into ids. A mask volume whose slice
+    count differs from its image volume's is an error naming both files.
     """
+    from gazeprep.contract.images import check_pair
     from gazeprep.images import index_folder
 
     tracks, identity = read_tracks(gaze_dir)
-    images = index_folder(images_dir)
+    images = index_folder(images_dir, options)
     if not images:
-        raise GazeprepError("no images (.png/.jpg/.jpeg/.bmp/.tif) in this folder", file=images_dir)
-    masks = index_folder(masks_dir) if masks_dir is not None else {}
+        raise GazeprepError("no images (.png/.jpg/.jpeg/.bmp/.tif/.dcm/.nii/.nii.gz/.nrrd) in "
+                            "this folder", file=images_dir)
+    masks = index_folder(masks_dir, options) if masks_dir is not None else {}
     samples = [
         Sample(i, images[i], masks.get(i), tracks.get(i, [])) for i in sorted(images)
     ]
+    for smp in samples:
+        if smp.mask is not None:
+            check_pair(smp.image, smp.mask)
     orphans = sorted(set(tracks) - set(images))
     return RenderPlan(samples, orphans, identity, masks_dir is not None)
 
@@ -245,14 +267,16 @@ def render_samples(
     s = params.size
     workers = workers or os.cpu_count() or 1
 
-    def mask(smp: Sample) -> np.ndarray:
-        if smp.mask_path is None:
-            return np.zeros((1, s, s), np.uint8)
-        return load_mask(smp.mask_path, s)
+    def decode(smp: Sample) -> tuple[np.ndarray, tuple[int, int], np.ndarray]:
+        image, hw = load_image(smp.image, s, params.image)
+        if smp.mask is None:
+            return image, hw, np.zeros((1, s, s), np.uint8)
+        return image, hw, load_mask(smp.mask, s, params.image, hw, smp.image)
 
     with ThreadPoolExecutor(max_workers=workers) as ex:
-        loaded = list(ex.map(lambda smp: load_image(smp.image_path, s), samples))
-        masks = list(ex.map(mask, samples))
+        decoded = list(ex.map(decode, samples))
+    loaded = [(im, hw) for im, hw, _ in decoded]
+    masks = [m for _, _, m in decoded]
     images = np.stack([im for im, _ in loaded]) if loaded else np.zeros((0, 3, s, s), np.uint8)
     maps, heat = render_images([smp.tracks for smp in samples], params)
     return {

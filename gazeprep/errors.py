@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from gazeprep.contract.errors import InputError
 
 
-class GazeprepError(Exception):
+class GazeprepError(InputError):
     """A failure caused by the input or the environment, reported as one line (exit code 1).
+
+    ``str(err)`` is ``file:line: message`` (see :class:`gazeprep.contract.errors.InputError`,
+    which the image readers shared with gradseg raise).
 
     Parameters
     ----------
@@ -17,15 +20,3 @@ class GazeprepError(Exception):
     line : int, optional
         1-based line number in ``file``.
     """
-
-    def __init__(self, message: str, *, file: str | Path | None = None, line: int | None = None):
-        super().__init__(message)
-        self.message = message
-        self.file = None if file is None else str(file)
-        self.line = line
-
-    def __str__(self) -> str:
-        where = self.file or ""
-        if self.file is not None and self.line is not None:
-            where += f":{self.line}"
-        return f"{where}: {self.message}" if where else self.message

@@ -128,23 +128,23 @@ class IngestOptions:
         return self._sizes[image]
 
 
-def index_images(folder: str | Path) -> dict[str, Path]:
-    """Stem -> path of the images in ``folder`` (the same lookup ``render`` uses)."""
+def index_images(folder: str | Path) -> dict:
+    """Id -> :class:`~gazeprep.contract.images.ImageRef` of the images in ``folder``.
+
+    The same lookup ``render`` uses, with the default image options (volume slices along the
+    last axis, counted from 0).
+    """
     from gazeprep.images import index_folder
 
     return index_folder(folder)
 
 
-def read_image_size(path: Path) -> tuple[int, int]:
-    """``(width, height)`` from the image header, without decoding the pixels."""
-    from PIL import Image  # scikit-image's imaging dependency; only the header is read
+def read_image_size(ref) -> tuple[int, int]:
+    """``(width, height)`` of an indexed image from its header, without decoding the pixels."""
+    from gazeprep.contract.images import image_size
 
-    try:
-        with Image.open(path) as im:
-            return int(im.size[0]), int(im.size[1])
-    except Exception as exc:  # noqa: BLE001 - any decoder failure is a bad image file
-        raise GazeprepError(f"cannot read image size ({exc}); expected an image file",
-                            file=path) from exc
+    height, width = image_size(ref)
+    return width, height
 
 
 def find_inputs(paths: Iterable[str | Path]) -> list[Path]:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from gazeprep.contract.images import ImageOptions
 from gazeprep.errors import GazeprepError
 
 #: ``maps`` and ``heatmap`` are stored as uint8: a stored v stands for v / UNIT_SCALE.
@@ -83,6 +84,9 @@ class RenderParams:
         GazeMedSeg heatmap sigma in pixels of the heatmap canvas.
     heatmap_canvas : int
         GazeMedSeg heatmap canvas side in pixels.
+    image : ImageOptions
+        How the image and mask files are read (window, slicing, mask label); recorded with
+        the other parameters so that changing them renders the images again.
     """
 
     size: int = 256
@@ -103,6 +107,7 @@ class RenderParams:
     edge_sigma: float = 1.0
     heatmap_sigma: float = 70.0
     heatmap_canvas: int = 768
+    image: ImageOptions = field(default_factory=ImageOptions)
 
     def __post_init__(self) -> None:
         checks = [
@@ -134,6 +139,7 @@ class RenderParams:
         """JSON-ready dict of every parameter."""
         d = dataclasses.asdict(self)
         d["ratios"] = list(self.ratios)
+        d["image"] = self.image.to_dict()
         return d
 
     def digest(self) -> str:

@@ -36,6 +36,39 @@ def _ids_option(path: Path | None) -> list[str] | None:
     return None if path is None else read_ids_file(path)
 
 
+# --- reading image and mask files (eval --images/--masks, predict) --------------------------
+# Each defaults to what the checkpoint's cache was rendered with (config "image_options"),
+# else to gazeprep render's default; see gazeprep.contract.images for the rules.
+_WINDOW_HELP = ("8-bit window for images that are not 8-bit: CENTER,WIDTH, auto (the DICOM "
+                "file's window, else the 0.5-99.5th percentiles of the volume) or minmax "
+                "(default: as the cache was rendered).")
+_SLICE_AXIS_HELP = "NIfTI/NRRD slice axis 0-2 (default: as the cache was rendered, else 2)."
+_SLICE_BASE_HELP = ("First k in the ids <stem>_<k> of slices and frames, 0 or 1 (default: as "
+                    "the cache was rendered, else 0).")
+_FLIP_HELP = "NIfTI/NRRD stored rows first: slice k is data[:, :, k], not its transpose."
+_LABEL_HELP = "Masks: foreground is this label value (default: as rendered, else nonzero)."
+
+
+def _image_options(config: dict, window: str | None, slice_axis: int | None,
+                   slice_base: int | None, flip: bool | None, label: int | None):
+    """The checkpoint's image options with the ones given on the command line replacing them."""
+    from dataclasses import replace
+
+    from gazeprep.contract.images import ImageOptions, parse_window
+
+    try:
+        opts = ImageOptions.from_dict(config.get("image_options"))
+        given = {"slice_axis": slice_axis, "slice_base": slice_base, "flip": flip,
+                 "label": label}
+        opts = replace(opts, **{k: v for k, v in given.items() if v is not None})
+        if window is not None:
+            opts = replace(opts, window=parse_window(window))
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--window") from exc
+    return opts
+# --- end of image options ----------------------------------------------------------------
+
+
 @app.command()
 def train(
     cache: Path = typer.Option(..., help="Zarr cache written by `gazeprep render`."),
@@ -125,6 +158,12 @@ def eval_(
                              "the checkpoint)."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object (means + counts)."),
     device: str = typer.Option("auto", help="auto | cpu | cuda | cuda:N."),
+    # --- image options (see _image_options) ---
+    window: str = typer.Option(None, "--window", metavar="C,W|auto|minmax", help=_WINDOW_HELP),
+    slice_axis: int = typer.Option(None, "--slice-axis", min=0, max=2, help=_SLICE_AXIS_HELP),
+    slice_base: int = typer.Option(None, "--slice-base", min=0, max=1, help=_SLICE_BASE_HELP),
+    flip: bool = typer.Option(None, "--flip/--no-flip", help=_FLIP_HELP),
+    label: int = typer.Option(None, "--label", help=_LABEL_HELP),
 ) -> None:
     """Per-image Dice, IoU and HD95 (pixels) of a checkpoint against ground-truth masks."""
     from rich.console import Console
@@ -139,6 +178,7 @@ def eval_(
         raise typer.BadParameter("give either --cache or both --images and --masks")
     dev = pick_device(device)
     model, config = load_model(checkpoint, dev)
+    opts = _image_options(config, window, slice_axis, slice_base, flip, label)
     id_list = _ids_option(ids)
     with Progress(console=Console(stderr=True), disable=as_json, transient=True) as prog:
         task = prog.add_task("eval", total=None)
@@ -150,7 +190,7 @@ def eval_(
             rows, extra = evaluate_cache(model, config, cache, id_list, advance=advance)
         else:
             rows, extra = evaluate_folders(model, config, images, masks, id_list,
-                                           advance=advance)
+                                           advance=advance, options=opts)
     summary = summarize(rows, extra)
     path = out or checkpoint.parent / "eval.parquet"
     write_parquet(rows, path)
@@ -170,9 +210,15 @@ def eval_(
 @app.command()
 def predict(
     checkpoint: Path = typer.Option(..., help="Checkpoint (e.g. runs/NAME/best.pt)."),
-    images: Path = typer.Option(..., help="Folder of images (png/jpg/bmp/tif)."),
+    images: Path = typer.Option(..., help="Folder of images (png/jpg/bmp/tif, DICOM, NIfTI, "
+                                "NRRD)."),
     out: Path = typer.Option(..., help="Folder for <id>.png masks and <id>_overlay.png."),
     device: str = typer.Option("auto", help="auto | cpu | cuda | cuda:N."),
+    # --- image options (see _image_options) ---
+    window: str = typer.Option(None, "--window", metavar="C,W|auto|minmax", help=_WINDOW_HELP),
+    slice_axis: int = typer.Option(None, "--slice-axis", min=0, max=2, help=_SLICE_AXIS_HELP),
+    slice_base: int = typer.Option(None, "--slice-base", min=0, max=1, help=_SLICE_BASE_HELP),
+    flip: bool = typer.Option(None, "--flip/--no-flip", help=_FLIP_HELP),
 ) -> None:
     """Write a 0/255 PNG mask per image at the image's own size, plus an overlay picture."""
     from rich.console import Console
@@ -183,10 +229,12 @@ def predict(
     from gradseg.train import pick_device
 
     model, config = load_model(checkpoint, pick_device(device))
-    files = list_images(images)
+    opts = _image_options(config, window, slice_axis, slice_base, flip, None)
+    files = list_images(images, opts)
     out.mkdir(parents=True, exist_ok=True)
     n = 0
-    for key, rgb, mask in track(iter_predictions(model, config, files), total=len(files),
+    for key, rgb, mask in track(iter_predictions(model, config, files, options=opts),
+                                total=len(files),
                                 description="predict", console=Console(stderr=True)):
         write_prediction(out, key, rgb, mask)
         n += 1

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from gazeprep.contract.errors import InputError
 
-class GradsegError(Exception):
+
+class GradsegError(InputError):
     """A failure caused by the input or the environment, reported as one line (exit code 1).
 
     Parameters
@@ -17,9 +19,4 @@ class GradsegError(Exception):
     """
 
     def __init__(self, message: str, *, file: str | Path | None = None):
-        super().__init__(message)
-        self.message = message
-        self.file = None if file is None else str(file)
-
-    def __str__(self) -> str:
-        return f"{self.file}: {self.message}" if self.file else self.message
+        super().__init__(message, file=file)

@@ -70,14 +70,18 @@ def evaluate_cache(model, config: dict, cache: str | Path, ids: list[str] | None
 
 def evaluate_folders(model, config: dict, images: str | Path, masks: str | Path,
                      ids: list[str] | None = None, amp: bool = False,
-                     advance: Callable[[int], None] | None = None) -> tuple[list[dict], dict]:
+                     advance: Callable[[int], None] | None = None,
+                     options=None) -> tuple[list[dict], dict]:
     """Score a model on image/mask folders, at each image's original size.
 
-    Masks are matched to images by file stem; images without a mask are counted, not scored.
+    Masks are matched to images by id; images without a mask are counted, not scored. Both
+    are read by ``options`` (:class:`gazeprep.contract.images.ImageOptions`); a mask whose
+    size or slice count differs from its image's is an error naming both files.
     """
-    from gradseg.predict import list_images, predict_image, read_mask, read_rgb
+    from gazeprep.contract.images import check_pair, image_size
+    from gradseg.predict import list_images, predict_image, read_mask
 
-    imgs, msks = list_images(images), list_images(masks)
+    imgs, msks = list_images(images, options), list_images(masks, options)
     keys = sorted(imgs) if ids is None else ids
     missing = [k for k in keys if k not in imgs]
     if missing:
@@ -85,12 +89,9 @@ def evaluate_folders(model, config: dict, images: str | Path, masks: str | Path,
     scored = [k for k in keys if k in msks]
     rows = []
     for k in scored:
-        rgb = read_rgb(imgs[k])
-        ref = read_mask(msks[k])
-        if ref.shape != rgb.shape[:2]:
-            raise GradsegError(f"mask size {ref.shape} differs from image size {rgb.shape[:2]}",
-                               file=msks[k])
-        pred = predict_image(model, rgb, int(config["size"]), amp) >= 0.5
+        ref = read_mask(msks[k], options)
+        check_pair(imgs[k], msks[k], image_size(imgs[k]), ref.shape)
+        pred = predict_image(model, config, imgs[k], options, amp) >= 0.5
         rows.append({"id": k, **all_metrics(pred, ref), "height": ref.shape[0],
                      "width": ref.shape[1]})
         if advance:

@@ -1,4 +1,8 @@
-"""Inference on plain image files and on cache samples, at the images' own sizes."""
+"""Inference on image files and on cache samples, at the images' own sizes.
+
+Files are read by :mod:`gazeprep.contract.images`, the rule ``gazeprep render`` made the
+training cache with, so a model sees a new file as it saw its training images.
+"""
 
 from __future__ import annotations
 
@@ -8,53 +12,63 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from gazeprep.contract.images import (
+    RASTER_SUFFIXES,
+    ImageOptions,
+    ImageRef,
+    image_size,
+    index_folder,
+    read_image,
+)
+from gazeprep.contract.images import read_mask as contract_read_mask
+from gazeprep.maps import UNIT_SCALE
 from gradseg.errors import GradsegError
 from gradseg.model import predict_logits
 
-IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 
+def list_images(folder: str | Path, options: ImageOptions | None = None) -> dict[str, ImageRef]:
+    """Images of a folder keyed by id (see :func:`gazeprep.contract.images.index_folder`).
 
-def list_images(folder: str | Path) -> dict[str, Path]:
-    """Image files of a folder keyed by id (file stem); a duplicated stem is an error."""
+    Raises
+    ------
+    GradsegError
+        The folder is missing or holds no image; two files give one id (InputError).
+    """
     d = Path(folder)
     if not d.is_dir():
         raise GradsegError("image folder not found", file=d)
-    found: dict[str, Path] = {}
-    for p in sorted(d.iterdir()):
-        if p.suffix.lower() in IMAGE_EXTS and p.is_file():
-            if p.stem in found:
-                raise GradsegError(f"two files share the id {p.stem!r}: {found[p.stem].name}, "
-                                   f"{p.name}", file=d)
-            found[p.stem] = p
+    found = index_folder(d, options)
     if not found:
-        raise GradsegError(f"no images ({', '.join(IMAGE_EXTS)}) in the folder", file=d)
+        raise GradsegError(f"no images ({', '.join(RASTER_SUFFIXES)}, .dcm, .nii, .nii.gz, "
+                           f".nrrd) in the folder", file=d)
     return found
 
 
-def read_rgb(path: str | Path) -> np.ndarray:
-    """Read an image file as uint8 RGB (H, W, 3); grey is replicated, alpha dropped."""
-    from skimage.io import imread
-    from skimage.util import img_as_ubyte
-
-    try:
-        a = imread(str(path))
-    except Exception as exc:
-        raise GradsegError(f"cannot read image: {type(exc).__name__}: {exc}", file=path) from exc
-    if a.ndim == 2:
-        a = np.repeat(a[..., None], 3, axis=2)
-    if a.ndim != 3 or a.shape[2] not in (3, 4):
-        raise GradsegError(f"expected an RGB or grey image, got shape {a.shape}", file=path)
-    return img_as_ubyte(a[..., :3])
+def read_rgb(ref: ImageRef, options: ImageOptions | None = None) -> np.ndarray:
+    """An image at its own size as uint8 RGB (H, W, 3), by the rule the cache was made with."""
+    return read_image(ref, None, options)
 
 
-def read_mask(path: str | Path) -> np.ndarray:
-    """Read a mask file as bool (H, W): 0/1 masks as is, 0..255 masks thresholded at 128."""
-    from skimage.io import imread
+def read_mask(ref: ImageRef, options: ImageOptions | None = None) -> np.ndarray:
+    """A ground-truth mask as bool (H, W) (see :func:`gazeprep.contract.images.read_mask`)."""
+    return contract_read_mask(ref, None, options)
 
-    a = np.asarray(imread(str(path)))
-    if a.ndim == 3:
-        a = a[..., 0]
-    return a > 0 if a.max() <= 1 else a >= 128
+
+def model_input(ref: ImageRef, config: dict, options: ImageOptions | None = None
+                ) -> torch.Tensor:
+    """The image as the model saw training images: float (1, 3, s, s) in [0, 1].
+
+    Read at the cache's size by the contract's rule (the bytes ``gazeprep render`` stored),
+    then resampled to the model's size ``config["size"]`` as training resamples the cache.
+    Checkpoints without ``cache_size`` are taken to be trained at the cache's size.
+    """
+    from gradseg.augment import apply_affine, identity_params
+
+    size = int(config["size"])
+    cache_size = int(config.get("cache_size") or size)
+    x = torch.from_numpy(read_image(ref, cache_size, options)).permute(2, 0, 1).float()
+    x = apply_affine({"image": x.div_(float(UNIT_SCALE))}, identity_params(), size)["image"]
+    return x.unsqueeze(0)
 
 
 @torch.no_grad()
@@ -66,28 +80,26 @@ def probabilities(model, images: torch.Tensor, amp: bool = False) -> torch.Tenso
     return torch.sigmoid(logits.float()).cpu()
 
 
-def predict_image(model, rgb: np.ndarray, size: int, amp: bool = False) -> np.ndarray:
-    """Probability map (H, W) of one uint8 RGB image, computed at ``size`` and resized back.
+def predict_image(model, config: dict, ref: ImageRef, options: ImageOptions | None = None,
+                  amp: bool = False) -> np.ndarray:
+    """Probability map (H, W) of one image at its own size.
 
-    The image is resized to ``size`` x ``size`` without keeping the aspect ratio (as the cache
-    is rendered); the probabilities are resized bilinearly to the original size before
-    thresholding, so the mask follows the image's own pixel grid.
+    The model sees :func:`model_input`; its probabilities are resized bilinearly to the image's
+    own size before thresholding, so the mask follows the image's pixel grid.
     """
-    from skimage.transform import resize
-
-    x = resize(rgb, (size, size), order=1, anti_aliasing=True, preserve_range=True) / 255.0
-    t = torch.from_numpy(x.astype(np.float32)).permute(2, 0, 1).unsqueeze(0)
-    p = probabilities(model, t, amp)[0, 0].numpy()
-    return resize(p, rgb.shape[:2], order=1, anti_aliasing=False)
+    p = probabilities(model, model_input(ref, config, options), amp)
+    p = torch.nn.functional.interpolate(p, size=image_size(ref), mode="bilinear",
+                                        align_corners=False)
+    return p[0, 0].numpy()
 
 
-def iter_predictions(model, config: dict, images: dict[str, Path],
-                     amp: bool = False) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
-    """Yield (id, uint8 RGB image, bool mask at the image's size) for each image file."""
-    size = int(config["size"])
-    for key, path in images.items():
-        rgb = read_rgb(path)
-        yield key, rgb, predict_image(model, rgb, size, amp) >= 0.5
+def iter_predictions(model, config: dict, images: dict[str, ImageRef], amp: bool = False,
+                     options: ImageOptions | None = None
+                     ) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
+    """Yield (id, uint8 RGB image, bool mask at the image's size) for each image."""
+    for key, ref in images.items():
+        rgb = read_rgb(ref, options)
+        yield key, rgb, predict_image(model, config, ref, options, amp) >= 0.5
 
 
 def write_prediction(out: Path, key: str, rgb: np.ndarray, mask: np.ndarray) -> None:

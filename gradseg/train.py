@@ -69,6 +69,8 @@ class TrainConfig:
     exclude_ids: list[str] = field(default_factory=list)
     threads: int | None = None
     levels: int = 0  # filled from the cache
+    cache_size: int = 0  # filled from the cache: the side S its images were rendered at
+    image_options: dict | None = None  # filled from the cache: how render read its files
 
 
 #: Settings that may differ when resuming (they do not change the result on CPU).
@@ -124,6 +126,8 @@ def _resolve(cfg: TrainConfig, info: CacheInfo) -> TrainConfig:
     if cfg.map_order not in MAP_ORDERS:
         raise GradsegError(f"map order must be one of {', '.join(MAP_ORDERS)}")
     cfg.levels = info.levels
+    cfg.cache_size = info.size
+    cfg.image_options = (info.attrs.get("params") or {}).get("image")
     cfg.size = cfg.size or info.size
     if cfg.size % (2**info.levels):
         raise GradsegError(

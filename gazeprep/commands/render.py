@@ -10,6 +10,8 @@ from pathlib import Path
 
 import typer
 
+from gazeprep.commands import _image_options as img_opts
+
 # Tuned defaults (pipelines/tune_render.py, 780-image tuning split: pseudo Dice 0.832 tune,
 # 0.821 on the 100 confirming images vs 0.731 for the heatmap baseline); equal to RenderParams().
 DEFAULTS = {
@@ -46,10 +48,11 @@ def render(
     levels: int = typer.Option(4, "--levels", min=1, help="Number of track-map levels L."),
     gaze: Path = typer.Option(Path("data/gaze"), "--gaze", help="Ingest output folder."),
     images: Path = typer.Option(
-        None, "--images", help="Folder of images <id>.<png|jpg|...> (required)."
+        None, "--images", help="Folder of images (required): png/jpg/bmp/tif, DICOM, NIfTI, "
+        "NRRD; ids are file stems, <stem>_<k> for slices."
     ),
     masks: Path = typer.Option(
-        None, "--masks", help="Folder of ground-truth masks (same stems; JPEG thresholded at 128)."
+        None, "--masks", help="Folder of ground-truth masks, same ids and formats as --images."
     ),
     size: int = typer.Option(256, "--size", min=8, help="Output side S in pixels."),
     out: Path = typer.Option(Path("data/maps.zarr"), "--out", help="Zarr v3 cache folder."),
@@ -110,6 +113,13 @@ def render(
     ),
     shard: int = typer.Option(32, "--shard", min=1, help="Samples per Zarr shard file."),
     force: bool = typer.Option(False, "--force", help="Re-render every image."),
+    # --- reading image and mask files (gazeprep.contract.images; recorded in the cache) ---
+    window: str = img_opts.WINDOW,
+    slice_axis: int = img_opts.SLICE_AXIS,
+    slice_base: int = img_opts.SLICE_BASE,
+    flip: bool = img_opts.FLIP,
+    label: int = img_opts.LABEL,
+    # --- end of image options ---
 ) -> None:
     """Render multi-level reverse-truncated gaze-track maps into a Zarr v3 cache."""
     from rich.console import Console
@@ -139,9 +149,10 @@ def render(
         refine=refine,
         bg_threshold=bg_threshold,
         edge_sigma=edge_sigma,
+        image=img_opts.image_options(window, slice_axis, slice_base, flip, label),
     )
     console = Console(stderr=True)
-    plan = plan_render(gaze, images, masks)
+    plan = plan_render(gaze, images, masks, params.image)
     with Progress(console=console, transient=True) as bar:
         task = bar.add_task("render", total=None)
 

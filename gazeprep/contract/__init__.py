@@ -1,0 +1,18 @@
+"""The contract between gazeprep and gradseg: how an input file becomes the pixels a model sees.
+
+gazeprep renders the training cache from image and mask files; gradseg predicts on and
+evaluates against new files. Both must turn a file into exactly the same pixels, so the rule
+lives here, once, and both packages import it:
+
+- :mod:`gazeprep.contract.images`: the image and mask folders (ids, formats, slicing of
+  volumes), the 8-bit window rule and the decoding and resizing of images and masks.
+- :mod:`gazeprep.contract.errors`: :class:`~gazeprep.contract.errors.InputError`, the one-line
+  error for a bad input file.
+
+The cache format (array names, dtypes, format version, storage scale) is the other half of the
+contract and is to join this package as its own module.
+
+This package imports nothing from the rest of gazeprep or from gradseg, and its third-party
+imports (numpy, PIL and, for radiology files, pydicom, nibabel, pynrrd) happen inside
+functions, so either side can change its internals without the other noticing.
+"""

@@ -1,0 +1,188 @@
+"""Stacks of 2-D frames (NIfTI/NRRD volumes, multi-frame DICOM) and the few held in memory.
+
+A :class:`Volume` holds every frame of one file, oriented as 2-D images, and the window that its
+whole set of values gives. Files are decoded on demand through :func:`cached_volume`, which keeps
+the last few (not the dataset) and is safe to call from many threads: render decodes images in a
+thread pool, and two threads that ask for the same volume wait for one decode.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from gazeprep.contract._window import auto_window
+from gazeprep.contract.errors import InputError, require
+
+#: Decoded volumes kept: the current image and mask volume of two threads at a volume boundary.
+CACHE_VOLUMES = 4
+NIFTI_SUFFIXES = (".nii.gz", ".nii")
+NRRD_SUFFIXES = (".nrrd",)
+
+
+@dataclass
+class Volume:
+    """Frames of one file as 2-D images, with what the window rule needs.
+
+    Attributes
+    ----------
+    frames : ndarray, shape (K, H, W) or (K, H, W, 3)
+        Frame k as displayed: rows, columns (and RGB). Values after rescale (images) or as
+        stored (masks).
+    stored8 : bool
+        uint8 samples without rescale: shown as they are, never windowed.
+    invert : bool
+        MONOCHROME1: 0 is white.
+    windows : list of (center, width) or None
+        The file's own window of each frame (DICOM), else None.
+    """
+
+    frames: np.ndarray
+    stored8: bool = False
+    invert: bool = False
+    windows: list = field(default_factory=list)
+    _auto: dict = field(default_factory=dict, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def file_window(self, k: int) -> tuple[float, float] | None:
+        """The file's window for frame ``k``, if it has one."""
+        return self.windows[k] if k < len(self.windows) else None
+
+    def auto_window(self, how: str) -> tuple[float, float]:
+        """Window over all frames (``auto``: percentiles, ``minmax``), computed once."""
+        with self._lock:
+            if how not in self._auto:
+                self._auto[how] = auto_window(self.frames, how)
+            return self._auto[how]
+
+
+class _VolumeCache:
+    """Least-recently-used map of decoded volumes; one decode per key even under threads."""
+
+    def __init__(self, capacity: int):
+        self.capacity = capacity
+        self._items: OrderedDict = OrderedDict()
+        self._loading: dict = {}
+        self._lock = threading.Lock()
+
+    def get(self, key, load: Callable[[], Volume]) -> Volume:
+        while True:
+            with self._lock:
+                if key in self._items:
+                    self._items.move_to_end(key)
+                    return self._items[key]
+                event = self._loading.get(key)
+                mine = event is None
+                if mine:
+                    event = self._loading[key] = threading.Event()
+            if mine:
+                break
+            event.wait()  # another thread decodes it; then look again (or decode if it failed)
+        try:
+            vol = load()
+            with self._lock:
+                self._items[key] = vol
+                while len(self._items) > self.capacity:
+                    self._items.popitem(last=False)
+            return vol
+        finally:
+            with self._lock:
+                self._loading.pop(key, None)
+            event.set()
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
+_CACHE = _VolumeCache(CACHE_VOLUMES)
+
+
+def cached_volume(path: Path, role: str, load: Callable[[], Volume]) -> Volume:
+    """The decoded volume of ``path`` for ``role`` (``image`` or ``mask``), decoding on a miss.
+
+    The key includes the file's size and modification time, so an edited file is read again.
+    """
+    st = path.stat()
+    return _CACHE.get((str(path), st.st_size, st.st_mtime_ns, role), load)
+
+
+def volume_suffix(name: str) -> str | None:
+    """The NIfTI/NRRD suffix ``name`` ends with (case-insensitive), or None."""
+    low = name.lower()
+    for suf in NIFTI_SUFFIXES + NRRD_SUFFIXES:
+        if low.endswith(suf):
+            return suf
+    return None
+
+
+def _as_3d(shape: tuple[int, ...], path: Path) -> tuple[int, int, int]:
+    """A volume's shape as three axes: 2-D gains a last axis of 1, trailing 1s are dropped."""
+    dims = list(shape)
+    while len(dims) > 3 and dims[-1] == 1:
+        dims.pop()
+    if len(dims) == 2:
+        dims.append(1)
+    if len(dims) != 3:
+        raise InputError(f"volume of shape {tuple(shape)}: expected a 3-D (or 2-D) volume, "
+                         f"not a time series or vector image", file=path)
+    return dims[0], dims[1], dims[2]
+
+
+def volume_shape(path: Path) -> tuple[int, int, int]:
+    """Shape (3 axes) of a NIfTI or NRRD volume from its header only."""
+    try:
+        if volume_suffix(path.name) in NIFTI_SUFFIXES:
+            shape = require("nibabel", "NIfTI").load(str(path)).shape
+        else:
+            shape = tuple(require("nrrd", "NRRD").read_header(str(path))["sizes"])
+    except InputError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any reader failure is a bad input file
+        raise InputError(f"cannot read the volume header ({exc})", file=path) from exc
+    return _as_3d(tuple(int(s) for s in shape), path)
+
+
+def _read_array(path: Path, role: str) -> tuple[np.ndarray, bool]:
+    """The volume's array and whether it is unscaled uint8 (masks: the stored values)."""
+    if volume_suffix(path.name) in NIFTI_SUFFIXES:
+        img = require("nibabel", "NIfTI").load(str(path))
+        proxy = img.dataobj
+        if img.get_data_dtype().names:
+            raise InputError("colour (RGB) NIfTI volumes are not supported", file=path)
+        unscaled = getattr(proxy, "slope", 1.0) == 1.0 and getattr(proxy, "inter", 0.0) == 0.0
+        if role == "mask" and hasattr(proxy, "get_unscaled"):
+            return np.asarray(proxy.get_unscaled()), False
+        if unscaled and img.get_data_dtype() == np.uint8:
+            return np.asarray(proxy), True
+        return img.get_fdata(dtype=np.float32), False
+    data, _ = require("nrrd", "NRRD").read(str(path))
+    data = np.asarray(data)
+    return data, data.dtype == np.uint8
+
+
+def load_volume(path: Path, role: str, axis: int, transpose: bool) -> Volume:
+    """Decode a NIfTI/NRRD volume into frames along ``axis``.
+
+    Frame k is the volume indexed at k along ``axis``; of the two remaining axes i < j, rows
+    follow j and columns i when ``transpose`` (the default: ``data[:, :, k].T`` for the last
+    axis), rows follow i and columns j otherwise (``--flip``).
+    """
+    try:
+        data, stored8 = _read_array(path, role)
+    except InputError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any reader failure is a bad input file
+        raise InputError(f"cannot read the volume ({exc})", file=path) from exc
+    data = data.reshape(_as_3d(data.shape, path))
+    if not data.dtype.isnative:
+        data = data.astype(data.dtype.newbyteorder("="))
+    frames = np.moveaxis(data, axis, 0)
+    if transpose:
+        frames = frames.transpose(0, 2, 1)
+    return Volume(frames, stored8=stored8 and role == "image")

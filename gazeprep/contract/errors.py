@@ -1,0 +1,64 @@
+"""The error a bad input file raises: one line naming the file, the line and what was expected."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class InputError(Exception):
+    """A failure caused by an input file or the environment, reported as one line (exit 1).
+
+    ``str(err)`` is ``file:line: message`` (``file: message`` without a line, the bare message
+    without a file), the form both command-line tools print.
+
+    Parameters
+    ----------
+    message : str
+        What was wrong and what was expected.
+    file : str or Path, optional
+        The file (or folder) the problem is in.
+    line : int, optional
+        1-based line number in ``file``.
+    """
+
+    def __init__(self, message: str, *, file: str | Path | None = None, line: int | None = None):
+        super().__init__(message)
+        self.message = message
+        self.file = None if file is None else str(file)
+        self.line = line
+
+    def __str__(self) -> str:
+        where = self.file or ""
+        if self.file is not None and self.line is not None:
+            where += f":{self.line}"
+        return f"{where}: {self.message}" if where else self.message
+
+
+#: Import name -> the pip package that provides it, for the radiology readers.
+_PIP_NAMES = {"pydicom": "pydicom", "nibabel": "nibabel", "nrrd": "pynrrd"}
+
+
+def require(module: str, what: str):
+    """Import an optional reader library, or fail with the one line that says how to get it.
+
+    Parameters
+    ----------
+    module : str
+        Import name (``pydicom``, ``nibabel``, ``nrrd``).
+    what : str
+        What needs it, for the message (e.g. ``".dcm"``).
+
+    Raises
+    ------
+    InputError
+        ``reading .dcm needs pydicom: pip install 'gazeprep-gradseg[medical]'``.
+    """
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        pip = _PIP_NAMES.get(module, module)
+        raise InputError(
+            f"reading {what} needs {pip}: pip install 'gazeprep-gradseg[medical]'"
+        ) from exc
