@@ -16,6 +16,7 @@ import pytest
 
 from gazeprep.cache import Sample, plan_render, read_tracks
 from gazeprep.cli import main
+from gazeprep.contract.images import ImageRef
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "gazemedseg"
 
@@ -239,7 +240,8 @@ def test_render_reads_every_trial_of_an_image(capsys, tmp_path):
     assert len(old["a"]) == 1 and len(old["a"][0].x) == 4
     img = tmp_path / "a.png"
     img.write_bytes(b"not read for the key")
-    keys = {len(v["a"]): Sample("a", img, None, v["a"]).key("d") for v in (by_id, old)}
+    ref = ImageRef(img, "raster")
+    keys = {len(v["a"]): Sample("a", ref, None, v["a"]).key("d") for v in (by_id, old)}
     assert len(set(keys.values())) == 2
     (tmp_path / "images").mkdir()
     for name in ("a", "b"):
