@@ -232,6 +232,8 @@ def read_parquet(path: Path) -> dict[str, np.ndarray]:
     if bad.size:
         raise GradsegError(f"text embedding of image {ids[row_of[bad[0]]]!r} has width "
                            f"{widths[bad[0]]}, the others {widths[0]}", file=path)
+    if widths[0] < 1:
+        raise GradsegError(f"text embedding of image {ids[0]!r} has width 0", file=path)
     values = vectors.flatten().cast(pa.float32())
     if values.null_count:
         raise GradsegError("embedding values contain nulls", file=path)
