@@ -94,7 +94,8 @@ def test_darm_on_real_gaze_heatmaps():
     heat = real_heatmaps()
     strict, loose = (heat >= 0.5).float(), (heat >= 0.3).float()
     assert (strict != loose).any()
-    image = torch.rand(heat.shape[0], 3, *heat.shape[-2:], generator=torch.Generator().manual_seed(1))
+    gen = torch.Generator().manual_seed(1)
+    image = torch.rand(heat.shape[0], 3, *heat.shape[-2:], generator=gen)
     for seed in range(3):
         r = check_darm(image, strict, loose, seed=seed)
         count = (strict != loose).flatten(1).sum(1).float()

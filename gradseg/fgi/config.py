@@ -13,6 +13,8 @@ SOURCES = ("auto", "heatmap", "tracks")
 DARM_FILLS = ("imagenet", "image")
 #: Supervised loss against the pseudo-masks.
 SUP_LOSSES = ("bce", "bce+dice")
+#: Normalisation layers (as :data:`gradseg.model.NORMS`, kept here so no torch import is needed).
+NORMS = ("batch", "group")
 #: Which network(s) predict at inference.
 INFER = ("student", "teacher", "ensemble")
 #: Keys of a run configuration that FGIConfig takes unprefixed (the trainer's own settings).
@@ -139,6 +141,7 @@ class FGIConfig:
             (self.rampup_iters >= 0, "rampup_iters must be >= 0"),
             (self.sup_loss in SUP_LOSSES, f"sup_loss must be one of {SUP_LOSSES}"),
             (self.teacher_width >= 1, "teacher_width must be >= 1"),
+            (self.norm in NORMS and self.proj_norm in NORMS, f"norms must be one of {NORMS}"),
             (self.heads >= 1 and self.pos_grid >= 1, "heads and pos_grid must be >= 1"),
             (self.text_dim is None or self.text_dim >= 1, "text_dim must be >= 1"),
             (self.infer in INFER, f"infer must be one of {INFER}"),

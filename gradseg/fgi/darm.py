@@ -170,7 +170,8 @@ def darm(image: torch.Tensor, strict: torch.Tensor, loose: torch.Tensor, ratio: 
     Examples
     --------
     >>> strict = torch.zeros(1, 1, 32, 32); loose = torch.ones(1, 1, 32, 32)
-    >>> r = darm(torch.rand(1, 3, 32, 32), strict, loose, generator=torch.Generator().manual_seed(0))
+    >>> gen = torch.Generator().manual_seed(0)
+    >>> r = darm(torch.rand(1, 3, 32, 32), strict, loose, generator=gen)
     >>> bool(r.plan.area[0] >= 307)   # 30 % of the 1024 uncertain pixels
     True
     """

@@ -18,7 +18,7 @@ from gradseg.model import norm_layer
 
 
 def head_count(channels: int, wanted: int) -> int:
-    """The largest divisor of ``channels`` that is <= ``wanted`` (attention needs C % heads == 0)."""
+    """Largest divisor of ``channels`` that is <= ``wanted`` (attention needs C % heads == 0)."""
     return max(h for h in range(1, min(wanted, channels) + 1) if channels % h == 0)
 
 

@@ -17,8 +17,8 @@ Sources
   two sources disagree about, never pixels the tuned mask has but the loose one lacks.
 
 In both cases, per sample, the mask with the smaller area is **strict** and the one with the
-larger area **loose** (FGI's rule; of equal areas the first is strict, the last loose). With more than two heatmap levels, the
-smallest-area and the largest-area masks are used.
+larger area **loose** (FGI's rule; of equal areas the first is strict, the last loose). With more
+than two heatmap levels, the smallest-area and the largest-area masks are used.
 """
 
 from __future__ import annotations
