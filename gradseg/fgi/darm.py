@@ -105,8 +105,7 @@ def plan_blocks(uncertain: torch.Tensor, ratio: float, block: tuple[int, int],
     generator : torch.Generator, optional
         On the tensors' device; the global generator when omitted.
     """
-    unc = uncertain.reshape(uncertain.shape[0], -1) if uncertain.ndim == 3 else \
-        uncertain.flatten(1)
+    unc = uncertain.reshape(uncertain.shape[0], -1)
     b = unc.shape[0]
     h, w = uncertain.shape[-2:]
     dev = unc.device
