@@ -243,11 +243,13 @@ def test_kernels_on_empty_and_tiny_input(n):
 
 
 def test_all_samples_at_one_time_give_no_fixation():
-    """A zero sample interval everywhere: no run of increasing time, so no fixation."""
+    """A zero sample interval everywhere: every run is one sample, so no fixation spans two."""
     t = np.full(50, 1000.0)
     x = np.full(50, 100.0)
     assert ivt_kernel(t, x, x, 1.0, 10.0, 2.0)[0].size == 0
-    assert idt_kernel(t, x, x, 5.0, 0.0, 10.0)[0].size == 0
+    assert idt_kernel(t, x, x, 5.0, 40.0, 10.0)[0].size == 0
+    f, l_ = idt_kernel(t, x, x, 5.0, 0.0, 10.0)  # a zero window accepts one-sample fixations
+    assert pairs(f, l_) == ref_idt(t, x, x, 5.0, 0.0, 10.0) == [(i, i) for i in range(50)]
 
 
 @pytest.mark.parametrize("detector", ["ivt", "idt"])

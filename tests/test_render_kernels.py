@@ -30,16 +30,17 @@ def ref_counts(n, ratios):
 def ref_track_maps(xs, ys, radii, size, ratios, tau, gamma, reverse, segments):
     """Plain numpy: distance to the kept disks (+ segments), then the fall-off.
 
-    Hostile inputs, by definition: a fixation whose x * S, y * S or radius is not finite is
-    skipped (no disk, no segment to or from it); a negative radius counts as 0; map values that
-    are not numbers (e.g. inf / inf) are 0.
+    Hostile inputs, by definition: a fixation whose radius is not finite, or whose x or y is not
+    within +-1e6 (NaN and inf included: float64 cannot place a segment from farther away to
+    within a pixel), is skipped, with the segments to and from it; a negative radius counts as
+    0; map values that are not numbers (e.g. inf / inf) are 0.
     """
     n = len(xs)
     out = np.zeros((len(ratios), size, size))
     px, py = _grid(size)
     with np.errstate(all="ignore"):
         cx, cy = np.asarray(xs, float) * size, np.asarray(ys, float) * size
-        ok = np.isfinite(cx) & np.isfinite(cy) & np.isfinite(radii)
+        ok = (np.abs(xs) <= 1e6) & (np.abs(ys) <= 1e6) & np.isfinite(radii)
         for k, c in enumerate(ref_counts(n, ratios)):
             if c == 0:
                 continue
@@ -69,11 +70,12 @@ def ref_track_maps(xs, ys, radii, size, ratios, tau, gamma, reverse, segments):
 def ref_heatmap(xs, ys, w, size, canvas, sigma):
     """Plain numpy sum of mirrored, truncated Gaussians at the S-grid centres.
 
-    Hostile inputs, by definition: a fixation whose x, y or weight is not finite is skipped;
-    finite positions beyond the canvas are clipped to its border pixels (as GazeMedSeg's
-    ``np.clip`` does); values that are not numbers after the min-max scaling are 0.
+    Hostile inputs, by definition: a fixation whose weight is not finite or whose x or y is not
+    within +-1e6 is skipped; positions beyond the canvas are clipped to its border pixels (as
+    GazeMedSeg's ``np.clip`` does); values that are not numbers after the min-max scaling are 0.
     """
-    keep = [i for i in range(len(xs)) if np.isfinite([xs[i], ys[i], w[i]]).all()]
+    keep = [i for i in range(len(xs))
+            if abs(xs[i]) <= 1e6 and abs(ys[i]) <= 1e6 and np.isfinite(w[i])]
     if not keep:
         return np.zeros((size, size))
     u = (np.arange(size) + 0.5) * canvas / size - 0.5
@@ -277,7 +279,7 @@ def test_uint8_storage_rounds_and_clips():
 
 # -- hostile inputs: the kernels never index out of bounds and match the reference ------------
 
-HOSTILE = [0.5, 1e30, -1e30, np.inf, -np.inf, np.nan, 1e308, -0.25, 1.25, 0.999]
+HOSTILE = [0.5, 1e30, -1e30, np.inf, -np.inf, np.nan, 1e308, -0.25, 1.25, 0.999, 1e5, -3e5]
 
 
 def _hostile_track(seed):
