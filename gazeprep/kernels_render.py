@@ -7,10 +7,11 @@ centre at ``((j + 0.5) / S, (i + 0.5) / S)``. Each kernel is parallel over track
 
 Any input is safe: pixel indices are computed in floating point and clamped to the output
 before they become integers, a fixation whose position (or radius, or weight) is not a finite
-number, or whose normalised position lies beyond +-:data:`MAX_NORMALISED`, is skipped, values that are not numbers are stored as 0, and CSR arrays that do not fit
-together are refused (ValueError) before any is read. The callers refuse such inputs earlier
-with an error naming the file (see :mod:`gazeprep.limits`); these rules only make sure no
-input can ever read or write out of bounds.
+number, or whose normalised position lies beyond +-:data:`MAX_NORMALISED`, is skipped, values
+that are not numbers are stored as 0, and CSR arrays that do not fit together are refused
+(ValueError) before any is read. The callers refuse such inputs earlier with an error naming
+the file (see :mod:`gazeprep.limits`); these rules only make sure that no input can ever read
+or write out of bounds.
 """
 
 from __future__ import annotations

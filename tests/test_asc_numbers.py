@@ -1,8 +1,9 @@
 """The ASC number parser (numba) against Python's float() on hostile tokens and lines.
 
-Reference: a token is a number when it matches ``[+-]?(digits[.[digits]] | .digits)[(e|E)[+-]digits]``
-(its value is ``float(token)``, to 1e-14 relative; within an ulp or two of the largest float
-the kernel may round to infinity), ``.`` is a missing value, anything else is not a number.
+Reference: a token is a number when it matches
+``[+-]?(digits[.[digits]] | .digits)[(e|E)[+-]digits]``; its value is ``float(token)``, to 1e-14
+relative (within an ulp or two of the largest float the kernel may round to infinity). ``.`` is
+a missing value; anything else is not a number.
 """
 
 from __future__ import annotations
