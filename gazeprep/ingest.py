@@ -131,12 +131,18 @@ def read_image_size(path: Path) -> tuple[int, int]:
     """``(width, height)`` from the image header, without decoding the pixels."""
     from PIL import Image  # scikit-image's imaging dependency; only the header is read
 
+    from gazeprep.limits import size_problem
+
     try:
         with Image.open(path) as im:
-            return int(im.size[0]), int(im.size[1])
+            size = int(im.size[0]), int(im.size[1])
     except Exception as exc:  # noqa: BLE001 - any decoder failure is a bad image file
         raise GazeprepError(f"cannot read image size ({exc}); expected an image file",
                             file=path) from exc
+    problem = size_problem(*size)
+    if problem:
+        raise GazeprepError(f"{problem} (header says {size[0]} x {size[1]})", file=path)
+    return size
 
 
 def find_inputs(paths: Iterable[str | Path]) -> list[Path]:

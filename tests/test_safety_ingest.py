@@ -322,7 +322,9 @@ def test_samples_time_too_coarse_for_float64_is_an_error(tmp_path, capsys):
     p = write_samples(user, times)
     err = fails(capsys, user, str(p), "--units", "px", "--sample-rate", "250")
     assert "gaze.csv:2:" in err and ("resolution" in err or "2**53" in err), err
-    times = [str(2**50 + 0.5 * k) for k in range(200)]  # below 2**53, still too coarse
+    # below 2**53 and exactly representable, but float64 steps (0.5 ms) equal the 0.5 ms
+    # interval: any jitter would collapse samples
+    times = [str(2**51 + 0.5 * k) for k in range(200)]
     p = write_samples(user, times)
     err = fails(capsys, user, str(p), "--units", "px")
     assert "gaze.csv:2:" in err and "resolution" in err, err
