@@ -226,7 +226,7 @@ def test_train_config_is_checked_from_the_api(tmp_path):
                      ({"epochs": 0}, "epochs"), ({"eval_every": 0}, "eval"),
                      ({"checkpoint_every": 0}, "checkpoint"), ({"val_fraction": 1.0}, "val"),
                      ({"lr": float("nan")}, "lr"), ({"lr": 0.0}, "lr"),
-                     ({"size": 40}, "divisible")]:
+                     ({"size": 36}, "divisible")]:
         with pytest.raises(GradsegError, match=word):
             train(TrainConfig(cache=str(cache), out=str(tmp_path / "run"), threads=1, **kw),
                   progress=False)
