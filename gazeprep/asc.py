@@ -22,6 +22,17 @@ What is understood:
 Image ids are file stems only (see :func:`gazeprep.tracks.image_id`); no name from a log is ever
 opened as a path.
 
+Numbers (limits in :mod:`gazeprep.limits`): an EFIX whose x or y is ``.`` or not finite is
+dropped as ``no_position``. Everything else that is not a usable number is a malformed line, an
+error naming file and line (``--lenient``: recorded, the line skipped): a sample whose time is
+``.``, not finite, beyond 2**53 ms or too coarse in float64 for the sampling interval (half of
+it must be resolvable), or whose x, y is beyond +-1e6 px or pupil infinite; an event or MSG time
+that is not finite or beyond 2**53 ms; an EFIX duration outside 0..1 day; a ``RATE`` outside
+(0, 1e6] Hz; a ``GAZE_COORDS`` / ``IMGLOAD`` rectangle that is not finite or has a side <= 0 or
+over 1,000,000 px (the fixations on such an image are then dropped as ``unknown_image_rect``,
+never placed). Numbers are parsed exactly like ``float()`` up to 15 significant digits; longer
+digit strings and any exponent stay within an ulp or two (overflow gives inf, then the error).
+
 Which trial/image a fixation belongs to: the state at its line (file order). A fixation inside a
 recording block before the block's first ``TRIALID`` belongs to that trial; one in a trial before
 its first ``IMGLOAD`` to that first image. Without ``IMGLOAD`` the image is ``--image-rect`` or

@@ -247,3 +247,16 @@ def test_train_size_that_does_not_fit_in_memory(tmp_path, monkeypatch):
         train(TrainConfig(cache=str(cache), out=str(tmp_path / "run"), size=8192, threads=1,
                           device="cpu"), progress=False)
     assert "GiB" in str(err.value) and not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize(("args", "name", "limit"), [
+    (["simulate", "SIM", "--size", "100000"], "--size", "4096"),
+    (["simulate", "SIM", "--display", "2000"], "--display", "1080"),
+    (["score", "--level-threshold", "nan"], "--level-threshold", "finite"),
+    (["score", "--heatmap-threshold", "1.5"], "--heatmap-threshold", "< 1"),
+])
+def test_simulate_and_score_options(user, capsys, args, name, limit):
+    from gazeprep.cli import main
+
+    args = [str(user.parent / "out") if a == "SIM" else a for a in args]
+    usage_error(capsys, user, main, args, name, limit)
