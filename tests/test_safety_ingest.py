@@ -36,6 +36,7 @@ def fails(capsys, user: Path, *args: str) -> str:
     assert run("ingest", *args, "--out", str(out)) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert err[0].startswith("gazeprep: error: ") and "Traceback" not in "\n".join(err)
+    assert len(err) == 2 and err[1].startswith("(run again with --verbose")  # one line
     assert snapshot(user) == before and not out.exists()
     return err[0]
 

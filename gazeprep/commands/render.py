@@ -194,12 +194,14 @@ def render(
 
 
 def human(n: float) -> str:
-    """Bytes as KiB / MiB / GiB / TiB with one decimal."""
-    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB"):
-        if n < 1024 or unit == "TiB":
-            return f"{n:.1f} {unit}" if unit != "bytes" else f"{n:.0f} bytes"
+    """Bytes as KiB / MiB / GiB / TiB with one decimal, e.g. ``human(1536) == '1.5 KiB'``."""
+    if n < 1024:
+        return f"{n:.0f} bytes"
+    for unit in ("KiB", "MiB", "GiB", "TiB"):
         n /= 1024
-    return f"{n:.1f} PiB"
+        if n < 1024 or unit == "TiB":
+            break
+    return f"{n:.1f} {unit}"
 
 
 def check_fits(plan, params, out: Path, shard: int) -> None:
