@@ -22,6 +22,17 @@ What is understood:
 Image ids are file stems only (see :func:`gazeprep.tracks.image_id`); no name from a log is ever
 opened as a path.
 
+Numbers (limits in :mod:`gazeprep.limits`): an EFIX whose x or y is ``.`` or not finite is
+dropped as ``no_position``. Everything else that is not a usable number is a malformed line, an
+error naming file and line (``--lenient``: recorded, the line skipped): a sample whose time is
+``.``, not finite, beyond 2**53 ms or too coarse in float64 for the sampling interval (half of
+it must be resolvable), or whose x, y is beyond +-1e6 px or pupil infinite; an event or MSG time
+that is not finite or beyond 2**53 ms; an EFIX duration outside 0..1 day; a ``RATE`` outside
+(0, 1e6] Hz; a ``GAZE_COORDS`` / ``IMGLOAD`` rectangle that is not finite or has a side <= 0 or
+over 1,000,000 px (the fixations on such an image are then dropped as ``unknown_image_rect``,
+never placed). Numbers are parsed exactly like ``float()`` up to 15 significant digits; longer
+digit strings and any exponent stay within an ulp or two (overflow gives inf, then the error).
+
 Which trial/image a fixation belongs to: the state at its line (file order). A fixation inside a
 recording block before the block's first ``TRIALID`` belongs to that trial; one in a trial before
 its first ``IMGLOAD`` to that first image. Without ``IMGLOAD`` the image is ``--image-rect`` or
@@ -55,6 +66,15 @@ import numpy as np
 from numba import njit, prange
 
 from gazeprep.errors import GazeprepError
+from gazeprep.limits import (
+    MAX_COORD_PX,
+    MAX_DURATION_MS,
+    MAX_RATE_HZ,
+    MAX_TIME_MS,
+    coarse_times,
+    rect_problem,
+    time_problem,
+)
 from gazeprep.tracks import LATIN1_NAME, FileResult, image_id, images_lookup
 
 if TYPE_CHECKING:
@@ -217,14 +237,19 @@ def _next_field(buf, p, e, pow10):
         p += 1
     mant = 0.0
     nd = 0
-    nfrac = -1
+    nfrac = -1  # fraction digits held in mant (-1: no point yet)
+    drop = 0  # integer digits beyond the precision held in mant: each scales the value by 10
     while p < e:
         c = buf[p]
         if 48 <= c <= 57:
-            mant = mant * 10.0 + (c - 48)
             nd += 1
-            if nfrac >= 0:
-                nfrac += 1
+            if mant < 1e17:
+                mant = mant * 10.0 + (c - 48)
+                if nfrac >= 0:
+                    nfrac += 1
+            elif nfrac < 0:
+                drop += 1
+            # a fraction digit beyond 17 significant digits cannot change a float64: ignored
         elif c == 46 and nfrac < 0:
             nfrac = 0
         else:
@@ -239,7 +264,8 @@ def _next_field(buf, p, e, pow10):
             p += 1
         ne = 0
         while p < e and 48 <= buf[p] <= 57:
-            ex = ex * 10 + (buf[p] - 48)
+            if ex < 100000:  # saturate: any larger exponent over- or underflows anyway
+                ex = ex * 10 + (buf[p] - 48)
             p += 1
             ne += 1
         if ne == 0:
@@ -253,16 +279,30 @@ def _next_field(buf, p, e, pow10):
             return np.nan, 1, p
         return np.nan, 2, p
     # Digits accumulate as an integer mantissa divided once by a power of ten, so values of up
-    # to 15 significant digits parse exactly like float(); longer fractions fall back to pow.
-    if nfrac <= 0:
-        v = mant
-    elif nfrac < pow10.shape[0]:
-        v = mant / pow10[nfrac]
+    # to 15 significant digits parse exactly like float(); longer digit strings and extreme
+    # exponents go through _scale10 (within an ulp or two; overflow gives inf, never NaN).
+    if drop == 0 and nfrac < pow10.shape[0] and -300 <= ex <= 300:
+        v = mant / pow10[nfrac] if nfrac > 0 else mant
+        if ex != 0:
+            v = v * 10.0 ** ex
     else:
-        v = mant / 10.0 ** nfrac
-    if ex != 0:
-        v = v * 10.0 ** ex
+        v = _scale10(mant, ex + drop - max(nfrac, 0))
     return (-v if neg else v), 0, p
+
+
+@njit(cache=True, inline="always")
+def _scale10(m, e):
+    """``m * 10**e`` for a mantissa m < 1e18 and any exponent: 0 or inf beyond float64."""
+    if m == 0.0 or e < -400:
+        return 0.0
+    if e > 400:
+        return np.inf
+    # float exponents: numba computes 10.0 ** <int> by repeated multiplication (ulps off)
+    if e >= 0:
+        return m * 10.0 ** float(e)
+    if e < -300:
+        return m * 10.0 ** float(e + 300) / 1e300  # two steps: 10.0 ** -330 alone is 0
+    return m / 10.0 ** float(-e)
 
 
 @njit(cache=True, parallel=True)
@@ -436,6 +476,7 @@ class ImgLoad:
     y: float | None = None
     w: float | None = None
     h: float | None = None
+    problem: str | None = None
 
 
 @dataclass
@@ -563,7 +604,7 @@ class _Parser:
         elif head == "END":
             self.end(ln, text, toks)
         elif head == "SAMPLES":
-            self.samples_line(toks)
+            self.samples_line(ln, text, toks)
         elif head in KNOWN_HEADS or head.startswith(("**", ">>>")) or text[0] in " \t":
             return
         elif head in EVENT_FIELDS or head == "MSG":
@@ -573,10 +614,9 @@ class _Parser:
             self.anomaly("unknown_line", ln, text[:80])
 
     def start(self, ln: int, text: str, toks: list[str]) -> None:
-        try:
-            t = float(toks[1])
-        except (IndexError, ValueError):
-            self.fail(ln, "START <time> <eyes...> SAMPLES EVENTS", text)
+        t = _time_token(toks)
+        if t is None:
+            self.fail(ln, "START <time> <eyes...> SAMPLES EVENTS, |time| <= 2**53 ms", text)
             return
         if self.in_block:
             self.anomaly("start_without_end", ln, "START while the previous block is open")
@@ -592,13 +632,12 @@ class _Parser:
             return
         b = self.blocks[self.block]
         b.end_line = ln
-        try:
-            b.end_time = float(toks[1])
-        except (IndexError, ValueError):
-            self.fail(ln, "END <time> ...", text)
+        b.end_time = _time_token(toks)
+        if b.end_time is None:
+            self.fail(ln, "END <time> ... with |time| <= 2**53 ms", text)
         self.in_block = False
 
-    def samples_line(self, toks: list[str]) -> None:
+    def samples_line(self, ln: int, text: str, toks: list[str]) -> None:
         if self.block < 0:
             return
         b = self.blocks[self.block]
@@ -607,9 +646,14 @@ class _Parser:
             b.eyes = eyes
         if "RATE" in toks:
             try:
-                b.rate = float(toks[toks.index("RATE") + 1])
+                rate = float(toks[toks.index("RATE") + 1])
             except (IndexError, ValueError):
-                pass
+                rate = math.nan
+            if 0 < rate <= MAX_RATE_HZ:
+                b.rate = rate
+            else:  # a rate that is 0, negative or not a number would make every duration wrong
+                self.fail(ln, f"SAMPLES ... RATE <Hz> with a rate in (0, {MAX_RATE_HZ:g}] Hz",
+                          text)
 
     def msg(self, ln: int, t: float, body: str, text: str) -> None:
         """A MSG line with a state keyword; ``t`` is its time (offset applied)."""
@@ -656,6 +700,11 @@ class _Parser:
         except ValueError:
             self.fail(ln, f"{kind} <left> <top> <right> <bottom>", text)
             return
+        problem = rect_problem((x0, y0, x1 - x0, y1 - y0))
+        if problem:
+            self.fail(ln, f"{kind} <left> <top> <right> <bottom>: finite, right > left, bottom > "
+                      f"top ({problem})", text)
+            return
         if kind == "DISPLAY_COORDS" and self.screen >= 0:
             return
         w, h = x1 - x0, y1 - y0
@@ -690,6 +739,13 @@ class _Parser:
             img.x, img.y = nums[0], nums[1]
         if len(nums) >= 4:
             img.w, img.h = nums[2], nums[3]
+        sides = nums[2:4] if len(nums) >= 4 else [1.0, 1.0]
+        problem = rect_problem((*nums[:2], *sides)) if len(nums) >= 2 else None
+        if problem:
+            # error (lenient: recorded); the fixations on this image are dropped, not misplaced
+            img.problem = f"IMGLOAD {name} (line {ln}): {problem}"
+            self.fail(ln, what + f" with a finite position and width, height > 0 ({problem})",
+                      text)
         self.imgloads.append(img)
         self.img = len(self.imgloads) - 1
         if self.trial >= 0 and self.trials[self.trial].first_img < 0:
@@ -791,7 +847,9 @@ def _parse_asc(path: str, res: FileResult, lenient: bool) -> AscLog:
         head = sample_idx[:100]
         vals, ntok = parse_sample_lines(buf, starts, ends, head, SAMPLE_FIELDS, _POW10)
         eyes = ("L", "R") if ntok.size and ntok.max() >= 7 else ("L",)
-        p.blocks.append(Block(line=0, time=float(vals[0, 0]) if vals.size else 0.0, eyes=eyes))
+        t_first = float(vals[0, 0]) if vals.size else 0.0
+        p.blocks.append(Block(line=0, time=t_first if abs(t_first) <= 2.0**53 else 0.0,
+                              eyes=eyes))
         block[:] = 0
         if lines.size:
             p.anomaly("no_start_line", None, f"samples without START; assumed eyes {eyes}")
@@ -838,13 +896,16 @@ def _messages(p: _Parser, raw: bytes, buf, starts, ends, kind):
     """Times of all MSG lines (offset applied), out-of-order check, body offsets."""
     idx = np.flatnonzero(kind == K_MSG)
     vals, ntok, _, rest = parse_head_lines(buf, starts, ends, idx, False, 2, _POW10)
-    bad = (ntok == 0) | np.isnan(vals[:, 0])
-    for i in idx[bad][:MAX_LISTED_ANOMALIES * 5].tolist():
-        p.fail(i + 1, "MSG <time> <text>", raw[starts[i]:ends[i]].decode("latin-1"))
     # "MSG <time> <offset> text": an integer after the time, with text after it, is an offset;
     # the message happened <offset> ms before <time>.
-    off = (ntok >= 2) & (vals[:, 1] == np.round(vals[:, 1])) & (rest < ends[idx])
-    t = vals[:, 0] - np.where(off, vals[:, 1], 0.0)
+    with np.errstate(invalid="ignore"):
+        off = (ntok >= 2) & (vals[:, 1] == np.round(vals[:, 1])) & (rest < ends[idx])
+        t = vals[:, 0] - np.where(off, vals[:, 1], 0.0)
+        # NaN, inf or beyond 2**53 ms, before or after the offset: unusable (onsets would be 0)
+        bad = (ntok == 0) | ~(np.abs(vals[:, 0]) <= MAX_TIME_MS) | ~(np.abs(t) <= MAX_TIME_MS)
+    for i in idx[bad][:MAX_LISTED_ANOMALIES * 5].tolist():
+        p.fail(i + 1, "MSG <time> <text> with a finite |time| <= 2**53 ms",
+               raw[starts[i]:ends[i]].decode("latin-1"))
     body = np.where(off | (ntok < 2), rest, _after_first_number(buf, starts, ends, idx))
     body[bad] = -1
     good = np.flatnonzero(~bad)
@@ -873,12 +934,9 @@ def _events(p: _Parser, raw: bytes, buf, starts, ends, kind):
         idx = np.flatnonzero(kind == code)
         nf, need, what = EVENT_FIELDS[head]
         vals, ntok, eye, _ = parse_head_lines(buf, starts, ends, idx, True, nf, _POW10)
-        ok = (ntok >= need) & ((eye == ord("L")) | (eye == ord("R")))
-        if head[0] == "E":
-            ok &= np.isfinite(vals[:, 0]) & np.isfinite(vals[:, 1]) & (vals[:, 1] >= vals[:, 0])
-        else:
-            ok &= np.isfinite(vals[:, 0])
-        for i in idx[~ok][:MAX_LISTED_ANOMALIES * 5].tolist():
+        ok = (ntok >= need) & ((eye == ord("L")) | (eye == ord("R"))) & _usable_event(head, vals)
+        for i, row in zip(idx[~ok][:MAX_LISTED_ANOMALIES * 5].tolist(),
+                          vals[~ok][:MAX_LISTED_ANOMALIES * 5].tolist(), strict=True):
             text = raw[starts[i]:ends[i]].decode("latin-1")
             toks = text.split()
             if len(toks) < need + 2 or toks[1] not in EYES:
@@ -889,7 +947,7 @@ def _events(p: _Parser, raw: bytes, buf, starts, ends, kind):
                 except ValueError:
                     p.fail(i + 1, f"numbers or '.' after {head} <eye> ({what})", text)
                     continue
-                p.fail(i + 1, f"{head} start <= end times" if head[0] == "E" else what, text)
+                p.fail(i + 1, _event_problem(head, row) or what, text)
         idx, vals, eye = idx[ok], vals[ok], eye[ok]
         counts[head] = int(idx.size)
         for e in EYES:
@@ -902,6 +960,40 @@ def _events(p: _Parser, raw: bytes, buf, starts, ends, kind):
         for e in EYES:
             _pair(p, kind_, e, lines_of[("S" + kind_, e)], lines_of[("E" + kind_, e)])
     return efix, counts
+
+
+def _usable_event(head: str, vals: np.ndarray) -> np.ndarray:
+    """Events whose times are finite within 2**53 ms (end >= start) and, for EFIX, whose
+    duration is a number in 0..MAX_DURATION_MS."""
+    with np.errstate(invalid="ignore"):
+        ok = np.abs(vals[:, 0]) <= MAX_TIME_MS
+        if head[0] == "E":
+            ok &= (np.abs(vals[:, 1]) <= MAX_TIME_MS) & (vals[:, 1] >= vals[:, 0])
+        if head == "EFIX":
+            ok &= (vals[:, 2] >= 0) & (vals[:, 2] <= MAX_DURATION_MS)
+    return ok
+
+
+def _event_problem(head: str, row: list[float]) -> str | None:
+    """What an event line must hold, for the one check of :func:`_usable_event` it fails."""
+    for name, v in zip(("start", "end") if head[0] == "E" else ("start",), row, strict=False):
+        problem = time_problem(v)
+        if problem:
+            return f"{head} {name} time within 2**53 ms ({name} {problem})"
+    if head[0] == "E" and row[1] < row[0]:
+        return f"{head} start <= end times"
+    if head == "EFIX" and not 0 <= row[2] <= MAX_DURATION_MS:
+        return f"EFIX duration in 0..{MAX_DURATION_MS:.0f} ms (got {row[2]:g})"
+    return None
+
+
+def _time_token(toks: list[str]) -> float | None:
+    """The time after a START/END head, or None when missing, not finite or beyond 2**53 ms."""
+    try:
+        t = float(toks[1])
+    except (IndexError, ValueError):
+        return None
+    return None if time_problem(t) else t
 
 
 def _pair(p: _Parser, kind: str, eye: str, s_lines: np.ndarray, e_lines: np.ndarray) -> None:
@@ -937,8 +1029,47 @@ def _sample_columns(p: _Parser, buf, starts, ends, sample_idx, lines, block):
         for a in (x, y, pup):
             a[:, bad] = np.nan
         t[bad] = np.nan
+    hostile = _check_sample_numbers(p, t, x, y, pup, lines, block, bad)
+    if hostile.any():
+        for a in (x, y, pup):
+            a[:, hostile] = np.nan
+        t[hostile] = np.nan
     _sample_anomalies(p, t, lines, block)
     return t, x, y, pup
+
+
+def _value_problem(x, y, pup, limit: float) -> str:
+    """The message for the first unusable x, y (both eyes) or pupil value of one sample."""
+    for name, vals in (("x", x), ("y", y)):
+        for v in vals.tolist():
+            if abs(v) > limit:  # inf included, NaN ('.') is a missing value
+                return (f"sample {name} = {v:g} is not a finite number within +-{limit:g} px; "
+                        "expected a screen position, or '.' when missing")
+    return f"sample pupil = {pup[np.isinf(pup)][0]:g} is not a finite number"
+
+
+def _check_sample_numbers(p: _Parser, t, x, y, pup, lines, block, skip) -> np.ndarray:
+    """Mask of sample lines whose numbers are unusable, each recorded as an error: time not a
+    finite number, beyond 2**53 ms or too coarse for the sampling interval; x or y infinite or
+    beyond +-MAX_COORD_PX; pupil infinite. ``skip``: lines already reported as truncated."""
+    rate = np.array([b.rate or np.nan for b in p.blocks], np.float64)
+    steps = np.diff(t[np.isfinite(t)])
+    steps = steps[steps > 0]
+    dt = np.where(np.isfinite(rate), 1000.0 / rate, np.median(steps) if steps.size else 1.0)
+    dt = dt[block] if block.size else np.zeros(0)
+    with np.errstate(invalid="ignore"):
+        bad_x = (np.abs(x) > MAX_COORD_PX) | (np.abs(y) > MAX_COORD_PX)
+    hostile = (~np.isfinite(t) | coarse_times(t, dt) | bad_x.any(axis=0)
+               | np.isinf(pup).any(axis=0)) & ~skip
+    for i in np.flatnonzero(hostile)[:MAX_LISTED_ANOMALIES * 5].tolist():
+        if np.isnan(t[i]):
+            why = "sample time is '.'; expected a number"
+        elif not np.isfinite(t[i]) or coarse_times(t[i:i + 1], dt[i])[0]:
+            why = f"sample {time_problem(float(t[i]), float(dt[i]))}"
+        else:
+            why = _value_problem(x[:, i], y[:, i], pup[:, i], MAX_COORD_PX)
+        p.errors.append(GazeprepError(why, file=p.path, line=int(lines[i])))
+    return hostile
 
 
 def _sample_anomalies(p: _Parser, t, lines, block) -> None:
@@ -1179,7 +1310,7 @@ def _pixel_size(log: AscLog, image: str, opts: IngestOptions,
         return size, "--images file", problems
     if opts.images is not None or shown is None:
         return None, "unknown", problems
-    return (int(round(shown[0])), int(round(shown[1]))), shown_from, problems
+    return (max(1, round(shown[0])), max(1, round(shown[1]))), shown_from, problems
 
 
 def _image_for(log: AscLog, state: int, opts: IngestOptions, stem: str) -> Placement:
@@ -1192,6 +1323,8 @@ def _image_for(log: AscLog, state: int, opts: IngestOptions, stem: str) -> Place
     scr = log.screens[screen] if screen >= 0 else None
     if img >= 0:
         il = log.imgloads[img]
+        if il.problem:
+            return Placement(il.image, label, t0, None, None, "unknown", il.problem, [])
         found = opts.image_size(il.image)
         if il.mode == "FILL":
             size, src, probs = _pixel_size(log, il.image, opts, scr and scr[2:], "screen")
@@ -1220,6 +1353,10 @@ def _image_for(log: AscLog, state: int, opts: IngestOptions, stem: str) -> Place
     name = name or stem
     if opts.image_rect is not None:
         rect, src = tuple(float(v) for v in opts.image_rect), "--image-rect"
+        problem = rect_problem(rect)
+        if problem:
+            return Placement(name, label, t0, None, None, "unknown",
+                             f"--image-rect X Y W H: {problem}", [])
     else:
         rect, src = scr, "screen"
     size, src, probs = _pixel_size(log, name, opts, rect and rect[2:], src)

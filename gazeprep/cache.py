@@ -126,8 +126,32 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+def track_problem(xs: np.ndarray, ys: np.ndarray, ds: np.ndarray) -> str | None:
+    """Why one track cannot be rendered (its first bad fixation), or None.
+
+    Every x and y must be a number in [0, 1] (normalised image coordinates), every duration a
+    number in 0..MAX_DURATION_MS, and the three lists equally long. ``tracks.parquet`` is
+    checked again at render because people edit it by hand: a NaN x would otherwise draw a
+    fixation at the image's left edge, and x = 1e30 used to crash the render.
+    """
+    from gazeprep.limits import MAX_DURATION_MS
+
+    if not len(xs) == len(ys) == len(ds):
+        return (f"lists of unequal length: x {len(xs)}, y {len(ys)}, duration_ms {len(ds)} "
+                "fixations; expected one x, y and duration per fixation")
+    for name, v, lo, hi in (("x", xs, 0.0, 1.0), ("y", ys, 0.0, 1.0),
+                            ("duration_ms", ds, 0.0, MAX_DURATION_MS)):
+        bad = np.flatnonzero(~((v >= lo) & (v <= hi)))  # NaN fails both comparisons
+        if bad.size:
+            k = int(bad[0])
+            return (f"fixation {k}: {name} = {float(v[k])!r} is not a number in "
+                    f"[{lo:g}, {hi:g}]; expected the ingest output (normalised positions, "
+                    "durations in ms)")
+    return None
+
+
 def read_tracks(gaze_dir: str | Path) -> tuple[dict[str, list[Track]], dict]:
-    """Read ``tracks.parquet`` of an ingest output.
+    """Read ``tracks.parquet`` of an ingest output, checking every number (:func:`track_problem`).
 
     Parameters
     ----------
@@ -153,16 +177,20 @@ def read_tracks(gaze_dir: str | Path) -> tuple[dict[str, list[Track]], dict]:
     missing = need - set(df.columns)
     if missing:
         raise GazeprepError(f"tracks.parquet lacks columns {sorted(missing)}", file=path)
+    for c in ("x", "y", "duration_ms"):
+        dtype = df.schema[c]
+        if not (isinstance(dtype, (pl.List, pl.Array)) and dtype.inner.is_numeric()):
+            raise GazeprepError(f"column {c} must hold a list of numbers per track (found "
+                                f"{dtype}); expected the ingest output", file=path)
     out: dict[str, list[Track]] = {}
     # one track per (image, session, trial); a fixed order keeps the render key stable
     key = [c for c in ("image", "session", "trial") if c in df.columns]
     for row in df.sort(key, maintain_order=True).iter_rows(named=True):
         xs, ys, ds = (np.asarray(row[c] or [], dtype=np.float64) for c in ("x", "y", "duration_ms"))
-        if not (len(xs) == len(ys) == len(ds)):
-            raise GazeprepError(
-                f"track {row['image']}/{row['session']}: x, y, duration_ms lengths differ",
-                file=path,
-            )
+        problem = track_problem(xs, ys, ds)
+        if problem:
+            raise GazeprepError(f"image {row['image']}, session {row['session']}, {problem}",
+                                file=path)
         out.setdefault(str(row["image"]), []).append(Track(xs, ys, ds))
     identity = {"path": str(gaze_dir), "tracks_sha256": _sha256(path)}
     for extra in ("fixations.parquet", "ingest.json"):

@@ -5,6 +5,12 @@ a missing sample is NaN in ``x`` or ``y``. A fixation never spans a missing samp
 between consecutive samples longer than ``max_gap`` ms: the series is cut into *runs* of valid,
 close-enough samples and each run is handled on its own.
 
+Hostile samples are defined, not crashes: a sample whose time, x or y is not finite (NaN, +-inf)
+counts as missing; time that does not increase (a repeated timestamp, a zero sample interval,
+time going back) ends a run, so no fixation spans it; empty and one-sample input give no
+fixation. The readers refuse such timestamps earlier with an error naming file and line; these
+rules only keep the kernels well-defined on any input.
+
 Kernels return ``(first, last)`` sample indices (inclusive) of each fixation, in time order.
 :func:`summarise` turns them into onset/duration/position, with the EyeLink convention
 duration = last - first + one sample interval.
@@ -18,20 +24,28 @@ import numpy as np
 from numba import njit
 
 
+@njit(cache=True, inline="always")
+def _valid(t, x, y):
+    """A usable sample: finite time and position (NaN or +-inf: missing)."""
+    return math.isfinite(t) and math.isfinite(x) and math.isfinite(y)
+
+
 @njit(cache=True)
 def _runs(t, x, y, max_gap):
-    """Start/end (exclusive) of the runs of valid samples with gaps <= max_gap (ms)."""
+    """Start/end (exclusive) of the runs of valid samples whose time strictly increases by at
+    most max_gap (ms) from one to the next. Any input is safe: a repeated or earlier time (zero
+    or negative interval) ends a run, so does a NaN or infinite sample."""
     n = t.shape[0]
     rs = np.empty(n + 1, np.int64)
     re = np.empty(n + 1, np.int64)
     k = 0
     i = 0
     while i < n:
-        if math.isnan(x[i]) or math.isnan(y[i]) or math.isnan(t[i]):
+        if not _valid(t[i], x[i], y[i]):
             i += 1
             continue
         j = i + 1
-        while (j < n and not (math.isnan(x[j]) or math.isnan(y[j]) or math.isnan(t[j]))
+        while (j < n and _valid(t[j], x[j], y[j])
                and t[j] - t[j - 1] <= max_gap and t[j] > t[j - 1]):
             j += 1
         rs[k] = i

@@ -13,6 +13,14 @@ Coordinates (``--coords``):
 - ``auto`` (default): normalised when every x and y lies in [-0.5, 1.5] (no real pixel report
   fits in 2 x 2 pixels), pixels otherwise.
 
+Numbers (limits in :mod:`gazeprep.limits`): a fixation whose x or y is missing (``.``, empty,
+``NA``) or NaN has no position and is dropped as ``no_position``, with its line. Everything else
+that is not a usable number is an error naming file and line (``--lenient``: the row is dropped
+as ``bad_value``): text or +-inf anywhere, NaN in any other column, a negative duration or one
+over a day, ``|start|`` beyond 2**53 ms (float64 would merge distinct onsets), an image width or
+height that is not a whole number of pixels in 1..1,000,000. Finite positions outside the image
+are dropped as ``outside_image``.
+
 A track is one ``(image, session, trial)``: the trial column (``TRIAL_LABEL``, ``TRIAL_INDEX``...)
 separates two viewings of one image; without it the trial is null. Track order is
 ``CURRENT_FIX_INDEX`` when present (gaps allowed, a repeated index within a track is an error),
@@ -28,6 +36,7 @@ import polars as pl
 
 from gazeprep.delimited import check_unique, read_table
 from gazeprep.errors import GazeprepError
+from gazeprep.limits import MAX_DURATION_MS, MAX_SIDE_PX, MAX_TIME_MS, rect_problem
 from gazeprep.tracks import (
     LATIN1_NAME,
     NOT_IN_IMAGES,
@@ -109,20 +118,26 @@ def _numeric(df: pl.DataFrame, cols: dict[str, str]) -> pl.DataFrame:
 
 
 def _bad_rows(t: pl.DataFrame) -> pl.Series:
-    """Per row, why it is unusable (null when fine): text, NaN or missing where a number must be."""
+    """Per row, why it is unusable (null when fine): text, NaN or missing where a number must be,
+    and numbers outside their limits (:mod:`gazeprep.limits`). A missing or NaN x / y is not
+    bad here: that fixation has no position and is dropped as such (:func:`_drop_no_position`).
+    """
     reasons = []
     for key in NUMERIC:
         if key not in t.columns:
             continue
         raw, val = pl.col(f"raw_{key}"), pl.col(key)
-        not_num = raw.is_not_null() & (val.is_null() | ~val.is_finite())
+        position = key in ("x", "y")
+        not_num = raw.is_not_null() & (val.is_null() | (val.is_infinite() if position
+                                                         else ~val.is_finite()))
         reasons.append(
             pl.when(not_num)
             .then(pl.format(f"{key} = '{{}}' is not a finite number", raw))
             .otherwise(None)
         )
-        if key in REQUIRED:
+        if key in REQUIRED and not position:
             reasons.append(pl.when(raw.is_null()).then(pl.lit(f"{key} is missing")).otherwise(None))
+    reasons += _limit_reasons(t)
     reasons.append(
         pl.when(pl.col("image").is_null() | (pl.col("image") == ""))
         .then(pl.lit("image is missing"))
@@ -140,6 +155,36 @@ def _bad_rows(t: pl.DataFrame) -> pl.Series:
             .otherwise(None)
         )
     return t.select(pl.coalesce(reasons).alias("bad")).to_series()
+
+
+def _limit_reasons(t: pl.DataFrame) -> list[pl.Expr]:
+    """Finite numbers that are still meaningless: a duration over a day, a start beyond 2**53 ms
+    (float64 would merge distinct onsets), an image side that is not a whole number of pixels
+    in 1..MAX_SIDE_PX."""
+    out = [pl.when(pl.col("duration") > MAX_DURATION_MS).then(pl.format(
+        f"duration {{}} ms exceeds one day ({MAX_DURATION_MS:.0f} ms)", pl.col("raw_duration")))
+        .otherwise(None)]
+    if "start" in t.columns:
+        out.append(pl.when(pl.col("start").abs() > MAX_TIME_MS).then(pl.format(
+            "start {} ms is beyond 2**53 ms, where float64 no longer holds whole milliseconds",
+            pl.col("raw_start"))).otherwise(None))
+    for key in ("width", "height"):
+        if key in t.columns:
+            v = pl.col(key)
+            out.append(pl.when(v.is_not_null() & v.is_finite() & (
+                (v != v.round()) | (v < 1) | (v > MAX_SIDE_PX))).then(pl.format(
+                    f"image {key} {{}} is not a whole number of pixels in 1..{MAX_SIDE_PX}",
+                    pl.col(f"raw_{key}"))).otherwise(None))
+    return out
+
+
+def _drop_no_position(res: FileResult, t: pl.DataFrame) -> pl.DataFrame:
+    """Drop (and count, with the line) fixations whose x or y is missing or NaN."""
+    none = t.select((pl.col("x").is_null() | pl.col("x").is_nan() | pl.col("y").is_null()
+                     | pl.col("y").is_nan()).alias("n")).to_series()
+    for line in t.filter(none)["line"].to_list():
+        res.drop("no_position", line)
+    return t.filter(~none)
 
 
 def _eye(s: pl.Expr) -> pl.Expr:
@@ -206,8 +251,10 @@ def read_fixreport(path: str, opts: IngestOptions) -> FileResult:
     t = _numeric(df, cols).with_columns(
         pl.Series("line", lines), pl.int_range(pl.len(), dtype=pl.Int64).alias("_row")
     )
-    expected = "a finite number in x, y, duration (>= 0) and any numeric column, or '.'"
+    expected = ("a finite number in duration (0 to one day), start (|start| <= 2**53 ms) and "
+                "any numeric column, or '.'; a number or '.' in x, y")
     t = _fail_or_drop(res, t, _bad_rows(t), "bad_value", opts.lenient, expected)
+    t = _drop_no_position(res, t)
 
     stem = Path(path).stem
     names = t["image"].unique().to_list()
@@ -326,6 +373,10 @@ def _normalise(res: FileResult, t: pl.DataFrame, opts: IngestOptions) -> pl.Data
     if mode == "normalised":
         return t.with_columns(pl.col("x").alias("xn"), pl.col("y").alias("yn"))
     if opts.image_rect is not None:
+        problem = rect_problem(tuple(float(v) for v in opts.image_rect))
+        if problem:
+            raise GazeprepError(f"--image-rect X Y W H is not a usable image rectangle "
+                                f"({problem})", file=res.path)
         rx, ry, rw, rh = opts.image_rect
         return t.with_columns(((pl.col("x") - rx) / rw).alias("xn"),
                               ((pl.col("y") - ry) / rh).alias("yn"))

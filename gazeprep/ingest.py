@@ -142,8 +142,12 @@ def index_images(folder: str | Path) -> dict:
 def read_image_size(ref) -> tuple[int, int]:
     """``(width, height)`` of an indexed image from its header, without decoding the pixels."""
     from gazeprep.contract.images import image_size
+    from gazeprep.limits import size_problem
 
     height, width = image_size(ref)
+    problem = size_problem(width, height)
+    if problem:
+        raise GazeprepError(f"{problem} (header says {width} x {height})", file=ref.path)
     return width, height
 
 

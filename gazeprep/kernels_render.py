@@ -4,6 +4,14 @@ All kernels take a batch of tracks in CSR form: fixation arrays concatenated ove
 ``offsets`` (length ``T + 1``) such that track ``t`` owns ``offsets[t]:offsets[t + 1]``.
 Coordinates are normalised (0 = left/top, 1 = right/bottom); output pixel ``(i, j)`` has its
 centre at ``((j + 0.5) / S, (i + 0.5) / S)``. Each kernel is parallel over tracks.
+
+Any input is safe: pixel indices are computed in floating point and clamped to the output
+before they become integers, a fixation whose position (or radius, or weight) is not a finite
+number, or whose normalised position lies beyond +-:data:`MAX_NORMALISED`, is skipped, values
+that are not numbers are stored as 0, and CSR arrays that do not fit together are refused
+(ValueError) before any is read. The callers refuse such inputs earlier with an error naming
+the file (see :mod:`gazeprep.limits`); these rules only make sure that no input can ever read
+or write out of bounds.
 """
 
 from __future__ import annotations
@@ -15,11 +23,16 @@ from numba import njit, prange
 
 # Tolerance on r * N before ceil, so that e.g. 0.1 * 30 = 3.0000000000000004 keeps 3 fixations.
 _CEIL_EPS = 1e-9
+#: Fixations with a normalised |x| or |y| beyond this are skipped like non-finite ones: float64
+#: cannot place a segment from so far away to within a pixel (callers only pass [0, 1]).
+MAX_NORMALISED = 1e6
 
 
 @njit(cache=True)
 def level_counts(n: int, ratios: np.ndarray) -> np.ndarray:
-    """Fixations kept per level: ``ceil(r_k * n)``, at least 1 when ``n > 0`` and ``r_k > 0``.
+    """Fixations kept per level: ``ceil(r_k * n)`` clamped to ``[1, n]`` (0 when ``n == 0``).
+
+    A ratio that is not > 0 (NaN included) keeps 1 fixation, one >= 1 keeps all.
 
     Parameters
     ----------
@@ -33,22 +46,60 @@ def level_counts(n: int, ratios: np.ndarray) -> np.ndarray:
     ndarray of int64, shape (L,)
     """
     out = np.zeros(ratios.shape[0], dtype=np.int64)
+    if n <= 0:
+        return out
     for k in range(ratios.shape[0]):
-        c = int(math.ceil(ratios[k] * n - _CEIL_EPS))
-        if n > 0 and c < 1:
-            c = 1
-        out[k] = min(c, n)
+        r = ratios[k]
+        if r >= 1.0:
+            out[k] = n
+        elif r > 0.0:
+            # r * n < n here: the float never exceeds the int64 range
+            out[k] = min(max(int(math.ceil(r * n - _CEIL_EPS)), 1), n)
+        else:
+            out[k] = 1
     return out
+
+
+@njit(cache=True, inline="always")
+def _usable(x, y, r):
+    """A fixation the kernels draw: finite, normalised position within +-MAX_NORMALISED."""
+    return (abs(x) <= MAX_NORMALISED and abs(y) <= MAX_NORMALISED and math.isfinite(r))
+
+
+@njit(cache=True, inline="always")
+def _first_index(v, s):
+    """Smallest pixel index >= v, clamped to [0, s] (s: none); any float, NaN gives 0."""
+    if not v > 0.0:
+        return 0
+    if v >= s:
+        return s
+    return int(math.ceil(v))
+
+
+@njit(cache=True, inline="always")
+def _last_index(v, s):
+    """Largest pixel index <= v, clamped to [-1, s - 1] (-1: none); NaN gives s - 1."""
+    if not v < s - 1:
+        return s - 1
+    if v < 0.0:
+        return -1
+    return int(math.floor(v))
 
 
 @njit(cache=True)
 def _stamp_disk(dmin, cx, cy, rad, reach):
-    """Lower ``dmin`` with the distance to the disk (cx, cy, rad), inside its bbox + reach (px)."""
+    """Lower ``dmin`` with the distance to the disk (cx, cy, rad), inside its bbox + reach (px).
+
+    Skipped when cx, cy or rad is not finite; a negative radius counts as 0.
+    """
+    if not (math.isfinite(cx) and math.isfinite(cy) and math.isfinite(rad)):
+        return
+    rad = max(rad, 0.0)
     s = dmin.shape[0]
-    j0 = max(0, int(math.ceil(cx - rad - reach - 0.5)))
-    j1 = min(s - 1, int(math.floor(cx + rad + reach - 0.5)))
-    i0 = max(0, int(math.ceil(cy - rad - reach - 0.5)))
-    i1 = min(s - 1, int(math.floor(cy + rad + reach - 0.5)))
+    j0 = _first_index(cx - rad - reach - 0.5, s)
+    j1 = _last_index(cx + rad + reach - 0.5, s)
+    i0 = _first_index(cy - rad - reach - 0.5, s)
+    i1 = _last_index(cy + rad + reach - 0.5, s)
     for i in range(i0, i1 + 1):
         py = i + 0.5 - cy
         for j in range(j0, j1 + 1):
@@ -62,12 +113,18 @@ def _stamp_disk(dmin, cx, cy, rad, reach):
 
 @njit(cache=True)
 def _stamp_segment(dmin, ax, ay, bx, by, reach):
-    """Lower ``dmin`` with the distance to segment a-b, inside its bbox widened by reach (px)."""
+    """Lower ``dmin`` with the distance to segment a-b, inside its bbox widened by reach (px).
+
+    Skipped when an end point is not finite.
+    """
+    if not (math.isfinite(ax) and math.isfinite(ay) and math.isfinite(bx)
+            and math.isfinite(by)):
+        return
     s = dmin.shape[0]
-    j0 = max(0, int(math.ceil(min(ax, bx) - reach - 0.5)))
-    j1 = min(s - 1, int(math.floor(max(ax, bx) + reach - 0.5)))
-    i0 = max(0, int(math.ceil(min(ay, by) - reach - 0.5)))
-    i1 = min(s - 1, int(math.floor(max(ay, by) + reach - 0.5)))
+    j0 = _first_index(min(ax, bx) - reach - 0.5, s)
+    j1 = _last_index(max(ax, bx) + reach - 0.5, s)
+    i0 = _first_index(min(ay, by) - reach - 0.5, s)
+    i1 = _last_index(max(ay, by) + reach - 0.5, s)
     ux = bx - ax
     uy = by - ay
     uu = ux * ux + uy * uy
@@ -91,12 +148,29 @@ def _stamp_segment(dmin, ax, ay, bx, by, reach):
 
 @njit(cache=True)
 def _falloff(dmin, tau, gamma, out):
-    """``out = max(0, 1 - dmin / tau) ** gamma`` (float32)."""
+    """``out = max(0, 1 - dmin / tau) ** gamma`` (float32), clipped to [0, 1]; NaN gives 0."""
     s = dmin.shape[0]
     for i in range(s):
         for j in range(s):
             v = 1.0 - dmin[i, j] / tau
-            out[i, j] = v**gamma if v > 0.0 else 0.0
+            r = v**gamma if v > 0.0 else 0.0
+            if not r >= 0.0:
+                r = 0.0
+            elif r > 1.0:
+                r = 1.0
+            out[i, j] = r
+
+
+@njit(cache=True)
+def _check_csr(offsets, n_items):
+    """Refuse offsets that are not non-decreasing from 0 within ``n_items`` rows."""
+    if offsets.shape[0] < 1 or offsets[0] != 0:
+        raise ValueError("offsets must start at 0")
+    for t in range(offsets.shape[0] - 1):
+        if offsets[t + 1] < offsets[t]:
+            raise ValueError("offsets must be non-decreasing")
+    if offsets[offsets.shape[0] - 1] > n_items:
+        raise ValueError("offsets point beyond the fixation arrays")
 
 
 @njit(parallel=True, cache=True)
@@ -143,8 +217,17 @@ def track_maps(
     Returns
     -------
     ndarray of float32, shape (T, L, S, S)
-        Values in [0, 1]; all zeros for a track with no fixations.
+        Values in [0, 1]; all zeros for a track with no fixations. A fixation whose radius is
+        not finite or whose position is not within +-MAX_NORMALISED (NaN and inf included) is
+        skipped, and so are the segments to and from it.
     """
+    if ys.shape[0] != xs.shape[0]:
+        raise ValueError("xs and ys differ in length")
+    if radii.shape[0] != xs.shape[0]:
+        raise ValueError("radii and xs differ in length")
+    if size < 0:
+        raise ValueError("size must be >= 0")
+    _check_csr(offsets, xs.shape[0])
     n_tracks = offsets.shape[0] - 1
     n_levels = ratios.shape[0]
     out = np.zeros((n_tracks, n_levels, size, size), dtype=np.float32)
@@ -157,12 +240,15 @@ def track_maps(
         dmin = np.full((size, size), np.inf)
         for c in range(1, n + 1):
             j = start + (n - c if reverse else c - 1)
+            ok = _usable(xs[j], ys[j], radii[j])  # else skipped, with its segments
             cx = xs[j] * size
             cy = ys[j] * size
-            _stamp_disk(dmin, cx, cy, radii[j], tau)
-            if segments and c > 1:
+            if ok:
+                _stamp_disk(dmin, cx, cy, radii[j], tau)
+            if segments and c > 1 and ok:
                 p = j + 1 if reverse else j - 1
-                _stamp_segment(dmin, xs[p] * size, ys[p] * size, cx, cy, tau)
+                if _usable(xs[p], ys[p], radii[p]):
+                    _stamp_segment(dmin, xs[p] * size, ys[p] * size, cx, cy, tau)
             for k in range(n_levels):
                 if counts[k] == c:
                     _falloff(dmin, tau, gamma, out[t, k])
@@ -186,6 +272,7 @@ def combine_tracks(per_track: np.ndarray, offsets: np.ndarray, use_max: bool) ->
     -------
     ndarray of float32, shape (B, P)
     """
+    _check_csr(offsets, per_track.shape[0])
     n_images = offsets.shape[0] - 1
     n_px = per_track.shape[1]
     out = np.zeros((n_images, n_px), dtype=np.float32)
@@ -213,7 +300,7 @@ def combine_tracks(per_track: np.ndarray, offsets: np.ndarray, use_max: bool) ->
 
 @njit(parallel=True, cache=True)
 def unit_to_uint8(x: np.ndarray) -> np.ndarray:
-    """``floor(255 * clip(x, 0, 1) + 0.5)`` as uint8, rows in parallel.
+    """``floor(255 * clip(x, 0, 1) + 0.5)`` as uint8, rows in parallel; NaN gives 0.
 
     Parameters
     ----------
@@ -227,7 +314,11 @@ def unit_to_uint8(x: np.ndarray) -> np.ndarray:
     out = np.empty(x.shape, dtype=np.uint8)
     for i in prange(x.shape[0]):
         for j in range(x.shape[1]):
-            v = min(max(x[i, j], 0.0), 1.0)
+            v = x[i, j]
+            if not v > 0.0:
+                v = 0.0  # also NaN
+            elif v > 1.0:
+                v = 1.0
             out[i, j] = np.uint8(int(v * 255.0 + 0.5))
     return out
 
@@ -267,8 +358,15 @@ def gaussian_heatmaps(
     Returns
     -------
     ndarray of float32, shape (T, S, S)
-        Values in [0, 1]; all zeros for an empty track or a constant map.
+        Values in [0, 1]; all zeros for an empty track or a constant map. A fixation whose
+        weight is not finite or whose position is not within +-MAX_NORMALISED is skipped; a
+        position beyond the canvas lands on its border pixel (as GazeMedSeg's clip does).
     """
+    if ys.shape[0] != xs.shape[0] or weights.shape[0] != xs.shape[0]:
+        raise ValueError("xs, ys and weights differ in length")
+    if size < 0 or canvas < 1:
+        raise ValueError("size must be >= 0 and canvas >= 1")
+    _check_csr(offsets, xs.shape[0])
     n_tracks = offsets.shape[0] - 1
     out = np.zeros((n_tracks, size, size), dtype=np.float32)
     scale = canvas / size
@@ -282,8 +380,12 @@ def gaussian_heatmaps(
         gy = np.zeros(size)
         acc = np.zeros((size, size))
         for f in range(start, start + n):
-            col = min(max(int(math.floor(xs[f] * canvas)), 0), canvas - 1)
-            row = min(max(int(math.floor(ys[f] * canvas)), 0), canvas - 1)
+            if not _usable(xs[f], ys[f], weights[f]):
+                continue
+            col = _last_index(math.floor(xs[f] * canvas), canvas)
+            row = _last_index(math.floor(ys[f] * canvas), canvas)
+            col = max(col, 0)  # below the canvas: its first pixel
+            row = max(row, 0)
             _gauss_profile(gx, col, canvas, scale, sigma, cut)
             _gauss_profile(gy, row, canvas, scale, sigma, cut)
             w = weights[f]
@@ -298,7 +400,8 @@ def gaussian_heatmaps(
         if hi > lo:
             for i in range(size):
                 for j in range(size):
-                    out[t, i, j] = (acc[i, j] - lo) / (hi - lo)
+                    v = (acc[i, j] - lo) / (hi - lo)
+                    out[t, i, j] = min(v, 1.0) if v > 0.0 else 0.0  # NaN (inf / inf) gives 0
     return out
 
 

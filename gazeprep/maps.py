@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -110,14 +111,18 @@ class RenderParams:
     image: ImageOptions = field(default_factory=ImageOptions)
 
     def __post_init__(self) -> None:
+        numbers = (self.tau, self.gamma, self.rho, self.alpha, self.pseudo_threshold,
+                   self.bg_threshold, self.edge_sigma, self.heatmap_sigma, *self.ratios)
         checks = [
-            (self.size >= 8, "size must be >= 8 pixels"),
+            (all(math.isfinite(v) for v in numbers), "every number must be finite"),
+            (8 <= self.size <= 32768, "size must lie in 8..32768 pixels"),
             (len(self.ratios) >= 1, "at least one level"),
             (all(0.0 < r <= 1.0 for r in self.ratios), "ratios must lie in (0, 1]"),
             (self.tau > 0, "tau must be > 0"),
             (self.gamma > 0, "gamma must be > 0"),
             (self.duration_law in DURATION_LAWS, f"duration law must be one of {DURATION_LAWS}"),
             (self.rho >= 0, "rho must be >= 0"),
+            (self.edge_sigma >= 0, "edge sigma must be >= 0"),
             (self.combine in COMBINES, f"combine must be one of {COMBINES}"),
             (self.direction in DIRECTIONS, f"direction must be one of {DIRECTIONS}"),
             (self.pseudo_source in PSEUDO_SOURCES, f"pseudo source: one of {PSEUDO_SOURCES}"),
@@ -163,6 +168,37 @@ class Track:
     x: np.ndarray
     y: np.ndarray
     duration_ms: np.ndarray
+
+
+def render_memory_bytes(params: RenderParams, batch: int, tracks: int, threads: int,
+                        workers: int = 1) -> int:
+    """Estimated peak memory (bytes) of rendering one batch (:func:`gazeprep.cache.render_samples`).
+
+    With P = S^2 pixels, L levels, B images and T tracks (sessions) in the batch: decoded and
+    stacked images (2 x 3 B P, uint8), masks (2 B P), the per-track float32 maps and heatmaps
+    (4 (L + 1) T P) and, when several sessions are combined, the per-image ones (4 (L + 1) B P),
+    their uint8 copies ((L + 1) B P), the pseudo-mask source, foreground and result (7 B P), the
+    codec's copy of the largest array (max(3, L) B P), per numba thread a float64 distance and
+    heatmap buffer (16 P), per refinement / decoding worker about 100 P (Lab colour, edges,
+    watershed markers and heap, float64 resizing).
+
+    Parameters
+    ----------
+    params : RenderParams
+    batch, tracks : int
+        Images and tracks rendered together (a shard of the cache).
+    threads, workers : int
+        numba threads and image worker threads.
+
+    Example
+    -------
+    >>> render_memory_bytes(RenderParams(size=256), 32, 32, 2, 2) // 2**20
+    102
+    """
+    p, lv = params.size**2, params.levels
+    per_image = 6 + 2 + (lv + 1) + 7 + max(3, lv) + (4 * (lv + 1) if tracks > batch else 0)
+    total = p * (batch * per_image + 4 * (lv + 1) * tracks + 16 * threads + 100 * workers)
+    return int(total)
 
 
 def fixation_radii(duration_ms: np.ndarray, params: RenderParams) -> np.ndarray:
@@ -450,9 +486,12 @@ def gazemedseg_heatmap(
     from skimage.transform import resize
 
     img = np.zeros((canvas, canvas))
-    cols = np.clip(np.floor(np.asarray(x) * canvas).astype(int), 0, canvas - 1)
-    rows = np.clip(np.floor(np.asarray(y) * canvas).astype(int), 0, canvas - 1)
-    np.add.at(img, (rows, cols), np.asarray(duration_ms, dtype=np.float64))
+    x, y, w = (np.asarray(v, dtype=np.float64) for v in (x, y, duration_ms))
+    keep = np.isfinite(x) & np.isfinite(y) & np.isfinite(w)  # as the kernel: others skipped
+    # clip before the integer cast: casting 1e30 (or NaN) to int is undefined
+    cols = np.clip(np.floor(x[keep] * canvas), 0, canvas - 1).astype(int)
+    rows = np.clip(np.floor(y[keep] * canvas), 0, canvas - 1).astype(int)
+    np.add.at(img, (rows, cols), w[keep])
     img = gaussian(img, sigma=sigma, mode="reflect", truncate=4.0, preserve_range=True)
     lo, hi = img.min(), img.max()
     img = (img - lo) / (hi - lo) if hi > lo else np.zeros_like(img)

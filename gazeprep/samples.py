@@ -6,6 +6,12 @@ Columns are found by name (case-insensitive, :data:`COLUMNS`) or given with ``--
 screen pixels; the image lies at ``--image-rect`` (default: the whole screen, ``--screen-px``,
 else 1920 x 1080, recorded in the report). Empty, ``.``, ``NA`` or ``NaN`` x/y/pupil values are
 missing samples (blinks); any other text is an error. Fixations come from I-VT (default) or I-DT.
+
+Numbers (limits in :mod:`gazeprep.limits`): every sample needs a time that is a finite number
+within 2**53 ms and whose float64 resolution is finer than half the sampling interval (else
+consecutive samples would collapse onto one time); x and y, when present, within +-1e6 px; a
+finite pupil. Anything else is an error naming file and line (``--lenient``: the sample is
+skipped and listed). ``--sample-rate`` must lie in (0, 1e6] Hz.
 The image id is the image column's stem, else the file stem; the session is the file stem.
 Each contiguous run of samples on one image is one viewing, its own trial (numbered ``1``, ``2``...
 in file order) and track: an image column that switches back to an earlier image starts a new
@@ -23,6 +29,7 @@ import numpy as np
 import polars as pl
 
 from gazeprep.errors import GazeprepError
+from gazeprep.limits import MAX_COORD_PX, MAX_RATE_HZ, coarse_times, rect_problem, time_problem
 from gazeprep.tracks import LATIN1_NAME, FileResult, conform, image_id, images_lookup, latin1_names
 
 if TYPE_CHECKING:
@@ -101,6 +108,9 @@ def read_samples(path: str, opts: IngestOptions) -> FileResult:
         raise GazeprepError("sample files carry no tracker fixation events; expected "
                             "--detector ivt or idt", file=path)
     res.notes["detector"] = detector
+    if opts.sample_rate is not None and not 0 < opts.sample_rate <= MAX_RATE_HZ:
+        raise GazeprepError(f"sample rate {opts.sample_rate} Hz (--sample-rate) is not in "
+                            f"(0, {MAX_RATE_HZ:g}] Hz", file=path)
     table = read_table(str(path), "sample")
     df, lines = table.df, table.lines
     res.notes.update(table.notes)
@@ -112,6 +122,10 @@ def read_samples(path: str, opts: IngestOptions) -> FileResult:
     if opts.screen_px is None:
         res.notes["screen_px"] = f"assumed {screen[0]:g} x {screen[1]:g} (pass --screen-px)"
     rect = tuple(opts.image_rect) if opts.image_rect is not None else (0.0, 0.0, *screen)
+    problem = rect_problem(tuple(float(v) for v in rect))
+    if problem:
+        raise GazeprepError(f"--image-rect / --screen-px is not a usable image rectangle "
+                            f"({problem})", file=path)
     thr = detector_thresholds(opts, screen)
     rows = []
     stem = Path(path).stem
@@ -208,6 +222,9 @@ def _parse(df: pl.DataFrame, cols: dict[str, str], lines: np.ndarray, res: FileR
                .otherwise(None))
     bad = t.select(pl.coalesce(why)).to_series()
     t = _reject(t, bad, res, opts, "a number, or empty / '.' / NaN for a missing x, y or pupil")
+    t = _reject(t, _limit_problems(t, opts), res, opts,
+                "|time| <= 2**53 ms, fine enough for the sampling interval, and screen "
+                f"positions within +-{MAX_COORD_PX:g} px")
     back = t.select(pl.when((pl.col("time").diff() < 0) & (pl.col("image") ==
                                                            pl.col("image").shift(1)))
                     .then(pl.format("time {} is earlier than the previous sample's",
@@ -215,6 +232,30 @@ def _parse(df: pl.DataFrame, cols: dict[str, str], lines: np.ndarray, res: FileR
     t = _reject(t, back, res, opts, "non-decreasing time within an image")
     return t.select(pl.col("time").alias("t"), "x", "y",
                     pl.col("pupil").fill_nan(None).fill_null(float("nan")), "image", "line")
+
+
+def _limit_problems(t: pl.DataFrame, opts: IngestOptions) -> pl.Series:
+    """Per sample, a finite number that is still unusable (null when fine): a time beyond
+    2**53 ms or whose float64 resolution is coarser than half the sampling interval (the
+    ``--sample-rate`` one, else the median step), an x or y beyond +-MAX_COORD_PX."""
+    time = t["time"].to_numpy()
+    if opts.sample_rate:
+        dt = 1000.0 / opts.sample_rate
+    else:
+        steps = np.diff(time[np.isfinite(time)])
+        steps = steps[steps > 0]
+        dt = float(np.median(steps)) if steps.size else 1.0
+    coarse = coarse_times(time, dt)
+    with np.errstate(invalid="ignore"):
+        far = {k: np.abs(t[k].to_numpy(allow_copy=True)) > MAX_COORD_PX for k in ("x", "y")}
+    out: list[str | None] = [None] * t.height
+    for i in np.flatnonzero(coarse | far["x"] | far["y"]).tolist():
+        if coarse[i]:
+            out[i] = str(time_problem(float(time[i]), dt))
+        else:
+            k = "x" if far["x"][i] else "y"
+            out[i] = f"{k} = '{t[f'raw_{k}'][i]}' is beyond +-{MAX_COORD_PX:g} px"
+    return pl.Series("why", out, dtype=pl.String)
 
 
 def _reject(t: pl.DataFrame, bad: pl.Series, res: FileResult, opts: IngestOptions,

@@ -30,6 +30,38 @@ def _root(
     """Train and evaluate Track Attention U-Nets on gaze track maps from a gazeprep cache."""
 
 
+def _number(lo: float | None = None, hi: float | None = None, *, lo_open: bool = False,
+            hi_open: bool = False):
+    """Callback refusing a float that is not finite or outside the interval (usage error, exit 2,
+    stating the limit); typer's min/max alone let NaN and infinity through."""
+    import math
+
+    bounds = " and ".join(
+        ([f"{'>' if lo_open else '>='} {lo:g}"] if lo is not None else [])
+        + ([f"{'<' if hi_open else '<='} {hi:g}"] if hi is not None else []))
+
+    def check(value):
+        if value is None:
+            return value
+        ok = math.isfinite(value)
+        ok = ok and (lo is None or (value > lo if lo_open else value >= lo))
+        ok = ok and (hi is None or (value < hi if hi_open else value <= hi))
+        if not ok:
+            raise typer.BadParameter(f"{value:g} is not a finite number {bounds}")
+        return value
+    return check
+
+
+def _thresholds(text: str) -> str:
+    try:
+        vals = [float(t) for t in text.split(",") if t.strip()]
+    except ValueError as exc:
+        raise typer.BadParameter(f"expected comma-separated numbers, got {text!r}") from exc
+    if not vals or not all(0 < v < 1 for v in vals):
+        raise typer.BadParameter(f"{text!r}: expected one or more numbers in (0, 1)")
+    return text
+
+
 def _ids_option(path: Path | None) -> list[str] | None:
     from gradseg.cache import read_ids_file
 
@@ -74,43 +106,51 @@ def train(
     cache: Path = typer.Option(..., help="Zarr cache written by `gazeprep render`."),
     out: Path = typer.Option(None, help="Run folder (default runs/<method>)."),
     method: str = typer.Option("gradtrack", help="gradtrack | gazesup | full."),
-    size: int = typer.Option(None, help="Model input side in pixels (default: the cache size); "
-                             "must be divisible by 2**levels."),
-    iterations: int = typer.Option(None, help="Optimizer steps (default: 10 epochs)."),
-    epochs: int = typer.Option(None, help="Epochs instead of --iterations."),
-    batch_size: int = typer.Option(8, help="Images per step and per process."),
-    val_fraction: float = typer.Option(0.1, help="Fraction of the training ids kept for "
-                                       "validation (seeded id split)."),
+    size: int = typer.Option(None, min=8, max=16384, help="Model input side in pixels "
+                             "(default: the cache size); must be divisible by 2**levels."),
+    iterations: int = typer.Option(None, min=1, help="Optimizer steps (default: 10 epochs)."),
+    epochs: int = typer.Option(None, min=1, help="Epochs instead of --iterations."),
+    batch_size: int = typer.Option(8, min=1, max=65536,
+                                   help="Images per step and per process."),
+    val_fraction: float = typer.Option(0.1, callback=_number(0, 1, hi_open=True),
+                                       help="Fraction of the training ids kept for validation "
+                                       "(seeded id split), in [0, 1)."),
     seed: int = typer.Option(0, help="Seed of initialisation, split, order and augmentation."),
     device: str = typer.Option("auto", help="auto | cpu | cuda | cuda:N."),
     amp: bool = typer.Option(None, "--amp/--no-amp", help="bf16 autocast (default: on GPU)."),
     compile: bool = typer.Option(False, "--compile", help="torch.compile the model."),
     resume: bool = typer.Option(False, "--resume", help="Continue from <out>/last.pt."),
-    lr: float = typer.Option(1e-3, help="Peak AdamW learning rate (warm-up then cosine)."),
-    warmup: int = typer.Option(50, help="Linear learning-rate warm-up steps."),
-    base_channels: int = typer.Option(32, help="U-Net channels at full resolution."),
-    workers: int = typer.Option(None, help="DataLoader workers (default: 0 on CPU, up to 8 on "
-                                "GPU)."),
+    lr: float = typer.Option(1e-3, callback=_number(0, 10, lo_open=True),
+                             help="Peak AdamW learning rate (warm-up then cosine)."),
+    warmup: int = typer.Option(50, min=0, help="Linear learning-rate warm-up steps."),
+    base_channels: int = typer.Option(32, min=1, max=4096,
+                                      help="U-Net channels at full resolution."),
+    workers: int = typer.Option(None, min=0, help="DataLoader workers (default: 0 on CPU, up "
+                                "to 8 on GPU)."),
     in_memory: bool = typer.Option(False, "--in-memory", help="Read the cache into RAM once."),
     augment: bool = typer.Option(True, "--augment/--no-augment", help="Flips, random resized "
                                  "crop and rotation."),
-    seg_weight: float = typer.Option(1.0, help="Weight of the final-head loss."),
-    att_weight: float = typer.Option(0.5, help="gradtrack: weight of the attention losses."),
-    consistency_weight: float = typer.Option(1.0, help="gazesup: cross-level consistency "
-                                             "weight."),
-    thresholds: str = typer.Option("0.5,0.3", help="gazesup: heatmap thresholds, one head each."),
+    seg_weight: float = typer.Option(1.0, callback=_number(0, 1e6),
+                                     help="Weight of the final-head loss."),
+    att_weight: float = typer.Option(0.5, callback=_number(0, 1e6),
+                                     help="gradtrack: weight of the attention losses."),
+    consistency_weight: float = typer.Option(1.0, callback=_number(0, 1e6),
+                                             help="gazesup: cross-level consistency weight."),
+    thresholds: str = typer.Option("0.5,0.3", callback=_thresholds,
+                                   help="gazesup: heatmap thresholds in (0, 1), one head each."),
     map_order: str = typer.Option("whole-first", help="gradtrack: whole-first (coarsest stage "
                                   "<- whole track, finest <- tail) or tail-first."),
     val_target: Literal["auto", "mask", "pseudo"] = typer.Option(
         "auto", help="Validation Dice against: auto (mask when the cache has masks) | mask "
         "(needs masks) | pseudo."),
-    eval_every: int = typer.Option(200, help="Validate every N iterations."),
-    checkpoint_every: int = typer.Option(200, help="Write last.pt every N iterations."),
+    eval_every: int = typer.Option(200, min=1, help="Validate every N iterations."),
+    checkpoint_every: int = typer.Option(200, min=1, help="Write last.pt every N iterations."),
     test_ids: Path = typer.Option(None, "--test-ids", "--exclude-ids", help="File of ids (one a "
                                   "line) held out: never trained or validated on."),
-    stop_after: int = typer.Option(None, help="Stop after N iterations in this invocation "
-                                   "(continue later with --resume)."),
-    threads: int = typer.Option(None, help="CPU threads for torch (default: torch's choice)."),
+    stop_after: int = typer.Option(None, min=1, help="Stop after N iterations in this "
+                                   "invocation (continue later with --resume)."),
+    threads: int = typer.Option(None, min=1, help="CPU threads for torch (default: torch's "
+                                "choice)."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
 ) -> None:
     """Train a segmentation model on a gazeprep cache (DDP when started by torchrun)."""

@@ -112,6 +112,52 @@ def split_ids(ids: list[str], val_fraction: float, seed: int) -> tuple[list[str]
 VAL_TARGETS = ("auto", "mask", "pseudo")
 
 
+def _check_numbers(cfg: TrainConfig) -> None:
+    """The option limits of ``gradseg train`` again, for TrainConfig used from Python."""
+    def bad(ok: bool, what: str) -> None:
+        if not ok:
+            raise GradsegError(f"invalid setting: {what}")
+
+    bad(cfg.batch_size >= 1, f"batch_size {cfg.batch_size} must be >= 1")
+    bad(cfg.iterations is None or cfg.iterations >= 1,
+        f"iterations {cfg.iterations} must be >= 1")
+    bad(cfg.epochs is None or cfg.epochs >= 1, f"epochs {cfg.epochs} must be >= 1")
+    bad(cfg.eval_every >= 1, f"eval_every {cfg.eval_every} must be >= 1")
+    bad(cfg.checkpoint_every >= 1, f"checkpoint_every {cfg.checkpoint_every} must be >= 1")
+    bad(math.isfinite(cfg.val_fraction) and 0 <= cfg.val_fraction < 1,
+        f"val_fraction {cfg.val_fraction} must lie in [0, 1)")
+    bad(math.isfinite(cfg.lr) and 0 < cfg.lr <= 10, f"lr {cfg.lr} must be a finite number in "
+        "(0, 10]")
+    bad(cfg.warmup >= 0 and cfg.base_channels >= 1, "warmup must be >= 0, base_channels >= 1")
+    bad(cfg.size is None or 8 <= cfg.size <= 16384, f"size {cfg.size} must lie in 8..16384")
+    weights = (cfg.seg_weight, cfg.att_weight, cfg.consistency_weight, cfg.weight_decay,
+               cfg.grad_clip)
+    bad(all(math.isfinite(w) and w >= 0 for w in weights),
+        "loss weights, weight_decay and grad_clip must be finite numbers >= 0")
+    bad(bool(cfg.thresholds) and all(0 < t < 1 for t in cfg.thresholds),
+        f"thresholds {cfg.thresholds} must be numbers in (0, 1)")
+
+
+def _check_memory(cfg: TrainConfig, info: CacheInfo, device: torch.device) -> None:
+    """Refuse a --size / --batch-size whose smallest possible working set does not fit.
+
+    Lower bound of one step: the float32 batch (image, L maps, heatmap, pseudo-mask, mask) and
+    the first layer's activations and their gradients (2 x base_channels maps), all S x S. The
+    real need is several times larger, so a refusal here is never wrong.
+    """
+    need = cfg.batch_size * cfg.size**2 * 4 * (3 + info.levels + 3 + 2 * cfg.base_channels)
+    if device.type == "cuda":
+        have, where = torch.cuda.get_device_properties(device).total_memory, f"{device} memory"
+    else:
+        have, where = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"), "RAM"
+    if need > have:
+        raise GradsegError(
+            f"--size {cfg.size} with --batch-size {cfg.batch_size} needs at least "
+            f"{need / 2**30:.1f} GiB of memory per step (the batch and the first layer's "
+            f"activations) but this machine has {have / 2**30:.1f} GiB of {where}; expected a "
+            "smaller --size or --batch-size", file=info.path)
+
+
 def _resolve(cfg: TrainConfig, info: CacheInfo) -> TrainConfig:
     """Check the settings against the cache and fill in the defaults that depend on it.
 
@@ -121,6 +167,7 @@ def _resolve(cfg: TrainConfig, info: CacheInfo) -> TrainConfig:
         (exit code 2 on the command line) for a setting the cache cannot serve: validation
         against masks, or ``--method full``, on a cache without masks.
     """
+    _check_numbers(cfg)
     if cfg.method not in METHODS:
         raise GradsegError(f"method must be one of {', '.join(METHODS)}, got {cfg.method!r}")
     if cfg.map_order not in MAP_ORDERS:
@@ -297,6 +344,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, stop_after: int | None = No
     main = rank == 0
     info = open_cache(cfg.cache)
     cfg = _resolve(cfg, info)
+    _check_memory(cfg, info, device)
     split = make_split(cfg, info)
     n_train = len(split["train"])
     steps_per_epoch = n_train // world // cfg.batch_size

@@ -18,7 +18,9 @@ EYELINK = Path(__file__).resolve().parents[2] / "shared" / "data" / "eyelink"
 
 def ref_runs(t, x, y, max_gap):
     runs, i, n = [], 0, len(t)
-    valid = [not (math.isnan(t[k]) or math.isnan(x[k]) or math.isnan(y[k])) for k in range(n)]
+    # a sample is valid when its time and position are finite numbers (NaN, +-inf: missing)
+    valid = [math.isfinite(t[k]) and math.isfinite(x[k]) and math.isfinite(y[k])
+             for k in range(n)]
     while i < n:
         if not valid[i]:
             i += 1
@@ -199,3 +201,68 @@ def test_merge_adjacent_joins_split_fixations():
     assert s["duration"][0] == 400.0
     far = detect("idt", t, x, y, np.full(400, np.nan), merge_gap=10.0, merge_distance=0.5, **kw)
     assert far["first"].size == 2
+
+
+# -- hostile samples: the kernels agree with the references and never index out of range -------
+
+def hostile(seed: int, n: int = 600):
+    """The synthetic series with infinities, NaN times, time going back, repeated times and
+    huge positions planted in it."""
+    t, x, y = synthetic(seed, n)
+    rng = np.random.default_rng(100 + seed)
+    for arr, values in ((t, [np.inf, -np.inf, np.nan]), (x, [np.inf, -np.inf, 1e300, -1e300]),
+                        (y, [np.inf, 1e300])):
+        k = rng.integers(0, n, 4)
+        arr[k] = rng.choice(values, 4)
+    a = int(rng.integers(10, n - 20))
+    t[a:a + 5] = t[a]  # zero sample interval
+    b = int(rng.integers(10, n - 20))
+    t[b:b + 3] -= 50.0  # time going back
+    return t, x, y
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_kernels_match_reference_on_hostile_samples(seed):
+    t, x, y = hostile(seed)
+    for hw in (0.0, 3.0):
+        f, l_ = ivt_kernel(t, x, y, 0.5, 50.0, hw)
+        assert pairs(f, l_) == ref_ivt(t, x, y, 0.5, 50.0, hw)
+    for disp, span in ((10.0, 40.0), (3.0, 0.0)):
+        f, l_ = idt_kernel(t, x, y, disp, span, 50.0)
+        assert pairs(f, l_) == ref_idt(t, x, y, disp, span, 50.0)
+
+
+@pytest.mark.parametrize("n", [0, 1, 2])
+def test_kernels_on_empty_and_tiny_input(n):
+    t = np.arange(n, dtype=np.float64)
+    x = np.full(n, 100.0)
+    f, l_ = ivt_kernel(t, x, x, 1.0, 10.0, 2.0)
+    assert pairs(f, l_) == ref_ivt(t, x, x, 1.0, 10.0, 2.0) == ([(0, 1)] if n == 2 else [])
+    f, l_ = idt_kernel(t, x, x, 5.0, 0.0, 10.0)
+    assert pairs(f, l_) == ref_idt(t, x, x, 5.0, 0.0, 10.0)
+
+
+def test_all_samples_at_one_time_give_no_fixation():
+    """A zero sample interval everywhere: every run is one sample, so no fixation spans two."""
+    t = np.full(50, 1000.0)
+    x = np.full(50, 100.0)
+    assert ivt_kernel(t, x, x, 1.0, 10.0, 2.0)[0].size == 0
+    assert idt_kernel(t, x, x, 5.0, 40.0, 10.0)[0].size == 0
+    f, l_ = idt_kernel(t, x, x, 5.0, 0.0, 10.0)  # a zero window accepts one-sample fixations
+    assert pairs(f, l_) == ref_idt(t, x, x, 5.0, 0.0, 10.0) == [(i, i) for i in range(50)]
+
+
+@pytest.mark.parametrize("detector", ["ivt", "idt"])
+@pytest.mark.parametrize("seed", range(4))
+def test_detect_on_hostile_samples_gives_only_finite_fixations(detector, seed):
+    """Every detected (and merged) fixation spans finite samples in increasing time."""
+    from gazeprep.fixations import detect
+
+    t, x, y = hostile(seed, 1500)
+    s = detect(detector, t, x, y, np.full(t.size, np.nan), velocity=0.5, dispersion=10.0,
+               ivt_window=6.0, idt_window=40.0, max_gap=50.0, merge_gap=75.0,
+               merge_distance=5.0)
+    assert s["first"].size > 0
+    for k in ("start", "end", "duration", "x", "y"):
+        assert np.isfinite(s[k]).all(), k
+    assert (s["duration"] > 0).all() and (np.diff(s["start"]) > 0).all()

@@ -114,7 +114,7 @@ def test_pixel_coordinates_without_size_fail(tmp_path):
     [
         ("a.jpg,1,0.1,0.2,100\na.jpg,1,0.3,0.2,100\n", "duplicate fixation index", 3,
          "duplicate_index"),
-        ("a.jpg,1,0.1,0.2,100\na.jpg,2,nan,0.2,100\n", "not a finite number", 3, "bad_value"),
+        ("a.jpg,1,0.1,0.2,100\na.jpg,2,inf,0.2,100\n", "not a finite number", 3, "bad_value"),
         ("a.jpg,1,0.1,0.2,100\na.jpg,2,0.1,abc,100\n", "not a finite number", 3, "bad_value"),
         ("a.jpg,1,0.1,0.2,100\na.jpg,2,0.1,0.2,-5\n", "negative duration", 3, "bad_value"),
         ("a.jpg,1,0.1,0.2,100\na.jpg,2,0.1\n", "missing", 3, "bad_value"),  # truncated

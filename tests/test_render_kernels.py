@@ -19,43 +19,70 @@ def _grid(size):
 
 
 def ref_counts(n, ratios):
-    return [0 if n == 0 else max(1, min(n, math.ceil(r * n - 1e-9))) for r in ratios]
+    """ceil(r n) clamped to [1, n]; a ratio that is not > 0 (NaN included) keeps 1, >= 1 all."""
+    out = []
+    for r in ratios:
+        r = min(float(r), 1.0) if r > 0 else 0.0
+        out.append(0 if n == 0 else max(1, min(n, math.ceil(r * n - 1e-9))))
+    return out
 
 
 def ref_track_maps(xs, ys, radii, size, ratios, tau, gamma, reverse, segments):
-    """Plain numpy: distance to the kept disks (+ segments), then the fall-off."""
+    """Plain numpy: distance to the kept disks (+ segments), then the fall-off.
+
+    Hostile inputs, by definition: a fixation whose radius is not finite, or whose x or y is not
+    within +-1e6 (NaN and inf included: float64 cannot place a segment from farther away to
+    within a pixel), is skipped, with the segments to and from it; a negative radius counts as
+    0; map values that are not numbers (e.g. inf / inf) are 0.
+    """
     n = len(xs)
     out = np.zeros((len(ratios), size, size))
     px, py = _grid(size)
-    for k, c in enumerate(ref_counts(n, ratios)):
-        if c == 0:
-            continue
-        keep = list(range(n - c, n)) if reverse else list(range(c))
-        d = np.full((size, size), np.inf)
-        for j in keep:
-            dj = np.hypot(px - xs[j] * size, py - ys[j] * size) - radii[j]
-            d = np.minimum(d, np.maximum(dj, 0.0))
-        if segments:
-            for a, b in zip(keep[:-1], keep[1:], strict=True):
-                ax, ay, bx, by = xs[a] * size, ys[a] * size, xs[b] * size, ys[b] * size
-                ux, uy = bx - ax, by - ay
-                uu = ux * ux + uy * uy
-                t = np.zeros_like(px) if uu == 0 else ((px - ax) * ux + (py - ay) * uy) / uu
-                t = np.clip(t, 0, 1)
-                d = np.minimum(d, np.hypot(px - ax - t * ux, py - ay - t * uy))
-        v = 1.0 - d / tau
-        out[k] = np.where(v > 0, np.maximum(v, 0) ** gamma, 0.0)
+    with np.errstate(all="ignore"):
+        cx, cy = np.asarray(xs, float) * size, np.asarray(ys, float) * size
+        ok = (np.abs(xs) <= 1e6) & (np.abs(ys) <= 1e6) & np.isfinite(radii)
+        for k, c in enumerate(ref_counts(n, ratios)):
+            if c == 0:
+                continue
+            keep = list(range(n - c, n)) if reverse else list(range(c))
+            d = np.full((size, size), np.inf)
+            for j in keep:
+                if not ok[j]:
+                    continue
+                dj = np.hypot(px - cx[j], py - cy[j]) - max(radii[j], 0.0)
+                d = np.minimum(d, np.maximum(dj, 0.0))
+            if segments:
+                for a, b in zip(keep[:-1], keep[1:], strict=True):
+                    if not (ok[a] and ok[b]):
+                        continue
+                    ax, ay, bx, by = cx[a], cy[a], cx[b], cy[b]
+                    ux, uy = bx - ax, by - ay
+                    uu = ux * ux + uy * uy
+                    t = np.zeros_like(px) if uu == 0 else ((px - ax) * ux + (py - ay) * uy) / uu
+                    t = np.clip(t, 0, 1)
+                    d = np.minimum(d, np.hypot(px - ax - t * ux, py - ay - t * uy))
+            v = 1.0 - d / tau
+            m = np.where(v > 0, np.maximum(v, 0) ** gamma, 0.0)
+            out[k] = np.clip(np.nan_to_num(m, nan=0.0), 0.0, 1.0)
     return out
 
 
 def ref_heatmap(xs, ys, w, size, canvas, sigma):
-    """Plain numpy sum of mirrored, truncated Gaussians at the S-grid centres."""
-    if len(xs) == 0:
+    """Plain numpy sum of mirrored, truncated Gaussians at the S-grid centres.
+
+    Hostile inputs, by definition: a fixation whose weight is not finite or whose x or y is not
+    within +-1e6 is skipped; positions beyond the canvas are clipped to its border pixels (as
+    GazeMedSeg's ``np.clip`` does); values that are not numbers after the min-max scaling are 0.
+    """
+    keep = [i for i in range(len(xs))
+            if abs(xs[i]) <= 1e6 and abs(ys[i]) <= 1e6 and np.isfinite(w[i])]
+    if not keep:
         return np.zeros((size, size))
     u = (np.arange(size) + 0.5) * canvas / size - 0.5
     acc = np.zeros((size, size))
     cut = 4 * sigma + 0.5
-    for x, y, wi in zip(xs, ys, w, strict=True):
+    for i in keep:
+        x, y, wi = xs[i], ys[i], w[i]
         c = min(max(int(np.floor(x * canvas)), 0), canvas - 1)
         r = min(max(int(np.floor(y * canvas)), 0), canvas - 1)
 
@@ -68,7 +95,10 @@ def ref_heatmap(xs, ys, w, size, canvas, sigma):
 
         acc += wi * np.outer(prof(r), prof(c))
     lo, hi = acc.min(), acc.max()
-    return (acc - lo) / (hi - lo) if hi > lo else np.zeros_like(acc)
+    if not hi > lo:
+        return np.zeros_like(acc)
+    with np.errstate(all="ignore"):
+        return np.clip(np.nan_to_num((acc - lo) / (hi - lo), nan=0.0), 0.0, 1.0)
 
 
 CASES = {
@@ -245,3 +275,91 @@ def test_uint8_storage_rounds_and_clips():
     np.testing.assert_array_equal(q, want.astype(np.uint8))
     inside = (x >= 0) & (x <= 1)
     assert np.abs(from_uint8(q) - x)[inside].max() <= 0.5 / UNIT_SCALE + 1e-6
+
+
+# -- hostile inputs: the kernels never index out of bounds and match the reference ------------
+
+HOSTILE = [0.5, 1e30, -1e30, np.inf, -np.inf, np.nan, 1e308, -0.25, 1.25, 0.999, 1e5, -3e5]
+
+
+def _hostile_track(seed):
+    rng = np.random.default_rng(seed)
+    n = 9
+    xs = rng.uniform(0, 1, n)
+    ys = rng.uniform(0, 1, n)
+    for arr in (xs, ys):
+        k = rng.integers(0, n, 3)
+        arr[k] = rng.choice(HOSTILE, 3)
+    return xs, ys
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("radius", [0.0, 2.5, 1e30, np.inf, np.nan, -3.0])
+@pytest.mark.parametrize("tau", [1e-300, 5.0, 1e300, np.inf])
+def test_track_maps_hostile_inputs_match_reference(seed, radius, tau):
+    xs, ys = _hostile_track(seed)
+    radii = np.full(len(xs), radius)
+    ratios = np.array([1.0, 0.5, 0.2])
+    got = track_maps(xs, ys, radii, np.array([0, len(xs)]), S, ratios, tau, 1.3, True, True)
+    want = ref_track_maps(xs, ys, radii, S, ratios, tau, 1.3, True, True)
+    assert np.isfinite(got).all() and got.min() >= 0 and got.max() <= 1
+    np.testing.assert_allclose(got[0], want, atol=1e-5)
+
+
+def test_track_maps_skip_nan_point_instead_of_a_phantom():
+    """One NaN fixation in a track: the map is the map of the track without it."""
+    xs, ys = np.array([0.3, np.nan, 0.7]), np.array([0.5, 0.5, 0.5])
+    got = track_maps(xs, ys, np.zeros(3), np.array([0, 3]), S, np.array([1.0]), 4.0, 1.0,
+                     True, False)[0, 0]
+    clean = track_maps(xs[[0, 2]], ys[[0, 2]], np.zeros(2), np.array([0, 2]), S,
+                       np.array([1.0]), 4.0, 1.0, True, False)[0, 0]
+    np.testing.assert_array_equal(got, clean)
+    assert got[:, 0].max() == 0.0  # nothing at the left edge
+
+
+def test_level_counts_hostile_ratios():
+    ratios = np.array([np.nan, np.inf, -np.inf, -1.0, 0.0, 1e-300, 1e300, 0.5])
+    for n in (0, 1, 7, 10**6):
+        assert list(level_counts(n, ratios)) == ref_counts(n, ratios)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_heatmap_hostile_inputs_match_reference(seed):
+    xs, ys = _hostile_track(seed)
+    w = np.random.default_rng(seed).uniform(50, 500, len(xs))
+    if seed % 2:
+        w[seed % len(w)] = [np.nan, np.inf, -np.inf, 1e300][seed // 2 % 4]
+    got = gaussian_heatmaps(xs, ys, w, np.array([0, len(xs)]), S, 96, 9.0)[0]
+    assert np.isfinite(got).all() and got.min() >= 0 and got.max() <= 1
+    np.testing.assert_allclose(got, ref_heatmap(xs, ys, w, S, 96, 9.0), atol=1e-5)
+
+
+def test_heatmap_nan_point_is_not_a_left_edge_phantom():
+    xs, ys, w = np.array([0.7, np.nan]), np.array([0.5, 0.5]), np.array([300.0, 300.0])
+    got = gaussian_heatmaps(xs, ys, w, np.array([0, 2]), S, 96, 9.0)[0]
+    alone = gaussian_heatmaps(xs[:1], ys[:1], w[:1], np.array([0, 1]), S, 96, 9.0)[0]
+    np.testing.assert_array_equal(got, alone)
+
+
+def test_kernels_refuse_inconsistent_csr_arrays():
+    """Offsets that point outside the fixation arrays are refused, never read."""
+    from gazeprep.kernels_render import combine_tracks
+
+    xs = np.array([0.5, 0.5])
+    for offs in (np.array([0, 5]), np.array([0, 2, 1]), np.array([-1, 2])):
+        with pytest.raises(ValueError, match="offsets"):
+            track_maps(xs, xs, np.zeros(2), offs, S, np.array([1.0]), 3.0, 1.0, True, True)
+        with pytest.raises(ValueError, match="offsets"):
+            gaussian_heatmaps(xs, xs, xs, offs, S, 96, 9.0)
+    with pytest.raises(ValueError, match="radii"):
+        track_maps(xs, xs, np.zeros(1), np.array([0, 2]), S, np.array([1.0]), 3.0, 1.0, True,
+                   True)
+    with pytest.raises(ValueError, match="offsets"):
+        combine_tracks(np.zeros((2, 4), np.float32), np.array([0, 3]), False)
+
+
+def test_uint8_storage_of_non_numbers():
+    from gazeprep.maps import to_uint8
+
+    x = np.array([[np.nan, np.inf, -np.inf, 1e30, -1e30, 0.5]], np.float32)
+    assert to_uint8(x).tolist() == [[0, 255, 0, 255, 0, 128]]

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import typer
 
+from gazeprep.commands.options import POSITIVE_PAIR, RECT, SCREEN_PX, number
+
 _SAMPLES = "Sample CSV/TSV"
 _DETECT = "Fixation detection (I-VT / I-DT)"
 
@@ -34,10 +36,11 @@ def ingest(
     image_rect: tuple[float, float, float, float] | None = typer.Option(
         None, "--image-rect", metavar="X Y W H",
         help="Where the image lies on screen (screen px), for ASC trials without '!V IMGLOAD', "
-             "sample files and pixel fixation reports.",
+             "sample files and pixel fixation reports. W, H > 0.", callback=RECT,
     ),
     min_duration: float = typer.Option(
-        50.0, "--min-duration", help="Drop (and count) fixations shorter than this (ms)."
+        50.0, "--min-duration", help="Drop (and count) fixations shorter than this (ms).",
+        callback=number(0, 86_400_000),
     ),
     coords: str = typer.Option(
         "auto", "--coords",
@@ -54,40 +57,49 @@ def ingest(
     ivt_velocity: float = typer.Option(
         30.0, "--ivt-velocity", rich_help_panel=_DETECT,
         help="I-VT: fixation samples move slower than this (deg/s, or px/s with --units px).",
+        callback=number(0, 1e6, lo_open=True),
     ),
     ivt_window: float = typer.Option(
         20.0, "--ivt-window", rich_help_panel=_DETECT,
         help="I-VT: speed measured over this window (ms) centred on each sample (noise filter).",
+        callback=number(0, 1e6),
     ),
     idt_dispersion: float = typer.Option(
         1.0, "--idt-dispersion", rich_help_panel=_DETECT,
         help="I-DT: max (x range + y range) of a fixation window (deg, or px with --units px).",
+        callback=number(0, 1e6, lo_open=True),
     ),
     idt_window: float = typer.Option(
-        100.0, "--idt-window", rich_help_panel=_DETECT, help="I-DT: minimal window (ms)."
+        100.0, "--idt-window", rich_help_panel=_DETECT, help="I-DT: minimal window (ms).",
+        callback=number(0, 1e6, lo_open=True),
     ),
     screen_size_cm: tuple[float, float] = typer.Option(
         (53.0, 30.0), "--screen-size-cm", metavar="W H", rich_help_panel=_DETECT,
-        help="Physical screen size (cm), for degree thresholds.",
+        help="Physical screen size (cm), for degree thresholds.", callback=POSITIVE_PAIR,
     ),
     distance_cm: float = typer.Option(
-        60.0, "--distance-cm", rich_help_panel=_DETECT, help="Eye-screen distance (cm)."
+        60.0, "--distance-cm", rich_help_panel=_DETECT, help="Eye-screen distance (cm).",
+        callback=number(0, 1e5, lo_open=True),
     ),
     screen_px: tuple[int, int] | None = typer.Option(
         None, "--screen-px", metavar="W H", rich_help_panel=_DETECT,
         help="Screen resolution (px); default from the ASC's GAZE_COORDS, else 1920 1080.",
+        callback=SCREEN_PX,
     ),
     max_gap: float = typer.Option(
         75.0, "--max-gap", rich_help_panel=_DETECT,
         help="Never merge samples across a gap longer than this (ms) into one fixation.",
+        callback=number(0, 1e9, lo_open=True),
     ),
     merge_gap: float = typer.Option(
         75.0, "--merge-gap", rich_help_panel=_DETECT,
         help="Merge consecutive detected fixations at most this many ms apart (0 = off)...",
+        callback=number(0, 1e9),
     ),
     merge_distance: float = typer.Option(
         0.5, "--merge-distance", rich_help_panel=_DETECT,
         help="...whose positions differ by at most this (deg, or px with --units px).",
+        callback=number(0, 1e6),
     ),
     time_col: str | None = typer.Option(
         None, "--time-col", rich_help_panel=_SAMPLES, help="Time column (default: auto)."
@@ -107,6 +119,7 @@ def ingest(
     sample_rate: float | None = typer.Option(
         None, "--sample-rate", rich_help_panel=_SAMPLES,
         help="Sampling rate (Hz) when the file has no time column.",
+        callback=number(0, 1e6, lo_open=True),
     ),
 ) -> None:
     """Read eye-tracker logs (EyeLink ASC, fixation reports, sample CSV/TSV) into fixations and

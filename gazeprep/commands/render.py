@@ -11,6 +11,7 @@ from pathlib import Path
 import typer
 
 from gazeprep.commands import _image_options as img_opts
+from gazeprep.commands.options import number, problem
 
 # Tuned defaults (pipelines/tune_render.py, 780-image tuning split: pseudo Dice 0.832 tune,
 # 0.821 on the 100 confirming images vs 0.731 for the heatmap baseline); equal to RenderParams().
@@ -29,8 +30,13 @@ DEFAULTS = {
 }
 
 
+#: Largest --levels (each level is a full S x S map per sample).
+MAX_LEVELS = 32
+#: Largest --size (the memory and disk checks refuse most of the range below on real machines).
+MAX_SIZE = 32768
+
+
 def _ratios(text: str | None, levels: int) -> tuple[float, ...]:
-    from gazeprep.errors import GazeprepError
     from gazeprep.maps import default_ratios
 
     if not text:
@@ -38,14 +44,21 @@ def _ratios(text: str | None, levels: int) -> tuple[float, ...]:
     try:
         vals = tuple(float(v) for v in text.split(","))
     except ValueError as exc:
-        raise GazeprepError(f"--ratios: expected comma-separated numbers, got {text!r}") from exc
+        raise typer.BadParameter(f"expected comma-separated numbers, got {text!r}",
+                                 param_hint="'--ratios'") from exc
     if len(vals) != levels:
-        raise GazeprepError(f"--ratios has {len(vals)} values but --levels is {levels}")
+        raise typer.BadParameter(f"{len(vals)} values but --levels is {levels}",
+                                 param_hint="'--ratios'")
+    for v in vals:
+        if problem(v, 0, 1, lo_open=True):
+            raise typer.BadParameter(f"{v:g} is not a finite number in (0, 1]",
+                                     param_hint="'--ratios'")
     return vals
 
 
 def render(
-    levels: int = typer.Option(4, "--levels", min=1, help="Number of track-map levels L."),
+    levels: int = typer.Option(4, "--levels", min=1, max=MAX_LEVELS,
+                               help="Number of track-map levels L."),
     gaze: Path = typer.Option(Path("data/gaze"), "--gaze", help="Ingest output folder."),
     images: Path = typer.Option(
         None, "--images", help="Folder of images (required): png/jpg/bmp/tif, DICOM, NIfTI, "
@@ -54,16 +67,20 @@ def render(
     masks: Path = typer.Option(
         None, "--masks", help="Folder of ground-truth masks, same ids and formats as --images."
     ),
-    size: int = typer.Option(256, "--size", min=8, help="Output side S in pixels."),
+    size: int = typer.Option(256, "--size", min=8, max=MAX_SIZE,
+                             help="Output side S in pixels (the cache and the render's working "
+                                  "memory must fit: checked before rendering)."),
     out: Path = typer.Option(Path("data/maps.zarr"), "--out", help="Zarr v3 cache folder."),
     ratios: str = typer.Option(
         None, "--ratios", help="Kept track fraction per level, e.g. 1,0.75,0.5,0.25 (1-k/L)."
     ),
     tau: float = typer.Option(
-        DEFAULTS["tau"], "--tau", help="Fall-off distance as a fraction of S."
+        DEFAULTS["tau"], "--tau", help="Fall-off distance as a fraction of S.",
+        callback=number(0, 10, lo_open=True),
     ),
     gamma: float = typer.Option(
-        DEFAULTS["gamma"], "--gamma", help="Fall-off exponent of (1 - d/tau)^gamma."
+        DEFAULTS["gamma"], "--gamma", help="Fall-off exponent of (1 - d/tau)^gamma.",
+        callback=number(0, 100, lo_open=True),
     ),
     duration_law: str = typer.Option(
         DEFAULTS["duration_law"],
@@ -71,10 +88,12 @@ def render(
         help="Fixation disk radius: power = rho*(dur/median)^alpha, const = rho, off = points.",
     ),
     rho: float = typer.Option(
-        DEFAULTS["rho"], "--rho", help="Disk radius scale as a fraction of S."
+        DEFAULTS["rho"], "--rho", help="Disk radius scale as a fraction of S.",
+        callback=number(0, 10),
     ),
     alpha: float = typer.Option(
-        DEFAULTS["alpha"], "--alpha", help="Exponent of the power duration law."
+        DEFAULTS["alpha"], "--alpha", help="Exponent of the power duration law.",
+        callback=number(-10, 10),
     ),
     combine: str = typer.Option(
         "mean", "--combine", help="Combine several sessions on one image: mean or max."
@@ -94,7 +113,8 @@ def render(
         DEFAULTS["pseudo_level"], "--pseudo-level", help="1-based level for --pseudo-source level."
     ),
     pseudo_threshold: float = typer.Option(
-        DEFAULTS["pseudo_threshold"], "--pseudo-threshold", help="Foreground: source > this."
+        DEFAULTS["pseudo_threshold"], "--pseudo-threshold", help="Foreground: source > this.",
+        callback=number(0, 1, hi_open=True),
     ),
     refine: str = typer.Option(
         DEFAULTS["refine"],
@@ -105,13 +125,16 @@ def render(
         DEFAULTS["bg_threshold"],
         "--bg-threshold",
         help="--refine watershed: heatmap <= this seeds the background.",
+        callback=number(0, 1),
     ),
     edge_sigma: float = typer.Option(
         DEFAULTS["edge_sigma"],
         "--edge-sigma",
         help="--refine watershed: smoothing (px at S=256) before the Sobel edges.",
+        callback=number(0, 100),
     ),
-    shard: int = typer.Option(32, "--shard", min=1, help="Samples per Zarr shard file."),
+    shard: int = typer.Option(32, "--shard", min=1, max=4096,
+                              help="Samples per Zarr shard file (and per render batch)."),
     force: bool = typer.Option(False, "--force", help="Re-render every image."),
     # --- reading image and mask files (gazeprep.contract.images; recorded in the cache) ---
     window: str = img_opts.WINDOW,
@@ -153,6 +176,7 @@ def render(
     )
     console = Console(stderr=True)
     plan = plan_render(gaze, images, masks, params.image)
+    check_fits(plan, params, out, shard)
     with Progress(console=console, transient=True) as bar:
         task = bar.add_task("render", total=None)
 
@@ -177,3 +201,50 @@ def render(
     console.print(table)
     if not report.rendered:
         console.print("nothing to render: the cache is up to date")
+
+
+def human(n: float) -> str:
+    """Bytes as KiB / MiB / GiB / TiB with one decimal, e.g. ``human(1536) == '1.5 KiB'``."""
+    if n < 1024:
+        return f"{n:.0f} bytes"
+    for unit in ("KiB", "MiB", "GiB", "TiB"):
+        n /= 1024
+        if n < 1024 or unit == "TiB":
+            break
+    return f"{n:.1f} {unit}"
+
+
+def check_fits(plan, params, out: Path, shard: int) -> None:
+    """Refuse (usage error on --size) a render whose working memory exceeds this machine's RAM
+    or whose cache, uncompressed, exceeds the free disk space where --out goes."""
+    import os
+    import shutil
+
+    from gazeprep.maps import render_memory_bytes
+
+    n = len(plan.samples)
+    batch = max(1, min(shard, n))
+    tracks = max((sum(len(s.tracks) for s in plan.samples[i:i + batch])
+                  for i in range(0, n, batch)), default=0)
+    cpus = os.cpu_count() or 1
+    need = render_memory_bytes(params, batch, max(tracks, batch), cpus, cpus)
+    ram = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    s, layers = params.size, 3 + params.levels + 2 + int(plan.with_masks)
+    if need > ram:
+        raise typer.BadParameter(
+            f"{s}: rendering needs about {human(need)} of memory ({batch} images per batch, "
+            f"{params.levels} float32 maps of {s} x {s} each, per-thread buffers) but this "
+            f"machine has {human(ram)} of RAM; expected a smaller --size (or --shard)",
+            param_hint="'--size'")
+    disk = n * layers * s * s
+    where = out.resolve()
+    while not where.exists():
+        where = where.parent
+    free = shutil.disk_usage(where).free
+    if out.is_dir():  # a previous cache there is replaced: its space counts as free
+        free += sum(f.stat().st_size for f in out.rglob("*") if f.is_file())
+    if disk > free:
+        raise typer.BadParameter(
+            f"{s}: the cache takes up to {human(disk)} uncompressed ({n} images x {layers} "
+            f"uint8 layers of {s} x {s}) but only {human(free)} of disk is free at {where}; "
+            "expected a smaller --size or more disk space", param_hint="'--size'")

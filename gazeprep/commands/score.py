@@ -6,6 +6,8 @@ from pathlib import Path
 
 import typer
 
+from gazeprep.commands.options import number
+
 
 def score(
     cache: Path = typer.Option(Path("data/maps.zarr"), "--cache", help="Render cache (Zarr)."),
@@ -18,10 +20,12 @@ def score(
         None, "--out", help="Per-image Parquet (default: <cache>.score.parquet beside the cache)."
     ),
     level_threshold: float = typer.Option(
-        0.5, "--level-threshold", help="Level maps are foreground where value > this."
+        0.5, "--level-threshold", help="Level maps are foreground where value > this.",
+        callback=number(0, 1, hi_open=True),
     ),
     heatmap_threshold: float = typer.Option(
-        0.5, "--heatmap-threshold", help="Heatmap foreground where value > this (GazeMedSeg 0.5)."
+        0.5, "--heatmap-threshold", help="Heatmap foreground where value > this (GazeMedSeg 0.5).",
+        callback=number(0, 1, hi_open=True),
     ),
 ) -> None:
     """Score the cache's pseudo-masks, thresholded levels and heatmap against its masks."""

@@ -13,10 +13,12 @@ def simulate(
     sessions: int = typer.Option(
         1, "--sessions", min=1, help="Number of observers; one ASC file each, every image once."
     ),
-    size: int = typer.Option(352, "--size", min=32, help="Image side in pixels (square)."),
+    size: int = typer.Option(352, "--size", min=32, max=4096,
+                             help="Image side in pixels (square)."),
     seed: int = typer.Option(0, "--seed", help="Random seed; the same seed gives the same files."),
     display: int = typer.Option(
-        880, "--display", min=16, help="Side of the on-screen image in screen pixels (1920x1080)."
+        880, "--display", min=16, max=1080,
+        help="Side of the on-screen image in screen pixels (1920x1080).",
     ),
 ) -> None:
     """Simulate lesion-like images, their masks and an observer's EyeLink recordings.
@@ -28,11 +30,8 @@ def simulate(
     from rich.progress import Progress
     from rich.table import Table
 
-    from gazeprep.errors import GazeprepError
     from gazeprep.simulate import SimConfig, simulate_dataset
 
-    if display > 1080:
-        raise GazeprepError(f"--display {display} does not fit a 1920x1080 screen (max 1080)")
     cfg = SimConfig(n_images=images, sessions=sessions, size=size, seed=seed, display=display)
     console = Console(stderr=True)
     with Progress(console=console, transient=True) as bar:
