@@ -114,13 +114,21 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def read_tracks(gaze_dir: str | Path) -> tuple[dict[str, list[Track]], dict]:
-    """Read ``tracks.parquet`` of an ingest output.
+def read_tracks(gaze_dir: str | Path, notes: list[str] | None = None
+                ) -> tuple[dict[str, list[Track]], dict]:
+    """Read ``tracks.parquet`` of an ingest output, checked against its ``ingest.json``.
+
+    An ingest that was interrupted while replacing its files is finished first (see
+    :mod:`gazeprep.outputs`), and the sha256 that ``ingest.json`` records for
+    ``tracks.parquet`` and ``fixations.parquet`` must match the files: a set that is half
+    replaced, or changed since ingest, is refused instead of used.
 
     Parameters
     ----------
     gaze_dir : str or Path
         Ingest output folder (holds ``tracks.parquet``).
+    notes : list of str, optional
+        Receives one line when leftovers of an interrupted ingest were recovered.
 
     Returns
     -------
@@ -129,14 +137,33 @@ def read_tracks(gaze_dir: str | Path) -> tuple[dict[str, list[Track]], dict]:
     identity : dict
         Content hashes of the ingest files, recorded in the cache.
     """
+    import io
+
     import polars as pl
 
+    from gazeprep.ingest import owned
+    from gazeprep.outputs import recover
+
     gaze_dir = Path(gaze_dir)
+    if gaze_dir.is_dir():
+        note = recover(gaze_dir, owned)
+        if note and notes is not None:
+            notes.append(note)
     path = gaze_dir / "tracks.parquet"
     if not path.is_file():
         raise GazeprepError("no tracks.parquet here: run `gazeprep ingest` first", file=gaze_dir)
+    data = path.read_bytes()  # hashed and parsed from the same bytes
+    identity = {"path": str(gaze_dir), "tracks_sha256": hashlib.sha256(data).hexdigest()}
+    for extra in ("fixations.parquet", "ingest.json"):
+        if (gaze_dir / extra).is_file():
+            identity[extra.replace(".", "_") + "_sha256"] = _sha256(gaze_dir / extra)
+    _check_recorded_hashes(gaze_dir, identity)
     need = {"image", "session", "x", "y", "duration_ms"}
-    df = pl.read_parquet(path)
+    try:
+        df = pl.read_parquet(io.BytesIO(data))
+    except Exception as exc:  # noqa: BLE001 - polars raises several types for a bad file
+        raise GazeprepError(f"not a readable Parquet file ({type(exc).__name__})",
+                            file=path) from exc
     missing = need - set(df.columns)
     if missing:
         raise GazeprepError(f"tracks.parquet lacks columns {sorted(missing)}", file=path)
@@ -149,11 +176,28 @@ def read_tracks(gaze_dir: str | Path) -> tuple[dict[str, list[Track]], dict]:
                 file=path,
             )
         out.setdefault(str(row["image"]), []).append(Track(xs, ys, ds))
-    identity = {"path": str(gaze_dir), "tracks_sha256": _sha256(path)}
-    for extra in ("fixations.parquet", "ingest.json"):
-        if (gaze_dir / extra).is_file():
-            identity[extra.replace(".", "_") + "_sha256"] = _sha256(gaze_dir / extra)
     return out, identity
+
+
+def _check_recorded_hashes(gaze_dir: Path, identity: dict) -> None:
+    """Compare the Parquet files with the sha256 that ``ingest.json`` recorded for them."""
+    record = gaze_dir / "ingest.json"
+    if not record.is_file():
+        return  # tracks written by other means (tests, older gazeprep): nothing to check
+    try:
+        recorded = json.loads(record.read_text()).get("outputs") or {}
+    except (OSError, UnicodeDecodeError, ValueError, AttributeError) as exc:
+        raise GazeprepError("ingest.json is not readable JSON; run `gazeprep ingest` again",
+                            file=record) from exc
+    for name, key in (("tracks.parquet", "tracks_sha256"),
+                      ("fixations.parquet", "fixations_parquet_sha256")):
+        want = (recorded.get(name) or {}).get("sha256")
+        have = identity.get(key)
+        if want is not None and want != have:
+            raise GazeprepError(
+                f"{name} does not match the sha256 that ingest.json records for it (changed "
+                "since ingest, or left half replaced); run `gazeprep ingest` again",
+                file=gaze_dir / name)
 
 
 def plan_render(
