@@ -164,5 +164,21 @@ def render(
     for name, ids in rows:
         table.add_row(name, str(len(ids)), ", ".join(ids[:5]) + (" ..." if len(ids) > 5 else ""))
     console.print(table)
+    _print_notes(console, report)
     if not report.rendered:
         console.print("nothing to render: the cache is up to date")
+
+
+def _print_notes(console, report) -> None:
+    """One line per damaged shard set, removed array and recovered leftover."""
+    from rich.markup import escape
+
+    if report.damaged:
+        ids = ", ".join(report.damaged[:5]) + (" ..." if len(report.damaged) > 5 else "")
+        console.print(f"[yellow]damaged:[/yellow] {len(report.damaged)} sample(s) in shards that "
+                      f"failed their checksums were rendered again: {escape(ids)}")
+    for name in report.removed:
+        why = " (this render has no --masks)" if name == "mask" else ""
+        console.print(f"[yellow]removed:[/yellow] array {name!r} of the previous cache{why}")
+    for note in report.notes:
+        console.print(f"[yellow]note:[/yellow] {escape(note)}")
