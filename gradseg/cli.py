@@ -120,9 +120,11 @@ def eval_(
     masks: Path = typer.Option(None, help="Folder of ground-truth masks, same file stems."),
     ids: Path = typer.Option(None, help="File of ids (one a line) to evaluate, e.g. a test set."),
     out: Path = typer.Option(None, help="Per-image Parquet (default: eval.parquet next to "
-                             "the checkpoint)."),
+                             "the checkpoint); an earlier eval output there is replaced."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object (means + counts)."),
     device: str = typer.Option("auto", help="auto | cpu | cuda | cuda:N."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace --out even when it is "
+                                   "not an earlier eval output."),
 ) -> None:
     """Per-image Dice, IoU and HD95 (pixels) of a checkpoint against ground-truth masks."""
     from rich.console import Console
@@ -130,11 +132,20 @@ def eval_(
     from rich.table import Table
 
     from gradseg.checkpoint import load_model
-    from gradseg.evaluate import evaluate_cache, evaluate_folders, summarize, write_parquet
+    from gradseg.evaluate import (
+        EVAL_COLUMNS,
+        evaluate_cache,
+        evaluate_folders,
+        summarize,
+        write_parquet,
+    )
+    from gradseg.outputs import check_replaceable, is_parquet_with
     from gradseg.train import pick_device
 
     if (cache is None) == (images is None) or (images is None) != (masks is None):
         raise typer.BadParameter("give either --cache or both --images and --masks")
+    path = out or checkpoint.parent / "eval.parquet"
+    check_replaceable(path, is_parquet_with(EVAL_COLUMNS), "gradseg eval", overwrite)
     dev = pick_device(device)
     model, config = load_model(checkpoint, dev)
     id_list = _ids_option(ids)
@@ -150,7 +161,6 @@ def eval_(
             rows, extra = evaluate_folders(model, config, images, masks, id_list,
                                            advance=advance)
     summary = summarize(rows, extra)
-    path = out or checkpoint.parent / "eval.parquet"
     write_parquet(rows, path)
     summary.update({"checkpoint": str(checkpoint), "method": config["method"],
                     "parquet": str(path)})
@@ -169,19 +179,24 @@ def eval_(
 def predict(
     checkpoint: Path = typer.Option(..., help="Checkpoint (e.g. runs/NAME/best.pt)."),
     images: Path = typer.Option(..., help="Folder of images (png/jpg/bmp/tif)."),
-    out: Path = typer.Option(..., help="Folder for <id>.png masks and <id>_overlay.png."),
+    out: Path = typer.Option(..., help="Folder for <id>.png masks and <id>_overlay.png "
+                             "(not inside --images)."),
     device: str = typer.Option("auto", help="auto | cpu | cuda | cuda:N."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace existing <id>.png and "
+                                   "<id>_overlay.png files in --out (else refused)."),
 ) -> None:
     """Write a 0/255 PNG mask per image at the image's own size, plus an overlay picture."""
     from rich.console import Console
     from rich.progress import track
 
     from gradseg.checkpoint import load_model
-    from gradseg.predict import iter_predictions, list_images, write_prediction
+    from gradseg.predict import check_out, iter_predictions, list_images, write_prediction
     from gradseg.train import pick_device
 
-    model, config = load_model(checkpoint, pick_device(device))
     files = list_images(images)
+    for note in check_out(images, out, list(files), overwrite):  # before anything is written
+        Console(stderr=True).print(f"note: {note}", markup=False)
+    model, config = load_model(checkpoint, pick_device(device))
     out.mkdir(parents=True, exist_ok=True)
     n = 0
     for key, rgb, mask in track(iter_predictions(model, config, files), total=len(files),
@@ -189,6 +204,21 @@ def predict(
         write_prediction(out, key, rgb, mask)
         n += 1
     Console().print(f"wrote {n} masks and {n} overlays to {out}")
+
+
+def _one_line(exc: BaseException) -> str:
+    """The error's message on one line.
+
+    A DataLoader worker's error comes back as "Caught X in DataLoader worker process N." plus
+    the worker's traceback; its last line holds the original message.
+    """
+    text = str(exc)
+    lines = [ln for ln in text.splitlines() if ln.strip()]
+    if len(lines) > 1 and "Original Traceback" in text:
+        import re
+
+        return re.sub(r"^[\w.]+: ", "", lines[-1], count=1)
+    return " ".join(ln.strip() for ln in lines)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -206,7 +236,7 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as exc:  # noqa: BLE001 - every failure becomes one line and exit code 1
         if verbose:
             traceback.print_exc()
-        print(f"gradseg: error: {exc}", file=sys.stderr)
+        print(f"gradseg: error: {_one_line(exc)}", file=sys.stderr)
         if not verbose:
             print("(run again with --verbose for the traceback)", file=sys.stderr)
         sys.exit(1)

@@ -184,12 +184,14 @@ def test_train_and_eval_name_the_damaged_sample(tmp_path):
     path = tmp_path / "toy.zarr"
     ids = write_toy_cache(path, n=8, size=32, levels=3, seed=2, shard=4)
     _flip_first_chunk(path, "maps", 1)  # sample 4
-    res = run_cli("gradseg", "train", "--cache", path, "--out", tmp_path / "run",
-                  "--iterations", "4", "--batch-size", "2", "--base-channels", "4",
-                  "--threads", "1", "--val-fraction", "0", "--quiet")
-    assert res.returncode == 1
-    line = error_line(res.stderr)
-    assert "array 'maps'" in line and "sample 4" in line and repr(ids[4]) in line
+    for workers in ("0", "1"):  # in the main process, and in a DataLoader worker process
+        res = run_cli("gradseg", "train", "--cache", path, "--out", tmp_path / "run",
+                      "--iterations", "4", "--batch-size", "2", "--base-channels", "4",
+                      "--threads", "1", "--val-fraction", "0", "--quiet", "--workers", workers)
+        assert res.returncode == 1
+        line = error_line(res.stderr)
+        assert "array 'maps'" in line and "sample 4" in line and repr(ids[4]) in line
+        assert line.startswith(f"gradseg: error: {path}: array"), line
     _flip_first_chunk(path, "maps", 1)  # undo
     _flip_first_chunk(path, "mask", 0)  # sample 0
     ckpt_dir = tmp_path / "r2"
