@@ -113,6 +113,44 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     _fsync_dir(path.parent)
 
 
+def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
+    """Call ``write(tmp)`` on a temporary file beside ``path``, flush it, rename it to ``path``.
+
+    The temporary name keeps the suffix, for writers that choose a format from it.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}{path.suffix}")
+    try:
+        write(tmp)
+        _fsync_file(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+    _fsync_dir(path.parent)
+
+
+def check_replaceable(path: Path, is_ours: Callable[[Path], bool], writer: str,
+                      overwrite: bool = False) -> None:
+    """Refuse to replace ``path`` unless it is missing, written by ``writer``, or ``overwrite``.
+
+    Raises
+    ------
+    GazeprepError
+        ``path`` is a folder, or a file ``writer`` did not write (without ``overwrite``).
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise GazeprepError(f"is a folder; expected a file name for the {writer} output",
+                            file=path)
+    if os.path.lexists(path) and not overwrite and not is_ours(path):
+        raise GazeprepError(f"exists and was not written by {writer}; refusing to replace it "
+                            "(pass --overwrite to replace it, or choose another --out)",
+                            file=path)
+
+
 def _lock(path: Path, blocking: bool = True):
     """An exclusive ``flock`` on folder ``path``; None where flock is unavailable or held."""
     try:

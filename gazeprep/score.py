@@ -93,3 +93,14 @@ def summarise(df) -> dict[str, float]:
         if c.endswith("_dice") or c.endswith("_iou"):
             out[c] = float(df[c].mean())
     return out
+
+
+def is_score_table(path) -> bool:
+    """Whether ``path`` is a per-image table that ``gazeprep score`` wrote."""
+    import polars as pl
+
+    try:
+        cols = set(pl.read_parquet_schema(path))
+    except Exception:  # noqa: BLE001 - unreadable: not ours
+        return False
+    return {"image", "n_fixations", "pseudo_dice", "pseudo_iou", "heatmap_dice"} <= cols
