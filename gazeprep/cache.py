@@ -100,6 +100,8 @@ class RenderPlan:
     gaze_without_image: list[str]
     ingest: dict
     with_masks: bool
+    #: One line per leftover of an interrupted ingest that reading the tracks recovered.
+    notes: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -224,7 +226,8 @@ def plan_render(
     """
     from gazeprep.images import index_folder
 
-    tracks, identity = read_tracks(gaze_dir)
+    notes: list[str] = []
+    tracks, identity = read_tracks(gaze_dir, notes)
     images = index_folder(images_dir)
     if not images:
         raise GazeprepError("no images (.png/.jpg/.jpeg/.bmp/.tif) in this folder", file=images_dir)
@@ -233,7 +236,7 @@ def plan_render(
         Sample(i, images[i], masks.get(i), tracks.get(i, [])) for i in sorted(images)
     ]
     orphans = sorted(set(tracks) - set(images))
-    return RenderPlan(samples, orphans, identity, masks_dir is not None)
+    return RenderPlan(samples, orphans, identity, masks_dir is not None, notes)
 
 
 def array_specs(levels: int, with_masks: bool) -> dict[str, tuple[int, str]]:
@@ -370,7 +373,8 @@ def update_cache(
     ids = [s.id for s in plan.samples]
     digest = params.digest()
     keys = [s.key(digest) for s in plan.samples]
-    report = RenderReport(gaze_without_image=list(plan.gaze_without_image))
+    report = RenderReport(gaze_without_image=list(plan.gaze_without_image),
+                          notes=list(plan.notes))
     report.empty = [s.id for s in plan.samples if s.n_fixations == 0]
     report.missing_mask = [s.id for s in plan.samples if plan.with_masks and s.mask_path is None]
     names = list(array_specs(params.levels, plan.with_masks))

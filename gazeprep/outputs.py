@@ -27,7 +27,9 @@ Recovery, done at the start of the next run and by readers that open the folder:
   but names the command itself writes; anything else there is reported and left alone.
 
 Either case is reported in one line. A process that is writing holds an exclusive ``flock`` on
-its staging folder, so recovery never touches the staging folder of a live run.
+its staging folder, so recovery never touches the staging folder of a live run (in the instant
+between its creation and its lock, a concurrent recovery may remove it: the writing run then
+fails, its previous output intact).
 
 A kill at any instant thus leaves at ``<out>`` the complete old output (up to step 3) or the
 complete new one (from step 3 on, once recovered). Readers must still never silently use a set
@@ -362,7 +364,11 @@ def transaction(out: str | Path, owned: Owned, notes: list[str] | None = None
         notes.append(note)
     _fault("begin")
     st = Staging(out, owned)
-    st.path.mkdir()
+    try:
+        st.path.mkdir()
+    except FileExistsError as exc:
+        raise GazeprepError(f"another run is writing to this folder ({STAGING} appeared); wait "
+                            "for it to finish", file=out) from exc
     fd = _lock(st.path)
     try:
         yield st

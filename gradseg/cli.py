@@ -195,7 +195,7 @@ def predict(
 
     files = list_images(images)
     for note in check_out(images, out, list(files), overwrite):  # before anything is written
-        Console(stderr=True).print(f"note: {note}", markup=False)
+        Console(stderr=True).print(f"note: {note}", markup=False, soft_wrap=True)
     model, config = load_model(checkpoint, pick_device(device))
     out.mkdir(parents=True, exist_ok=True)
     n = 0

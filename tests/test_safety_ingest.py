@@ -12,6 +12,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 import pytest
 from safety_helpers import KVASIR_GAZE, error_line, run_cli, sha256, tree_hashes, write_report
@@ -272,3 +273,22 @@ def test_uncommitted_staging_with_foreign_files_is_not_deleted(tmp_path):
     with pytest.raises(GazeprepError, match="precious.txt"):
         _ingest(b, out)
     assert tree_hashes(out) == before
+
+
+def test_render_finishes_an_interrupted_ingest_and_says_so(tmp_path):
+    from skimage.io import imsave
+
+    out, user, b = _setup(tmp_path)
+    assert _killed_run(_KILL_AT_STEP, "replaced fixations.parquet", b, out) == 77
+    assert (out / ".gazeprep-staging" / "COMMITTED").is_file()
+    imgs = tmp_path / "images"
+    imgs.mkdir()
+    for i in IMAGES_B:
+        imsave(imgs / f"{i}.png", np.zeros((8, 8, 3), np.uint8), check_contrast=False)
+    res = run_cli("gazeprep", "render", "--gaze", out, "--images", imgs, "--size", "16",
+                  "--out", tmp_path / "maps.zarr")
+    assert res.returncode == 0, res.stderr
+    notes = [ln for ln in res.stderr.splitlines() if "rolled forward" in ln]
+    assert len(notes) == 1 and str(out) in notes[0], res.stderr  # one line, not wrapped
+    assert _output_of(out)[0] == "B" and not (out / ".gazeprep-staging").exists()
+    assert tree_hashes(out, skip=OUTPUT_FILES) == user

@@ -155,7 +155,7 @@ def ingest(
     from rich.markup import escape
 
     for note in summary.notes:
-        console.print(f"[yellow]note:[/yellow] {escape(note)}")
+        console.print(f"[yellow]note:[/yellow] {escape(note)}", soft_wrap=True)
     failed = summary.report["totals"]["errors"]
     if summary.n_fixations == 0:
         console.print(f"[yellow]warning: no fixation kept from any input; see {out}/ingest.json")

@@ -176,9 +176,11 @@ def _print_notes(console, report) -> None:
     if report.damaged:
         ids = ", ".join(report.damaged[:5]) + (" ..." if len(report.damaged) > 5 else "")
         console.print(f"[yellow]damaged:[/yellow] {len(report.damaged)} sample(s) in shards that "
-                      f"failed their checksums were rendered again: {escape(ids)}")
+                      f"failed their checksums were rendered again: {escape(ids)}",
+                      soft_wrap=True)
     for name in report.removed:
         why = " (this render has no --masks)" if name == "mask" else ""
-        console.print(f"[yellow]removed:[/yellow] array {name!r} of the previous cache{why}")
+        console.print(f"[yellow]removed:[/yellow] array {name!r} of the previous cache{why}",
+                      soft_wrap=True)
     for note in report.notes:
-        console.print(f"[yellow]note:[/yellow] {escape(note)}")
+        console.print(f"[yellow]note:[/yellow] {escape(note)}", soft_wrap=True)

@@ -56,7 +56,7 @@ def simulate(
         table.add_row(key, f"{summary[key]:,}")
     Console().print(table)
     for note in summary.get("notes", []):
-        console.print(f"note: {note}", markup=False)
+        console.print(f"note: {note}", markup=False, soft_wrap=True)
 
 
 _OWNED = re.compile(r"^((images|masks)/sim\d+_\d{4,}\.png|raw/obs\d{2,}\.asc|truth\.parquet|"
