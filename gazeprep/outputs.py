@@ -376,8 +376,9 @@ def transaction(out: str | Path, owned: Owned, notes: list[str] | None = None
             raise RuntimeError("transaction left without commit()")
     except BaseException:
         with contextlib.suppress(Exception):
-            if st.committed:  # the new set is bound to appear: finish it now
+            if st.committed:  # the new set is bound to appear: finish it now...
                 _swap(out, st.path, json.loads((st.path / MARKER).read_text()))
+            # ...and only then drop the staging folder; if finishing failed, the next run does.
             shutil.rmtree(st.path)
         raise
     finally:

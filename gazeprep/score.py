@@ -54,7 +54,7 @@ def score_cache(g, level_threshold: float = 0.5, heatmap_threshold: float = 0.5,
     """
     import polars as pl
 
-    if "mask" not in set(g.array_keys()):
+    if "mask" not in g:  # (listing members would warn about user files in the folder)
         raise GazeprepError("the cache has no ground-truth masks: render it with --masks DIR")
     a = g.attrs
     ids, n = a["ids"], len(a["ids"])

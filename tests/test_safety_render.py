@@ -289,3 +289,41 @@ def test_write_tracks_helper_still_used(dataset):  # noqa: F811
     with pytest.raises(GazeprepError, match="not a gazeprep cache"):
         update_cache(plan_render(dataset / "gaze2", dataset / "images"), _params(),
                      dataset / "images", shard=2)
+
+
+def test_read_rows_names_the_failing_row(dataset):  # noqa: F811
+    from gazeprep.zarr_io import CorruptRowError, open_arrays, read_rows
+
+    out = dataset / "maps.zarr"
+    update_cache(_plan(dataset), _params(), out, shard=2)
+    attrs = open_cache(out).attrs
+    ids, sums = attrs["ids"], attrs["row_crc32c"]
+    names = ["image", "maps"]
+    f = _shard_file(out, "maps", 1)  # rows 2, 3
+    good = f.read_bytes()
+    # (1) undecodable: the shard index is cut off, the batch fails, rows are read one by one
+    f.write_bytes(good[:-30])
+    arrays = open_arrays(out, names)
+    with pytest.raises(CorruptRowError, match=r"array 'maps', sample 2 \(id 'im2'\)") as e:
+        read_rows([arrays[n] for n in names], [0, 4, 2, 3], ids=ids,
+                  checksums=[sums[n] for n in names])
+    assert (e.value.array, e.value.row, e.value.id) == ("maps", 2, "im2")
+    # (2) decodes, but to other bytes than were stored: the row checksum says so
+    f.write_bytes(good)
+    g = zarr.open_group(str(out), mode="r")
+    want = g["maps"][3]
+    arrays = open_arrays(out, names)
+    for offset in range(16, len(good) - 40):
+        b = bytearray(good)
+        b[offset] ^= 0x01
+        f.write_bytes(bytes(b))
+        try:
+            got = read_rows([arrays["maps"]], [3], ids=ids)[0][0]
+        except CorruptRowError:
+            continue
+        if not np.array_equal(got, want):
+            break  # a silent change in the decoded bytes: the case checksums are for
+    else:
+        pytest.skip("no single-bit flip decoded silently to other bytes")
+    with pytest.raises(CorruptRowError, match="does not match its checksum"):
+        read_rows([arrays["maps"]], [3], ids=ids, checksums=[sums["maps"]])
