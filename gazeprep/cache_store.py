@@ -126,7 +126,6 @@ def stage_shard(out: Path, st, name: str, k: int, lo: int, block: np.ndarray) ->
     """
     import zarr
 
-
     shutil.copyfile(out / name / "zarr.json", st.file(f"{name}/zarr.json"))
     with pipeline():
         a = zarr.open_array(str(st.path / name), mode="r+", zarr_format=3)
@@ -173,7 +172,6 @@ def create_layout(root: Path, n: int, params: RenderParams, with_masks: bool, sh
     """Create the group (with ``attrs``) and its empty arrays at ``root``; returns the arrays."""
     import zarr
 
-
     g = zarr.create_group(store=str(root), zarr_format=3, attributes=attrs)
     s = params.size
     return {name: create_rows_array(g, name, n, (c, s, s), dtype, shard)
@@ -197,7 +195,6 @@ def new_attrs(plan: RenderPlan, params: RenderParams) -> dict:
 
 def _record(attrs: dict, plan: RenderPlan, i: int, j: int, key: str, res: dict) -> None:
     """Store sample ``i`` (row ``j`` of the rendered batch ``res``) in ``attrs``."""
-
     smp = plan.samples[i]
     attrs["sample_keys"][i] = key
     attrs["n_fixations"][i] = smp.n_fixations
@@ -216,9 +213,8 @@ def _by_shard(todo: list[int], per: int) -> list[tuple[int, list[int]]]:
 
 
 def commit_layout(out: Path, plan: RenderPlan, params: RenderParams, shard: int, attrs: dict,
-                   report: RenderReport) -> None:
+                  report: RenderReport) -> None:
     """Create an empty cache at ``out`` (missing or empty folder) in one swap."""
-
     with transaction(out, owned, report.notes) as st:
         arrays = create_layout(st.path, len(plan.samples), params, plan.with_masks, shard, attrs)
         for name in arrays:
@@ -228,9 +224,8 @@ def commit_layout(out: Path, plan: RenderPlan, params: RenderParams, shard: int,
 
 
 def rebuild(out: Path, plan: RenderPlan, params: RenderParams, keys: list[str], shard: int,
-             present: list[str], report: RenderReport, hooks) -> None:
+            present: list[str], report: RenderReport, hooks) -> None:
     """Render everything into a new group in the staging folder, then swap its arrays in."""
-
     progress, after_batch = hooks
     n = len(plan.samples)
     attrs = new_attrs(plan, params)
@@ -265,9 +260,8 @@ def rebuild(out: Path, plan: RenderPlan, params: RenderParams, keys: list[str], 
 
 
 def update_shards(out: Path, plan: RenderPlan, params: RenderParams, keys: list[str],
-                   todo: list[int], attrs: dict, report: RenderReport, hooks) -> None:
+                  todo: list[int], attrs: dict, report: RenderReport, hooks) -> None:
     """Render ``todo`` and swap each touched shard in, keys and checksums with it."""
-
     progress, after_batch = hooks
     names = list(array_specs(params.levels, plan.with_masks))
     arrays = open_arrays(out, names)
@@ -278,7 +272,8 @@ def update_shards(out: Path, plan: RenderPlan, params: RenderParams, keys: list[
     for g, (k, members) in enumerate(groups):
         res = render_samples([plan.samples[i] for i in members], params)
         lo, hi = k * per, min(n, (k + 1) * per)
-        keep = [i for i in range(lo, hi) if i not in set(members)]
+        mine = set(members)
+        keep = [i for i in range(lo, hi) if i not in mine]
         old = read_rows([arrays[m] for m in names], keep, ids=ids,
                         checksums=[attrs["row_crc32c"][m] for m in names]) if keep else None
         for j, i in enumerate(members):
