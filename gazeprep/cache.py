@@ -5,12 +5,17 @@ Layout (the contract with the trainer; see the project brief):
 ``pseudo`` uint8 (N, 1, S, S), ``mask`` uint8 (N, 1, S, S) only when masks were given; ``maps``
 and ``heatmap`` hold round(255 x) of values x in [0, 1] (:data:`gazeprep.maps.UNIT_SCALE`); group
 attributes ``format``, ``format_version``, ``ids``, ``size``, ``levels``, ``params``, ``ingest``,
-``n_fixations``, ``orig_size``, ``has_mask`` (with masks) and ``complete``.
+``n_fixations``, ``orig_size``, ``has_mask`` (with masks), ``row_crc32c`` (per array, the CRC32C
+of every stored row: :func:`gazeprep.zarr_io.row_checksum`) and ``complete``. Inner chunks end
+with a CRC32C (zarr's ``crc32c`` codec).
 
 Incremental updates: every sample carries a render key (hash of the render parameters, its image
 and mask files and its fixations) in the attribute ``sample_keys``; a sample is rendered again only
-when its key changed. Keys are saved after each shard is written and ``complete`` is set last, so
-a render killed half-way leaves ``complete: false`` and the rerun finishes only what is missing.
+when its key changed or its shard is damaged. How changes reach the disk without ever deleting a
+user's file or leaving a half-replaced cache is in :mod:`gazeprep.cache_store`: a rebuild swaps a
+whole new group in; an incremental update swaps shard by shard, keys and checksums in the same
+swap, and ``complete`` is set by the last one, so a render killed half-way leaves ``complete:
+false`` and the rerun finishes only what is missing.
 """
 
 from __future__ import annotations
@@ -30,8 +35,11 @@ from gazeprep.errors import GazeprepError
 from gazeprep.maps import RenderParams, Track
 
 FORMAT = "gazeprep-maps"
-FORMAT_VERSION = 2  # 2: maps and heatmap stored as uint8 (1: float16)
+#: 3: CRC32C per chunk and per row (2: maps and heatmap stored as uint8; 1: float16).
+FORMAT_VERSION = 3
 SHARD_SAMPLES = 32
+#: The arrays render may write; the group's other members and files are the user's.
+ARRAYS = ("image", "maps", "heatmap", "pseudo", "mask")
 
 
 @dataclass
@@ -104,6 +112,8 @@ class RenderPlan:
     gaze_without_image: list[str]
     ingest: dict
     with_masks: bool
+    #: One line per leftover of an interrupted ingest that reading the tracks recovered.
+    notes: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -116,6 +126,12 @@ class RenderReport:
     missing_mask: list[str] = field(default_factory=list)
     gaze_without_image: list[str] = field(default_factory=list)
     rebuilt: bool = False
+    #: Ids in shards found damaged (undecodable or not matching their checksums), rendered again.
+    damaged: list[str] = field(default_factory=list)
+    #: Arrays the previous cache had and this one has not (e.g. ``mask`` without --masks).
+    removed: list[str] = field(default_factory=list)
+    #: One line per leftover of an interrupted run that was recovered.
+    notes: list[str] = field(default_factory=list)
 
 
 def _sha256(path: Path) -> str:
@@ -150,13 +166,21 @@ def track_problem(xs: np.ndarray, ys: np.ndarray, ds: np.ndarray) -> str | None:
     return None
 
 
-def read_tracks(gaze_dir: str | Path) -> tuple[dict[str, list[Track]], dict]:
-    """Read ``tracks.parquet`` of an ingest output, checking every number (:func:`track_problem`).
+def read_tracks(gaze_dir: str | Path, notes: list[str] | None = None
+                ) -> tuple[dict[str, list[Track]], dict]:
+    """Read ``tracks.parquet`` of an ingest output, checked against its ``ingest.json``.
+
+    An ingest that was interrupted while replacing its files is finished first (see
+    :mod:`gazeprep.outputs`), and the sha256 that ``ingest.json`` records for
+    ``tracks.parquet`` and ``fixations.parquet`` must match the files: a set that is half
+    replaced, or changed since ingest, is refused instead of used.
 
     Parameters
     ----------
     gaze_dir : str or Path
         Ingest output folder (holds ``tracks.parquet``).
+    notes : list of str, optional
+        Receives one line when leftovers of an interrupted ingest were recovered.
 
     Returns
     -------
@@ -166,14 +190,33 @@ def read_tracks(gaze_dir: str | Path) -> tuple[dict[str, list[Track]], dict]:
     identity : dict
         Content hashes of the ingest files, recorded in the cache.
     """
+    import io
+
     import polars as pl
 
+    from gazeprep.ingest import owned
+    from gazeprep.outputs import recover
+
     gaze_dir = Path(gaze_dir)
+    if gaze_dir.is_dir():
+        note = recover(gaze_dir, owned)
+        if note and notes is not None:
+            notes.append(note)
     path = gaze_dir / "tracks.parquet"
     if not path.is_file():
         raise GazeprepError("no tracks.parquet here: run `gazeprep ingest` first", file=gaze_dir)
+    data = path.read_bytes()  # hashed and parsed from the same bytes
+    identity = {"path": str(gaze_dir), "tracks_sha256": hashlib.sha256(data).hexdigest()}
+    for extra in ("fixations.parquet", "ingest.json"):
+        if (gaze_dir / extra).is_file():
+            identity[extra.replace(".", "_") + "_sha256"] = _sha256(gaze_dir / extra)
+    _check_recorded_hashes(gaze_dir, identity)
     need = {"image", "session", "x", "y", "duration_ms"}
-    df = pl.read_parquet(path)
+    try:
+        df = pl.read_parquet(io.BytesIO(data))
+    except Exception as exc:  # noqa: BLE001 - polars raises several types for a bad file
+        raise GazeprepError(f"not a readable Parquet file ({type(exc).__name__})",
+                            file=path) from exc
     missing = need - set(df.columns)
     if missing:
         raise GazeprepError(f"tracks.parquet lacks columns {sorted(missing)}", file=path)
@@ -192,11 +235,28 @@ def read_tracks(gaze_dir: str | Path) -> tuple[dict[str, list[Track]], dict]:
             raise GazeprepError(f"image {row['image']}, session {row['session']}, {problem}",
                                 file=path)
         out.setdefault(str(row["image"]), []).append(Track(xs, ys, ds))
-    identity = {"path": str(gaze_dir), "tracks_sha256": _sha256(path)}
-    for extra in ("fixations.parquet", "ingest.json"):
-        if (gaze_dir / extra).is_file():
-            identity[extra.replace(".", "_") + "_sha256"] = _sha256(gaze_dir / extra)
     return out, identity
+
+
+def _check_recorded_hashes(gaze_dir: Path, identity: dict) -> None:
+    """Compare the Parquet files with the sha256 that ``ingest.json`` recorded for them."""
+    record = gaze_dir / "ingest.json"
+    if not record.is_file():
+        return  # tracks written by other means (tests, older gazeprep): nothing to check
+    try:
+        recorded = json.loads(record.read_text()).get("outputs") or {}
+    except (OSError, UnicodeDecodeError, ValueError, AttributeError) as exc:
+        raise GazeprepError("ingest.json is not readable JSON; run `gazeprep ingest` again",
+                            file=record) from exc
+    for name, key in (("tracks.parquet", "tracks_sha256"),
+                      ("fixations.parquet", "fixations_parquet_sha256")):
+        want = (recorded.get(name) or {}).get("sha256")
+        have = identity.get(key)
+        if want is not None and want != have:
+            raise GazeprepError(
+                f"{name} does not match the sha256 that ingest.json records for it (changed "
+                "since ingest, or left half replaced); run `gazeprep ingest` again",
+                file=gaze_dir / name)
 
 
 def plan_render(
@@ -215,7 +275,8 @@ def plan_render(
     from gazeprep.contract.images import check_pair
     from gazeprep.images import index_folder
 
-    tracks, identity = read_tracks(gaze_dir)
+    notes: list[str] = []
+    tracks, identity = read_tracks(gaze_dir, notes)
     images = index_folder(images_dir, options)
     if not images:
         raise GazeprepError("no images (.png/.jpg/.jpeg/.bmp/.tif/.dcm/.nii/.nii.gz/.nrrd) in "
@@ -228,10 +289,10 @@ def plan_render(
         if smp.mask is not None:
             check_pair(smp.image, smp.mask)
     orphans = sorted(set(tracks) - set(images))
-    return RenderPlan(samples, orphans, identity, masks_dir is not None)
+    return RenderPlan(samples, orphans, identity, masks_dir is not None, notes)
 
 
-def _array_specs(levels: int, with_masks: bool) -> dict[str, tuple[int, str]]:
+def array_specs(levels: int, with_masks: bool) -> dict[str, tuple[int, str]]:
     specs = {
         "image": (3, "uint8"),
         "maps": (levels, "uint8"),
@@ -243,30 +304,19 @@ def _array_specs(levels: int, with_masks: bool) -> dict[str, tuple[int, str]]:
     return specs
 
 
-def _create(out: Path, n: int, params: RenderParams, with_masks: bool, shard: int):
-    import zarr
-
-    from gazeprep.zarr_io import create_rows_array
-
-    g = zarr.create_group(store=str(out), overwrite=True, zarr_format=3)
-    s = params.size
-    for name, (c, dtype) in _array_specs(params.levels, with_masks).items():
-        create_rows_array(g, name, n, (c, s, s), dtype, shard)
-    return g
-
-
-def _reusable(g, ids: list[str], params: RenderParams, with_masks: bool) -> bool:
-    a = g.attrs
-    names = set(g.array_keys())
+def _reusable(attrs: dict, present: list[str], ids: list[str], params: RenderParams,
+              with_masks: bool) -> bool:
+    a = attrs
     return (
         a.get("format") == FORMAT
         and a.get("format_version") == FORMAT_VERSION
         and a.get("ids") == ids
         and a.get("size") == params.size
         and a.get("levels") == params.levels
-        and ("mask" in names) == with_masks
-        and {"image", "maps", "heatmap", "pseudo"} <= names
+        and ("mask" in present) == with_masks
+        and {"image", "maps", "heatmap", "pseudo"} <= set(present)
         and len(a.get("sample_keys", [])) == len(ids)
+        and set(a.get("row_crc32c", {})) >= set(array_specs(params.levels, with_masks))
     )
 
 
@@ -340,6 +390,9 @@ def update_cache(
 ) -> RenderReport:
     """Bring the cache at ``out`` up to date with ``plan`` and ``params``.
 
+    Only the cache's own arrays and ``zarr.json`` are ever written or removed (see
+    :mod:`gazeprep.cache_store`); a folder that is neither empty nor a gazeprep cache is refused.
+
     Parameters
     ----------
     plan : RenderPlan
@@ -361,92 +414,58 @@ def update_cache(
     -------
     RenderReport
     """
-    import zarr
-
-    from gazeprep.zarr_io import open_arrays
+    from gazeprep.cache_store import (
+        commit_layout,
+        find_damaged,
+        inspect_out,
+        new_attrs,
+        present_arrays,
+        rebuild,
+        update_shards,
+    )
 
     out = Path(out)
     ids = [s.id for s in plan.samples]
     digest = params.digest()
     keys = [s.key(digest) for s in plan.samples]
-    report = RenderReport(gaze_without_image=list(plan.gaze_without_image))
+    report = RenderReport(gaze_without_image=list(plan.gaze_without_image),
+                          notes=list(plan.notes))
     report.empty = [s.id for s in plan.samples if s.n_fixations == 0]
     report.missing_mask = [s.id for s in plan.samples if plan.with_masks and s.mask_path is None]
-
-    g = None
-    if out.exists() and not force:
-        try:
-            g = zarr.open_group(str(out), mode="r+", zarr_format=3)
-            if not _reusable(g, ids, params, plan.with_masks):
-                g = None
-        except Exception:  # noqa: BLE001 - an unreadable old cache is simply rebuilt
-            g = None
-    if g is None:
-        if out.exists() and not (out / "zarr.json").is_file():
-            raise GazeprepError("exists and is not a Zarr group; refusing to overwrite", file=out)
-        g = _create(out, len(ids), params, plan.with_masks, shard)
-        report.rebuilt = True
-        attrs = {
-            "format": FORMAT,
-            "format_version": FORMAT_VERSION,
-            "ids": ids,
-            "size": params.size,
-            "levels": params.levels,
-            "sample_keys": [""] * len(ids),
-            "n_fixations": [0] * len(ids),
-            "orig_size": [[0, 0]] * len(ids),
-        }
-        if plan.with_masks:
-            attrs["has_mask"] = [False] * len(ids)
-    else:
-        attrs = dict(g.attrs)
-    stored = list(attrs["sample_keys"])
-    todo = [i for i, k in enumerate(keys) if stored[i] != k]
+    names = list(array_specs(params.levels, plan.with_masks))
+    old = inspect_out(out, report.notes)
+    hooks = (progress, after_batch)
+    if old is None:
+        attrs = new_attrs(plan, params)
+        commit_layout(out, plan, params, shard, attrs, report)
+        update_shards(out, plan, params, keys, list(range(len(ids))), attrs, report, hooks)
+        return report
+    present = present_arrays(out)
+    if force or not _reusable(old, present, ids, params, plan.with_masks):
+        rebuild(out, plan, params, keys, shard, present, report, hooks)
+        return report
+    attrs = dict(old)
+    damaged = find_damaged(out, attrs, names)
+    report.damaged = [ids[i] for i in sorted(damaged)]
+    todo = [i for i, k in enumerate(keys) if attrs["sample_keys"][i] != k or i in damaged]
     todo_set = set(todo)
     report.skipped = [ids[i] for i in range(len(ids)) if i not in todo_set]
     if not todo and attrs.get("complete") is True and attrs.get("ingest") == plan.ingest:
         return report
-    attrs.update(complete=False, params=params.to_dict(), ingest=plan.ingest)
-    g.attrs.put(attrs)
-
-    arrays = open_arrays(out, list(_array_specs(params.levels, plan.with_masks)), mode="r+")
-    shard_n = arrays["image"].shards[0]
-    by_shard: dict[int, list[int]] = {}
-    for i in todo:
-        by_shard.setdefault(i // shard_n, []).append(i)
-    done = 0
-    for members in by_shard.values():
-        res = render_samples([plan.samples[i] for i in members], params)
-        pos = 0
-        for a, b in _runs(members):
-            sl = slice(pos, pos + b - a)
-            for name, arr in arrays.items():
-                arr[a:b] = res[name][sl]
-            pos += b - a
-        for j, i in enumerate(members):
-            smp = plan.samples[i]
-            stored[i] = keys[i]
-            attrs["n_fixations"][i] = smp.n_fixations
-            attrs["orig_size"][i] = [int(v) for v in res["orig_size"][j]]
-            if plan.with_masks:
-                attrs["has_mask"][i] = smp.mask_path is not None
-            report.rendered.append(smp.id)
-        attrs["sample_keys"] = stored
-        # Keys are saved only after the shard's data is written: a kill in between redoes it.
-        g.attrs.put(attrs)
-        done += len(members)
-        if progress is not None:
-            progress(done, len(todo))
-        if after_batch is not None:
-            after_batch(done)
-    attrs["empty"] = report.empty
-    attrs["complete"] = True
-    g.attrs.put(attrs)
+    if len(todo) == len(ids) and attrs.get("complete") is True:
+        # Every sample changes (new parameters): keep the old cache whole until the new one is.
+        report.skipped = []
+        rebuild(out, plan, params, keys, shard, present, report, hooks)
+        return report
+    attrs.update(params=params.to_dict(), ingest=plan.ingest)
+    update_shards(out, plan, params, keys, todo, attrs, report, hooks)
     return report
 
 
 def open_cache(path: str | Path, *, require_complete: bool = True):
     """Open a render cache read-only and check its format.
+
+    A swap that an interrupted render committed but did not finish is finished first.
 
     Parameters
     ----------
@@ -461,12 +480,20 @@ def open_cache(path: str | Path, *, require_complete: bool = True):
     """
     import zarr
 
+    from gazeprep.cache_store import owned
+    from gazeprep.outputs import recover
+
     path = Path(path)
+    if path.is_dir():
+        recover(path, owned)
     if not (path / "zarr.json").is_file():
         raise GazeprepError("no render cache here: run `gazeprep render` first", file=path)
     g = zarr.open_group(str(path), mode="r", zarr_format=3)
     if g.attrs.get("format") != FORMAT:
         raise GazeprepError(f"not a {FORMAT} cache (format={g.attrs.get('format')!r})", file=path)
+    if g.attrs.get("format_version") != FORMAT_VERSION:
+        raise GazeprepError(f"cache format version {g.attrs.get('format_version')!r}, expected "
+                            f"{FORMAT_VERSION}: run `gazeprep render` again", file=path)
     if require_complete and g.attrs.get("complete") is not True:
         raise GazeprepError(
             "cache is incomplete (a render was interrupted): rerun `gazeprep render`", file=path

@@ -1,14 +1,18 @@
 """The ingest stage: find input files, read each with its reader, write the gaze dataset.
 
 Output (``--out``, a folder): ``fixations.parquet``, ``tracks.parquet`` (zstd) and ``ingest.json``
-(see DESIGN §1). The folder is written under a temporary name beside ``--out`` and renamed into
-place, so an interrupted run never leaves a half-written dataset; a rerun replaces it.
+(see DESIGN §1), the names in :data:`OUTPUT_FILES`. Only those are ever replaced: other files in
+the folder are the user's. They are replaced all at once through :mod:`gazeprep.outputs`, so an
+interrupted run leaves the previous output or the new one, never a mix; ``ingest.json`` (renamed
+last) records the sha256 of the two Parquet files, which readers check.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import re
 import shutil
 import time
 from collections import Counter
@@ -25,6 +29,11 @@ FORMATS = ("auto", "asc", "fixreport", "samples")
 DETECTORS = ("auto", "tracker", "ivt", "idt")
 #: Extensions picked up when walking a directory (other files there are ignored).
 INPUT_EXTENSIONS = (".asc", ".csv", ".tsv", ".txt", ".xls")
+#: Every file ingest writes into ``--out``, the commit record (``ingest.json``) last. A rerun
+#: replaces these and nothing else.
+OUTPUT_FILES = ("fixations.parquet", "tracks.parquet", "ingest.json")
+#: The file that describes the set (sha256 of the others); renamed into place last.
+RECORD = "ingest.json"
 
 
 @dataclass
@@ -253,6 +262,7 @@ class IngestSummary:
     n_tracks: int
     n_images: int
     report: dict
+    notes: list[str] = field(default_factory=list)
 
 
 def run_ingest(
@@ -269,7 +279,7 @@ def run_ingest(
     paths : iterable of str or Path
         Files and folders (walked recursively).
     out : str or Path
-        Output folder (replaced as a whole).
+        Output folder: its :data:`OUTPUT_FILES` are replaced, nothing else in it is touched.
     opts : IngestOptions
         Parameters.
     on_file, on_start : callable, optional
@@ -283,6 +293,8 @@ def run_ingest(
 
     t0 = time.perf_counter()
     files = find_inputs(paths)
+    out = Path(out)
+    notes = prepare_out(out, files)
     if on_start:
         on_start(len(files))
     results: list[FileResult] = []
@@ -303,9 +315,9 @@ def run_ingest(
     tracks = build_tracks(fix)
     report = make_report(results, opts, fix.height, tracks.height,
                          fix["image"].n_unique(), time.perf_counter() - t0)
-    write_outputs(Path(out), fix, tracks, report)
-    return IngestSummary(results, Path(out), fix.height, tracks.height,
-                         fix["image"].n_unique(), report)
+    write_outputs(out, fix, tracks, report, notes)
+    return IngestSummary(results, out, fix.height, tracks.height,
+                         fix["image"].n_unique(), report, notes)
 
 
 def make_report(results: list[FileResult], opts: IngestOptions, n_fix: int, n_tracks: int,
@@ -364,37 +376,112 @@ def image_entries(results: list[FileResult]) -> list[dict]:
     return [out[k] for k in sorted(out)]
 
 
-def write_outputs(out: Path, fix, tracks, report: dict) -> None:
-    """Write the three outputs into a temporary folder beside ``out``, then swap it in.
+def owned(name: str) -> bool:
+    """Whether ``name`` (a path relative to ``--out``) is a file ingest writes."""
+    return name in OUTPUT_FILES
+
+
+def is_ingest_record(path: Path) -> bool:
+    """Whether ``path`` is an ``ingest.json`` written by gazeprep ingest."""
+    try:
+        doc = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, ValueError):
+        return False
+    return isinstance(doc, dict) and {"version", "inputs", "totals", "params"} <= set(doc)
+
+
+def prepare_out(out: Path, inputs: list[Path]) -> list[str]:
+    """Check ``out`` before anything is read or written; recover leftovers of interrupted runs.
+
+    Returns
+    -------
+    list of str
+        One line per leftover found and what was done with it.
 
     Raises
     ------
     GazeprepError
-        When ``out`` exists and is not a previous ingest output (it is never deleted then).
+        ``out`` is a file, an input lies inside ``out``, or ``out`` holds a file named like an
+        output that gazeprep ingest did not write.
     """
-    if out.exists() and (not out.is_dir() or (any(out.iterdir())
-                                              and not (out / "ingest.json").exists())):
-        raise GazeprepError(
-            "output exists and is not a gazeprep ingest folder (no ingest.json); expected a new "
-            "or previous --out folder, refusing to replace it", file=out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
-    old = out.parent / f".{out.name}.old-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
-    try:
-        fix.write_parquet(tmp / "fixations.parquet", compression="zstd")
-        tracks.write_parquet(tmp / "tracks.parquet", compression="zstd")
-        (tmp / "ingest.json").write_text(json.dumps(report, indent=1, default=str) + "\n")
-        if out.exists():
-            out.rename(old)
-        tmp.rename(out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        if old.exists() and not out.exists():
-            old.rename(out)
-        raise
-    shutil.rmtree(old, ignore_errors=True)
+    from gazeprep.outputs import recover
+
+    if out.exists() and not out.is_dir():
+        raise GazeprepError("--out exists and is not a folder", file=out)
+    root = out.resolve()
+    for f in inputs:
+        if root == f.resolve() or root in f.resolve().parents:
+            raise GazeprepError(f"input file lies inside --out {out}; choose an --out folder "
+                                "that holds no input", file=f)
+    notes = _legacy_leftovers(out)
+    if out.is_dir():
+        note = recover(out, owned)
+        if note:
+            notes.append(note)
+        present = [n for n in OUTPUT_FILES if os.path.lexists(out / n)]
+        if present and not is_ingest_record(out / RECORD):
+            raise GazeprepError(
+                f"holds {', '.join(present)} not written by gazeprep ingest (no ingest.json of "
+                "a previous run); refusing to replace it: choose another --out", file=out)
+    return notes
+
+
+def _legacy_leftovers(out: Path) -> list[str]:
+    """Folders that gazeprep <= 0.1 left beside ``out`` when killed while swapping folders.
+
+    It renamed the previous ``out`` (with any user files in it) to ``.<name>.old-<pid>`` and the
+    new output from ``.<name>.tmp-<pid>``. An old copy is renamed back when ``out`` is missing,
+    else only reported (it may hold user files); a temporary copy holding only ingest outputs
+    is deleted.
+    """
+    notes: list[str] = []
+    if not out.parent.is_dir():
+        return notes
+    pattern = re.compile(rf"^\.{re.escape(out.name)}\.(old|tmp)-\d+$")
+    found = sorted((p for p in out.parent.iterdir() if pattern.match(p.name) and p.is_dir()),
+                   key=lambda p: p.stat().st_mtime, reverse=True)
+    for p in found:
+        kind = pattern.match(p.name).group(1)
+        if kind == "old" and not out.exists():
+            p.rename(out)
+            notes.append(f"{out}: restored from {p.name}, where an interrupted run of an older "
+                         "gazeprep had moved it")
+        elif kind == "tmp" and {f.name for f in p.iterdir()} <= set(OUTPUT_FILES):
+            shutil.rmtree(p)
+            notes.append(f"{p}: removed the unfinished output of an interrupted older run")
+        else:
+            notes.append(f"{p}: left by an interrupted run of an older gazeprep (it holds a "
+                         "previous output and any files that were in it); check it and delete it")
+    return notes
+
+
+def write_outputs(out: Path, fix, tracks, report: dict, notes: list[str] | None = None) -> None:
+    """Replace the :data:`OUTPUT_FILES` in ``out`` all at once (see :mod:`gazeprep.outputs`).
+
+    ``report`` gains ``outputs``: the sha256 and size of the two Parquet files, which readers
+    check against the files they open. Call :func:`prepare_out` first.
+    """
+    from gazeprep.outputs import transaction
+
+    with transaction(out, owned, notes) as st:
+        recorded = {}
+        for name, df in (("fixations.parquet", fix), ("tracks.parquet", tracks)):
+            path = st.file(name)
+            df.write_parquet(path, compression="zstd")
+            st.add(name)
+            recorded[name] = {"sha256": _sha256(path), "bytes": path.stat().st_size}
+        report["outputs"] = recorded
+        st.file(RECORD).write_text(json.dumps(report, indent=1, default=str) + "\n")
+        st.add(RECORD)
+        st.commit(RECORD)
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
 
 
 __all__ = ["IngestOptions", "run_ingest", "detect_format", "find_inputs", "image_id"]

@@ -54,7 +54,7 @@ def score_cache(g, level_threshold: float = 0.5, heatmap_threshold: float = 0.5,
     """
     import polars as pl
 
-    if "mask" not in set(g.array_keys()):
+    if "mask" not in g:  # (listing members would warn about user files in the folder)
         raise GazeprepError("the cache has no ground-truth masks: render it with --masks DIR")
     a = g.attrs
     ids, n = a["ids"], len(a["ids"])
@@ -93,3 +93,14 @@ def summarise(df) -> dict[str, float]:
         if c.endswith("_dice") or c.endswith("_iou"):
             out[c] = float(df[c].mean())
     return out
+
+
+def is_score_table(path) -> bool:
+    """Whether ``path`` is a per-image table that ``gazeprep score`` wrote."""
+    import polars as pl
+
+    try:
+        cols = set(pl.read_parquet_schema(path))
+    except Exception:  # noqa: BLE001 - unreadable: not ours
+        return False
+    return {"image", "n_fixations", "pseudo_dice", "pseudo_iou", "heatmap_dice"} <= cols

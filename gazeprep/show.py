@@ -193,3 +193,30 @@ def render_show(g, image_id: str, tracks) -> np.ndarray:
         g["mask"][i, 0] if has_mask else None,
         tracks,
     )
+
+
+#: The PNG text chunk that marks a picture written by ``gazeprep show`` (replaceable by it).
+SOFTWARE = "gazeprep show"
+
+
+def save_png(path, panel: np.ndarray) -> None:
+    """Write ``panel`` as a PNG tagged ``Software: gazeprep show``, whole or not at all."""
+    from PIL import Image, PngImagePlugin
+
+    from gazeprep.outputs import atomic_write
+
+    info = PngImagePlugin.PngInfo()
+    info.add_text("Software", SOFTWARE)
+    image = Image.fromarray(np.ascontiguousarray(panel))
+    atomic_write(path, lambda tmp: image.save(tmp, format="PNG", pnginfo=info))
+
+
+def is_show_png(path) -> bool:
+    """Whether ``path`` is a PNG that ``gazeprep show`` wrote."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:
+            return im.format == "PNG" and im.info.get("Software") == SOFTWARE
+    except Exception:  # noqa: BLE001 - unreadable: not ours
+        return False

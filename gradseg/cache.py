@@ -2,8 +2,11 @@
 
 The cache is one Zarr v3 group (see the project brief), every array uint8: ``image``
 (N,3,S,S), ``maps`` (N,L,S,S) and ``heatmap`` (N,1,S,S) holding round(255 x) of values in [0, 1],
-``pseudo`` and optionally ``mask`` (N,1,S,S) 0/1, with ``ids``, ``size``, ``levels`` and
-``complete`` in the group attributes.
+``pseudo`` and optionally ``mask`` (N,1,S,S) 0/1, with ``ids``, ``size``, ``levels``,
+``row_crc32c`` and ``complete`` in the group attributes (format version :data:`FORMAT_VERSION`).
+
+Every row read is checked against the CRC32C the cache records for it; a sample that cannot be
+decoded or does not match is an error naming the array, the sample's index and its id.
 """
 
 from __future__ import annotations
@@ -19,6 +22,11 @@ from gazeprep.maps import UNIT_SCALE
 from gradseg.augment import AugmentConfig, apply_affine, identity_params, sample_params
 from gradseg.errors import GradsegError
 
+#: The cache format this gradseg reads (gazeprep.cache.FORMAT_VERSION; 3: CRC32C per chunk and
+#: per row). Older caches are refused by name: render them again.
+FORMAT_VERSION = 3
+#: The folder an interrupted gazeprep render leaves inside the cache (see gazeprep.outputs).
+_STAGING = ".gazeprep-staging"
 #: Channels of each cache array, keyed by array name (None = taken from attrs["levels"]).
 _ARRAYS = {"image": 3, "maps": None, "heatmap": 1, "pseudo": 1, "mask": 1}
 #: Arrays that hold 0/1 masks: resampled bilinearly then thresholded at 0.5.
@@ -56,6 +64,10 @@ class CacheInfo:
     has_mask: list[bool]
     orig_size: list[tuple[int, int]] = field(default_factory=list)
     attrs: dict = field(default_factory=dict)
+
+    def checksums(self, name: str) -> list[int]:
+        """Recorded CRC32C of every row of array ``name``."""
+        return self.attrs["row_crc32c"][name]
 
     @property
     def mask_available(self) -> bool:
@@ -96,6 +108,9 @@ def open_cache(path: str | Path) -> CacheInfo:
     p = Path(path)
     if not p.exists():
         raise GradsegError("cache not found (render one with `gazeprep render`)", file=p)
+    if (p / _STAGING / "COMMITTED").is_file():
+        raise GradsegError("an interrupted gazeprep render left this cache half swapped; run "
+                           "`gazeprep render` again (or `gazeprep score`) to finish it", file=p)
     try:
         group = zarr.open_group(str(p), mode="r")
     except Exception as exc:  # zarr raises several types for a folder that is not a group
@@ -108,6 +123,10 @@ def open_cache(path: str | Path) -> CacheInfo:
         raise GradsegError(
             f"attribute format is {attrs.get('format')!r}, expected 'gazeprep-maps'", file=p
         )
+    if attrs.get("format_version") != FORMAT_VERSION:
+        raise GradsegError(
+            f"cache format version {attrs.get('format_version')!r}, expected {FORMAT_VERSION} "
+            "(written by an older gazeprep): render it again", file=p)
     if attrs.get("complete") is not True:
         raise GradsegError(
             "cache is incomplete (attrs['complete'] is not true): the render was interrupted "
@@ -120,7 +139,7 @@ def open_cache(path: str | Path) -> CacheInfo:
     except (KeyError, TypeError, ValueError) as exc:
         raise GradsegError(f"attributes ids/size/levels missing or invalid: {exc}", file=p) from exc
     n = len(ids)
-    names = set(group.array_keys())
+    names = {k for k in _ARRAYS if (p / k / "zarr.json").is_file()}
     for name, channels in _ARRAYS.items():
         if name not in names:
             if name == "mask":
@@ -137,6 +156,10 @@ def open_cache(path: str | Path) -> CacheInfo:
                 f"array {name!r} is {group[name].dtype}, expected uint8 (a cache written by an "
                 f"older gazeprep: render it again)", file=p
             )
+        sums = (attrs.get("row_crc32c") or {}).get(name)
+        if not isinstance(sums, list) or len(sums) != n:
+            raise GradsegError(f"attribute row_crc32c[{name!r}] missing or not {n} values",
+                               file=p)
     has_mask = [False] * n
     if "mask" in names:
         has_mask = [bool(b) for b in attrs.get("has_mask", [True] * n)]
@@ -192,17 +215,17 @@ class CacheDataset(Dataset):
     def __init__(self, info: CacheInfo, positions: list[int], fields=(), size: int | None = None,
                  augment: AugmentConfig | None = None, in_memory: bool = False):
         self.path = str(info.path)
+        self.ids = info.ids
         self.positions = list(positions)
         self.fields = ("image", *[f for f in fields if f != "image"])
         self.cache_size = info.size
         self.size = size or info.size
         self.augment = augment
+        self.sums = [info.checksums(f) for f in self.fields]
         self._arrays = None
         self._ram: dict[str, np.ndarray] | None = None
         if in_memory:
-            arrays = self._open()
-            order = np.asarray(self.positions)
-            self._ram = {f: np.asarray(arrays[f][:])[order] for f in self.fields}
+            self._ram = self._read_positions(self.positions)
             self._arrays = None
 
     def __len__(self) -> int:
@@ -224,11 +247,22 @@ class CacheDataset(Dataset):
         """Raw uint8 blocks (len(items), C, S, S) of every field."""
         if self._ram is not None:
             return {f: self._ram[f][items] for f in self.fields}
-        from gazeprep.zarr_io import read_rows
+        return self._read_positions([self.positions[i] for i in items])
+
+    def _read_positions(self, positions: list[int], batch: int = 256) -> dict[str, np.ndarray]:
+        """Rows ``positions`` of every field, checked against their CRC32C, in batches."""
+        from gazeprep.zarr_io import CorruptRowError, read_rows
 
         arrays = self._open()
-        data = read_rows([arrays[f] for f in self.fields], [self.positions[i] for i in items])
-        return dict(zip(self.fields, data, strict=True))
+        parts = []
+        for start in range(0, max(1, len(positions)), batch):
+            try:
+                parts.append(read_rows([arrays[f] for f in self.fields],
+                                       positions[start:start + batch], ids=self.ids,
+                                       checksums=self.sums))
+            except CorruptRowError as exc:
+                raise GradsegError(exc.message, file=self.path) from exc
+        return {f: np.concatenate([p[k] for p in parts]) for k, f in enumerate(self.fields)}
 
     def __getitems__(self, keys: list) -> list[dict]:
         """Several items at once (the DataLoader's batched fetch): one read per array."""

@@ -1,13 +1,20 @@
 """Checkpoints: tensors and plain JSON configuration only, loaded with ``weights_only=True``.
 
 A checkpoint file is never code: ``torch.load(weights_only=True)`` refuses anything but
-tensors and plain containers, and the run configuration is stored as a JSON string.
+tensors and plain containers, and the run configuration is stored as a JSON string. A file
+that holds anything else is refused and never loaded another way.
+
+Damage is found, not trusted: the payload carries ``sha256``, a digest of every tensor (dtype,
+shape and bytes) and every other value in it (:func:`tensor_digest`); a flipped byte or a
+truncated file is refused in one line.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import pickle
 from pathlib import Path
 
 import torch
@@ -15,7 +22,7 @@ import torch
 from gradseg.errors import GradsegError
 
 FORMAT = "gradseg-checkpoint"
-VERSION = 1
+VERSION = 2  # 2: the payload carries the sha256 of its contents (1: no checksum)
 
 
 def unwrap(model: torch.nn.Module) -> torch.nn.Module:
@@ -63,9 +70,44 @@ def save_checkpoint(path: str | Path, *, model, config: dict, step: int, optimiz
         payload["optimizer"] = optimizer.state_dict()
     if scheduler is not None:
         payload["scheduler"] = scheduler.state_dict()
+    payload["sha256"] = tensor_digest(payload)
     tmp = path.with_name(path.name + ".tmp")
-    torch.save(payload, tmp)
+    with open(tmp, "wb") as f:
+        torch.save(payload, f)
+        f.flush()
+        os.fsync(f.fileno())
     os.replace(tmp, path)
+
+
+def tensor_digest(payload: dict) -> str:
+    """sha256 of a checkpoint payload without its ``sha256`` entry.
+
+    Every tensor contributes its dtype, shape and bytes; dicts (in key order), lists and other
+    values (their ``repr``) contribute their structure, so any changed byte changes the digest.
+    """
+    h = hashlib.sha256()
+    _feed(h, {k: v for k, v in payload.items() if k != "sha256"})
+    return h.hexdigest()
+
+
+def _feed(h, obj) -> None:
+    if isinstance(obj, torch.Tensor):
+        t = obj.detach().cpu().contiguous()
+        h.update(f"T{t.dtype}{tuple(t.shape)}:".encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    elif isinstance(obj, dict):
+        h.update(b"{")
+        for k in sorted(obj, key=repr):
+            _feed(h, k)
+            _feed(h, obj[k])
+        h.update(b"}")
+    elif isinstance(obj, list | tuple):
+        h.update(b"[")
+        for v in obj:
+            _feed(h, v)
+        h.update(b"]")
+    else:
+        h.update(f"{type(obj).__name__}:{obj!r};".encode())
 
 
 def load_checkpoint(path: str | Path) -> dict:
@@ -81,22 +123,34 @@ def load_checkpoint(path: str | Path) -> dict:
         raise GradsegError("checkpoint not found", file=p)
     try:
         ckpt = torch.load(p, map_location="cpu", weights_only=True)
-    except Exception as exc:  # truncated zip, pickle opcode refused, ... all mean "unusable"
-        first = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else ""
-        raise GradsegError(
-            f"not a readable gradseg checkpoint (corrupt, truncated or not a weights-only "
-            f"file): {type(exc).__name__}: {first}",
-            file=p,
-        ) from exc
+    except pickle.UnpicklingError as exc:
+        if "weights only load failed" in str(exc).lower():
+            # torch's own message suggests loading it unsafely; we never do, nor suggest it.
+            raise GradsegError(
+                "not loaded: the file holds pickled code or objects other than tensors; "
+                "gradseg loads only the tensors and plain values its own checkpoints hold",
+                file=p) from exc
+        raise _unreadable(p, exc) from exc
+    except Exception as exc:  # noqa: BLE001 - truncated zip, bad record, ...: all unusable
+        raise _unreadable(p, exc) from exc
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
         raise GradsegError(f"not a gradseg checkpoint (expected format {FORMAT!r})", file=p)
     if ckpt.get("version") != VERSION:
-        raise GradsegError(f"checkpoint version {ckpt.get('version')}, expected {VERSION}", file=p)
+        raise GradsegError(f"checkpoint version {ckpt.get('version')}, expected {VERSION} "
+                           "(a checkpoint with a checksum of its weights)", file=p)
+    if ckpt.get("sha256") != tensor_digest(ckpt):
+        raise GradsegError("checkpoint is damaged: its contents do not match the sha256 "
+                           "checksum stored in it", file=p)
     try:
         ckpt["config"] = json.loads(ckpt["config"])
     except (KeyError, TypeError, ValueError) as exc:
         raise GradsegError(f"checkpoint config is missing or not JSON: {exc}", file=p) from exc
     return ckpt
+
+
+def _unreadable(p: Path, exc: BaseException) -> GradsegError:
+    return GradsegError(f"not a readable gradseg checkpoint (truncated or corrupt file: "
+                        f"{type(exc).__name__})", file=p)
 
 
 def load_state(model: torch.nn.Module, state: dict, path: str | Path) -> None:

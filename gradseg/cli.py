@@ -195,7 +195,7 @@ def eval_(
     masks: Path = typer.Option(None, help="Folder of ground-truth masks, same file stems."),
     ids: Path = typer.Option(None, help="File of ids (one a line) to evaluate, e.g. a test set."),
     out: Path = typer.Option(None, help="Per-image Parquet (default: eval.parquet next to "
-                             "the checkpoint)."),
+                             "the checkpoint); an earlier eval output there is replaced."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object (means + counts)."),
     device: str = typer.Option("auto", help="auto | cpu | cuda | cuda:N."),
     # --- image options (see _image_options) ---
@@ -204,6 +204,8 @@ def eval_(
     slice_base: int = typer.Option(None, "--slice-base", min=0, max=1, help=_SLICE_BASE_HELP),
     flip: bool = typer.Option(None, "--flip/--no-flip", help=_FLIP_HELP),
     label: int = typer.Option(None, "--label", help=_LABEL_HELP),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace --out even when it is "
+                                   "not an earlier eval output."),
 ) -> None:
     """Per-image Dice, IoU and HD95 (pixels) of a checkpoint against ground-truth masks."""
     from rich.console import Console
@@ -211,11 +213,20 @@ def eval_(
     from rich.table import Table
 
     from gradseg.checkpoint import load_model
-    from gradseg.evaluate import evaluate_cache, evaluate_folders, summarize, write_parquet
+    from gradseg.evaluate import (
+        EVAL_COLUMNS,
+        evaluate_cache,
+        evaluate_folders,
+        summarize,
+        write_parquet,
+    )
+    from gradseg.outputs import check_replaceable, is_parquet_with
     from gradseg.train import pick_device
 
     if (cache is None) == (images is None) or (images is None) != (masks is None):
         raise typer.BadParameter("give either --cache or both --images and --masks")
+    path = out or checkpoint.parent / "eval.parquet"
+    check_replaceable(path, is_parquet_with(EVAL_COLUMNS), "gradseg eval", overwrite)
     dev = pick_device(device)
     model, config = load_model(checkpoint, dev)
     opts = _image_options(config, window, slice_axis, slice_base, flip, label)
@@ -232,7 +243,6 @@ def eval_(
             rows, extra = evaluate_folders(model, config, images, masks, id_list,
                                            advance=advance, options=opts)
     summary = summarize(rows, extra)
-    path = out or checkpoint.parent / "eval.parquet"
     write_parquet(rows, path)
     summary.update({"checkpoint": str(checkpoint), "method": config["method"],
                     "parquet": str(path)})
@@ -252,8 +262,11 @@ def predict(
     checkpoint: Path = typer.Option(..., help="Checkpoint (e.g. runs/NAME/best.pt)."),
     images: Path = typer.Option(..., help="Folder of images (png/jpg/bmp/tif, DICOM, NIfTI, "
                                 "NRRD)."),
-    out: Path = typer.Option(..., help="Folder for <id>.png masks and <id>_overlay.png."),
+    out: Path = typer.Option(..., help="Folder for <id>.png masks and <id>_overlay.png "
+                             "(not inside --images)."),
     device: str = typer.Option("auto", help="auto | cpu | cuda | cuda:N."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace existing <id>.png and "
+                                   "<id>_overlay.png files in --out (else refused)."),
     # --- image options (see _image_options) ---
     window: str = typer.Option(None, "--window", metavar="C,W|auto|minmax", help=_WINDOW_HELP),
     slice_axis: int = typer.Option(None, "--slice-axis", min=0, max=2, help=_SLICE_AXIS_HELP),
@@ -265,12 +278,14 @@ def predict(
     from rich.progress import track
 
     from gradseg.checkpoint import load_model
-    from gradseg.predict import iter_predictions, list_images, write_prediction
+    from gradseg.predict import check_out, iter_predictions, list_images, write_prediction
     from gradseg.train import pick_device
 
     model, config = load_model(checkpoint, pick_device(device))
     opts = _image_options(config, window, slice_axis, slice_base, flip, None)
     files = list_images(images, opts)
+    for note in check_out(images, out, list(files), overwrite):  # before anything is written
+        Console(stderr=True).print(f"note: {note}", markup=False, soft_wrap=True)
     out.mkdir(parents=True, exist_ok=True)
     n = 0
     for key, rgb, mask in track(iter_predictions(model, config, files, options=opts),
@@ -279,6 +294,21 @@ def predict(
         write_prediction(out, key, rgb, mask)
         n += 1
     Console().print(f"wrote {n} masks and {n} overlays to {out}")
+
+
+def _one_line(exc: BaseException) -> str:
+    """The error's message on one line.
+
+    A DataLoader worker's error comes back as "Caught X in DataLoader worker process N." plus
+    the worker's traceback; its last line holds the original message.
+    """
+    text = str(exc)
+    lines = [ln for ln in text.splitlines() if ln.strip()]
+    if len(lines) > 1 and "Original Traceback" in text:
+        import re
+
+        return re.sub(r"^[\w.]+: ", "", lines[-1], count=1)
+    return " ".join(ln.strip() for ln in lines)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -296,7 +326,7 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as exc:  # noqa: BLE001 - every failure becomes one line and exit code 1
         if verbose:
             traceback.print_exc()
-        print(f"gradseg: error: {exc}", file=sys.stderr)
+        print(f"gradseg: error: {_one_line(exc)}", file=sys.stderr)
         if not verbose:
             print("(run again with --verbose for the traceback)", file=sys.stderr)
         sys.exit(1)

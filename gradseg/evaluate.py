@@ -115,5 +115,11 @@ def write_parquet(rows: list[dict], path: str | Path) -> None:
     """Per-image metrics table (id, dice, iou, hd95, height, width) as zstd Parquet."""
     import polars as pl
 
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    pl.DataFrame(rows).write_parquet(str(path), compression="zstd")
+    from gradseg.outputs import atomic_write
+
+    df = pl.DataFrame(rows)
+    atomic_write(Path(path), lambda tmp: df.write_parquet(str(tmp), compression="zstd"))
+
+
+#: Columns that mark a Parquet table as an eval output (replaceable without --overwrite).
+EVAL_COLUMNS = {"id", "dice", "iou", "hd95"}

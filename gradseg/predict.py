@@ -2,10 +2,18 @@
 
 Files are read by :mod:`gazeprep.contract.images`, the rule ``gazeprep render`` made the
 training cache with, so a model sees a new file as it saw its training images.
+
+``predict --out`` never replaces a file unless asked: every output name (``<id>.png``,
+``<id>_overlay.png``) is known before anything is written, so :func:`check_out` refuses up
+front an ``--out`` that is or lies inside ``--images``, two ids whose outputs would share a
+name, and (without ``--overwrite``) any existing file an output would replace. Each file is
+written under a temporary name and renamed into place, so none is ever half written.
 """
 
 from __future__ import annotations
 
+import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -102,11 +110,87 @@ def iter_predictions(model, config: dict, images: dict[str, ImageRef], amp: bool
         yield key, rgb, predict_image(model, config, ref, options, amp) >= 0.5
 
 
-def write_prediction(out: Path, key: str, rgb: np.ndarray, mask: np.ndarray) -> None:
-    """Write ``<id>.png`` (0/255 mask) and ``<id>_overlay.png`` into ``out``."""
+def output_names(key: str) -> tuple[str, str]:
+    """The files ``predict`` writes for image ``key``: its mask and its overlay picture."""
+    return f"{key}.png", f"{key}_overlay.png"
+
+
+def check_out(images: Path, out: Path, ids: list[str], overwrite: bool) -> list[str]:
+    """Refuse, before anything is written, an ``--out`` that would lose a user's file.
+
+    Returns
+    -------
+    list of str
+        One line per leftover temporary file of an interrupted run, removed.
+
+    Raises
+    ------
+    GradsegError
+        ``out`` is, or lies inside, ``images`` (compared resolved); two ids would write the same
+        file name (compared case-insensitively, for case-insensitive file systems); ``out`` is
+        a file; or, without ``overwrite``, some output file exists already.
+    """
+    root = Path(images).resolve()
+    where = Path(out).resolve()
+    if where == root or root in where.parents:
+        raise GradsegError(f"--out is or lies inside --images ({images}): predictions would "
+                           "replace or mix with the input images; choose another --out", file=out)
+    owner: dict[str, str] = {}
+    for key in ids:
+        for name in output_names(key):
+            other = owner.setdefault(name.casefold(), key)
+            if other != key:
+                raise GradsegError(f"image ids {other!r} and {key!r} would both write {name}; "
+                                   "rename one of the images", file=images)
+    if out.exists() and not out.is_dir():
+        raise GradsegError("--out exists and is not a folder", file=out)
+    notes = _remove_leftovers(out, ids)
+    names = [n for key in ids for n in output_names(key)]
+    existing = [n for n in names if os.path.lexists(out / n)]
+    if existing and not overwrite:
+        raise GradsegError(f"{len(existing)} existing file(s) would be replaced (e.g. "
+                           f"{', '.join(existing[:3])}); pass --overwrite to replace them, or "
+                           "choose another --out", file=out)
+    return notes
+
+
+_TMP = re.compile(r"^\.(?P<name>.+)\.tmp-\d+\.png$")
+
+
+def _remove_leftovers(out: Path, ids: list[str]) -> list[str]:
+    """Delete temporary files an interrupted ``predict`` left for these outputs."""
+    if not out.is_dir():
+        return []
+    ours = {n for key in ids for n in output_names(key)}
+    notes = []
+    for p in out.iterdir():
+        m = _TMP.match(p.name)
+        if m and m.group("name") in ours and p.is_file():
+            p.unlink()
+            notes.append(f"{p}: removed, left by an interrupted run")
+    return notes
+
+
+def _save_png(path: Path, image: np.ndarray) -> None:
+    """Write a PNG whole or not at all (temporary file in the same folder, then rename)."""
     from skimage.io import imsave
 
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}.png")
+    try:
+        imsave(str(tmp), image, check_contrast=False)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def write_prediction(out: Path, key: str, rgb: np.ndarray, mask: np.ndarray) -> None:
+    """Write ``<id>.png`` (0/255 mask) and ``<id>_overlay.png`` into ``out``.
+
+    Call :func:`check_out` first: this replaces existing files of those names.
+    """
     from gradseg.pictures import overlay
 
-    imsave(str(out / f"{key}.png"), (mask.astype(np.uint8) * 255), check_contrast=False)
-    imsave(str(out / f"{key}_overlay.png"), overlay(rgb, mask), check_contrast=False)
+    mask_name, overlay_name = output_names(key)
+    _save_png(out / mask_name, mask.astype(np.uint8) * 255)
+    _save_png(out / overlay_name, overlay(rgb, mask))

@@ -80,19 +80,23 @@ def write_toy_cache(path: str | Path, n: int = 12, size: int = 32, levels: int =
     """
     import zarr
 
-    from gazeprep.zarr_io import create_rows_array
+    from gazeprep.zarr_io import create_rows_array, row_checksums
+    from gradseg.cache import FORMAT_VERSION
 
     rng = np.random.default_rng(seed)
     samples = [make_sample(rng, size, levels) for _ in range(n)]
     ids = [f"toy{i:03d}" for i in range(n)]
     g = zarr.open_group(str(path), mode="w")
     names = ["image", "maps", "heatmap", "pseudo"] + (["mask"] if with_mask else [])
+    sums = {}
     for name in names:
         data = np.stack([s[name] for s in samples])
         arr = create_rows_array(g, name, n, data.shape[1:], data.dtype.name, shard)
         arr[:] = data
+        sums[name] = row_checksums(data)
     attrs = {
-        "format": "gazeprep-maps", "format_version": 2, "ids": ids, "size": size,
+        "format": "gazeprep-maps", "format_version": FORMAT_VERSION, "ids": ids, "size": size,
+        "row_crc32c": sums,
         "levels": levels, "params": {"synthetic": True}, "ingest": {},
         "n_fixations": [18] * n, "orig_size": [[size * 2, size * 3]] * n,
         "complete": complete,

@@ -74,6 +74,9 @@ class TrainConfig:
 
 
 #: Settings that may differ when resuming (they do not change the result on CPU).
+#: Files train writes into its run folder (--out); other files there are left alone.
+RUN_FILES = ("config.json", "split.json", "metrics.jsonl", "summary.json", "val.png", "best.pt",
+             "last.pt")
 _RESUME_FREE = {"device", "amp", "compile", "workers", "in_memory", "eval_every",
                 "checkpoint_every", "out", "threads"}
 
@@ -313,6 +316,38 @@ def _check_resume(cfg: TrainConfig, saved: dict, path: Path) -> TrainConfig:
     return cfg
 
 
+def _is_run_config(path: Path) -> bool:
+    try:
+        doc = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, ValueError):
+        return False
+    return isinstance(doc, dict) and {"cache", "method", "iterations", "seed"} <= set(doc)
+
+
+def check_run_folder(out: Path, resume: bool) -> None:
+    """Refuse a run folder whose files train would replace but did not write.
+
+    Files named like train's outputs (:data:`RUN_FILES`) are replaced only when ``config.json``
+    says the folder is a gradseg run; its checkpoints only with ``--resume``.
+    """
+    if out.exists() and not out.is_dir():
+        raise GradsegError("--out exists and is not a folder", file=out)
+    present = [n for n in RUN_FILES if os.path.lexists(out / n)]
+    if present and not _is_run_config(out / "config.json"):
+        raise GradsegError(f"holds {', '.join(present)} not written by gradseg train (no "
+                           "config.json of a gradseg run); refusing to replace them: choose "
+                           "another --out", file=out)
+    if not resume and any(n in present for n in ("best.pt", "last.pt")):
+        raise GradsegError("run folder already holds checkpoints; pass --resume to continue "
+                           "or choose another --out", file=out)
+
+
+def _write_text(path: Path, text: str) -> None:
+    from gradseg.outputs import atomic_write
+
+    atomic_write(path, lambda tmp: tmp.write_text(text))
+
+
 def train(cfg: TrainConfig, *, resume: bool = False, stop_after: int | None = None,
           progress: bool = True, log=print) -> dict:
     """Train one run; returns a summary dict (also written to ``summary.json`` by rank 0).
@@ -380,13 +415,13 @@ def train(cfg: TrainConfig, *, resume: bool = False, stop_after: int | None = No
         step, best = int(ckpt["step"]), float(ckpt["best_dice"])
         if math.isnan(best):
             best = -1.0
-    elif main and (last_path.exists() or (out / "best.pt").exists()):
-        raise GradsegError("run folder already holds checkpoints; pass --resume to continue "
-                           "or choose another --out", file=out)
     if main:
+        check_run_folder(out, resume)
         out.mkdir(parents=True, exist_ok=True)
-        (out / "config.json").write_text(json.dumps(config, indent=2))
-        (out / "split.json").write_text(json.dumps(split))
+        if not resume:  # a previous attempt of this run that left no checkpoint
+            (out / "metrics.jsonl").unlink(missing_ok=True)
+        _write_text(out / "config.json", json.dumps(config, indent=2))
+        _write_text(out / "split.json", json.dumps(split))
         if split["no_mask"] and cfg.method == "full":
             log(f"note: {len(split['no_mask'])} images without a mask left out (method full)")
 
@@ -481,7 +516,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, stop_after: int | None = No
                "seconds": round(time.time() - t0, 2), "world_size": world,
                "device": str(device), "out": str(out)}
     if main:
-        (out / "summary.json").write_text(json.dumps(summary, indent=2))
+        _write_text(out / "summary.json", json.dumps(summary, indent=2))
     if world > 1:
         torch.distributed.barrier()
     return summary

@@ -170,13 +170,12 @@ def test_folder_walk_and_rerun_replaces(tmp_path):
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".gaze")]
 
 
-def test_refuses_to_replace_foreign_folder(tmp_path):
+def test_user_files_in_out_folder_are_kept(tmp_path):
     (tmp_path / "gaze").mkdir()
     (tmp_path / "gaze" / "precious.txt").write_text("x")
     f = write(tmp_path / "ok.csv", "IMAGE,X,Y,DURATION\na.jpg,0.5,0.5,100\n")
-    with pytest.raises(GazeprepError, match="not a gazeprep ingest folder"):
-        ingest(tmp_path, f)
-    assert (tmp_path / "gaze" / "precious.txt").exists()
+    ingest(tmp_path, f)
+    assert (tmp_path / "gaze" / "precious.txt").read_text() == "x"
 
 
 def test_track_split_over_files_is_an_error(tmp_path):

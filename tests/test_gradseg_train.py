@@ -145,12 +145,15 @@ def test_corrupt_and_mismatched_checkpoints(capsys, run, tmp_path, cache):
                                                str(cache)])
     code = tmp_path / "code.pt"
     torch.save({"format": "gradseg-checkpoint", "obj": np.random.default_rng(0)}, code)
-    assert "weights-only" in _fails(capsys, ["eval", "--checkpoint", str(code), "--cache",
+    assert "pickled code" in _fails(capsys, ["eval", "--checkpoint", str(code), "--cache",
                                              str(cache)])
     ckpt = torch.load(out / "best.pt", weights_only=True)
     cfg = json.loads(ckpt["config"])
     cfg["base_channels"] = 8
     ckpt["config"] = json.dumps(cfg)
+    from gradseg.checkpoint import tensor_digest
+
+    ckpt["sha256"] = tensor_digest(ckpt)  # a consistent file, just not this model's
     mism = tmp_path / "mism.pt"
     torch.save(ckpt, mism)
     assert "do not match" in _fails(capsys, ["eval", "--checkpoint", str(mism), "--cache",

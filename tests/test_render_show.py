@@ -56,7 +56,7 @@ def test_cli_show_writes_png(tmp_path):
         c = arr.shape[1]
         g.create_array(name, shape=arr.shape, dtype=arr.dtype, chunks=(1, c, S, S),
                        shards=(1, c, S, S))[:] = arr
-    g.attrs.put({"format": "gazeprep-maps", "format_version": 2, "ids": ["x1"], "size": S,
+    g.attrs.put({"format": "gazeprep-maps", "format_version": 3, "ids": ["x1"], "size": S,
                  "levels": 4, "has_mask": [True], "complete": True})
     gaze = tmp_path / "gaze"
     gaze.mkdir()

@@ -47,7 +47,7 @@ def _cache(path, with_mask=True):
         c = arr.shape[1]
         g.create_array(name, shape=arr.shape, dtype=arr.dtype, chunks=(1, c, S, S),
                        shards=(2, c, S, S))[:] = arr
-    g.attrs.put({"format": "gazeprep-maps", "format_version": 2, "ids": ["a", "b", "c"],
+    g.attrs.put({"format": "gazeprep-maps", "format_version": 3, "ids": ["a", "b", "c"],
                  "size": S, "levels": 2, "params": {}, "ingest": {}, "n_fixations": [3, 4, 5],
                  "orig_size": [[S, S]] * 3, "complete": True,
                  **({"has_mask": [True, True, False]} if with_mask else {})})

@@ -16,7 +16,10 @@ def ingest(
     paths: list[Path] = typer.Argument(
         ..., help="Input files or folders (folders are walked recursively).", show_default=False
     ),
-    out: Path = typer.Option(Path("data/gaze"), "--out", "-o", help="Output folder (replaced)."),
+    out: Path = typer.Option(
+        Path("data/gaze"), "--out", "-o",
+        help="Output folder: its fixations.parquet, tracks.parquet and ingest.json are "
+             "replaced; other files in it are left alone."),
     format: str = typer.Option(
         "auto", "--format", help="auto | asc | fixreport | samples (auto: extension + header)."
     ),
@@ -162,6 +165,10 @@ def ingest(
             on_file=lambda f, _r: bar.update(task, advance=1, description=f.name),
         )
     _print_summary(summary)
+    from rich.markup import escape
+
+    for note in summary.notes:
+        console.print(f"[yellow]note:[/yellow] {escape(note)}", soft_wrap=True)
     failed = summary.report["totals"]["errors"]
     if summary.n_fixations == 0:
         console.print(f"[yellow]warning: no fixation kept from any input; see {out}/ingest.json")

@@ -199,6 +199,7 @@ def render(
     for name, ids in rows:
         table.add_row(name, str(len(ids)), ", ".join(ids[:5]) + (" ..." if len(ids) > 5 else ""))
     console.print(table)
+    _print_notes(console, report)
     if not report.rendered:
         console.print("nothing to render: the cache is up to date")
 
@@ -248,3 +249,20 @@ def check_fits(plan, params, out: Path, shard: int) -> None:
             f"{s}: the cache takes up to {human(disk)} uncompressed ({n} images x {layers} "
             f"uint8 layers of {s} x {s}) but only {human(free)} of disk is free at {where}; "
             "expected a smaller --size or more disk space", param_hint="'--size'")
+
+
+def _print_notes(console, report) -> None:
+    """One line per damaged shard set, removed array and recovered leftover."""
+    from rich.markup import escape
+
+    if report.damaged:
+        ids = ", ".join(report.damaged[:5]) + (" ..." if len(report.damaged) > 5 else "")
+        console.print(f"[yellow]damaged:[/yellow] {len(report.damaged)} sample(s) in shards that "
+                      f"failed their checksums were rendered again: {escape(ids)}",
+                      soft_wrap=True)
+    for name in report.removed:
+        why = " (this render has no --masks)" if name == "mask" else ""
+        console.print(f"[yellow]removed:[/yellow] array {name!r} of the previous cache{why}",
+                      soft_wrap=True)
+    for note in report.notes:
+        console.print(f"[yellow]note:[/yellow] {escape(note)}", soft_wrap=True)

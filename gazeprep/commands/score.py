@@ -27,6 +27,9 @@ def score(
         0.5, "--heatmap-threshold", help="Heatmap foreground where value > this (GazeMedSeg 0.5).",
         callback=number(0, 1, hi_open=True),
     ),
+    overwrite: bool = typer.Option(
+        False, "--overwrite", help="Replace --out even when it is not a score table."
+    ),
 ) -> None:
     """Score the cache's pseudo-masks, thresholded levels and heatmap against its masks."""
     import json
@@ -35,13 +38,14 @@ def score(
     from rich.table import Table
 
     from gazeprep.cache import open_cache
-    from gazeprep.score import score_cache, summarise
+    from gazeprep.outputs import atomic_write, check_replaceable
+    from gazeprep.score import is_score_table, score_cache, summarise
 
+    out = out or cache.with_name(cache.name + ".score.parquet")
+    check_replaceable(out, is_score_table, "gazeprep score", overwrite)
     g = open_cache(cache)
     df = score_cache(g, level_threshold, heatmap_threshold)
-    out = out or cache.with_name(cache.name + ".score.parquet")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    df.write_parquet(out, compression="zstd")
+    atomic_write(out, lambda tmp: df.write_parquet(tmp, compression="zstd"))
     summary = summarise(df)
     if json_out:
         summary["per_image"] = str(out)

@@ -13,18 +13,22 @@ def show(
     gaze: Path = typer.Option(
         Path("data/gaze"), "--gaze", help="Ingest output (for the fixations; optional)."
     ),
-    out: Path = typer.Option(None, "--out", help="PNG to write (default: <ID>.png)."),
+    out: Path = typer.Option(None, "--out", help="PNG to write (default: <ID>.png); an earlier "
+                             "picture of gazeprep show there is replaced."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace --out even when it is "
+                                   "not a picture gazeprep show wrote."),
 ) -> None:
     """Draw numbered fixations (disk size by duration, polyline in time order), each level's
     map, the heatmap and the pseudo-mask, with the ground-truth contour in green."""
-    import numpy as np
     from rich.console import Console
-    from skimage.io import imsave
 
     from gazeprep.cache import open_cache, read_tracks
-    from gazeprep.show import render_show
+    from gazeprep.outputs import check_replaceable
+    from gazeprep.show import is_show_png, render_show, save_png
 
     console = Console(stderr=True)
+    out = out or Path(f"{image_id}.png")
+    check_replaceable(out, is_show_png, "gazeprep show", overwrite)
     g = open_cache(cache)
     tracks = []
     if (gaze / "tracks.parquet").is_file():
@@ -33,9 +37,7 @@ def show(
     else:
         console.print(f"no {gaze / 'tracks.parquet'}: drawing without fixations")
     panel = render_show(g, image_id, tracks)
-    out = out or Path(f"{image_id}.png")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    imsave(out, np.ascontiguousarray(panel), check_contrast=False)
+    save_png(out, panel)
     n = sum(len(t[0]) for t in tracks)
     console.print(f"wrote {out} ({panel.shape[1]}x{panel.shape[0]} px, {n} fixations, "
                   f"{len(tracks)} session(s))")
