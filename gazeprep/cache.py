@@ -6,8 +6,8 @@ Layout (the contract with the trainer; see the project brief):
 and ``heatmap`` hold round(255 x) of values x in [0, 1] (:data:`gazeprep.maps.UNIT_SCALE`); group
 attributes ``format``, ``format_version``, ``ids``, ``size``, ``levels``, ``params``, ``ingest``,
 ``n_fixations``, ``orig_size``, ``has_mask`` (with masks), ``row_crc32c`` (per array, the CRC32C
-of every stored row: :func:`gazeprep.zarr_io.row_checksum`) and ``complete``. Inner chunks end
-with a CRC32C (zarr's ``crc32c`` codec).
+of every stored row: :func:`gazeprep.contract.zarr_io.row_checksum`) and ``complete``.
+Inner chunks end with a CRC32C (zarr's ``crc32c`` codec).
 
 Incremental updates: every sample carries a render key (hash of the render parameters, its image
 and mask files and its fixations) in the attribute ``sample_keys``; a sample is rendered again only

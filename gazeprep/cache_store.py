@@ -38,15 +38,15 @@ from gazeprep.cache import (
     array_specs,
     render_samples,
 )
-from gazeprep.errors import GazeprepError
-from gazeprep.outputs import recover, transaction
-from gazeprep.zarr_io import (
+from gazeprep.contract.zarr_io import (
     create_rows_array,
     open_arrays,
     pipeline,
     read_rows,
     row_checksum,
 )
+from gazeprep.errors import GazeprepError
+from gazeprep.outputs import recover, transaction
 
 #: The group's metadata file: the commit record of every swap.
 RECORD = "zarr.json"

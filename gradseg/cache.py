@@ -186,7 +186,7 @@ class CacheDataset(Dataset):
     The arrays are opened lazily in each DataLoader worker (a Zarr handle is not shared across
     processes); with ``in_memory`` the requested arrays are read once into RAM. A DataLoader
     batch is read in one request per array (:meth:`__getitems__`, through
-    :func:`gazeprep.zarr_io.read_rows`), not one per sample.
+    :func:`gazeprep.contract.zarr_io.read_rows`), not one per sample.
 
     Parameters
     ----------
@@ -238,7 +238,7 @@ class CacheDataset(Dataset):
 
     def _open(self) -> dict:
         if self._arrays is None:
-            from gazeprep.zarr_io import open_arrays
+            from gazeprep.contract.zarr_io import open_arrays
 
             self._arrays = open_arrays(self.path, self.fields)
         return self._arrays
@@ -251,7 +251,7 @@ class CacheDataset(Dataset):
 
     def _read_positions(self, positions: list[int], batch: int = 256) -> dict[str, np.ndarray]:
         """Rows ``positions`` of every field, checked against their CRC32C, in batches."""
-        from gazeprep.zarr_io import CorruptRowError, read_rows
+        from gazeprep.contract.zarr_io import CorruptRowError, read_rows
 
         arrays = self._open()
         parts = []

@@ -80,7 +80,7 @@ def write_toy_cache(path: str | Path, n: int = 12, size: int = 32, levels: int =
     """
     import zarr
 
-    from gazeprep.zarr_io import create_rows_array, row_checksums
+    from gazeprep.contract.zarr_io import create_rows_array, row_checksums
     from gradseg.cache import FORMAT_VERSION
 
     rng = np.random.default_rng(seed)

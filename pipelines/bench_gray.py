@@ -8,11 +8,11 @@ Usage (from the project root)::
 The ``n`` images of ``--images`` (any folder gazeprep reads: PNG/JPEG, a DICOM series, NIfTI
 volumes) are read by the render rule (``gazeprep.contract.images.read_image`` at ``size``) and
 made grey (PIL's luminance for colour inputs). The same grey pixels are written twice with the
-cache's own writer settings (``gazeprep.zarr_io.create_rows_array``: one sample per chunk, 32
-per shard, Blosc LZ4 with byte shuffle): as ``image`` (N, 3, S, S), the channel repeated as the
-cache stores grey images today, and as (N, 1, S, S). Reported: bytes on disk, write time, and
-random reads of ``read_rows`` in batches of 64 uniformly random samples (samples/s, best of
-``--repeats`` alternating runs, so both sides see the same machine load).
+cache's own writer settings (``gazeprep.contract.zarr_io.create_rows_array``: one sample per
+chunk, 32 per shard, Blosc LZ4 with byte shuffle): as ``image`` (N, 3, S, S), the channel
+repeated as the cache stores grey images today, and as (N, 1, S, S). Reported: bytes on disk,
+write time, and random reads of ``read_rows`` in batches of 64 uniformly random samples
+(samples/s, best of ``--repeats`` alternating runs, so both sides see the same machine load).
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ def write(out: Path, images: np.ndarray) -> tuple[float, int]:
     """Write ``images`` (N, C, S, S) as the cache's ``image`` array; (seconds, bytes on disk)."""
     import zarr
 
-    from gazeprep.zarr_io import create_rows_array
+    from gazeprep.contract.zarr_io import create_rows_array
 
     if out.exists():
         shutil.rmtree(out)
@@ -56,7 +56,7 @@ def write(out: Path, images: np.ndarray) -> tuple[float, int]:
 
 def read_rate(out: Path, n: int, reads: int, seed: int) -> float:
     """Samples/s of ``read_rows`` on random batches of 64."""
-    from gazeprep.zarr_io import open_arrays, read_rows
+    from gazeprep.contract.zarr_io import open_arrays, read_rows
 
     arr = open_arrays(out, ["image"])["image"]
     rng = np.random.default_rng(seed)

@@ -23,7 +23,8 @@ Numba compile time is excluded (a warm-up call first; the kernels are ``cache=Tr
 
 Cache reads, one process, of ``image`` + ``maps`` + ``pseudo`` of uniformly random samples
 (with replacement): (a) one sample per call, ``array[i]`` per array, zarr's default codec
-pipeline; (b) the same through the zarrs pipeline; (c) ``gazeprep.zarr_io.read_rows`` on random
+pipeline; (b) the same through the zarrs pipeline; (c)
+``gazeprep.contract.zarr_io.read_rows`` on random
 batches of 64 samples; (d) ``gradseg.cache.CacheDataset.__getitems__`` on random batches of 64
 (what a DataLoader worker does per batch: the read plus the float tensors, no augmentation).
 """
@@ -48,8 +49,8 @@ def write_gaze_arrays(samples, params, out: Path, shard: int) -> tuple[float, fl
     """
     import zarr
 
+    from gazeprep.contract.zarr_io import create_rows_array
     from gazeprep.maps import pseudo_masks, render_images, to_uint8
-    from gazeprep.zarr_io import create_rows_array
 
     n, s, levels = len(samples), params.size, params.levels
     g = zarr.create_group(store=str(out), overwrite=True, zarr_format=3)
@@ -75,7 +76,7 @@ def read_rates(out: Path, n: int, reads: int, seed: int = 0) -> dict[str, float]
     """Samples per second of the four read paths (see the module docstring)."""
     import zarr
 
-    from gazeprep.zarr_io import open_arrays, read_rows
+    from gazeprep.contract.zarr_io import open_arrays, read_rows
     from gradseg.cache import CacheDataset, open_cache
 
     names = ("image", "maps", "pseudo")

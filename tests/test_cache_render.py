@@ -169,7 +169,7 @@ def test_interrupted_render_resumes_to_identical_cache(dataset):
 
 @pytest.mark.parametrize("batched", [True, False])
 def test_read_rows_equals_row_by_row_reads(dataset, monkeypatch, batched):
-    from gazeprep import zarr_io
+    from gazeprep.contract import zarr_io
 
     out = dataset / "maps.zarr"
     update_cache(_plan(dataset), _params(), out, shard=2)  # 5 rows: the last shard is partial

@@ -292,7 +292,7 @@ def test_write_tracks_helper_still_used(dataset):  # noqa: F811
 
 
 def test_read_rows_names_the_failing_row(dataset):  # noqa: F811
-    from gazeprep.zarr_io import CorruptRowError, open_arrays, read_rows
+    from gazeprep.contract.zarr_io import CorruptRowError, open_arrays, read_rows
 
     out = dataset / "maps.zarr"
     update_cache(_plan(dataset), _params(), out, shard=2)

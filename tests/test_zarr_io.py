@@ -1,4 +1,4 @@
-"""Batched row reads of gazeprep.zarr_io against plain per-row zarr reads."""
+"""Batched row reads of gazeprep.contract.zarr_io against plain per-row zarr reads."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import zarr
 
-from gazeprep import zarr_io
+from gazeprep.contract import zarr_io
 
 
 @pytest.mark.parametrize(

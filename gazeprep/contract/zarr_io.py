@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gazeprep.errors import GazeprepError
+from gazeprep.contract.errors import InputError
 
 #: zarr's name of the zarrs codec pipeline.
 ZARRS_PIPELINE = "zarrs.ZarrsCodecPipeline"
@@ -62,7 +62,7 @@ def compressors() -> list:
     return [BloscCodec(cname="lz4", clevel=5, shuffle="shuffle"), Crc32cCodec()]
 
 
-class CorruptRowError(GazeprepError):
+class CorruptRowError(InputError):
     """A stored row (sample) cannot be decoded or does not match its recorded checksum.
 
     Attributes
