@@ -10,9 +10,11 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-# torch first, pinned: its CPU build installs from local disk; a bare `torch` requirement would pull CUDA.
+# torch first: a bare `torch` requirement would pull a multi-GB CUDA build. TORCH picks the build,
+# e.g. make test TORCH="torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu" (README).
+TORCH ?= torch==2.13.0
 $(STAMP): $(BIN)/python pyproject.toml
-	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet $(TORCH)
 	$(BIN)/pip install --quiet -e ".[test]"
 	touch $(STAMP)
 
