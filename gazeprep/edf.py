@@ -138,8 +138,36 @@ def read_edf(path: str | Path) -> EdfRecording:
                 raise GazeprepError(f"the EDF library reported '{complaint}'; expected an "
                                     "intact EyeLink EDF (truncated or corrupt file?)", file=path)
             with open(out, "rb") as fh:
-                return pickle.load(fh)  # written just now by our own child process
+                rec = pickle.load(fh)  # written just now by our own child process
+            problem = stream_problem(rec)
+            if problem:
+                raise GazeprepError(f"{problem}; expected an intact EyeLink EDF (damaged "
+                                    "file?)", file=path)
+            return rec
     raise GazeprepError(_child_failure(proc), file=path)
+
+
+def stream_problem(rec: EdfRecording) -> str | None:
+    """What shows the library read a damaged file without saying so, or None.
+
+    A file cut short is refused when opened, so a block that never ends, or sample times that
+    go back, mean the library lost its way inside the file (it then stops early, or fills the
+    gap with samples it invents).
+    """
+    state = rec.events["rec_state"][rec.item_type == RECORDING_INFO].astype(np.int64)
+    times = rec.events["rec_time"][rec.item_type == RECORDING_INFO]
+    if state.size and (state[0] != 1 or (np.diff(state) == 0).any() or state[-1] != 0):
+        k = int(np.flatnonzero(np.r_[state[0] != 1, np.diff(state) == 0, state[-1] != 0])[0])
+        k = min(k, state.size - 1)
+        return (f"recording blocks do not alternate START/END (item {k + 1} of "
+                f"{state.size}, time {int(times[k])} ms; the library read {rec.t.size} "
+                "samples)")
+    back = np.flatnonzero(np.diff(rec.t) <= 0)
+    if back.size:
+        i = int(back[0])
+        return (f"sample times go back from {rec.t[i]:.1f} to {rec.t[i + 1]:.1f} ms "
+                f"(sample {i + 2})")
+    return None
 
 
 def _require_eyelinkio(path: Path) -> None:
