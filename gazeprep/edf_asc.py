@@ -25,6 +25,8 @@ text is otherwise written byte for byte (the ASC parser decodes it).
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from gazeprep.edf import (
@@ -188,25 +190,31 @@ def _flag_strings(errors: np.ndarray, eye: np.ndarray):
 def _item_lines(rec: EdfRecording, blocks: dict[str, np.ndarray], float_times: bool) -> list:
     """The line(s) of every non-sample item, as latin-1 strings (message bytes kept); None for
     an item that writes nothing."""
-    ev = {k: v.tolist() for k, v in rec.events.items()}
-    ends = (rec.item_type == RECORDING_INFO) & (rec.events["rec_state"] == 0)
-    res = _block_resolution(rec, blocks, np.flatnonzero(ends))
-    block = _block_of(blocks, rec.item_before).tolist()
     fmt_t = (lambda v: f"{v:.1f}") if float_times else (lambda v: f"{int(v)}")
-    out = []
-    for i, typ in enumerate(rec.item_type.tolist()):
-        rate = float(blocks["rate"][block[i]]) if blocks["rate"].size else 1000.0
-        out.append(_item_line(typ, {k: v[i] for k, v in ev.items()}, rec.texts[i], fmt_t,
-                              1000.0 / rate, res.get(i)))
+    types = rec.item_type.tolist()
+    start = [fmt_t(v) for v in rec.events["sttime"].tolist()]
+    out: list[str | None] = [
+        f"MSG\t{start[i]} {_message_text(rec.texts[i] or b'')}" if typ == MESSAGE else None
+        for i, typ in enumerate(types)]
+    rest = np.flatnonzero(rec.item_type != MESSAGE)
+    if not rest.size:
+        return out
+    ev = {k: v[rest].tolist() for k, v in rec.events.items()}
+    ends = np.flatnonzero((rec.item_type == RECORDING_INFO) & (rec.events["rec_state"] == 0))
+    res = _block_resolution(rec, blocks, ends)
+    rate = blocks["rate"][_block_of(blocks, rec.item_before[rest])] if blocks["rate"].size \
+        else np.full(rest.size, 1000.0)
+    dts = (1000.0 / rate).tolist()
+    for j, i in enumerate(rest.tolist()):
+        out[i] = _item_line(types[i], {k: v[j] for k, v in ev.items()}, fmt_t, dts[j],
+                            res.get(i))
     return out
 
 
-def _item_line(typ: int, e: dict, text: bytes | None, fmt_t, dt: float, res) -> str | None:
-    """One item as edf2asc writes it (several lines for a block start)."""
+def _item_line(typ: int, e: dict, fmt_t, dt: float, res) -> str | None:
+    """One item other than a message, as edf2asc writes it (several lines for a block start)."""
     eye = "R" if e["eye"] == 1 else "L"
     t0, t1 = fmt_t(e["sttime"]), fmt_t(e["entime"])
-    if typ == MESSAGE:
-        return f"MSG\t{t0} {_message_text(text or b'')}"
     if typ in (STARTFIX, STARTSACC, STARTBLINK):
         head = {STARTFIX: "SFIX", STARTSACC: "SSACC", STARTBLINK: "SBLINK"}[typ]
         return f"{head + ' ' + eye:<8} {t0}"
@@ -270,25 +278,28 @@ def _block_resolution(rec: EdfRecording, blocks, end_items: np.ndarray) -> dict:
 
 def _num(v: float, decimals: int = 1, width: int = 7) -> str:
     """An event value as edf2asc prints it, ``'   .'`` when missing."""
-    if _missing(np.array([v]))[0]:
+    if not math.isfinite(v) or v >= MISSING_FLOAT or v == MISSING_INT:
         return "   ."
     return f"{v:{width}.{decimals}f}"
 
 
 def _amplitude(e: dict) -> float:
     """Saccade amplitude (deg): start-to-end distance over the mean resolution at both ends."""
-    vals = np.array([e[k] for k in ("gstx", "gsty", "genx", "geny", "supd_x", "eupd_x",
-                                    "supd_y", "eupd_y")], np.float64)
-    if _missing(vals).any():
-        return np.nan
+    vals = [e[k] for k in ("gstx", "gsty", "genx", "geny", "supd_x", "eupd_x", "supd_y",
+                           "eupd_y")]
+    if any(_num(v) == "   ." for v in vals):
+        return math.nan
     rx, ry = (vals[4] + vals[5]) / 2.0, (vals[6] + vals[7]) / 2.0
     if rx <= 0 or ry <= 0:
-        return np.nan
-    return float(np.hypot((vals[2] - vals[0]) / rx, (vals[3] - vals[1]) / ry))
+        return math.nan
+    return math.hypot((vals[2] - vals[0]) / rx, (vals[3] - vals[1]) / ry)
 
 
 def _message_text(text: bytes) -> str:
     """Message bytes as latin-1 text (bytes kept); continuation lines safe for the parser."""
-    lines = text.rstrip(b"\r\n\0").decode("latin-1").split("\n")
+    body = text.rstrip(b"\r\n\0").decode("latin-1")
+    if "\n" not in body:
+        return body
+    lines = body.split("\n")
     return "\n".join([lines[0], *(ln if not ln or ln[0] in " \t>" else "\t" + ln
                                   for ln in lines[1:])])
