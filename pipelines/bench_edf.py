@@ -85,7 +85,7 @@ def main() -> None:
         path = folder / name
         t_read, rec = best(lambda p=path: read_edf(p), args.repeats)
         t_loop, _ = best(lambda p=path: _read_items(str(p)), args.repeats)
-        t_text, text = best(lambda r=rec: asc_from_recording(r, name), args.repeats)
+        t_text, text = best(lambda r=rec, s=name: asc_from_recording(r, s), args.repeats)
         t_parse, _ = parse_seconds(text, args.repeats)
         t_eio, _ = best(lambda p=path: eyelinkio.read_edf(str(p)), args.repeats)
         n = rec.t.size
