@@ -276,6 +276,53 @@ def assign_trials(t: np.ndarray, start: np.ndarray, end: np.ndarray) -> np.ndarr
     return np.where(inside, k, -1).astype(np.int64)
 
 
+def trial_windows(start: np.ndarray, end: np.ndarray, block_start: np.ndarray,
+                  block_end: np.ndarray, block_rate: np.ndarray,
+                  last_time: float = math.nan) -> tuple[np.ndarray, np.ndarray]:
+    """End and header rate of each trial from its start (TRIALID) and known end (TRIAL_RESULT).
+
+    Parameters
+    ----------
+    start, end : float arrays (k,)
+        Trial start and end in ms, sorted by start; ``end`` NaN where no TRIAL_RESULT.
+    block_start, block_end, block_rate : float arrays (b,)
+        Recording blocks (START, END, SAMPLES RATE), sorted; NaN end = block never ended.
+    last_time : float
+        Time of the last sample (ms): the end of a trial nothing else ends.
+
+    Returns
+    -------
+    end : float array (k,)
+        The known end, else the next trial's start or the end of the trial's block, whichever
+        is first, else ``last_time`` (never before the start).
+    rate : float array (k,)
+        Rate of the trial's block: the block recording at its start, else the first block
+        starting before the next trial (TRIALID is usually sent just before START); NaN if none.
+    """
+    start, end = np.asarray(start, np.float64), np.asarray(end, np.float64)
+    b0, b1 = np.asarray(block_start, np.float64), np.asarray(block_end, np.float64)
+    rates = np.asarray(block_rate, np.float64)
+    nxt = np.r_[start[1:], np.inf] if start.size else start
+    after = np.searchsorted(b0, start, side="left") if b0.size else np.zeros(start.size, int)
+    before = after - 1
+    with np.errstate(invalid="ignore"):
+        open_at = (before >= 0) & ~(b1[np.clip(before, 0, None)] <= start) if b0.size \
+            else np.zeros(start.size, bool)
+        next_ok = (after < b0.size) & (b0[np.clip(after, None, b0.size - 1)] < nxt) \
+            if b0.size else np.zeros(start.size, bool)
+    blk = np.where(open_at, before, np.where(next_ok, after, -1))
+    has = blk >= 0
+    safe = np.clip(blk, 0, None)
+    rate = np.where(has, rates[safe] if b0.size else np.nan, np.nan)
+    bend = np.where(has, b1[safe] if b0.size else np.nan, np.nan)
+    guess = np.fmin(nxt, bend)  # fmin: NaN loses
+    guess = np.where(np.isfinite(guess), guess, last_time)
+    out = np.where(np.isfinite(end), end, guess)
+    with np.errstate(invalid="ignore"):
+        out = np.where(out < start, start, out)
+    return out, rate
+
+
 def measured_rate(t: np.ndarray) -> float | None:
     """1000 / median positive interval of the finite sample times (Hz), None if < 2 times."""
     t = np.sort(np.asarray(t, np.float64)[np.isfinite(t)])

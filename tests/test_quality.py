@@ -32,6 +32,7 @@ from gazeprep.quality import (
     quality_schema,
     session_quality,
     session_summary,
+    trial_windows,
 )
 
 EYELINK = Path(__file__).resolve().parents[2] / "shared" / "data" / "eyelink"
@@ -314,6 +315,34 @@ def test_measured_rate_and_assign_trials_edges():
     got = assign_trials(np.array([-1.0, 0.0, 9.9, 10.0, 20.0, 25.0]), np.array([0.0, 20.0]),
                         np.array([10.0, np.nan]))
     assert got.tolist() == [-1, 0, 0, -1, -1, -1]  # a NaN end holds no sample
+
+
+@pytest.mark.filterwarnings("error")
+def test_trial_windows_end_and_rate():
+    blocks = (np.array([100.0, 1000.0, 3000.0]), np.array([900.0, 2000.0, np.nan]),
+              np.array([1000.0, 500.0, 2000.0]))
+    start = np.array([95.0, 300.0, 990.0, 2500.0, 2990.0])
+    end = np.array([np.nan, 600.0, np.nan, np.nan, np.nan])
+    got_end, rate = trial_windows(start, end, *blocks, last_time=4000.0)
+    # 95: TRIALID 5 ms before START, ends at the next TRIALID; 300: TRIAL_RESULT; 990: before
+    # START, ends with its block; 2500: between blocks, no rate, ends at the next TRIALID;
+    # 2990: its block never ends: the last sample
+    assert got_end.tolist() == [300.0, 600.0, 2000.0, 2990.0, 4000.0]
+    np.testing.assert_array_equal(rate, [1000.0, 1000.0, 500.0, np.nan, 2000.0])
+    e, r = trial_windows(np.array([5.0]), np.array([1.0]), np.array([]), np.array([]),
+                         np.array([]))
+    assert e.tolist() == [5.0] and np.isnan(r).all()  # an end before the start: empty
+    e, r = trial_windows(np.array([]), np.array([]), *blocks)
+    assert e.size == r.size == 0
+
+
+def test_trial_windows_on_the_real_recording(binocular):
+    log = parse_asc(str(binocular))
+    end, rate = trial_windows(
+        np.array([tr.time for tr in log.trials]), np.full(len(log.trials), np.nan),
+        np.array([b.time for b in log.blocks]), np.array([b.end_time for b in log.blocks]),
+        np.array([b.rate for b in log.blocks]), float(log.t[-1]))
+    assert end.tolist() == [1408901.0] and rate.tolist() == [1000.0]  # its END line
 
 
 # ------------------------------------------------------------------ the table
