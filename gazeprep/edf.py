@@ -172,13 +172,17 @@ def stream_problem(rec: EdfRecording) -> str | None:
 
 def _require_eyelinkio(path: Path) -> None:
     """The install hint when eyelinkio is missing, or why its library does not load."""
+    import importlib
+
     try:
         import eyelinkio  # noqa: F401
-        from eyelinkio.edf import read_edf as bindings
+
+        # the module, not the function of the same name that eyelinkio.edf exports
+        loader = importlib.import_module("eyelinkio.edf.read_edf")
     except ImportError as exc:
         raise GazeprepError(INSTALL_HINT, file=path) from exc
-    if not getattr(bindings, "has_edfapi", True):
-        raise GazeprepError(f"eyelinkio cannot load its EDF library ({bindings.why_not}); "
+    if not getattr(loader, "has_edfapi", True):
+        raise GazeprepError(f"eyelinkio cannot load its EDF library ({loader.why_not}); "
                             "expected libedfapi for this platform", file=path)
 
 

@@ -296,11 +296,22 @@ def test_text_file_named_edf_is_an_error(tmp_path):
 
 
 def test_missing_eyelinkio_gives_the_install_hint(monkeypatch, tmp_path):
-    monkeypatch.setitem(sys.modules, "eyelinkio", None)  # import eyelinkio -> ImportError
+    for name in [m for m in sys.modules if m.split(".")[0] == "eyelinkio"]:
+        monkeypatch.setitem(sys.modules, name, None)  # import eyelinkio... -> ImportError
     with pytest.raises(GazeprepError) as err:
         read_edf(EDF_DIR / "test_raw.edf")
     assert str(err.value).endswith(INSTALL_HINT)
     assert "test_raw.edf" in str(err.value)
+
+
+def test_eyelinkio_without_its_library_says_why(monkeypatch):
+    import importlib
+
+    loader = importlib.import_module("eyelinkio.edf.read_edf")
+    monkeypatch.setattr(loader, "has_edfapi", False)
+    monkeypatch.setattr(loader, "why_not", "libedfapi.so: cannot open shared object file")
+    with pytest.raises(GazeprepError, match="cannot load its EDF library .libedfapi.so"):
+        read_edf(EDF_DIR / "test_raw.edf")
 
 
 def test_fixed_point_text_matches_printf():
