@@ -230,29 +230,30 @@ def _item_line(typ: int, e: dict, fmt_t, dt: float, res) -> str | None:
     if typ == ENDBLINK:
         return f"EBLINK {eye} {t0}\t{t1}\t{dur}"
     if typ == INPUT:
-        return f"INPUT\t{t0}\t{e['input']}"
+        return f"INPUT\t{t0}\t{int(e['input'])}"
     if typ == BUTTON:
-        changed = [b for b in range(8) if e["buttons"] >> (8 + b) & 1]
-        return "\n".join(f"BUTTON\t{t0}\t{b + 1}\t{e['buttons'] >> b & 1}"
+        word = int(e["buttons"])
+        changed = [b for b in range(8) if word >> (8 + b) & 1]
+        return "\n".join(f"BUTTON\t{t0}\t{b + 1}\t{word >> b & 1}"
                          for b in changed) or None
     return _block_lines(e, fmt_t, res)
 
 
 def _block_lines(e: dict, fmt_t, res) -> str:
     """START (with its PRESCALER ... SAMPLES lines) or END of a recording block."""
-    what = [w for w, bit in (("SAMPLES", 1), ("EVENTS", 2)) if e["rec_record_type"] & bit]
+    what = [w for w, bit in (("SAMPLES", 1), ("EVENTS", 2)) if int(e["rec_record_type"]) & bit]
     t = fmt_t(e["rec_time"])
-    if e["rec_state"] == 0:
+    if int(e["rec_state"]) == 0:
         tail = f"\tRES\t{res[0]:7.2f}\t{res[1]:7.2f}" if res else ""
         return f"END\t{t} \t" + "\t".join(what) + tail
-    eyes = [w for w, bit in (("LEFT", 1), ("RIGHT", 2)) if e["rec_eye"] & bit]
-    if "SAMPLES" in what and not e["rec_sflags"] & SAMPLE_GAZEXY:
+    eyes = [w for w, bit in (("LEFT", 1), ("RIGHT", 2)) if int(e["rec_eye"]) & bit]
+    if "SAMPLES" in what and not int(e["rec_sflags"]) & SAMPLE_GAZEXY:
         raise GazeprepError(f"recording block at {t} ms has samples without gaze positions "
                             "(HREF or pupil only); expected gaze samples")
     # events are parsed from gaze, HREF or pupil positions; the samples written are gaze
-    parsed = {0x80: "HREF", 0x40: "PUPIL"}.get(e["rec_pos_type"], "GAZE")
+    parsed = {0x80: "HREF", 0x40: "PUPIL"}.get(int(e["rec_pos_type"]), "GAZE")
     spec = ("\t".join(eyes) + f"\tRATE\t{e['rec_sample_rate']:.2f}\tTRACKING\t"
-            f"{'CR' if e['rec_recording_mode'] else 'P'}\tFILTER\t{e['rec_filter_type']}")
+            f"{'CR' if e['rec_recording_mode'] else 'P'}\tFILTER\t{int(e['rec_filter_type'])}")
     lines = [f"START\t{t} \t" + "\t".join(eyes + what), "PRESCALER\t1", "VPRESCALER\t1",
              f"PUPIL\t{'DIAMETER' if e['rec_pupil_type'] else 'AREA'}"]
     if "EVENTS" in what:

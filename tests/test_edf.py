@@ -24,8 +24,17 @@ from gazeprep.ingest import IngestOptions
 eyelinkio = pytest.importorskip("eyelinkio", reason="needs eyelinkio (the eyelink extra)")
 
 from gazeprep.edf import (  # noqa: E402
+    ENDBLINK,
+    ENDFIX,
+    ENDSACC,
+    EVENT_FIELDS,
     INSTALL_HINT,
+    MESSAGE,
+    REC_FIELDS,
     RECORDING_INFO,
+    STARTBLINK,
+    STARTFIX,
+    EdfRecording,
     edf_to_asc,
     read_edf,
     stream_problem,
@@ -334,3 +343,90 @@ def test_conversion_is_deterministic():
     rec = read_edf(EDF_DIR / "test_raw.edf")
     assert asc_from_recording(rec, "x.edf") == asc_from_recording(rec, "x.edf")
     assert asc_from_recording(rec, "x.edf").startswith(b"** CONVERTED FROM x.edf using edfapi")
+
+
+def _recording(rate: float, times: list[float], items: list[tuple]) -> EdfRecording:
+    """A hand-made recording: samples (left eye, x = 100 + k, the second one lost) and items
+    ``(type, before, fields)``."""
+    n = len(times)
+    gx = np.full((2, n), -32768.0, np.float32)
+    gx[0] = 100.0 + np.arange(n)
+    gx[0, 1] = 1e8
+    pa = np.zeros((2, n), np.float32)
+    pa[0] = 500.0
+    pa[0, 1] = 0.0
+    events = {f: np.zeros(len(items)) for f in EVENT_FIELDS}
+    events.update({f"rec_{f}": np.zeros(len(items)) for f in REC_FIELDS})
+    events["rec_time"] = np.zeros(len(items))
+    texts = []
+    for i, (_, _, fields) in enumerate(items):
+        for k, v in fields.items():
+            if k != "text":
+                events[k][i] = v
+        texts.append(fields.get("text"))
+    return EdfRecording(
+        preamble="** DATE: today\n** TYPE: EDF_FILE", library="4.2", t=np.array(times),
+        gx=gx, gy=gx.copy(), pa=pa, rx=np.full(n, 40, np.float32), ry=np.full(n, 30, np.float32),
+        errors=np.array([0, 0x0100] + [0] * (n - 2), np.uint16),
+        item_type=np.array([it[0] for it in items], np.int16),
+        item_before=np.array([it[1] for it in items], np.int64), events=events, texts=texts)
+
+
+def _start_end(t0: float, t1: float, rate: float, n: int) -> list[tuple]:
+    common = {"rec_sample_rate": rate, "rec_record_type": 3, "rec_eye": 1,
+              "rec_recording_mode": 1, "rec_filter_type": 2, "rec_pos_type": 0xC0,
+              "rec_sflags": 0xafc0}
+    return [(RECORDING_INFO, 0, {**common, "rec_time": t0, "rec_state": 1}),
+            (RECORDING_INFO, n, {**common, "rec_time": t1, "rec_state": 0})]
+
+
+def test_hand_made_recording_text_exactly():
+    start, end = _start_end(1000, 1003, 1000.0, 3)
+    rec = _recording(1000.0, [1000.0, 1001.0, 1002.0], [
+        start,
+        (MESSAGE, 0, {"sttime": 999, "text": b"TRIALID 7\n12 34 looks like a sample\n  ok\n"}),
+        (STARTFIX, 0, {"sttime": 1000}),
+        (ENDFIX, 3, {"sttime": 1000, "entime": 1002, "gavx": 101.25, "gavy": 1e8, "ava": 499.5}),
+        (ENDSACC, 3, {"sttime": 1000, "entime": 1002, "eye": 1, "gstx": 100, "gsty": 0,
+                      "genx": 140, "geny": 30, "supd_x": 40, "eupd_x": 40, "supd_y": 30,
+                      "eupd_y": 30, "pvel": 88.4}),
+        end,
+    ])
+    want = "\n".join([
+        "** CONVERTED FROM x.edf using edfapi 4.2", "** DATE: today", "** TYPE: EDF_FILE",
+        "**", "",
+        "START\t1000 \tLEFT\tSAMPLES\tEVENTS", "PRESCALER\t1", "VPRESCALER\t1", "PUPIL\tAREA",
+        "EVENTS\tGAZE\tLEFT\tRATE\t1000.00\tTRACKING\tCR\tFILTER\t2",
+        "SAMPLES\tGAZE\tLEFT\tRATE\t1000.00\tTRACKING\tCR\tFILTER\t2",
+        "MSG\t999 TRIALID 7", "\t12 34 looks like a sample", "  ok",
+        "SFIX L   1000",
+        "1000\t  100.0\t  100.0\t  500.0\t...",
+        "1001\t   .\t   .\t    0.0\t.C.",
+        "1002\t  102.0\t  102.0\t  500.0\t...",
+        "EFIX L   1000\t1002\t3\t  101.2\t   .\t    500",  # 101.25 and 499.5: half to even
+        "ESACC R  1000\t1002\t3\t  100.0\t    0.0\t  140.0\t   30.0\t   1.41\t     88",
+        "END\t1003 \tSAMPLES\tEVENTS\tRES\t  40.00\t  30.00", ""])
+    assert asc_from_recording(rec, "x.edf").decode("latin-1") == want
+
+
+def test_hand_made_2khz_recording_has_decimal_times_and_half_sample_durations(tmp_path):
+    start, end = _start_end(5000, 5001.5, 2000.0, 3)
+    rec = _recording(2000.0, [5000.0, 5000.5, 5001.0], [
+        start, (STARTBLINK, 1, {"sttime": 5000}), (ENDBLINK, 2, {"sttime": 5000, "entime": 5000}),
+        (MESSAGE, 3, {"sttime": 5001, "text": "TRIAL_RESULT é".encode("latin-1")}), end])
+    text = asc_from_recording(rec, "x.edf")
+    lines = text.decode("latin-1").split("\n")
+    assert "SBLINK L 5000.0" in lines and "EBLINK L 5000.0\t5000.0\t0.5" in lines
+    assert "5000.5\t   .\t   .\t    0.0\t.C." in lines
+    assert b"MSG\t5001.0 TRIAL_RESULT \xe9" in text  # message bytes kept as they are
+    path = tmp_path / "x.asc"
+    path.write_bytes(text)
+    log = parse_asc(str(path))
+    assert log.t.tolist() == [5000.0, 5000.5, 5001.0] and log.blocks[0].rate == 2000.0
+    assert log.events["EBLINK"] == 1 and log.events["MSG"] == 1
+
+
+def test_samples_outside_any_block_are_an_error():
+    rec = _recording(1000.0, [1.0, 2.0, 3.0], [])
+    with pytest.raises(GazeprepError, match="outside any recording block"):
+        asc_from_recording(rec)
