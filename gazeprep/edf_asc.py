@@ -68,7 +68,9 @@ def asc_from_recording(rec: EdfRecording, source: str = "") -> bytes:
     import polars as pl
 
     blocks = _blocks(rec)
-    float_times = bool((blocks["rate"] > 1000).any())
+    # edf2asc writes one decimal in files recorded above 1000 Hz; so do we for any half-ms
+    # sample time (SAMPLE_ADD_OFFSET), which an integer format would truncate
+    float_times = bool((blocks["rate"] > 1000).any() or (rec.t % 1 != 0).any())
     others = _item_lines(rec, blocks, float_times)
     samples = _sample_lines(rec, blocks, float_times)
     head = f"** CONVERTED FROM {source} using edfapi {rec.library}".rstrip()

@@ -426,6 +426,14 @@ def test_hand_made_2khz_recording_has_decimal_times_and_half_sample_durations(tm
     assert log.events["EBLINK"] == 1 and log.events["MSG"] == 1
 
 
+def test_half_millisecond_times_at_1000_hz_keep_their_decimal():
+    start, end = _start_end(1000, 1003, 1000.0, 3)
+    rec = _recording(1000.0, [1000.0, 1000.5, 1002.0], [start, end])
+    lines = asc_from_recording(rec).decode().split("\n")
+    assert [ln.split("\t")[0] for ln in lines if ln[:1].isdigit()] == ["1000.0", "1000.5",
+                                                                       "1002.0"]
+
+
 def test_samples_outside_any_block_are_an_error():
     rec = _recording(1000.0, [1.0, 2.0, 3.0], [])
     with pytest.raises(GazeprepError, match="outside any recording block"):
