@@ -1,0 +1,494 @@
+"""Did the gaze deserve trust? Per-trial quality of an eye-tracking recording, as pure functions.
+
+From plain arrays (the ASC parser's samples, blinks, validation messages and trial windows;
+EDF files go through the same parser), per session x trial x eye:
+
+- the last calibration **validation** before the trial (``!CAL VALIDATION`` messages: average
+  and maximum error in degrees, EyeLink's GOOD / FAIR / POOR grade);
+- **sample loss**: samples the rate promises over the recorded part of the trial against the
+  samples present with a position (blinks, lost eye, lost samples all count);
+- **blinks** (count, total time) and the **measured sampling rate** (median interval);
+- fixations kept and dropped, by reason (counted by the caller).
+
+:func:`flag_reasons` applies :class:`Thresholds` (defaults and their grounds there) and
+:func:`quality_frame` makes the ``quality.parquet`` table (:data:`QUALITY_SCHEMA`). Nothing here
+raises on odd numbers: an empty trial, NaN times, a rate of 0 give nulls, never an exception
+or a division by zero.
+
+Example
+-------
+>>> parse_validation("!CAL VALIDATION HV9 LR LEFT  GOOD ERROR 0.41 avg. 0.64 max  OFFSET "
+...                  "0.35 deg. 12.5,9.6 pix.")
+Validation(eye='L', result='GOOD', avg_deg=0.41, max_deg=0.64, offset_deg=0.35, model='HV9')
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+import numpy as np
+
+EYES = ("L", "R")
+RESULTS = ("GOOD", "FAIR", "POOR", "ABORTED")
+_VALIDATION = re.compile(r"!CAL\s+VALIDATION\s+(\S+)(.*)$")
+_NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?$")
+
+
+class Validation(NamedTuple):
+    """One ``!CAL VALIDATION`` result: eye (``L``/``R``, None = not named), grade, average and
+    maximum error over the points (deg, NaN when aborted), offset of the mean (deg), model."""
+
+    eye: str | None
+    result: str
+    avg_deg: float
+    max_deg: float
+    offset_deg: float
+    model: str
+
+
+def parse_validation(text: str) -> Validation | None:
+    """Parse an EyeLink validation message, or None when it is not one of the known forms.
+
+    Known: ``!CAL VALIDATION <model> <eyes> <LEFT|RIGHT> <GOOD|FAIR|POOR> ERROR <avg> avg.
+    <max> max [OFFSET <deg> deg. <x>,<y> pix.]`` (binocular ``LR`` or monocular ``L``/``R``
+    eyes token), and the same with ``ABORTED`` and no numbers. The ``MSG <time>`` head may be
+    included. Any other form, or numbers that are not finite and >= 0, give None.
+    """
+    m = _VALIDATION.search(text or "")
+    if not m:
+        return None
+    model, words = m.group(1), m.group(2).split()
+    result = next((w for w in words if w in RESULTS), None)
+    if result is None:
+        return None
+    named = [w for w in words if w in ("LEFT", "RIGHT")]
+    eyes = [w for w in words[:1] if w in EYES]
+    eye = named[0][0] if named else (eyes[0] if eyes else None)
+    avg = mx = off = math.nan
+    if "ERROR" in words:
+        nums = _numbers_after(words, "ERROR", ("avg.", "max"))
+        if nums is None:
+            return None
+        avg, mx = nums
+    elif result != "ABORTED":
+        return None
+    if "OFFSET" in words:
+        nums = _numbers_after(words, "OFFSET", ("deg.",))
+        if nums is None:
+            return None
+        off = nums[0]
+    return Validation(eye, result, avg, mx, off, model)
+
+
+def _numbers_after(words: list[str], key: str, units: tuple[str, ...]) -> list[float] | None:
+    """``key n1 unit1 n2 unit2 ...``: the numbers (finite, >= 0), or None if the form differs."""
+    i = words.index(key) + 1
+    out = []
+    for unit in units:
+        if i + 1 >= len(words) or words[i + 1] != unit or not _NUMBER.match(words[i]):
+            return None
+        v = float(words[i])
+        if not (math.isfinite(v) and v >= 0):
+            return None
+        out.append(v)
+        i += 2
+    return out
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """When a trial is flagged. Defaults:
+
+    - ``validation_avg_deg = 1.0``, ``validation_max_deg = 1.5``: above either, EyeLink itself
+      grades a validation POOR (GOOD: avg < 0.5 and max < 1.0 deg; FAIR: avg < 1.0 and max <
+      1.5 deg). 1 deg is ~1 cm on a screen at 60 cm, the size of a small lesion on a
+      diagnostic display: the gaze could sit beside the structure it looked at.
+      A validation the tracker graded POOR or ABORTED is flagged too.
+    - ``loss_pct = 20``: more than a fifth of the promised samples without a position (blinks
+      take ~5-10 % of normal viewing; beyond 20 % the eye was lost, not blinking).
+    - ``rate_deviation_pct = 5``: the measured rate (median interval) differs from the
+      header's by more than 5 %: samples were dropped in bursts or the header is wrong.
+
+    A trial with no validation before it is not flagged (its validation columns are null).
+    """
+
+    validation_avg_deg: float = 1.0
+    validation_max_deg: float = 1.5
+    loss_pct: float = 20.0
+    rate_deviation_pct: float = 5.0
+
+
+@dataclass
+class Blinks:
+    """Blink events: start and end (ms, EyeLink's SBLINK/EBLINK times) and eye (``L``/``R``)."""
+
+    start: np.ndarray
+    end: np.ndarray
+    eye: np.ndarray
+
+
+@dataclass
+class Validations:
+    """Validation results in time order: ``time`` (ms) and the parsed :class:`Validation`."""
+
+    time: np.ndarray
+    records: list[Validation]
+
+    @classmethod
+    def from_messages(cls, times: Sequence[float], texts: Sequence[str]) -> Validations:
+        """The messages that parse as validations (others skipped), sorted by time."""
+        found = [(float(t), v) for t, s in zip(times, texts, strict=True)
+                 if (v := parse_validation(s)) is not None and math.isfinite(float(t))]
+        found.sort(key=lambda p: p[0])
+        return cls(np.array([t for t, _ in found], np.float64), [v for _, v in found])
+
+    def last_before(self, t: float, eye: str) -> tuple[float, Validation] | None:
+        """The latest validation of ``eye`` (or naming no eye) at or before ``t``."""
+        if not math.isfinite(t):
+            return None
+        k = int(np.searchsorted(self.time, t, side="right")) - 1
+        while k >= 0:
+            if self.records[k].eye in (eye, None):
+                return float(self.time[k]), self.records[k]
+            k -= 1
+        return None
+
+
+@dataclass
+class TrialQuality:
+    """Quality of one eye in one trial (one row of ``quality.parquet``; see QUALITY_SCHEMA)."""
+
+    session: str
+    trial: str | None
+    eye: str
+    start_ms: float
+    end_ms: float
+    recorded_ms: float
+    rate_hz: float | None
+    measured_rate_hz: float | None
+    samples_expected: int | None
+    samples_present: int
+    samples_valid: int
+    loss_pct: float | None
+    missing_pct: float | None
+    blinks: int
+    blink_ms: float
+    validation_time_ms: float | None = None
+    validation_result: str | None = None
+    validation_avg_deg: float | None = None
+    validation_max_deg: float | None = None
+    validation_offset_deg: float | None = None
+    fixations_kept: int = 0
+    fixations_dropped: dict[str, int] = field(default_factory=dict)
+    flag_reasons: list[str] = field(default_factory=list)
+
+
+#: Flag reasons and what each means (for ``gazeprep qc`` and ``ingest.json``).
+REASONS = {
+    "validation_avg": "validation average error above the threshold",
+    "validation_max": "validation maximum error above the threshold",
+    "validation_poor": "the tracker graded the validation POOR",
+    "validation_aborted": "the last validation was aborted",
+    "loss": "sample loss above the threshold",
+    "no_samples": "no samples and no recorded time in the trial",
+    "rate": "measured sampling rate differs from the header's",
+}
+
+
+def session_quality(session: str, labels: Sequence[str | None], start: np.ndarray,
+                    end: np.ndarray, t: np.ndarray, x: np.ndarray, y: np.ndarray,
+                    sample_trial: np.ndarray, rate_hz: float | np.ndarray, *,
+                    eyes: Sequence[str] = EYES, blocks: tuple[np.ndarray, np.ndarray] | None = None,
+                    blinks: Blinks | None = None, validations: Validations | None = None,
+                    fixations: Mapping[tuple[str | None, str], Mapping[str, int]] | None = None,
+                    thresholds: Thresholds | None = None) -> list[TrialQuality]:
+    """Quality of every trial x eye of one session (recording file).
+
+    Parameters
+    ----------
+    session : str
+    labels : sequence of str or None, (k,)
+        Trial ids.
+    start, end : float arrays (k,)
+        Trial windows ``[start, end)`` in ms (TRIALID to TRIAL_RESULT).
+    t : float array (n,)
+        Sample times, ms (NaN = unusable sample, not counted).
+    x, y : float arrays (2, n)
+        Left / right eye positions; NaN = missing.
+    sample_trial : int array (n,)
+        Trial index of each sample, -1 for none (see :func:`assign_trials`).
+    rate_hz : float or float array (k,)
+        The header's sampling rate (per trial when blocks differ); <= 0 or NaN = unknown.
+    eyes : the recorded eyes (a row each, even if an eye has no valid sample).
+    blocks : (start, end) float arrays, optional
+        Recording blocks (START/END, ms; NaN end = open). Samples are promised only while
+        recording: without blocks the whole trial window counts.
+    blinks, validations : optional
+    fixations : mapping (trial id, eye) -> {"kept": n, reason: n, ...}, optional
+    thresholds : Thresholds, optional
+
+    Returns
+    -------
+    list of TrialQuality, trials in order, eyes in ``eyes`` order, each flagged.
+    """
+    k = len(labels)
+    start = np.asarray(start, np.float64).reshape(k)
+    end = np.asarray(end, np.float64).reshape(k)
+    rates = np.broadcast_to(np.asarray(rate_hz, np.float64), (k,))
+    t = np.asarray(t, np.float64)
+    sample_trial = np.asarray(sample_trial, np.int64)
+    order = np.argsort(sample_trial, kind="stable")
+    bounds = np.searchsorted(sample_trial[order], np.arange(k + 1), side="left")
+    thr = thresholds or Thresholds()
+    rows = []
+    for i in range(k):
+        idx = order[bounds[i]:bounds[i + 1]]
+        recorded = _recorded_ms(start[i], end[i], blocks)
+        measured = measured_rate(t[idx])
+        for eye in eyes:
+            e = EYES.index(eye)
+            q = _eye_quality(session, labels[i], eye, start[i], end[i], recorded, rates[i],
+                             measured, t[idx], x[e, idx], y[e, idx])
+            _add_blinks(q, blinks, rates[i])
+            _add_validation(q, validations)
+            counts = dict((fixations or {}).get((labels[i], eye), {}))
+            q.fixations_kept = int(counts.pop("kept", 0))
+            q.fixations_dropped = {r: int(n) for r, n in sorted(counts.items())}
+            q.flag_reasons = flag_reasons(q, thr)
+            rows.append(q)
+    return rows
+
+
+def assign_trials(t: np.ndarray, start: np.ndarray, end: np.ndarray) -> np.ndarray:
+    """Trial index of each sample time: the last trial started at or before it, if the sample
+    is before that trial's end; -1 otherwise (and for NaN times). Trials sorted by start."""
+    t = np.asarray(t, np.float64)
+    start, end = np.asarray(start, np.float64), np.asarray(end, np.float64)
+    k = np.searchsorted(start, t, side="right") - 1
+    inside = (k >= 0) & np.isfinite(t)
+    kk = np.clip(k, 0, max(start.size - 1, 0))
+    with np.errstate(invalid="ignore"):
+        inside &= (t < end[kk]) if start.size else False
+    return np.where(inside, k, -1).astype(np.int64)
+
+
+def trial_windows(start: np.ndarray, end: np.ndarray, block_start: np.ndarray,
+                  block_end: np.ndarray, block_rate: np.ndarray,
+                  last_time: float = math.nan) -> tuple[np.ndarray, np.ndarray]:
+    """End and header rate of each trial from its start (TRIALID) and known end (TRIAL_RESULT).
+
+    Parameters
+    ----------
+    start, end : float arrays (k,)
+        Trial start and end in ms, sorted by start; ``end`` NaN where no TRIAL_RESULT.
+    block_start, block_end, block_rate : float arrays (b,)
+        Recording blocks (START, END, SAMPLES RATE), sorted; NaN end = block never ended.
+    last_time : float
+        Time of the last sample (ms): the end of a trial nothing else ends.
+
+    Returns
+    -------
+    end : float array (k,)
+        The known end, else the next trial's start or the end of the trial's block, whichever
+        is first, else ``last_time`` (never before the start).
+    rate : float array (k,)
+        Rate of the trial's block: the block recording at its start, else the first block
+        starting before the next trial (TRIALID is usually sent just before START); NaN if none.
+    """
+    start, end = np.asarray(start, np.float64), np.asarray(end, np.float64)
+    b0, b1 = np.asarray(block_start, np.float64), np.asarray(block_end, np.float64)
+    rates = np.asarray(block_rate, np.float64)
+    nxt = np.r_[start[1:], np.inf] if start.size else start
+    after = np.searchsorted(b0, start, side="left") if b0.size else np.zeros(start.size, int)
+    before = after - 1
+    with np.errstate(invalid="ignore"):
+        open_at = (before >= 0) & ~(b1[np.clip(before, 0, None)] <= start) if b0.size \
+            else np.zeros(start.size, bool)
+        next_ok = (after < b0.size) & (b0[np.clip(after, None, b0.size - 1)] < nxt) \
+            if b0.size else np.zeros(start.size, bool)
+    blk = np.where(open_at, before, np.where(next_ok, after, -1))
+    has = blk >= 0
+    safe = np.clip(blk, 0, None)
+    rate = np.where(has, rates[safe] if b0.size else np.nan, np.nan)
+    bend = np.where(has, b1[safe] if b0.size else np.nan, np.nan)
+    guess = np.fmin(nxt, bend)  # fmin: NaN loses
+    guess = np.where(np.isfinite(guess), guess, last_time)
+    out = np.where(np.isfinite(end), end, guess)
+    with np.errstate(invalid="ignore"):
+        out = np.where(out < start, start, out)
+    return out, rate
+
+
+def measured_rate(t: np.ndarray) -> float | None:
+    """1000 / median positive interval of the finite sample times (Hz), None if < 2 times."""
+    t = np.sort(np.asarray(t, np.float64)[np.isfinite(t)])
+    steps = np.diff(t)
+    steps = steps[steps > 0]
+    return float(1000.0 / np.median(steps)) if steps.size else None
+
+
+def _recorded_ms(start: float, end: float, blocks) -> float:
+    """Time of ``[start, end)`` covered by recording blocks (all of it without blocks)."""
+    if not (math.isfinite(start) and math.isfinite(end)):
+        return math.nan
+    if blocks is None:
+        return max(end - start, 0.0)
+    b0, b1 = (np.asarray(b, np.float64) for b in blocks)
+    b1 = np.where(np.isnan(b1), end, b1)  # a block without END records to the trial's end
+    with np.errstate(invalid="ignore"):
+        cover = np.minimum(b1, end) - np.maximum(b0, start)
+    return float(np.nansum(np.clip(cover, 0.0, None)))
+
+
+def _eye_quality(session, label, eye, start, end, recorded, rate, measured, t, x, y):
+    """Sample counts, loss and rates of one eye in one trial."""
+    rate_ok = math.isfinite(rate) and rate > 0
+    used = rate if rate_ok else measured
+    ok = np.isfinite(t)
+    present = int(ok.sum())
+    valid = int((ok & np.isfinite(x) & np.isfinite(y)).sum())
+    expected = None
+    if used and math.isfinite(recorded):
+        expected = int(round(recorded * used / 1000.0))
+    loss = None
+    if expected:
+        loss = float(np.clip(100.0 * (expected - valid) / expected, 0.0, 100.0))
+    missing = 100.0 * (present - valid) / present if present else None
+    return TrialQuality(session=session, trial=label, eye=eye, start_ms=float(start),
+                        end_ms=float(end), recorded_ms=float(recorded),
+                        rate_hz=float(rate) if rate_ok else None, measured_rate_hz=measured,
+                        samples_expected=expected, samples_present=present,
+                        samples_valid=valid, loss_pct=loss, missing_pct=missing, blinks=0,
+                        blink_ms=0.0)
+
+
+def _add_blinks(q: TrialQuality, blinks: Blinks | None, rate: float) -> None:
+    """Blinks of the eye overlapping the trial; a blink lasts end - start + one sample."""
+    if blinks is None or not len(blinks.start) or not math.isfinite(q.start_ms):
+        return
+    dt = 1000.0 / rate if math.isfinite(rate) and rate > 0 else 0.0
+    b0 = np.asarray(blinks.start, np.float64)
+    b1 = np.asarray(blinks.end, np.float64) + dt
+    hi = q.end_ms if math.isfinite(q.end_ms) else math.inf
+    with np.errstate(invalid="ignore"):
+        cover = np.minimum(b1, hi) - np.maximum(b0, q.start_ms)
+        mine = (np.asarray(blinks.eye) == q.eye) & (cover > 0)
+    q.blinks = int(mine.sum())
+    q.blink_ms = float(cover[mine].sum())
+
+
+def _add_validation(q: TrialQuality, validations: Validations | None) -> None:
+    """The eye's last validation at or before the trial start."""
+    found = validations.last_before(q.start_ms, q.eye) if validations else None
+    if found is None:
+        return
+    time, v = found
+    q.validation_time_ms, q.validation_result = time, v.result
+    q.validation_avg_deg, q.validation_max_deg, q.validation_offset_deg = (
+        None if math.isnan(a) else a for a in (v.avg_deg, v.max_deg, v.offset_deg))
+
+
+def flag_reasons(q: TrialQuality, thr: Thresholds | None = None) -> list[str]:
+    """Why trial-eye ``q`` should not be trusted (keys of :data:`REASONS`), [] if it can be."""
+    thr = thr or Thresholds()
+    out = []
+    if q.validation_avg_deg is not None and q.validation_avg_deg > thr.validation_avg_deg:
+        out.append("validation_avg")
+    if q.validation_max_deg is not None and q.validation_max_deg > thr.validation_max_deg:
+        out.append("validation_max")
+    if q.validation_result in ("POOR", "ABORTED"):
+        out.append(f"validation_{q.validation_result.lower()}")
+    loss = q.loss_pct if q.loss_pct is not None else q.missing_pct
+    if loss is not None and loss > thr.loss_pct:
+        out.append("loss")
+    if q.samples_present == 0 and not q.samples_expected:
+        out.append("no_samples")
+    if q.rate_hz and q.measured_rate_hz:
+        if abs(q.measured_rate_hz - q.rate_hz) / q.rate_hz * 100.0 > thr.rate_deviation_pct:
+            out.append("rate")
+    return out
+
+
+def quality_schema() -> dict[str, Any]:
+    """Column -> polars dtype of ``quality.parquet``: one row per session x trial x eye.
+
+    ``start_ms``/``end_ms``: the trial window; ``recorded_ms``: the part of it inside recording
+    blocks; ``rate_hz``: the header's rate (null if unknown), ``measured_rate_hz``: 1000 /
+    median sample interval; ``samples_expected`` (recorded time x rate), ``samples_present``
+    (sample lines), ``samples_valid`` (with a position for this eye); ``loss_pct`` = 100 x (1 -
+    valid / expected), ``missing_pct`` = 100 x (present - valid) / present; ``blinks``,
+    ``blink_ms`` (inside the window); the last validation at or before the trial start
+    (``validation_*``, null if none); ``fixations_kept`` and ``fixations_dropped`` (reason,
+    count); ``flagged`` and ``flag_reasons`` (keys of :data:`REASONS`).
+    """
+    import polars as pl
+
+    f64, i64 = pl.Float64, pl.Int64
+    return {
+        "session": pl.String, "trial": pl.String, "eye": pl.String,
+        "start_ms": f64, "end_ms": f64, "recorded_ms": f64,
+        "rate_hz": f64, "measured_rate_hz": f64,
+        "samples_expected": i64, "samples_present": i64, "samples_valid": i64,
+        "loss_pct": f64, "missing_pct": f64, "blinks": pl.Int32, "blink_ms": f64,
+        "validation_time_ms": f64, "validation_result": pl.String,
+        "validation_avg_deg": f64, "validation_max_deg": f64, "validation_offset_deg": f64,
+        "fixations_kept": pl.Int32,
+        "fixations_dropped": pl.List(pl.Struct({"reason": pl.String, "count": pl.Int32})),
+        "flagged": pl.Boolean, "flag_reasons": pl.List(pl.String),
+    }
+
+
+def quality_frame(rows: Sequence[TrialQuality]):
+    """The ``quality.parquet`` table of :func:`session_quality` rows (several sessions may be
+    concatenated); NaN and infinite numbers are stored as null."""
+    import polars as pl
+
+    schema = quality_schema()
+    data: dict[str, list] = {k: [] for k in schema}
+    for q in rows:
+        for k in schema:
+            if k == "flagged":
+                v: Any = bool(q.flag_reasons)
+            elif k == "fixations_dropped":
+                v = [{"reason": r, "count": n} for r, n in q.fixations_dropped.items()]
+            else:
+                v = getattr(q, k)
+            if isinstance(v, float) and not math.isfinite(v):
+                v = None
+            data[k].append(v)
+    return pl.DataFrame(data, schema=schema)
+
+
+def session_summary(frame) -> list[dict[str, Any]]:
+    """Per session, for ``ingest.json``: trials, flagged trials (any eye), worst validation,
+    overall loss (1 - valid / expected, over the trials with an expectation), blinks, rates,
+    fixations kept and dropped."""
+    import polars as pl
+
+    if frame.is_empty():
+        return []
+    has = pl.col("samples_expected").is_not_null()
+    out = frame.group_by("session", maintain_order=True).agg(
+        pl.col("trial").n_unique().alias("trials"),
+        pl.col("trial").filter(pl.col("flagged")).n_unique().alias("trials_flagged"),
+        pl.col("validation_avg_deg").max().alias("validation_avg_deg_worst"),
+        pl.col("validation_max_deg").max().alias("validation_max_deg_worst"),
+        (100.0 * (1.0 - pl.col("samples_valid").filter(has).sum()
+                  / pl.col("samples_expected").filter(has).sum())).clip(0.0, 100.0)
+        .alias("loss_pct"),
+        pl.col("blinks").sum().alias("blinks"),
+        pl.col("rate_hz").drop_nulls().unique().sort().alias("rate_hz"),
+        pl.col("measured_rate_hz").median().alias("measured_rate_hz"),
+        pl.col("fixations_kept").sum().alias("fixations_kept"),
+        pl.col("fixations_dropped").explode().struct.field("count").sum()
+        .alias("fixations_dropped"),
+    )
+    rows = out.to_dicts()
+    for r in rows:  # 0/0 loss (no expectation anywhere) is unknown, not a number
+        if r["loss_pct"] is not None and not math.isfinite(r["loss_pct"]):
+            r["loss_pct"] = None
+    return rows

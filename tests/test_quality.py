@@ -1,0 +1,380 @@
+"""Gaze quality: validation messages, per-trial loss, blinks, rate, flags, the parquet table.
+
+Real data: the shared binocular EyeLink ASC (its validation messages, samples, blinks); its
+numbers are recomputed here from the file's text, independently of the parser. Generated data
+elsewhere, with known loss and blinks, and hostile inputs that must give defined results.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import re
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+
+from gazeprep.asc import parse_asc
+from gazeprep.quality import (
+    REASONS,
+    Blinks,
+    Thresholds,
+    TrialQuality,
+    Validation,
+    Validations,
+    assign_trials,
+    flag_reasons,
+    measured_rate,
+    parse_validation,
+    quality_frame,
+    quality_schema,
+    session_quality,
+    session_summary,
+    trial_windows,
+)
+
+EYELINK = Path(__file__).resolve().parents[2] / "shared" / "data" / "eyelink"
+
+
+@pytest.fixture(scope="module")
+def binocular() -> Path:
+    path = EYELINK / "eyelink_binocular_example.asc"
+    if not path.exists():
+        pytest.skip("needs ../shared/data (real data not present)")
+    return path
+
+
+def msg_lines(path: Path) -> list[tuple[float, str]]:
+    """(time, text) of every MSG line, read with a regex."""
+    out = []
+    for line in path.read_text(encoding="latin-1").splitlines():
+        m = re.match(r"MSG\s+(\S+)\s+(.*)$", line)
+        if m:
+            out.append((float(m[1]), m[2]))
+    return out
+
+
+# ------------------------------------------------------------------ validation messages
+
+
+def test_parse_validation_real_binocular_lines(binocular):
+    vals = [(t, parse_validation(s)) for t, s in msg_lines(binocular) if "VALIDATION" in s]
+    assert vals == [
+        (1395411.0, Validation("L", "GOOD", 0.41, 0.64, 0.35, "HV9")),
+        (1395411.0, Validation("R", "GOOD", 0.31, 0.84, 0.27, "HV9")),
+    ]
+    # EyeLink's max error is the worst of the per-point offsets (VALIDATE ... OFFSET x deg.)
+    for eye, v in (("LEFT", vals[0][1]), ("RIGHT", vals[1][1])):
+        points = [float(re.search(r"OFFSET (\S+) deg", s)[1]) for _, s in msg_lines(binocular)
+                  if s.startswith("VALIDATE") and f" {eye} " in s]
+        assert len(points) == 9 and max(points) == v.max_deg
+
+
+def test_parse_validation_real_monocular_line():
+    path = EYELINK / "eyelink_monocular_2khz_example.asc"
+    if not path.exists():
+        pytest.skip("needs ../shared/data (real data not present)")
+    vals = [parse_validation(s) for _, s in msg_lines(path) if "VALIDATION" in s]
+    assert vals == [Validation("L", "GOOD", 0.27, 0.83, 0.11, "HV9")]
+
+
+@pytest.mark.parametrize(("text", "want"), [
+    ("!CAL VALIDATION HV9 R RIGHT POOR ERROR 2.40 avg. 6.03 max  OFFSET 0.19 deg. 4.2,6.3 pix.",
+     Validation("R", "POOR", 2.40, 6.03, 0.19, "HV9")),
+    ("!CAL VALIDATION HV13 L LEFT  FAIR ERROR 0.72 avg. 1.31 max  OFFSET 0.40 deg. 1,2 pix.",
+     Validation("L", "FAIR", 0.72, 1.31, 0.40, "HV13")),
+    ("MSG\t1076158 !CAL VALIDATION HV5 L LEFT  GOOD ERROR 0.29 avg. 0.65 max",
+     Validation("L", "GOOD", 0.29, 0.65, math.nan, "HV5")),
+    ("!CAL VALIDATION HV9 LR RIGHT ABORTED", Validation("R", "ABORTED", math.nan, math.nan,
+                                                          math.nan, "HV9")),
+    ("!CAL VALIDATION HV9 R ABORTED", Validation("R", "ABORTED", math.nan, math.nan, math.nan,
+                                                   "HV9")),
+    ("!CAL VALIDATION HV9 LR GOOD ERROR 0.5 avg. 0.9 max", Validation(None, "GOOD", 0.5, 0.9,
+                                                                       math.nan, "HV9")),
+])
+def test_parse_validation_forms(text, want):
+    got = parse_validation(text)
+    assert got is not None
+    assert got[:2] == want[:2] and got.model == want.model
+    np.testing.assert_equal(got[2:5], want[2:5])  # NaN == NaN here
+
+
+@pytest.mark.parametrize("text", [
+    "", "!CAL VALIDATION", "!CAL VALIDATION HV9", "!CAL CALIBRATION HV9 LR LEFT GOOD",
+    "VALIDATE LR POINT 0  LEFT  at 960,540  OFFSET 0.48 deg.  20.7,7.9 pix.",
+    "!CAL VALIDATION HV9 LR LEFT GOOD ERROR 0.41 avg.",
+    "!CAL VALIDATION HV9 LR LEFT GOOD ERROR x avg. 0.64 max",
+    "!CAL VALIDATION HV9 LR LEFT GOOD ERROR nan avg. 0.64 max",
+    "!CAL VALIDATION HV9 LR LEFT GOOD ERROR inf avg. 0.64 max",
+    "!CAL VALIDATION HV9 LR LEFT GOOD ERROR 1e999 avg. 0.64 max",
+    "!CAL VALIDATION HV9 LR LEFT GOOD ERROR -0.4 avg. 0.64 max",
+    "!CAL VALIDATION HV9 LR LEFT GOOD ERROR 0.41 max 0.64 avg.",
+    "!CAL VALIDATION HV9 LR LEFT GOOD ERROR 0.41 avg. 0.64 max OFFSET deg.",
+    "!CAL VALIDATION HV9 LR LEFT GOOD",  # graded but no numbers: not a known form
+    "!CAL VALIDATION HV9 LR LEFT EXCELLENT ERROR 0.1 avg. 0.2 max",
+])
+def test_parse_validation_unknown_forms_give_none(text):
+    assert parse_validation(text) is None
+
+
+def test_parse_validation_never_raises_on_shuffled_tokens():
+    words = "!CAL VALIDATION HV9 LR LEFT GOOD ERROR 0.41 avg. 0.64 max OFFSET 0.35 deg.".split()
+    rng = np.random.default_rng(0)
+    for _ in range(3000):
+        k = int(rng.integers(0, len(words) + 1))
+        toks = list(rng.permutation(words)[:k])
+        got = parse_validation(" ".join(toks))
+        assert got is None or isinstance(got, Validation)
+    for toks in itertools.permutations(["ERROR", "0.4", "avg.", "max"]):
+        parse_validation("!CAL VALIDATION HV9 L LEFT GOOD " + " ".join(toks))
+
+
+# ------------------------------------------------------------------ the real recording
+
+
+def test_real_binocular_trial_quality(binocular):
+    log = parse_asc(str(binocular))
+    text = binocular.read_text(encoding="latin-1").splitlines()
+    (trial,) = log.trials
+    (block,) = log.blocks
+    start, end = trial.time, block.end_time  # the trimmed file has no TRIAL_RESULT
+    vals = Validations.from_messages(*zip(*msg_lines(binocular), strict=True))
+    blinks = [re.match(r"EBLINK ([LR]) (\d+)\s+(\d+)", ln).groups() for ln in text
+              if ln.startswith("EBLINK")]
+    rows = session_quality(
+        "bino", [trial.id], np.array([start]), np.array([end]), log.t, log.x, log.y,
+        assign_trials(log.t, np.array([start]), np.array([end])), block.rate,
+        blocks=(np.array([block.time]), np.array([block.end_time])),
+        blinks=Blinks(np.array([float(b[1]) for b in blinks]),
+                      np.array([float(b[2]) for b in blinks]), np.array([b[0] for b in blinks])),
+        validations=vals, fixations={(trial.id, "L"): {"kept": 1, "short": 2}})
+    # independent count from the text: sample lines in [start, end), '.' per eye
+    samples = [ln.split("\t") for ln in text if ln[:1].isdigit() and start <= float(
+        ln.split("\t")[0]) < end]
+    assert [q.eye for q in rows] == ["L", "R"]
+    for q, col in zip(rows, (1, 4), strict=True):
+        valid = sum(s[col].strip() != "." for s in samples)
+        assert q.samples_present == len(samples) == 35
+        assert q.samples_expected == 35  # 35 ms at 1000 Hz
+        assert q.samples_valid == valid
+        assert q.loss_pct == pytest.approx(100 * (35 - valid) / 35)
+        assert q.measured_rate_hz == 1000.0 and q.rate_hz == 1000.0
+        assert q.validation_time_ms == 1395411.0 and q.validation_result == "GOOD"
+        assert q.blinks == 1
+    left, right = rows
+    assert (left.samples_valid, right.samples_valid) == (17, 28)
+    # the blink covers the trial start: EBLINK L 1408787..1408883, R 1408793..1408872 (+1 ms)
+    assert (left.blink_ms, right.blink_ms) == (1408884 - start, 1408873 - start)
+    assert (left.validation_avg_deg, left.validation_max_deg) == (0.41, 0.64)
+    assert (right.validation_avg_deg, right.validation_max_deg) == (0.31, 0.84)
+    assert left.flag_reasons == ["loss"]  # 51 % lost in a blink
+    assert right.loss_pct == 20.0 and right.flag_reasons == []  # at the threshold, not above
+    assert (left.fixations_kept, left.fixations_dropped) == (1, {"short": 2})
+
+
+# ------------------------------------------------------------------ generated recordings
+
+
+def recording(n=3000, rate=1000.0):
+    """Three 1000 ms trials at ``rate`` Hz, both eyes valid everywhere."""
+    t = np.arange(n) * (1000.0 / rate)
+    x = np.full((2, n), 500.0)
+    y = np.full((2, n), 400.0)
+    start, end = np.array([0.0, 1000.0, 2000.0]), np.array([1000.0, 2000.0, 3000.0])
+    return t, x, y, start, end
+
+
+def run(t, x, y, start, end, rate=1000.0, **kw):
+    labels = [f"T{i}" for i in range(start.size)]
+    return session_quality("s", labels, start, end, t, x, y, assign_trials(t, start, end),
+                           rate, **kw)
+
+
+def test_known_loss_blinks_and_rate():
+    t, x, y, start, end = recording()
+    x[0, 100:200] = np.nan  # trial 0: a 100 ms blink of the left eye
+    keep = np.ones(t.size, bool)
+    keep[1000:2000:2] = False  # trial 1: every other sample lost
+    blinks = Blinks(np.array([100.0]), np.array([199.0]), np.array(["L"]))
+    rows = run(t[keep], x[:, keep], y[:, keep], start, end, blinks=blinks)
+    q = {(r.trial, r.eye): r for r in rows}
+    assert q["T0", "L"].loss_pct == 10.0 and q["T0", "L"].missing_pct == 10.0
+    assert (q["T0", "L"].blinks, q["T0", "L"].blink_ms) == (1, 100.0)
+    assert q["T0", "L"].flag_reasons == []
+    assert (q["T0", "R"].loss_pct, q["T0", "R"].blinks) == (0.0, 0)
+    assert q["T1", "L"].samples_present == 500 and q["T1", "L"].loss_pct == 50.0
+    assert q["T1", "L"].measured_rate_hz == 500.0
+    assert q["T1", "L"].flag_reasons == ["loss", "rate"]
+    assert q["T2", "R"].flag_reasons == [] and q["T2", "R"].samples_expected == 1000
+
+
+def test_only_recorded_time_is_expected():
+    t, x, y, start, end = recording()
+    inside = (t >= 500) & (t < 1500)  # one block: 500..1500 ms
+    rows = run(t[inside], x[:, inside], y[:, inside], start[:2], end[:2],
+               blocks=(np.array([500.0]), np.array([1500.0])))
+    assert [r.samples_expected for r in rows] == [500, 500, 500, 500]
+    assert [r.loss_pct for r in rows] == [0.0] * 4
+
+
+def test_block_without_end_records_to_the_trial_end():
+    """A truncated recording's last block has no END (NaN): it counts up to the trial's end."""
+    t, x, y, start, end = recording()
+    rows = run(t, x, y, start, end, blocks=(np.array([0.0, 1500.0]), np.array([1000.0, np.nan])))
+    assert [r.samples_expected for r in rows[::2]] == [1000, 500, 1000]
+
+
+def test_validation_before_the_trial_per_eye():
+    t, x, y, start, end = recording()
+    vals = Validations.from_messages(
+        [-10.0, -5.0, 1500.0, 900.0],
+        ["!CAL VALIDATION HV9 LR LEFT  GOOD ERROR 0.3 avg. 0.6 max",
+         "!CAL VALIDATION HV9 LR RIGHT POOR ERROR 1.2 avg. 2.6 max",
+         "!CAL VALIDATION HV9 LR LEFT  FAIR ERROR 0.9 avg. 1.6 max",  # before trial 2 only
+         "!CAL VALIDATION HV9 LR ABORTED"])  # no eye: both eyes, trials 1 and 2
+    q = {(r.trial, r.eye): r for r in run(t, x, y, start, end, validations=vals)}
+    assert q["T0", "L"].validation_avg_deg == 0.3 and q["T0", "L"].flag_reasons == []
+    assert q["T0", "R"].flag_reasons == ["validation_avg", "validation_max", "validation_poor"]
+    assert q["T1", "L"].validation_result == "ABORTED"
+    assert q["T1", "L"].validation_avg_deg is None
+    assert q["T1", "R"].flag_reasons == ["validation_aborted"]
+    assert q["T2", "L"].validation_time_ms == 1500.0
+    assert q["T2", "L"].flag_reasons == ["validation_max"]  # 1.6 > 1.5 (FAIR by EyeLink)
+    assert q["T2", "R"].validation_time_ms == 900.0
+
+
+def test_thresholds_are_parameters():
+    t, x, y, start, end = recording()
+    x[0, :150] = np.nan  # 15 % loss in trial 0
+    strict = run(t, x, y, start, end, thresholds=Thresholds(loss_pct=10.0))
+    default = run(t, x, y, start, end)
+    assert strict[0].flag_reasons == ["loss"] and default[0].flag_reasons == []
+    assert set(REASONS) >= {r for q in strict for r in q.flag_reasons}
+
+
+# ------------------------------------------------------------------ hostile inputs
+
+
+@pytest.mark.filterwarnings("error")  # no RuntimeWarning (0/0, NaN comparisons) either
+def test_hostile_inputs_give_defined_results():
+    t, x, y, start, end = recording()
+    x[:, 1000:2000] = np.nan  # trial 1: both eyes missing throughout
+    t = t.copy()
+    t[2000:2100] = np.nan  # trial 2: 100 NaN times
+    labels = ["T0", "T1", "T2", "empty", "nan-window"]
+    starts = np.array([0.0, 1000.0, 2000.0, 5000.0, np.nan])
+    ends = np.array([1000.0, 2000.0, 3000.0, 5000.0, np.nan])
+    trial = assign_trials(t, starts[:3], ends[:3])
+    assert (trial[2000:2100] == -1).all()
+    rows = session_quality("s", labels, starts, ends, t, x, y, trial, 1000.0,
+                           blinks=Blinks(np.array([np.nan, 10.0]), np.array([5.0, np.nan]),
+                                         np.array(["L", "L"])),
+                           validations=Validations.from_messages([np.nan], ["x"]))
+    q = {(r.trial, r.eye): r for r in rows}
+    assert q["T1", "L"].loss_pct == 100.0 and q["T1", "L"].missing_pct == 100.0
+    assert q["T1", "L"].flag_reasons == ["loss"]
+    assert q["T2", "L"].samples_present == 900 and q["T2", "L"].loss_pct == 10.0
+    assert q["empty", "L"].samples_present == 0 and q["empty", "L"].samples_expected == 0
+    assert q["empty", "L"].loss_pct is None and q["empty", "L"].measured_rate_hz is None
+    assert q["empty", "L"].flag_reasons == ["no_samples"]
+    assert q["nan-window", "R"].samples_expected is None and q["nan-window", "R"].blinks == 0
+    assert q["T0", "L"].blinks == 0  # NaN blink ends never count
+    frame = quality_frame(rows)
+    assert frame.height == 10 and frame["recorded_ms"].null_count() == 2
+
+
+@pytest.mark.filterwarnings("error")
+@pytest.mark.parametrize("rate", [0.0, -1000.0, np.nan, np.inf])
+def test_unusable_header_rate_falls_back_to_the_measured_rate(rate):
+    t, x, y, start, end = recording()
+    rows = run(t, x, y, start, end, rate=rate)
+    assert all(r.rate_hz is None and r.measured_rate_hz == 1000.0 for r in rows)
+    assert all(r.samples_expected == 1000 and r.loss_pct == 0.0 for r in rows)
+    assert all("rate" not in r.flag_reasons for r in rows)
+
+
+@pytest.mark.filterwarnings("error")
+def test_single_sample_and_no_rate_at_all():
+    rows = session_quality("s", ["one"], np.array([0.0]), np.array([10.0]), np.array([3.0]),
+                           np.array([[np.nan], [1.0]]), np.array([[np.nan], [1.0]]),
+                           np.array([0]), np.nan)
+    left, right = rows
+    assert left.samples_expected is None and left.loss_pct is None
+    assert left.missing_pct == 100.0 and left.flag_reasons == ["loss"]
+    assert right.missing_pct == 0.0 and right.flag_reasons == []
+
+
+@pytest.mark.filterwarnings("error")
+def test_measured_rate_and_assign_trials_edges():
+    assert measured_rate(np.array([])) is None
+    assert measured_rate(np.array([5.0, 5.0, np.nan])) is None
+    assert measured_rate(np.array([0.0, 0.5, 1.0, np.inf])) == 2000.0
+    assert assign_trials(np.array([1.0, np.nan]), np.array([]), np.array([])).tolist() == [-1, -1]
+    got = assign_trials(np.array([-1.0, 0.0, 9.9, 10.0, 20.0, 25.0]), np.array([0.0, 20.0]),
+                        np.array([10.0, np.nan]))
+    assert got.tolist() == [-1, 0, 0, -1, -1, -1]  # a NaN end holds no sample
+
+
+@pytest.mark.filterwarnings("error")
+def test_trial_windows_end_and_rate():
+    blocks = (np.array([100.0, 1000.0, 3000.0]), np.array([900.0, 2000.0, np.nan]),
+              np.array([1000.0, 500.0, 2000.0]))
+    start = np.array([95.0, 300.0, 990.0, 2500.0, 2990.0])
+    end = np.array([np.nan, 600.0, np.nan, np.nan, np.nan])
+    got_end, rate = trial_windows(start, end, *blocks, last_time=4000.0)
+    # 95: TRIALID 5 ms before START, ends at the next TRIALID; 300: TRIAL_RESULT; 990: before
+    # START, ends with its block; 2500: between blocks, no rate, ends at the next TRIALID;
+    # 2990: its block never ends: the last sample
+    assert got_end.tolist() == [300.0, 600.0, 2000.0, 2990.0, 4000.0]
+    np.testing.assert_array_equal(rate, [1000.0, 1000.0, 500.0, np.nan, 2000.0])
+    e, r = trial_windows(np.array([5.0]), np.array([1.0]), np.array([]), np.array([]),
+                         np.array([]))
+    assert e.tolist() == [5.0] and np.isnan(r).all()  # an end before the start: empty
+    e, r = trial_windows(np.array([]), np.array([]), *blocks)
+    assert e.size == r.size == 0
+
+
+def test_trial_windows_on_the_real_recording(binocular):
+    log = parse_asc(str(binocular))
+    end, rate = trial_windows(
+        np.array([tr.time for tr in log.trials]), np.full(len(log.trials), np.nan),
+        np.array([b.time for b in log.blocks]), np.array([b.end_time for b in log.blocks]),
+        np.array([b.rate for b in log.blocks]), float(log.t[-1]))
+    assert end.tolist() == [1408901.0] and rate.tolist() == [1000.0]  # its END line
+
+
+# ------------------------------------------------------------------ the table
+
+
+def test_quality_frame_schema_and_parquet_round_trip(tmp_path):
+    t, x, y, start, end = recording()
+    x[0, :300] = np.nan
+    rows = run(t, x, y, start, end,
+               fixations={("T0", "L"): {"kept": 3, "short": 1, "outside_image": 2}})
+    frame = quality_frame(rows)
+    assert frame.schema == pl.Schema(quality_schema())
+    assert frame.height == 6
+    first = frame.row(0, named=True)
+    assert first["flagged"] and first["flag_reasons"] == ["loss"]
+    assert first["fixations_dropped"] == [{"reason": "outside_image", "count": 2},
+                                          {"reason": "short", "count": 1}]
+    path = tmp_path / "quality.parquet"
+    frame.write_parquet(path)
+    assert pl.read_parquet(path).equals(frame)
+    (summary,) = session_summary(frame)
+    assert summary["trials"] == 3 and summary["trials_flagged"] == 1
+    assert summary["loss_pct"] == pytest.approx(100 * 300 / 6000)
+    assert summary["fixations_kept"] == 3 and summary["fixations_dropped"] == 3
+    assert summary["rate_hz"] == [1000.0]
+
+
+def test_flag_reasons_on_a_bare_row():
+    q = TrialQuality(session="s", trial=None, eye="L", start_ms=0.0, end_ms=1.0,
+                     recorded_ms=1.0, rate_hz=1000.0, measured_rate_hz=1100.0,
+                     samples_expected=1, samples_present=1, samples_valid=1, loss_pct=0.0,
+                     missing_pct=0.0, blinks=0, blink_ms=0.0)
+    assert flag_reasons(q) == ["rate"]
+    assert flag_reasons(q, Thresholds(rate_deviation_pct=20.0)) == []
+    assert session_summary(quality_frame([])) == []
