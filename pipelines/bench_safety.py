@@ -55,8 +55,9 @@ def main() -> None:
     from gazeprep import cache_store
     from gazeprep.cache import open_cache, plan_render, update_cache
     from gazeprep.contract.zarr_io import open_arrays, read_rows
-    from gazeprep.ingest import IngestOptions, run_ingest
+    from gazeprep.ingest import run_ingest
     from gazeprep.maps import RenderParams
+    from gazeprep.read.options import IngestOptions
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--data", type=Path, default=Path("../shared/data"))

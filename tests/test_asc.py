@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from pathlib import Path
@@ -10,11 +11,17 @@ import numpy as np
 import polars as pl
 import pytest
 
-from gazeprep.asc import parse_asc, read_asc
 from gazeprep.errors import GazeprepError
-from gazeprep.ingest import IngestOptions, run_ingest
+from gazeprep.ingest import ingest_file, run_ingest
+from gazeprep.read.asc.parse import parse_asc
+from gazeprep.read.options import IngestOptions
 
 EYELINK = Path(__file__).resolve().parents[2] / "shared" / "data" / "eyelink"
+
+
+def read_asc(path, opts: IngestOptions):
+    """Read one ASC file to its fixations (reader, then detector for I-VT / I-DT)."""
+    return ingest_file(path, dataclasses.replace(opts, format="asc"))
 
 
 @pytest.fixture(scope="module")
@@ -267,7 +274,7 @@ def test_text_that_is_not_asc(tmp_path):
 @pytest.mark.parametrize("text", ["123.25", "-0.5", "+7", "1.5e3", "2E-2", ".",
                                   "0." + "1" * 30, "12.5x", "1e", "abc", "-"])
 def test_number_parser_matches_float(text):
-    from gazeprep.asc import _POW10, _parse_number
+    from gazeprep.read.asc._kernels import _POW10, _parse_number
 
     buf = np.frombuffer(text.encode(), np.uint8)
     value, ok = _parse_number(buf, 0, len(buf), _POW10)
@@ -278,3 +285,18 @@ def test_number_parser_matches_float(text):
         return
     assert ok
     np.testing.assert_allclose(value, expected, rtol=1e-14, equal_nan=True)
+
+
+def test_parse_asc_takes_the_files_bytes(eyelink):
+    """The bytes of a file (e.g. ASC text converted from an EDF) parse as the file does, and
+    errors and results carry the name given."""
+    path = eyelink / "eyelink_monocular_2khz_example.asc"
+    ref = parse_asc(path)
+    got = parse_asc("recording.edf", data=path.read_bytes())
+    assert got.path == "recording.edf"
+    for k in ("t", "line", "block", "x", "y", "pupil", "state_lines"):
+        np.testing.assert_array_equal(getattr(got, k), getattr(ref, k))
+    assert got.events == ref.events and got.states == ref.states
+    with pytest.raises(GazeprepError, match="binary file") as err:
+        parse_asc("recording.edf", data=b"SR_RESEARCH\x00\x01")
+    assert err.value.file == "recording.edf"

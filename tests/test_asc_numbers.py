@@ -13,9 +13,10 @@ import re
 import numpy as np
 import pytest
 
-from gazeprep.asc import _POW10, _parse_number, parse_asc
 from gazeprep.errors import GazeprepError
-from gazeprep.tracks import FileResult
+from gazeprep.read.asc._kernels import _POW10, _parse_number
+from gazeprep.read.asc.parse import parse_asc
+from gazeprep.read.result import FileResult
 
 NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 
@@ -84,7 +85,7 @@ def test_lines_of_signs_and_points_are_unknown_lines(tmp_path, line):
     p = tmp_path / "x.asc"
     p.write_text(asc_with(line), encoding="latin-1")
     res = FileResult(path=str(p), format="asc")
-    log = parse_asc(str(p), res)
+    log = parse_asc(str(p), res=res)
     assert log.t.tolist() == [1000.0, 1002.0]
     assert [a["kind"] for a in res.anomalies] == ["unknown_line"]
     assert len(res.anomalies[0]["detail"]) <= 80
@@ -102,7 +103,7 @@ def test_ten_megabyte_numbers_are_one_short_error(tmp_path, line, word):
         parse_asc(str(p))
     assert err.value.line == 5 and word in err.value.message and len(str(err.value)) < 400
     res = FileResult(path=str(p), format="asc")
-    log = parse_asc(str(p), res, lenient=True)
+    log = parse_asc(str(p), res=res, lenient=True)
     assert log.t[np.isfinite(log.t)].tolist() == [1000.0, 1002.0]
     assert res.errors[0]["line"] == 5
 
@@ -111,5 +112,5 @@ def test_ten_megabyte_message_is_fine(tmp_path):
     p = tmp_path / "x.asc"
     p.write_text(asc_with("MSG\t1001 " + "x" * 10_000_000), encoding="latin-1")
     res = FileResult(path=str(p), format="asc")
-    log = parse_asc(str(p), res)
+    log = parse_asc(str(p), res=res)
     assert log.events["MSG"] == 1 and not res.errors

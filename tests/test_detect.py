@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from gazeprep.fixations import idt_kernel, ivt_kernel, px_per_degree, summarise
-from gazeprep.ingest import IngestOptions
+from gazeprep.detect._kernels import idt_kernel, ivt_kernel
+from gazeprep.detect.geometry import px_per_degree
+from gazeprep.detect.summary import summarise
+from gazeprep.ingest import ingest_file
+from gazeprep.read.options import IngestOptions
+
+
+def read_asc(path, opts: IngestOptions):
+    """Read one ASC file to its fixations (reader, then detector for I-VT / I-DT)."""
+    return ingest_file(path, dataclasses.replace(opts, format="asc"))
 
 EYELINK = Path(__file__).resolve().parents[2] / "shared" / "data" / "eyelink"
 
@@ -157,7 +166,7 @@ def binocular() -> Path:
 
 
 def test_kernels_match_reference_on_real_samples(binocular):
-    from gazeprep.asc import parse_asc
+    from gazeprep.read.asc.parse import parse_asc
 
     log = parse_asc(str(binocular))
     for e in (0, 1):
@@ -171,8 +180,6 @@ def test_kernels_match_reference_on_real_samples(binocular):
 @pytest.mark.parametrize("detector", ["ivt", "idt"])
 def test_detectors_cover_every_tracker_fixation(binocular, detector):
     """Per eye, some detected fixation overlaps each EFIX fixation by >= 80% of its duration."""
-    from gazeprep.asc import read_asc
-
     ref = read_asc(str(binocular), IngestOptions(detector="tracker", eye="both")).fixations
     got = read_asc(str(binocular), IngestOptions(detector=detector, eye="both")).fixations
     assert ref.height == 4
@@ -187,7 +194,7 @@ def test_detectors_cover_every_tracker_fixation(binocular, detector):
 
 
 def test_merge_adjacent_joins_split_fixations():
-    from gazeprep.fixations import detect
+    from gazeprep.detect import detect
 
     t = np.arange(400, dtype=np.float64)
     x = np.full(400, 100.0)
@@ -256,7 +263,7 @@ def test_all_samples_at_one_time_give_no_fixation():
 @pytest.mark.parametrize("seed", range(4))
 def test_detect_on_hostile_samples_gives_only_finite_fixations(detector, seed):
     """Every detected (and merged) fixation spans finite samples in increasing time."""
-    from gazeprep.fixations import detect
+    from gazeprep.detect import detect
 
     t, x, y = hostile(seed, 1500)
     s = detect(detector, t, x, y, np.full(t.size, np.nan), velocity=0.5, dispersion=10.0,

@@ -10,7 +10,8 @@ import polars as pl
 import pytest
 
 from gazeprep.errors import GazeprepError
-from gazeprep.ingest import IngestOptions, run_ingest
+from gazeprep.ingest import run_ingest
+from gazeprep.read.options import IngestOptions
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "gazemedseg"
 

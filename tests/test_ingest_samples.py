@@ -2,24 +2,31 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from gazeprep.errors import GazeprepError
-from gazeprep.ingest import IngestOptions, detect_format
-from gazeprep.samples import read_samples
+from gazeprep.ingest import ingest_file
+from gazeprep.read import sniff_format
+from gazeprep.read.options import IngestOptions
 
 TOY = Path(__file__).resolve().parents[2] / "shared" / "data" / "eyelink" / "gaze-toy-example.csv"
+
+
+def read_samples(path, opts: IngestOptions):
+    """Read one sample file to its fixations (reader, then detector for I-VT / I-DT)."""
+    return ingest_file(path, dataclasses.replace(opts, format="samples"))
 
 
 @pytest.mark.parametrize("detector", ["ivt", "idt"])
 def test_toy_example_ingests(detector):
     if not TOY.exists():
         pytest.skip("needs ../shared/data (real data not present)")
-    assert detect_format(TOY) == "samples"
-    res = read_samples(str(TOY), IngestOptions(detector=detector))
+    assert sniff_format(TOY) == "samples"
+    res = ingest_file(str(TOY), IngestOptions(detector=detector))
     assert res.n_samples == 4306
     f = res.fixations
     assert 40 <= f.height <= 150, f.height

@@ -19,7 +19,8 @@ from safety_helpers import KVASIR_GAZE, error_line, run_cli, sha256, tree_hashes
 
 from gazeprep.cache import read_tracks
 from gazeprep.errors import GazeprepError
-from gazeprep.ingest import OUTPUT_FILES, IngestOptions, run_ingest
+from gazeprep.ingest import OUTPUT_FILES, run_ingest
+from gazeprep.read.options import IngestOptions
 
 IMAGES_A = ["a0", "a1", "a2"]
 IMAGES_B = ["b0", "b1"]
@@ -146,7 +147,8 @@ _KILL_AT_NTH_FS_CALL = textwrap.dedent("""
     P = pathlib.Path
     P.rename, P.replace = wrap(P.rename), wrap(P.replace)
     shutil.rmtree, os.unlink = wrap(shutil.rmtree), wrap(os.unlink)
-    from gazeprep.ingest import IngestOptions, run_ingest
+    from gazeprep.ingest import run_ingest
+    from gazeprep.read.options import IngestOptions
     run_ingest([sys.argv[2]], sys.argv[3], IngestOptions())
 """)
 
@@ -209,7 +211,8 @@ _KILL_AT_STEP = textwrap.dedent("""
         if s == step:
             os._exit(77)
     outputs._fault = fault
-    from gazeprep.ingest import IngestOptions, run_ingest
+    from gazeprep.ingest import run_ingest
+    from gazeprep.read.options import IngestOptions
     run_ingest([sys.argv[2]], sys.argv[3], IngestOptions())
 """)
 

@@ -279,12 +279,12 @@ def test_report_zero_image_rect_is_refused(tmp_path, capsys):
 
 def test_report_image_rect_from_the_api_is_checked(tmp_path):
     from gazeprep.errors import GazeprepError
-    from gazeprep.fixreport import read_fixreport
-    from gazeprep.ingest import IngestOptions
+    from gazeprep.read import fixreport
+    from gazeprep.read.options import IngestOptions
 
     p = write_report(tmp_path, "a.jpg,10,20,100\n")
     with pytest.raises(GazeprepError, match="image rectangle"):
-        read_fixreport(str(p), IngestOptions(coords="pixels", image_rect=(0, 0, 0, 10)))
+        fixreport.read(str(p), IngestOptions(coords="pixels", image_rect=(0, 0, 0, 10)))
 
 
 # -- sample CSV ------------------------------------------------------------------------------------
@@ -345,14 +345,14 @@ def test_samples_hostile_position_is_an_error(tmp_path, capsys, value):
 
 def test_samples_sample_rate_from_the_api_is_checked(tmp_path):
     from gazeprep.errors import GazeprepError
-    from gazeprep.ingest import IngestOptions
-    from gazeprep.samples import read_samples
+    from gazeprep.read import samples
+    from gazeprep.read.options import IngestOptions
 
     p = tmp_path / "g.csv"
     p.write_text("x,y\n" + "500,400\n" * 50)
     for rate in (0.0, -5.0, float("nan"), float("inf")):
         with pytest.raises(GazeprepError, match="sample rate"):
-            read_samples(str(p), IngestOptions(sample_rate=rate, units="px"))
+            samples.read(str(p), IngestOptions(sample_rate=rate, units="px"))
 
 
 def png_header(path: Path, width: int, height: int) -> None:

@@ -34,10 +34,10 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
-from gazeprep.delimited import check_unique, read_table
 from gazeprep.errors import GazeprepError
 from gazeprep.limits import MAX_DURATION_MS, MAX_SIDE_PX, MAX_TIME_MS, rect_problem
-from gazeprep.tracks import (
+from gazeprep.read.delimited import check_unique, read_table
+from gazeprep.read.result import (
     LATIN1_NAME,
     NOT_IN_IMAGES,
     TRACK_KEY,
@@ -48,7 +48,8 @@ from gazeprep.tracks import (
 )
 
 if TYPE_CHECKING:
-    from gazeprep.ingest import IngestOptions
+    from gazeprep.read.options import IngestOptions
+    from gazeprep.read.probe import Probe
 
 #: Canonical field -> accepted column names (upper case). First match wins.
 ALIASES: dict[str, tuple[str, ...]] = {
@@ -97,6 +98,15 @@ def resolve_columns(names: list[str], path: str) -> dict[str, str]:
             line=1,
         )
     return found
+
+
+def sniff(probe: Probe) -> bool:
+    """Whether the file's header names the columns a fixation report needs."""
+    try:
+        resolve_columns(probe.header, str(probe.path))
+    except GazeprepError:
+        return False
+    return True
 
 
 def _numeric(df: pl.DataFrame, cols: dict[str, str]) -> pl.DataFrame:
@@ -217,7 +227,7 @@ def _fail_or_drop(
     return t.filter(~mask)
 
 
-def read_fixreport(path: str, opts: IngestOptions) -> FileResult:
+def read(path: str, opts: IngestOptions) -> FileResult:
     """Read one fixation report.
 
     Parameters

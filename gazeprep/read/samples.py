@@ -5,7 +5,8 @@ Columns are found by name (case-insensitive, :data:`COLUMNS`) or given with ``--
 (ms, s or us); without a time column, ``--sample-rate`` (Hz) numbers the rows. Positions are
 screen pixels; the image lies at ``--image-rect`` (default: the whole screen, ``--screen-px``,
 else 1920 x 1080, recorded in the report). Empty, ``.``, ``NA`` or ``NaN`` x/y/pupil values are
-missing samples (blinks); any other text is an error. Fixations come from I-VT (default) or I-DT.
+missing samples (blinks); any other text is an error. Fixations come from I-VT (default) or I-DT:
+:func:`read` returns a :class:`SampleRecording` whose series ingest hands to the detector.
 
 Numbers (limits in :mod:`gazeprep.limits`): every sample needs a time that is a finite number
 within 2**53 ms and whose float64 resolution is finer than half the sampling interval (else
@@ -30,10 +31,21 @@ import polars as pl
 
 from gazeprep.errors import GazeprepError
 from gazeprep.limits import MAX_COORD_PX, MAX_RATE_HZ, coarse_times, rect_problem, time_problem
-from gazeprep.tracks import LATIN1_NAME, FileResult, conform, image_id, images_lookup, latin1_names
+from gazeprep.read.delimited import check_unique, read_table
+from gazeprep.read.result import (
+    LATIN1_NAME,
+    FileResult,
+    Recording,
+    Series,
+    conform,
+    image_id,
+    images_lookup,
+    latin1_names,
+)
 
 if TYPE_CHECKING:
-    from gazeprep.ingest import IngestOptions
+    from gazeprep.read.options import IngestOptions
+    from gazeprep.read.probe import Probe
 
 COLUMNS: dict[str, tuple[str, ...]] = {
     "time": ("TIME", "TIMESTAMP", "T", "TIME_MS", "MS", "TIMESTAMP_MS"),
@@ -77,20 +89,26 @@ def _columns(names: list[str], mapping: dict[str, str], path: str,
     return found
 
 
-def read_samples(path: str, opts: IngestOptions) -> FileResult:
-    """Read a sample file and detect fixations.
+def sniff(probe: Probe) -> bool:
+    """Whether the file's header has time-like and x/y columns."""
+    return looks_like_samples(probe.header)
+
+
+def read(path: str, opts: IngestOptions) -> SampleRecording:
+    """Read a sample file: its samples, one series per viewing, for the detector.
 
     Parameters
     ----------
     path : str
         CSV/TSV file.
     opts : IngestOptions
-        Column mapping, ``time_unit``, ``sample_rate``, detector and thresholds, ``image_rect``,
+        Column mapping, ``time_unit``, ``sample_rate``, ``detector``, ``image_rect``,
         ``screen_px``, ``min_duration``, ``lenient``.
 
     Returns
     -------
-    FileResult
+    SampleRecording
+        Its ``place`` turns the detected fixations into the file's FileResult.
 
     Raises
     ------
@@ -98,10 +116,6 @@ def read_samples(path: str, opts: IngestOptions) -> FileResult:
         Missing columns, text in numeric fields, time missing or going backwards (unless
         ``opts.lenient``: those samples are then skipped and counted in the report).
     """
-    from gazeprep.asc import detector_thresholds
-    from gazeprep.delimited import check_unique, read_table
-    from gazeprep.fixations import detect
-
     res = FileResult(path=str(path), format="samples")
     detector = "ivt" if opts.detector == "auto" else opts.detector
     if detector == "tracker":
@@ -126,47 +140,64 @@ def read_samples(path: str, opts: IngestOptions) -> FileResult:
     if problem:
         raise GazeprepError(f"--image-rect / --screen-px is not a usable image rectangle "
                             f"({problem})", file=path)
-    thr = detector_thresholds(opts, screen)
-    rows = []
-    stem = Path(path).stem
-    latin1 = latin1_names(t, table.latin1_lines)
-    seg = t.with_columns((pl.col("image") != pl.col("image").shift(1)).fill_null(True)
-                         .cum_sum().alias("_seg"))
-    for k, (_, part) in enumerate(seg.group_by("_seg", maintain_order=True), 1):
-        name = part["image"][0]
-        # each contiguous run of one image is one viewing: its own trial and track
-        trial = str(k) if "image" in cols else None
-        tt = part["t"].to_numpy()
-        s = detect(detector, tt, part["x"].to_numpy(), part["y"].to_numpy(),
-                   part["pupil"].to_numpy(), velocity=thr["velocity"],
-                   dispersion=thr["dispersion"], ivt_window=opts.ivt_window,
-                   idt_window=opts.idt_window, max_gap=opts.max_gap, merge_gap=opts.merge_gap,
-                   merge_distance=thr["merge_distance"])
-        res.rows_read += int(s["first"].size)
-        size = _size(res, name, rect, opts, [LATIN1_NAME] if name in latin1 else [])
-        ln = part["line"].to_numpy()[s["first"]]
-        for i in range(s["first"].size):
-            nx = (s["x"][i] - rect[0]) / rect[2]
-            ny = (s["y"][i] - rect[1]) / rect[3]
-            if not (0.0 <= nx <= 1.0 and 0.0 <= ny <= 1.0):
-                res.drop("outside_image", int(ln[i]))
-            elif s["duration"][i] < opts.min_duration:
-                res.drop("short", int(ln[i]), f"{s['duration'][i]:g} ms")
-            else:
-                pupil = s["pupil"][i]
-                rows.append((name, trial, nx, ny, s["start"][i] - tt[0], s["duration"][i],
-                             pupil if np.isfinite(pupil) else None,
-                             *(size or (None, None)), s["start"][i], int(ln[i])))
-    out = pl.DataFrame(rows, schema={
-        "image": pl.String, "trial": pl.String, "x": pl.Float64, "y": pl.Float64,
-        "onset_ms": pl.Float64, "duration_ms": pl.Float64, "pupil": pl.Float64,
-        "width": pl.Int32, "height": pl.Int32, "order": pl.Float64, "line": pl.Int64},
-        orient="row")
-    res.fixations = conform(out.with_columns(
-        pl.lit(stem).alias("session"), pl.lit("").alias("eye"),
-        pl.lit(Path(path).name).alias("source")))
-    res.check_balance()
-    return res
+    return SampleRecording(res, detector, screen, t, "image" in cols, rect, opts,
+                           latin1_names(t, table.latin1_lines))
+
+
+class SampleRecording(Recording):
+    """The samples of a sample file, one :class:`~gazeprep.read.result.Series` per viewing.
+
+    A viewing is a contiguous run of samples on one image (the whole file without an image
+    column): its own trial (``1``, ``2``... in file order; null without an image column) and
+    track. The image lies at ``rect`` (screen px); onsets count from the viewing's first sample.
+    """
+
+    def __init__(self, res: FileResult, detector: str, screen: tuple[float, float],
+                 t: pl.DataFrame, has_image: bool, rect: tuple, opts: IngestOptions,
+                 latin1: set[str]):
+        self.result, self.detector, self.screen_px = res, detector, screen
+        self.rect, self.opts, self.latin1 = rect, opts, latin1
+        seg = t.with_columns((pl.col("image") != pl.col("image").shift(1)).fill_null(True)
+                             .cum_sum().alias("_seg"))
+        self.series: list[Series] = []
+        self.viewings: list[tuple[str, str | None, np.ndarray]] = []
+        for k, (_, part) in enumerate(seg.group_by("_seg", maintain_order=True), 1):
+            self.series.append(Series(part["t"].to_numpy(), part["x"].to_numpy(),
+                                      part["y"].to_numpy(), part["pupil"].to_numpy()))
+            self.viewings.append((part["image"][0], str(k) if has_image else None,
+                                  part["line"].to_numpy()))
+
+    def place(self, found: list[dict[str, np.ndarray]]) -> FileResult:
+        """The file's fixations: normalised to the image rectangle, short and outside ones
+        dropped and counted."""
+        res, rect, opts = self.result, self.rect, self.opts
+        rows = []
+        for (name, trial, lines), se, s in zip(self.viewings, self.series, found, strict=True):
+            res.rows_read += int(s["first"].size)
+            size = _size(res, name, rect, opts, [LATIN1_NAME] if name in self.latin1 else [])
+            ln = lines[s["first"]]
+            for i in range(s["first"].size):
+                nx = (s["x"][i] - rect[0]) / rect[2]
+                ny = (s["y"][i] - rect[1]) / rect[3]
+                if not (0.0 <= nx <= 1.0 and 0.0 <= ny <= 1.0):
+                    res.drop("outside_image", int(ln[i]))
+                elif s["duration"][i] < opts.min_duration:
+                    res.drop("short", int(ln[i]), f"{s['duration'][i]:g} ms")
+                else:
+                    pupil = s["pupil"][i]
+                    rows.append((name, trial, nx, ny, s["start"][i] - se.t[0], s["duration"][i],
+                                 pupil if np.isfinite(pupil) else None,
+                                 *(size or (None, None)), s["start"][i], int(ln[i])))
+        out = pl.DataFrame(rows, schema={
+            "image": pl.String, "trial": pl.String, "x": pl.Float64, "y": pl.Float64,
+            "onset_ms": pl.Float64, "duration_ms": pl.Float64, "pupil": pl.Float64,
+            "width": pl.Int32, "height": pl.Int32, "order": pl.Float64, "line": pl.Int64},
+            orient="row")
+        res.fixations = conform(out.with_columns(
+            pl.lit(Path(res.path).stem).alias("session"), pl.lit("").alias("eye"),
+            pl.lit(Path(res.path).name).alias("source")))
+        res.check_balance()
+        return res
 
 
 def _size(res: FileResult, name: str, rect: tuple, opts: IngestOptions,
