@@ -15,7 +15,6 @@ last) records the sha256 of the two Parquet files, which readers check.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -29,14 +28,10 @@ from pathlib import Path
 from gazeprep.errors import GazeprepError
 from gazeprep.read.options import IngestOptions
 from gazeprep.read.result import FileResult, Recording, size_text
+from gazeprep.tracks import OUTPUT_FILES, RECORD, owned
 
 #: Version of the ``ingest.json`` document.
 VERSION = 1
-#: Every file ingest writes into ``--out``, the commit record (``ingest.json``) last. A rerun
-#: replaces these and nothing else.
-OUTPUT_FILES = ("fixations.parquet", "tracks.parquet", "ingest.json")
-#: The file that describes the set (sha256 of the others); renamed into place last.
-RECORD = "ingest.json"
 
 
 def ingest_file(path: str | Path, opts: IngestOptions) -> FileResult:
@@ -177,11 +172,6 @@ def image_entries(results: list[FileResult]) -> list[dict]:
     return [out[k] for k in sorted(out)]
 
 
-def owned(name: str) -> bool:
-    """Whether ``name`` (a path relative to ``--out``) is a file ingest writes."""
-    return name in OUTPUT_FILES
-
-
 def is_ingest_record(path: Path) -> bool:
     """Whether ``path`` is an ``ingest.json`` written by gazeprep ingest."""
     try:
@@ -262,7 +252,7 @@ def write_outputs(out: Path, fix, tracks, report: dict, notes: list[str] | None 
     ``report`` gains ``outputs``: the sha256 and size of the two Parquet files, which readers
     check against the files they open. Call :func:`prepare_out` first.
     """
-    from gazeprep.outputs import transaction
+    from gazeprep.outputs import sha256_file, transaction
 
     with transaction(out, owned, notes) as st:
         recorded = {}
@@ -270,19 +260,11 @@ def write_outputs(out: Path, fix, tracks, report: dict, notes: list[str] | None 
             path = st.file(name)
             df.write_parquet(path, compression="zstd")
             st.add(name)
-            recorded[name] = {"sha256": _sha256(path), "bytes": path.stat().st_size}
+            recorded[name] = {"sha256": sha256_file(path), "bytes": path.stat().st_size}
         report["outputs"] = recorded
         st.file(RECORD).write_text(json.dumps(report, indent=1, default=str) + "\n")
         st.add(RECORD)
         st.commit(RECORD)
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 __all__ = ["IngestSummary", "ingest_file", "make_report", "prepare_out", "run_ingest",

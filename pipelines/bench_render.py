@@ -50,7 +50,8 @@ def write_gaze_arrays(samples, params, out: Path, shard: int) -> tuple[float, fl
     import zarr
 
     from gazeprep.contract.zarr_io import create_rows_array
-    from gazeprep.maps import pseudo_masks, render_images, to_uint8
+    from gazeprep.render.maps import render_images, to_uint8
+    from gazeprep.render.pseudo import pseudo_masks
 
     n, s, levels = len(samples), params.size, params.levels
     g = zarr.create_group(store=str(out), overwrite=True, zarr_format=3)
@@ -108,8 +109,12 @@ def read_rates(out: Path, n: int, reads: int, seed: int = 0) -> dict[str, float]
 
 
 def main() -> None:
-    from gazeprep.cache import plan_render, read_tracks, update_cache
-    from gazeprep.maps import RenderParams, default_ratios, gazemedseg_heatmap, render_images
+    from gazeprep.render.heatmap import gazemedseg_heatmap
+    from gazeprep.render.maps import render_images
+    from gazeprep.render.params import RenderParams, default_ratios
+    from gazeprep.render.plan import plan_render
+    from gazeprep.render.writer import update_cache
+    from gazeprep.tracks import read_tracks
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--data", type=Path, default=Path("../shared/data"))
@@ -158,7 +163,7 @@ def main() -> None:
     # Agreement of our direct heatmap with the literal recipe (first 50 images, one session).
     import zarr
 
-    from gazeprep.maps import from_uint8
+    from gazeprep.render.maps import from_uint8
 
     heat = zarr.open_group(str(gz), mode="r")["heatmap"]
     diffs = []

@@ -52,12 +52,14 @@ def _gaze_copy(gaze: Path, dst: Path, scale_image: str | None) -> Path:
 
 
 def main() -> None:
-    from gazeprep import cache_store
-    from gazeprep.cache import open_cache, plan_render, update_cache
     from gazeprep.contract.zarr_io import open_arrays, read_rows
     from gazeprep.ingest import run_ingest
-    from gazeprep.maps import RenderParams
+    from gazeprep.inspect.load import load_cache
     from gazeprep.read.options import IngestOptions
+    from gazeprep.render import writer
+    from gazeprep.render.params import RenderParams
+    from gazeprep.render.plan import plan_render
+    from gazeprep.render.writer import update_cache
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--data", type=Path, default=Path("../shared/data"))
@@ -78,13 +80,13 @@ def main() -> None:
           "to bring up to date)")
 
     checked = _median_time(lambda: update_cache(plan, params, out), args.repeat)
-    real = cache_store.find_damaged
-    cache_store.find_damaged = lambda *a: set()
+    real = writer.find_damaged
+    writer.find_damaged = lambda *a: set()
     try:
         unchecked = _median_time(lambda: update_cache(plan, params, out), args.repeat)
     finally:
-        cache_store.find_damaged = real
-    attrs = dict(open_cache(out).attrs)
+        writer.find_damaged = real
+    attrs = dict(load_cache(out).attrs)
     names = ["image", "maps", "heatmap", "pseudo", "mask"]
     check = _median_time(lambda: real(out, attrs, names), args.repeat)
     print(f"up-to-date render: {checked:.2f} s with the damage check, {unchecked:.2f} s without; "

@@ -30,10 +30,12 @@ from pathlib import Path
 import numpy as np
 from kvasir_split import SEED, split_ids
 
-from gazeprep.cache import read_tracks
-from gazeprep.images import index_folder, load_image, load_mask
-from gazeprep.maps import RenderParams, edges, pseudo_masks, render_images
-from gazeprep.score import dice_iou
+from gazeprep.inspect.score import dice_iou
+from gazeprep.render.images import index_folder, load_image, load_mask
+from gazeprep.render.maps import render_images
+from gazeprep.render.params import RenderParams
+from gazeprep.render.pseudo import edges, pseudo_masks
+from gazeprep.tracks import read_tracks
 
 
 def load_data(data: Path, gaze: Path, size: int, decoded: Path | None = None):
@@ -97,7 +99,7 @@ def threshold_curve(src: np.ndarray, masks: np.ndarray, ths: np.ndarray) -> np.n
 def pseudo_dice(maps, heat, images, masks, params, edge_cache):
     """Mean pseudo-mask Dice of ``params`` on the given images (edges precomputed)."""
     if params.refine == "watershed":
-        from gazeprep.maps import pseudo_source, watershed_refine
+        from gazeprep.render.pseudo import pseudo_source, watershed_refine
 
         src = pseudo_source(maps, params)
         pred = np.stack([watershed_refine(e, s, h, params)
@@ -155,7 +157,7 @@ def main() -> None:
                 p, (maps, heat) = get(tau=tau, gamma=gamma, **lkw)
                 for source, level in (("mean", 1), ("level", 1), ("level", 2), ("level", 3)):
                     q = dataclasses.replace(p, pseudo_source=source, pseudo_level=level)
-                    from gazeprep.maps import pseudo_source as src_of
+                    from gazeprep.render.pseudo import pseudo_source as src_of
 
                     ths = np.round(np.arange(0.1, 0.95, 0.05), 2)
                     curve = threshold_curve(src_of(maps[tune], q), masks[tune], ths)

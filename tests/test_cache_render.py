@@ -12,10 +12,13 @@ import zarr
 from skimage.io import imsave
 from typer.testing import CliRunner
 
-from gazeprep.cache import open_cache, plan_render, update_cache
 from gazeprep.cli import app
 from gazeprep.errors import GazeprepError
-from gazeprep.maps import RenderParams, from_uint8
+from gazeprep.inspect.load import load_cache
+from gazeprep.render.maps import from_uint8
+from gazeprep.render.params import RenderParams
+from gazeprep.render.plan import plan_render
+from gazeprep.render.writer import update_cache
 
 S = 24
 
@@ -85,7 +88,7 @@ def test_layout_is_exactly_the_contract(dataset):
     assert rep.rendered == [f"im{i}" for i in range(5)]
     assert rep.empty == ["im4"] and rep.gaze_without_image == ["ghost"]
     assert rep.missing_mask == ["im3"]
-    g = open_cache(out)
+    g = load_cache(out)
     specs = {"image": (3, np.uint8), "maps": (4, np.uint8), "heatmap": (1, np.uint8),
              "pseudo": (1, np.uint8), "mask": (1, np.uint8)}
     assert set(g.array_keys()) == set(specs)
@@ -122,7 +125,7 @@ def test_rerun_renders_nothing_param_change_rerenders(dataset):
     rep = update_cache(_plan(dataset), _params(tau=0.2), out, shard=2)
     # every sample changes: rebuilt aside and swapped in, the old cache whole until then
     assert len(rep.rendered) == 5 and rep.rebuilt
-    g = open_cache(out)
+    g = load_cache(out)
     assert g.attrs["params"]["tau"] == 0.2
     assert not np.array_equal(g["maps"][:], before)
 
@@ -137,7 +140,7 @@ def test_changed_track_rerenders_only_that_image(dataset):
     tr.write_parquet(dataset / "gaze" / "tracks.parquet")
     rep = update_cache(_plan(dataset), _params(), out, shard=2)
     assert rep.rendered == ["im1"]
-    assert open_cache(out).attrs["ingest"]["tracks_sha256"] == _plan(dataset).ingest[
+    assert load_cache(out).attrs["ingest"]["tracks_sha256"] == _plan(dataset).ingest[
         "tracks_sha256"]
 
 
@@ -157,10 +160,10 @@ def test_interrupted_render_resumes_to_identical_cache(dataset):
     g = zarr.open_group(str(out), mode="r")
     assert g.attrs["complete"] is False
     with pytest.raises(GazeprepError, match="incomplete"):
-        open_cache(out)
+        load_cache(out)
     rep = update_cache(_plan(dataset), _params(), out, shard=2)
     assert len(rep.rendered) == 3 and len(rep.skipped) == 2
-    g, r = open_cache(out), open_cache(ref)
+    g, r = load_cache(out), load_cache(ref)
     for name in r.array_keys():
         np.testing.assert_array_equal(g[name][:], r[name][:], err_msg=name)
     for key in ("ids", "n_fixations", "orig_size", "has_mask", "params", "sample_keys"):
@@ -180,7 +183,7 @@ def test_read_rows_equals_row_by_row_reads(dataset, monkeypatch, batched):
         monkeypatch.setattr(zarr_io, "batched_reads_supported", lambda a: False)
     rows = [4, 0, 3, 3, 1, 4, 2]
     got = zarr_io.read_rows([arrays[n] for n in names], rows)
-    g = open_cache(out)
+    g = load_cache(out)
     for name, block in zip(names, got, strict=True):
         want = np.stack([g[name][i] for i in rows])
         assert block.dtype == want.dtype and block.shape == want.shape, name
@@ -193,9 +196,9 @@ def test_read_rows_equals_row_by_row_reads(dataset, monkeypatch, batched):
 def test_session_combination_mean_and_max(dataset):
     out = dataset / "maps.zarr"
     update_cache(_plan(dataset), _params(combine="mean"), out, shard=2)
-    mean = from_uint8(open_cache(out)["maps"][2])
+    mean = from_uint8(load_cache(out)["maps"][2])
     update_cache(_plan(dataset), _params(combine="max"), out, shard=2)
-    mx = from_uint8(open_cache(out)["maps"][2])
+    mx = from_uint8(load_cache(out)["maps"][2])
     assert (mx >= mean - 1e-3).all() and (mx > mean + 0.1).any()
 
 
@@ -207,7 +210,7 @@ def test_cli_render_summary_and_rerun(dataset):
     res = CliRunner().invoke(app, args)
     assert res.exit_code == 0, res.output
     assert "rendered" in res.output and "ghost" in res.output and "im4" in res.output
-    g = open_cache(out)
+    g = load_cache(out)
     assert g["maps"].shape == (5, 3, S, S)
     assert json.loads(json.dumps(dict(g.attrs)))["levels"] == 3
     res = CliRunner().invoke(app, args)

@@ -134,7 +134,7 @@ def test_float_tiff_with_negative_values(tmp_path):
 @pytest.mark.skipif(not KVASIR.is_dir(), reason="../shared/data/kvasir-seg not present")
 def test_kvasir_jpeg_bytes_identical_to_previous_render_code():
     """The cache bytes of JPEG inputs are unchanged: compare with the previous implementation."""
-    from gazeprep.images import load_image, load_mask
+    from gazeprep.render.images import load_image, load_mask
 
     imgs, msks = index_folder(KVASIR / "images"), index_folder(KVASIR / "masks")
     ids = sorted(imgs)[::110]  # 8 images of varied sizes
@@ -147,7 +147,8 @@ def test_kvasir_jpeg_bytes_identical_to_previous_render_code():
 
 
 def _previous_load_image(path, size):
-    # gazeprep/images.py load_image at commit 0753c8d, verbatim but for names.
+    # gazeprep/images.py (now render/images.py) load_image at commit 0753c8d, verbatim but
+    # for names.
     im = Image.open(path)
     hw = (int(im.height), int(im.width))
     if im.format == "JPEG":

@@ -15,11 +15,12 @@ from medical_files import slices_to_volume, write_dicom, write_nifti, write_nrrd
 from PIL import Image
 from typer.testing import CliRunner
 
-from gazeprep.cache import plan_render, update_cache
 from gazeprep.cli import app
 from gazeprep.contract.images import ImageOptions, index_folder
-from gazeprep.maps import RenderParams
-from gazeprep.score import score_cache
+from gazeprep.inspect.score import score_cache
+from gazeprep.render.params import RenderParams
+from gazeprep.render.plan import plan_render
+from gazeprep.render.writer import update_cache
 
 KVASIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "kvasir-seg"
 S, K, H, W = 32, 3, 36, 44  # cache side, slices, slice rows and columns (not square)
@@ -256,7 +257,7 @@ def test_model_input_is_what_render_stored_for_16_bit_and_float(tmp_path):
     """One 8-bit rule: gradseg reads a 16-bit PNG and a float TIFF as render does."""
     import torch
 
-    from gazeprep.images import load_image
+    from gazeprep.render.images import load_image
     from gradseg.predict import model_input, read_rgb
 
     rng = np.random.default_rng(6)

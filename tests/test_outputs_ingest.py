@@ -17,10 +17,10 @@ import polars as pl
 import pytest
 from safety_helpers import KVASIR_GAZE, error_line, run_cli, sha256, tree_hashes, write_report
 
-from gazeprep.cache import read_tracks
 from gazeprep.errors import GazeprepError
 from gazeprep.ingest import OUTPUT_FILES, run_ingest
 from gazeprep.read.options import IngestOptions
+from gazeprep.tracks import read_tracks
 
 IMAGES_A = ["a0", "a1", "a2"]
 IMAGES_B = ["b0", "b1"]

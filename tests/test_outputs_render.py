@@ -19,17 +19,18 @@ from safety_helpers import error_line, run_cli, tree_hashes
 from test_cache_render import _params, _plan, _write_tracks
 from test_cache_render import dataset as dataset  # noqa: F401 - the fixture
 
-from gazeprep import cache as gcache
-from gazeprep.cache import ARRAYS, open_cache, update_cache
+from gazeprep.contract.cache import ARRAYS, FORMAT_VERSION
 from gazeprep.errors import GazeprepError
+from gazeprep.inspect.load import load_cache
+from gazeprep.render.writer import update_cache
 
 S = 24
 CACHE_OWN = (*ARRAYS, "zarr.json", ".gazeprep-staging")
 
 
 def _snapshot(out: Path) -> dict:
-    """Every array's data and the attributes that describe it, read through open_cache."""
-    g = open_cache(out)
+    """Every array's data and the attributes that describe it, read through load_cache."""
+    g = load_cache(out)
     snap = {name: g[name][:] for name in ARRAYS if name in g}
     snap["attrs"] = {k: g.attrs[k] for k in ("ids", "levels", "sample_keys", "row_crc32c")}
     return snap
@@ -77,7 +78,7 @@ def test_non_empty_folder_is_refused_and_empty_folder_is_used(dataset, tmp_path)
     empty = tmp_path / "empty"
     empty.mkdir()
     update_cache(_plan(dataset), _params(), empty, shard=2)
-    assert open_cache(empty).attrs["complete"] is True
+    assert load_cache(empty).attrs["complete"] is True
 
 
 def test_rebuild_keeps_user_files_and_foreign_arrays(dataset):  # noqa: F811
@@ -90,7 +91,7 @@ def test_rebuild_keeps_user_files_and_foreign_arrays(dataset):  # noqa: F811
     rep = update_cache(_plan(dataset), _params(ratios=(1.0, 0.5)), out, shard=2)  # levels 4 -> 2
     assert rep.rebuilt
     assert tree_hashes(out, skip=CACHE_OWN) == user
-    g = open_cache(out)
+    g = load_cache(out)
     assert g["maps"].shape == (5, 2, S, S) and "embeddings" in g
     assert not (out / ".gazeprep-staging").exists()
 
@@ -105,7 +106,7 @@ def test_array_that_disappears_is_reported(dataset):  # noqa: F811
     assert res.returncode == 0, res.stderr
     lines = [ln for ln in res.stderr.splitlines() if "removed" in ln and "mask" in ln]
     assert len(lines) == 1, res.stderr
-    assert "mask" not in open_cache(out)
+    assert "mask" not in load_cache(out)
     assert tree_hashes(out, skip=CACHE_OWN) == user
 
 
@@ -117,7 +118,7 @@ def test_param_change_rebuilds_without_deleting_user_files(dataset):  # noqa: F8
     rep = update_cache(_plan(dataset), _params(tau=0.2), out, shard=2)
     assert len(rep.rendered) == 5
     assert tree_hashes(out, skip=CACHE_OWN) == user
-    assert open_cache(out).attrs["params"]["tau"] == 0.2
+    assert load_cache(out).attrs["params"]["tau"] == 0.2
 
 
 def test_old_format_version_is_rebuilt_by_render(dataset):  # noqa: F811
@@ -126,7 +127,7 @@ def test_old_format_version_is_rebuilt_by_render(dataset):  # noqa: F811
     g = zarr.open_group(str(out), mode="r+")
     g.attrs["format_version"] = 2
     rep = update_cache(_plan(dataset), _params(), out, shard=2)
-    assert rep.rebuilt and open_cache(out).attrs["format_version"] == gcache.FORMAT_VERSION == 3
+    assert rep.rebuilt and load_cache(out).attrs["format_version"] == FORMAT_VERSION == 3
 
 
 # ------------------------------------------------------------------ damaged caches
@@ -181,8 +182,9 @@ _KILL_AT_STEP = textwrap.dedent("""
             os._exit(77)
     outputs._fault = fault
     from pathlib import Path
-    from gazeprep.cache import plan_render, update_cache
-    from gazeprep.maps import RenderParams
+    from gazeprep.render.params import RenderParams
+    from gazeprep.render.plan import plan_render
+    from gazeprep.render.writer import update_cache
     d = Path(sys.argv[2]); kw = json.loads(sys.argv[4])
     update_cache(plan_render(d / "gaze", d / "images", d / "masks"),
                  RenderParams(size=24, **kw), d / "maps.zarr", shard=2)
@@ -243,7 +245,7 @@ def test_fault_injected_at_each_step_leaves_old_or_new_cache(dataset, tmp_path_f
                               timeout=300).returncode
         assert code == 77, step
         assert tree_hashes(case / "maps.zarr", skip=CACHE_OWN) == user, step
-        got = _snapshot(case / "maps.zarr")  # open_cache rolls a committed swap forward
+        got = _snapshot(case / "maps.zarr")  # load_cache rolls a committed swap forward
         assert _same(got, old if i < commit else new), step
         assert not (case / "maps.zarr" / ".gazeprep-staging").exists(), step
         rep = update_cache(_plan(case), new_params, case / "maps.zarr", shard=2)
@@ -275,7 +277,7 @@ def test_gradseg_refuses_a_cache_with_an_unfinished_swap(dataset):  # noqa: F811
         json.dumps({"put": [], "drop": [], "record": "zarr.json"}))
     with pytest.raises(GradsegError, match="gazeprep render"):
         gs_open(out)
-    open_cache(out)  # gazeprep's reader finishes it
+    load_cache(out)  # gazeprep's reader finishes it
     gs_open(out)
 
 
@@ -283,7 +285,7 @@ def test_write_tracks_helper_still_used(dataset):  # noqa: F811
     # render reads tracks written without ingest.json (no recorded hashes): still accepted
     _write_tracks(dataset / "gaze2", {"im0": [([0.5], [0.5], [100.0])]})
     out = dataset / "m2.zarr"
-    from gazeprep.cache import plan_render
+    from gazeprep.render.plan import plan_render
 
     update_cache(plan_render(dataset / "gaze2", dataset / "images"), _params(), out, shard=2)
     with pytest.raises(GazeprepError, match="not a gazeprep cache"):
@@ -296,7 +298,7 @@ def test_read_rows_names_the_failing_row(dataset):  # noqa: F811
 
     out = dataset / "maps.zarr"
     update_cache(_plan(dataset), _params(), out, shard=2)
-    attrs = open_cache(out).attrs
+    attrs = load_cache(out).attrs
     ids, sums = attrs["ids"], attrs["row_crc32c"]
     names = ["image", "maps"]
     f = _shard_file(out, "maps", 1)  # rows 2, 3

@@ -7,8 +7,11 @@ import math
 import numpy as np
 import pytest
 
-from gazeprep.kernels_render import gaussian_heatmaps, level_counts, track_maps
-from gazeprep.maps import RenderParams, Track, fixation_radii, gazemedseg_heatmap, render_tracks
+from gazeprep.render._kernels import gaussian_heatmaps, level_counts, track_maps
+from gazeprep.render.heatmap import gazemedseg_heatmap
+from gazeprep.render.maps import fixation_radii, render_tracks
+from gazeprep.render.params import RenderParams
+from gazeprep.tracks import Track
 
 S = 32
 
@@ -192,15 +195,25 @@ def test_render_tracks_empty_track_gives_zeros():
 
 
 def test_cli_defaults_are_the_tuned_render_defaults():
-    from gazeprep.commands.render import DEFAULTS
+    """Every render option defaults to RenderParams()'s value (one home for the defaults)."""
+    import inspect
+
+    from gazeprep.commands.render import render
 
     p = RenderParams()
-    for key, value in DEFAULTS.items():
-        assert getattr(p, key) == value, key
+    checked = 0
+    params = inspect.signature(render).parameters
+    for name, param in params.items():
+        if hasattr(p, name) and name != "ratios":  # --ratios: none given means 1 - k / L
+            assert param.default.default == getattr(p, name), name
+            checked += 1
+    assert checked >= 15
+    assert params["points_only"].default.default == (not p.segments)
+    assert params["ratios"].default.default is None
 
 
 def test_watershed_refine_grows_to_image_edges():
-    from gazeprep.maps import edges, pseudo_masks
+    from gazeprep.render.pseudo import edges, pseudo_masks
 
     img = np.zeros((1, 3, S, S), np.uint8)
     img[0, :, 8:24, 8:24] = 200  # a bright square object
@@ -228,7 +241,7 @@ def test_watershed_refine_equals_unrestricted_watershed(seed):
     from scipy import ndimage as ndi
     from skimage.segmentation import watershed
 
-    from gazeprep.maps import watershed_refine
+    from gazeprep.render.pseudo import watershed_refine
 
     rng = np.random.default_rng(seed)
     n = 64
@@ -247,7 +260,7 @@ def test_watershed_refine_equals_unrestricted_watershed(seed):
 
 @pytest.mark.parametrize("how", ["mean", "max"])
 def test_combine_sessions_matches_numpy(how):
-    from gazeprep.maps import combine_sessions
+    from gazeprep.render.maps import combine_sessions
 
     rng = np.random.default_rng(3)
     counts = [2, 0, 1, 3]
@@ -264,7 +277,8 @@ def test_combine_sessions_matches_numpy(how):
 
 
 def test_uint8_storage_rounds_and_clips():
-    from gazeprep.maps import UNIT_SCALE, from_uint8, to_uint8
+    from gazeprep.contract.cache import UNIT_SCALE
+    from gazeprep.render.maps import from_uint8, to_uint8
 
     rng = np.random.default_rng(5)
     x = rng.uniform(-0.2, 1.2, (3, 2, 7, 7)).astype(np.float32)
@@ -343,7 +357,7 @@ def test_heatmap_nan_point_is_not_a_left_edge_phantom():
 
 def test_kernels_refuse_inconsistent_csr_arrays():
     """Offsets that point outside the fixation arrays are refused, never read."""
-    from gazeprep.kernels_render import combine_tracks
+    from gazeprep.render._kernels import combine_tracks
 
     xs = np.array([0.5, 0.5])
     for offs in (np.array([0, 5]), np.array([0, 2, 1]), np.array([-1, 2])):
@@ -359,7 +373,7 @@ def test_kernels_refuse_inconsistent_csr_arrays():
 
 
 def test_uint8_storage_of_non_numbers():
-    from gazeprep.maps import to_uint8
+    from gazeprep.render.maps import to_uint8
 
     x = np.array([[np.nan, np.inf, -np.inf, 1e30, -1e30, 0.5]], np.float32)
     assert to_uint8(x).tolist() == [[0, 255, 0, 255, 0, 128]]

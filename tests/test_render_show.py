@@ -9,8 +9,9 @@ from skimage.io import imread
 from typer.testing import CliRunner
 
 from gazeprep.cli import app
-from gazeprep.maps import to_uint8
-from gazeprep.show import GREEN, compose, draw_text
+from gazeprep.contract.zarr_io import row_checksums
+from gazeprep.inspect.show import GREEN, compose, draw_text
+from gazeprep.render.maps import to_uint8
 
 S = 32
 
@@ -57,7 +58,8 @@ def test_cli_show_writes_png(tmp_path):
         g.create_array(name, shape=arr.shape, dtype=arr.dtype, chunks=(1, c, S, S),
                        shards=(1, c, S, S))[:] = arr
     g.attrs.put({"format": "gazeprep-maps", "format_version": 3, "ids": ["x1"], "size": S,
-                 "levels": 4, "has_mask": [True], "complete": True})
+                 "levels": 4, "has_mask": [True], "complete": True,
+                 "row_crc32c": {k: row_checksums(a) for k, a in arrays.items()}})
     gaze = tmp_path / "gaze"
     gaze.mkdir()
     pl.DataFrame({"image": ["x1"], "session": ["s"], "x": [track[0].tolist()],

@@ -12,7 +12,7 @@ from safety_helpers import error_line, run_cli, sha256, tree_hashes
 from test_cache_render import _params, _plan
 from test_cache_render import dataset as dataset  # noqa: F401 - the fixture
 
-from gazeprep.cache import update_cache
+from gazeprep.render.writer import update_cache
 
 
 @pytest.fixture()

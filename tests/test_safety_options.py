@@ -159,7 +159,8 @@ def test_render_size_that_does_not_fit_on_disk(user, capsys, monkeypatch):
 
 def test_render_estimate_counts_what_render_allocates():
     """The estimate grows with S^2, L, the batch and the tracks, and exceeds the float maps."""
-    from gazeprep.maps import RenderParams, render_memory_bytes
+    from gazeprep.render.maps import render_memory_bytes
+    from gazeprep.render.params import RenderParams
 
     p = RenderParams(size=256)
     one = render_memory_bytes(p, batch=32, tracks=32, threads=2)

@@ -114,8 +114,8 @@ def test_mismatched_list_lengths_are_refused(tmp_path, capsys):
 
 
 def test_text_in_a_list_column_is_refused(tmp_path):
-    from gazeprep.cache import read_tracks
     from gazeprep.errors import GazeprepError
+    from gazeprep.tracks import read_tracks
 
     (tmp_path / "gaze").mkdir()
     pl.DataFrame({"image": ["a"], "session": ["s"], "x": [["0.5", "zz"]], "y": [[0.5, 0.5]],
@@ -130,7 +130,7 @@ def test_kernels_survive_hostile_values_in_a_child_process():
     """Direct kernel calls with every hostile value: no crash, bounded output."""
     code = """
 import numpy as np
-from gazeprep.kernels_render import track_maps, gaussian_heatmaps
+from gazeprep.render._kernels import track_maps, gaussian_heatmaps
 v = np.array([0.5, 1e30, -1e30, np.inf, -np.inf, np.nan, 1e308, 0.25])
 offs = np.array([0, 8])
 for radii in (np.zeros(8), np.full(8, 1e30), np.full(8, np.inf), np.full(8, np.nan)):

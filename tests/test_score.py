@@ -11,7 +11,8 @@ import zarr
 from typer.testing import CliRunner
 
 from gazeprep.cli import app
-from gazeprep.score import dice_iou, score_cache
+from gazeprep.contract.zarr_io import row_checksums
+from gazeprep.inspect.score import dice_iou, score_cache
 
 S = 8
 
@@ -50,6 +51,7 @@ def _cache(path, with_mask=True):
     g.attrs.put({"format": "gazeprep-maps", "format_version": 3, "ids": ["a", "b", "c"],
                  "size": S, "levels": 2, "params": {}, "ingest": {}, "n_fixations": [3, 4, 5],
                  "orig_size": [[S, S]] * 3, "complete": True,
+                 "row_crc32c": {k: row_checksums(a) for k, a in arrays.items()},
                  **({"has_mask": [True, True, False]} if with_mask else {})})
     return path
 

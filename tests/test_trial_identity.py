@@ -14,9 +14,10 @@ import numpy as np
 import polars as pl
 import pytest
 
-from gazeprep.cache import Sample, plan_render, read_tracks
 from gazeprep.cli import main
 from gazeprep.contract.images import ImageRef
+from gazeprep.render.plan import Sample, plan_render
+from gazeprep.tracks import read_tracks
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "gazemedseg"
 

@@ -37,13 +37,13 @@ def score(
     from rich.console import Console
     from rich.table import Table
 
-    from gazeprep.cache import open_cache
+    from gazeprep.inspect.load import load_cache
+    from gazeprep.inspect.score import is_score_table, score_cache, summarise
     from gazeprep.outputs import atomic_write, check_replaceable
-    from gazeprep.score import is_score_table, score_cache, summarise
 
     out = out or cache.with_name(cache.name + ".score.parquet")
     check_replaceable(out, is_score_table, "gazeprep score", overwrite)
-    g = open_cache(cache)
+    g = load_cache(cache)
     df = score_cache(g, level_threshold, heatmap_threshold)
     atomic_write(out, lambda tmp: df.write_parquet(tmp, compression="zstd"))
     summary = summarise(df)

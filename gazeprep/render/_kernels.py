@@ -19,7 +19,12 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit, prange
+
+from gazeprep._numba import jit, jit_inline, jit_parallel, prange
+from gazeprep.contract.cache import UNIT_SCALE
+
+#: The storage scale as a float (a global: numba compiles it in as a constant).
+_SCALE = float(UNIT_SCALE)
 
 # Tolerance on r * N before ceil, so that e.g. 0.1 * 30 = 3.0000000000000004 keeps 3 fixations.
 _CEIL_EPS = 1e-9
@@ -28,7 +33,7 @@ _CEIL_EPS = 1e-9
 MAX_NORMALISED = 1e6
 
 
-@njit(cache=True)
+@jit
 def level_counts(n: int, ratios: np.ndarray) -> np.ndarray:
     """Fixations kept per level: ``ceil(r_k * n)`` clamped to ``[1, n]`` (0 when ``n == 0``).
 
@@ -60,13 +65,13 @@ def level_counts(n: int, ratios: np.ndarray) -> np.ndarray:
     return out
 
 
-@njit(cache=True, inline="always")
+@jit_inline
 def _usable(x, y, r):
     """A fixation the kernels draw: finite, normalised position within +-MAX_NORMALISED."""
     return (abs(x) <= MAX_NORMALISED and abs(y) <= MAX_NORMALISED and math.isfinite(r))
 
 
-@njit(cache=True, inline="always")
+@jit_inline
 def _first_index(v, s):
     """Smallest pixel index >= v, clamped to [0, s] (s: none); any float, NaN gives 0."""
     if not v > 0.0:
@@ -76,7 +81,7 @@ def _first_index(v, s):
     return int(math.ceil(v))
 
 
-@njit(cache=True, inline="always")
+@jit_inline
 def _last_index(v, s):
     """Largest pixel index <= v, clamped to [-1, s - 1] (-1: none); NaN gives s - 1."""
     if not v < s - 1:
@@ -86,7 +91,7 @@ def _last_index(v, s):
     return int(math.floor(v))
 
 
-@njit(cache=True)
+@jit
 def _stamp_disk(dmin, cx, cy, rad, reach):
     """Lower ``dmin`` with the distance to the disk (cx, cy, rad), inside its bbox + reach (px).
 
@@ -111,7 +116,7 @@ def _stamp_disk(dmin, cx, cy, rad, reach):
                 dmin[i, j] = d
 
 
-@njit(cache=True)
+@jit
 def _stamp_segment(dmin, ax, ay, bx, by, reach):
     """Lower ``dmin`` with the distance to segment a-b, inside its bbox widened by reach (px).
 
@@ -146,7 +151,7 @@ def _stamp_segment(dmin, ax, ay, bx, by, reach):
                 dmin[i, j] = d
 
 
-@njit(cache=True)
+@jit
 def _falloff(dmin, tau, gamma, out):
     """``out = max(0, 1 - dmin / tau) ** gamma`` (float32), clipped to [0, 1]; NaN gives 0."""
     s = dmin.shape[0]
@@ -161,7 +166,7 @@ def _falloff(dmin, tau, gamma, out):
             out[i, j] = r
 
 
-@njit(cache=True)
+@jit
 def _check_csr(offsets, n_items):
     """Refuse offsets that are not non-decreasing from 0 within ``n_items`` rows."""
     if offsets.shape[0] < 1 or offsets[0] != 0:
@@ -173,7 +178,7 @@ def _check_csr(offsets, n_items):
         raise ValueError("offsets point beyond the fixation arrays")
 
 
-@njit(parallel=True, cache=True)
+@jit_parallel
 def track_maps(
     xs: np.ndarray,
     ys: np.ndarray,
@@ -255,7 +260,7 @@ def track_maps(
     return out
 
 
-@njit(parallel=True, cache=True)
+@jit_parallel
 def combine_tracks(per_track: np.ndarray, offsets: np.ndarray, use_max: bool) -> np.ndarray:
     """Mean (or maximum) of the flattened maps of consecutive tracks, per image.
 
@@ -298,9 +303,10 @@ def combine_tracks(per_track: np.ndarray, offsets: np.ndarray, use_max: bool) ->
     return out
 
 
-@njit(parallel=True, cache=True)
+@jit_parallel
 def unit_to_uint8(x: np.ndarray) -> np.ndarray:
-    """``floor(255 * clip(x, 0, 1) + 0.5)`` as uint8, rows in parallel; NaN gives 0.
+    """``floor(UNIT_SCALE * clip(x, 0, 1) + 0.5)`` as uint8 (UNIT_SCALE = 255, the cache
+    contract's), rows in parallel; NaN gives 0.
 
     Parameters
     ----------
@@ -319,11 +325,11 @@ def unit_to_uint8(x: np.ndarray) -> np.ndarray:
                 v = 0.0  # also NaN
             elif v > 1.0:
                 v = 1.0
-            out[i, j] = np.uint8(int(v * 255.0 + 0.5))
+            out[i, j] = np.uint8(int(v * _SCALE + 0.5))
     return out
 
 
-@njit(parallel=True, cache=True)
+@jit_parallel
 def gaussian_heatmaps(
     xs: np.ndarray,
     ys: np.ndarray,
@@ -405,7 +411,7 @@ def gaussian_heatmaps(
     return out
 
 
-@njit(cache=True)
+@jit
 def _gauss_profile(g, c, canvas, scale, sigma, cut):
     """1-D Gaussian of an impulse at canvas pixel c (+ its mirror images) at the S-grid centres."""
     for j in range(g.shape[0]):

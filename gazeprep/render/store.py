@@ -1,9 +1,10 @@
-"""How the render cache is written without losing anything: ownership, swaps, damage checks.
+"""How the render cache is stored without losing anything: ownership, layout, swaps, damage.
 
 The cache folder (``--out``) may hold the user's files too (a training run, notes, their own
 Zarr arrays in the group). Render owns only the group's ``zarr.json`` and the arrays named in
-:data:`gazeprep.cache.ARRAYS` (:func:`owned`); it refuses a folder that is neither empty nor a
-gazeprep cache (:func:`inspect_out`).
+:data:`gazeprep.contract.cache.ARRAYS` (:func:`owned`); it refuses a folder that is neither
+empty nor a gazeprep cache (:func:`inspect_out`). The group's layout (:func:`create_layout`,
+:func:`new_attrs`) follows the cache contract, :mod:`gazeprep.contract.cache`.
 
 Every change goes through :func:`gazeprep.outputs.transaction`, with the group's ``zarr.json``
 (whose attributes hold the sample keys and row checksums) as the commit record:
@@ -28,25 +29,12 @@ from pathlib import Path
 
 import numpy as np
 
-from gazeprep.cache import (
-    ARRAYS,
-    FORMAT,
-    FORMAT_VERSION,
-    RenderParams,
-    RenderPlan,
-    RenderReport,
-    array_specs,
-    render_samples,
-)
-from gazeprep.contract.zarr_io import (
-    create_rows_array,
-    open_arrays,
-    pipeline,
-    read_rows,
-    row_checksum,
-)
+from gazeprep.contract.cache import ARRAYS, FORMAT, FORMAT_VERSION, channels
+from gazeprep.contract.zarr_io import create_rows_array, open_arrays, pipeline, row_checksum
 from gazeprep.errors import GazeprepError
 from gazeprep.outputs import recover, transaction
+from gazeprep.render.params import RenderParams
+from gazeprep.render.plan import RenderPlan
 
 #: The group's metadata file: the commit record of every swap.
 RECORD = "zarr.json"
@@ -104,6 +92,13 @@ def inspect_out(out: Path, notes: list[str]) -> dict | None:
         raise GazeprepError(f"cache format version {version!r} is newer than this gazeprep's "
                             f"({FORMAT_VERSION}); refusing to touch it", file=out)
     return attrs
+
+
+def array_specs(levels: int, with_masks: bool) -> dict[str, tuple[int, str]]:
+    """Array name -> (channels, dtype) of a cache with ``levels`` levels, in the contract's
+    order; ``mask`` only ``with_masks``."""
+    return {name: (channels(name, levels), "uint8") for name in ARRAYS
+            if name != "mask" or with_masks}
 
 
 def present_arrays(out: Path) -> list[str]:
@@ -193,7 +188,7 @@ def new_attrs(plan: RenderPlan, params: RenderParams) -> dict:
     return attrs
 
 
-def _record(attrs: dict, plan: RenderPlan, i: int, j: int, key: str, res: dict) -> None:
+def record_sample(attrs: dict, plan: RenderPlan, i: int, j: int, key: str, res: dict) -> None:
     """Store sample ``i`` (row ``j`` of the rendered batch ``res``) in ``attrs``."""
     smp = plan.samples[i]
     attrs["sample_keys"][i] = key
@@ -205,7 +200,8 @@ def _record(attrs: dict, plan: RenderPlan, i: int, j: int, key: str, res: dict) 
         sums[i] = row_checksum(res[name][j])
 
 
-def _by_shard(todo: list[int], per: int) -> list[tuple[int, list[int]]]:
+def by_shard(todo: list[int], per: int) -> list[tuple[int, list[int]]]:
+    """The sample indices ``todo`` grouped by the shard (``per`` samples each) they lie in."""
     groups: dict[int, list[int]] = {}
     for i in todo:
         groups.setdefault(i // per, []).append(i)
@@ -213,94 +209,11 @@ def _by_shard(todo: list[int], per: int) -> list[tuple[int, list[int]]]:
 
 
 def commit_layout(out: Path, plan: RenderPlan, params: RenderParams, shard: int, attrs: dict,
-                  report: RenderReport) -> None:
+                  notes: list[str]) -> None:
     """Create an empty cache at ``out`` (missing or empty folder) in one swap."""
-    with transaction(out, owned, report.notes) as st:
+    with transaction(out, owned, notes) as st:
         arrays = create_layout(st.path, len(plan.samples), params, plan.with_masks, shard, attrs)
         for name in arrays:
             st.add(name)
         st.add(RECORD)
         st.commit(RECORD)
-
-
-def rebuild(out: Path, plan: RenderPlan, params: RenderParams, keys: list[str], shard: int,
-            present: list[str], report: RenderReport, hooks) -> None:
-    """Render everything into a new group in the staging folder, then swap its arrays in."""
-    progress, after_batch = hooks
-    n = len(plan.samples)
-    attrs = new_attrs(plan, params)
-    with transaction(out, owned, report.notes) as st:
-        arrays = create_layout(st.path, n, params, plan.with_masks, shard, attrs)
-        per = arrays["image"].shards[0]
-        done = 0
-        for _, members in _by_shard(list(range(n)), per):
-            res = render_samples([plan.samples[i] for i in members], params)
-            lo, hi = members[0], members[-1] + 1
-            for name, arr in arrays.items():
-                arr[lo:hi] = res[name]
-            for j, i in enumerate(members):
-                _record(attrs, plan, i, j, keys[i], res)
-            done += len(members)
-            if progress is not None:
-                progress(done, n)
-            if after_batch is not None:
-                after_batch(done)
-        attrs.update(empty=report.empty, complete=True)
-        write_attrs(st.path / RECORD, st.path / RECORD, attrs)
-        for name in arrays:
-            st.add(name)
-        for name in present:
-            if name not in arrays:
-                st.remove(name)
-                report.removed.append(name)
-        st.add(RECORD)
-        st.commit(RECORD)
-    report.rebuilt = True
-    report.rendered = [s.id for s in plan.samples]
-
-
-def update_shards(out: Path, plan: RenderPlan, params: RenderParams, keys: list[str],
-                  todo: list[int], attrs: dict, report: RenderReport, hooks) -> None:
-    """Render ``todo`` and swap each touched shard in, keys and checksums with it."""
-    progress, after_batch = hooks
-    names = list(array_specs(params.levels, plan.with_masks))
-    arrays = open_arrays(out, names)
-    n, per = len(plan.samples), arrays["image"].shards[0]
-    groups = _by_shard(todo, per)
-    ids = attrs["ids"]
-    done = 0
-    for g, (k, members) in enumerate(groups):
-        res = render_samples([plan.samples[i] for i in members], params)
-        lo, hi = k * per, min(n, (k + 1) * per)
-        mine = set(members)
-        keep = [i for i in range(lo, hi) if i not in mine]
-        old = read_rows([arrays[m] for m in names], keep, ids=ids,
-                        checksums=[attrs["row_crc32c"][m] for m in names]) if keep else None
-        for j, i in enumerate(members):
-            _record(attrs, plan, i, j, keys[i], res)
-        if g == len(groups) - 1:
-            attrs.update(empty=report.empty, complete=True)
-        else:
-            attrs["complete"] = False
-        with transaction(out, owned, report.notes) as st:
-            for m, name in enumerate(names):
-                block = np.empty((hi - lo, *arrays[name].shape[1:]), arrays[name].dtype)
-                block[[i - lo for i in members]] = res[name]
-                if keep:
-                    block[[i - lo for i in keep]] = old[m]
-                stage_shard(out, st, name, k, lo, block)
-            write_attrs(st.file(RECORD), out / RECORD, attrs)
-            st.add(RECORD)
-            st.commit(RECORD)
-        report.rendered += [ids[i] for i in members]
-        done += len(members)
-        if progress is not None:
-            progress(done, len(todo))
-        if after_batch is not None:
-            after_batch(done)
-    if not groups:  # only the ingest identity changed
-        attrs.update(empty=report.empty, complete=True)
-        with transaction(out, owned, report.notes) as st:
-            write_attrs(st.file(RECORD), out / RECORD, attrs)
-            st.add(RECORD)
-            st.commit(RECORD)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from gazeprep.errors import GazeprepError
-from gazeprep.maps import from_uint8
+from gazeprep.render.maps import from_uint8
 
 
 def dice_iou(pred: np.ndarray, truth: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

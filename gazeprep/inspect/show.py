@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from gazeprep.errors import GazeprepError
-from gazeprep.maps import from_uint8
+from gazeprep.render.maps import from_uint8
 
 # 3x5 glyphs, rows top to bottom, '#' = ink; only the characters the labels need.
 _GLYPHS = {
