@@ -25,10 +25,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from gazeprep.detect import detect_recording
 from gazeprep.errors import GazeprepError
+from gazeprep.read import find_inputs, read
 from gazeprep.read.options import IngestOptions
 from gazeprep.read.result import FileResult, Recording, size_text
-from gazeprep.tracks import OUTPUT_FILES, RECORD, owned
+from gazeprep.tracks import OUTPUT_FILES, RECORD, build_fixations, build_tracks, owned
 
 #: Version of the ``ingest.json`` document.
 VERSION = 1
@@ -37,12 +39,8 @@ VERSION = 1
 def ingest_file(path: str | Path, opts: IngestOptions) -> FileResult:
     """One input file's fixations: read it (stage 1) and, for a file of samples, detect its
     fixations (stage 2) and place them on the images (the reader's ``place`` step)."""
-    from gazeprep.read import read
-
     got = read(path, opts)
     if isinstance(got, Recording):
-        from gazeprep.detect import detect_recording
-
         got = got.place(detect_recording(got, opts))
     return got
 
@@ -84,9 +82,6 @@ def run_ingest(
     -------
     IngestSummary
     """
-    from gazeprep.read import find_inputs
-    from gazeprep.tracks import build_fixations, build_tracks
-
     t0 = time.perf_counter()
     files = find_inputs(paths)
     out = Path(out)

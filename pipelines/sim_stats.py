@@ -135,7 +135,8 @@ def roundtrip(sim: Path, detectors: list[str]) -> str:
     import subprocess
     import sys
 
-    from gazeprep.simulate import SimConfig, compare_to_truth
+    from gazeprep.simulate.config import SimConfig
+    from gazeprep.simulate.dataset import compare_to_truth
 
     params = json.loads((sim / "simulate.json").read_text())["params"]
     cfg = SimConfig(display=params["display"], px_per_deg=params["px_per_deg"])
@@ -175,7 +176,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         sim = args.sim
         if sim is None:
-            from gazeprep.simulate import SimConfig, simulate_dataset
+            from gazeprep.simulate.config import SimConfig
+            from gazeprep.simulate.dataset import simulate_dataset
 
             sim = Path(tmp)
             simulate_dataset(sim, SimConfig(n_images=args.images, seed=args.seed))

@@ -13,7 +13,8 @@ import pytest
 from typer.testing import CliRunner
 
 from gazeprep.cli import app
-from gazeprep.simulate import SimConfig, compare_to_truth, simulate_dataset
+from gazeprep.simulate.config import SimConfig
+from gazeprep.simulate.dataset import compare_to_truth, simulate_dataset
 
 CFG = SimConfig(n_images=8, sessions=1, size=128, seed=0)
 

@@ -12,17 +12,12 @@ import pytest
 from skimage.io import imread
 from typer.testing import CliRunner
 
-from gazeprep.asc_writer import AscTrial, write_asc
 from gazeprep.cli import app
-from gazeprep.simulate import (
-    SimConfig,
-    _boundary_radius,
-    _min_jerk,
-    make_image,
-    observer_track,
-    simulate_dataset,
-    synthesize_trial,
-)
+from gazeprep.simulate.asc_writer import write_asc
+from gazeprep.simulate.config import AscTrial, SimConfig
+from gazeprep.simulate.dataset import simulate_dataset
+from gazeprep.simulate.observer import _boundary_radius, _min_jerk, observer_track, synthesize_trial
+from gazeprep.simulate.scene import make_image
 
 SMALL = {"n_images": 4, "sessions": 2, "size": 96, "seed": 7}
 

@@ -35,7 +35,7 @@ def simulate(
     from rich.progress import Progress
     from rich.table import Table
 
-    from gazeprep.simulate import SimConfig
+    from gazeprep.simulate.config import SimConfig
 
     cfg = SimConfig(n_images=images, sessions=sessions, size=size, seed=seed, display=display)
     console = Console(stderr=True)
@@ -88,7 +88,7 @@ def _simulate_into(out: Path, cfg, progress) -> dict:
     """
     from gazeprep.errors import GazeprepError
     from gazeprep.outputs import recover, transaction
-    from gazeprep.simulate import simulate_dataset
+    from gazeprep.simulate.dataset import simulate_dataset
 
     if out.exists() and not out.is_dir():
         raise GazeprepError("exists and is not a folder", file=out)

@@ -17,14 +17,11 @@ follow it, as in ``edf2asc`` output.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
-if TYPE_CHECKING:
-    from gazeprep.simulate import SimConfig
+from gazeprep.simulate.config import AscTrial, SimConfig
 
 # Sort keys of lines that share a timestamp.
 _PRE = 0  # trial preamble (TRIALID, START, ...), kept in writing order
@@ -32,44 +29,6 @@ _START_EVENT = 1  # SFIX / SSACC / SBLINK precede the sample they start on
 _SAMPLE = 2
 _END_EVENT = 3  # EFIX / ESACC / EBLINK follow the sample they end on
 _POST = 4
-
-
-@dataclass
-class AscTrial:
-    """One recorded trial: samples, tracker events and the image rectangle.
-
-    Attributes
-    ----------
-    image_id : str
-        Image file stem; the IMGLOAD message names ``<image_id>.png``.
-    trial_no : int
-        TRIALID number.
-    t : (n,) int64
-        Sample timestamps in ms (consecutive).
-    x, y : (n,) float64
-        Gaze in screen pixels, NaN where missing (blinks).
-    pupil : (n,) float64
-        Pupil area (arbitrary units), 0 where missing.
-    fix : tuple of arrays
-        (start, end, x, y, pupil) per fixation; times in ms, inclusive.
-    sacc : tuple of arrays
-        (start, end, x0, y0, x1, y1, amplitude_deg, peak_velocity_deg_s) per saccade.
-    blink : tuple of arrays
-        (start, end) per blink, inclusive.
-    rect : tuple of float
-        On-screen image rectangle (left, top, width, height) in screen pixels.
-    """
-
-    image_id: str
-    trial_no: int
-    t: np.ndarray
-    x: np.ndarray
-    y: np.ndarray
-    pupil: np.ndarray
-    fix: tuple
-    sacc: tuple
-    blink: tuple
-    rect: tuple[float, float, float, float]
 
 
 def _header(session: str) -> list[str]:
