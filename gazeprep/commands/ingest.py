@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from gazeprep.commands.options import POSITIVE_PAIR, RECT, SCREEN_PX, number
+from gazeprep.commands.options import GAZE_DIR, POSITIVE_PAIR, RECT, SCREEN_PX, number
 from gazeprep.read.options import IngestOptions
 
 #: The defaults of every option (one home: :class:`gazeprep.read.options.IngestOptions`).
@@ -20,7 +20,7 @@ def ingest(
         ..., help="Input files or folders (folders are walked recursively).", show_default=False
     ),
     out: Path = typer.Option(
-        Path("data/gaze"), "--out", "-o",
+        GAZE_DIR, "--out", "-o",
         help="Output folder: its fixations.parquet, tracks.parquet and ingest.json are "
              "replaced; other files in it are left alone."),
     format: str = typer.Option(

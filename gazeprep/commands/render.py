@@ -11,7 +11,7 @@ from pathlib import Path
 import typer
 
 from gazeprep.commands import _image_options as img_opts
-from gazeprep.commands.options import number, problem
+from gazeprep.commands.options import CACHE_DIR, GAZE_DIR, number, problem
 from gazeprep.contract.cache import SHARD_SAMPLES
 from gazeprep.render.params import defaults
 
@@ -50,7 +50,7 @@ def _ratios(text: str | None, levels: int) -> tuple[float, ...]:
 def render(
     levels: int = typer.Option(_D.levels, "--levels", min=1, max=MAX_LEVELS,
                                help="Number of track-map levels L."),
-    gaze: Path = typer.Option(Path("data/gaze"), "--gaze", help="Ingest output folder."),
+    gaze: Path = typer.Option(GAZE_DIR, "--gaze", help="Ingest output folder."),
     images: Path = typer.Option(
         None, "--images", help="Folder of images (required): png/jpg/bmp/tif, DICOM, NIfTI, "
         "NRRD; ids are file stems, <stem>_<k> for slices."
@@ -61,7 +61,7 @@ def render(
     size: int = typer.Option(_D.size, "--size", min=8, max=MAX_SIZE,
                              help="Output side S in pixels (the cache and the render's working "
                                   "memory must fit: checked before rendering)."),
-    out: Path = typer.Option(Path("data/maps.zarr"), "--out", help="Zarr v3 cache folder."),
+    out: Path = typer.Option(CACHE_DIR, "--out", help="Zarr v3 cache folder."),
     ratios: str = typer.Option(
         None, "--ratios", help="Kept track fraction per level, e.g. 1,0.75,0.5,0.25 (1-k/L)."
     ),

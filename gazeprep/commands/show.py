@@ -6,12 +6,14 @@ from pathlib import Path
 
 import typer
 
+from gazeprep.commands.options import CACHE_DIR, GAZE_DIR
+
 
 def show(
     image_id: str = typer.Argument(..., metavar="ID", help="Image id (file stem)."),
-    cache: Path = typer.Option(Path("data/maps.zarr"), "--cache", help="Render cache (Zarr)."),
+    cache: Path = typer.Option(CACHE_DIR, "--cache", help="Render cache (Zarr)."),
     gaze: Path = typer.Option(
-        Path("data/gaze"), "--gaze", help="Ingest output (for the fixations; optional)."
+        GAZE_DIR, "--gaze", help="Ingest output (for the fixations; optional)."
     ),
     out: Path = typer.Option(None, "--out", help="PNG to write (default: <ID>.png); an earlier "
                              "picture of gazeprep show there is replaced."),

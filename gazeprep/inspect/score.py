@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
-import numpy as np
+from typing import TYPE_CHECKING
 
 from gazeprep.errors import GazeprepError
-from gazeprep.render.maps import from_uint8
+
+if TYPE_CHECKING:
+    import numpy as np
+
+#: Level maps are foreground where their value is above this.
+LEVEL_THRESHOLD = 0.5
+#: The heatmap is foreground where its value is above this (GazeMedSeg's rule).
+HEATMAP_THRESHOLD = 0.5
 
 
 def dice_iou(pred: np.ndarray, truth: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -21,6 +28,8 @@ def dice_iou(pred: np.ndarray, truth: np.ndarray) -> tuple[np.ndarray, np.ndarra
     -------
     dice, iou : ndarray of float64, shape (...)
     """
+    import numpy as np
+
     pred = pred.astype(bool)
     truth = truth.astype(bool)
     inter = (pred & truth).sum(axis=(-2, -1)).astype(np.float64)
@@ -32,7 +41,8 @@ def dice_iou(pred: np.ndarray, truth: np.ndarray) -> tuple[np.ndarray, np.ndarra
     return dice, iou
 
 
-def score_cache(g, level_threshold: float = 0.5, heatmap_threshold: float = 0.5, batch: int = 64):
+def score_cache(g, level_threshold: float = LEVEL_THRESHOLD,
+                heatmap_threshold: float = HEATMAP_THRESHOLD, batch: int = 64):
     """Per-image Dice/IoU of the pseudo-mask, each thresholded level and the heatmap.
 
     Parameters
@@ -52,7 +62,10 @@ def score_cache(g, level_threshold: float = 0.5, heatmap_threshold: float = 0.5,
         One row per image with a mask: ``image``, ``n_fixations``, ``pseudo_dice``, ``pseudo_iou``,
         ``level{k}_dice``, ``level{k}_iou`` (k = 1..L), ``heatmap_dice``, ``heatmap_iou``.
     """
+    import numpy as np
     import polars as pl
+
+    from gazeprep.render.maps import from_uint8
 
     if "mask" not in g:  # (listing members would warn about user files in the folder)
         raise GazeprepError("the cache has no ground-truth masks: render it with --masks DIR")

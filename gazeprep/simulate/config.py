@@ -4,8 +4,10 @@ types that the observer, the ASC writer and the dataset share."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
 
 #: Stream tags for ``default_rng((seed, tag, ...))``; independent streams per purpose.
 IMAGE_STREAM = 0

@@ -20,7 +20,6 @@ def read_asc(path, opts: IngestOptions):
     """Read one ASC file to its fixations (reader, then detector for I-VT / I-DT)."""
     return ingest_file(path, dataclasses.replace(opts, format="asc"))
 
-EYELINK = Path(__file__).resolve().parents[2] / "shared" / "data" / "eyelink"
 
 
 # -- plain-Python references (same definitions, no tricks) -------------------------------------
@@ -158,11 +157,8 @@ def test_px_per_degree():
 
 
 @pytest.fixture(scope="module")
-def binocular() -> Path:
-    p = EYELINK / "eyelink_binocular_example.asc"
-    if not p.exists():
-        pytest.skip("needs ../shared/data (real data not present)")
-    return p
+def binocular(shared_data) -> Path:
+    return shared_data("eyelink", "eyelink_binocular_example.asc")
 
 
 def test_kernels_match_reference_on_real_samples(binocular):

@@ -6,7 +6,6 @@ tail (the part the method trusts most) would be the second viewing's only by acc
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
@@ -19,8 +18,6 @@ from gazeprep.contract.images import ImageRef
 from gazeprep.render.plan import Sample, plan_render
 from gazeprep.tracks import read_tracks
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "gazemedseg"
-
 TRACK_SCHEMA = {
     "image": pl.String, "session": pl.String, "trial": pl.String,
     "x": pl.List(pl.Float32), "y": pl.List(pl.Float32), "duration_ms": pl.List(pl.Float32),
@@ -29,20 +26,19 @@ TRACK_SCHEMA = {
 }
 
 
-def hashes(*roots: Path) -> dict[str, str]:
-    files = [f for r in roots for f in ([r] if r.is_file() else sorted(r.rglob("*")))
-             if f.is_file()]
-    return {str(f): hashlib.sha256(f.read_bytes()).hexdigest() for f in files}
-
-
-def ingest(capsys, inputs: list[Path], out: Path, *opts: str) -> tuple[int, list[str]]:
+@pytest.fixture()
+def ingest(capsys, tree_digest):
     """``gazeprep ingest`` on ``inputs``; checks the inputs are unchanged."""
-    before = hashes(*inputs)
-    with pytest.raises(SystemExit) as ex:
-        main(["ingest", *map(str, inputs), "--out", str(out), *opts])
-    assert hashes(*inputs) == before
-    err = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]
-    return (0 if ex.value.code is None else int(ex.value.code)), err
+
+    def ingest_(inputs: list[Path], out: Path, *opts: str) -> tuple[int, list[str]]:
+        before = tree_digest(*inputs)
+        with pytest.raises(SystemExit) as ex:
+            main(["ingest", *map(str, inputs), "--out", str(out), *opts])
+        assert tree_digest(*inputs) == before
+        err = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]
+        return (0 if ex.value.code is None else int(ex.value.code)), err
+
+    return ingest_
 
 
 def outputs(out: Path):
@@ -83,13 +79,13 @@ A1 = [(20, 100, 500.0, 380.0), (130, 80, 520.0, 390.0)]
 A2 = [(20, 120, 450.0, 370.0), (150, 90, 560.0, 400.0), (260, 70, 512.0, 384.0)]
 
 
-def test_asc_same_image_in_two_trials_gives_two_tracks(capsys, tmp_path):
+def test_asc_same_image_in_two_trials_gives_two_tracks(capsys, tmp_path, ingest):
     p = write_asc(tmp_path / "s1.asc", [
         ("t1", "CENTER a.png 512 384 200 100", 1000, A1),
         ("t2", "CENTER b.png 512 384 200 100", 2000, A1),
         ("t3", "CENTER a.png 512 384 200 100", 3000, A2),
     ])
-    code, err = ingest(capsys, [p], tmp_path / "g")
+    code, err = ingest([p], tmp_path / "g")
     assert code == 0, err
     fix, tracks, rep = outputs(tmp_path / "g")
     assert tracks.schema == pl.Schema(TRACK_SCHEMA)
@@ -103,23 +99,23 @@ def test_asc_same_image_in_two_trials_gives_two_tracks(capsys, tmp_path):
     assert rep["totals"]["tracks"] == 3 and rep["totals"]["images"] == 2
 
 
-def test_asc_repeated_trialid_text_is_made_unique(capsys, tmp_path):
+def test_asc_repeated_trialid_text_is_made_unique(capsys, tmp_path, ingest):
     p = write_asc(tmp_path / "s1.asc", [("1", "CENTER a.png 512 384 200 100", 1000, A1),
                                         ("1", "CENTER a.png 512 384 200 100", 3000, A2)])
-    assert ingest(capsys, [p], tmp_path / "g")[0] == 0
+    assert ingest([p], tmp_path / "g")[0] == 0
     _, tracks, _ = outputs(tmp_path / "g")
     assert tracks["trial"].to_list() == ["1#1", "1#2"] and tracks["n_fixations"].to_list() == [2, 3]
 
 
-def test_asc_blocks_without_trialid_are_trials(capsys, tmp_path):
+def test_asc_blocks_without_trialid_are_trials(capsys, tmp_path, ingest):
     p = write_asc(tmp_path / "s1.asc", [(None, "CENTER a.png 512 384 200 100", 1000, A1),
                                         (None, None, 3000, A2)])
-    assert ingest(capsys, [p], tmp_path / "g")[0] == 0
+    assert ingest([p], tmp_path / "g")[0] == 0
     _, tracks, _ = outputs(tmp_path / "g")
     assert tracks["trial"].to_list() == ["block 1", "block 2"]
     assert tracks["onset_ms"].to_list() == [[15.0, 125.0], [15.0, 145.0, 255.0]]
     one = write_asc(tmp_path / "one.asc", [(None, "CENTER a.png 512 384 200 100", 1000, A1)])
-    assert ingest(capsys, [one], tmp_path / "g1")[0] == 0
+    assert ingest([one], tmp_path / "g1")[0] == 0
     assert outputs(tmp_path / "g1")[1]["trial"].to_list() == [None]  # one block: no trial
 
 
@@ -141,9 +137,9 @@ def report(path: Path, start: bool = True) -> Path:
 
 
 @pytest.mark.parametrize("start", [True, False])
-def test_report_trial_column_separates_tracks(capsys, tmp_path, start):
+def test_report_trial_column_separates_tracks(capsys, tmp_path, start, ingest):
     p = report(tmp_path / "r.csv", start)
-    code, err = ingest(capsys, [p], tmp_path / "g")
+    code, err = ingest([p], tmp_path / "g")
     assert code == 0, err
     fix, tracks, _ = outputs(tmp_path / "g")
     assert tracks.select("image", "session", "trial").rows() == [
@@ -153,15 +149,15 @@ def test_report_trial_column_separates_tracks(capsys, tmp_path, start):
     assert fix["index"].to_list() == [0, 1, 0, 0, 1]
 
 
-def test_report_repeated_index_within_a_trial_is_still_an_error(capsys, tmp_path):
+def test_report_repeated_index_within_a_trial_is_still_an_error(capsys, tmp_path, ingest):
     p = tmp_path / "r.csv"
     p.write_text(REPORT.format(**dict.fromkeys(("start", "s1", "s2", "s3", "s4", "s5"), ""))
                  .replace("s1,3,a.png,2", "s1,3,a.png,1"))
-    code, err = ingest(capsys, [p], tmp_path / "g")
+    code, err = ingest([p], tmp_path / "g")
     assert code == 1 and "r.csv:6:" in err[0] and "duplicate fixation index 1" in err[0], err
 
 
-def test_report_files_clash_only_on_the_same_trial(capsys, tmp_path):
+def test_report_files_clash_only_on_the_same_trial(capsys, tmp_path, ingest):
     (tmp_path / "x").mkdir()
     (tmp_path / "y").mkdir()
     head = "RECORDING_SESSION_LABEL,TRIAL_INDEX,IMAGE,X,Y,DURATION\n"
@@ -169,15 +165,15 @@ def test_report_files_clash_only_on_the_same_trial(capsys, tmp_path):
     a.write_text(head + "s1,1,a.png,0.1,0.1,100\n")
     b = tmp_path / "y" / "r2.csv"
     b.write_text(head + "s1,2,a.png,0.2,0.2,100\n")
-    assert ingest(capsys, [a, b], tmp_path / "g")[0] == 0
+    assert ingest([a, b], tmp_path / "g")[0] == 0
     assert outputs(tmp_path / "g")[1]["trial"].to_list() == ["1", "2"]
     b.write_text(head + "s1,1,a.png,0.2,0.2,100\n")
-    code, err = ingest(capsys, [a, b], tmp_path / "g2")
+    code, err = ingest([a, b], tmp_path / "g2")
     assert code == 1 and "trial='1'" in err[0] and "several files" in err[0], err
     assert not (tmp_path / "g2").exists()
 
 
-def test_samples_image_switching_back_is_a_new_track(capsys, tmp_path):
+def test_samples_image_switching_back_is_a_new_track(capsys, tmp_path, ingest):
     rows = ["time,x,y,image"]
     t = 0
     for name, x in (("a.png", 300), ("b.png", 600), ("a.png", 900)):
@@ -186,7 +182,7 @@ def test_samples_image_switching_back_is_a_new_track(capsys, tmp_path):
             t += 4
     p = tmp_path / "g.csv"
     p.write_text("\n".join(rows) + "\n")
-    code, err = ingest(capsys, [p], tmp_path / "g", "--units", "px", "--screen-px", "1200",
+    code, err = ingest([p], tmp_path / "g", "--units", "px", "--screen-px", "1200",
                        "1000")
     assert code == 0, err
     _, tracks, _ = outputs(tmp_path / "g")
@@ -196,13 +192,12 @@ def test_samples_image_switching_back_is_a_new_track(capsys, tmp_path):
                                atol=1e-3)
 
 
-def test_kvasir_tracks_unchanged(capsys, tmp_path):
-    if not (DATA / "kvasir_fixation.csv").exists():
-        pytest.skip("needs ../shared/data (real data not present)")
-    code, err = ingest(capsys, [DATA / "kvasir_fixation.csv"], tmp_path / "g")
+def test_kvasir_tracks_unchanged(capsys, tmp_path, ingest, shared_data):
+    report = shared_data("gazemedseg", "kvasir_fixation.csv")
+    code, err = ingest([report], tmp_path / "g")
     assert code == 0, err
     fix, tracks, _ = outputs(tmp_path / "g")
-    raw = pl.read_csv(DATA / "kvasir_fixation.csv")
+    raw = pl.read_csv(report)
     assert fix.height == 23525 and tracks.height == 880
     assert tracks.schema == pl.Schema(TRACK_SCHEMA)
     assert tracks["trial"].is_null().all() and fix["trial"].is_null().all()
@@ -217,9 +212,9 @@ def test_kvasir_tracks_unchanged(capsys, tmp_path):
         "IMAGE", maintain_order=True).len()["len"].to_list()
 
 
-def test_render_reads_every_trial_of_an_image(capsys, tmp_path):
+def test_render_reads_every_trial_of_an_image(capsys, tmp_path, ingest):
     p = report(tmp_path / "r.csv")
-    assert ingest(capsys, [p], tmp_path / "g")[0] == 0
+    assert ingest([p], tmp_path / "g")[0] == 0
     by_id, _ = read_tracks(tmp_path / "g")
     assert sorted(by_id) == ["a", "b"] and len(by_id["a"]) == 2
     np.testing.assert_allclose(by_id["a"][0].x, [0.1, 0.2], rtol=1e-6)  # trial 1 first

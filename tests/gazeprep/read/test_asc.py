@@ -16,8 +16,6 @@ from gazeprep.ingest import ingest_file, run_ingest
 from gazeprep.read.asc.parse import parse_asc
 from gazeprep.read.options import IngestOptions
 
-EYELINK = Path(__file__).resolve().parents[2] / "shared" / "data" / "eyelink"
-
 
 def read_asc(path, opts: IngestOptions):
     """Read one ASC file to its fixations (reader, then detector for I-VT / I-DT)."""
@@ -25,10 +23,9 @@ def read_asc(path, opts: IngestOptions):
 
 
 @pytest.fixture(scope="module")
-def eyelink() -> Path:
-    if not (EYELINK / "eyelink_binocular_example.asc").exists():
-        pytest.skip("needs ../shared/data (real data not present)")
-    return EYELINK
+def eyelink(shared_data) -> Path:
+    """The folder of the real EyeLink recordings."""
+    return shared_data("eyelink", "eyelink_binocular_example.asc").parent
 
 
 def efix_lines(path: Path) -> list[tuple]:

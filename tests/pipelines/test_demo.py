@@ -6,7 +6,9 @@ import importlib.util
 import math
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _demo_module():
@@ -16,6 +18,7 @@ def _demo_module():
     return mod
 
 
+@pytest.mark.slow
 def test_tiny_demo_end_to_end(tmp_path, capsys):
     demo = _demo_module()
     result = demo.main(["--root", str(tmp_path), "--images", "10", "--test-images", "2",

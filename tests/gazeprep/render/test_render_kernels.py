@@ -194,24 +194,6 @@ def test_render_tracks_empty_track_gives_zeros():
     assert maps.shape == (1, 4, S, S) and not maps.any() and not heat.any()
 
 
-def test_cli_defaults_are_the_tuned_render_defaults():
-    """Every render option defaults to RenderParams()'s value (one home for the defaults)."""
-    import inspect
-
-    from gazeprep.commands.render import render
-
-    p = RenderParams()
-    checked = 0
-    params = inspect.signature(render).parameters
-    for name, param in params.items():
-        if hasattr(p, name) and name != "ratios":  # --ratios: none given means 1 - k / L
-            assert param.default.default == getattr(p, name), name
-            checked += 1
-    assert checked >= 15
-    assert params["points_only"].default.default == (not p.segments)
-    assert params["ratios"].default.default is None
-
-
 def test_watershed_refine_grows_to_image_edges():
     from gazeprep.render.pseudo import edges, pseudo_masks
 

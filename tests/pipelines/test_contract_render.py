@@ -3,7 +3,6 @@ pseudo-mask Dice; the image options on render, eval and predict; gradseg sees wh
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
@@ -11,7 +10,6 @@ import numpy as np
 import polars as pl
 import pytest
 import zarr
-from medical_files import slices_to_volume, write_dicom, write_nifti, write_nrrd
 from PIL import Image
 from typer.testing import CliRunner
 
@@ -22,7 +20,6 @@ from gazeprep.render.params import RenderParams
 from gazeprep.render.plan import plan_render
 from gazeprep.render.writer import update_cache
 
-KVASIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "kvasir-seg"
 S, K, H, W = 32, 3, 36, 44  # cache side, slices, slice rows and columns (not square)
 ARRAYS = ("image", "maps", "heatmap", "pseudo", "mask")
 
@@ -56,7 +53,7 @@ def _write_gaze(folder: Path, tracks: dict) -> Path:
     return folder
 
 
-def _write_as(fmt: str, folder: Path, images, masks) -> tuple[Path, Path]:
+def _write_as(medical, fmt: str, folder: Path, images, masks) -> tuple[Path, Path]:
     """The same slices and masks stored as ``fmt`` under ``folder``/images, ``folder``/masks."""
     img_dir, msk_dir = folder / "images", folder / "masks"
     img_dir.mkdir(parents=True)
@@ -67,15 +64,15 @@ def _write_as(fmt: str, folder: Path, images, masks) -> tuple[Path, Path]:
             Image.fromarray(m * 255).save(msk_dir / f"v_{k}.png")  # 0/255, like most PNG masks
     elif fmt == "dicom-frames":
         for k, (im, m) in enumerate(zip(images, masks, strict=True)):
-            write_dicom(img_dir / f"v_{k}.dcm", im)
-            write_dicom(msk_dir / f"v_{k}.dcm", m)
+            medical.write_dicom(img_dir / f"v_{k}.dcm", im)
+            medical.write_dicom(msk_dir / f"v_{k}.dcm", m)
     elif fmt == "dicom-multiframe":
-        write_dicom(img_dir / "v.dcm", np.stack(images))
-        write_dicom(msk_dir / "v.dcm", np.stack(masks))
+        medical.write_dicom(img_dir / "v.dcm", np.stack(images))
+        medical.write_dicom(msk_dir / "v.dcm", np.stack(masks))
     else:
-        writer = {"nii.gz": write_nifti, "nrrd": write_nrrd}[fmt]
-        writer(img_dir / f"v.{fmt}", slices_to_volume(images))
-        writer(msk_dir / f"v.{fmt}", slices_to_volume(masks))  # 0/1 label map
+        writer = {"nii.gz": medical.write_nifti, "nrrd": medical.write_nrrd}[fmt]
+        writer(img_dir / f"v.{fmt}", medical.slices_to_volume(images))
+        writer(msk_dir / f"v.{fmt}", medical.slices_to_volume(masks))  # 0/1 label map
     return img_dir, msk_dir
 
 
@@ -88,13 +85,13 @@ def _render(gaze: Path, img_dir: Path, msk_dir: Path, out: Path, opts: ImageOpti
 
 
 @pytest.mark.parametrize("fmt", ["nii.gz", "nrrd", "dicom-multiframe", "dicom-frames"])
-def test_same_8_bit_pixels_give_the_same_cache_and_dice(tmp_path, fmt):
+def test_same_8_bit_pixels_give_the_same_cache_and_dice(tmp_path, fmt, medical):
     images, masks, tracks = _lesions(0)
     gaze = _write_gaze(tmp_path / "gaze", tracks)
     opts = ImageOptions()
-    png, png_dice = _render(gaze, *_write_as("png", tmp_path / "png", images, masks),
+    png, png_dice = _render(gaze, *_write_as(medical, "png", tmp_path / "png", images, masks),
                             tmp_path / "png.zarr", opts)
-    other, dice = _render(gaze, *_write_as(fmt, tmp_path / "o", images, masks),
+    other, dice = _render(gaze, *_write_as(medical, fmt, tmp_path / "o", images, masks),
                           tmp_path / "o.zarr", opts)
     for name in ARRAYS:
         assert np.array_equal(png[name], other[name]), name
@@ -102,35 +99,30 @@ def test_same_8_bit_pixels_give_the_same_cache_and_dice(tmp_path, fmt):
     assert png["mask"].any() and png["image"].std() > 10
 
 
-def test_same_16_bit_pixels_same_cache_with_the_rules_window(tmp_path):
+def test_same_16_bit_pixels_same_cache_with_the_rules_window(tmp_path, medical):
     images, masks, tracks = _lesions(1, deep=True)
     gaze = _write_gaze(tmp_path / "gaze", tracks)
     auto = ImageOptions()
     # One file per slice: the automatic window is each image's own, in PNG and DICOM alike.
-    png, dice = _render(gaze, *_write_as("png", tmp_path / "png", images, masks),
+    png, dice = _render(gaze, *_write_as(medical, "png", tmp_path / "png", images, masks),
                         tmp_path / "png.zarr", auto)
-    dcm, dcm_dice = _render(gaze, *_write_as("dicom-frames", tmp_path / "dcm", images, masks),
-                            tmp_path / "dcm.zarr", auto)
+    frames = _write_as(medical, "dicom-frames", tmp_path / "dcm", images, masks)
+    dcm, dcm_dice = _render(gaze, *frames, tmp_path / "dcm.zarr", auto)
     assert all(np.array_equal(png[n], dcm[n]) for n in ARRAYS) and dice == dcm_dice
     # A volume's automatic window spans the volume; with a stated window every format agrees.
     ct = ImageOptions(window=(1900.0, 1600.0))
-    vol, vol_dice = _render(gaze, *_write_as("nii.gz", tmp_path / "nii", images, masks),
+    vol, vol_dice = _render(gaze, *_write_as(medical, "nii.gz", tmp_path / "nii", images, masks),
                             tmp_path / "nii.zarr", ct)
     png_ct, png_ct_dice = _render(gaze, tmp_path / "png" / "images", tmp_path / "png" / "masks",
                                   tmp_path / "png_ct.zarr", ct)
     assert all(np.array_equal(vol[n], png_ct[n]) for n in ARRAYS) and vol_dice == png_ct_dice
 
 
-def _hashes(folder: Path) -> dict[str, str]:
-    return {str(p): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
-
-
-def test_render_cli_options_recorded_and_changes_rerender(tmp_path):
+def test_render_cli_options_recorded_and_changes_rerender(tmp_path, medical, tree_digest):
     images, masks, tracks = _lesions(2, deep=True)
     gaze = _write_gaze(tmp_path / "gaze", tracks)
-    img_dir, msk_dir = _write_as("nii.gz", tmp_path / "d", images, masks)
-    before = _hashes(tmp_path / "d")
+    img_dir, msk_dir = _write_as(medical, "nii.gz", tmp_path / "d", images, masks)
+    before = tree_digest(tmp_path / "d")
     base = ["render", "--gaze", str(gaze), "--images", str(img_dir), "--masks", str(msk_dir),
             "--size", str(S), "--out", str(tmp_path / "c.zarr"), "--slice-base", "1"]
     runner = CliRunner()
@@ -152,13 +144,13 @@ def test_render_cli_options_recorded_and_changes_rerender(tmp_path):
     g = zarr.open_group(str(tmp_path / "c.zarr"), mode="r")
     assert g.attrs["params"]["image"]["window"] == [1900.0, 1600.0]
     assert not np.array_equal(g["image"][:], first)
-    assert _hashes(tmp_path / "d") == before  # user files untouched
+    assert tree_digest(tmp_path / "d") == before  # user files untouched
 
 
-def test_render_refuses_masks_of_another_geometry(tmp_path):
+def test_render_refuses_masks_of_another_geometry(tmp_path, medical):
     images, masks, tracks = _lesions(3)
     gaze = _write_gaze(tmp_path / "gaze", tracks)
-    img_dir, msk_dir = _write_as("png", tmp_path / "p", images, masks)
+    img_dir, msk_dir = _write_as(medical, "png", tmp_path / "p", images, masks)
     Image.fromarray(np.zeros((H + 1, W), np.uint8)).save(msk_dir / "v_1.png")
     out = tmp_path / "c.zarr"
     args = ["render", "--gaze", str(gaze), "--images", str(img_dir), "--masks", str(msk_dir),
@@ -171,8 +163,8 @@ def test_render_refuses_masks_of_another_geometry(tmp_path):
     vol_i, vol_m = tmp_path / "vi", tmp_path / "vm"
     vol_i.mkdir()
     vol_m.mkdir()
-    write_nifti(vol_i / "v.nii", slices_to_volume(images))
-    write_nifti(vol_m / "v.nii", slices_to_volume(masks[:2]))
+    medical.write_nifti(vol_i / "v.nii", medical.slices_to_volume(images))
+    medical.write_nifti(vol_m / "v.nii", medical.slices_to_volume(masks[:2]))
     res = CliRunner().invoke(app, args[:4] + [str(vol_i), "--masks", str(vol_m)] + args[7:])
     assert res.exit_code == 1 and "mask has 2 slices but its image" in str(res.exception)
     assert str(vol_i / "v.nii") in str(res.exception)
@@ -195,12 +187,13 @@ def _checkpoint(tmp_path: Path, image_options: dict | None, size: int = S) -> Pa
     return path
 
 
-def test_predict_and_eval_on_volumes_use_the_checkpoints_options(tmp_path, capsys):
+def test_predict_and_eval_on_volumes_use_the_checkpoints_options(tmp_path, capsys, medical,
+                                                                 tree_digest):
     from gradseg.cli import main
 
     images, masks, _ = _lesions(4, deep=True)
-    img_dir, msk_dir = _write_as("nii.gz", tmp_path / "d", images, masks)
-    before = _hashes(tmp_path / "d")
+    img_dir, msk_dir = _write_as(medical, "nii.gz", tmp_path / "d", images, masks)
+    before = tree_digest(tmp_path / "d")
     ckpt = _checkpoint(tmp_path, ImageOptions(window=(1900, 1600), slice_base=1).to_dict())
     with pytest.raises(SystemExit) as e:
         main(["predict", "--checkpoint", str(ckpt), "--images", str(img_dir), "--out",
@@ -225,14 +218,14 @@ def test_predict_and_eval_on_volumes_use_the_checkpoints_options(tmp_path, capsy
         main(["eval", "--checkpoint", str(ckpt), "--images", str(img_dir), "--masks",
               str(msk_dir), "--window", "1,2,3"])
     assert e.value.code == 2
-    assert _hashes(tmp_path / "d") == before
+    assert tree_digest(tmp_path / "d") == before
 
 
-def test_eval_refuses_a_mask_of_another_size(tmp_path, capsys):
+def test_eval_refuses_a_mask_of_another_size(tmp_path, capsys, medical):
     from gradseg.cli import main
 
     images, masks, _ = _lesions(5)
-    img_dir, msk_dir = _write_as("png", tmp_path / "p", images, masks)
+    img_dir, msk_dir = _write_as(medical, "png", tmp_path / "p", images, masks)
     Image.fromarray(np.zeros((H, W + 2), np.uint8)).save(msk_dir / "v_0.png")
     with pytest.raises(SystemExit) as e:
         main(["eval", "--checkpoint", str(_checkpoint(tmp_path, None)), "--images",
@@ -272,13 +265,12 @@ def test_model_input_is_what_render_stored_for_16_bit_and_float(tmp_path):
         assert read_rgb(ref).shape[:2] == Image.open(ref.path).size[::-1]
 
 
-@pytest.mark.skipif(not KVASIR.is_dir(), reason="../shared/data/kvasir-seg not present")
-def test_model_input_equals_the_cache_bytes_on_kvasir(tmp_path):
+def test_model_input_equals_the_cache_bytes_on_kvasir(tmp_path, shared_data):
     import torch
 
     from gradseg.predict import model_input
 
-    imgs = index_folder(KVASIR / "images")
+    imgs = index_folder(shared_data("kvasir-seg", "images"))
     ids = sorted(imgs)[5::200]
     tracks = {i: (np.array([0.5]), np.array([0.5]), np.array([300.0])) for i in ids}
     gaze = _write_gaze(tmp_path / "gaze", tracks)
@@ -293,14 +285,14 @@ def test_model_input_equals_the_cache_bytes_on_kvasir(tmp_path):
         assert torch.equal((x * 255).round().to(torch.uint8), torch.from_numpy(stored[n])), i
 
 
-def test_train_records_the_caches_image_options(tmp_path):
+def test_train_records_the_caches_image_options(tmp_path, medical):
     from gradseg.checkpoint import load_checkpoint
     from gradseg.train import TrainConfig, train
 
     images, masks, tracks = _lesions(7, deep=True)
     gaze = _write_gaze(tmp_path / "gaze", tracks)
     opts = ImageOptions(window=(1900.0, 1600.0), slice_base=1)
-    img_dir, msk_dir = _write_as("nii.gz", tmp_path / "d", images, masks)
+    img_dir, msk_dir = _write_as(medical, "nii.gz", tmp_path / "d", images, masks)
     update_cache(plan_render(gaze, img_dir, msk_dir, opts), RenderParams(size=S, image=opts),
                  tmp_path / "c.zarr")
     cfg = TrainConfig(cache=str(tmp_path / "c.zarr"), out=str(tmp_path / "run"), batch_size=2,

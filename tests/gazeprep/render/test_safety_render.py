@@ -8,7 +8,6 @@ interpreter (out-of-bounds writes in the distance kernel).
 
 from __future__ import annotations
 
-import hashlib
 import subprocess
 import sys
 from pathlib import Path
@@ -19,11 +18,6 @@ import pytest
 from skimage.io import imsave
 
 from gazeprep.cli import main
-
-
-def snapshot(root: Path) -> dict[str, str]:
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file()}
 
 
 def user_data(root: Path, tracks: list[dict]) -> Path:
@@ -57,16 +51,16 @@ def render_args(root: Path) -> list[str]:
             "--out", str(root.parent / "maps.zarr"), "--size", "16"]
 
 
-def test_huge_x_is_refused_without_crashing_the_process(tmp_path):
+def test_huge_x_is_refused_without_crashing_the_process(tmp_path, tree_digest):
     root = user_data(tmp_path / "user", hostile("x", 2, 1e30))
-    before = snapshot(root)
+    before = tree_digest(root)
     proc = subprocess.run([sys.executable, "-m", "gazeprep.cli", *render_args(root)],
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 1, (proc.returncode, proc.stderr[-2000:])
     first = proc.stderr.strip().splitlines()[0]
     assert "tracks.parquet" in first and "im1" in first and "obs7" in first, first
     assert "fixation 2" in first and "x" in first, first
-    assert snapshot(root) == before and not (tmp_path / "maps.zarr").exists()
+    assert tree_digest(root) == before and not (tmp_path / "maps.zarr").exists()
 
 
 CASES = [
@@ -85,9 +79,9 @@ CASES = [
 
 @pytest.mark.parametrize(("column", "position", "value", "word"), CASES)
 def test_hostile_track_values_are_one_line_errors(tmp_path, capsys, column, position, value,
-                                                   word):
+                                                   word, tree_digest):
     root = user_data(tmp_path / "user", hostile(column, position, value))
-    before = snapshot(root)
+    before = tree_digest(root)
     with pytest.raises(SystemExit) as ex:
         main(render_args(root))
     assert ex.value.code == 1
@@ -96,21 +90,21 @@ def test_hostile_track_values_are_one_line_errors(tmp_path, capsys, column, posi
     first = err[0]
     assert "tracks.parquet" in first and "image im1" in first and "session obs7" in first
     assert f"fixation {position}" in first and word in first, first
-    assert snapshot(root) == before and not (tmp_path / "maps.zarr").exists()
+    assert tree_digest(root) == before and not (tmp_path / "maps.zarr").exists()
 
 
-def test_mismatched_list_lengths_are_refused(tmp_path, capsys):
+def test_mismatched_list_lengths_are_refused(tmp_path, capsys, tree_digest):
     bad = good("im1", "obs7", 4)
     bad["y"] = bad["y"][:3]
     root = user_data(tmp_path / "user", [good(), bad])
-    before = snapshot(root)
+    before = tree_digest(root)
     with pytest.raises(SystemExit) as ex:
         main(render_args(root))
     assert ex.value.code == 1
     first = capsys.readouterr().err.strip().splitlines()[0]
     assert "tracks.parquet" in first and "im1" in first and "obs7" in first
     assert "4" in first and "3" in first, first
-    assert snapshot(root) == before and not (tmp_path / "maps.zarr").exists()
+    assert tree_digest(root) == before and not (tmp_path / "maps.zarr").exists()
 
 
 def test_text_in_a_list_column_is_refused(tmp_path):

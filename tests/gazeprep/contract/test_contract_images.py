@@ -6,18 +6,9 @@ import shutil
 import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import numpy as np
 import pytest
-from medical_files import (
-    nibabel_file,
-    pydicom_file,
-    slices_to_volume,
-    write_dicom,
-    write_nifti,
-    write_nrrd,
-)
 from PIL import Image
 
 from gazeprep.contract import _volume
@@ -31,8 +22,6 @@ from gazeprep.contract.images import (
     read_image,
     read_mask,
 )
-
-KVASIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "kvasir-seg"
 
 
 def _ref_window(x, lo, hi):
@@ -131,12 +120,12 @@ def test_float_tiff_with_negative_values(tmp_path):
     assert np.all(np.diff(got[..., 0].ravel().astype(int)) >= 0)  # no wrap-around
 
 
-@pytest.mark.skipif(not KVASIR.is_dir(), reason="../shared/data/kvasir-seg not present")
-def test_kvasir_jpeg_bytes_identical_to_previous_render_code():
+def test_kvasir_jpeg_bytes_identical_to_previous_render_code(shared_data):
     """The cache bytes of JPEG inputs are unchanged: compare with the previous implementation."""
     from gazeprep.render.images import load_image, load_mask
 
-    imgs, msks = index_folder(KVASIR / "images"), index_folder(KVASIR / "masks")
+    kvasir = shared_data("kvasir-seg", "images").parent
+    imgs, msks = index_folder(kvasir / "images"), index_folder(kvasir / "masks")
     ids = sorted(imgs)[::110]  # 8 images of varied sizes
     for i in ids:
         for s in (256, 96):
@@ -171,17 +160,17 @@ def _previous_load_mask(path, size):
 
 # ----------------------------------------------------------------------------- DICOM
 
-def _copy(tmp_path, *names):
+def _copy(medical, tmp_path, *names):
     for n in names:
-        shutil.copy(pydicom_file(n), tmp_path / n)
+        shutil.copy(medical.pydicom_file(n), tmp_path / n)
     return index_folder(tmp_path)
 
 
-def test_dicom_mr_uses_the_file_window(tmp_path):
+def test_dicom_mr_uses_the_file_window(tmp_path, medical):
     import pydicom
 
-    ix = _copy(tmp_path, "MR_small.dcm")
-    ds = pydicom.dcmread(pydicom_file("MR_small.dcm"))
+    ix = _copy(medical, tmp_path, "MR_small.dcm")
+    ds = pydicom.dcmread(medical.pydicom_file("MR_small.dcm"))
     c, w = float(ds.WindowCenter), float(ds.WindowWidth)
     assert (c, w) == (600.0, 1600.0)
     got = read_image(ix["MR_small"])
@@ -196,12 +185,12 @@ def test_dicom_mr_uses_the_file_window(tmp_path):
     assert np.array_equal(forced, _expected(ds.pixel_array, 750, 1250))
 
 
-def test_dicom_ct_rescaled_to_hounsfield_then_percentile_window(tmp_path):
+def test_dicom_ct_rescaled_to_hounsfield_then_percentile_window(tmp_path, medical):
     import pydicom
     from pydicom.pixels import apply_modality_lut
 
-    ix = _copy(tmp_path, "CT_small.dcm")
-    ds = pydicom.dcmread(pydicom_file("CT_small.dcm"))
+    ix = _copy(medical, tmp_path, "CT_small.dcm")
+    ds = pydicom.dcmread(medical.pydicom_file("CT_small.dcm"))
     assert "WindowCenter" not in ds and float(ds.RescaleIntercept) == -1024
     hu = apply_modality_lut(ds.pixel_array, ds)
     lo, hi = _percentile_window(hu)
@@ -213,18 +202,18 @@ def test_dicom_ct_rescaled_to_hounsfield_then_percentile_window(tmp_path):
 
 @pytest.mark.parametrize("name", ["MR_small_jp2klossless.dcm", "MR_small_RLE.dcm",
                                   "MR_small_jpeg_ls_lossless.dcm"])
-def test_dicom_lossless_transfer_syntaxes_give_the_same_pixels(tmp_path, name):
+def test_dicom_lossless_transfer_syntaxes_give_the_same_pixels(tmp_path, name, medical):
     pytest.importorskip("pylibjpeg", reason="pylibjpeg plugins not installed (extra 'medical')")
-    ix = _copy(tmp_path, "MR_small.dcm", name)
+    ix = _copy(medical, tmp_path, "MR_small.dcm", name)
     assert np.array_equal(read_image(ix[name[:-4]]), read_image(ix["MR_small"]))
 
 
-def test_dicom_multiframe_rgb_ids_and_frames(tmp_path):
+def test_dicom_multiframe_rgb_ids_and_frames(tmp_path, medical):
     import pydicom
 
-    ix = _copy(tmp_path, "SC_rgb_rle_2frame.dcm")
+    ix = _copy(medical, tmp_path, "SC_rgb_rle_2frame.dcm")
     assert sorted(ix) == ["SC_rgb_rle_2frame_0", "SC_rgb_rle_2frame_1"]
-    frames = pydicom.dcmread(pydicom_file("SC_rgb_rle_2frame.dcm")).pixel_array
+    frames = pydicom.dcmread(medical.pydicom_file("SC_rgb_rle_2frame.dcm")).pixel_array
     for k in range(2):
         assert np.array_equal(read_image(ix[f"SC_rgb_rle_2frame_{k}"]), frames[k])
     one = index_folder(tmp_path, ImageOptions(slice_base=1))
@@ -232,11 +221,11 @@ def test_dicom_multiframe_rgb_ids_and_frames(tmp_path):
     assert np.array_equal(read_image(one["SC_rgb_rle_2frame_2"]), frames[1])
 
 
-def test_dicom_built_multiframe_shares_one_window_and_rescale(tmp_path):
+def test_dicom_built_multiframe_shares_one_window_and_rescale(tmp_path, medical):
     rng = np.random.default_rng(2)
     frames = rng.integers(0, 3000, (3, 20, 30)).astype(np.int16)
     frames[2] += 1000  # the last frame is brighter: a per-frame window would hide that
-    write_dicom(tmp_path / "ser.dcm", frames, rescale=(2.0, -1024.0))
+    medical.write_dicom(tmp_path / "ser.dcm", frames, rescale=(2.0, -1024.0))
     ix = index_folder(tmp_path)
     assert sorted(ix) == ["ser_0", "ser_1", "ser_2"] and ix["ser_1"].frames == 3
     hu = frames.astype(np.float64) * 2 - 1024
@@ -245,20 +234,21 @@ def test_dicom_built_multiframe_shares_one_window_and_rescale(tmp_path):
         assert np.array_equal(read_image(ix[f"ser_{k}"]), _expected(hu[k], lo, hi))
 
 
-def test_dicom_monochrome1_is_inverted(tmp_path):
+def test_dicom_monochrome1_is_inverted(tmp_path, medical):
     a = np.arange(16 * 12, dtype=np.uint16).reshape(16, 12) * 50
-    write_dicom(tmp_path / "m2.dcm", a, window=(4000, 8000))
-    write_dicom(tmp_path / "m1.dcm", a, window=(4000, 8000), photometric="MONOCHROME1")
+    medical.write_dicom(tmp_path / "m2.dcm", a, window=(4000, 8000))
+    medical.write_dicom(tmp_path / "m1.dcm", a, window=(4000, 8000), photometric="MONOCHROME1")
     ix = index_folder(tmp_path)
     assert np.array_equal(read_image(ix["m1"]), 255 - read_image(ix["m2"]))
     b = (np.arange(16 * 12) % 256).astype(np.uint8).reshape(16, 12)
-    write_dicom(tmp_path / "b1.dcm", b, photometric="MONOCHROME1")
+    medical.write_dicom(tmp_path / "b1.dcm", b, photometric="MONOCHROME1")
     assert np.array_equal(read_image(index_folder(tmp_path)["b1"])[..., 0], 255 - b)
 
 
-def test_dicom_without_extension_and_non_image_objects(tmp_path):
-    shutil.copy(pydicom_file("MR_small.dcm"), tmp_path / "1.2.840.113619.2.1")
-    shutil.copy(pydicom_file("rtplan.dcm"), tmp_path / "rtplan.dcm")  # no pixels: not an image
+def test_dicom_without_extension_and_non_image_objects(tmp_path, medical):
+    shutil.copy(medical.pydicom_file("MR_small.dcm"), tmp_path / "1.2.840.113619.2.1")
+    # an RT plan has no pixels: not an image
+    shutil.copy(medical.pydicom_file("rtplan.dcm"), tmp_path / "rtplan.dcm")
     (tmp_path / "notes.txt").write_text("not an image")
     ix = index_folder(tmp_path)
     assert list(ix) == ["1.2.840.113619.2.1"]
@@ -271,17 +261,17 @@ def test_a_dcm_file_that_is_not_dicom_is_an_error(tmp_path):
         index_folder(tmp_path)
 
 
-def test_dicom_corrupt_pixel_data_is_one_line_error(tmp_path):
-    ix = _copy(tmp_path, "MR_truncated.dcm")
+def test_dicom_corrupt_pixel_data_is_one_line_error(tmp_path, medical):
+    ix = _copy(medical, tmp_path, "MR_truncated.dcm")
     with pytest.raises(InputError) as err:
         read_image(ix["MR_truncated"])
     assert "MR_truncated.dcm" in str(err.value) and "\n" not in str(err.value)
 
 
-def test_missing_reader_library_says_how_to_install(tmp_path, monkeypatch):
-    shutil.copy(pydicom_file("MR_small.dcm"), tmp_path / "a.dcm")
-    write_nifti(tmp_path / "v.nii.gz", np.zeros((4, 4, 2), np.uint8))
-    write_nrrd(tmp_path / "r.nrrd", np.zeros((4, 4, 2), np.uint8))
+def test_missing_reader_library_says_how_to_install(tmp_path, monkeypatch, medical):
+    shutil.copy(medical.pydicom_file("MR_small.dcm"), tmp_path / "a.dcm")
+    medical.write_nifti(tmp_path / "v.nii.gz", np.zeros((4, 4, 2), np.uint8))
+    medical.write_nrrd(tmp_path / "r.nrrd", np.zeros((4, 4, 2), np.uint8))
     for module, folder_file in (("pydicom", "a.dcm"), ("nibabel", "v.nii.gz"),
                                 ("nrrd", "r.nrrd")):
         sub = tmp_path / module
@@ -297,11 +287,11 @@ def test_missing_reader_library_says_how_to_install(tmp_path, monkeypatch):
 
 # ----------------------------------------------------------------------------- volumes
 
-def test_nifti_shipped_volume_slices_and_orientation(tmp_path):
+def test_nifti_shipped_volume_slices_and_orientation(tmp_path, medical):
     import nibabel as nib
 
-    shutil.copy(nibabel_file("anatomical.nii"), tmp_path / "anatomical.nii")
-    data = nib.load(nibabel_file("anatomical.nii")).get_fdata()
+    shutil.copy(medical.nibabel_file("anatomical.nii"), tmp_path / "anatomical.nii")
+    data = nib.load(medical.nibabel_file("anatomical.nii")).get_fdata()
     assert data.shape == (33, 41, 25)
     ix = index_folder(tmp_path)
     assert sorted(ix, key=lambda k: int(k.rsplit("_", 1)[1])) == \
@@ -320,11 +310,11 @@ def test_nifti_shipped_volume_slices_and_orientation(tmp_path):
     assert np.array_equal(read_image(flip["anatomical_3"]), _expected(data[:, :, 3], lo, hi))
 
 
-def test_nifti_uint8_volume_is_kept_as_stored(tmp_path):
+def test_nifti_uint8_volume_is_kept_as_stored(tmp_path, medical):
     import nibabel as nib
 
-    shutil.copy(nibabel_file("standard.nii.gz"), tmp_path / "standard.nii.gz")
-    data = np.asarray(nib.load(nibabel_file("standard.nii.gz")).dataobj)
+    shutil.copy(medical.nibabel_file("standard.nii.gz"), tmp_path / "standard.nii.gz")
+    data = np.asarray(nib.load(medical.nibabel_file("standard.nii.gz")).dataobj)
     assert data.dtype == np.uint8
     ix = index_folder(tmp_path)
     assert len(ix) == data.shape[2]
@@ -332,28 +322,28 @@ def test_nifti_uint8_volume_is_kept_as_stored(tmp_path):
         assert np.array_equal(read_image(ix[f"standard_{k}"])[..., 1], data[:, :, k].T)
 
 
-def test_float_nifti_and_4d_refused(tmp_path):
+def test_float_nifti_and_4d_refused(tmp_path, medical):
     import nibabel as nib
 
-    shutil.copy(nibabel_file("reoriented_anat_moved.nii"), tmp_path / "f.nii")
+    shutil.copy(medical.nibabel_file("reoriented_anat_moved.nii"), tmp_path / "f.nii")
     data = nib.load(tmp_path / "f.nii").get_fdata()
     lo, hi = _percentile_window(data)
     ix = index_folder(tmp_path)
     assert np.array_equal(read_image(ix["f_10"]), _expected(data[:, :, 10].T, lo, hi))
     bad = tmp_path / "bad"
     bad.mkdir()
-    shutil.copy(nibabel_file("example4d.nii.gz"), bad / "example4d.nii.gz")
+    shutil.copy(medical.nibabel_file("example4d.nii.gz"), bad / "example4d.nii.gz")
     with pytest.raises(InputError, match="example4d.nii.gz: volume of shape .*expected a 3-D"):
         index_folder(bad)
 
 
-def test_generated_nrrd_and_nifti_equal_the_png_slices(tmp_path):
+def test_generated_nrrd_and_nifti_equal_the_png_slices(tmp_path, medical):
     rng = np.random.default_rng(4)
     slices = [rng.integers(0, 256, (21, 34)).astype(np.uint8) for _ in range(3)]
     for k, s in enumerate(slices):
         Image.fromarray(s).save(tmp_path / f"v_{k}.png")
-    vol = slices_to_volume(slices)
-    for fmt, writer in (("nii.gz", write_nifti), ("nrrd", write_nrrd)):
+    vol = medical.slices_to_volume(slices)
+    for fmt, writer in (("nii.gz", medical.write_nifti), ("nrrd", medical.write_nrrd)):
         d = tmp_path / fmt
         d.mkdir()
         writer(d / f"v.{fmt}", vol)
@@ -365,10 +355,11 @@ def test_generated_nrrd_and_nifti_equal_the_png_slices(tmp_path):
                                       read_image(png[f"v_{k}"], size)), (fmt, k, size)
 
 
-def test_volume_cache_is_thread_safe_and_decodes_each_volume_once(tmp_path, monkeypatch):
+def test_volume_cache_is_thread_safe_and_decodes_each_volume_once(tmp_path, monkeypatch, medical):
     rng = np.random.default_rng(5)
     for name in ("a", "b"):
-        write_nifti(tmp_path / f"{name}.nii", rng.normal(0, 1, (12, 10, 8)).astype(np.float32))
+        medical.write_nifti(tmp_path / f"{name}.nii",
+                            rng.normal(0, 1, (12, 10, 8)).astype(np.float32))
     ix = index_folder(tmp_path)
     _volume._CACHE.clear()
     expected = {k: read_image(r) for k, r in ix.items()}
@@ -391,15 +382,15 @@ def test_volume_cache_is_thread_safe_and_decodes_each_volume_once(tmp_path, monk
 
 # ----------------------------------------------------------------------------- masks and ids
 
-def test_mask_rules_across_formats(tmp_path):
+def test_mask_rules_across_formats(tmp_path, medical):
     lab = np.zeros((9, 11), np.uint8)
     lab[2:5, 3:7] = 1
     lab[6:8, 1:3] = 2
     Image.fromarray(lab).save(tmp_path / "small_labels.png")
     Image.fromarray(lab * 100).save(tmp_path / "grey.png")  # 0/100/200: >= 128 rule
     Image.fromarray(lab.astype(np.uint16) * 1000).save(tmp_path / "deep.png")
-    write_nifti(tmp_path / "vol.nii.gz", slices_to_volume([lab, lab * 0]))
-    write_dicom(tmp_path / "seg.dcm", lab.astype(np.uint16))
+    medical.write_nifti(tmp_path / "vol.nii.gz", medical.slices_to_volume([lab, lab * 0]))
+    medical.write_dicom(tmp_path / "seg.dcm", lab.astype(np.uint16))
     ix = index_folder(tmp_path)
     assert np.array_equal(read_mask(ix["small_labels"]), lab > 0)
     assert np.array_equal(read_mask(ix["grey"]), lab == 2)
@@ -412,28 +403,28 @@ def test_mask_rules_across_formats(tmp_path):
     assert read_mask(ix["seg"], size=22).shape == (22, 22)
 
 
-def test_geometry_mismatch_names_both_files(tmp_path):
+def test_geometry_mismatch_names_both_files(tmp_path, medical):
     (tmp_path / "i").mkdir()
     (tmp_path / "m").mkdir()
-    write_nifti(tmp_path / "i" / "v.nii", np.zeros((8, 6, 5), np.int16))
-    write_nifti(tmp_path / "m" / "v.nii", np.zeros((8, 6, 4), np.uint8))
+    medical.write_nifti(tmp_path / "i" / "v.nii", np.zeros((8, 6, 5), np.int16))
+    medical.write_nifti(tmp_path / "m" / "v.nii", np.zeros((8, 6, 4), np.uint8))
     img, msk = index_folder(tmp_path / "i"), index_folder(tmp_path / "m")
     with pytest.raises(InputError) as err:
         check_pair(img["v_0"], msk["v_0"])
     assert str(tmp_path / "i" / "v.nii") in str(err.value)
     assert str(tmp_path / "m" / "v.nii") in str(err.value) and "4 slices" in str(err.value)
-    write_nifti(tmp_path / "m" / "v.nii", np.zeros((6, 8, 5), np.uint8))
+    medical.write_nifti(tmp_path / "m" / "v.nii", np.zeros((6, 8, 5), np.uint8))
     with pytest.raises(InputError, match="mask size 8x6 differs from its image .*6x8"):
         check_pair(img["v_0"], index_folder(tmp_path / "m")["v_0"])
 
 
-def test_duplicate_ids_across_formats_name_both_files(tmp_path):
+def test_duplicate_ids_across_formats_name_both_files(tmp_path, medical):
     Image.fromarray(np.zeros((4, 4), np.uint8)).save(tmp_path / "v_1.png")
-    write_nifti(tmp_path / "v.nii", np.zeros((4, 4, 3), np.uint8))
+    medical.write_nifti(tmp_path / "v.nii", np.zeros((4, 4, 3), np.uint8))
     with pytest.raises(InputError, match=r"two files for image id 'v_1' \(v.nii, v_1.png\)"):
         index_folder(tmp_path)
     (tmp_path / "v_1.png").unlink()
-    shutil.copy(pydicom_file("MR_small.dcm"), tmp_path / "x.dcm")
+    shutil.copy(medical.pydicom_file("MR_small.dcm"), tmp_path / "x.dcm")
     Image.fromarray(np.zeros((4, 4), np.uint8)).save(tmp_path / "x.png")
     with pytest.raises(InputError, match=r"'x' \(x.dcm, x.png\)"):
         index_folder(tmp_path)

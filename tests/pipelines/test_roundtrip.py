@@ -16,6 +16,9 @@ from gazeprep.cli import app
 from gazeprep.simulate.config import SimConfig
 from gazeprep.simulate.dataset import compare_to_truth, simulate_dataset
 
+#: Simulating, then ingesting with three detectors, takes tens of seconds on two cores.
+pytestmark = pytest.mark.slow
+
 CFG = SimConfig(n_images=8, sessions=1, size=128, seed=0)
 
 

@@ -13,14 +13,11 @@ from gazeprep.errors import GazeprepError
 from gazeprep.ingest import run_ingest
 from gazeprep.read.options import IngestOptions
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "gazemedseg"
-
 
 @pytest.fixture(scope="module")
-def gazemedseg() -> Path:
-    if not (DATA / "kvasir_fixation.csv").exists():
-        pytest.skip("needs ../shared/data (real data not present)")
-    return DATA
+def gazemedseg(shared_data) -> Path:
+    """The folder of the GazeMedSeg fixation reports."""
+    return shared_data("gazemedseg", "kvasir_fixation.csv").parent
 
 
 def ingest(tmp_path: Path, *paths, **kw):

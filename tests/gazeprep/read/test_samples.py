@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,8 +12,6 @@ from gazeprep.ingest import ingest_file
 from gazeprep.read import sniff_format
 from gazeprep.read.options import IngestOptions
 
-TOY = Path(__file__).resolve().parents[2] / "shared" / "data" / "eyelink" / "gaze-toy-example.csv"
-
 
 def read_samples(path, opts: IngestOptions):
     """Read one sample file to its fixations (reader, then detector for I-VT / I-DT)."""
@@ -22,11 +19,10 @@ def read_samples(path, opts: IngestOptions):
 
 
 @pytest.mark.parametrize("detector", ["ivt", "idt"])
-def test_toy_example_ingests(detector):
-    if not TOY.exists():
-        pytest.skip("needs ../shared/data (real data not present)")
-    assert sniff_format(TOY) == "samples"
-    res = ingest_file(str(TOY), IngestOptions(detector=detector))
+def test_toy_example_ingests(detector, shared_data):
+    toy = shared_data("eyelink", "gaze-toy-example.csv")
+    assert sniff_format(toy) == "samples"
+    res = ingest_file(str(toy), IngestOptions(detector=detector))
     assert res.n_samples == 4306
     f = res.fixations
     assert 40 <= f.height <= 150, f.height

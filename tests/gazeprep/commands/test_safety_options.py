@@ -7,18 +7,12 @@ and that no output appeared.
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import numpy as np
 import polars as pl
 import pytest
 from skimage.io import imsave
-
-
-def snapshot(root: Path) -> dict[str, str]:
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file()}
 
 
 def run(main, args: list[str]) -> int:
@@ -44,16 +38,21 @@ def user(tmp_path) -> Path:
     return root
 
 
-def usage_error(capsys, user: Path, main, args: list[str], *words: str) -> str:
-    before = snapshot(user)
-    assert run(main, args) == 2
-    err = capsys.readouterr().err
-    assert "Traceback" not in err
-    flat = " ".join(err.replace("│", " ").split())
-    for w in words:
-        assert w in flat, (w, flat)
-    assert snapshot(user) == before and not (user.parent / "out").exists()
-    return flat
+@pytest.fixture()
+def usage_error(capsys, tree_digest):
+
+    def usage_error_(user: Path, main, args: list[str], *words: str) -> str:
+        before = tree_digest(user)
+        assert run(main, args) == 2
+        err = capsys.readouterr().err
+        assert "Traceback" not in err
+        flat = " ".join(err.replace("│", " ").split())
+        for w in words:
+            assert w in flat, (w, flat)
+        assert tree_digest(user) == before and not (user.parent / "out").exists()
+        return flat
+
+    return usage_error_
 
 
 INGEST = [
@@ -87,10 +86,10 @@ INGEST = [
 
 
 @pytest.mark.parametrize(("extra", "name", "limit"), INGEST)
-def test_ingest_options(user, capsys, extra, name, limit):
+def test_ingest_options(user, capsys, extra, name, limit, usage_error):
     from gazeprep.cli import main
 
-    usage_error(capsys, user, main,
+    usage_error(user, main,
                 ["ingest", str(user / "fix.csv"), "--out", str(user.parent / "out"), *extra],
                 name, limit)
 
@@ -122,36 +121,36 @@ RENDER = [
 
 
 @pytest.mark.parametrize(("extra", "name", "limit"), RENDER)
-def test_render_options(user, capsys, extra, name, limit):
+def test_render_options(user, capsys, extra, name, limit, usage_error):
     from gazeprep.cli import main
 
-    usage_error(capsys, user, main,
+    usage_error(user, main,
                 ["render", "--gaze", str(user / "gaze"), "--images", str(user / "images"),
                  "--out", str(user.parent / "out"), *extra], name, limit)
 
 
-def test_render_size_that_does_not_fit_in_memory(user, capsys, monkeypatch):
+def test_render_size_that_does_not_fit_in_memory(user, capsys, monkeypatch, usage_error):
     """--size whose working memory exceeds RAM is refused with the estimate (RAM: 1 GiB)."""
     from gazeprep.cli import main
 
     real = __import__("os").sysconf
     monkeypatch.setattr("os.sysconf", lambda name: 262144 if name == "SC_PHYS_PAGES"
                         else 4096 if name == "SC_PAGE_SIZE" else real(name))
-    msg = usage_error(capsys, user, main,
+    msg = usage_error(user, main,
                       ["render", "--gaze", str(user / "gaze"), "--images", str(user / "images"),
                        "--out", str(user.parent / "out"), "--size", "8192"],
                       "--size", "memory", "GiB")
     assert "1.0 GiB" in msg  # the RAM it was compared with
 
 
-def test_render_size_that_does_not_fit_on_disk(user, capsys, monkeypatch):
+def test_render_size_that_does_not_fit_on_disk(user, capsys, monkeypatch, usage_error):
     from collections import namedtuple
 
     from gazeprep.cli import main
 
     usage = namedtuple("usage", "total used free")
     monkeypatch.setattr("shutil.disk_usage", lambda path: usage(10**9, 10**9 - 10**6, 10**6))
-    usage_error(capsys, user, main,
+    usage_error(user, main,
                 ["render", "--gaze", str(user / "gaze"), "--images", str(user / "images"),
                  "--out", str(user.parent / "out"), "--size", "1024"],
                 "--size", "disk", "MiB")
@@ -207,10 +206,10 @@ TRAIN = [
 
 
 @pytest.mark.parametrize(("extra", "name", "limit"), TRAIN)
-def test_train_options(user, capsys, extra, name, limit):
+def test_train_options(user, capsys, extra, name, limit, usage_error):
     from gradseg.cli import main
 
-    usage_error(capsys, user, main,
+    usage_error(user, main,
                 ["train", "--cache", str(user / "no-cache.zarr"), "--out",
                  str(user.parent / "out"), *extra], name, limit)
 
@@ -256,8 +255,8 @@ def test_train_size_that_does_not_fit_in_memory(tmp_path, monkeypatch):
     (["score", "--level-threshold", "nan"], "--level-threshold", "finite"),
     (["score", "--heatmap-threshold", "1.5"], "--heatmap-threshold", "< 1"),
 ])
-def test_simulate_and_score_options(user, capsys, args, name, limit):
+def test_simulate_and_score_options(user, capsys, args, name, limit, usage_error):
     from gazeprep.cli import main
 
     args = [str(user.parent / "out") if a == "SIM" else a for a in args]
-    usage_error(capsys, user, main, args, name, limit)
+    usage_error(user, main, args, name, limit)

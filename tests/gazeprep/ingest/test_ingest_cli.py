@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import polars as pl
 import pytest
 
 from gazeprep.cli import main
-
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-KVASIR = DATA / "gazemedseg" / "kvasir_fixation.csv"
 
 
 def run(*args: str) -> int:
@@ -20,11 +16,10 @@ def run(*args: str) -> int:
     return 0 if ex.value.code is None else int(ex.value.code)
 
 
-def test_kvasir_via_cli(tmp_path, capsys):
-    if not KVASIR.exists():
-        pytest.skip("needs ../shared/data (real data not present)")
+def test_kvasir_via_cli(tmp_path, capsys, shared_data):
+    report = shared_data("gazemedseg", "kvasir_fixation.csv")
     out = tmp_path / "gaze"
-    assert run("ingest", str(KVASIR), "--out", str(out)) == 0
+    assert run("ingest", str(report), "--out", str(out)) == 0
     assert "23,525" in capsys.readouterr().out
     assert sorted(p.name for p in out.iterdir()) == ["fixations.parquet", "ingest.json",
                                                      "tracks.parquet"]
