@@ -1,7 +1,7 @@
 """Benchmark: ASC parsing vs pymovements 0.28, and the I-VT / I-DT kernels vs plain Python.
 
 Builds a long EyeLink ASC by tiling the real binocular recording
-(``../shared/data/eyelink/eyelink_binocular_example.asc``: its header once, then its recording
+(``$GAZE_DATA/eyelink/eyelink_binocular_example.asc``: its header once, then its recording
 block repeated with shifted timestamps) and times, in the same run:
 
 - ``gazeprep.read.asc.parse.parse_asc`` (samples, events, messages; best of ``--repeat`` runs
@@ -32,9 +32,9 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _common import ROOT, data_dir
 
-ROOT = Path(__file__).resolve().parents[1]
-REAL = ROOT.parent / "shared" / "data" / "eyelink" / "eyelink_binocular_example.asc"
+REAL = data_dir() / "eyelink" / "eyelink_binocular_example.asc"
 TIME_FIELDS = {  # token positions holding a timestamp, per line head
     "MSG": (1,), "START": (1,), "END": (1,), "SFIX": (2,), "SSACC": (2,), "SBLINK": (2,),
     "EFIX": (2, 3), "ESACC": (2, 3), "EBLINK": (2, 3), "INPUT": (1,),
@@ -129,7 +129,7 @@ def bench(asc: Path, repeat: int, with_pymovements: bool, ref_samples: int) -> d
     from gazeprep.read.asc.parse import parse_asc
     from gazeprep.read.options import IngestOptions
 
-    sys.path.insert(0, str(ROOT / "tests"))
+    sys.path.insert(0, str(ROOT / "tests" / "gazeprep" / "detect"))
     from test_detect import ref_idt, ref_ivt  # the plain-Python references
 
     warm = REAL if REAL.exists() else asc

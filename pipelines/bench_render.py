@@ -2,7 +2,7 @@
 
 Usage (from the project root)::
 
-    .venv/bin/python pipelines/bench_render.py [--data ../shared/data] [--gaze data/kvasir/gaze]
+    .venv/bin/python pipelines/bench_render.py [--data $GAZE_DATA] [--gaze data/kvasir/gaze]
         [--size 256] [--levels 4] [--out data/bench/maps.zarr] [--anchor-n 880] [--reads 2000]
 
 What each side includes (all on the 880 Kvasir-SEG training images with their real gaze):
@@ -33,12 +33,11 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
+from _common import data_dir, run
 
 
 def write_gaze_arrays(samples, params, out: Path, shard: int) -> tuple[float, float]:
@@ -117,7 +116,7 @@ def main() -> None:
     from gazeprep.tracks import read_tracks
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--data", type=Path, default=Path("../shared/data"))
+    ap.add_argument("--data", type=Path, default=data_dir())
     ap.add_argument("--gaze", type=Path, default=Path("data/kvasir/gaze"))
     ap.add_argument("--size", type=int, default=256)
     ap.add_argument("--levels", type=int, default=4)
@@ -128,8 +127,7 @@ def main() -> None:
 
     if not (args.gaze / "tracks.parquet").is_file():
         csv = args.data / "gazemedseg" / "kvasir_fixation.csv"
-        exe = str(Path(sys.executable).with_name("gazeprep"))
-        subprocess.run([exe, "ingest", str(csv), "--out", str(args.gaze)], check=True)
+        run(["gazeprep", "ingest", csv, "--out", args.gaze], label="bench_render")
     by_id, _ = read_tracks(args.gaze)
     plan = plan_render(args.gaze, args.data / "kvasir-seg" / "images",
                        args.data / "kvasir-seg" / "masks")

@@ -2,7 +2,7 @@
 
 Usage (from the project root; the cache is rendered first when missing)::
 
-    .venv/bin/python pipelines/bench_safety.py [--data ../shared/data] [--work data/bench-safety]
+    .venv/bin/python pipelines/bench_safety.py [--data $GAZE_DATA] [--work data/bench-safety]
         [--size 256] [--repeat 3] [--reads 2000]
 
 On the 880 Kvasir-SEG training images with their real gaze (GazeMedSeg), it times, in one run:
@@ -26,6 +26,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _common import data_dir
 
 
 def _median_time(fn, repeat: int) -> float:
@@ -62,7 +63,7 @@ def main() -> None:
     from gazeprep.render.writer import update_cache
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--data", type=Path, default=Path("../shared/data"))
+    ap.add_argument("--data", type=Path, default=data_dir())
     ap.add_argument("--work", type=Path, default=Path("data/bench-safety"))
     ap.add_argument("--size", type=int, default=256)
     ap.add_argument("--repeat", type=int, default=3)

@@ -2,7 +2,7 @@
 
 Usage (from the project root)::
 
-    .venv/bin/python pipelines/tune_render.py [--data ../shared/data] [--gaze data/kvasir/gaze]
+    .venv/bin/python pipelines/tune_render.py [--data $GAZE_DATA] [--gaze data/kvasir/gaze]
         [--size 256] [--search-subset 300] [--out data/tune_render.md]
 
 Split rule (fixed): the ids (image file stems that have gaze) are sorted, shuffled with
@@ -22,12 +22,11 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
+from _common import data_dir, run
 from kvasir_split import SEED, split_ids
 
 from gazeprep.inspect.score import dice_iou
@@ -45,10 +44,7 @@ def load_data(data: Path, gaze: Path, size: int, decoded: Path | None = None):
     """
     if not (gaze / "tracks.parquet").is_file():
         csv = data / "gazemedseg" / "kvasir_fixation.csv"
-        cmd = [str(Path(sys.executable).with_name("gazeprep")), "ingest", str(csv), "--out",
-               str(gaze)]
-        print("running:", " ".join(cmd), flush=True)
-        subprocess.run(cmd, check=True)
+        run(["gazeprep", "ingest", csv, "--out", gaze], label="tune_render")
     tracks, _ = read_tracks(gaze)
     img_ix = index_folder(data / "kvasir-seg" / "images")
     mask_ix = index_folder(data / "kvasir-seg" / "masks")
@@ -111,7 +107,7 @@ def pseudo_dice(maps, heat, images, masks, params, edge_cache):
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--data", type=Path, default=Path("../shared/data"))
+    ap.add_argument("--data", type=Path, default=data_dir())
     ap.add_argument("--gaze", type=Path, default=Path("data/kvasir/gaze"))
     ap.add_argument("--size", type=int, default=256)
     ap.add_argument("--search-subset", type=int, default=300,

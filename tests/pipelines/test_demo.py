@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import math
+import sys
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _demo_module():
+    sys.path.insert(0, str(ROOT / "pipelines"))  # as `python pipelines/demo.py` does (_common)
     spec = importlib.util.spec_from_file_location("demo", ROOT / "pipelines" / "demo.py")
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)

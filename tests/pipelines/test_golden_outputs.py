@@ -15,6 +15,7 @@ GOLDEN = ROOT / "tests" / "golden" / "outputs.json"
 
 
 def _module():
+    sys.path.insert(0, str(ROOT / "pipelines"))  # as `python pipelines/...` does (_common)
     spec = importlib.util.spec_from_file_location("golden_outputs",
                                                   ROOT / "pipelines" / "golden_outputs.py")
     mod = importlib.util.module_from_spec(spec)
