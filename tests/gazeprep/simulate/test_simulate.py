@@ -74,7 +74,7 @@ def test_files_and_shapes(sim):
 
 
 def _parse(path: Path) -> dict:
-    """A deliberately simple, independent reading of the ASC (not gazeprep.asc)."""
+    """A deliberately simple, independent reading of the ASC (not gazeprep.read.asc)."""
     out = {"trials": [], "samples": [], "efix": [], "sfix": [], "esacc": [], "blinks": [],
            "gaze_coords": [], "imgload": [], "trial_result": 0, "start": 0, "end": 0}
     in_block = False
