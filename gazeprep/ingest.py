@@ -1,4 +1,10 @@
-"""The ingest stage: find input files, read each with its reader, write the gaze dataset.
+"""The ingest stage: find -> read -> detect -> tracks -> write the gaze dataset.
+
+:func:`run_ingest` finds the input files (:func:`gazeprep.read.find_inputs`), reads each with
+the reader of its format and detects the fixations of sample files (:func:`ingest_file`:
+:mod:`gazeprep.read`, :mod:`gazeprep.detect`), builds the fixation and track tables
+(:mod:`gazeprep.tracks`) and writes them with :func:`make_report`'s ``ingest.json``
+(:func:`write_outputs`).
 
 Output (``--out``, a folder): ``fixations.parquet``, ``tracks.parquet`` (zstd) and ``ingest.json``
 (see DESIGN §1), the names in :data:`OUTPUT_FILES`. Only those are ever replaced: other files in
@@ -9,7 +15,6 @@ last) records the sha256 of the two Parquet files, which readers check.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -17,239 +22,27 @@ import shutil
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
+from gazeprep.detect import detect_recording
 from gazeprep.errors import GazeprepError
-from gazeprep.tracks import FileResult, image_id, size_text
+from gazeprep.read import find_inputs, read
+from gazeprep.read.options import IngestOptions
+from gazeprep.read.result import FileResult, Recording, size_text
+from gazeprep.tracks import OUTPUT_FILES, RECORD, build_fixations, build_tracks, owned
 
+#: Version of the ``ingest.json`` document.
 VERSION = 1
-FORMATS = ("auto", "asc", "fixreport", "samples")
-DETECTORS = ("auto", "tracker", "ivt", "idt")
-#: Extensions picked up when walking a directory (other files there are ignored).
-INPUT_EXTENSIONS = (".asc", ".csv", ".tsv", ".txt", ".xls")
-#: Every file ingest writes into ``--out``, the commit record (``ingest.json``) last. A rerun
-#: replaces these and nothing else.
-OUTPUT_FILES = ("fixations.parquet", "tracks.parquet", "ingest.json")
-#: The file that describes the set (sha256 of the others); renamed into place last.
-RECORD = "ingest.json"
 
 
-@dataclass
-class IngestOptions:
-    """Every ingest parameter (recorded in ``ingest.json``).
-
-    Parameters
-    ----------
-    format : str
-        ``auto``, ``asc``, ``fixreport`` or ``samples``.
-    detector : str
-        ``auto`` (tracker events when the file has EFIX lines, else I-VT), ``tracker``, ``ivt``,
-        ``idt``.
-    eye : str
-        ``auto`` (monocular: that eye; binocular: the ``eye_used`` message if any, else left),
-        ``L``, ``R`` or ``both`` (each eye its own track, session ``<stem>:L`` / ``<stem>:R``).
-    images : str or None
-        Folder with the images, looked up by file stem (= id) to get their pixel size.
-    image_rect : tuple of 4 floats or None
-        ``X Y W H``: where the image lies on screen (screen pixels), when the log does not say.
-    min_duration : float
-        Fixations shorter than this (ms) are dropped and counted.
-    coords : str
-        Fixation reports: ``auto``, ``normalised`` or ``pixels``.
-    lenient : bool
-        Record malformed lines/files in ``ingest.json`` and go on instead of failing.
-    ivt_velocity : float
-        I-VT: a sample is part of a fixation below this speed (deg/s, or px/s with ``units="px"``).
-    ivt_window : float
-        I-VT: speed measured over this window (ms) centred on each sample, against noise.
-    idt_dispersion : float
-        I-DT: maximal (max x - min x) + (max y - min y) of a fixation window (deg, or px).
-    idt_window : float
-        I-DT: minimal fixation window (ms).
-    units : str
-        ``deg`` (thresholds in degrees; needs the screen geometry) or ``px``.
-    screen_size_cm, screen_px : tuple of 2 floats or None
-        Physical screen size (cm) and resolution (px); default resolution from GAZE_COORDS.
-    distance_cm : float
-        Eye-screen distance (cm).
-    max_gap : float
-        Detectors never bridge a gap between valid samples longer than this (ms).
-    merge_gap, merge_distance : float
-        After I-VT/I-DT, merge consecutive fixations at most ``merge_gap`` ms apart whose
-        positions differ by at most ``merge_distance`` (deg, or px with ``units="px"``);
-        default 75 ms and 0.5 deg, as in Tobii's I-VT filter (Olsson 2007): without it I-DT
-        splits a fixation whose first window opens in the previous saccade's tail.
-        ``merge_gap = 0`` disables merging.
-    """
-
-    format: str = "auto"
-    detector: str = "auto"
-    eye: str = "auto"
-    images: str | None = None
-    image_rect: tuple[float, float, float, float] | None = None
-    min_duration: float = 50.0
-    coords: str = "auto"
-    lenient: bool = False
-    ivt_velocity: float = 30.0
-    ivt_window: float = 20.0
-    idt_dispersion: float = 1.0
-    idt_window: float = 100.0
-    units: str = "deg"
-    screen_size_cm: tuple[float, float] | None = (53.0, 30.0)
-    screen_px: tuple[float, float] | None = None
-    distance_cm: float = 60.0
-    max_gap: float = 75.0
-    merge_gap: float = 75.0
-    merge_distance: float = 0.5
-    sample_columns: dict[str, str] = field(default_factory=dict)
-    sample_rate: float | None = None
-    time_unit: str = "ms"
-    _sizes: dict[str, tuple[int, int] | None] = field(default_factory=dict, repr=False)
-    _image_paths: dict[str, Path] | None = field(default=None, repr=False)
-
-    def params(self) -> dict[str, Any]:
-        """The parameters as JSON-able values."""
-        return {k: v for k, v in asdict(self).items() if not k.startswith("_")}
-
-    def has_image(self, image: str) -> bool:
-        """Whether ``--images`` holds a file for id ``image`` (False without ``--images``)."""
-        if self.images is None:
-            return False
-        if self._image_paths is None:
-            self._image_paths = index_images(self.images)
-        return image in self._image_paths
-
-    def image_size(self, image: str) -> tuple[int, int] | None:
-        """``(width, height)`` in pixels of image ``image`` found in ``--images``, else None.
-
-        Only the file header is read (``PIL.Image.open(...).size``, PIL being scikit-image's
-        own image dependency), and only names inside ``--images`` are ever opened.
-        """
-        if self.images is None:
-            return None
-        if image not in self._sizes:
-            if self._image_paths is None:
-                self._image_paths = index_images(self.images)
-            p = self._image_paths.get(image)
-            self._sizes[image] = None if p is None else read_image_size(p)
-        return self._sizes[image]
-
-
-def index_images(folder: str | Path) -> dict:
-    """Id -> :class:`~gazeprep.contract.images.ImageRef` of the images in ``folder``.
-
-    The same lookup ``render`` uses, with the default image options (volume slices along the
-    last axis, counted from 0).
-    """
-    from gazeprep.images import index_folder
-
-    return index_folder(folder)
-
-
-def read_image_size(ref) -> tuple[int, int]:
-    """``(width, height)`` of an indexed image from its header, without decoding the pixels."""
-    from gazeprep.contract.images import image_size
-    from gazeprep.limits import size_problem
-
-    height, width = image_size(ref)
-    problem = size_problem(width, height)
-    if problem:
-        raise GazeprepError(f"{problem} (header says {width} x {height})", file=ref.path)
-    return width, height
-
-
-def find_inputs(paths: Iterable[str | Path]) -> list[Path]:
-    """Expand folders (recursively, known extensions, hidden files skipped) into files.
-
-    Raises
-    ------
-    GazeprepError
-        For a path that does not exist or a folder without any input file.
-    """
-    files: list[Path] = []
-    for p in map(Path, paths):
-        if p.is_dir():
-            found = sorted(
-                f for f in p.rglob("*")
-                if f.is_file() and f.suffix.lower() in INPUT_EXTENSIONS
-                and not any(part.startswith(".") for part in f.relative_to(p).parts)
-            )
-            if not found:
-                raise GazeprepError(
-                    f"folder holds no input file; expected files ending in "
-                    f"{', '.join(INPUT_EXTENSIONS)}", file=p)
-            files += found
-        elif p.is_file():
-            files.append(p)
-        else:
-            raise GazeprepError("no such file or folder", file=p)
-    seen: set[Path] = set()
-    return [f for f in files if not (f.resolve() in seen or seen.add(f.resolve()))]
-
-
-def detect_format(path: Path) -> str:
-    """``asc``, ``fixreport`` or ``samples`` from the extension and the first lines.
-
-    Raises
-    ------
-    GazeprepError
-        Binary files (EDF included) and text that matches no known layout.
-    """
-    with open(path, "rb") as fh:
-        head = fh.read(65536)
-    if path.suffix.lower() == ".edf" or head.startswith(b"SR_RESEARCH"):
-        raise GazeprepError("binary EyeLink EDF; convert it to ASC first (edf2asc)", file=path)
-    if not head.strip():
-        raise GazeprepError("empty file; expected an EyeLink ASC, a fixation report or a "
-                            "sample CSV/TSV", file=path)
-    if path.suffix.lower() == ".asc":
-        if b"\x00" in head:
-            raise GazeprepError("binary file; expected a text EyeLink ASC", file=path, line=1)
-        return "asc"
-    from gazeprep.delimited import decode_text, header_fields, sniff_separator
-    from gazeprep.fixreport import resolve_columns
-    from gazeprep.samples import looks_like_samples
-
-    # BOM and UTF-16 handled as the readers handle them; binary content is refused there.
-    text = decode_text(head, str(path), head=True, what="an EyeLink ASC, a fixation report or a "
-                       "sample CSV/TSV").data.decode("utf-8", "replace")
-    first = text.lstrip().split("\n", 1)[0]
-    if first.startswith("**") or any(
-        ln.startswith(("MSG\t", "MSG ", "START\t", "EFIX ")) for ln in text.splitlines()[:200]
-    ):
-        return "asc"
-    names = [c.strip() for c in header_fields(first, sniff_separator(first))]
-    try:
-        resolve_columns(names, str(path))
-        return "fixreport"
-    except GazeprepError:
-        pass
-    if looks_like_samples(names):
-        return "samples"
-    raise GazeprepError(
-        f"unknown format (header {names[:8]}); expected an EyeLink ASC, a fixation report with "
-        "CURRENT_FIX_X/Y/DURATION and IMAGE columns, or a sample file with time,x,y columns "
-        "(or pass --format)", file=path, line=1)
-
-
-def read_file(path: Path, opts: IngestOptions) -> FileResult:
-    """Read one input file with the reader for its format."""
-    fmt = opts.format if opts.format != "auto" else detect_format(path)
-    if fmt == "fixreport":
-        from gazeprep.fixreport import read_fixreport
-
-        return read_fixreport(str(path), opts)
-    if fmt == "asc":
-        from gazeprep.asc import read_asc
-
-        return read_asc(str(path), opts)
-    if fmt == "samples":
-        from gazeprep.samples import read_samples
-
-        return read_samples(str(path), opts)
-    raise GazeprepError(f"unknown --format {fmt!r}; expected one of {', '.join(FORMATS)}")
+def ingest_file(path: str | Path, opts: IngestOptions) -> FileResult:
+    """One input file's fixations: read it (stage 1) and, for a file of samples, detect its
+    fixations (stage 2) and place them on the images (the reader's ``place`` step)."""
+    got = read(path, opts)
+    if isinstance(got, Recording):
+        got = got.place(detect_recording(got, opts))
+    return got
 
 
 @dataclass
@@ -289,8 +82,6 @@ def run_ingest(
     -------
     IngestSummary
     """
-    from gazeprep.tracks import build_fixations, build_tracks
-
     t0 = time.perf_counter()
     files = find_inputs(paths)
     out = Path(out)
@@ -300,7 +91,7 @@ def run_ingest(
     results: list[FileResult] = []
     for f in files:
         try:
-            res = read_file(f, opts)
+            res = ingest_file(f, opts)
         except GazeprepError as exc:
             if not opts.lenient:
                 if exc.file is None:
@@ -356,7 +147,7 @@ def image_entries(results: list[FileResult]) -> list[dict]:
     """One entry per image id named by any input, sorted by id.
 
     Each entry: ``id``, ``width``, ``height`` (pixels, null when unknown), ``size_from`` (one of
-    :data:`gazeprep.tracks.SIZE_SOURCES`), ``problems`` (e.g. ``not in --images``, ``name not
+    :data:`gazeprep.read.result.SIZE_SOURCES`), ``problems`` (e.g. ``not in --images``, ``name not
     valid UTF-8, decoded as Latin-1``, sizes that differ) and ``files`` (input file names). The
     size is the first input's; an input that says otherwise adds a problem.
     """
@@ -374,11 +165,6 @@ def image_entries(results: list[FileResult]) -> list[dict]:
             out[image]["problems"].append("size differs between inputs: " + ", ".join(
                 f"{name} {size}" for name, size in by_file))
     return [out[k] for k in sorted(out)]
-
-
-def owned(name: str) -> bool:
-    """Whether ``name`` (a path relative to ``--out``) is a file ingest writes."""
-    return name in OUTPUT_FILES
 
 
 def is_ingest_record(path: Path) -> bool:
@@ -461,7 +247,7 @@ def write_outputs(out: Path, fix, tracks, report: dict, notes: list[str] | None 
     ``report`` gains ``outputs``: the sha256 and size of the two Parquet files, which readers
     check against the files they open. Call :func:`prepare_out` first.
     """
-    from gazeprep.outputs import transaction
+    from gazeprep.outputs import sha256_file, transaction
 
     with transaction(out, owned, notes) as st:
         recorded = {}
@@ -469,19 +255,12 @@ def write_outputs(out: Path, fix, tracks, report: dict, notes: list[str] | None 
             path = st.file(name)
             df.write_parquet(path, compression="zstd")
             st.add(name)
-            recorded[name] = {"sha256": _sha256(path), "bytes": path.stat().st_size}
+            recorded[name] = {"sha256": sha256_file(path), "bytes": path.stat().st_size}
         report["outputs"] = recorded
         st.file(RECORD).write_text(json.dumps(report, indent=1, default=str) + "\n")
         st.add(RECORD)
         st.commit(RECORD)
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-__all__ = ["IngestOptions", "run_ingest", "detect_format", "find_inputs", "image_id"]
+__all__ = ["IngestSummary", "ingest_file", "make_report", "prepare_out", "run_ingest",
+           "write_outputs"]

@@ -34,7 +34,7 @@ fails, its previous output intact).
 A kill at any instant thus leaves at ``<out>`` the complete old output (up to step 3) or the
 complete new one (from step 3 on, once recovered). Readers must still never silently use a set
 whose swap is half done: the commit record carries the sha256 of the other files, and readers
-check it (``gazeprep.cache.read_tracks``).
+check it (:func:`gazeprep.tracks.read_tracks`).
 
 Tests replace :func:`_fault` (called at every step with the step's name) to interrupt a run
 at each step.
@@ -43,18 +43,19 @@ at each step.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from gazeprep.contract.cache import COMMITTED as MARKER
+from gazeprep.contract.cache import STAGING
 from gazeprep.errors import GazeprepError
 
-#: The hidden staging folder inside an output folder.
-STAGING = ".gazeprep-staging"
-#: The commit marker inside the staging folder.
-MARKER = "COMMITTED"
+# STAGING (the hidden staging folder inside an output folder) and MARKER (the commit marker
+# inside it) are the cache contract's: gradseg refuses a cache whose swap is half done.
 #: Where replaced and removed entries go inside the staging folder until it is deleted.
 TRASH = ".trash"
 
@@ -96,6 +97,15 @@ def _fsync_dir(path: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+def sha256_file(path: Path) -> str:
+    """Hex sha256 of a file's content, read in 1 MiB blocks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:

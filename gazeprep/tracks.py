@@ -1,10 +1,11 @@
-"""Fixation and track tables: the ingest output schema and the per-file read result.
+"""Stage 3 of ingest: fixations -> ordered gaze tracks, and the gaze dataset on disk.
 
-Every reader (ASC, fixation report, sample CSV) returns a :class:`FileResult` whose ``fixations``
-frame has the columns of :data:`FIXATION_SCHEMA` except ``index``, plus an ``order`` sort key
-(float64) and the 1-based source ``line``. :func:`build_fixations` concatenates them, orders
-each track by ``order`` and numbers it; :func:`build_tracks` folds each track into one row of
-list columns.
+:func:`build_fixations` concatenates the readers' kept fixations
+(:data:`~gazeprep.read.result.READER_SCHEMA`), orders each track by its ``order`` key and
+numbers it (``fixations.parquet``, :data:`~gazeprep.read.result.FIXATION_SCHEMA`);
+:func:`build_tracks` folds each track into one row of list columns (``tracks.parquet``).
+The ingest output is the files :data:`OUTPUT_FILES`; :func:`read_tracks` reads its tracks back
+as :class:`Track` arrays for render and show, checked (the file is often edited by hand).
 
 A track is one viewing: the fixations of one ``(image, session, trial)`` (:data:`TRACK_KEY`).
 The same image shown in two trials of one session makes two tracks, never one whose onsets
@@ -15,198 +16,51 @@ track is the image's whole session.
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+import hashlib
+import json
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
+import numpy as np
 import polars as pl
 
 from gazeprep.errors import GazeprepError
+from gazeprep.limits import MAX_DURATION_MS
+from gazeprep.read.result import (
+    FIXATION_SCHEMA,
+    TRACK_KEY,
+    FileResult,
+    conform,
+    empty_reader_frame,
+)
 
-#: Column -> dtype of ``fixations.parquet`` (the on-disk contract).
-FIXATION_SCHEMA: dict[str, Any] = {
-    "image": pl.String,
-    "session": pl.String,
-    "trial": pl.String,
-    "eye": pl.String,
-    "index": pl.Int32,
-    "x": pl.Float32,
-    "y": pl.Float32,
-    "onset_ms": pl.Float64,
-    "duration_ms": pl.Float32,
-    "pupil": pl.Float32,
-    "width": pl.Int32,
-    "height": pl.Int32,
-    "source": pl.String,
-}
+#: Every file ingest writes into its ``--out``, the commit record (``ingest.json``) last. A
+#: rerun replaces these and nothing else.
+OUTPUT_FILES = ("fixations.parquet", "tracks.parquet", "ingest.json")
+#: The file that describes the set (sha256 of the others); renamed into place last.
+RECORD = "ingest.json"
 
-#: Columns a reader produces: the contract minus ``index``, plus a sort key and the source line.
-READER_SCHEMA: dict[str, Any] = {
-    **{k: v for k, v in FIXATION_SCHEMA.items() if k != "index"},
-    "order": pl.Float64,
-    "line": pl.Int64,
-}
 
-#: The columns that identify one track (one viewing of one image).
-TRACK_KEY = ("image", "session", "trial")
-
-#: Where an image's pixel size came from (``size_from`` in ``ingest.json``'s ``images``).
-SIZE_SOURCES = ("report columns", "--images file", "IMGLOAD w h", "--image-rect", "screen",
-                "unknown")
-NOT_IN_IMAGES = "not in --images"
-LATIN1_NAME = "name not valid UTF-8, decoded as Latin-1"
-
-#: How many individual drops ``ingest.json`` lists per file and reason (all are counted).
-MAX_DROPS_LISTED = 1000
+def owned(name: str) -> bool:
+    """Whether ``name`` (a path relative to the ingest output folder) is a file ingest writes."""
+    return name in OUTPUT_FILES
 
 
 @dataclass
-class FileResult:
-    """What one reader made of one input file.
+class Track:
+    """One ordered gaze track: one viewing (image, session, trial) of one image.
 
     Parameters
     ----------
-    path : str
-        The input file.
-    format : str
-        ``"asc"``, ``"fixreport"`` or ``"samples"``.
-    fixations : polars.DataFrame
-        Kept fixations, columns :data:`READER_SCHEMA`.
-    rows_read : int
-        Candidate fixations seen (report rows, EFIX events or detected fixations).
-    n_samples : int
-        Gaze samples read (0 for fixation reports).
+    x, y : ndarray of float, shape (n,)
+        Normalised fixation coordinates in temporal order.
+    duration_ms : ndarray of float, shape (n,)
+        Fixation durations in ms.
     """
 
-    path: str
-    format: str
-    fixations: pl.DataFrame | None = None
-    rows_read: int = 0
-    n_samples: int = 0
-    dropped: Counter = field(default_factory=Counter)
-    drops: list[dict] = field(default_factory=list)
-    errors: list[dict] = field(default_factory=list)
-    anomalies: list[dict] = field(default_factory=list)
-    notes: dict = field(default_factory=dict)
-    images: dict[str, dict] = field(default_factory=dict)
-
-    def drop(self, reason: str, line: int | None, detail: str | None = None) -> None:
-        """Count one dropped candidate and list it (up to :data:`MAX_DROPS_LISTED` per reason)."""
-        self.dropped[reason] += 1
-        if self.dropped[reason] <= MAX_DROPS_LISTED:
-            entry: dict[str, Any] = {"file": self.path, "line": line, "reason": reason}
-            if detail:
-                entry["detail"] = detail
-            self.drops.append(entry)
-
-    def error(self, exc: GazeprepError) -> None:
-        """Record an error that ``--lenient`` skipped over."""
-        self.errors.append(
-            {"file": exc.file or self.path, "line": exc.line, "message": exc.message}
-        )
-
-    def anomaly(self, kind: str, line: int | None, detail: str) -> None:
-        """Record something odd but survivable in the input (kept in ``ingest.json``)."""
-        self.anomalies.append({"file": self.path, "line": line, "kind": kind, "detail": detail})
-
-    def image(self, image: str, size: tuple[int, int] | None, size_from: str,
-              problems: Iterable[str] = ()) -> None:
-        """Record an image id this file names: its pixel size, where that came from, problems.
-
-        Parameters
-        ----------
-        image : str
-            Image id.
-        size : (width, height) or None
-            Pixels, None when unknown.
-        size_from : str
-            One of :data:`SIZE_SOURCES`.
-        problems : iterable of str
-            E.g. :data:`NOT_IN_IMAGES`, :data:`LATIN1_NAME`.
-        """
-        new = {"id": image, "width": size[0] if size else None,
-               "height": size[1] if size else None, "size_from": size_from, "problems": []}
-        e = self.images.setdefault(image, new)
-        if e is not new and size_text(e) != size_text(new):
-            problems = [*problems, f"size differs within the file: {size_text(e)} and "
-                        f"{size_text(new)}"]
-        e["problems"] = sorted(set(e["problems"]) | set(problems))
-
-    @property
-    def rows_kept(self) -> int:
-        """Number of fixations kept."""
-        return 0 if self.fixations is None else self.fixations.height
-
-    @property
-    def rows_dropped(self) -> int:
-        """Number of candidates dropped, all reasons together."""
-        return sum(self.dropped.values())
-
-    def check_balance(self) -> None:
-        """Enforce rows read = rows kept + rows dropped (a bug otherwise, never bad input)."""
-        if self.rows_read != self.rows_kept + self.rows_dropped:
-            raise RuntimeError(
-                f"{self.path}: internal accounting error: read {self.rows_read} != kept "
-                f"{self.rows_kept} + dropped {self.rows_dropped}"
-            )
-
-    def report(self) -> dict[str, Any]:
-        """The file's entry in ``ingest.json``."""
-        return {
-            "path": self.path,
-            "format": self.format,
-            "rows_read": self.rows_read,
-            "rows_kept": self.rows_kept,
-            "rows_dropped": self.rows_dropped,
-            "dropped": dict(sorted(self.dropped.items())),
-            "samples": self.n_samples,
-            "errors": self.errors,
-            "anomalies": self.anomalies,
-            **({"notes": self.notes} if self.notes else {}),
-        }
-
-
-def size_text(e: dict) -> str:
-    """``"640 x 480 (--images file)"``: an image entry's size and its source."""
-    size = "unknown size" if e["width"] is None else f"{e['width']} x {e['height']}"
-    return f"{size} ({e['size_from']})"
-
-
-def images_lookup(opts: Any, image: str) -> tuple[tuple[int, int] | None, list[str]]:
-    """``(width, height)`` of ``image`` in ``--images`` and, when ``--images`` lacks it, the
-    problem :data:`NOT_IN_IMAGES`; ``(None, [])`` without ``--images``."""
-    size = opts.image_size(image)
-    if size is None and opts.images is not None:
-        return None, [NOT_IN_IMAGES]
-    return size, []
-
-
-def latin1_names(names: pl.DataFrame, latin1_lines: Iterable[int]) -> set[str]:
-    """Ids (column ``image``) read from a line decoded as Latin-1 and holding a non-ASCII
-    character: their names were not valid UTF-8 (column ``line`` = file line)."""
-    lines = list(latin1_lines)
-    if not lines or not names.height:
-        return set()
-    hit = names.filter(pl.col("line").is_in(lines) & pl.col("image").str.contains(r"[^\x00-\x7f]"))
-    return set(hit["image"].to_list())
-
-
-def empty_reader_frame() -> pl.DataFrame:
-    """A zero-row frame with :data:`READER_SCHEMA`."""
-    return pl.DataFrame(schema=READER_SCHEMA)
-
-
-def conform(df: pl.DataFrame) -> pl.DataFrame:
-    """Cast and order a reader's frame to :data:`READER_SCHEMA` (missing columns become null)."""
-    cols = []
-    for name, dtype in READER_SCHEMA.items():
-        if name in df.columns:
-            cols.append(pl.col(name).cast(dtype))
-        else:
-            cols.append(pl.lit(None, dtype=dtype).alias(name))
-    return df.select(cols)
+    x: np.ndarray
+    y: np.ndarray
+    duration_ms: np.ndarray
 
 
 def build_fixations(results: list[FileResult]) -> pl.DataFrame:
@@ -300,22 +154,113 @@ def build_tracks(fix: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def image_id(name: str) -> str:
-    """The id of an image named in a log or report: its file stem, never a path.
+def track_problem(xs: np.ndarray, ys: np.ndarray, ds: np.ndarray) -> str | None:
+    """Why one track cannot be rendered (its first bad fixation), or None.
 
-    ``"../../x.png"``, ``"C:\\\\stim\\\\x.png"`` and ``"x"`` all give ``"x"``, so an id can never
-    make anything read or write outside the folders the user named.
+    Every x and y must be a number in [0, 1] (normalised image coordinates), every duration a
+    number in 0..MAX_DURATION_MS, and the three lists equally long. ``tracks.parquet`` is
+    checked again at render because people edit it by hand: a NaN x would otherwise draw a
+    fixation at the image's left edge, and x = 1e30 used to crash the render.
+    """
+    if not len(xs) == len(ys) == len(ds):
+        return (f"lists of unequal length: x {len(xs)}, y {len(ys)}, duration_ms {len(ds)} "
+                "fixations; expected one x, y and duration per fixation")
+    for name, v, lo, hi in (("x", xs, 0.0, 1.0), ("y", ys, 0.0, 1.0),
+                            ("duration_ms", ds, 0.0, MAX_DURATION_MS)):
+        bad = np.flatnonzero(~((v >= lo) & (v <= hi)))  # NaN fails both comparisons
+        if bad.size:
+            k = int(bad[0])
+            return (f"fixation {k}: {name} = {float(v[k])!r} is not a number in "
+                    f"[{lo:g}, {hi:g}]; expected the ingest output (normalised positions, "
+                    "durations in ms)")
+    return None
+
+
+def read_tracks(gaze_dir: str | Path, notes: list[str] | None = None
+                ) -> tuple[dict[str, list[Track]], dict]:
+    """Read ``tracks.parquet`` of an ingest output, checked against its ``ingest.json``.
+
+    An ingest that was interrupted while replacing its files is finished first (see
+    :mod:`gazeprep.outputs`), and the sha256 that ``ingest.json`` records for
+    ``tracks.parquet`` and ``fixations.parquet`` must match the files: a set that is half
+    replaced, or changed since ingest, is refused instead of used.
 
     Parameters
     ----------
-    name : str
-        Image file name as written in the input.
+    gaze_dir : str or Path
+        Ingest output folder (holds ``tracks.parquet``).
+    notes : list of str, optional
+        Receives one line when leftovers of an interrupted ingest were recovered.
 
     Returns
     -------
-    str
-        The stem; empty when nothing usable is left (the caller treats that as bad input).
+    tracks : dict of str to list of Track
+        Per image id, all its tracks: one per session and trial, sorted by session, then trial
+        (tracks.parquet from before the ``trial`` column: one per session).
+    identity : dict
+        Content hashes of the ingest files, recorded in the cache.
     """
-    base = name.strip().strip('"').replace("\\", "/").rsplit("/", 1)[-1]
-    stem = Path(base).stem if "." in base[1:] else base
-    return "" if stem in ("", ".", "..") else stem
+    import io
+
+    from gazeprep.outputs import recover, sha256_file
+
+    gaze_dir = Path(gaze_dir)
+    if gaze_dir.is_dir():
+        note = recover(gaze_dir, owned)
+        if note and notes is not None:
+            notes.append(note)
+    path = gaze_dir / "tracks.parquet"
+    if not path.is_file():
+        raise GazeprepError("no tracks.parquet here: run `gazeprep ingest` first", file=gaze_dir)
+    data = path.read_bytes()  # hashed and parsed from the same bytes
+    identity = {"path": str(gaze_dir), "tracks_sha256": hashlib.sha256(data).hexdigest()}
+    for extra in ("fixations.parquet", "ingest.json"):
+        if (gaze_dir / extra).is_file():
+            identity[extra.replace(".", "_") + "_sha256"] = sha256_file(gaze_dir / extra)
+    _check_recorded_hashes(gaze_dir, identity)
+    need = {"image", "session", "x", "y", "duration_ms"}
+    try:
+        df = pl.read_parquet(io.BytesIO(data))
+    except Exception as exc:  # noqa: BLE001 - polars raises several types for a bad file
+        raise GazeprepError(f"not a readable Parquet file ({type(exc).__name__})",
+                            file=path) from exc
+    missing = need - set(df.columns)
+    if missing:
+        raise GazeprepError(f"tracks.parquet lacks columns {sorted(missing)}", file=path)
+    for c in ("x", "y", "duration_ms"):
+        dtype = df.schema[c]
+        if not (isinstance(dtype, (pl.List, pl.Array)) and dtype.inner.is_numeric()):
+            raise GazeprepError(f"column {c} must hold a list of numbers per track (found "
+                                f"{dtype}); expected the ingest output", file=path)
+    out: dict[str, list[Track]] = {}
+    # one track per (image, session, trial); a fixed order keeps the render key stable
+    key = [c for c in ("image", "session", "trial") if c in df.columns]
+    for row in df.sort(key, maintain_order=True).iter_rows(named=True):
+        xs, ys, ds = (np.asarray(row[c] or [], dtype=np.float64) for c in ("x", "y", "duration_ms"))
+        problem = track_problem(xs, ys, ds)
+        if problem:
+            raise GazeprepError(f"image {row['image']}, session {row['session']}, {problem}",
+                                file=path)
+        out.setdefault(str(row["image"]), []).append(Track(xs, ys, ds))
+    return out, identity
+
+
+def _check_recorded_hashes(gaze_dir: Path, identity: dict) -> None:
+    """Compare the Parquet files with the sha256 that ``ingest.json`` recorded for them."""
+    record = gaze_dir / "ingest.json"
+    if not record.is_file():
+        return  # tracks written by other means (tests, older gazeprep): nothing to check
+    try:
+        recorded = json.loads(record.read_text()).get("outputs") or {}
+    except (OSError, UnicodeDecodeError, ValueError, AttributeError) as exc:
+        raise GazeprepError("ingest.json is not readable JSON; run `gazeprep ingest` again",
+                            file=record) from exc
+    for name, key in (("tracks.parquet", "tracks_sha256"),
+                      ("fixations.parquet", "fixations_parquet_sha256")):
+        want = (recorded.get(name) or {}).get("sha256")
+        have = identity.get(key)
+        if want is not None and want != have:
+            raise GazeprepError(
+                f"{name} does not match the sha256 that ingest.json records for it (changed "
+                "since ingest, or left half replaced); run `gazeprep ingest` again",
+                file=gaze_dir / name)

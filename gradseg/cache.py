@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from gazeprep.maps import UNIT_SCALE
+from gazeprep.contract.cache import UNIT_SCALE
 from gradseg.augment import AugmentConfig, apply_affine, identity_params, sample_params
 from gradseg.errors import GradsegError
 

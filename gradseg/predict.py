@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from gazeprep.contract.cache import UNIT_SCALE
 from gazeprep.contract.images import (
     RASTER_SUFFIXES,
     ImageOptions,
@@ -29,7 +30,6 @@ from gazeprep.contract.images import (
     read_image,
 )
 from gazeprep.contract.images import read_mask as contract_read_mask
-from gazeprep.maps import UNIT_SCALE
 from gradseg.errors import GradsegError
 from gradseg.model import predict_logits
 

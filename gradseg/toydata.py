@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gazeprep.maps import to_uint8
+from gazeprep.render.maps import to_uint8
 
 
 def _disk(h: int, w: int, cy: float, cx: float, ry: float, rx: float) -> np.ndarray:

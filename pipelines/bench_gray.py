@@ -2,7 +2,7 @@
 
 Usage (from the project root)::
 
-    .venv/bin/python pipelines/bench_gray.py [--images ../shared/data/kvasir-seg/images]
+    .venv/bin/python pipelines/bench_gray.py [--images $GAZE_DATA/kvasir-seg/images]
         [--n 200] [--size 256] [--reads 3000] [--repeats 3] [--out data/bench/gray]
 
 The ``n`` images of ``--images`` (any folder gazeprep reads: PNG/JPEG, a DICOM series, NIfTI
@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _common import data_dir
 
 
 def grey_stack(folder: Path, n: int, size: int) -> np.ndarray:
@@ -70,7 +71,7 @@ def read_rate(out: Path, n: int, reads: int, seed: int) -> float:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--images", type=Path, default=Path("../shared/data/kvasir-seg/images"))
+    ap.add_argument("--images", type=Path, default=data_dir() / "kvasir-seg" / "images")
     ap.add_argument("--n", type=int, default=200)
     ap.add_argument("--size", type=int, default=256)
     ap.add_argument("--reads", type=int, default=3000)

@@ -1,12 +1,12 @@
 """Benchmark: ASC parsing vs pymovements 0.28, and the I-VT / I-DT kernels vs plain Python.
 
 Builds a long EyeLink ASC by tiling the real binocular recording
-(``../shared/data/eyelink/eyelink_binocular_example.asc``: its header once, then its recording
+(``$GAZE_DATA/eyelink/eyelink_binocular_example.asc``: its header once, then its recording
 block repeated with shifted timestamps) and times, in the same run:
 
-- ``gazeprep.asc.parse_asc`` (samples, events, messages; best of ``--repeat`` runs before and
-  ``--repeat`` runs after the anchor) against ``pymovements.gaze.from_asc`` (once; it is the
-  slow one) on the same file: samples/s, ratio;
+- ``gazeprep.read.asc.parse.parse_asc`` (samples, events, messages; best of ``--repeat`` runs
+  before and ``--repeat`` runs after the anchor) against ``pymovements.gaze.from_asc`` (once;
+  it is the slow one) on the same file: samples/s, ratio;
 - ``gazeprep ingest`` as a whole on the file (tracker events, then I-VT and I-DT);
 - the numba I-VT and I-DT kernels on one eye's samples with ``numba.set_num_threads(1)``
   (the kernels are sequential: this is the per-core figure) against the plain-Python reference
@@ -32,9 +32,9 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _common import ROOT, data_dir
 
-ROOT = Path(__file__).resolve().parents[1]
-REAL = ROOT.parent / "shared" / "data" / "eyelink" / "eyelink_binocular_example.asc"
+REAL = data_dir() / "eyelink" / "eyelink_binocular_example.asc"
 TIME_FIELDS = {  # token positions holding a timestamp, per line head
     "MSG": (1,), "START": (1,), "END": (1,), "SFIX": (2,), "SSACC": (2,), "SBLINK": (2,),
     "EFIX": (2, 3), "ESACC": (2, 3), "EBLINK": (2, 3), "INPUT": (1,),
@@ -123,11 +123,13 @@ def bench(asc: Path, repeat: int, with_pymovements: bool, ref_samples: int) -> d
     """Time everything on ``asc`` (see the module docstring)."""
     import numba
 
-    from gazeprep.asc import parse_asc
-    from gazeprep.fixations import idt_kernel, ivt_kernel, px_per_degree
-    from gazeprep.ingest import IngestOptions, run_ingest
+    from gazeprep.detect._kernels import idt_kernel, ivt_kernel
+    from gazeprep.detect.geometry import px_per_degree
+    from gazeprep.ingest import run_ingest
+    from gazeprep.read.asc.parse import parse_asc
+    from gazeprep.read.options import IngestOptions
 
-    sys.path.insert(0, str(ROOT / "tests"))
+    sys.path.insert(0, str(ROOT / "tests" / "gazeprep" / "detect"))
     from test_detect import ref_idt, ref_ivt  # the plain-Python references
 
     warm = REAL if REAL.exists() else asc

@@ -2,7 +2,7 @@
 
 Usage (from the project root)::
 
-    .venv/bin/python pipelines/bench_render.py [--data ../shared/data] [--gaze data/kvasir/gaze]
+    .venv/bin/python pipelines/bench_render.py [--data $GAZE_DATA] [--gaze data/kvasir/gaze]
         [--size 256] [--levels 4] [--out data/bench/maps.zarr] [--anchor-n 880] [--reads 2000]
 
 What each side includes (all on the 880 Kvasir-SEG training images with their real gaze):
@@ -33,12 +33,11 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
+from _common import data_dir, run
 
 
 def write_gaze_arrays(samples, params, out: Path, shard: int) -> tuple[float, float]:
@@ -50,7 +49,8 @@ def write_gaze_arrays(samples, params, out: Path, shard: int) -> tuple[float, fl
     import zarr
 
     from gazeprep.contract.zarr_io import create_rows_array
-    from gazeprep.maps import pseudo_masks, render_images, to_uint8
+    from gazeprep.render.maps import render_images, to_uint8
+    from gazeprep.render.pseudo import pseudo_masks
 
     n, s, levels = len(samples), params.size, params.levels
     g = zarr.create_group(store=str(out), overwrite=True, zarr_format=3)
@@ -108,11 +108,15 @@ def read_rates(out: Path, n: int, reads: int, seed: int = 0) -> dict[str, float]
 
 
 def main() -> None:
-    from gazeprep.cache import plan_render, read_tracks, update_cache
-    from gazeprep.maps import RenderParams, default_ratios, gazemedseg_heatmap, render_images
+    from gazeprep.render.heatmap import gazemedseg_heatmap
+    from gazeprep.render.maps import render_images
+    from gazeprep.render.params import RenderParams, default_ratios
+    from gazeprep.render.plan import plan_render
+    from gazeprep.render.writer import update_cache
+    from gazeprep.tracks import read_tracks
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--data", type=Path, default=Path("../shared/data"))
+    ap.add_argument("--data", type=Path, default=data_dir())
     ap.add_argument("--gaze", type=Path, default=Path("data/kvasir/gaze"))
     ap.add_argument("--size", type=int, default=256)
     ap.add_argument("--levels", type=int, default=4)
@@ -123,8 +127,7 @@ def main() -> None:
 
     if not (args.gaze / "tracks.parquet").is_file():
         csv = args.data / "gazemedseg" / "kvasir_fixation.csv"
-        exe = str(Path(sys.executable).with_name("gazeprep"))
-        subprocess.run([exe, "ingest", str(csv), "--out", str(args.gaze)], check=True)
+        run(["gazeprep", "ingest", csv, "--out", args.gaze], label="bench_render")
     by_id, _ = read_tracks(args.gaze)
     plan = plan_render(args.gaze, args.data / "kvasir-seg" / "images",
                        args.data / "kvasir-seg" / "masks")
@@ -158,7 +161,7 @@ def main() -> None:
     # Agreement of our direct heatmap with the literal recipe (first 50 images, one session).
     import zarr
 
-    from gazeprep.maps import from_uint8
+    from gazeprep.render.maps import from_uint8
 
     heat = zarr.open_group(str(gz), mode="r")["heatmap"]
     diffs = []

@@ -2,7 +2,7 @@
 
 Usage (from the project root; the cache is rendered first when missing)::
 
-    .venv/bin/python pipelines/bench_safety.py [--data ../shared/data] [--work data/bench-safety]
+    .venv/bin/python pipelines/bench_safety.py [--data $GAZE_DATA] [--work data/bench-safety]
         [--size 256] [--repeat 3] [--reads 2000]
 
 On the 880 Kvasir-SEG training images with their real gaze (GazeMedSeg), it times, in one run:
@@ -26,6 +26,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _common import data_dir
 
 
 def _median_time(fn, repeat: int) -> float:
@@ -52,14 +53,17 @@ def _gaze_copy(gaze: Path, dst: Path, scale_image: str | None) -> Path:
 
 
 def main() -> None:
-    from gazeprep import cache_store
-    from gazeprep.cache import open_cache, plan_render, update_cache
     from gazeprep.contract.zarr_io import open_arrays, read_rows
-    from gazeprep.ingest import IngestOptions, run_ingest
-    from gazeprep.maps import RenderParams
+    from gazeprep.ingest import run_ingest
+    from gazeprep.inspect.load import load_cache
+    from gazeprep.read.options import IngestOptions
+    from gazeprep.render import writer
+    from gazeprep.render.params import RenderParams
+    from gazeprep.render.plan import plan_render
+    from gazeprep.render.writer import update_cache
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--data", type=Path, default=Path("../shared/data"))
+    ap.add_argument("--data", type=Path, default=data_dir())
     ap.add_argument("--work", type=Path, default=Path("data/bench-safety"))
     ap.add_argument("--size", type=int, default=256)
     ap.add_argument("--repeat", type=int, default=3)
@@ -77,13 +81,13 @@ def main() -> None:
           "to bring up to date)")
 
     checked = _median_time(lambda: update_cache(plan, params, out), args.repeat)
-    real = cache_store.find_damaged
-    cache_store.find_damaged = lambda *a: set()
+    real = writer.find_damaged
+    writer.find_damaged = lambda *a: set()
     try:
         unchecked = _median_time(lambda: update_cache(plan, params, out), args.repeat)
     finally:
-        cache_store.find_damaged = real
-    attrs = dict(open_cache(out).attrs)
+        writer.find_damaged = real
+    attrs = dict(load_cache(out).attrs)
     names = ["image", "maps", "heatmap", "pseudo", "mask"]
     check = _median_time(lambda: real(out, attrs, names), args.repeat)
     print(f"up-to-date render: {checked:.2f} s with the damage check, {unchecked:.2f} s without; "

@@ -21,14 +21,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
-import sys
 import time
 from pathlib import Path
 
+from _common import run
 from kvasir_split import split_ids
-
-GRADSEG = [sys.executable, "-m", "gradseg.cli"]
 
 
 def main() -> None:
@@ -62,25 +59,24 @@ def main() -> None:
                   f"{args.base_channels}, seed {args.seed}")
     results = {}
     for method in args.methods.split(","):
-        run = out / method
-        if run.exists():
+        run_dir = out / method
+        if run_dir.exists():
             import shutil
 
-            shutil.rmtree(run)
+            shutil.rmtree(run_dir)
         t0 = time.time()
-        cmd = [*GRADSEG, "train", "--cache", args.cache, "--out", str(run), "--method", method,
+        cmd = ["gradseg", "train", "--cache", args.cache, "--out", str(run_dir), "--method", method,
                "--iterations", str(args.iterations), "--batch-size", str(args.batch_size),
                "--base-channels", str(args.base_channels), "--seed", str(args.seed),
                "--threads", str(args.threads), "--test-ids", str(test_file), "--in-memory",
                "--eval-every", str(max(50, args.iterations // 6)), "--quiet",
                *args.extra.split()]
-        subprocess.run(cmd, check=True)
+        run(cmd, label="bench_train")
         train_s = time.time() - t0
-        res = subprocess.run([*GRADSEG, "eval", "--checkpoint", str(run / "best.pt"), "--cache",
-                              args.cache, "--ids", str(test_file), "--json", "--device", "cpu"],
-                             check=True, capture_output=True, text=True)
-        r = json.loads(res.stdout)
-        summary = json.loads((run / "summary.json").read_text())
+        r = json.loads(run(["gradseg", "eval", "--checkpoint", run_dir / "best.pt", "--cache",
+                            args.cache, "--ids", test_file, "--json", "--device", "cpu"],
+                           capture=True, echo=False, label="bench_train"))
+        summary = json.loads((run_dir / "summary.json").read_text())
         r.update(train_s=train_s, best_val_dice=summary["best_val_dice"])
         results[method] = r
         console.print(f"{method}: test dice {r['dice']:.4f} iou {r['iou']:.4f} hd95 "

@@ -23,63 +23,17 @@ and prints the Dice table and the pictures it wrote under ``data/demo/``. About 
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import shlex
 import shutil
-import subprocess
-import sys
 import time
+from functools import partial
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-BIN = Path(sys.executable).parent  # the venv's console scripts sit next to its python
+import _common
+from _common import ROOT
 
-
-def run(cmd: list[str], cwd: Path, capture: bool = False) -> str:
-    """Echo and run one user-facing command; stop the demo with its message if it fails.
-
-    Parameters
-    ----------
-    cmd : list of str
-        The command as a user types it (``gazeprep ...`` / ``gradseg ...``).
-    cwd : Path
-        Working directory (relative paths in ``cmd`` are relative to it).
-    capture : bool
-        Return stdout (still printed) instead of streaming it.
-
-    Returns
-    -------
-    str
-        Captured stdout ('' when not captured).
-    """
-    print(f"\n$ {shlex.join(cmd)}", flush=True)
-    exe = BIN / cmd[0]
-    full = [str(exe) if exe.exists() else cmd[0], *cmd[1:]]
-    t0 = time.perf_counter()
-    res = subprocess.run(full, cwd=cwd, text=True,
-                         stdout=subprocess.PIPE if capture else None)
-    if capture and res.stdout:
-        print(res.stdout, end="" if res.stdout.endswith("\n") else "\n")
-    if res.returncode != 0:
-        raise SystemExit(f"demo: `{shlex.join(cmd)}` failed with exit code {res.returncode}")
-    print(f"  ({time.perf_counter() - t0:.1f} s)", flush=True)
-    return res.stdout or ""
-
-
-def last_json(text: str) -> dict:
-    """The last line of ``text`` that parses as a JSON object."""
-    for line in reversed(text.strip().splitlines()):
-        line = line.strip()
-        if line.startswith("{"):
-            try:
-                return json.loads(line)
-            except json.JSONDecodeError:
-                continue
-    try:
-        return json.loads(text[text.index("{"):])
-    except (ValueError, json.JSONDecodeError):
-        raise SystemExit(f"demo: expected a JSON object in the output, got:\n{text}") from None
+run = partial(_common.run, label="demo")
+last_json = partial(_common.last_json, label="demo")
 
 
 def _num(d: dict, *keys: str) -> float | None:

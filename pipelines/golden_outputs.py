@@ -17,24 +17,15 @@ import argparse
 import hashlib
 import importlib.metadata as md
 import json
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-BIN = Path(sys.executable).parent
+from _common import data_dir, run
+
 VERSIONED = ("numpy", "polars", "pillow", "scikit-image", "scipy", "zarr", "numba")
 #: Kvasir-SEG images rendered (the first N ids in sorted order keep the check quick).
 N_IMAGES = 120
 SIZE = 64
-
-
-def data_dir() -> Path:
-    """``$GAZE_DATA``, else ``../shared/data`` beside the project."""
-    import os
-
-    return Path(os.environ.get("GAZE_DATA", ROOT.parent / "shared" / "data"))
 
 
 def _digest_frame(path: Path) -> dict[str, str]:
@@ -72,9 +63,8 @@ def _digest_cache(path: Path) -> dict[str, str]:
 
 
 def _run(*args: str) -> None:
-    exe = BIN / args[0]
-    subprocess.run([str(exe) if exe.exists() else args[0], *args[1:]], check=True,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    """Run one user-facing command silently; stop with its message if it fails."""
+    run(list(args), echo=False, label="golden_outputs")
 
 
 def _ingests(t: Path, data: Path) -> dict:

@@ -15,7 +15,7 @@ split; the 100 test ids are never trained or validated on). The parameters and a
 (pseudo-mask and heatmap Dice on all images, test Dice/IoU/HD95 per method) are printed and
 written to ``<out>/results.md`` and ``<out>/results.json``.
 
-Defaults point at the real data beside the project (``../shared/data``)::
+Defaults point at the real data: ``$GAZE_DATA``, else ``../shared/data`` beside the project::
 
     .venv/bin/python pipelines/kvasir.py                      # full protocol (long on CPU)
     .venv/bin/python pipelines/kvasir.py --iterations 100 --methods gradtrack   # a quick look
@@ -26,39 +26,24 @@ from __future__ import annotations
 import argparse
 import json
 import shlex
-import subprocess
-import sys
 import time
+from functools import partial
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT.parent / "shared" / "data"
-BIN = Path(sys.executable).parent
+import _common
+from _common import ROOT, data_dir
 
-
-def run(cmd: list[str], capture: bool = False) -> str:
-    """Echo and run a command from the project root; stop with its message if it fails."""
-    print(f"\n$ {shlex.join(cmd)}", flush=True)
-    exe = BIN / cmd[0]
-    full = [str(exe) if exe.exists() else cmd[0], *cmd[1:]]
-    t0 = time.perf_counter()
-    res = subprocess.run(full, cwd=ROOT, text=True, stdout=subprocess.PIPE if capture else None)
-    if capture and res.stdout:
-        print(res.stdout, end="" if res.stdout.endswith("\n") else "\n")
-    if res.returncode != 0:
-        raise SystemExit(f"kvasir: `{shlex.join(cmd)}` failed with exit code {res.returncode}")
-    print(f"  ({time.perf_counter() - t0:.1f} s)", flush=True)
-    return res.stdout or ""
+run = partial(_common.run, label="kvasir")
 
 
 def main(argv: list[str] | None = None) -> dict:
     """Run the recipe; returns the results written to ``<out>/results.json``."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--fixations", type=Path,
-                    default=DATA / "gazemedseg" / "kvasir_fixation.csv",
+                    default=data_dir() / "gazemedseg" / "kvasir_fixation.csv",
                     help="fixation report (Data Viewer style; GazeMedSeg's CSV)")
-    ap.add_argument("--images", type=Path, default=DATA / "kvasir-seg" / "images")
-    ap.add_argument("--masks", type=Path, default=DATA / "kvasir-seg" / "masks")
+    ap.add_argument("--images", type=Path, default=data_dir() / "kvasir-seg" / "images")
+    ap.add_argument("--masks", type=Path, default=data_dir() / "kvasir-seg" / "masks")
     ap.add_argument("--out", type=Path, default=Path("data/kvasir"),
                     help="folder for gaze/, maps.zarr, runs/ and the results (relative to the "
                          "project root)")
@@ -90,7 +75,7 @@ def main(argv: list[str] | None = None) -> dict:
          "--out", str(out / "maps.zarr"), *shlex.split(args.render_args)])
     score_text = run(["gazeprep", "score", "--cache", str(out / "maps.zarr"), "--json"],
                      capture=True)
-    score = json.loads(score_text[score_text.index("{"):])
+    score = _common.last_json(score_text, label="kvasir")
     run(["python", str(ROOT / "pipelines" / "bench_train.py"), str(out / "maps.zarr"),
          "--out", str(out / "runs"), "--iterations", str(args.iterations),
          "--batch-size", str(args.batch_size), "--base-channels", str(args.base_channels),

@@ -20,10 +20,10 @@ from pathlib import Path
 
 import numpy as np
 import polars as pl
+from _common import data_dir, run
 from skimage.io import imread
 
-ROOT = Path(__file__).resolve().parents[1]
-REAL = ROOT.parent / "shared" / "data"
+REAL = data_dir()
 
 
 def _load_mask(path: Path) -> np.ndarray:
@@ -132,22 +132,19 @@ def table(stats: dict[str, dict[str, np.ndarray]]) -> str:
 def roundtrip(sim: Path, detectors: list[str]) -> str:
     """Ingest the simulated ASC files with each detector; markdown table against the truth."""
     import json
-    import subprocess
-    import sys
 
-    from gazeprep.simulate import SimConfig, compare_to_truth
+    from gazeprep.simulate.config import SimConfig
+    from gazeprep.simulate.dataset import compare_to_truth
 
     params = json.loads((sim / "simulate.json").read_text())["params"]
     cfg = SimConfig(display=params["display"], px_per_deg=params["px_per_deg"])
     truth = pl.read_parquet(sim / "truth.parquet")
-    exe = Path(sys.executable).parent / "gazeprep"
     lines = ["| detector | true | found | found/true | matched | median error (deg) | "
              "95th pct error (deg) | within 0.5 deg or 1 % |", "|---|" + "---|" * 7]
     with tempfile.TemporaryDirectory() as tmp:
         for det in detectors:
-            cmd = [str(exe), "ingest", str(sim / "raw"), "--images", str(sim / "images"),
-                   "--out", f"{tmp}/{det}", "--detector", det]
-            subprocess.run(cmd, check=True, capture_output=True)
+            run(["gazeprep", "ingest", sim / "raw", "--images", sim / "images",
+                 "--out", f"{tmp}/{det}", "--detector", det], echo=False, label="sim_stats")
             r = compare_to_truth(truth, pl.read_parquet(f"{tmp}/{det}/fixations.parquet"), cfg)
             lines.append(f"| {det} | {r['n_true']} | {r['n_found']} | {r['count_ratio']:.3f} | "
                          f"{r['matched']:.3f} | {r['median_err_deg']:.3f} | "
@@ -175,7 +172,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         sim = args.sim
         if sim is None:
-            from gazeprep.simulate import SimConfig, simulate_dataset
+            from gazeprep.simulate.config import SimConfig
+            from gazeprep.simulate.dataset import simulate_dataset
 
             sim = Path(tmp)
             simulate_dataset(sim, SimConfig(n_images=args.images, seed=args.seed))

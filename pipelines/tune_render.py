@@ -2,7 +2,7 @@
 
 Usage (from the project root)::
 
-    .venv/bin/python pipelines/tune_render.py [--data ../shared/data] [--gaze data/kvasir/gaze]
+    .venv/bin/python pipelines/tune_render.py [--data $GAZE_DATA] [--gaze data/kvasir/gaze]
         [--size 256] [--search-subset 300] [--out data/tune_render.md]
 
 Split rule (fixed): the ids (image file stems that have gaze) are sorted, shuffled with
@@ -22,18 +22,19 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
+from _common import data_dir, run
 from kvasir_split import SEED, split_ids
 
-from gazeprep.cache import read_tracks
-from gazeprep.images import index_folder, load_image, load_mask
-from gazeprep.maps import RenderParams, edges, pseudo_masks, render_images
-from gazeprep.score import dice_iou
+from gazeprep.inspect.score import dice_iou
+from gazeprep.render.images import index_folder, load_image, load_mask
+from gazeprep.render.maps import render_images
+from gazeprep.render.params import RenderParams
+from gazeprep.render.pseudo import edges, pseudo_masks
+from gazeprep.tracks import read_tracks
 
 
 def load_data(data: Path, gaze: Path, size: int, decoded: Path | None = None):
@@ -43,10 +44,7 @@ def load_data(data: Path, gaze: Path, size: int, decoded: Path | None = None):
     """
     if not (gaze / "tracks.parquet").is_file():
         csv = data / "gazemedseg" / "kvasir_fixation.csv"
-        cmd = [str(Path(sys.executable).with_name("gazeprep")), "ingest", str(csv), "--out",
-               str(gaze)]
-        print("running:", " ".join(cmd), flush=True)
-        subprocess.run(cmd, check=True)
+        run(["gazeprep", "ingest", csv, "--out", gaze], label="tune_render")
     tracks, _ = read_tracks(gaze)
     img_ix = index_folder(data / "kvasir-seg" / "images")
     mask_ix = index_folder(data / "kvasir-seg" / "masks")
@@ -97,7 +95,7 @@ def threshold_curve(src: np.ndarray, masks: np.ndarray, ths: np.ndarray) -> np.n
 def pseudo_dice(maps, heat, images, masks, params, edge_cache):
     """Mean pseudo-mask Dice of ``params`` on the given images (edges precomputed)."""
     if params.refine == "watershed":
-        from gazeprep.maps import pseudo_source, watershed_refine
+        from gazeprep.render.pseudo import pseudo_source, watershed_refine
 
         src = pseudo_source(maps, params)
         pred = np.stack([watershed_refine(e, s, h, params)
@@ -109,7 +107,7 @@ def pseudo_dice(maps, heat, images, masks, params, edge_cache):
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--data", type=Path, default=Path("../shared/data"))
+    ap.add_argument("--data", type=Path, default=data_dir())
     ap.add_argument("--gaze", type=Path, default=Path("data/kvasir/gaze"))
     ap.add_argument("--size", type=int, default=256)
     ap.add_argument("--search-subset", type=int, default=300,
@@ -155,7 +153,7 @@ def main() -> None:
                 p, (maps, heat) = get(tau=tau, gamma=gamma, **lkw)
                 for source, level in (("mean", 1), ("level", 1), ("level", 2), ("level", 3)):
                     q = dataclasses.replace(p, pseudo_source=source, pseudo_level=level)
-                    from gazeprep.maps import pseudo_source as src_of
+                    from gazeprep.render.pseudo import pseudo_source as src_of
 
                     ths = np.round(np.arange(0.1, 0.95, 0.05), 2)
                     curve = threshold_curve(src_of(maps[tune], q), masks[tune], ths)

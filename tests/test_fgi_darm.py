@@ -17,7 +17,7 @@ def real_heatmaps(n: int = 6, size: int = 96) -> torch.Tensor:
     """GazeMedSeg heatmaps (n, 1, size, size) of the first n Kvasir images with real gaze."""
     import polars as pl
 
-    from gazeprep.maps import gazemedseg_heatmap
+    from gazeprep.render.heatmap import gazemedseg_heatmap
 
     if not FIXATIONS.is_file():
         pytest.skip(f"real gaze data not found at {FIXATIONS}")

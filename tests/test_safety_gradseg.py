@@ -217,7 +217,7 @@ def test_old_cache_version_is_refused_by_name(tmp_path):
 
 
 def test_format_versions_agree():
-    from gazeprep.cache import FORMAT_VERSION as GP
+    from gazeprep.contract.cache import FORMAT_VERSION as GP
     from gradseg.cache import FORMAT_VERSION as GS
 
     assert GP == GS == 3

@@ -6,8 +6,11 @@ from pathlib import Path
 
 import typer
 
-from gazeprep.commands.options import POSITIVE_PAIR, RECT, SCREEN_PX, number
+from gazeprep.commands.options import GAZE_DIR, POSITIVE_PAIR, RECT, SCREEN_PX, number
+from gazeprep.read.options import IngestOptions
 
+#: The defaults of every option (one home: :class:`gazeprep.read.options.IngestOptions`).
+_D = IngestOptions()
 _SAMPLES = "Sample CSV/TSV"
 _DETECT = "Fixation detection (I-VT / I-DT)"
 
@@ -17,90 +20,92 @@ def ingest(
         ..., help="Input files or folders (folders are walked recursively).", show_default=False
     ),
     out: Path = typer.Option(
-        Path("data/gaze"), "--out", "-o",
+        GAZE_DIR, "--out", "-o",
         help="Output folder: its fixations.parquet, tracks.parquet and ingest.json are "
              "replaced; other files in it are left alone."),
     format: str = typer.Option(
-        "auto", "--format", help="auto | asc | fixreport | samples (auto: extension + header)."
+        _D.format, "--format", help="auto | asc | fixreport | samples (auto: extension + header)."
     ),
     detector: str = typer.Option(
-        "auto", "--detector",
+        _D.detector, "--detector",
         help="tracker (the log's EFIX events) | ivt | idt. auto: tracker when the ASC has EFIX "
              "lines, else ivt.",
     ),
     eye: str = typer.Option(
-        "auto", "--eye",
+        _D.eye, "--eye",
         help="auto | L | R | both. Binocular logs: auto takes the eye named by an 'eye_used' "
              "message, else L; both makes one track per eye (session '<stem>:L' / ':R').",
     ),
     images: Path | None = typer.Option(
-        None, "--images", help="Folder of images (looked up by file stem) for their pixel size."
+        _D.images, "--images",
+        help="Folder of images (looked up by file stem) for their pixel size."
     ),
     image_rect: tuple[float, float, float, float] | None = typer.Option(
-        None, "--image-rect", metavar="X Y W H",
+        _D.image_rect, "--image-rect", metavar="X Y W H",
         help="Where the image lies on screen (screen px), for ASC trials without '!V IMGLOAD', "
              "sample files and pixel fixation reports. W, H > 0.", callback=RECT,
     ),
     min_duration: float = typer.Option(
-        50.0, "--min-duration", help="Drop (and count) fixations shorter than this (ms).",
+        _D.min_duration, "--min-duration",
+        help="Drop (and count) fixations shorter than this (ms).",
         callback=number(0, 86_400_000),
     ),
     coords: str = typer.Option(
-        "auto", "--coords",
+        _D.coords, "--coords",
         help="Fixation reports: auto | normalised | pixels (auto: normalised when all x, y lie "
              "in [-0.5, 1.5]).",
     ),
     lenient: bool = typer.Option(
-        False, "--lenient", help="Record malformed lines/files in ingest.json and go on."
+        _D.lenient, "--lenient", help="Record malformed lines/files in ingest.json and go on."
     ),
     units: str = typer.Option(
-        "deg", "--units", rich_help_panel=_DETECT,
+        _D.units, "--units", rich_help_panel=_DETECT,
         help="deg: thresholds in degrees of visual angle (needs the screen geometry) | px.",
     ),
     ivt_velocity: float = typer.Option(
-        30.0, "--ivt-velocity", rich_help_panel=_DETECT,
+        _D.ivt_velocity, "--ivt-velocity", rich_help_panel=_DETECT,
         help="I-VT: fixation samples move slower than this (deg/s, or px/s with --units px).",
         callback=number(0, 1e6, lo_open=True),
     ),
     ivt_window: float = typer.Option(
-        20.0, "--ivt-window", rich_help_panel=_DETECT,
+        _D.ivt_window, "--ivt-window", rich_help_panel=_DETECT,
         help="I-VT: speed measured over this window (ms) centred on each sample (noise filter).",
         callback=number(0, 1e6),
     ),
     idt_dispersion: float = typer.Option(
-        1.0, "--idt-dispersion", rich_help_panel=_DETECT,
+        _D.idt_dispersion, "--idt-dispersion", rich_help_panel=_DETECT,
         help="I-DT: max (x range + y range) of a fixation window (deg, or px with --units px).",
         callback=number(0, 1e6, lo_open=True),
     ),
     idt_window: float = typer.Option(
-        100.0, "--idt-window", rich_help_panel=_DETECT, help="I-DT: minimal window (ms).",
+        _D.idt_window, "--idt-window", rich_help_panel=_DETECT, help="I-DT: minimal window (ms).",
         callback=number(0, 1e6, lo_open=True),
     ),
     screen_size_cm: tuple[float, float] = typer.Option(
-        (53.0, 30.0), "--screen-size-cm", metavar="W H", rich_help_panel=_DETECT,
+        _D.screen_size_cm, "--screen-size-cm", metavar="W H", rich_help_panel=_DETECT,
         help="Physical screen size (cm), for degree thresholds.", callback=POSITIVE_PAIR,
     ),
     distance_cm: float = typer.Option(
-        60.0, "--distance-cm", rich_help_panel=_DETECT, help="Eye-screen distance (cm).",
+        _D.distance_cm, "--distance-cm", rich_help_panel=_DETECT, help="Eye-screen distance (cm).",
         callback=number(0, 1e5, lo_open=True),
     ),
     screen_px: tuple[int, int] | None = typer.Option(
-        None, "--screen-px", metavar="W H", rich_help_panel=_DETECT,
+        _D.screen_px, "--screen-px", metavar="W H", rich_help_panel=_DETECT,
         help="Screen resolution (px); default from the ASC's GAZE_COORDS, else 1920 1080.",
         callback=SCREEN_PX,
     ),
     max_gap: float = typer.Option(
-        75.0, "--max-gap", rich_help_panel=_DETECT,
+        _D.max_gap, "--max-gap", rich_help_panel=_DETECT,
         help="Never merge samples across a gap longer than this (ms) into one fixation.",
         callback=number(0, 1e9, lo_open=True),
     ),
     merge_gap: float = typer.Option(
-        75.0, "--merge-gap", rich_help_panel=_DETECT,
+        _D.merge_gap, "--merge-gap", rich_help_panel=_DETECT,
         help="Merge consecutive detected fixations at most this many ms apart (0 = off)...",
         callback=number(0, 1e9),
     ),
     merge_distance: float = typer.Option(
-        0.5, "--merge-distance", rich_help_panel=_DETECT,
+        _D.merge_distance, "--merge-distance", rich_help_panel=_DETECT,
         help="...whose positions differ by at most this (deg, or px with --units px).",
         callback=number(0, 1e6),
     ),
@@ -117,10 +122,11 @@ def ingest(
         help="Column naming the image per sample (default: one image, the file stem).",
     ),
     time_unit: str = typer.Option(
-        "ms", "--time-unit", rich_help_panel=_SAMPLES, help="Unit of the time column: ms | s | us."
+        _D.time_unit, "--time-unit", rich_help_panel=_SAMPLES,
+        help="Unit of the time column: ms | s | us."
     ),
     sample_rate: float | None = typer.Option(
-        None, "--sample-rate", rich_help_panel=_SAMPLES,
+        _D.sample_rate, "--sample-rate", rich_help_panel=_SAMPLES,
         help="Sampling rate (Hz) when the file has no time column.",
         callback=number(0, 1e6, lo_open=True),
     ),
@@ -130,13 +136,13 @@ def ingest(
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-    from gazeprep.ingest import DETECTORS, FORMATS, IngestOptions, run_ingest
+    from gazeprep.ingest import run_ingest
+    from gazeprep.read import options as o
 
     for name, value, allowed in (
-        ("--format", format, FORMATS), ("--detector", detector, DETECTORS),
-        ("--eye", eye, ("auto", "L", "R", "both")),
-        ("--coords", coords, ("auto", "normalised", "normalized", "pixels")),
-        ("--units", units, ("deg", "px")), ("--time-unit", time_unit, ("ms", "s", "us")),
+        ("--format", format, o.FORMAT_CHOICES), ("--detector", detector, o.DETECTOR_CHOICES),
+        ("--eye", eye, o.EYE_CHOICES), ("--coords", coords, o.COORDS_CHOICES),
+        ("--units", units, o.UNITS_CHOICES), ("--time-unit", time_unit, o.TIME_UNIT_CHOICES),
     ):
         if value not in allowed:
             raise typer.BadParameter(f"{value!r}; expected one of {', '.join(allowed)}",

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import typer
 
@@ -66,6 +67,11 @@ def numbers(names: Sequence[str], limits: Sequence[tuple]) -> Callable:
         return value
     return check
 
+
+#: Where ingest writes and render reads the gaze dataset unless told otherwise.
+GAZE_DIR = Path("data/gaze")
+#: Where render writes and score, show read the cache unless told otherwise.
+CACHE_DIR = Path("data/maps.zarr")
 
 #: Screen / image rectangle on screen: X, Y within +-1e6 px, W, H in (0, 1e6] px.
 RECT = numbers(("X", "Y", "W", "H"), [(-1e6, 1e6), (-1e6, 1e6), (0, 1e6, True), (0, 1e6, True)])

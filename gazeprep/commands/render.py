@@ -11,23 +11,14 @@ from pathlib import Path
 import typer
 
 from gazeprep.commands import _image_options as img_opts
-from gazeprep.commands.options import number, problem
+from gazeprep.commands.options import CACHE_DIR, GAZE_DIR, number, problem
+from gazeprep.contract.cache import SHARD_SAMPLES
+from gazeprep.render.params import defaults
 
-# Tuned defaults (pipelines/tune_render.py, 780-image tuning split: pseudo Dice 0.832 tune,
-# 0.821 on the 100 confirming images vs 0.731 for the heatmap baseline); equal to RenderParams().
-DEFAULTS = {
-    "tau": 0.05,
-    "gamma": 1.0,
-    "duration_law": "off",
-    "rho": 0.0,
-    "alpha": 0.5,
-    "pseudo_source": "mean",
-    "pseudo_level": 1,
-    "pseudo_threshold": 0.7,
-    "refine": "watershed",
-    "bg_threshold": 0.2,
-    "edge_sigma": 1.0,
-}
+# The defaults of every option are RenderParams()'s: the tuned ones (pipelines/tune_render.py,
+# 780-image tuning split: pseudo Dice 0.832 tune, 0.821 on the 100 confirming images vs 0.731
+# for the heatmap baseline).
+_D = defaults()
 
 
 #: Largest --levels (each level is a full S x S map per sample).
@@ -37,7 +28,7 @@ MAX_SIZE = 32768
 
 
 def _ratios(text: str | None, levels: int) -> tuple[float, ...]:
-    from gazeprep.maps import default_ratios
+    from gazeprep.render.params import default_ratios
 
     if not text:
         return default_ratios(levels)
@@ -57,9 +48,9 @@ def _ratios(text: str | None, levels: int) -> tuple[float, ...]:
 
 
 def render(
-    levels: int = typer.Option(4, "--levels", min=1, max=MAX_LEVELS,
+    levels: int = typer.Option(_D.levels, "--levels", min=1, max=MAX_LEVELS,
                                help="Number of track-map levels L."),
-    gaze: Path = typer.Option(Path("data/gaze"), "--gaze", help="Ingest output folder."),
+    gaze: Path = typer.Option(GAZE_DIR, "--gaze", help="Ingest output folder."),
     images: Path = typer.Option(
         None, "--images", help="Folder of images (required): png/jpg/bmp/tif, DICOM, NIfTI, "
         "NRRD; ids are file stems, <stem>_<k> for slices."
@@ -67,73 +58,73 @@ def render(
     masks: Path = typer.Option(
         None, "--masks", help="Folder of ground-truth masks, same ids and formats as --images."
     ),
-    size: int = typer.Option(256, "--size", min=8, max=MAX_SIZE,
+    size: int = typer.Option(_D.size, "--size", min=8, max=MAX_SIZE,
                              help="Output side S in pixels (the cache and the render's working "
                                   "memory must fit: checked before rendering)."),
-    out: Path = typer.Option(Path("data/maps.zarr"), "--out", help="Zarr v3 cache folder."),
+    out: Path = typer.Option(CACHE_DIR, "--out", help="Zarr v3 cache folder."),
     ratios: str = typer.Option(
         None, "--ratios", help="Kept track fraction per level, e.g. 1,0.75,0.5,0.25 (1-k/L)."
     ),
     tau: float = typer.Option(
-        DEFAULTS["tau"], "--tau", help="Fall-off distance as a fraction of S.",
+        _D.tau, "--tau", help="Fall-off distance as a fraction of S.",
         callback=number(0, 10, lo_open=True),
     ),
     gamma: float = typer.Option(
-        DEFAULTS["gamma"], "--gamma", help="Fall-off exponent of (1 - d/tau)^gamma.",
+        _D.gamma, "--gamma", help="Fall-off exponent of (1 - d/tau)^gamma.",
         callback=number(0, 100, lo_open=True),
     ),
     duration_law: str = typer.Option(
-        DEFAULTS["duration_law"],
+        _D.duration_law,
         "--duration-law",
         help="Fixation disk radius: power = rho*(dur/median)^alpha, const = rho, off = points.",
     ),
     rho: float = typer.Option(
-        DEFAULTS["rho"], "--rho", help="Disk radius scale as a fraction of S.",
+        _D.rho, "--rho", help="Disk radius scale as a fraction of S.",
         callback=number(0, 10),
     ),
     alpha: float = typer.Option(
-        DEFAULTS["alpha"], "--alpha", help="Exponent of the power duration law.",
+        _D.alpha, "--alpha", help="Exponent of the power duration law.",
         callback=number(-10, 10),
     ),
     combine: str = typer.Option(
-        "mean", "--combine", help="Combine several sessions on one image: mean or max."
+        _D.combine, "--combine", help="Combine several sessions on one image: mean or max."
     ),
     direction: str = typer.Option(
-        "reverse", "--direction", help="Truncation: reverse (keep the tail, GTMG) or forward."
+        _D.direction, "--direction", help="Truncation: reverse (keep the tail, GTMG) or forward."
     ),
     points_only: bool = typer.Option(
-        False, "--points-only", help="Ablation: fixation disks only, no saccade segments."
+        not _D.segments, "--points-only", help="Ablation: fixation disks only, no saccade segments."
     ),
     pseudo_source: str = typer.Option(
-        DEFAULTS["pseudo_source"],
+        _D.pseudo_source,
         "--pseudo-source",
         help="Pseudo-mask source map: mean (of the levels) or level (see --pseudo-level).",
     ),
     pseudo_level: int = typer.Option(
-        DEFAULTS["pseudo_level"], "--pseudo-level", help="1-based level for --pseudo-source level."
+        _D.pseudo_level, "--pseudo-level", help="1-based level for --pseudo-source level."
     ),
     pseudo_threshold: float = typer.Option(
-        DEFAULTS["pseudo_threshold"], "--pseudo-threshold", help="Foreground: source > this.",
+        _D.pseudo_threshold, "--pseudo-threshold", help="Foreground: source > this.",
         callback=number(0, 1, hi_open=True),
     ),
     refine: str = typer.Option(
-        DEFAULTS["refine"],
+        _D.refine,
         "--refine",
         help="Pseudo-mask refinement: none, fill (holes), slic, watershed (image edges).",
     ),
     bg_threshold: float = typer.Option(
-        DEFAULTS["bg_threshold"],
+        _D.bg_threshold,
         "--bg-threshold",
         help="--refine watershed: heatmap <= this seeds the background.",
         callback=number(0, 1),
     ),
     edge_sigma: float = typer.Option(
-        DEFAULTS["edge_sigma"],
+        _D.edge_sigma,
         "--edge-sigma",
         help="--refine watershed: smoothing (px at S=256) before the Sobel edges.",
         callback=number(0, 100),
     ),
-    shard: int = typer.Option(32, "--shard", min=1, max=4096,
+    shard: int = typer.Option(SHARD_SAMPLES, "--shard", min=1, max=4096,
                               help="Samples per Zarr shard file (and per render batch)."),
     force: bool = typer.Option(False, "--force", help="Re-render every image."),
     # --- reading image and mask files (gazeprep.contract.images; recorded in the cache) ---
@@ -149,9 +140,10 @@ def render(
     from rich.progress import Progress
     from rich.table import Table
 
-    from gazeprep.cache import plan_render, update_cache
     from gazeprep.errors import GazeprepError
-    from gazeprep.maps import RenderParams
+    from gazeprep.render.params import RenderParams
+    from gazeprep.render.plan import plan_render
+    from gazeprep.render.writer import update_cache
 
     if images is None:
         raise GazeprepError("--images DIR is required (the images the gaze was recorded on)")
@@ -221,7 +213,7 @@ def check_fits(plan, params, out: Path, shard: int) -> None:
     import os
     import shutil
 
-    from gazeprep.maps import render_memory_bytes
+    from gazeprep.render.maps import render_memory_bytes
 
     n = len(plan.samples)
     batch = max(1, min(shard, n))

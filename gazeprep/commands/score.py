@@ -6,11 +6,12 @@ from pathlib import Path
 
 import typer
 
-from gazeprep.commands.options import number
+from gazeprep.commands.options import CACHE_DIR, number
+from gazeprep.inspect.score import HEATMAP_THRESHOLD, LEVEL_THRESHOLD
 
 
 def score(
-    cache: Path = typer.Option(Path("data/maps.zarr"), "--cache", help="Render cache (Zarr)."),
+    cache: Path = typer.Option(CACHE_DIR, "--cache", help="Render cache (Zarr)."),
     json_out: bool = typer.Option(
         False,
         "--json",
@@ -20,11 +21,13 @@ def score(
         None, "--out", help="Per-image Parquet (default: <cache>.score.parquet beside the cache)."
     ),
     level_threshold: float = typer.Option(
-        0.5, "--level-threshold", help="Level maps are foreground where value > this.",
+        LEVEL_THRESHOLD, "--level-threshold",
+        help="Level maps are foreground where value > this.",
         callback=number(0, 1, hi_open=True),
     ),
     heatmap_threshold: float = typer.Option(
-        0.5, "--heatmap-threshold", help="Heatmap foreground where value > this (GazeMedSeg 0.5).",
+        HEATMAP_THRESHOLD, "--heatmap-threshold",
+        help="Heatmap foreground where value > this (GazeMedSeg 0.5).",
         callback=number(0, 1, hi_open=True),
     ),
     overwrite: bool = typer.Option(
@@ -37,13 +40,13 @@ def score(
     from rich.console import Console
     from rich.table import Table
 
-    from gazeprep.cache import open_cache
+    from gazeprep.inspect.load import load_cache
+    from gazeprep.inspect.score import is_score_table, score_cache, summarise
     from gazeprep.outputs import atomic_write, check_replaceable
-    from gazeprep.score import is_score_table, score_cache, summarise
 
     out = out or cache.with_name(cache.name + ".score.parquet")
     check_replaceable(out, is_score_table, "gazeprep score", overwrite)
-    g = open_cache(cache)
+    g = load_cache(cache)
     df = score_cache(g, level_threshold, heatmap_threshold)
     atomic_write(out, lambda tmp: df.write_parquet(tmp, compression="zstd"))
     summary = summarise(df)

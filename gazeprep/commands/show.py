@@ -6,12 +6,14 @@ from pathlib import Path
 
 import typer
 
+from gazeprep.commands.options import CACHE_DIR, GAZE_DIR
+
 
 def show(
     image_id: str = typer.Argument(..., metavar="ID", help="Image id (file stem)."),
-    cache: Path = typer.Option(Path("data/maps.zarr"), "--cache", help="Render cache (Zarr)."),
+    cache: Path = typer.Option(CACHE_DIR, "--cache", help="Render cache (Zarr)."),
     gaze: Path = typer.Option(
-        Path("data/gaze"), "--gaze", help="Ingest output (for the fixations; optional)."
+        GAZE_DIR, "--gaze", help="Ingest output (for the fixations; optional)."
     ),
     out: Path = typer.Option(None, "--out", help="PNG to write (default: <ID>.png); an earlier "
                              "picture of gazeprep show there is replaced."),
@@ -22,14 +24,15 @@ def show(
     map, the heatmap and the pseudo-mask, with the ground-truth contour in green."""
     from rich.console import Console
 
-    from gazeprep.cache import open_cache, read_tracks
+    from gazeprep.inspect.load import load_cache
+    from gazeprep.inspect.show import is_show_png, render_show, save_png
     from gazeprep.outputs import check_replaceable
-    from gazeprep.show import is_show_png, render_show, save_png
+    from gazeprep.tracks import read_tracks
 
     console = Console(stderr=True)
     out = out or Path(f"{image_id}.png")
     check_replaceable(out, is_show_png, "gazeprep show", overwrite)
-    g = open_cache(cache)
+    g = load_cache(cache)
     tracks = []
     if (gaze / "tracks.parquet").is_file():
         by_id, _ = read_tracks(gaze)

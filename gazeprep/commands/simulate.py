@@ -9,20 +9,28 @@ from pathlib import Path
 
 import typer
 
+from gazeprep.simulate.config import SimConfig
+
+#: The defaults of every option (one home: :class:`gazeprep.simulate.config.SimConfig`).
+_D = SimConfig()
+
 
 def simulate(
     out: Path = typer.Argument(
         ..., help="Output folder (images/, masks/, raw/, truth.parquet, simulate.json); files "
                   "of an earlier simulation there are replaced, other files left alone."),
-    images: int = typer.Option(64, "--images", min=1, help="Number of images (one trial each)."),
+    images: int = typer.Option(_D.n_images, "--images", min=1,
+                               help="Number of images (one trial each)."),
     sessions: int = typer.Option(
-        1, "--sessions", min=1, help="Number of observers; one ASC file each, every image once."
+        _D.sessions, "--sessions", min=1,
+        help="Number of observers; one ASC file each, every image once."
     ),
-    size: int = typer.Option(352, "--size", min=32, max=4096,
+    size: int = typer.Option(_D.size, "--size", min=32, max=4096,
                              help="Image side in pixels (square)."),
-    seed: int = typer.Option(0, "--seed", help="Random seed; the same seed gives the same files."),
+    seed: int = typer.Option(_D.seed, "--seed",
+                             help="Random seed; the same seed gives the same files."),
     display: int = typer.Option(
-        880, "--display", min=16, max=1080,
+        _D.display, "--display", min=16, max=1080,
         help="Side of the on-screen image in screen pixels (1920x1080).",
     ),
 ) -> None:
@@ -34,8 +42,6 @@ def simulate(
     from rich.console import Console
     from rich.progress import Progress
     from rich.table import Table
-
-    from gazeprep.simulate import SimConfig
 
     cfg = SimConfig(n_images=images, sessions=sessions, size=size, seed=seed, display=display)
     console = Console(stderr=True)
@@ -88,7 +94,7 @@ def _simulate_into(out: Path, cfg, progress) -> dict:
     """
     from gazeprep.errors import GazeprepError
     from gazeprep.outputs import recover, transaction
-    from gazeprep.simulate import simulate_dataset
+    from gazeprep.simulate.dataset import simulate_dataset
 
     if out.exists() and not out.is_dir():
         raise GazeprepError("exists and is not a folder", file=out)

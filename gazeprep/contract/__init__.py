@@ -9,8 +9,9 @@ lives here, once, and both packages import it:
 - :mod:`gazeprep.contract.errors`: :class:`~gazeprep.contract.errors.InputError`, the one-line
   error for a bad input file.
 
-The cache format (array names, dtypes, format version, storage scale) is the other half of the
-contract and is to join this package as its own module.
+The cache format is the other half: :mod:`gazeprep.contract.cache` (array names, shapes,
+dtypes, format version, storage scale, the staging folder, and ``validate``) and
+:mod:`gazeprep.contract.zarr_io` (the codecs, and reading rows with their checksums).
 
 This package imports nothing from the rest of gazeprep or from gradseg, and its third-party
 imports (numpy, PIL and, for radiology files, pydicom, nibabel, pynrrd) happen inside

@@ -1,0 +1,38 @@
+"""The numba options of every gazeprep kernel, in one place.
+
+Every compiled function in gazeprep is decorated with one of these (``gazeprep.*._kernels``):
+
+- :data:`jit`: a plain compiled function;
+- :data:`jit_inline`: a small helper inlined into its callers at the numba IR level (the
+  finiteness tests, blank tests and field parsers of the inner loops);
+- :data:`jit_parallel`: a kernel whose ``prange`` loop runs on numba's thread pool (threads:
+  numba's default, i.e. every core, or ``NUMBA_NUM_THREADS``; never hard-coded here).
+
+The choices, and why:
+
+- ``cache=True``: the machine code is written beside the module (``__pycache__``), so only the
+  first run after an install or an edit pays the compilation.
+- ``fastmath=False``: fast-math lets LLVM assume that no value is NaN or infinite and
+  reassociate sums. The kernels' safety rests on exactly those checks (a NaN or inf sample is
+  missing, a non-finite fixation is skipped), and the tests compare them with plain-Python
+  references bit for bit, so IEEE semantics stay.
+- ``error_model="python"`` (numba's default for ``njit``): an integer division by zero raises
+  ``ZeroDivisionError`` instead of returning garbage; the kernels never divide by an integer
+  that can be zero, so the check costs nothing measurable.
+
+This module imports numba: import it (through a ``_kernels`` module) only inside the functions
+that run a kernel, never at the top of a module the command line loads.
+"""
+
+from __future__ import annotations
+
+from numba import njit, prange
+
+#: Options shared by every kernel (see the module notes).
+OPTIONS = {"cache": True, "fastmath": False, "error_model": "python"}
+
+jit = njit(**OPTIONS)
+jit_inline = njit(inline="always", **OPTIONS)
+jit_parallel = njit(parallel=True, **OPTIONS)
+
+__all__ = ["OPTIONS", "jit", "jit_inline", "jit_parallel", "prange"]

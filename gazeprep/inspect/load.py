@@ -1,0 +1,49 @@
+"""Open a finished render cache for reading, checked against the cache contract."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from gazeprep.contract.errors import InputError
+from gazeprep.errors import GazeprepError
+
+
+def load_cache(path: str | Path, *, require_complete: bool = True):
+    """Open a render cache read-only after checking it (:func:`gazeprep.contract.cache.validate`).
+
+    A swap that an interrupted render committed but did not finish is finished first (as the
+    next render would), so a cache that render left whole is never refused for it.
+
+    Parameters
+    ----------
+    path : str or Path
+        The Zarr group folder.
+    require_complete : bool
+        Refuse a cache whose ``complete`` attribute is not true.
+
+    Returns
+    -------
+    zarr.Group
+
+    Raises
+    ------
+    GazeprepError
+        No cache there, another format or version, an unfinished render, an array of the wrong
+        shape, type or checksum list.
+    """
+    import zarr
+
+    from gazeprep.contract.cache import validate
+    from gazeprep.outputs import recover
+    from gazeprep.render.store import owned
+
+    path = Path(path)
+    if path.is_dir():
+        recover(path, owned)
+    if not (path / "zarr.json").is_file():
+        raise GazeprepError("no render cache here: run `gazeprep render` first", file=path)
+    try:
+        validate(path, require_complete)
+    except InputError as exc:  # the contract's error, as gazeprep's
+        raise GazeprepError(exc.message, file=exc.file, line=exc.line) from exc
+    return zarr.open_group(str(path), mode="r", zarr_format=3)

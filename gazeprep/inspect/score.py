@@ -1,0 +1,119 @@
+"""Quality of a render cache against its ground-truth masks: Dice and IoU per image."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from gazeprep.errors import GazeprepError
+
+if TYPE_CHECKING:
+    import numpy as np
+
+#: Level maps are foreground where their value is above this.
+LEVEL_THRESHOLD = 0.5
+#: The heatmap is foreground where its value is above this (GazeMedSeg's rule).
+HEATMAP_THRESHOLD = 0.5
+
+
+def dice_iou(pred: np.ndarray, truth: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Dice and IoU of binary masks over their last two axes.
+
+    Both empty counts as a perfect match (1.0).
+
+    Parameters
+    ----------
+    pred, truth : ndarray of bool, shape (..., H, W)
+
+    Returns
+    -------
+    dice, iou : ndarray of float64, shape (...)
+    """
+    import numpy as np
+
+    pred = pred.astype(bool)
+    truth = truth.astype(bool)
+    inter = (pred & truth).sum(axis=(-2, -1)).astype(np.float64)
+    sp = pred.sum(axis=(-2, -1)).astype(np.float64)
+    st = truth.sum(axis=(-2, -1)).astype(np.float64)
+    union = sp + st - inter
+    dice = np.where(sp + st > 0, 2 * inter / np.maximum(sp + st, 1), 1.0)
+    iou = np.where(union > 0, inter / np.maximum(union, 1), 1.0)
+    return dice, iou
+
+
+def score_cache(g, level_threshold: float = LEVEL_THRESHOLD,
+                heatmap_threshold: float = HEATMAP_THRESHOLD, batch: int = 64):
+    """Per-image Dice/IoU of the pseudo-mask, each thresholded level and the heatmap.
+
+    Parameters
+    ----------
+    g : zarr.Group
+        An open render cache with a ``mask`` array.
+    level_threshold : float
+        Level maps are foreground where value > this.
+    heatmap_threshold : float
+        The heatmap is foreground where value > this (GazeMedSeg: 0.5).
+    batch : int
+        Samples read at a time.
+
+    Returns
+    -------
+    polars.DataFrame
+        One row per image with a mask: ``image``, ``n_fixations``, ``pseudo_dice``, ``pseudo_iou``,
+        ``level{k}_dice``, ``level{k}_iou`` (k = 1..L), ``heatmap_dice``, ``heatmap_iou``.
+    """
+    import numpy as np
+    import polars as pl
+
+    from gazeprep.render.maps import from_uint8
+
+    if "mask" not in g:  # (listing members would warn about user files in the folder)
+        raise GazeprepError("the cache has no ground-truth masks: render it with --masks DIR")
+    a = g.attrs
+    ids, n = a["ids"], len(a["ids"])
+    has = a.get("has_mask", [True] * n)
+    levels = g["maps"].shape[1]
+    cols: dict[str, list] = {"image": [], "n_fixations": []}
+    for start in range(0, n, batch):
+        sl = slice(start, min(n, start + batch))
+        keep = np.asarray(has[sl], dtype=bool)
+        if not keep.any():
+            continue
+        truth = g["mask"][sl][keep, 0]
+        maps = from_uint8(g["maps"][sl][keep])
+        parts = {
+            "pseudo": g["pseudo"][sl][keep, 0] > 0,
+            **{f"level{k + 1}": maps[:, k] > level_threshold for k in range(levels)},
+            "heatmap": from_uint8(g["heatmap"][sl][keep, 0]) > heatmap_threshold,
+        }
+        cols["image"] += [i for i, k in zip(ids[sl], keep, strict=True) if k]
+        cols["n_fixations"] += [
+            int(v) for v, k in zip(a["n_fixations"][sl], keep, strict=True) if k
+        ]
+        for name, pred in parts.items():
+            d, j = dice_iou(pred, truth)
+            cols.setdefault(f"{name}_dice", []).extend(d.tolist())
+            cols.setdefault(f"{name}_iou", []).extend(j.tolist())
+    if not cols["image"]:
+        raise GazeprepError("no image in the cache has a ground-truth mask")
+    return pl.DataFrame(cols)
+
+
+def summarise(df) -> dict[str, float]:
+    """Mean of every metric column plus the image count."""
+    out: dict[str, float] = {"n_images": int(df.height)}
+    for c in df.columns:
+        if c.endswith("_dice") or c.endswith("_iou"):
+            out[c] = float(df[c].mean())
+    return out
+
+
+def is_score_table(path) -> bool:
+    """Whether ``path`` is a per-image table that ``gazeprep score`` wrote."""
+    import polars as pl
+
+    try:
+        cols = set(pl.read_parquet_schema(path))
+    except Exception:  # noqa: BLE001 - unreadable: not ours
+        return False
+    return {"image", "n_fixations", "pseudo_dice", "pseudo_iou", "heatmap_dice"} <= cols

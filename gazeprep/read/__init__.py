@@ -1,0 +1,126 @@
+"""Stage 1 of ingest: input files -> what each file holds, one reader per format.
+
+The data flow of ``gazeprep ingest`` (:mod:`gazeprep.ingest` runs it), one way::
+
+    find_inputs -> read (this package)  -> detect (gazeprep.detect) -> place -> tracks -> write
+                   FileResult ----------------------------------------------^
+                   Recording: samples ----> fixations per series ---> Recording.place
+
+A reader is a module with two functions, registered in :func:`readers` under its ``--format``
+name:
+
+- ``sniff(probe) -> bool``: whether the file (its first bytes, :class:`~gazeprep.read.probe.
+  Probe`) is in this format; ``--format auto`` asks each reader in turn (:func:`sniff_format`);
+- ``read(path, opts) -> FileResult | Recording``: a file that holds fixations (a fixation
+  report, an ASC file read with the tracker's events) gives its
+  :class:`~gazeprep.read.result.FileResult`; a file of gaze samples (ASC with ``--detector
+  ivt|idt``, sample CSV/TSV) gives a :class:`~gazeprep.read.result.Recording`: its sample
+  series, which ingest hands to the detector (stage 2), and a ``place`` step that maps the
+  detected fixations to image coordinates and returns the FileResult.
+
+So no reader imports :mod:`gazeprep.detect`: detection is the next stage, and placement stays
+with the reader that knows the file's screen, trials and images. Readers take every parameter
+from :class:`~gazeprep.read.options.IngestOptions` and put their results in the types of
+:mod:`gazeprep.read.result`.
+
+This package is imported by the command line: the readers (polars, numba) are imported when
+:func:`readers` is first called, never at import.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from functools import cache
+from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING
+
+from gazeprep.errors import GazeprepError
+
+if TYPE_CHECKING:
+    from gazeprep.read.options import IngestOptions
+    from gazeprep.read.result import FileResult, Recording
+
+#: Extensions picked up when walking a directory (other files there are ignored).
+INPUT_EXTENSIONS = (".asc", ".csv", ".tsv", ".txt", ".xls")
+
+
+@cache
+def readers() -> dict[str, ModuleType]:
+    """The registry: ``--format`` name -> reader module, in the order ``auto`` tries them."""
+    from gazeprep.read import asc, fixreport, samples
+
+    return {"asc": asc, "fixreport": fixreport, "samples": samples}
+
+
+def sniff_format(path: Path) -> str:
+    """The format of ``path``: the first reader of :func:`readers` whose ``sniff`` says yes.
+
+    Raises
+    ------
+    GazeprepError
+        Binary files (EDF included), empty files and text that no reader recognises.
+    """
+    from gazeprep.read.probe import Probe
+
+    probe = Probe.of(path)
+    if path.suffix.lower() == ".edf" or probe.head.startswith(b"SR_RESEARCH"):
+        raise GazeprepError("binary EyeLink EDF; convert it to ASC first (edf2asc)", file=path)
+    if not probe.head.strip():
+        raise GazeprepError("empty file; expected an EyeLink ASC, a fixation report or a "
+                            "sample CSV/TSV", file=path)
+    for name, reader in readers().items():
+        if reader.sniff(probe):
+            return name
+    raise GazeprepError(
+        f"unknown format (header {probe.header[:8]}); expected an EyeLink ASC, a fixation "
+        "report with CURRENT_FIX_X/Y/DURATION and IMAGE columns, or a sample file with time,x,y "
+        "columns (or pass --format)", file=path, line=1)
+
+
+def read(path: str | Path, opts: IngestOptions) -> FileResult | Recording:
+    """Read one input file with the reader of ``opts.format`` (``auto``: :func:`sniff_format`).
+
+    Returns
+    -------
+    FileResult or Recording
+        See the module notes.
+    """
+    from gazeprep.read.options import FORMAT_CHOICES
+
+    path = Path(path)
+    fmt = opts.format if opts.format != "auto" else sniff_format(path)
+    reader = readers().get(fmt)
+    if reader is None:
+        raise GazeprepError(f"unknown --format {fmt!r}; expected one of "
+                            f"{', '.join(FORMAT_CHOICES)}")
+    return reader.read(str(path), opts)
+
+
+def find_inputs(paths: Iterable[str | Path]) -> list[Path]:
+    """Expand folders (recursively, known extensions, hidden files skipped) into files.
+
+    Raises
+    ------
+    GazeprepError
+        For a path that does not exist or a folder without any input file.
+    """
+    files: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            found = sorted(
+                f for f in p.rglob("*")
+                if f.is_file() and f.suffix.lower() in INPUT_EXTENSIONS
+                and not any(part.startswith(".") for part in f.relative_to(p).parts)
+            )
+            if not found:
+                raise GazeprepError(
+                    f"folder holds no input file; expected files ending in "
+                    f"{', '.join(INPUT_EXTENSIONS)}", file=p)
+            files += found
+        elif p.is_file():
+            files.append(p)
+        else:
+            raise GazeprepError("no such file or folder", file=p)
+    seen: set[Path] = set()
+    return [f for f in files if not (f.resolve() in seen or seen.add(f.resolve()))]

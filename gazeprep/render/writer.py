@@ -1,0 +1,317 @@
+"""Writing the render cache: render batches of samples, bring a cache up to date with a plan.
+
+The layout is the cache contract's (:mod:`gazeprep.contract.cache`): one Zarr v3 group, uint8
+arrays ``image``, ``maps``, ``heatmap``, ``pseudo`` and (with masks) ``mask``, one sample per
+chunk, several per shard, a CRC32C per chunk and per row (``row_crc32c``). Render adds the
+attributes ``params``, ``ingest``, ``n_fixations``, ``sample_keys`` and ``empty``.
+
+Incremental updates: every sample carries a render key (hash of the render parameters, its image
+and mask files and its fixations) in the attribute ``sample_keys``; a sample is rendered again only
+when its key changed or its shard is damaged. How changes reach the disk without ever deleting a
+user's file or leaving a half-replaced cache is in :mod:`gazeprep.render.store`: a rebuild swaps
+a whole new group in; an incremental update swaps shard by shard, keys and checksums in the same
+swap, and ``complete`` is set by the last one, so a render killed half-way leaves ``complete:
+false`` and the rerun finishes only what is missing.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from gazeprep.contract.cache import FORMAT, FORMAT_VERSION, REQUIRED, SHARD_SAMPLES
+from gazeprep.outputs import transaction
+from gazeprep.render.params import RenderParams
+from gazeprep.render.plan import RenderPlan, Sample
+from gazeprep.render.store import (
+    RECORD,
+    array_specs,
+    by_shard,
+    commit_layout,
+    create_layout,
+    find_damaged,
+    inspect_out,
+    new_attrs,
+    owned,
+    present_arrays,
+    record_sample,
+    stage_shard,
+    write_attrs,
+)
+
+
+@dataclass
+class RenderReport:
+    """What a cache update did."""
+
+    rendered: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    empty: list[str] = field(default_factory=list)
+    missing_mask: list[str] = field(default_factory=list)
+    gaze_without_image: list[str] = field(default_factory=list)
+    rebuilt: bool = False
+    #: Ids in shards found damaged (undecodable or not matching their checksums), rendered again.
+    damaged: list[str] = field(default_factory=list)
+    #: Arrays the previous cache had and this one has not (e.g. ``mask`` without --masks).
+    removed: list[str] = field(default_factory=list)
+    #: One line per leftover of an interrupted run that was recovered.
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _Job:
+    """One :func:`update_cache` call: what goes where, the samples' keys, the report."""
+
+    plan: RenderPlan
+    params: RenderParams
+    out: Path
+    shard: int
+    keys: list[str]
+    report: RenderReport
+    progress: Callable[[int, int], None] | None = None
+    after_batch: Callable[[int], None] | None = None
+
+    @property
+    def names(self) -> list[str]:
+        """The arrays this cache has."""
+        return list(array_specs(self.params.levels, self.plan.with_masks))
+
+    def batch_done(self, done: int, total: int) -> None:
+        """Report a written batch to the hooks."""
+        if self.progress is not None:
+            self.progress(done, total)
+        if self.after_batch is not None:
+            self.after_batch(done)
+
+
+def render_samples(
+    samples: Sequence[Sample], params: RenderParams, workers: int | None = None
+) -> dict:
+    """Render a batch of samples in memory.
+
+    Parameters
+    ----------
+    samples : sequence of Sample
+    params : RenderParams
+    workers : int, optional
+        Threads decoding images and refining pseudo-masks (default: one per CPU core).
+
+    Returns
+    -------
+    dict of str to ndarray
+        ``image`` (B,3,S,S) uint8, ``maps`` (B,L,S,S) uint8, ``heatmap`` (B,1,S,S) uint8,
+        ``pseudo`` (B,1,S,S) uint8, ``mask`` (B,1,S,S) uint8 (zeros where no mask), ``orig_size``
+        (B,2) int.
+    """
+    from gazeprep.render.images import load_image, load_mask
+    from gazeprep.render.maps import render_images, to_uint8
+    from gazeprep.render.pseudo import pseudo_masks
+
+    s = params.size
+    workers = workers or os.cpu_count() or 1
+
+    def decode(smp: Sample) -> tuple[np.ndarray, tuple[int, int], np.ndarray]:
+        image, hw = load_image(smp.image, s, params.image)
+        if smp.mask is None:
+            return image, hw, np.zeros((1, s, s), np.uint8)
+        return image, hw, load_mask(smp.mask, s, params.image, hw, smp.image)
+
+    with ThreadPoolExecutor(max_workers=workers) as ex:
+        decoded = list(ex.map(decode, samples))
+    loaded = [(im, hw) for im, hw, _ in decoded]
+    masks = [m for _, _, m in decoded]
+    images = np.stack([im for im, _ in loaded]) if loaded else np.zeros((0, 3, s, s), np.uint8)
+    maps, heat = render_images([smp.tracks for smp in samples], params)
+    return {
+        "image": images,
+        "maps": to_uint8(maps),
+        "heatmap": to_uint8(heat),
+        "pseudo": pseudo_masks(maps, params, images, heat, workers),
+        "mask": np.stack(masks) if masks else np.zeros((0, 1, s, s), np.uint8),
+        "orig_size": np.array([hw for _, hw in loaded], dtype=np.int64).reshape(-1, 2),
+    }
+
+
+def update_cache(
+    plan: RenderPlan,
+    params: RenderParams,
+    out: str | Path,
+    *,
+    shard: int = SHARD_SAMPLES,
+    force: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+    after_batch: Callable[[int], None] | None = None,
+) -> RenderReport:
+    """Bring the cache at ``out`` up to date with ``plan`` and ``params``.
+
+    Only the cache's own arrays and ``zarr.json`` are ever written or removed (see
+    :mod:`gazeprep.render.store`); a folder that is neither empty nor a gazeprep cache is
+    refused. Three phases: a new cache is laid out empty, then filled shard by shard; an
+    existing one that no longer fits (another layout, parameters, ``force``) is rebuilt beside
+    itself and swapped in whole; otherwise only its changed or damaged samples are rendered.
+
+    Parameters
+    ----------
+    plan : RenderPlan
+        From :func:`gazeprep.render.plan.plan_render`.
+    params : RenderParams
+        Render parameters.
+    out : str or Path
+        Zarr group folder (created or updated).
+    shard : int
+        Samples per shard file.
+    force : bool
+        Re-render every sample.
+    progress : callable(done, total), optional
+        Called after each written batch (for a progress bar).
+    after_batch : callable(done), optional
+        Called after each batch is written and recorded (tests interrupt renders here).
+
+    Returns
+    -------
+    RenderReport
+    """
+    digest = params.digest()
+    report = RenderReport(gaze_without_image=list(plan.gaze_without_image),
+                          notes=list(plan.notes))
+    report.empty = [s.id for s in plan.samples if s.n_fixations == 0]
+    report.missing_mask = [s.id for s in plan.samples if plan.with_masks and s.mask_path is None]
+    job = _Job(plan, params, Path(out), shard, [s.key(digest) for s in plan.samples], report,
+               progress, after_batch)
+    old = inspect_out(job.out, report.notes)
+    if old is None:
+        attrs = new_attrs(plan, params)
+        commit_layout(job.out, plan, params, shard, attrs, report.notes)
+        _update_shards(job, list(range(len(plan.samples))), attrs)
+        return report
+    present = present_arrays(job.out)
+    if force or not _reusable(old, present, job):
+        _rebuild(job, present)
+        return report
+    _update(job, dict(old), present)
+    return report
+
+
+def _reusable(attrs: dict, present: list[str], job: _Job) -> bool:
+    """Whether the existing cache has this plan's layout (else it is rebuilt)."""
+    a, params = attrs, job.params
+    return (
+        a.get("format") == FORMAT
+        and a.get("format_version") == FORMAT_VERSION
+        and a.get("ids") == [s.id for s in job.plan.samples]
+        and a.get("size") == params.size
+        and a.get("levels") == params.levels
+        and ("mask" in present) == job.plan.with_masks
+        and set(REQUIRED) <= set(present)
+        and len(a.get("sample_keys", [])) == len(job.plan.samples)
+        and set(a.get("row_crc32c", {})) >= set(job.names)
+    )
+
+
+def _update(job: _Job, attrs: dict, present: list[str]) -> None:
+    """Render the samples of a reusable cache whose key changed or whose shard is damaged."""
+    ids, keys, report = [s.id for s in job.plan.samples], job.keys, job.report
+    damaged = find_damaged(job.out, attrs, job.names)
+    report.damaged = [ids[i] for i in sorted(damaged)]
+    todo = [i for i, k in enumerate(keys) if attrs["sample_keys"][i] != k or i in damaged]
+    todo_set = set(todo)
+    report.skipped = [ids[i] for i in range(len(ids)) if i not in todo_set]
+    if not todo and attrs.get("complete") is True and attrs.get("ingest") == job.plan.ingest:
+        return
+    if len(todo) == len(ids) and attrs.get("complete") is True:
+        # Every sample changes (new parameters): keep the old cache whole until the new one is.
+        report.skipped = []
+        _rebuild(job, present)
+        return
+    attrs.update(params=job.params.to_dict(), ingest=job.plan.ingest)
+    _update_shards(job, todo, attrs)
+
+
+def _rebuild(job: _Job, present: list[str]) -> None:
+    """Render everything into a new group in the staging folder, then swap its arrays in."""
+    plan, params, report = job.plan, job.params, job.report
+    n = len(plan.samples)
+    attrs = new_attrs(plan, params)
+    with transaction(job.out, owned, report.notes) as st:
+        arrays = create_layout(st.path, n, params, plan.with_masks, job.shard, attrs)
+        per = arrays["image"].shards[0]
+        done = 0
+        for _, members in by_shard(list(range(n)), per):
+            res = render_samples([plan.samples[i] for i in members], params)
+            lo, hi = members[0], members[-1] + 1
+            for name, arr in arrays.items():
+                arr[lo:hi] = res[name]
+            for j, i in enumerate(members):
+                record_sample(attrs, plan, i, j, job.keys[i], res)
+            done += len(members)
+            job.batch_done(done, n)
+        attrs.update(empty=report.empty, complete=True)
+        write_attrs(st.path / RECORD, st.path / RECORD, attrs)
+        for name in arrays:
+            st.add(name)
+        for name in present:
+            if name not in arrays:
+                st.remove(name)
+                report.removed.append(name)
+        st.add(RECORD)
+        st.commit(RECORD)
+    report.rebuilt = True
+    report.rendered = [s.id for s in plan.samples]
+
+
+def _update_shards(job: _Job, todo: list[int], attrs: dict) -> None:
+    """Render ``todo`` and swap each touched shard in, keys and checksums with it."""
+    from gazeprep.contract.zarr_io import open_arrays
+
+    plan, report, names = job.plan, job.report, job.names
+    arrays = open_arrays(job.out, names)
+    per = arrays["image"].shards[0]
+    groups = by_shard(todo, per)
+    done = 0
+    for g, (k, members) in enumerate(groups):
+        res = render_samples([plan.samples[i] for i in members], job.params)
+        for j, i in enumerate(members):
+            record_sample(attrs, plan, i, j, job.keys[i], res)
+        if g == len(groups) - 1:
+            attrs.update(empty=report.empty, complete=True)
+        else:
+            attrs["complete"] = False
+        _swap_shard(job, arrays, k, members, res, attrs)
+        report.rendered += [attrs["ids"][i] for i in members]
+        done += len(members)
+        job.batch_done(done, len(todo))
+    if not groups:  # only the ingest identity changed
+        attrs.update(empty=report.empty, complete=True)
+        with transaction(job.out, owned, report.notes) as st:
+            write_attrs(st.file(RECORD), job.out / RECORD, attrs)
+            st.add(RECORD)
+            st.commit(RECORD)
+
+
+def _swap_shard(job: _Job, arrays: dict, k: int, members: list[int], res: dict,
+                attrs: dict) -> None:
+    """Write shard ``k`` whole (the rendered ``members`` and its other rows, read back checked)
+    into the staging folder and swap it in with the group's attributes, in one transaction."""
+    from gazeprep.contract.zarr_io import read_rows
+
+    names, n, per = job.names, len(job.plan.samples), arrays["image"].shards[0]
+    lo, hi = k * per, min(n, (k + 1) * per)
+    mine = set(members)
+    keep = [i for i in range(lo, hi) if i not in mine]
+    old = read_rows([arrays[m] for m in names], keep, ids=attrs["ids"],
+                    checksums=[attrs["row_crc32c"][m] for m in names]) if keep else None
+    with transaction(job.out, owned, job.report.notes) as st:
+        for m, name in enumerate(names):
+            block = np.empty((hi - lo, *arrays[name].shape[1:]), arrays[name].dtype)
+            block[[i - lo for i in members]] = res[name]
+            if keep:
+                block[[i - lo for i in keep]] = old[m]
+            stage_shard(job.out, st, name, k, lo, block)
+        write_attrs(st.file(RECORD), job.out / RECORD, attrs)
+        st.add(RECORD)
+        st.commit(RECORD)
