@@ -5,8 +5,8 @@ Usage (from the project root)::
     .venv/bin/python pipelines/bench_edf.py [--samples 1000000] [--repeats 3]
 
 For each EDF that eyelinkio ships (``eyelinkio/tests/data``): the whole read
-(``gazeprep.edf.read_edf``: a child process running the EDF library's item loop), the item loop
-alone in this process, the text (``gazeprep.edf_asc.asc_from_recording``), the ASC parse of
+(``gazeprep.read.edf.read_edf``: a child process running the EDF library's item loop), the item loop
+alone in this process, the text (``gazeprep.read.edf_asc.asc_from_recording``), the ASC parse of
 that text (``gazeprep.asc.parse_asc``), and ``eyelinkio.read_edf`` on the same file for scale.
 Then the binocular recording is tiled (copies shifted in time, items with them) to about
 ``--samples`` samples and its text written and parsed: the text step alone, since an EDF of
@@ -58,7 +58,7 @@ def tile(rec, copies: int):
 
 def parse_seconds(text: bytes, repeats: int) -> tuple[float, int]:
     """Best time of ``parse_asc`` on ``text`` (written to a temporary file) and its samples."""
-    from gazeprep.asc import parse_asc
+    from gazeprep.read.asc.parse import parse_asc
 
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "x.asc"
@@ -75,8 +75,8 @@ def main() -> None:
 
     import eyelinkio
 
-    from gazeprep.edf import _read_items, read_edf
-    from gazeprep.edf_asc import asc_from_recording
+    from gazeprep.read.edf import _read_items, read_edf
+    from gazeprep.read.edf_asc import asc_from_recording
 
     folder = Path(eyelinkio.__file__).parent / "tests" / "data"
     asc_from_recording(read_edf(folder / "test_raw.edf"))  # warm up polars

@@ -3,12 +3,12 @@
 An EDF is turned into the bytes ``edf2asc`` (default options) would write, so the ASC parser
 reads samples, events and messages through exactly the code it uses for ASC files::
 
-    >>> from gazeprep.edf import edf_to_asc                     # doctest: +SKIP
+    >>> from gazeprep.read.edf_asc import edf_to_asc                     # doctest: +SKIP
     >>> edf_to_asc("raw/sub_1.edf")[:40]                         # doctest: +SKIP
     b'** CONVERTED FROM sub_1.edf using edfapi'
 
 This module reads (:func:`read_edf` -> :class:`EdfRecording`, plain arrays);
-:mod:`gazeprep.edf_asc` writes the text (what it reproduces and what not is listed there).
+:mod:`gazeprep.read.edf_asc` writes the text (what it reproduces and what not is listed there).
 
 Reading needs ``eyelinkio`` (``pip install 'gazeprep-gradseg[eyelink]'``), whose wheel ships
 ``libedfapi``. Its high-level ``eyelinkio.read_edf`` cannot serve here: it renumbers sample
@@ -101,19 +101,6 @@ class EdfRecording:
     item_before: np.ndarray
     events: dict[str, np.ndarray] = field(default_factory=dict)
     texts: list[bytes | None] = field(default_factory=list)
-
-
-def edf_to_asc(path: str | Path) -> bytes:
-    """The ASC text ``edf2asc`` would write for the EDF ``path``.
-
-    Raises
-    ------
-    GazeprepError
-        eyelinkio missing (the install hint), or the file unreadable (one line naming it).
-    """
-    from gazeprep.edf_asc import asc_from_recording
-
-    return asc_from_recording(read_edf(path), Path(path).name)
 
 
 def read_edf(path: str | Path) -> EdfRecording:

@@ -16,14 +16,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import data_root
 
-from gazeprep.asc import parse_asc, read_asc
 from gazeprep.errors import GazeprepError
-from gazeprep.ingest import IngestOptions
+from gazeprep.ingest import ingest_file
+from gazeprep.read.asc.parse import parse_asc
+from gazeprep.read.options import IngestOptions
 
 eyelinkio = pytest.importorskip("eyelinkio", reason="needs eyelinkio (the eyelink extra)")
 
-from gazeprep.edf import (  # noqa: E402
+from gazeprep.read.edf import (  # noqa: E402
     ENDBLINK,
     ENDFIX,
     ENDSACC,
@@ -35,15 +37,19 @@ from gazeprep.edf import (  # noqa: E402
     STARTBLINK,
     STARTFIX,
     EdfRecording,
-    edf_to_asc,
     read_edf,
     stream_problem,
 )
-from gazeprep.edf_asc import _fixed, _missing, asc_from_recording  # noqa: E402
+from gazeprep.read.edf_asc import (  # noqa: E402
+    _fixed,
+    _missing,
+    asc_from_recording,
+    edf_to_asc,
+)
 
 EDF_DIR = Path(eyelinkio.__file__).parent / "tests" / "data"
 NAMES = ["test_raw.edf", "test_2_raw.edf", "test_raw_binocular.edf"]
-SHARED_ASC = Path(__file__).resolve().parents[2] / "shared" / "data" / "eyelink"
+SHARED_ASC = data_root() / "eyelink"
 
 
 class Converted:
@@ -224,7 +230,7 @@ def test_binocular_file_keeps_both_eyes(tmp_path):
     log = parse_asc(str(asc))
     assert set(log.efix["eye"]) == {"L", "R"}
     assert np.isfinite(log.x).any(axis=1).all()  # both rows of samples hold data
-    res = read_asc(str(asc), IngestOptions(detector="tracker", eye="both"))
+    res = ingest_file(str(asc), IngestOptions(detector="tracker", eye="both"))
     assert set(res.fixations["session"]) == {"bino:L", "bino:R"}
     assert res.rows_read == eyelinkio.read_edf(str(EDF_DIR / "test_raw_binocular.edf"))[
         "discrete"]["fixations"].size
@@ -234,7 +240,7 @@ def test_binocular_file_keeps_both_eyes(tmp_path):
 def test_read_asc_end_to_end_on_converted_bytes(detector, tmp_path):
     asc = tmp_path / "mono.asc"
     asc.write_bytes(edf_to_asc(EDF_DIR / "test_2_raw.edf"))
-    res = read_asc(str(asc), IngestOptions(detector=detector))
+    res = ingest_file(str(asc), IngestOptions(detector=detector))
     n_ref = eyelinkio.read_edf(str(EDF_DIR / "test_2_raw.edf"))["discrete"]["fixations"].size
     assert res.rows_kept > 0 and res.rows_read == res.rows_kept + res.rows_dropped
     if detector == "tracker":

@@ -1,4 +1,4 @@
-"""The ``edf2asc`` text of an EDF recording read by :mod:`gazeprep.edf`.
+"""The ``edf2asc`` text of an EDF recording read by :mod:`gazeprep.read.edf`.
 
 Written as ``edf2asc`` (default options) writes it, from its output on real files: the ``**``
 preamble, then each item as one line, in file order: samples ``time x y pupil [x y pupil]
@@ -26,10 +26,12 @@ text is otherwise written byte for byte (the ASC parser decodes it).
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 
-from gazeprep.edf import (
+from gazeprep.errors import GazeprepError
+from gazeprep.read.edf import (
     BUTTON,
     CR_LOST,
     CR_RECOV,
@@ -47,8 +49,8 @@ from gazeprep.edf import (
     STARTFIX,
     STARTSACC,
     EdfRecording,
+    read_edf,
 )
-from gazeprep.errors import GazeprepError
 
 
 def asc_from_recording(rec: EdfRecording, source: str = "") -> bytes:
@@ -306,3 +308,14 @@ def _message_text(text: bytes) -> str:
     lines = body.split("\n")
     return "\n".join([lines[0], *(ln if not ln or ln[0] in " \t>" else "\t" + ln
                                   for ln in lines[1:])])
+
+
+def edf_to_asc(path: str | Path) -> bytes:
+    """The ASC text ``edf2asc`` would write for the EDF ``path``.
+
+    Raises
+    ------
+    GazeprepError
+        eyelinkio missing (the install hint), or the file unreadable (one line naming it).
+    """
+    return asc_from_recording(read_edf(path), Path(path).name)

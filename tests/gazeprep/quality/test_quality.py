@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 import pytest
+from conftest import data_root
 
-from gazeprep.asc import parse_asc
 from gazeprep.quality import (
     REASONS,
     Blinks,
@@ -34,8 +34,9 @@ from gazeprep.quality import (
     session_summary,
     trial_windows,
 )
+from gazeprep.read.asc.parse import parse_asc
 
-EYELINK = Path(__file__).resolve().parents[2] / "shared" / "data" / "eyelink"
+EYELINK = data_root() / "eyelink"
 
 
 @pytest.fixture(scope="module")
