@@ -265,7 +265,7 @@ def test_leftover_staging_is_removed_and_reported(dataset):  # noqa: F811
 
 
 def test_gradseg_refuses_a_cache_with_an_unfinished_swap(dataset):  # noqa: F811
-    from gradseg.cache import open_cache as gs_open
+    from gradseg.data.cache import open_cache as gs_open
     from gradseg.errors import GradsegError
 
     out = dataset / "maps.zarr"
