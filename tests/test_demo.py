@@ -6,6 +6,8 @@ import importlib.util
 import math
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -16,6 +18,7 @@ def _demo_module():
     return mod
 
 
+@pytest.mark.slow
 def test_tiny_demo_end_to_end(tmp_path, capsys):
     demo = _demo_module()
     result = demo.main(["--root", str(tmp_path), "--images", "10", "--test-images", "2",

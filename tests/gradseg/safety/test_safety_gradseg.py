@@ -181,6 +181,7 @@ def _flip_first_chunk(cache: Path, name: str, shard: int) -> None:
     f.write_bytes(bytes(b))
 
 
+@pytest.mark.slow
 def test_train_and_eval_name_the_damaged_sample(toy_cache, tmp_path):
     import zarr
 
@@ -249,6 +250,7 @@ def test_train_into_a_folder_with_other_user_files_keeps_them(cache, tmp_path, u
     check()
 
 
+@pytest.mark.slow
 def test_eval_out_never_replaces_a_file_it_did_not_write(ckpt, cache, tmp_path, unchanged):
     mine = tmp_path / "results.parquet"
     mine.write_bytes(b"PAR1 a user's own table")

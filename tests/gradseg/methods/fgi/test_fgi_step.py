@@ -154,6 +154,7 @@ def _ddp_worker(rank, world, port, out):
         torch.distributed.destroy_process_group()
 
 
+@pytest.mark.slow
 def test_ddp_two_cpu_processes_keep_both_networks_in_sync(tmp_path):
     import torch.multiprocessing as mp
 
