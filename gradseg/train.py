@@ -70,8 +70,9 @@ def train(cfg: TrainConfig, *, resume: bool = False, stop_after: int | None = No
     validator = Validator(run, data.val_loader, best)
     end = cfg.iterations if stop_after is None else min(cfg.iterations, step + stop_after)
     t0 = time.time()
-    losses = loop(run, data, model, opts, validator, step, end, progress and run.proc.main)
-    return finish(run, model, validator, losses, step + len(losses), time.time() - t0)
+    losses, other = loop(run, data, model, opts, validator, step, end,
+                         progress and run.proc.main)
+    return finish(run, model, validator, losses, step + len(losses), time.time() - t0, other)
 
 
 # --- 1. set-up -------------------------------------------------------------------------------
@@ -226,17 +227,22 @@ def steps(run: Run, data: Data, nets: dict[str, nn.Module], opts: Optimizers, st
 
 
 def loop(run: Run, data: Data, model: nn.Module, opts: Optimizers, validator: Validator,
-         start: int, end: int, progress: bool) -> list[float]:
-    """Train from step ``start`` to ``end``, validating and checkpointing on rank 0."""
+         start: int, end: int, progress: bool) -> tuple[list[float], float]:
+    """Train from step ``start`` to ``end``, validating and checkpointing on rank 0.
+
+    Returns the loss of every step and the seconds spent validating and checkpointing.
+    """
     cfg = run.cfg
     nets = wrap(run, model)
     losses: list[float] = []
+    other = 0.0
     bar = _Progress(progress, end, start)
     model.train()
     for step, value in steps(run, data, nets, opts, start, end):
         losses.append(value)
         if not run.proc.main:
             continue
+        t = time.perf_counter()
         validator.add(value)
         if step % cfg.eval_every == 0 or step == cfg.iterations:
             validator(model, step, opts.lr)
@@ -246,8 +252,9 @@ def loop(run: Run, data: Data, model: nn.Module, opts: Optimizers, validator: Va
                             optimizer=optimizer, scheduler=scheduler, best_dice=validator.best,
                             val_dice=validator.last)
         bar.update(step, value, opts.lr, validator.last)
+        other += time.perf_counter() - t
     bar.close()
-    return losses
+    return losses, other
 
 
 # --- 6. validation ---------------------------------------------------------------------------
@@ -292,8 +299,12 @@ class Validator:
 
 
 def finish(run: Run, model: nn.Module, validator: Validator, losses: list[float], step: int,
-           seconds: float) -> dict:
-    """The run summary (``summary.json``); without validation, the final weights as best.pt."""
+           seconds: float, other: float) -> dict:
+    """The run summary (``summary.json``); without validation, the final weights as best.pt.
+
+    ``seconds``: the loop's wall time; ``other``: its part spent validating and checkpointing,
+    so ``step_seconds`` is the mean time of one training step (data, forward, backward, update).
+    """
     cfg = run.cfg
     if run.proc.main and validator.loader is None and step == cfg.iterations:
         save_checkpoint(run.out / "best.pt", model=model, config=run.config, step=step)
@@ -303,6 +314,7 @@ def finish(run: Run, model: nn.Module, validator: Validator, losses: list[float]
                "best_val_dice": None if validator.best < 0 else validator.best,
                "final_loss": losses[-1] if losses else None,
                "first_loss": losses[0] if losses else None, "seconds": round(seconds, 2),
+               "step_seconds": round((seconds - other) / len(losses), 4) if losses else None,
                "world_size": run.proc.world, "device": str(run.proc.device), "out": str(run.out),
                **run.method.summary()}
     if run.proc.main:

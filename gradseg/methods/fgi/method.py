@@ -54,6 +54,7 @@ class FGI(Method):
             fcfg = FGIConfig.from_config({**vars(cfg), "fgi": given})
         except (TypeError, ValueError) as exc:
             raise usage_error("--fgi-*", str(exc)) from exc
+        fcfg.source = fcfg.mask_source  # "auto" resolved, so config.json says which
         cfg.fgi = fcfg.to_config()
         return cues
 
