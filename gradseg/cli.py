@@ -116,54 +116,55 @@ def train(
                                              help=TEXT_MISSING_HELP),
     fgi_source: Literal["auto", "heatmap", "tracks"] = typer.Option(
         None, rich_help_panel=FGI_PANEL, help="Strict/loose pseudo-masks from the heatmap "
-        "levels (--thresholds) or from the track maps [auto: heatmap for fgi, tracks for "
-        "gradtrack+fgi]."),
+        "levels (--thresholds) or from the track maps (auto: heatmap for fgi, tracks for "
+        "gradtrack+fgi)."),
     fgi_track_loose: float = typer.Option(None, callback=number(0, 1, hi_open=True),
                                           rich_help_panel=FGI_PANEL, help="tracks source: "
-                                          "mean-track-map level of the loose mask [0.3]."),
+                                          "mean-track-map level of the loose mask (FGI: 0.3)."),
     fgi_darm_ratio: float = typer.Option(None, callback=number(0, 1), rich_help_panel=FGI_PANEL,
-                                         help="DARM block area / uncertain pixels [0.3]."),
+                                         help="DARM block area / uncertain pixels (FGI: 0.3)."),
     fgi_darm_block: str = typer.Option(None, callback=block_sides, metavar="MIN,MAX",
                                        rich_help_panel=FGI_PANEL, help="DARM block sides, "
-                                       "pixels [3,10]."),
+                                       "pixels (FGI: 3,10)."),
     fgi_darm_fill: Literal["imagenet", "image"] = typer.Option(
-        None, rich_help_panel=FGI_PANEL, help="Fill of DARM blocks [imagenet mean colour]."),
+        None, rich_help_panel=FGI_PANEL, help="Fill of DARM blocks (FGI: imagenet mean colour)."),
     fgi_noise: float = typer.Option(None, callback=number(0, 10), rich_help_panel=FGI_PANEL,
                                     help="Half-width of the input noise, normalised units "
-                                    "[0.2]."),
+                                    "(FGI: 0.2)."),
     fgi_cutmix_beta: int = typer.Option(None, min=1, max=64, rich_help_panel=FGI_PANEL,
-                                        help="CutMix area ratio ~ Beta(a, a) [4]."),
+                                        help="CutMix area ratio ~ Beta(a, a) (FGI: 4)."),
     fgi_cps_pos: float = typer.Option(None, callback=number(0.5, 1), rich_help_panel=FGI_PANEL,
-                                      help="Cross supervision: confident when p >= this [0.8]."),
+                                      help="Cross supervision: confident when p >= this "
+                                      "(FGI: 0.8)."),
     fgi_cps_neg: float = typer.Option(None, callback=number(0, 0.5), rich_help_panel=FGI_PANEL,
                                       help="Cross supervision: complementary term below this "
-                                      "[0.2]."),
+                                      "(FGI: 0.2)."),
     fgi_feat_beta: float = typer.Option(None, callback=number(0, 1e6), rich_help_panel=FGI_PANEL,
-                                        help="Scale of the distillation loss [0.5]."),
+                                        help="Scale of the distillation loss (FGI: 0.5)."),
     fgi_feat_weight: float = typer.Option(None, callback=number(0, 1e6),
                                           rich_help_panel=FGI_PANEL, help="Weight of the "
-                                          "distillation loss, times the ramp-up [0.1]."),
+                                          "distillation loss, times the ramp-up (FGI: 0.1)."),
     fgi_rampup_iters: int = typer.Option(None, min=0, rich_help_panel=FGI_PANEL,
                                          help="Ramp-up length of the cross terms, steps "
-                                         "[4000]."),
+                                         "(FGI: 4000)."),
     fgi_rampup_gain: float = typer.Option(None, callback=number(0, 1e3),
                                           rich_help_panel=FGI_PANEL, help="Ramp-up "
-                                          "exp(-gain (1 - t/T)^2) [5]."),
+                                          "exp(-gain (1 - t/T)^2) (FGI: 5)."),
     fgi_sup_loss: Literal["bce", "bce+dice"] = typer.Option(
-        None, rich_help_panel=FGI_PANEL, help="Supervised loss on the pseudo-masks [bce]."),
+        None, rich_help_panel=FGI_PANEL, help="Supervised loss on the pseudo-masks (FGI: bce)."),
     fgi_teacher_width: int = typer.Option(None, min=1, max=64, rich_help_panel=FGI_PANEL,
-                                          help="Teacher channels / student channels [2]."),
+                                          help="Teacher channels / student channels (FGI: 2)."),
     fgi_norm: Literal["group", "batch"] = typer.Option(
-        None, rich_help_panel=FGI_PANEL, help="Norm of both U-Nets [group]."),
+        None, rich_help_panel=FGI_PANEL, help="Norm of both U-Nets (FGI: group)."),
     fgi_proj_norm: Literal["batch", "group"] = typer.Option(
-        None, rich_help_panel=FGI_PANEL, help="Norm of the projection blocks [batch]."),
+        None, rich_help_panel=FGI_PANEL, help="Norm of the projection blocks (FGI: batch)."),
     fgi_heads: int = typer.Option(None, min=1, max=64, rich_help_panel=FGI_PANEL,
-                                  help="Attention heads of the text fusion [8]."),
+                                  help="Attention heads of the text fusion (FGI: 8)."),
     fgi_pos_grid: int = typer.Option(None, min=1, max=256, rich_help_panel=FGI_PANEL,
-                                     help="Side of the positional-embedding grid [16]."),
+                                     help="Side of the positional-embedding grid (FGI: 16)."),
 ) -> None:
     """Train a segmentation model on a gazeprep cache (DDP when started by torchrun)."""
-    given = dict(locals())
+    given = dict(locals())  # the --fgi-* options given on the command line (None: the default)
     fgi = {k[4:]: v for k, v in given.items() if k.startswith("fgi_") and v is not None}
     import os
 

@@ -49,6 +49,7 @@ def _images(folder: Path, ids: list[str], seed: int = 0) -> Path:
 # ------------------------------------------------------------------ predict --out
 
 
+@pytest.mark.slow
 def test_predict_into_the_images_folder_is_refused(ckpt, tmp_path, unchanged):
     imgs = _images(tmp_path / "images", ["a", "b"])
     (tmp_path / "link").symlink_to(imgs)

@@ -147,6 +147,9 @@ def test_fgi_options_are_grouped_in_the_help(gradseg_cli, monkeypatch):
     assert "FGI (--method fgi, gradtrack+fgi" in out
     for option in ("--fgi-darm-ratio", "--fgi-cps-pos", "--fgi-rampup-iters", "--text-missing"):
         assert option in out
+    # FGI's defaults are shown (brackets would be eaten as rich markup)
+    for default in ("(FGI: group)", "(FGI: bce)", "(FGI: 4000)", "(FGI: imagenet mean colour)"):
+        assert default in out
 
 
 def _eval(gradseg_cli, ckpt, cache, out, *args):
