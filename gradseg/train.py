@@ -60,6 +60,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, stop_after: int | None = No
         Receives one-line messages (rank 0 only).
     """
     run = set_up(cfg, resume)
+    cfg = run.cfg  # completed from the cache
     data = Data(run)
     model = build_model(run)
     opts = Optimizers(run.method.networks(model), lr=cfg.lr, weight_decay=cfg.weight_decay,
