@@ -36,8 +36,9 @@ def unwrap(model: torch.nn.Module) -> torch.nn.Module:
             return model
 
 
-def save_checkpoint(path: str | Path, *, model, config: dict, step: int, optimizer=None,
-                    scheduler=None, best_dice: float = float("nan"),
+def save_checkpoint(path: str | Path, *, model, config: dict, step: int,
+                    optimizer: dict | None = None, scheduler: dict | None = None,
+                    best_dice: float = float("nan"),
                     val_dice: float = float("nan")) -> None:
     """Write a checkpoint atomically (temporary file then rename, so a crash leaves the old one).
 
@@ -50,8 +51,8 @@ def save_checkpoint(path: str | Path, *, model, config: dict, step: int, optimiz
         JSON-able run configuration.
     step : int
         Optimizer steps done.
-    optimizer, scheduler : optional
-        Their state dicts are stored for ``--resume``.
+    optimizer, scheduler : dict, optional
+        Their states (:meth:`gradseg.optim.Optimizers.state`), stored for ``--resume``.
     best_dice, val_dice : float
         Best and latest validation Dice.
     """
@@ -67,9 +68,9 @@ def save_checkpoint(path: str | Path, *, model, config: dict, step: int, optimiz
         "rng": torch.get_rng_state(),
     }
     if optimizer is not None:
-        payload["optimizer"] = optimizer.state_dict()
+        payload["optimizer"] = optimizer
     if scheduler is not None:
-        payload["scheduler"] = scheduler.state_dict()
+        payload["scheduler"] = scheduler
     payload["sha256"] = tensor_digest(payload)
     tmp = path.with_name(path.name + ".tmp")
     with open(tmp, "wb") as f:
@@ -173,7 +174,7 @@ def load_model(path: str | Path, device: str | torch.device = "cpu"):
     -------
     (model, config) : (torch.nn.Module, dict)
     """
-    from gradseg.model import build_model
+    from gradseg.methods import build_model
 
     ckpt = load_checkpoint(path)
     config = ckpt["config"]

@@ -1,7 +1,8 @@
 """The ``gradseg`` console script: train, eval and predict.
 
-torch and the other heavy libraries are imported inside the commands so that
-``gradseg --help`` is instant.
+Each command turns its options into a call of the library (:mod:`gradseg.train`,
+:mod:`gradseg.evaluate`, :mod:`gradseg.predict`); torch and the other heavy libraries are
+imported inside the commands so that ``gradseg --help`` is instant.
 """
 
 from __future__ import annotations
@@ -14,6 +15,24 @@ from typing import Literal
 
 import typer
 
+from gradseg.options import (
+    FGI_PANEL,
+    FLIP_HELP,
+    LABEL_HELP,
+    MODEL_HELP,
+    SLICE_AXIS_HELP,
+    SLICE_BASE_HELP,
+    TEXT_HELP,
+    TEXT_MISSING_HELP,
+    WINDOW_HELP,
+    block_sides,
+    ids_option,
+    image_options,
+    number,
+    print_table,
+    thresholds,
+)
+
 app = typer.Typer(
     name="gradseg",
     help="Train and evaluate Track Attention U-Nets on gaze track maps from a gazeprep cache.",
@@ -21,6 +40,10 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
+
+Method = Literal["gradtrack", "gazesup", "full", "fgi", "gradtrack+fgi"]
+Network = Literal["student", "teacher", "ensemble"]
+TextMissing = Literal["error", "zero"]
 
 
 @app.callback()
@@ -30,89 +53,19 @@ def _root(
     """Train and evaluate Track Attention U-Nets on gaze track maps from a gazeprep cache."""
 
 
-def _number(lo: float | None = None, hi: float | None = None, *, lo_open: bool = False,
-            hi_open: bool = False):
-    """Callback refusing a float that is not finite or outside the interval (usage error, exit 2,
-    stating the limit); typer's min/max alone let NaN and infinity through."""
-    import math
-
-    bounds = " and ".join(
-        ([f"{'>' if lo_open else '>='} {lo:g}"] if lo is not None else [])
-        + ([f"{'<' if hi_open else '<='} {hi:g}"] if hi is not None else []))
-
-    def check(value):
-        if value is None:
-            return value
-        ok = math.isfinite(value)
-        ok = ok and (lo is None or (value > lo if lo_open else value >= lo))
-        ok = ok and (hi is None or (value < hi if hi_open else value <= hi))
-        if not ok:
-            raise typer.BadParameter(f"{value:g} is not a finite number {bounds}")
-        return value
-    return check
-
-
-def _thresholds(text: str) -> str:
-    try:
-        vals = [float(t) for t in text.split(",") if t.strip()]
-    except ValueError as exc:
-        raise typer.BadParameter(f"expected comma-separated numbers, got {text!r}") from exc
-    if not vals or not all(0 < v < 1 for v in vals):
-        raise typer.BadParameter(f"{text!r}: expected one or more numbers in (0, 1)")
-    return text
-
-
-def _ids_option(path: Path | None) -> list[str] | None:
-    from gradseg.cache import read_ids_file
-
-    return None if path is None else read_ids_file(path)
-
-
-# --- reading image and mask files (eval --images/--masks, predict) --------------------------
-# Each defaults to what the checkpoint's cache was rendered with (config "image_options"),
-# else to gazeprep render's default; see gazeprep.contract.images for the rules.
-_WINDOW_HELP = ("8-bit window for images that are not 8-bit: CENTER,WIDTH, auto (the DICOM "
-                "file's window, else the 0.5-99.5th percentiles of the volume) or minmax "
-                "(default: as the cache was rendered).")
-_SLICE_AXIS_HELP = "NIfTI/NRRD slice axis 0-2 (default: as the cache was rendered, else 2)."
-_SLICE_BASE_HELP = ("First k in the ids <stem>_<k> of slices and frames, 0 or 1 (default: as "
-                    "the cache was rendered, else 0).")
-_FLIP_HELP = "NIfTI/NRRD stored rows first: slice k is data[:, :, k], not its transpose."
-_LABEL_HELP = "Masks: foreground is this label value (default: as rendered, else nonzero)."
-
-
-def _image_options(config: dict, window: str | None, slice_axis: int | None,
-                   slice_base: int | None, flip: bool | None, label: int | None):
-    """The checkpoint's image options with the ones given on the command line replacing them."""
-    from dataclasses import replace
-
-    from gazeprep.contract.images import ImageOptions, parse_window
-
-    try:
-        opts = ImageOptions.from_dict(config.get("image_options"))
-        given = {"slice_axis": slice_axis, "slice_base": slice_base, "flip": flip,
-                 "label": label}
-        opts = replace(opts, **{k: v for k, v in given.items() if v is not None})
-        if window is not None:
-            opts = replace(opts, window=parse_window(window))
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc), param_hint="--window") from exc
-    return opts
-# --- end of image options ----------------------------------------------------------------
-
-
 @app.command()
 def train(
     cache: Path = typer.Option(..., help="Zarr cache written by `gazeprep render`."),
     out: Path = typer.Option(None, help="Run folder (default runs/<method>)."),
-    method: str = typer.Option("gradtrack", help="gradtrack | gazesup | full."),
+    method: Method = typer.Option("gradtrack", help="gradtrack | gazesup | full | fgi | "
+                                  "gradtrack+fgi."),
     size: int = typer.Option(None, min=8, max=16384, help="Model input side in pixels "
                              "(default: the cache size); must be divisible by 2**levels."),
     iterations: int = typer.Option(None, min=1, help="Optimizer steps (default: 10 epochs)."),
     epochs: int = typer.Option(None, min=1, help="Epochs instead of --iterations."),
     batch_size: int = typer.Option(8, min=1, max=65536,
                                    help="Images per step and per process."),
-    val_fraction: float = typer.Option(0.1, callback=_number(0, 1, hi_open=True),
+    val_fraction: float = typer.Option(0.1, callback=number(0, 1, hi_open=True),
                                        help="Fraction of the training ids kept for validation "
                                        "(seeded id split), in [0, 1)."),
     seed: int = typer.Option(0, help="Seed of initialisation, split, order and augmentation."),
@@ -120,24 +73,26 @@ def train(
     amp: bool = typer.Option(None, "--amp/--no-amp", help="bf16 autocast (default: on GPU)."),
     compile: bool = typer.Option(False, "--compile", help="torch.compile the model."),
     resume: bool = typer.Option(False, "--resume", help="Continue from <out>/last.pt."),
-    lr: float = typer.Option(1e-3, callback=_number(0, 10, lo_open=True),
+    lr: float = typer.Option(1e-3, callback=number(0, 10, lo_open=True),
                              help="Peak AdamW learning rate (warm-up then cosine)."),
     warmup: int = typer.Option(50, min=0, help="Linear learning-rate warm-up steps."),
     base_channels: int = typer.Option(32, min=1, max=4096,
-                                      help="U-Net channels at full resolution."),
+                                      help="U-Net channels at full resolution (FGI: the "
+                                      "student's)."),
     workers: int = typer.Option(None, min=0, help="DataLoader workers (default: 0 on CPU, up "
                                 "to 8 on GPU)."),
     in_memory: bool = typer.Option(False, "--in-memory", help="Read the cache into RAM once."),
     augment: bool = typer.Option(True, "--augment/--no-augment", help="Flips, random resized "
                                  "crop and rotation."),
-    seg_weight: float = typer.Option(1.0, callback=_number(0, 1e6),
+    seg_weight: float = typer.Option(1.0, callback=number(0, 1e6),
                                      help="Weight of the final-head loss."),
-    att_weight: float = typer.Option(0.5, callback=_number(0, 1e6),
-                                     help="gradtrack: weight of the attention losses."),
-    consistency_weight: float = typer.Option(1.0, callback=_number(0, 1e6),
+    att_weight: float = typer.Option(0.5, callback=number(0, 1e6),
+                                     help="gradtrack(+fgi): weight of the attention losses."),
+    consistency_weight: float = typer.Option(1.0, callback=number(0, 1e6),
                                              help="gazesup: cross-level consistency weight."),
-    thresholds: str = typer.Option("0.5,0.3", callback=_thresholds,
-                                   help="gazesup: heatmap thresholds in (0, 1), one head each."),
+    thresholds_: str = typer.Option("0.5,0.3", "--thresholds", callback=thresholds,
+                                    help="gazesup, fgi: heatmap thresholds in (0, 1), one head "
+                                    "(gazesup) or pseudo-mask (fgi) each."),
     map_order: str = typer.Option("whole-first", help="gradtrack: whole-first (coarsest stage "
                                   "<- whole track, finest <- tail) or tail-first."),
     val_target: Literal["auto", "mask", "pseudo"] = typer.Option(
@@ -152,10 +107,68 @@ def train(
     threads: int = typer.Option(None, min=1, help="CPU threads for torch (default: torch's "
                                 "choice)."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
+    # --- FGI (gradseg.methods.fgi.config.FGIConfig; None = FGI's default) ---
+    text: Path = typer.Option(None, "--text", rich_help_panel=FGI_PANEL, help="Text cues of "
+                              "the training images for the teacher: a Parquet table (image, "
+                              "embedding) or a folder of <id>.npy (see README). Without it "
+                              "the teacher is image-only."),
+    text_missing: TextMissing = typer.Option("error", rich_help_panel=FGI_PANEL,
+                                             help=TEXT_MISSING_HELP),
+    fgi_source: Literal["auto", "heatmap", "tracks"] = typer.Option(
+        None, rich_help_panel=FGI_PANEL, help="Strict/loose pseudo-masks from the heatmap "
+        "levels (--thresholds) or from the track maps (auto: heatmap for fgi, tracks for "
+        "gradtrack+fgi)."),
+    fgi_track_loose: float = typer.Option(None, callback=number(0, 1, hi_open=True),
+                                          rich_help_panel=FGI_PANEL, help="tracks source: "
+                                          "mean-track-map level of the loose mask (FGI: 0.3)."),
+    fgi_darm_ratio: float = typer.Option(None, callback=number(0, 1), rich_help_panel=FGI_PANEL,
+                                         help="DARM block area / uncertain pixels (FGI: 0.3)."),
+    fgi_darm_block: str = typer.Option(None, callback=block_sides, metavar="MIN,MAX",
+                                       rich_help_panel=FGI_PANEL, help="DARM block sides, "
+                                       "pixels (FGI: 3,10)."),
+    fgi_darm_fill: Literal["imagenet", "image"] = typer.Option(
+        None, rich_help_panel=FGI_PANEL, help="Fill of DARM blocks (FGI: imagenet mean colour)."),
+    fgi_noise: float = typer.Option(None, callback=number(0, 10), rich_help_panel=FGI_PANEL,
+                                    help="Half-width of the input noise, normalised units "
+                                    "(FGI: 0.2)."),
+    fgi_cutmix_beta: int = typer.Option(None, min=1, max=64, rich_help_panel=FGI_PANEL,
+                                        help="CutMix area ratio ~ Beta(a, a) (FGI: 4)."),
+    fgi_cps_pos: float = typer.Option(None, callback=number(0.5, 1), rich_help_panel=FGI_PANEL,
+                                      help="Cross supervision: confident when p >= this "
+                                      "(FGI: 0.8)."),
+    fgi_cps_neg: float = typer.Option(None, callback=number(0, 0.5), rich_help_panel=FGI_PANEL,
+                                      help="Cross supervision: complementary term below this "
+                                      "(FGI: 0.2)."),
+    fgi_feat_beta: float = typer.Option(None, callback=number(0, 1e6), rich_help_panel=FGI_PANEL,
+                                        help="Scale of the distillation loss (FGI: 0.5)."),
+    fgi_feat_weight: float = typer.Option(None, callback=number(0, 1e6),
+                                          rich_help_panel=FGI_PANEL, help="Weight of the "
+                                          "distillation loss, times the ramp-up (FGI: 0.1)."),
+    fgi_rampup_iters: int = typer.Option(None, min=0, rich_help_panel=FGI_PANEL,
+                                         help="Ramp-up length of the cross terms, steps "
+                                         "(FGI: 4000)."),
+    fgi_rampup_gain: float = typer.Option(None, callback=number(0, 1e3),
+                                          rich_help_panel=FGI_PANEL, help="Ramp-up "
+                                          "exp(-gain (1 - t/T)^2) (FGI: 5)."),
+    fgi_sup_loss: Literal["bce", "bce+dice"] = typer.Option(
+        None, rich_help_panel=FGI_PANEL, help="Supervised loss on the pseudo-masks (FGI: bce)."),
+    fgi_teacher_width: int = typer.Option(None, min=1, max=64, rich_help_panel=FGI_PANEL,
+                                          help="Teacher channels / student channels (FGI: 2)."),
+    fgi_norm: Literal["group", "batch"] = typer.Option(
+        None, rich_help_panel=FGI_PANEL, help="Norm of both U-Nets (FGI: group)."),
+    fgi_proj_norm: Literal["batch", "group"] = typer.Option(
+        None, rich_help_panel=FGI_PANEL, help="Norm of the projection blocks (FGI: batch)."),
+    fgi_heads: int = typer.Option(None, min=1, max=64, rich_help_panel=FGI_PANEL,
+                                  help="Attention heads of the text fusion (FGI: 8)."),
+    fgi_pos_grid: int = typer.Option(None, min=1, max=256, rich_help_panel=FGI_PANEL,
+                                     help="Side of the positional-embedding grid (FGI: 16)."),
 ) -> None:
     """Train a segmentation model on a gazeprep cache (DDP when started by torchrun)."""
+    given = dict(locals())  # the --fgi-* options given on the command line (None: the default)
+    fgi = {k[4:]: v for k, v in given.items() if k.startswith("fgi_") and v is not None}
+    import os
+
     from rich.console import Console
-    from rich.table import Table
 
     from gradseg.train import TrainConfig
     from gradseg.train import train as run
@@ -168,23 +181,16 @@ def train(
         seed=seed, device=device, amp=amp, compile=compile, lr=lr, warmup=warmup,
         base_channels=base_channels, workers=workers, in_memory=in_memory, augment=augment,
         seg_weight=seg_weight, att_weight=att_weight, consistency_weight=consistency_weight,
-        thresholds=[float(t) for t in thresholds.split(",") if t.strip()], map_order=map_order,
-        val_target=val_target, eval_every=eval_every, checkpoint_every=checkpoint_every,
-        exclude_ids=_ids_option(test_ids) or [], threads=threads,
+        thresholds=[float(t) for t in thresholds_.split(",") if t.strip()],
+        map_order=map_order, val_target=val_target, eval_every=eval_every,
+        checkpoint_every=checkpoint_every, exclude_ids=ids_option(test_ids) or [],
+        threads=threads, text=None if text is None else str(text), text_missing=text_missing,
+        fgi=fgi,
     )
-    console = Console(stderr=True)
     summary = run(cfg, resume=resume, stop_after=stop_after, progress=not quiet,
-                  log=console.print)
-    import os
-
-    if os.environ.get("RANK", "0") != "0":
-        return
-    table = Table(title=f"gradseg train: {summary['method']}")
-    table.add_column("item")
-    table.add_column("value", justify="right")
-    for k, v in summary.items():
-        table.add_row(k, f"{v:.4f}" if isinstance(v, float) else str(v))
-    Console().print(table)
+                  log=Console(stderr=True).print)
+    if os.environ.get("RANK", "0") == "0":
+        print_table(f"gradseg train: {summary['method']}", summary)
 
 
 @app.command("eval")
@@ -198,39 +204,42 @@ def eval_(
                              "the checkpoint); an earlier eval output there is replaced."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object (means + counts)."),
     device: str = typer.Option("auto", help="auto | cpu | cuda | cuda:N."),
-    # --- image options (see _image_options) ---
-    window: str = typer.Option(None, "--window", metavar="C,W|auto|minmax", help=_WINDOW_HELP),
-    slice_axis: int = typer.Option(None, "--slice-axis", min=0, max=2, help=_SLICE_AXIS_HELP),
-    slice_base: int = typer.Option(None, "--slice-base", min=0, max=1, help=_SLICE_BASE_HELP),
-    flip: bool = typer.Option(None, "--flip/--no-flip", help=_FLIP_HELP),
-    label: int = typer.Option(None, "--label", help=_LABEL_HELP),
+    model_: Network = typer.Option("student", "--model", help=MODEL_HELP),
+    text: Path = typer.Option(None, "--text", help=TEXT_HELP),
+    text_missing: TextMissing = typer.Option("error", help=TEXT_MISSING_HELP),
+    # --- image options (see gradseg.options.image_options) ---
+    window: str = typer.Option(None, "--window", metavar="C,W|auto|minmax", help=WINDOW_HELP),
+    slice_axis: int = typer.Option(None, "--slice-axis", min=0, max=2, help=SLICE_AXIS_HELP),
+    slice_base: int = typer.Option(None, "--slice-base", min=0, max=1, help=SLICE_BASE_HELP),
+    flip: bool = typer.Option(None, "--flip/--no-flip", help=FLIP_HELP),
+    label: int = typer.Option(None, "--label", help=LABEL_HELP),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace --out even when it is "
                                    "not an earlier eval output."),
 ) -> None:
     """Per-image Dice, IoU and HD95 (pixels) of a checkpoint against ground-truth masks."""
     from rich.console import Console
     from rich.progress import Progress
-    from rich.table import Table
 
     from gradseg.checkpoint import load_model
+    from gradseg.device import pick_device
     from gradseg.evaluate import (
         EVAL_COLUMNS,
         evaluate_cache,
         evaluate_folders,
-        summarize,
+        summarise,
         write_parquet,
     )
     from gradseg.outputs import check_replaceable, is_parquet_with
-    from gradseg.train import pick_device
+    from gradseg.predict import choose_network
 
     if (cache is None) == (images is None) or (images is None) != (masks is None):
         raise typer.BadParameter("give either --cache or both --images and --masks")
     path = out or checkpoint.parent / "eval.parquet"
     check_replaceable(path, is_parquet_with(EVAL_COLUMNS), "gradseg eval", overwrite)
-    dev = pick_device(device)
-    model, config = load_model(checkpoint, dev)
-    opts = _image_options(config, window, slice_axis, slice_base, flip, label)
-    id_list = _ids_option(ids)
+    model, config = load_model(checkpoint, pick_device(device))
+    cues = choose_network(model, config, model_, text, text_missing)
+    opts = image_options(config, window, slice_axis, slice_base, flip, label)
+    id_list = ids_option(ids)
     with Progress(console=Console(stderr=True), disable=as_json, transient=True) as prog:
         task = prog.add_task("eval", total=None)
 
@@ -238,23 +247,19 @@ def eval_(
             prog.advance(task, n)
 
         if cache is not None:
-            rows, extra = evaluate_cache(model, config, cache, id_list, advance=advance)
+            rows, extra = evaluate_cache(model, config, cache, id_list, advance=advance,
+                                         cues=cues)
         else:
             rows, extra = evaluate_folders(model, config, images, masks, id_list,
-                                           advance=advance, options=opts)
-    summary = summarize(rows, extra)
+                                           advance=advance, options=opts, cues=cues)
+    summary = summarise(rows, extra)
     write_parquet(rows, path)
     summary.update({"checkpoint": str(checkpoint), "method": config["method"],
-                    "parquet": str(path)})
+                    "model": model_, "parquet": str(path)})
     if as_json:
         print(json.dumps(summary))
-        return
-    table = Table(title="gradseg eval")
-    table.add_column("item")
-    table.add_column("value", justify="right")
-    for k, v in summary.items():
-        table.add_row(k, f"{v:.4f}" if isinstance(v, float) else str(v))
-    Console().print(table)
+    else:
+        print_table("gradseg eval", summary)
 
 
 @app.command()
@@ -267,30 +272,40 @@ def predict(
     device: str = typer.Option("auto", help="auto | cpu | cuda | cuda:N."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace existing <id>.png and "
                                    "<id>_overlay.png files in --out (else refused)."),
-    # --- image options (see _image_options) ---
-    window: str = typer.Option(None, "--window", metavar="C,W|auto|minmax", help=_WINDOW_HELP),
-    slice_axis: int = typer.Option(None, "--slice-axis", min=0, max=2, help=_SLICE_AXIS_HELP),
-    slice_base: int = typer.Option(None, "--slice-base", min=0, max=1, help=_SLICE_BASE_HELP),
-    flip: bool = typer.Option(None, "--flip/--no-flip", help=_FLIP_HELP),
+    model_: Network = typer.Option("student", "--model", help=MODEL_HELP),
+    text: Path = typer.Option(None, "--text", help=TEXT_HELP),
+    text_missing: TextMissing = typer.Option("error", help=TEXT_MISSING_HELP),
+    # --- image options (see gradseg.options.image_options) ---
+    window: str = typer.Option(None, "--window", metavar="C,W|auto|minmax", help=WINDOW_HELP),
+    slice_axis: int = typer.Option(None, "--slice-axis", min=0, max=2, help=SLICE_AXIS_HELP),
+    slice_base: int = typer.Option(None, "--slice-base", min=0, max=1, help=SLICE_BASE_HELP),
+    flip: bool = typer.Option(None, "--flip/--no-flip", help=FLIP_HELP),
 ) -> None:
     """Write a 0/255 PNG mask per image at the image's own size, plus an overlay picture."""
     from rich.console import Console
     from rich.progress import track
 
     from gradseg.checkpoint import load_model
-    from gradseg.predict import check_out, iter_predictions, list_images, write_prediction
-    from gradseg.train import pick_device
+    from gradseg.device import pick_device
+    from gradseg.predict import (
+        check_out,
+        choose_network,
+        iter_predictions,
+        list_images,
+        write_prediction,
+    )
 
     model, config = load_model(checkpoint, pick_device(device))
-    opts = _image_options(config, window, slice_axis, slice_base, flip, None)
+    cues = choose_network(model, config, model_, text, text_missing)
+    opts = image_options(config, window, slice_axis, slice_base, flip, None)
     files = list_images(images, opts)
     for note in check_out(images, out, list(files), overwrite):  # before anything is written
         Console(stderr=True).print(f"note: {note}", markup=False, soft_wrap=True)
     out.mkdir(parents=True, exist_ok=True)
     n = 0
-    for key, rgb, mask in track(iter_predictions(model, config, files, options=opts),
-                                total=len(files),
-                                description="predict", console=Console(stderr=True)):
+    for key, rgb, mask in track(iter_predictions(model, config, files, options=opts, cues=cues),
+                                total=len(files), description="predict",
+                                console=Console(stderr=True)):
         write_prediction(out, key, rgb, mask)
         n += 1
     Console().print(f"wrote {n} masks and {n} overlays to {out}")

@@ -1,4 +1,4 @@
-"""Errors a user can act on: they name the file and what was expected."""
+"""Errors a user can act on: they name the file, or the option, and what was expected."""
 
 from __future__ import annotations
 
@@ -10,6 +10,9 @@ from gazeprep.contract.errors import InputError
 class GradsegError(InputError):
     """A failure caused by the input or the environment, reported as one line (exit code 1).
 
+    A subclass of the contract's :class:`~gazeprep.contract.errors.InputError`, so a caller
+    catching either sees every bad-input error of gradseg.
+
     Parameters
     ----------
     message : str
@@ -20,3 +23,13 @@ class GradsegError(InputError):
 
     def __init__(self, message: str, *, file: str | Path | None = None):
         super().__init__(message, file=file)
+
+
+def usage_error(option: str, message: str) -> Exception:
+    """A usage error about ``option``: the command line exits with code 2 and says why.
+
+    Example: ``raise usage_error("--val-target", "mask: the cache has no masks")``.
+    """
+    import typer
+
+    return typer.BadParameter(message, param_hint=f"'{option}'")

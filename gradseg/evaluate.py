@@ -14,7 +14,8 @@ from gradseg.metrics import all_metrics
 
 def evaluate_cache(model, config: dict, cache: str | Path, ids: list[str] | None = None,
                    batch_size: int = 16, amp: bool = False,
-                   advance: Callable[[int], None] | None = None) -> tuple[list[dict], dict]:
+                   advance: Callable[[int], None] | None = None,
+                   cues=None) -> tuple[list[dict], dict]:
     """Score a model on cache samples that have a mask, at the cache's resolution.
 
     Parameters
@@ -29,13 +30,15 @@ def evaluate_cache(model, config: dict, cache: str | Path, ids: list[str] | None
     amp : bool
     advance : callable, optional
         Called with the number of images done after each batch (progress).
+    cues : gradseg.data.text.TextCues, optional
+        Text cues, for a network that reads them (:func:`gradseg.predict.choose_network`).
 
     Returns
     -------
     (rows, info): one dict per image (``id``, ``dice``, ``iou``, ``hd95`` in cache pixels,
     ``height``, ``width``) and counts of what was skipped.
     """
-    from gradseg.cache import CacheDataset, open_cache
+    from gradseg.data.cache import CacheDataset, open_cache
     from gradseg.predict import probabilities
 
     info = open_cache(cache)
@@ -45,6 +48,8 @@ def evaluate_cache(model, config: dict, cache: str | Path, ids: list[str] | None
     wanted = info.ids if ids is None else ids
     pos = info.positions(wanted)
     has = [p for p in pos if info.has_mask[p]]
+    if cues is not None:
+        cues.check([info.ids[p] for p in has])
     ds = CacheDataset(info, has, ("mask",), size=None)
     rows = []
     size = int(config["size"])
@@ -54,7 +59,8 @@ def evaluate_cache(model, config: dict, cache: str | Path, ids: list[str] | None
         if size != info.size:
             x = torch.nn.functional.interpolate(x, size=(size, size), mode="bilinear",
                                                 antialias=True, align_corners=False)
-        p = probabilities(model, x, amp)
+        cue = None if cues is None else cues.batch([info.ids[it["index"]] for it in items])
+        p = probabilities(model, x, amp, cue)
         if size != info.size:
             p = torch.nn.functional.interpolate(p, size=(info.size, info.size),
                                                 mode="bilinear", align_corners=False)
@@ -71,12 +77,13 @@ def evaluate_cache(model, config: dict, cache: str | Path, ids: list[str] | None
 def evaluate_folders(model, config: dict, images: str | Path, masks: str | Path,
                      ids: list[str] | None = None, amp: bool = False,
                      advance: Callable[[int], None] | None = None,
-                     options=None) -> tuple[list[dict], dict]:
+                     options=None, cues=None) -> tuple[list[dict], dict]:
     """Score a model on image/mask folders, at each image's original size.
 
     Masks are matched to images by id; images without a mask are counted, not scored. Both
     are read by ``options`` (:class:`gazeprep.contract.images.ImageOptions`); a mask whose
-    size or slice count differs from its image's is an error naming both files.
+    size or slice count differs from its image's is an error naming both files. ``cues``: as
+    for :func:`evaluate_cache`.
     """
     from gazeprep.contract.images import check_pair, image_size
     from gradseg.predict import list_images, predict_image, read_mask
@@ -87,11 +94,13 @@ def evaluate_folders(model, config: dict, images: str | Path, masks: str | Path,
     if missing:
         raise GradsegError(f"{len(missing)} id(s) have no image, e.g. {missing[:5]}", file=images)
     scored = [k for k in keys if k in msks]
+    if cues is not None:
+        cues.check(scored)
     rows = []
     for k in scored:
         ref = read_mask(msks[k], options)
         check_pair(imgs[k], msks[k], image_size(imgs[k]), ref.shape)
-        pred = predict_image(model, config, imgs[k], options, amp) >= 0.5
+        pred = predict_image(model, config, imgs[k], options, amp, cues, k) >= 0.5
         rows.append({"id": k, **all_metrics(pred, ref), "height": ref.shape[0],
                      "width": ref.shape[1]})
         if advance:
@@ -99,7 +108,7 @@ def evaluate_folders(model, config: dict, images: str | Path, masks: str | Path,
     return rows, {"n_without_mask": len(keys) - len(scored), "source": str(images)}
 
 
-def summarize(rows: list[dict], extra: dict) -> dict:
+def summarise(rows: list[dict], extra: dict) -> dict:
     """Means of the per-image metrics plus counts: keys dice, iou, hd95, n_images, ..."""
     if not rows:
         raise GradsegError("no image with a ground-truth mask to evaluate")
@@ -123,3 +132,35 @@ def write_parquet(rows: list[dict], path: str | Path) -> None:
 
 #: Columns that mark a Parquet table as an eval output (replaceable without --overwrite).
 EVAL_COLUMNS = {"id", "dice", "iou", "hd95"}
+
+
+@torch.no_grad()
+def validation_scores(model, loader, device: torch.device, amp: bool, channels_last: bool,
+                      target: str, keep: int = 4) -> tuple[dict[str, float], list[dict]]:
+    """Mean Dice and IoU of thresholded predictions against ``target`` on the validation set.
+
+    Returns the means (``val_dice``, ``val_iou``) and up to ``keep`` samples (image, gaze map,
+    target, prediction) for the validation picture.
+    """
+    from gradseg.device import to_device
+    from gradseg.metrics import dice, iou
+    from gradseg.models.unet import predict_logits
+
+    was_training = model.training
+    model.eval()
+    dices, ious, rows = [], [], []
+    for batch in loader:
+        b = to_device(batch, device, channels_last)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
+            logits = predict_logits(model(b["image"]))
+        pred = (logits.float() > 0).cpu().numpy()[:, 0]
+        tgt = batch[target].numpy()[:, 0] > 0.5
+        for j in range(pred.shape[0]):
+            dices.append(dice(pred[j], tgt[j]))
+            ious.append(iou(pred[j], tgt[j]))
+            if len(rows) < keep:
+                gaze = batch["maps"][j].max(0).values if "maps" in batch else batch["heatmap"][j, 0]
+                rows.append({"image": batch["image"][j].permute(1, 2, 0).numpy(),
+                             "gaze": gaze.numpy(), "target": tgt[j], "pred": pred[j]})
+    model.train(was_training)
+    return {"val_dice": float(np.mean(dices)), "val_iou": float(np.mean(ious))}, rows

@@ -62,3 +62,42 @@ def is_parquet_with(columns: set[str]) -> Callable[[Path], bool]:
             return False
 
     return check
+
+
+def write_text(path: Path, text: str) -> None:
+    """Write a text file whole or not at all."""
+    atomic_write(Path(path), lambda tmp: tmp.write_text(text))
+
+
+#: Files ``gradseg train`` writes into its run folder (--out); other files there are left alone.
+RUN_FILES = ("config.json", "split.json", "metrics.jsonl", "summary.json", "val.png", "best.pt",
+             "last.pt")
+
+
+def is_run_config(path: Path) -> bool:
+    """Whether ``path`` is the ``config.json`` of a gradseg run."""
+    import json
+
+    try:
+        doc = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, ValueError):
+        return False
+    return isinstance(doc, dict) and {"cache", "method", "iterations", "seed"} <= set(doc)
+
+
+def check_run_folder(out: Path, resume: bool) -> None:
+    """Refuse a run folder whose files train would replace but did not write.
+
+    Files named like train's outputs (:data:`RUN_FILES`) are replaced only when ``config.json``
+    says the folder is a gradseg run; its checkpoints only with ``--resume``.
+    """
+    if out.exists() and not out.is_dir():
+        raise GradsegError("--out exists and is not a folder", file=out)
+    present = [n for n in RUN_FILES if os.path.lexists(out / n)]
+    if present and not is_run_config(out / "config.json"):
+        raise GradsegError(f"holds {', '.join(present)} not written by gradseg train (no "
+                           "config.json of a gradseg run); refusing to replace them: choose "
+                           "another --out", file=out)
+    if not resume and any(n in present for n in ("best.pt", "last.pt")):
+        raise GradsegError("run folder already holds checkpoints; pass --resume to continue "
+                           "or choose another --out", file=out)

@@ -31,7 +31,7 @@ from gazeprep.contract.images import (
 )
 from gazeprep.contract.images import read_mask as contract_read_mask
 from gradseg.errors import GradsegError
-from gradseg.model import predict_logits
+from gradseg.models.unet import predict_logits
 
 
 def list_images(folder: str | Path, options: ImageOptions | None = None) -> dict[str, ImageRef]:
@@ -70,7 +70,7 @@ def model_input(ref: ImageRef, config: dict, options: ImageOptions | None = None
     then resampled to the model's size ``config["size"]`` as training resamples the cache.
     Checkpoints without ``cache_size`` are taken to be trained at the cache's size.
     """
-    from gradseg.augment import apply_affine, identity_params
+    from gradseg.data.augment import apply_affine, identity_params
 
     size = int(config["size"])
     cache_size = int(config.get("cache_size") or size)
@@ -79,35 +79,77 @@ def model_input(ref: ImageRef, config: dict, options: ImageOptions | None = None
     return x.unsqueeze(0)
 
 
+def choose_network(model, config: dict, which: str = "student", text: str | Path | None = None,
+                   text_missing: str = "error"):
+    """Set which network of a checkpoint predicts; returns the text cues it needs, or None.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        From :func:`gradseg.checkpoint.load_model`.
+    config : dict
+        Its run configuration.
+    which : {'student', 'teacher', 'ensemble'}
+        The network(s) that predict: FGI checkpoints hold a teacher and a student; every other
+        method's checkpoint holds one network (``student``).
+    text : str or Path, optional
+        Text cues of the images (see :mod:`gradseg.data.text`), for a teacher trained with them.
+    text_missing : {'error', 'zero'}
+
+    Raises
+    ------
+    typer.BadParameter
+        (exit 2) ``which`` needs cues that were not given, or cues were given for a network
+        that takes none; the message says why.
+    """
+    from gradseg.data.text import TextCues
+    from gradseg.methods import get_method
+
+    method = get_method(config)
+    method.set_inference(model, which, text is not None)
+    if not method.needs_text(model):
+        return None
+    return TextCues(text, missing=text_missing)
+
+
 @torch.no_grad()
-def probabilities(model, images: torch.Tensor, amp: bool = False) -> torch.Tensor:
-    """Foreground probabilities (B, 1, H, W) for a (B, 3, H, W) float batch in [0, 1]."""
+def probabilities(model, images: torch.Tensor, amp: bool = False, cue=None) -> torch.Tensor:
+    """Foreground probabilities (B, 1, H, W) for a (B, 3, H, W) float batch in [0, 1].
+
+    ``cue``: the batch's text cues ``(text, pad)`` (:meth:`gradseg.data.text.TextCues.batch`)
+    for a network that reads them.
+    """
     dev = next(model.parameters()).device
     with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=amp):
-        logits = predict_logits(model(images.to(dev)))
+        extra = () if cue is None else tuple(t.to(dev) for t in cue)
+        logits = predict_logits(model(images.to(dev), *extra))
     return torch.sigmoid(logits.float()).cpu()
 
 
 def predict_image(model, config: dict, ref: ImageRef, options: ImageOptions | None = None,
-                  amp: bool = False) -> np.ndarray:
+                  amp: bool = False, cues=None, key: str | None = None) -> np.ndarray:
     """Probability map (H, W) of one image at its own size.
 
     The model sees :func:`model_input`; its probabilities are resized bilinearly to the image's
-    own size before thresholding, so the mask follows the image's pixel grid.
+    own size before thresholding, so the mask follows the image's pixel grid. ``cues`` (with
+    the image's id ``key``): text cues for a network that reads them.
     """
-    p = probabilities(model, model_input(ref, config, options), amp)
+    cue = None if cues is None else cues.batch([key])
+    p = probabilities(model, model_input(ref, config, options), amp, cue)
     p = torch.nn.functional.interpolate(p, size=image_size(ref), mode="bilinear",
                                         align_corners=False)
     return p[0, 0].numpy()
 
 
 def iter_predictions(model, config: dict, images: dict[str, ImageRef], amp: bool = False,
-                     options: ImageOptions | None = None
+                     options: ImageOptions | None = None, cues=None
                      ) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
     """Yield (id, uint8 RGB image, bool mask at the image's size) for each image."""
+    if cues is not None:
+        cues.check(list(images))
     for key, ref in images.items():
         rgb = read_rgb(ref, options)
-        yield key, rgb, predict_image(model, config, ref, options, amp) >= 0.5
+        yield key, rgb, predict_image(model, config, ref, options, amp, cues, key) >= 0.5
 
 
 def output_names(key: str) -> tuple[str, str]:

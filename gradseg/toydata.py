@@ -1,4 +1,8 @@
-"""A tiny synthetic cache in the exact gazeprep Zarr layout, for tests and quick trials.
+"""A tiny synthetic cache in the gazeprep cache format, for tests and quick trials.
+
+The cache is written through the cache contract (:mod:`gazeprep.contract.cache` for the names,
+version and scale, :mod:`gazeprep.contract.zarr_io` for the arrays and checksums), so it is a
+cache ``gazeprep render`` could have written, and gradseg holds no copy of the format.
 
 Each image holds one bright elliptic "lesion" on a textured background; the fake gaze track
 searches the image, then sweeps the lesion from its centre outwards, so the level maps narrow
@@ -11,7 +15,17 @@ from pathlib import Path
 
 import numpy as np
 
-from gazeprep.render.maps import to_uint8
+from gazeprep.contract.cache import FORMAT, FORMAT_VERSION, REQUIRED, UNIT_SCALE
+
+
+def to_unit_uint8(x: np.ndarray) -> np.ndarray:
+    """Values in [0, 1] as the cache stores them: ``floor(UNIT_SCALE * clip(x, 0, 1) + 0.5)``.
+
+    NaN becomes 0. Example: ``to_unit_uint8(np.array([0.0, 0.5, 1.0]))`` -> ``[0, 128, 255]``.
+    """
+    x = np.nan_to_num(np.asarray(x, dtype=np.float32), nan=0.0)
+    v = np.clip(x, 0.0, 1.0).astype(np.float64)
+    return np.floor(v * UNIT_SCALE + 0.5).astype(np.uint8)
 
 
 def _disk(h: int, w: int, cy: float, cx: float, ry: float, rx: float) -> np.ndarray:
@@ -51,9 +65,9 @@ def make_sample(rng: np.random.Generator, size: int, levels: int) -> dict[str, n
     heat = heat / max(heat.max(), 1e-6)
     pseudo = maps[-1] > 0.5
     return {
-        "image": (np.clip(img, 0, 1) * 255).astype(np.uint8),
-        "maps": to_uint8(maps),
-        "heatmap": to_uint8(heat[None]),
+        "image": (np.clip(img, 0, 1) * UNIT_SCALE).astype(np.uint8),
+        "maps": to_unit_uint8(maps),
+        "heatmap": to_unit_uint8(heat[None]),
         "pseudo": pseudo[None].astype(np.uint8),
         "mask": mask[None].astype(np.uint8),
     }
@@ -81,13 +95,12 @@ def write_toy_cache(path: str | Path, n: int = 12, size: int = 32, levels: int =
     import zarr
 
     from gazeprep.contract.zarr_io import create_rows_array, row_checksums
-    from gradseg.cache import FORMAT_VERSION
 
     rng = np.random.default_rng(seed)
     samples = [make_sample(rng, size, levels) for _ in range(n)]
     ids = [f"toy{i:03d}" for i in range(n)]
     g = zarr.open_group(str(path), mode="w")
-    names = ["image", "maps", "heatmap", "pseudo"] + (["mask"] if with_mask else [])
+    names = [*REQUIRED, *(["mask"] if with_mask else [])]
     sums = {}
     for name in names:
         data = np.stack([s[name] for s in samples])
@@ -95,7 +108,7 @@ def write_toy_cache(path: str | Path, n: int = 12, size: int = 32, levels: int =
         arr[:] = data
         sums[name] = row_checksums(data)
     attrs = {
-        "format": "gazeprep-maps", "format_version": FORMAT_VERSION, "ids": ids, "size": size,
+        "format": FORMAT, "format_version": FORMAT_VERSION, "ids": ids, "size": size,
         "row_crc32c": sums,
         "levels": levels, "params": {"synthetic": True}, "ingest": {},
         "n_fixations": [18] * n, "orig_size": [[size * 2, size * 3]] * n,

@@ -1,9 +1,15 @@
-"""The training loop: split, data, model, optimisation, validation, checkpoints, DDP.
+"""Training one run of any method, read top to bottom as its phases.
 
-Determinism: the sample order of epoch e is a permutation seeded by (seed, e); each sample's
-augmentation is seeded by (seed, e, index). Neither depends on worker count, so ``--resume``
-from step s replays exactly the batches a straight run would have seen, and a CPU run is
-reproducible bit for bit.
+1. set-up: the process (device, DDP), the cache, the settings, the split, the method;
+2. data: the training set and the validation loader;
+3. model and resume: the method's network(s), and the state of an interrupted run;
+4. optimizer: one AdamW and schedule per network (:mod:`gradseg.optim`);
+5. loop: batches -> the method's loss -> optimizer steps, with checkpoints;
+6. validation: Dice on the validation split, the best checkpoint, ``metrics.jsonl``.
+
+Everything that differs between methods is asked of the method
+(:class:`gradseg.methods.base.Method`). Determinism: see :mod:`gradseg.data.sampler`; a CPU
+run is reproducible bit for bit, and ``--resume`` continues one identically.
 """
 
 from __future__ import annotations
@@ -11,341 +17,28 @@ from __future__ import annotations
 import json
 import math
 import os
-import random
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import numpy as np
 import torch
+from torch import nn
 from torch.utils.data import DataLoader
 
-from gradseg.augment import AugmentConfig
-from gradseg.cache import CacheDataset, CacheInfo, open_cache
+from gazeprep.contract.cache import CacheLayout
 from gradseg.checkpoint import load_checkpoint, load_state, save_checkpoint
+from gradseg.config import TrainConfig, check_memory, check_resume, resolve
+from gradseg.data.augment import AugmentConfig
+from gradseg.data.cache import CacheDataset, open_cache
+from gradseg.data.sampler import EpochSampler
+from gradseg.data.split import make_split
+from gradseg.device import Process, start_process, to_device
 from gradseg.errors import GradsegError
-from gradseg.methods import MAP_ORDERS, METHODS, TRAIN_FIELDS, compute_loss
-from gradseg.model import build_model, predict_logits
+from gradseg.methods import Method, method_class
+from gradseg.optim import Optimizers
+from gradseg.outputs import check_run_folder, write_text
 
-
-@dataclass
-class TrainConfig:
-    """Every setting of a run; stored as JSON in ``config.json`` and in each checkpoint.
-
-    Sizes are pixels, ``lr`` is the peak AdamW learning rate, ``*_weight`` are loss weights,
-    ``threads`` the CPU intra-op threads (default: torch's), ``val_target`` what validation
-    Dice is computed against (``auto``: the ground-truth mask when the cache has masks, else
-    the pseudo-mask).
-    """
-
-    cache: str
-    out: str = "runs/gradtrack"
-    method: str = "gradtrack"
-    size: int | None = None
-    iterations: int | None = None
-    epochs: int | None = None
-    batch_size: int = 8
-    val_fraction: float = 0.1
-    seed: int = 0
-    device: str = "auto"
-    amp: bool | None = None
-    compile: bool = False
-    lr: float = 1e-3
-    weight_decay: float = 1e-4
-    warmup: int = 50
-    grad_clip: float = 1.0
-    base_channels: int = 32
-    workers: int | None = None
-    in_memory: bool = False
-    augment: bool = True
-    seg_weight: float = 1.0
-    att_weight: float = 0.5
-    consistency_weight: float = 1.0
-    thresholds: list[float] = field(default_factory=lambda: [0.5, 0.3])
-    map_order: str = "whole-first"
-    val_target: str = "auto"
-    eval_every: int = 200
-    checkpoint_every: int = 200
-    exclude_ids: list[str] = field(default_factory=list)
-    threads: int | None = None
-    levels: int = 0  # filled from the cache
-    cache_size: int = 0  # filled from the cache: the side S its images were rendered at
-    image_options: dict | None = None  # filled from the cache: how render read its files
-
-
-#: Settings that may differ when resuming (they do not change the result on CPU).
-#: Files train writes into its run folder (--out); other files there are left alone.
-RUN_FILES = ("config.json", "split.json", "metrics.jsonl", "summary.json", "val.png", "best.pt",
-             "last.pt")
-_RESUME_FREE = {"device", "amp", "compile", "workers", "in_memory", "eval_every",
-                "checkpoint_every", "out", "threads"}
-
-
-def _dist_env() -> tuple[int, int, int]:
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    return int(os.environ.get("RANK", "0")), world, int(os.environ.get("LOCAL_RANK", "0"))
-
-
-def pick_device(name: str, local_rank: int = 0) -> torch.device:
-    """``auto`` -> this process's CUDA device when there is one, else CPU."""
-    if name == "auto":
-        return torch.device(f"cuda:{local_rank}" if torch.cuda.is_available() else "cpu")
-    dev = torch.device(name)
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise GradsegError(f"device {name!r} requested but CUDA is not available")
-    if dev.type == "cuda" and dev.index is None:
-        dev = torch.device(f"cuda:{local_rank}")
-    return dev
-
-
-def split_ids(ids: list[str], val_fraction: float, seed: int) -> tuple[list[str], list[str]]:
-    """Seeded id-based split: ``random.Random(seed).shuffle(sorted(ids))``, first part = val.
-
-    Returns
-    -------
-    (train_ids, val_ids)
-    """
-    order = sorted(ids)
-    random.Random(seed).shuffle(order)
-    n_val = 0 if val_fraction <= 0 else max(1, round(val_fraction * len(order)))
-    return order[n_val:], order[:n_val]
-
-
-#: What validation Dice is computed against (``auto``: mask when the cache has masks).
-VAL_TARGETS = ("auto", "mask", "pseudo")
-
-
-def _check_numbers(cfg: TrainConfig) -> None:
-    """The option limits of ``gradseg train`` again, for TrainConfig used from Python."""
-    def bad(ok: bool, what: str) -> None:
-        if not ok:
-            raise GradsegError(f"invalid setting: {what}")
-
-    bad(cfg.batch_size >= 1, f"batch_size {cfg.batch_size} must be >= 1")
-    bad(cfg.iterations is None or cfg.iterations >= 1,
-        f"iterations {cfg.iterations} must be >= 1")
-    bad(cfg.epochs is None or cfg.epochs >= 1, f"epochs {cfg.epochs} must be >= 1")
-    bad(cfg.eval_every >= 1, f"eval_every {cfg.eval_every} must be >= 1")
-    bad(cfg.checkpoint_every >= 1, f"checkpoint_every {cfg.checkpoint_every} must be >= 1")
-    bad(math.isfinite(cfg.val_fraction) and 0 <= cfg.val_fraction < 1,
-        f"val_fraction {cfg.val_fraction} must lie in [0, 1)")
-    bad(math.isfinite(cfg.lr) and 0 < cfg.lr <= 10, f"lr {cfg.lr} must be a finite number in "
-        "(0, 10]")
-    bad(cfg.warmup >= 0 and cfg.base_channels >= 1, "warmup must be >= 0, base_channels >= 1")
-    bad(cfg.size is None or 8 <= cfg.size <= 16384, f"size {cfg.size} must lie in 8..16384")
-    weights = (cfg.seg_weight, cfg.att_weight, cfg.consistency_weight, cfg.weight_decay,
-               cfg.grad_clip)
-    bad(all(math.isfinite(w) and w >= 0 for w in weights),
-        "loss weights, weight_decay and grad_clip must be finite numbers >= 0")
-    bad(bool(cfg.thresholds) and all(0 < t < 1 for t in cfg.thresholds),
-        f"thresholds {cfg.thresholds} must be numbers in (0, 1)")
-
-
-def _check_memory(cfg: TrainConfig, info: CacheInfo, device: torch.device) -> None:
-    """Refuse a --size / --batch-size whose smallest possible working set does not fit.
-
-    Lower bound of one step: the float32 batch (image, L maps, heatmap, pseudo-mask, mask) and
-    the first layer's activations and their gradients (2 x base_channels maps), all S x S. The
-    real need is several times larger, so a refusal here is never wrong.
-    """
-    need = cfg.batch_size * cfg.size**2 * 4 * (3 + info.levels + 3 + 2 * cfg.base_channels)
-    if device.type == "cuda":
-        have, where = torch.cuda.get_device_properties(device).total_memory, f"{device} memory"
-    else:
-        have, where = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"), "RAM"
-    if need > have:
-        raise GradsegError(
-            f"--size {cfg.size} with --batch-size {cfg.batch_size} needs at least "
-            f"{need / 2**30:.1f} GiB of memory per step (the batch and the first layer's "
-            f"activations) but this machine has {have / 2**30:.1f} GiB of {where}; expected a "
-            "smaller --size or --batch-size", file=info.path)
-
-
-def _resolve(cfg: TrainConfig, info: CacheInfo) -> TrainConfig:
-    """Check the settings against the cache and fill in the defaults that depend on it.
-
-    Raises
-    ------
-    typer.BadParameter
-        (exit code 2 on the command line) for a setting the cache cannot serve: validation
-        against masks, or ``--method full``, on a cache without masks.
-    """
-    _check_numbers(cfg)
-    if cfg.method not in METHODS:
-        raise GradsegError(f"method must be one of {', '.join(METHODS)}, got {cfg.method!r}")
-    if cfg.map_order not in MAP_ORDERS:
-        raise GradsegError(f"map order must be one of {', '.join(MAP_ORDERS)}")
-    cfg.levels = info.levels
-    cfg.cache_size = info.size
-    cfg.image_options = (info.attrs.get("params") or {}).get("image")
-    cfg.size = cfg.size or info.size
-    if cfg.size % (2**info.levels):
-        raise GradsegError(
-            f"--size {cfg.size} must be divisible by 2**levels = {2**info.levels} "
-            f"(the U-Net has one decoder stage per cache level, L = {info.levels})"
-        )
-    if cfg.val_target not in VAL_TARGETS:
-        raise usage_error("--val-target", f"{cfg.val_target!r} is not one of "
-                          f"{', '.join(VAL_TARGETS)}")
-    if not info.mask_available:
-        why = (f"the cache {info.path} has no ground-truth masks (render it with --masks "
-               "to get them)")
-        if cfg.val_target == "mask":
-            raise usage_error("--val-target", f"mask: {why}; use --val-target pseudo (or auto)")
-        if cfg.method == "full":
-            raise usage_error("--method", f"full trains on masks but {why}; use gradtrack or "
-                              "gazesup")
-    if cfg.val_target == "auto":
-        cfg.val_target = "mask" if info.mask_available else "pseudo"
-    return cfg
-
-
-def usage_error(option: str, message: str) -> Exception:
-    """A usage error about ``option``: the command line exits with code 2 and says why."""
-    import typer
-
-    return typer.BadParameter(message, param_hint=f"'{option}'")
-
-
-def make_split(cfg: TrainConfig, info: CacheInfo) -> dict[str, list[str]]:
-    """Train/val ids after removing held-out ids (and, where masks are needed, unmasked ids)."""
-    held = set(cfg.exclude_ids)
-    unknown = held - set(info.ids)
-    if unknown:
-        raise GradsegError(f"{len(unknown)} held-out id(s) not in the cache, e.g. "
-                           f"{sorted(unknown)[:5]}", file=info.path)
-    has = dict(zip(info.ids, info.has_mask, strict=True))
-    pool = [i for i in info.ids if i not in held]
-    no_mask = [i for i in pool if not has[i]]
-    if cfg.method == "full":
-        pool = [i for i in pool if has[i]]
-    train, val = split_ids(pool, cfg.val_fraction, cfg.seed)
-    if cfg.val_target == "mask":
-        # Validation images without a mask cannot be scored; they go back to training.
-        train = sorted(train + [i for i in val if not has[i]])
-        if val and not any(has[i] for i in val):
-            raise usage_error("--val-target", f"mask: no validation image has a mask ({len(val)}"
-                              f" drawn, seed {cfg.seed}); use --val-target pseudo or a larger "
-                              "--val-fraction")
-        val = [i for i in val if has[i]]
-    return {"train": train, "val": val, "held_out": sorted(held),
-            "no_mask": sorted(no_mask)}
-
-
-class _EpochSampler(torch.utils.data.Sampler):
-    """This rank's share of epoch ``epoch``, from batch ``start_batch`` on, as (index, seed)."""
-
-    def __init__(self, n: int, batch_size: int, seed: int, epoch: int, rank: int, world: int,
-                 start_batch: int = 0):
-        perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed * 100_003 + epoch))
-        mine = perm[rank::world].tolist()
-        # Every rank runs the same number of batches (n // world // batch), else ranks would
-        # drift apart in epoch and order when n is not a multiple of world.
-        n_batches = n // world // batch_size
-        mine = mine[start_batch * batch_size: n_batches * batch_size]
-        self.items = [(i, _aug_seed(seed, epoch, i)) for i in mine]
-
-    def __iter__(self):
-        return iter(self.items)
-
-    def __len__(self) -> int:
-        return len(self.items)
-
-
-def _aug_seed(seed: int, epoch: int, index: int) -> int:
-    return int(np.random.SeedSequence([seed, epoch, index]).generate_state(1)[0])
-
-
-def _lr_lambda(warmup: int, total: int):
-    def f(step: int) -> float:
-        if step < warmup:
-            return (step + 1) / warmup
-        t = (step - warmup) / max(1, total - warmup)
-        return 0.5 * (1 + math.cos(math.pi * min(1.0, t)))
-    return f
-
-
-def _to(batch: dict, device: torch.device, channels_last: bool) -> dict:
-    out = {}
-    for k, v in batch.items():
-        if isinstance(v, torch.Tensor):
-            v = v.to(device, non_blocking=True)
-            if k == "image" and channels_last:
-                v = v.contiguous(memory_format=torch.channels_last)
-        out[k] = v
-    return out
-
-
-@torch.no_grad()
-def validate(model, loader, device, amp: bool, channels_last: bool, target: str,
-             keep: int = 4) -> tuple[dict[str, float], list[dict]]:
-    """Mean Dice and IoU of thresholded predictions against ``target`` on the validation set.
-
-    Returns the means and up to ``keep`` samples (image, gaze map, target, prediction) for the
-    validation picture.
-    """
-    from gradseg.metrics import dice, iou
-
-    was_training = model.training
-    model.eval()
-    dices, ious, rows = [], [], []
-    for batch in loader:
-        b = _to(batch, device, channels_last)
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
-            logits = predict_logits(model(b["image"]))
-        pred = (logits.float() > 0).cpu().numpy()[:, 0]
-        tgt = batch[target].numpy()[:, 0] > 0.5
-        for j in range(pred.shape[0]):
-            dices.append(dice(pred[j], tgt[j]))
-            ious.append(iou(pred[j], tgt[j]))
-            if len(rows) < keep:
-                gaze = batch["maps"][j].max(0).values if "maps" in batch else batch["heatmap"][j, 0]
-                rows.append({"image": batch["image"][j].permute(1, 2, 0).numpy(),
-                             "gaze": gaze.numpy(), "target": tgt[j], "pred": pred[j]})
-    model.train(was_training)
-    return {"val_dice": float(np.mean(dices)), "val_iou": float(np.mean(ious))}, rows
-
-
-def _check_resume(cfg: TrainConfig, saved: dict, path: Path) -> TrainConfig:
-    mine = asdict(cfg)
-    diffs = [k for k, v in saved.items() if k not in _RESUME_FREE and mine.get(k) != v]
-    if diffs:
-        show = ", ".join(f"{k}: run={saved[k]!r} now={mine.get(k)!r}" for k in diffs[:4])
-        raise GradsegError(f"--resume with different settings ({show}); use the run's "
-                           f"settings (see config.json) or a new --out", file=path)
-    return cfg
-
-
-def _is_run_config(path: Path) -> bool:
-    try:
-        doc = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, ValueError):
-        return False
-    return isinstance(doc, dict) and {"cache", "method", "iterations", "seed"} <= set(doc)
-
-
-def check_run_folder(out: Path, resume: bool) -> None:
-    """Refuse a run folder whose files train would replace but did not write.
-
-    Files named like train's outputs (:data:`RUN_FILES`) are replaced only when ``config.json``
-    says the folder is a gradseg run; its checkpoints only with ``--resume``.
-    """
-    if out.exists() and not out.is_dir():
-        raise GradsegError("--out exists and is not a folder", file=out)
-    present = [n for n in RUN_FILES if os.path.lexists(out / n)]
-    if present and not _is_run_config(out / "config.json"):
-        raise GradsegError(f"holds {', '.join(present)} not written by gradseg train (no "
-                           "config.json of a gradseg run); refusing to replace them: choose "
-                           "another --out", file=out)
-    if not resume and any(n in present for n in ("best.pt", "last.pt")):
-        raise GradsegError("run folder already holds checkpoints; pass --resume to continue "
-                           "or choose another --out", file=out)
-
-
-def _write_text(path: Path, text: str) -> None:
-    from gradseg.outputs import atomic_write
-
-    atomic_write(path, lambda tmp: tmp.write_text(text))
+__all__ = ["TrainConfig", "train"]
 
 
 def train(cfg: TrainConfig, *, resume: bool = False, stop_after: int | None = None,
@@ -366,158 +59,268 @@ def train(cfg: TrainConfig, *, resume: bool = False, stop_after: int | None = No
     log : callable
         Receives one-line messages (rank 0 only).
     """
-    rank, world, local_rank = _dist_env()
-    if cfg.threads:
-        # On a shared CPU, OpenMP threads that spin-wait for busy cores can be several times
-        # slower than one thread; let the user pin the count.
-        torch.set_num_threads(cfg.threads)
-    device = pick_device(cfg.device, local_rank)
-    if world > 1 and not torch.distributed.is_initialized():
-        torch.distributed.init_process_group("nccl" if device.type == "cuda" else "gloo")
-    if device.type == "cuda":
-        torch.cuda.set_device(device)
-    main = rank == 0
-    info = open_cache(cfg.cache)
-    cfg = _resolve(cfg, info)
-    _check_memory(cfg, info, device)
-    split = make_split(cfg, info)
-    n_train = len(split["train"])
-    steps_per_epoch = n_train // world // cfg.batch_size
-    if steps_per_epoch < 1:
-        raise GradsegError(f"{n_train} training images are too few for batch size "
-                           f"{cfg.batch_size} x {world} process(es)")
-    if cfg.iterations is None:
-        cfg.iterations = (cfg.epochs or 10) * steps_per_epoch
-    amp = device.type == "cuda" if cfg.amp is None else cfg.amp
-    channels_last = device.type == "cuda"
-    workers = cfg.workers if cfg.workers is not None else (
-        min(8, (os.cpu_count() or 2) - 1) if device.type == "cuda" else 0)
-    out = Path(cfg.out)
-    config = asdict(cfg)
-
-    torch.manual_seed(cfg.seed)
-    model = build_model(config).to(device)
-    if channels_last:
-        model = model.to(memory_format=torch.channels_last)
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, _lr_lambda(cfg.warmup, cfg.iterations))
-    step, best = 0, -1.0
-    last_path = out / "last.pt"
-    if resume:
-        if not last_path.is_file():
-            raise GradsegError("--resume: no last.pt in the run folder", file=out)
-        ckpt = load_checkpoint(last_path)
-        _check_resume(cfg, ckpt["config"], last_path)
-        load_state(model, ckpt["model"], last_path)
-        opt.load_state_dict(ckpt["optimizer"])
-        sched.load_state_dict(ckpt["scheduler"])
-        torch.set_rng_state(ckpt["rng"])
-        step, best = int(ckpt["step"]), float(ckpt["best_dice"])
-        if math.isnan(best):
-            best = -1.0
-    if main:
-        check_run_folder(out, resume)
-        out.mkdir(parents=True, exist_ok=True)
-        if not resume:  # a previous attempt of this run that left no checkpoint
-            (out / "metrics.jsonl").unlink(missing_ok=True)
-        _write_text(out / "config.json", json.dumps(config, indent=2))
-        _write_text(out / "split.json", json.dumps(split))
-        if split["no_mask"] and cfg.method == "full":
-            log(f"note: {len(split['no_mask'])} images without a mask left out (method full)")
-
-    fwd = model
-    if world > 1:
-        fwd = torch.nn.parallel.DistributedDataParallel(
-            model, device_ids=[device.index] if device.type == "cuda" else None)
-    if cfg.compile:
-        fwd = torch.compile(fwd)
-
-    fields = TRAIN_FIELDS[cfg.method]
-    aug = AugmentConfig() if cfg.augment else None
-    train_ds = CacheDataset(info, info.positions(split["train"]), fields, cfg.size, aug,
-                            cfg.in_memory)
-    val_loader = None
-    if main and split["val"]:
-        val_fields = tuple(dict.fromkeys((cfg.val_target, "maps", "heatmap")))
-        val_ds = CacheDataset(info, info.positions(split["val"]), val_fields, cfg.size, None,
-                              cfg.in_memory)
-        val_loader = DataLoader(val_ds, batch_size=max(1, cfg.batch_size), num_workers=workers)
-
-    def evaluate(at: int, loss: float) -> float:
-        nonlocal best
-        rec = {"step": at, "epoch": at / steps_per_epoch, "loss": loss,
-               "lr": sched.get_last_lr()[0], "time_s": round(time.time() - t0, 2)}
-        vd = float("nan")
-        if val_loader is not None:
-            from gradseg.pictures import validation_panel
-
-            scores, rows = validate(model, val_loader, device, amp, channels_last,
-                                    cfg.val_target)
-            rec.update(scores)
-            vd = scores["val_dice"]
-            validation_panel(rows, out / "val.png")
-            if vd > best:
-                best = vd
-                save_checkpoint(out / "best.pt", model=model, config=config, step=at,
-                                best_dice=best, val_dice=vd)
-        with open(out / "metrics.jsonl", "a") as fh:
-            fh.write(json.dumps(rec) + "\n")
-        return vd
-
+    run = set_up(cfg, resume)
+    cfg = run.cfg  # completed from the cache
+    data = Data(run)
+    model = build_model(run)
+    opts = Optimizers(run.method.networks(model), lr=cfg.lr, weight_decay=cfg.weight_decay,
+                      warmup=cfg.warmup, total=cfg.iterations, grad_clip=cfg.grad_clip)
+    step, best = resume_state(run, model, opts) if resume else (0, -1.0)
+    if run.proc.main:
+        write_run_files(run, resume, log)
+    validator = Validator(run, data.val_loader, best)
     end = cfg.iterations if stop_after is None else min(cfg.iterations, step + stop_after)
     t0 = time.time()
-    run_loss, run_n, last_val, losses = 0.0, 0, float("nan"), []
-    bar = _Progress(progress and main, end, step)
-    model.train()
+    losses, other = loop(run, data, model, opts, validator, step, end,
+                         progress and run.proc.main)
+    return finish(run, model, validator, losses, step + len(losses), time.time() - t0, other)
+
+
+# --- 1. set-up -------------------------------------------------------------------------------
+@dataclass
+class Run:
+    """What the set-up settles: the process, the cache, the resolved settings, the split."""
+
+    cfg: TrainConfig
+    proc: Process
+    info: CacheLayout
+    split: dict[str, list[str]]
+    method: Method
+    config: dict  # cfg as JSON-able dict: config.json and every checkpoint
+    steps_per_epoch: int
+    amp: bool
+    channels_last: bool
+    workers: int
+
+    @property
+    def out(self) -> Path:
+        return Path(self.cfg.out)
+
+    def autocast(self):
+        """The autocast context of the run's steps (bf16 when AMP is on)."""
+        return torch.autocast(self.proc.device.type, dtype=torch.bfloat16, enabled=self.amp)
+
+
+def set_up(cfg: TrainConfig, resume: bool) -> Run:
+    """Start the process, check cache and settings, split the ids, pick the method."""
+    proc = start_process(cfg.device, cfg.threads)
+    info = open_cache(cfg.cache)
+    kind = method_class(cfg.method)
+    cfg = resolve(cfg, info, kind.uses_masks)
+    check_memory(cfg, info, proc.device)
+    split = make_split(info, exclude_ids=cfg.exclude_ids, val_fraction=cfg.val_fraction,
+                       seed=cfg.seed, val_target=cfg.val_target, masks_only=kind.uses_masks)
+    cues = kind.settle(cfg, split["train"])
+    n_train = len(split["train"])
+    steps_per_epoch = n_train // proc.world // cfg.batch_size
+    if steps_per_epoch < 1:
+        raise GradsegError(f"{n_train} training images are too few for batch size "
+                           f"{cfg.batch_size} x {proc.world} process(es)")
+    if cfg.iterations is None:
+        cfg.iterations = (cfg.epochs or 10) * steps_per_epoch
+    if proc.main:
+        check_run_folder(Path(cfg.out), resume)
+    cuda = proc.device.type == "cuda"
+    config = asdict(cfg)
+    workers = cfg.workers if cfg.workers is not None else (
+        min(8, (os.cpu_count() or 2) - 1) if cuda else 0)
+    return Run(cfg, proc, info, split, kind(config, cues), config, steps_per_epoch,
+               amp=cuda if cfg.amp is None else cfg.amp, channels_last=cuda, workers=workers)
+
+
+# --- 2. data ---------------------------------------------------------------------------------
+class Data:
+    """The training set (the method's cache fields) and the validation loader (rank 0)."""
+
+    def __init__(self, run: Run):
+        cfg, info = run.cfg, run.info
+        self.run = run
+        aug = AugmentConfig() if cfg.augment else None
+        self.train = CacheDataset(info, info.positions(run.split["train"]), run.method.fields(),
+                                  cfg.size, aug, cfg.in_memory)
+        self.val_loader = None
+        if run.proc.main and run.split["val"]:
+            fields = tuple(dict.fromkeys((cfg.val_target, "maps", "heatmap")))
+            val = CacheDataset(info, info.positions(run.split["val"]), fields, cfg.size, None,
+                               cfg.in_memory)
+            self.val_loader = DataLoader(val, batch_size=max(1, cfg.batch_size),
+                                         num_workers=run.workers)
+
+    def epoch(self, epoch: int, start_batch: int) -> DataLoader:
+        """This rank's batches of ``epoch`` from batch ``start_batch`` on."""
+        run = self.run
+        sampler = EpochSampler(len(self.train), run.cfg.batch_size, run.cfg.seed, epoch,
+                               run.proc.rank, run.proc.world, start_batch)
+        return DataLoader(self.train, batch_size=run.cfg.batch_size, sampler=sampler,
+                          num_workers=run.workers, pin_memory=run.proc.device.type == "cuda",
+                          drop_last=True)
+
+
+# --- 3. model and resume ---------------------------------------------------------------------
+def build_model(run: Run) -> nn.Module:
+    """The method's network(s), initialised from the run's seed, on the run's device."""
+    torch.manual_seed(run.cfg.seed)
+    model = run.method.build().to(run.proc.device)
+    if run.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    return model
+
+
+def resume_state(run: Run, model: nn.Module, opts: Optimizers) -> tuple[int, float]:
+    """Load ``last.pt`` into the model, optimizers and RNG; returns (step, best val Dice)."""
+    path = run.out / "last.pt"
+    if not path.is_file():
+        raise GradsegError("--resume: no last.pt in the run folder", file=run.out)
+    ckpt = load_checkpoint(path)
+    check_resume(run.cfg, ckpt["config"], path)
+    load_state(model, ckpt["model"], path)
+    opts.load(ckpt["optimizer"], ckpt["scheduler"])
+    torch.set_rng_state(ckpt["rng"])
+    best = float(ckpt["best_dice"])
+    return int(ckpt["step"]), -1.0 if math.isnan(best) else best
+
+
+def write_run_files(run: Run, resume: bool, log) -> None:
+    """``config.json`` and ``split.json`` of the run folder (rank 0)."""
+    out = run.out
+    out.mkdir(parents=True, exist_ok=True)
+    if not resume:  # a previous attempt of this run that left no checkpoint
+        (out / "metrics.jsonl").unlink(missing_ok=True)
+    write_text(out / "config.json", json.dumps(run.config, indent=2))
+    write_text(out / "split.json", json.dumps(run.split))
+    if run.split["no_mask"] and run.method.uses_masks:
+        log(f"note: {len(run.split['no_mask'])} images without a mask left out "
+            f"(method {run.cfg.method})")
+
+
+def wrap(run: Run, model: nn.Module) -> dict[str, nn.Module]:
+    """The method's networks as the loop runs them: in DDP and/or ``torch.compile``."""
+    nets = {}
+    for name, net in run.method.networks(model).items():
+        if run.proc.world > 1:
+            dev = run.proc.device
+            net = nn.parallel.DistributedDataParallel(
+                net, device_ids=[dev.index] if dev.type == "cuda" else None)
+        nets[name] = torch.compile(net) if run.cfg.compile else net
+    return nets
+
+
+# --- 5. loop ---------------------------------------------------------------------------------
+def steps(run: Run, data: Data, nets: dict[str, nn.Module], opts: Optimizers, start: int,
+          end: int):
+    """Run optimizer steps ``start + 1 .. end``; yields (step, loss) after each."""
+    method, dev = run.method, run.proc.device
+    step = start
     while step < end:
-        epoch, start_batch = divmod(step, steps_per_epoch)
-        sampler = _EpochSampler(len(train_ds), cfg.batch_size, cfg.seed, epoch, rank, world,
-                                start_batch)
-        loader = DataLoader(train_ds, batch_size=cfg.batch_size, sampler=sampler,
-                            num_workers=workers, pin_memory=device.type == "cuda",
-                            drop_last=True)
-        for batch in loader:
-            b = _to(batch, device, channels_last)
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
-                outputs = fwd(b["image"])
-            loss, parts = compute_loss(config, outputs, b)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            if cfg.grad_clip > 0:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-            opt.step()
-            sched.step()
+        for batch in data.epoch(*divmod(step, run.steps_per_epoch)):
+            ids = [run.info.ids[i] for i in batch["index"].tolist()]
+            b = method.inputs(to_device(batch, dev, run.channels_last), ids, dev)
+            loss, _ = method.loss(nets, b, step=step, rank=run.proc.rank,
+                                  autocast=run.autocast)
+            opts.step(loss)
             step += 1
-            lv = float(loss.detach())
-            if not math.isfinite(lv):
-                raise GradsegError(f"loss became {lv} at step {step}; lower --lr")
-            run_loss, run_n = run_loss + lv, run_n + 1
-            losses.append(lv)
-            if main:
-                if step % cfg.eval_every == 0 or step == cfg.iterations:
-                    last_val = evaluate(step, run_loss / run_n)
-                    run_loss, run_n = 0.0, 0
-                if step % cfg.checkpoint_every == 0 or step == end:
-                    save_checkpoint(last_path, model=model, config=config, step=step,
-                                    optimizer=opt, scheduler=sched, best_dice=best,
-                                    val_dice=last_val)
-                bar.update(step, lv, sched.get_last_lr()[0], last_val)
+            value = float(loss.detach())
+            if not math.isfinite(value):
+                raise GradsegError(f"loss became {value} at step {step}; lower --lr")
+            yield step, value
             if step >= end:
                 break
+
+
+def loop(run: Run, data: Data, model: nn.Module, opts: Optimizers, validator: Validator,
+         start: int, end: int, progress: bool) -> tuple[list[float], float]:
+    """Train from step ``start`` to ``end``, validating and checkpointing on rank 0.
+
+    Returns the loss of every step and the seconds spent validating and checkpointing.
+    """
+    cfg = run.cfg
+    nets = wrap(run, model)
+    losses: list[float] = []
+    other = 0.0
+    bar = _Progress(progress, end, start)
+    model.train()
+    for step, value in steps(run, data, nets, opts, start, end):
+        losses.append(value)
+        if not run.proc.main:
+            continue
+        t = time.perf_counter()
+        validator.add(value)
+        if step % cfg.eval_every == 0 or step == cfg.iterations:
+            validator(model, step, opts.lr)
+        if step % cfg.checkpoint_every == 0 or step == end:
+            optimizer, scheduler = opts.state()
+            save_checkpoint(run.out / "last.pt", model=model, config=run.config, step=step,
+                            optimizer=optimizer, scheduler=scheduler, best_dice=validator.best,
+                            val_dice=validator.last)
+        bar.update(step, value, opts.lr, validator.last)
+        other += time.perf_counter() - t
     bar.close()
-    if main and val_loader is None and step == cfg.iterations:
-        # Without a validation split the final weights are the selected ones.
-        save_checkpoint(out / "best.pt", model=model, config=config, step=step)
+    return losses, other
+
+
+# --- 6. validation ---------------------------------------------------------------------------
+class Validator:
+    """Validation Dice every ``eval_every`` steps: ``metrics.jsonl``, ``val.png``, ``best.pt``.
+
+    ``add(loss)`` accumulates the training loss between two validations; ``best`` and ``last``
+    are the best and the latest validation Dice (``best`` -1 and ``last`` NaN before any).
+    """
+
+    def __init__(self, run: Run, loader: DataLoader | None, best: float):
+        self.run, self.loader, self.best = run, loader, best
+        self.last = float("nan")
+        self.t0 = time.time()
+        self.loss_sum, self.loss_n = 0.0, 0
+
+    def add(self, loss: float) -> None:
+        self.loss_sum, self.loss_n = self.loss_sum + loss, self.loss_n + 1
+
+    def __call__(self, model: nn.Module, step: int, lr: float) -> None:
+        from gradseg.evaluate import validation_scores
+        from gradseg.pictures import validation_panel
+
+        run = self.run
+        rec = {"step": step, "epoch": step / run.steps_per_epoch,
+               "loss": self.loss_sum / self.loss_n, "lr": lr,
+               "time_s": round(time.time() - self.t0, 2)}
+        self.loss_sum, self.loss_n = 0.0, 0
+        self.last = float("nan")
+        if self.loader is not None:
+            scores, rows = validation_scores(model, self.loader, run.proc.device, run.amp,
+                                             run.channels_last, run.cfg.val_target)
+            rec.update(scores)
+            self.last = scores["val_dice"]
+            validation_panel(rows, run.out / "val.png")
+            if self.last > self.best:
+                self.best = self.last
+                save_checkpoint(run.out / "best.pt", model=model, config=run.config, step=step,
+                                best_dice=self.best, val_dice=self.last)
+        with open(run.out / "metrics.jsonl", "a") as fh:
+            fh.write(json.dumps(rec) + "\n")
+
+
+def finish(run: Run, model: nn.Module, validator: Validator, losses: list[float], step: int,
+           seconds: float, other: float) -> dict:
+    """The run summary (``summary.json``); without validation, the final weights as best.pt.
+
+    ``seconds``: the loop's wall time; ``other``: its part spent validating and checkpointing,
+    so ``step_seconds`` is the mean time of one training step (data, forward, backward, update).
+    """
+    cfg = run.cfg
+    if run.proc.main and validator.loader is None and step == cfg.iterations:
+        save_checkpoint(run.out / "best.pt", model=model, config=run.config, step=step)
     summary = {"method": cfg.method, "steps": step, "iterations": cfg.iterations,
-               "epochs": round(step / steps_per_epoch, 2), "n_train": n_train,
-               "n_val": len(split["val"]), "n_held_out": len(split["held_out"]),
-               "best_val_dice": None if best < 0 else best, "final_loss": losses[-1] if losses
-               else None, "first_loss": losses[0] if losses else None,
-               "seconds": round(time.time() - t0, 2), "world_size": world,
-               "device": str(device), "out": str(out)}
-    if main:
-        _write_text(out / "summary.json", json.dumps(summary, indent=2))
-    if world > 1:
+               "epochs": round(step / run.steps_per_epoch, 2), "n_train": len(run.split["train"]),
+               "n_val": len(run.split["val"]), "n_held_out": len(run.split["held_out"]),
+               "best_val_dice": None if validator.best < 0 else validator.best,
+               "final_loss": losses[-1] if losses else None,
+               "first_loss": losses[0] if losses else None, "seconds": round(seconds, 2),
+               "step_seconds": round((seconds - other) / len(losses), 4) if losses else None,
+               "world_size": run.proc.world, "device": str(run.proc.device), "out": str(run.out),
+               **run.method.summary()}
+    if run.proc.main:
+        write_text(run.out / "summary.json", json.dumps(summary, indent=2))
+    if run.proc.world > 1:
         torch.distributed.barrier()
     return summary
 

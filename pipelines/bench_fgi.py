@@ -1,8 +1,9 @@
 """FGI building blocks: DARM speed against FGI's loop, and an FGI step's cost against gradtrack's.
 
-- DARM: ``gradseg.fgi.darm.darm`` (vectorised) against the authors' algorithm as a Python loop
-  over shuffled uncertain pixels (NumPy, the form their code takes), side by side on the same
-  strict/loose masks (heatmap levels 0.5 / 0.3 of synthetic blob heatmaps), best of ``--reps``.
+- DARM: ``gradseg.methods.fgi.darm.darm`` (vectorised) against the authors' algorithm as a
+  Python loop over shuffled uncertain pixels (NumPy, the form their code takes), side by side
+  on the same strict/loose masks (heatmap levels 0.5 / 0.3 of synthetic blob heatmaps), best
+  of ``--reps``.
 - Step: one ``fgi_step`` + backward (4 forward passes, teacher twice the student's width)
   against one gradtrack step + backward of the same student-sized U-Net, best of ``--reps``,
   interleaved; the ratio tells how many gradtrack iterations one FGI iteration costs.
@@ -78,12 +79,11 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
 
-    from gradseg.fgi.config import FGIConfig
-    from gradseg.fgi.darm import darm
-    from gradseg.fgi.networks import build_fgi
-    from gradseg.fgi.step import fgi_step
-    from gradseg.methods import compute_loss
-    from gradseg.model import build_model
+    from gradseg.methods import build_model, get_method
+    from gradseg.methods.fgi.config import FGIConfig
+    from gradseg.methods.fgi.darm import darm
+    from gradseg.methods.fgi.method import build_fgi
+    from gradseg.methods.fgi.step import fgi_step
 
     strict, loose = blob_masks(args.batch, args.size)
     image = torch.rand(args.batch, 3, args.size, args.size)
@@ -101,10 +101,10 @@ def main() -> None:
              "maps": torch.rand(args.batch, levels, s, s), "pseudo": (heat > 0.5).float()}
     run = {"method": "gradtrack", "levels": levels, "base_channels": args.base_channels,
            "map_order": "whole-first", "att_weight": 0.5, "seg_weight": 1.0}
-    model = build_model(run)
+    model, gt = build_model(run), get_method(run)
 
     def gradtrack() -> None:
-        compute_loss(run, model(batch["image"]), batch)[0].backward()
+        gt.objective(model(batch["image"]), batch)[0].backward()
 
     fns = {"gradtrack": gradtrack}
     for method in ("fgi", "gradtrack+fgi"):

@@ -25,7 +25,7 @@ Cache reads, one process, of ``image`` + ``maps`` + ``pseudo`` of uniformly rand
 (with replacement): (a) one sample per call, ``array[i]`` per array, zarr's default codec
 pipeline; (b) the same through the zarrs pipeline; (c)
 ``gazeprep.contract.zarr_io.read_rows`` on random
-batches of 64 samples; (d) ``gradseg.cache.CacheDataset.__getitems__`` on random batches of 64
+batches of 64 samples; (d) ``gradseg.data.cache.CacheDataset.__getitems__`` on random batches of 64
 (what a DataLoader worker does per batch: the read plus the float tensors, no augmentation).
 """
 
@@ -77,7 +77,7 @@ def read_rates(out: Path, n: int, reads: int, seed: int = 0) -> dict[str, float]
     import zarr
 
     from gazeprep.contract.zarr_io import open_arrays, read_rows
-    from gradseg.cache import CacheDataset, open_cache
+    from gradseg.data.cache import CacheDataset, open_cache
 
     names = ("image", "maps", "pseudo")
     rng = np.random.default_rng(seed)

@@ -177,7 +177,7 @@ def _checkpoint(tmp_path: Path, image_options: dict | None, size: int = S) -> Pa
     import torch
 
     from gradseg.checkpoint import save_checkpoint
-    from gradseg.model import build_model
+    from gradseg.methods import build_model
 
     config = {"method": "gradtrack", "levels": 2, "base_channels": 4, "size": size,
               "cache_size": S, "image_options": image_options}
@@ -236,7 +236,7 @@ def test_eval_refuses_a_mask_of_another_size(tmp_path, capsys, medical):
 
 
 def test_cli_image_options_default_to_the_checkpoint_config():
-    from gradseg.cli import _image_options
+    from gradseg.options import image_options as _image_options
 
     saved = ImageOptions(window=(40, 400), slice_axis=0, slice_base=1, flip=True, label=2)
     config = {"image_options": saved.to_dict()}

@@ -274,7 +274,7 @@ def test_leftover_staging_is_removed_and_reported(render_dataset, render_plan, r
 
 def test_gradseg_refuses_a_cache_with_an_unfinished_swap(render_dataset, render_plan,
                                                          render_params):
-    from gradseg.cache import open_cache as gs_open
+    from gradseg.data.cache import open_cache as gs_open
     from gradseg.errors import GradsegError
 
     out = render_dataset / "maps.zarr"

@@ -1,0 +1,169 @@
+"""A run's settings: :class:`TrainConfig`, their limits, and the defaults a cache fills in."""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+
+from gazeprep.contract.cache import CacheLayout
+from gradseg.errors import GradsegError, usage_error
+from gradseg.methods.gradtrack import MAP_ORDERS
+
+
+@dataclass
+class TrainConfig:
+    """Every setting of a run; stored as JSON in ``config.json`` and in each checkpoint.
+
+    Sizes are pixels, ``lr`` is the peak AdamW learning rate, ``*_weight`` are loss weights,
+    ``threads`` the CPU intra-op threads (default: torch's), ``val_target`` what validation
+    Dice is computed against (``auto``: the ground-truth mask when the cache has masks, else
+    the pseudo-mask). ``text`` and ``text_missing``: FGI's text cues (see
+    :mod:`gradseg.data.text`); ``fgi``: FGI's own settings by name (see
+    :class:`gradseg.methods.fgi.config.FGIConfig`; every one of them once the run starts).
+    """
+
+    cache: str
+    out: str = "runs/gradtrack"
+    method: str = "gradtrack"
+    size: int | None = None
+    iterations: int | None = None
+    epochs: int | None = None
+    batch_size: int = 8
+    val_fraction: float = 0.1
+    seed: int = 0
+    device: str = "auto"
+    amp: bool | None = None
+    compile: bool = False
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    warmup: int = 50
+    grad_clip: float = 1.0
+    base_channels: int = 32
+    workers: int | None = None
+    in_memory: bool = False
+    augment: bool = True
+    seg_weight: float = 1.0
+    att_weight: float = 0.5
+    consistency_weight: float = 1.0
+    thresholds: list[float] = field(default_factory=lambda: [0.5, 0.3])
+    map_order: str = "whole-first"
+    val_target: str = "auto"
+    eval_every: int = 200
+    checkpoint_every: int = 200
+    exclude_ids: list[str] = field(default_factory=list)
+    threads: int | None = None
+    text: str | None = None
+    text_missing: str = "error"
+    fgi: dict = field(default_factory=dict)
+    levels: int = 0  # filled from the cache
+    cache_size: int = 0  # filled from the cache: the side S its images were rendered at
+    image_options: dict | None = None  # filled from the cache: how render read its files
+
+
+#: Settings that may differ when resuming (they do not change the result on CPU).
+RESUME_FREE = {"device", "amp", "compile", "workers", "in_memory", "eval_every",
+               "checkpoint_every", "out", "threads"}
+#: What validation Dice is computed against (``auto``: mask when the cache has masks).
+VAL_TARGETS = ("auto", "mask", "pseudo")
+#: What an image without a text cue gets (see :mod:`gradseg.data.text`).
+TEXT_MISSING = ("error", "zero")
+
+
+def check_numbers(cfg: TrainConfig) -> None:
+    """The option limits of ``gradseg train`` again, for TrainConfig used from Python."""
+    def bad(ok: bool, what: str) -> None:
+        if not ok:
+            raise GradsegError(f"invalid setting: {what}")
+
+    bad(cfg.batch_size >= 1, f"batch_size {cfg.batch_size} must be >= 1")
+    bad(cfg.iterations is None or cfg.iterations >= 1,
+        f"iterations {cfg.iterations} must be >= 1")
+    bad(cfg.epochs is None or cfg.epochs >= 1, f"epochs {cfg.epochs} must be >= 1")
+    bad(cfg.eval_every >= 1, f"eval_every {cfg.eval_every} must be >= 1")
+    bad(cfg.checkpoint_every >= 1, f"checkpoint_every {cfg.checkpoint_every} must be >= 1")
+    bad(math.isfinite(cfg.val_fraction) and 0 <= cfg.val_fraction < 1,
+        f"val_fraction {cfg.val_fraction} must lie in [0, 1)")
+    bad(math.isfinite(cfg.lr) and 0 < cfg.lr <= 10, f"lr {cfg.lr} must be a finite number in "
+        "(0, 10]")
+    bad(cfg.warmup >= 0 and cfg.base_channels >= 1, "warmup must be >= 0, base_channels >= 1")
+    bad(cfg.size is None or 8 <= cfg.size <= 16384, f"size {cfg.size} must lie in 8..16384")
+    weights = (cfg.seg_weight, cfg.att_weight, cfg.consistency_weight, cfg.weight_decay,
+               cfg.grad_clip)
+    bad(all(math.isfinite(w) and w >= 0 for w in weights),
+        "loss weights, weight_decay and grad_clip must be finite numbers >= 0")
+    bad(bool(cfg.thresholds) and all(0 < t < 1 for t in cfg.thresholds),
+        f"thresholds {cfg.thresholds} must be numbers in (0, 1)")
+    bad(cfg.text_missing in TEXT_MISSING, f"text_missing must be one of {TEXT_MISSING}")
+
+
+def check_memory(cfg: TrainConfig, info: CacheLayout, device: torch.device) -> None:
+    """Refuse a --size / --batch-size whose smallest possible working set does not fit.
+
+    Lower bound of one step: the float32 batch (image, L maps, heatmap, pseudo-mask, mask) and
+    the first layer's activations and their gradients (2 x base_channels maps), all S x S. The
+    real need is several times larger, so a refusal here is never wrong.
+    """
+    need = cfg.batch_size * cfg.size**2 * 4 * (3 + info.levels + 3 + 2 * cfg.base_channels)
+    if device.type == "cuda":
+        have, where = torch.cuda.get_device_properties(device).total_memory, f"{device} memory"
+    else:
+        have, where = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"), "RAM"
+    if need > have:
+        raise GradsegError(
+            f"--size {cfg.size} with --batch-size {cfg.batch_size} needs at least "
+            f"{need / 2**30:.1f} GiB of memory per step (the batch and the first layer's "
+            f"activations) but this machine has {have / 2**30:.1f} GiB of {where}; expected a "
+            "smaller --size or --batch-size", file=info.path)
+
+
+def resolve(cfg: TrainConfig, info: CacheLayout, uses_masks: bool) -> TrainConfig:
+    """Check the settings against the cache and fill in the defaults that depend on it.
+
+    ``uses_masks``: the method trains on ground-truth masks.
+
+    Raises
+    ------
+    typer.BadParameter
+        (exit code 2 on the command line) for a setting the cache cannot serve: validation
+        against masks, or a method that trains on masks, on a cache without masks.
+    """
+    check_numbers(cfg)
+    if cfg.map_order not in MAP_ORDERS:
+        raise GradsegError(f"map order must be one of {', '.join(MAP_ORDERS)}")
+    cfg.levels = info.levels
+    cfg.cache_size = info.size
+    cfg.image_options = (info.attrs.get("params") or {}).get("image")
+    cfg.size = cfg.size or info.size
+    if cfg.size % (2**info.levels):
+        raise GradsegError(
+            f"--size {cfg.size} must be divisible by 2**levels = {2**info.levels} "
+            f"(the U-Net has one decoder stage per cache level, L = {info.levels})"
+        )
+    if cfg.val_target not in VAL_TARGETS:
+        raise usage_error("--val-target", f"{cfg.val_target!r} is not one of "
+                          f"{', '.join(VAL_TARGETS)}")
+    if not info.mask_available:
+        why = (f"the cache {info.path} has no ground-truth masks (render it with --masks "
+               "to get them)")
+        if cfg.val_target == "mask":
+            raise usage_error("--val-target", f"mask: {why}; use --val-target pseudo (or auto)")
+        if uses_masks:
+            raise usage_error("--method", f"{cfg.method} trains on masks but {why}; use a "
+                              "method that trains on gaze (gradtrack, gazesup, fgi...)")
+    if cfg.val_target == "auto":
+        cfg.val_target = "mask" if info.mask_available else "pseudo"
+    return cfg
+
+
+def check_resume(cfg: TrainConfig, saved: dict, path: Path) -> None:
+    """Refuse to resume a run with settings that would change its result."""
+    mine = asdict(cfg)
+    diffs = [k for k, v in saved.items() if k not in RESUME_FREE and mine.get(k) != v]
+    if diffs:
+        show = ", ".join(f"{k}: run={saved[k]!r} now={mine.get(k)!r}" for k in diffs[:4])
+        raise GradsegError(f"--resume with different settings ({show}); use the run's "
+                           f"settings (see config.json) or a new --out", file=path)

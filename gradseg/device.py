@@ -1,0 +1,77 @@
+"""Where a run computes: the device, the DDP process group, CPU threads."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import torch
+
+from gradseg.errors import GradsegError
+
+
+@dataclass(frozen=True)
+class Process:
+    """This process in a (possibly distributed) run.
+
+    Attributes
+    ----------
+    rank, world, local_rank : int
+        From torchrun's environment (0, 1, 0 without torchrun).
+    device : torch.device
+    """
+
+    rank: int
+    world: int
+    local_rank: int
+    device: torch.device
+
+    @property
+    def main(self) -> bool:
+        """Rank 0: the process that logs and writes files."""
+        return self.rank == 0
+
+
+def dist_env() -> tuple[int, int, int]:
+    """(rank, world size, local rank) from torchrun's environment variables."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    return int(os.environ.get("RANK", "0")), world, int(os.environ.get("LOCAL_RANK", "0"))
+
+
+def pick_device(name: str, local_rank: int = 0) -> torch.device:
+    """``auto`` -> this process's CUDA device when there is one, else CPU."""
+    if name == "auto":
+        return torch.device(f"cuda:{local_rank}" if torch.cuda.is_available() else "cpu")
+    dev = torch.device(name)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise GradsegError(f"device {name!r} requested but CUDA is not available")
+    if dev.type == "cuda" and dev.index is None:
+        dev = torch.device(f"cuda:{local_rank}")
+    return dev
+
+
+def start_process(device: str, threads: int | None) -> Process:
+    """Set threads, pick the device and join the process group when started by torchrun."""
+    rank, world, local_rank = dist_env()
+    if threads:
+        # On a shared CPU, OpenMP threads that spin-wait for busy cores can be several times
+        # slower than one thread; let the user pin the count.
+        torch.set_num_threads(threads)
+    dev = pick_device(device, local_rank)
+    if world > 1 and not torch.distributed.is_initialized():
+        torch.distributed.init_process_group("nccl" if dev.type == "cuda" else "gloo")
+    if dev.type == "cuda":
+        torch.cuda.set_device(dev)
+    return Process(rank, world, local_rank, dev)
+
+
+def to_device(batch: dict, device: torch.device, channels_last: bool = False) -> dict:
+    """The tensors of a batch on ``device`` (the image channels-last when asked)."""
+    out = {}
+    for k, v in batch.items():
+        if isinstance(v, torch.Tensor):
+            v = v.to(device, non_blocking=True)
+            if k == "image" and channels_last:
+                v = v.contiguous(memory_format=torch.channels_last)
+        out[k] = v
+    return out

@@ -1,0 +1,53 @@
+"""``gradtrack`` (the default): Track Attention U-Net supervised by the track maps.
+
+The final head learns the render's ``pseudo`` mask; the attention of decoder stage k (coarsest
+first) learns track map ``stage_order(L, map_order)[k]``, pooled to the stage's resolution.
+"""
+
+from __future__ import annotations
+
+from gradseg.losses import attention_loss, seg_loss
+from gradseg.methods.base import SingleNetwork, total
+from gradseg.models.unet import UNet
+
+#: Map-to-stage orders: stage k (coarsest first) <- cache map level.
+MAP_ORDERS = ("whole-first", "tail-first")
+
+
+def stage_order(levels: int, map_order: str) -> list[int]:
+    """Cache map index that supervises each decoder stage, coarsest stage first.
+
+    ``whole-first``: coarsest stage <- whole track (index 0) ... finest stage <- tail (L-1),
+    so spatial detail and target specificity grow together. ``tail-first`` is the reverse.
+
+    Examples
+    --------
+    >>> stage_order(3, "whole-first"), stage_order(3, "tail-first")
+    ([0, 1, 2], [2, 1, 0])
+    """
+    if map_order not in MAP_ORDERS:
+        raise ValueError(f"map order must be one of {MAP_ORDERS}, got {map_order!r}")
+    order = list(range(levels))
+    return order if map_order == "whole-first" else order[::-1]
+
+
+class GradTrack(SingleNetwork):
+    """seg_weight x seg(final, pseudo) + att_weight x mean_k BCE(A_k, M_order[k])."""
+
+    name = "gradtrack"
+
+    def fields(self):
+        return ("maps", "pseudo")
+
+    def build(self):
+        c = self.config
+        return UNet(depth=int(c["levels"]), base_channels=int(c["base_channels"]),
+                    attention=True, heads=1)
+
+    def objective(self, out, batch):
+        c = self.config
+        order = stage_order(c["levels"], c["map_order"])
+        return total({
+            "seg": c["seg_weight"] * seg_loss(out["logits"], batch["pseudo"]),
+            "att": c["att_weight"] * attention_loss(out["attention"], batch["maps"], order),
+        })

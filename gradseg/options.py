@@ -1,0 +1,118 @@
+"""Checks and shared pieces of the command-line options (no heavy imports: ``--help`` is instant).
+
+Numbers are checked up front (usage error, exit 2, stating the limit); the image options of
+``eval`` and ``predict`` default to how the checkpoint's cache was rendered.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import typer
+
+#: The ``--method`` choices (:data:`gradseg.methods.METHODS`; a test keeps them equal).
+METHOD_NAMES = ("gradtrack", "gazesup", "full", "fgi", "gradtrack+fgi")
+#: Help panel of FGI's options.
+FGI_PANEL = "FGI (--method fgi, gradtrack+fgi; defaults: FGI's values)"
+
+
+def number(lo: float | None = None, hi: float | None = None, *, lo_open: bool = False,
+           hi_open: bool = False):
+    """Callback refusing a number that is not finite or outside the interval (usage error,
+    exit 2, stating the limit); typer's min/max alone let NaN and infinity through."""
+    bounds = " and ".join(
+        ([f"{'>' if lo_open else '>='} {lo:g}"] if lo is not None else [])
+        + ([f"{'<' if hi_open else '<='} {hi:g}"] if hi is not None else []))
+
+    def check(value):
+        if value is None:
+            return value
+        ok = math.isfinite(value)
+        ok = ok and (lo is None or (value > lo if lo_open else value >= lo))
+        ok = ok and (hi is None or (value < hi if hi_open else value <= hi))
+        if not ok:
+            raise typer.BadParameter(f"{value:g} is not a finite number {bounds}")
+        return value
+    return check
+
+
+def thresholds(text: str) -> str:
+    """Callback: comma-separated numbers in (0, 1)."""
+    try:
+        vals = [float(t) for t in text.split(",") if t.strip()]
+    except ValueError as exc:
+        raise typer.BadParameter(f"expected comma-separated numbers, got {text!r}") from exc
+    if not vals or not all(0 < v < 1 for v in vals):
+        raise typer.BadParameter(f"{text!r}: expected one or more numbers in (0, 1)")
+    return text
+
+
+def block_sides(text: str | None) -> tuple[int, int] | None:
+    """Callback: ``MIN,MAX`` block sides in pixels, 1 <= MIN <= MAX <= 1024."""
+    if text is None:
+        return None
+    try:
+        lo, hi = (int(t) for t in text.split(","))
+    except ValueError as exc:
+        raise typer.BadParameter(f"expected MIN,MAX (two integers), got {text!r}") from exc
+    if not 1 <= lo <= hi <= 1024:
+        raise typer.BadParameter(f"{text!r}: expected 1 <= MIN <= MAX <= 1024")
+    return lo, hi
+
+
+def ids_option(path: Path | None) -> list[str] | None:
+    """The ids of an ``--ids`` / ``--test-ids`` file, or None."""
+    from gradseg.data.split import read_ids_file
+
+    return None if path is None else read_ids_file(path)
+
+
+# --- reading image and mask files (eval --images/--masks, predict) --------------------------
+# Each defaults to what the checkpoint's cache was rendered with (config "image_options"),
+# else to gazeprep render's default; see gazeprep.contract.images for the rules.
+WINDOW_HELP = ("8-bit window for images that are not 8-bit: CENTER,WIDTH, auto (the DICOM "
+               "file's window, else the 0.5-99.5th percentiles of the volume) or minmax "
+               "(default: as the cache was rendered).")
+SLICE_AXIS_HELP = "NIfTI/NRRD slice axis 0-2 (default: as the cache was rendered, else 2)."
+SLICE_BASE_HELP = ("First k in the ids <stem>_<k> of slices and frames, 0 or 1 (default: as "
+                   "the cache was rendered, else 0).")
+FLIP_HELP = "NIfTI/NRRD stored rows first: slice k is data[:, :, k], not its transpose."
+LABEL_HELP = "Masks: foreground is this label value (default: as rendered, else nonzero)."
+MODEL_HELP = ("Network that predicts: student (default; every method's one network), teacher "
+              "or ensemble (fgi, gradtrack+fgi; a teacher trained with text needs --text).")
+TEXT_HELP = ("Text cues for --model teacher|ensemble: a Parquet table (image, embedding) or a "
+             "folder of <id>.npy (see README).")
+TEXT_MISSING_HELP = "An image without a text cue: error, or zero (an all-zero cue)."
+
+
+def image_options(config: dict, window: str | None, slice_axis: int | None,
+                  slice_base: int | None, flip: bool | None, label: int | None):
+    """The checkpoint's image options with the ones given on the command line replacing them."""
+    from dataclasses import replace
+
+    from gazeprep.contract.images import ImageOptions, parse_window
+
+    try:
+        opts = ImageOptions.from_dict(config.get("image_options"))
+        given = {"slice_axis": slice_axis, "slice_base": slice_base, "flip": flip,
+                 "label": label}
+        opts = replace(opts, **{k: v for k, v in given.items() if v is not None})
+        if window is not None:
+            opts = replace(opts, window=parse_window(window))
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--window") from exc
+    return opts
+
+
+def print_table(title: str, summary: dict) -> None:
+    """A two-column table of a summary dict on stdout."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title)
+    table.add_column("item")
+    table.add_column("value", justify="right")
+    for k, v in summary.items():
+        table.add_row(k, f"{v:.4f}" if isinstance(v, float) else str(v))
+    Console().print(table)
