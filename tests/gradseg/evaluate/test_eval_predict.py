@@ -58,7 +58,10 @@ def test_eval_json_on_cache(trained, toy_cache, tmp_path, gradseg_cli):
     assert {"dice", "iou", "hd95", "n_images"} <= set(res) and res["model"] == "student"
     assert res["n_images"] == 3 and 0 <= res["dice"] <= 1
     df = pl.read_parquet(tmp_path / "e.parquet")
-    assert df["id"].to_list() == ["toy001", "toy002", "toy003"]
+    assert df["image"].to_list() == ["toy001", "toy002", "toy003"]
+    # HD95 in the original image's pixels: the toy cache says its images were 2S x 3S
+    assert df["height"].to_list() == [64] * 3 and df["width"].to_list() == [96] * 3
+    assert df["hd95_mm"].is_null().all() and "hd95_mm" not in res  # no spacing in the cache
     assert df["dice"].mean() == pytest.approx(res["dice"])
 
 
