@@ -269,6 +269,8 @@ def predict(
                                 "NRRD)."),
     out: Path = typer.Option(..., help="Folder for <id>.png masks and <id>_overlay.png "
                              "(not inside --images)."),
+    ids: Path = typer.Option(None, help="File of ids (one a line) to predict, e.g. a split's "
+                             "test.txt (default: every image in --images)."),
     device: str = typer.Option("auto", help="auto | cpu | cuda | cuda:N."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace existing <id>.png and "
                                    "<id>_overlay.png files in --out (else refused)."),
@@ -292,13 +294,15 @@ def predict(
         choose_network,
         iter_predictions,
         list_images,
+        select_images,
         write_prediction,
     )
 
+    id_list = ids_option(ids)
     model, config = load_model(checkpoint, pick_device(device))
     cues = choose_network(model, config, model_, text, text_missing)
     opts = image_options(config, window, slice_axis, slice_base, flip, None)
-    files = list_images(images, opts)
+    files = select_images(list_images(images, opts), id_list, images)
     for note in check_out(images, out, list(files), overwrite):  # before anything is written
         Console(stderr=True).print(f"note: {note}", markup=False, soft_wrap=True)
     out.mkdir(parents=True, exist_ok=True)

@@ -103,13 +103,10 @@ def evaluate_folders(model, config: dict, images: str | Path, masks: str | Path,
     """
     from gazeprep.contract.images import check_pair, image_size
     from gazeprep.contract.spacing import pixel_spacing
-    from gradseg.predict import list_images, predict_image, read_mask
+    from gradseg.predict import list_images, predict_image, read_mask, select_images
 
     imgs, msks = list_images(images, options), list_images(masks, options)
-    keys = sorted(imgs) if ids is None else ids
-    missing = [k for k in keys if k not in imgs]
-    if missing:
-        raise GradsegError(f"{len(missing)} id(s) have no image, e.g. {missing[:5]}", file=images)
+    keys = sorted(imgs) if ids is None else list(select_images(imgs, ids, images))
     scored = [k for k in keys if k in msks]
     if cues is not None:
         cues.check(scored)

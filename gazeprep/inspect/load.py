@@ -59,3 +59,15 @@ def sample_values(g) -> dict:
     out = {name: np.asarray(g[name][...]).tolist() for name in SAMPLE_ARRAYS}
     out[ID_ARRAY] = [str(i) for i in out[ID_ARRAY]]
     return out
+
+
+def load_layout(path: str | Path, *, require_complete: bool = True):
+    """The contract's description of a checked cache (:class:`~gazeprep.contract.cache.
+    CacheLayout`: ids, sizes, spacings, which samples have masks); see :func:`load_cache`."""
+    from gazeprep.contract.cache import validate
+
+    load_cache(path, require_complete=require_complete)
+    try:
+        return validate(path, require_complete)
+    except InputError as exc:
+        raise GazeprepError(exc.message, file=exc.file, line=exc.line) from exc
