@@ -196,7 +196,8 @@ def train(
 @app.command("eval")
 def eval_(
     checkpoint: Path = typer.Option(..., help="Checkpoint (e.g. runs/NAME/best.pt)."),
-    cache: Path = typer.Option(None, help="Evaluate on this cache's masks (cache resolution)."),
+    cache: Path = typer.Option(None, help="Evaluate on this cache's masks (masks at the cache "
+                               "size; HD95 in the original images' pixels)."),
     images: Path = typer.Option(None, help="Folder of images (with --masks; original size)."),
     masks: Path = typer.Option(None, help="Folder of ground-truth masks, same file stems."),
     ids: Path = typer.Option(None, help="File of ids (one a line) to evaluate, e.g. a test set."),
@@ -216,7 +217,9 @@ def eval_(
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace --out even when it is "
                                    "not an earlier eval output."),
 ) -> None:
-    """Per-image Dice, IoU and HD95 (pixels) of a checkpoint against ground-truth masks."""
+    """Per-image Dice, IoU and HD95 of a checkpoint against ground-truth masks; HD95 in the
+    original image's pixels (hd95) and, when the image files give a pixel spacing, in mm
+    (hd95_mm). The per-image table's id column is `image`."""
     from rich.console import Console
     from rich.progress import Progress
 

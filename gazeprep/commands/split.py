@@ -25,8 +25,9 @@ def _triple(kind: str, value: str | None, parse):
 
 
 def split(
-    source: Path = typer.Argument(..., metavar="SOURCE", help="A render cache, an ingest output (tracks.parquet) "
-                                  "or a folder of images: where the ids come from."),
+    source: Path = typer.Argument(..., metavar="SOURCE", help="A render cache, an ingest output "
+                                  "(tracks.parquet) or a folder of images: where the ids come "
+                                  "from."),
     out: Path = typer.Option(Path("data/split"), "--out", help="Folder for train.txt, val.txt, "
                              "test.txt and split.json (other files there are left alone)."),
     fractions: str = typer.Option(None, "--fractions", metavar="TRAIN,VAL,TEST",

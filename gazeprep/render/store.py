@@ -2,7 +2,8 @@
 
 The cache folder (``--out``) may hold the user's files too (a training run, notes, their own
 Zarr arrays in the group). Render owns only the group's ``zarr.json`` and the arrays named in
-:data:`gazeprep.contract.cache.ARRAYS` (:func:`owned`); it refuses a folder that is neither
+:data:`gazeprep.contract.cache.ARRAYS` and :data:`~gazeprep.contract.cache.SAMPLE_ARRAYS`
+(:func:`owned`); it refuses a folder that is neither
 empty nor a gazeprep cache (:func:`inspect_out`). The group's layout (:func:`create_layout`,
 :func:`new_attrs`) follows the cache contract, :mod:`gazeprep.contract.cache`.
 
@@ -13,11 +14,13 @@ Every change goes through :func:`gazeprep.outputs.transaction`, with the group's
   folder and swaps its arrays in; the old cache stays complete and readable until then;
 - an *incremental* update writes each touched shard in full into a staging copy of its array
   (:func:`stage_shard`: the unchanged rows of that shard are copied, the other shards are not)
-  and swaps the shard files in, one transaction per shard: a kill leaves every shard old or
-  new with keys that say which, ``complete: false`` until the last one, and the rerun finishes.
+  and swaps the shard files in, one transaction per shard, with the sample arrays (one chunk
+  each, :func:`stage_table`): a kill leaves every shard old or new with keys that say which,
+  ``complete: false`` until the last one, and the rerun finishes.
 
 :func:`find_damaged` decodes every shard and compares each row with its recorded CRC32C, so
-the "up to date" check never keeps a damaged, truncated or missing shard.
+the "up to date" check never keeps a damaged, truncated or missing shard; a sample array that
+does not decode (its chunk's CRC32C) makes the cache be rebuilt (:func:`stored_table`).
 """
 
 from __future__ import annotations

@@ -109,3 +109,19 @@ def test_one_network_methods_have_no_teacher(trained, toy_cache, tmp_path, grads
                                "--model", "teacher", "--out", tmp_path / "e.parquet")
     assert code == 2 and "only fgi and gradtrack+fgi train a teacher" in flat(err)
     assert not (tmp_path / "e.parquet").exists()
+
+
+def test_predict_ids_selects_images(trained, tmp_path, gradseg_cli):
+    out, _ = trained
+    imgs, _ = _write_folder(tmp_path, [(40, 40), (30, 50), (20, 20)])
+    ids = tmp_path / "test.txt"
+    ids.write_text("# gazeprep split: test\nim2\nim0.png\n")
+    code, _, err = gradseg_cli("predict", "--checkpoint", out / "best.pt", "--images", imgs,
+                               "--out", tmp_path / "pred", "--ids", ids)
+    assert code == 0, err
+    assert sorted(p.name for p in (tmp_path / "pred").iterdir()) == [
+        "im0.png", "im0_overlay.png", "im2.png", "im2_overlay.png"]
+    ids.write_text("im1\nnot_an_image\n")
+    code, _, err = gradseg_cli("predict", "--checkpoint", out / "best.pt", "--images", imgs,
+                               "--out", tmp_path / "pred2", "--ids", ids)
+    assert code == 1 and "not_an_image" in err and not (tmp_path / "pred2").exists()
