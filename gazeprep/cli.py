@@ -11,11 +11,13 @@ import traceback
 
 import typer
 
+from gazeprep.commands.export import export
 from gazeprep.commands.ingest import ingest
 from gazeprep.commands.render import render
 from gazeprep.commands.score import score
 from gazeprep.commands.show import show
 from gazeprep.commands.simulate import simulate
+from gazeprep.commands.split import split
 
 app = typer.Typer(
     name="gazeprep",
@@ -38,6 +40,8 @@ app.command("render")(render)
 app.command("score")(score)
 app.command("show")(show)
 app.command("simulate")(simulate)
+app.command("split")(split)
+app.command("export")(export)
 
 
 def main(argv: list[str] | None = None) -> None:

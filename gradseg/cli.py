@@ -196,7 +196,8 @@ def train(
 @app.command("eval")
 def eval_(
     checkpoint: Path = typer.Option(..., help="Checkpoint (e.g. runs/NAME/best.pt)."),
-    cache: Path = typer.Option(None, help="Evaluate on this cache's masks (cache resolution)."),
+    cache: Path = typer.Option(None, help="Evaluate on this cache's masks (masks at the cache "
+                               "size; HD95 in the original images' pixels)."),
     images: Path = typer.Option(None, help="Folder of images (with --masks; original size)."),
     masks: Path = typer.Option(None, help="Folder of ground-truth masks, same file stems."),
     ids: Path = typer.Option(None, help="File of ids (one a line) to evaluate, e.g. a test set."),
@@ -216,7 +217,9 @@ def eval_(
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace --out even when it is "
                                    "not an earlier eval output."),
 ) -> None:
-    """Per-image Dice, IoU and HD95 (pixels) of a checkpoint against ground-truth masks."""
+    """Per-image Dice, IoU and HD95 of a checkpoint against ground-truth masks; HD95 in the
+    original image's pixels (hd95) and, when the image files give a pixel spacing, in mm
+    (hd95_mm). The per-image table's id column is `image`."""
     from rich.console import Console
     from rich.progress import Progress
 
@@ -269,6 +272,8 @@ def predict(
                                 "NRRD)."),
     out: Path = typer.Option(..., help="Folder for <id>.png masks and <id>_overlay.png "
                              "(not inside --images)."),
+    ids: Path = typer.Option(None, help="File of ids (one a line) to predict, e.g. a split's "
+                             "test.txt (default: every image in --images)."),
     device: str = typer.Option("auto", help="auto | cpu | cuda | cuda:N."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace existing <id>.png and "
                                    "<id>_overlay.png files in --out (else refused)."),
@@ -292,13 +297,15 @@ def predict(
         choose_network,
         iter_predictions,
         list_images,
+        select_images,
         write_prediction,
     )
 
+    id_list = ids_option(ids)
     model, config = load_model(checkpoint, pick_device(device))
     cues = choose_network(model, config, model_, text, text_missing)
     opts = image_options(config, window, slice_axis, slice_base, flip, None)
-    files = list_images(images, opts)
+    files = select_images(list_images(images, opts), id_list, images)
     for note in check_out(images, out, list(files), overwrite):  # before anything is written
         Console(stderr=True).print(f"note: {note}", markup=False, soft_wrap=True)
     out.mkdir(parents=True, exist_ok=True)

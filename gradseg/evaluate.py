@@ -1,4 +1,11 @@
-"""Evaluation of a trained checkpoint: per-image Dice, IoU and HD95 against ground truth."""
+"""Evaluation of a trained checkpoint: per-image Dice, IoU and HD95 against ground truth.
+
+The metrics are the cache contract's (:mod:`gazeprep.contract.metrics`, the ones ``gazeprep
+score`` reports). HD95 is always in the original image's pixels (``hd95``): on a cache the
+distances between the S x S masks are measured with the pitch (H / S, W / S) of the original
+H x W image (:func:`gazeprep.contract.metrics.original_spacing`); and in millimetres
+(``hd95_mm``) when the image file gives its pixel spacing (DICOM, NIfTI, NRRD), else null.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +15,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from gazeprep.contract.metrics import all_metrics, original_spacing
 from gradseg.errors import GradsegError
-from gradseg.metrics import all_metrics
 
 
 def evaluate_cache(model, config: dict, cache: str | Path, ids: list[str] | None = None,
@@ -35,8 +42,9 @@ def evaluate_cache(model, config: dict, cache: str | Path, ids: list[str] | None
 
     Returns
     -------
-    (rows, info): one dict per image (``id``, ``dice``, ``iou``, ``hd95`` in cache pixels,
-    ``height``, ``width``) and counts of what was skipped.
+    (rows, info): one dict per image (``image`` (the id), ``dice``, ``iou``, ``hd95`` in the
+    original image's pixels, ``hd95_mm`` (None without a spacing), ``height``, ``width``: the
+    original image's size) and counts of what was skipped.
     """
     from gradseg.data.cache import CacheDataset, open_cache
     from gradseg.predict import probabilities
@@ -66,12 +74,20 @@ def evaluate_cache(model, config: dict, cache: str | Path, ids: list[str] | None
                                                 mode="bilinear", align_corners=False)
         pred = (p[:, 0] >= 0.5).numpy()
         for it, pm in zip(items, pred, strict=True):
-            ref = it["mask"][0].numpy() > 0.5
-            rows.append({"id": info.ids[it["index"]], **all_metrics(pm, ref),
-                         "height": info.size, "width": info.size})
+            rows.append(_cache_row(info, it["index"], pm, it["mask"][0].numpy() > 0.5))
         if advance:
             advance(len(items))
     return rows, {"n_without_mask": len(pos) - len(has), "source": str(info.path)}
+
+
+def _cache_row(info, i: int, pred: np.ndarray, ref: np.ndarray) -> dict:
+    """Metrics of cache sample ``i``, distances in its original image's pixels (and mm)."""
+    h, w = info.orig_size[i] if info.orig_size and min(info.orig_size[i]) > 0 else pred.shape
+    mm = info.spacing[i] if info.spacing else None
+    px = original_spacing(pred.shape, (h, w))
+    scaled = None if mm is None else original_spacing(pred.shape, (h, w), mm)
+    return {"image": info.ids[i], **all_metrics(pred, ref, px, scaled), "height": int(h),
+            "width": int(w)}
 
 
 def evaluate_folders(model, config: dict, images: str | Path, masks: str | Path,
@@ -86,13 +102,11 @@ def evaluate_folders(model, config: dict, images: str | Path, masks: str | Path,
     for :func:`evaluate_cache`.
     """
     from gazeprep.contract.images import check_pair, image_size
-    from gradseg.predict import list_images, predict_image, read_mask
+    from gazeprep.contract.spacing import pixel_spacing
+    from gradseg.predict import list_images, predict_image, read_mask, select_images
 
     imgs, msks = list_images(images, options), list_images(masks, options)
-    keys = sorted(imgs) if ids is None else ids
-    missing = [k for k in keys if k not in imgs]
-    if missing:
-        raise GradsegError(f"{len(missing)} id(s) have no image, e.g. {missing[:5]}", file=images)
+    keys = sorted(imgs) if ids is None else list(select_images(imgs, ids, images))
     scored = [k for k in keys if k in msks]
     if cues is not None:
         cues.check(scored)
@@ -101,37 +115,43 @@ def evaluate_folders(model, config: dict, images: str | Path, masks: str | Path,
         ref = read_mask(msks[k], options)
         check_pair(imgs[k], msks[k], image_size(imgs[k]), ref.shape)
         pred = predict_image(model, config, imgs[k], options, amp, cues, k) >= 0.5
-        rows.append({"id": k, **all_metrics(pred, ref), "height": ref.shape[0],
-                     "width": ref.shape[1]})
+        rows.append({"image": k, **all_metrics(pred, ref, None, pixel_spacing(imgs[k])),
+                     "height": ref.shape[0], "width": ref.shape[1]})
         if advance:
             advance(1)
     return rows, {"n_without_mask": len(keys) - len(scored), "source": str(images)}
 
 
 def summarise(rows: list[dict], extra: dict) -> dict:
-    """Means of the per-image metrics plus counts: keys dice, iou, hd95, n_images, ..."""
+    """Means of the per-image metrics plus counts: keys dice, iou, hd95 (original pixels),
+    n_images, ...; hd95_mm and n_hd95_mm (the images with a spacing) when any has one."""
     if not rows:
         raise GradsegError("no image with a ground-truth mask to evaluate")
     out = {k: float(np.mean([r[k] for r in rows])) for k in ("dice", "iou", "hd95")}
     out["dice_std"] = float(np.std([r["dice"] for r in rows]))
     out["hd95_median"] = float(np.median([r["hd95"] for r in rows]))
+    mm = [r["hd95_mm"] for r in rows if r.get("hd95_mm") is not None]
+    if mm:
+        out["hd95_mm"] = float(np.mean(mm))
+        out["n_hd95_mm"] = len(mm)
     out["n_images"] = len(rows)
     out.update(extra)
     return out
 
 
 def write_parquet(rows: list[dict], path: str | Path) -> None:
-    """Per-image metrics table (id, dice, iou, hd95, height, width) as zstd Parquet."""
+    """Per-image metrics table (image, dice, iou, hd95, hd95_mm, height, width) as zstd Parquet."""
     import polars as pl
 
     from gradseg.outputs import atomic_write
 
-    df = pl.DataFrame(rows)
+    df = pl.DataFrame(rows, schema_overrides={"hd95_mm": pl.Float64})
     atomic_write(Path(path), lambda tmp: df.write_parquet(str(tmp), compression="zstd"))
 
 
-#: Columns that mark a Parquet table as an eval output (replaceable without --overwrite).
-EVAL_COLUMNS = {"id", "dice", "iou", "hd95"}
+#: Columns that mark a Parquet table as an eval output (replaceable without --overwrite); the
+#: id column, ``image`` now, was ``id`` in earlier versions, so it is not among them.
+EVAL_COLUMNS = {"dice", "iou", "hd95"}
 
 
 @torch.no_grad()
@@ -142,8 +162,8 @@ def validation_scores(model, loader, device: torch.device, amp: bool, channels_l
     Returns the means (``val_dice``, ``val_iou``) and up to ``keep`` samples (image, gaze map,
     target, prediction) for the validation picture.
     """
+    from gazeprep.contract.metrics import dice_iou
     from gradseg.device import to_device
-    from gradseg.metrics import dice, iou
     from gradseg.models.unet import predict_logits
 
     was_training = model.training
@@ -155,9 +175,10 @@ def validation_scores(model, loader, device: torch.device, amp: bool, channels_l
             logits = predict_logits(model(b["image"]))
         pred = (logits.float() > 0).cpu().numpy()[:, 0]
         tgt = batch[target].numpy()[:, 0] > 0.5
+        d, j_ = dice_iou(pred, tgt)
+        dices += d.tolist()
+        ious += j_.tolist()
         for j in range(pred.shape[0]):
-            dices.append(dice(pred[j], tgt[j]))
-            ious.append(iou(pred[j], tgt[j]))
             if len(rows) < keep:
                 gaze = batch["maps"][j].max(0).values if "maps" in batch else batch["heatmap"][j, 0]
                 rows.append({"image": batch["image"][j].permute(1, 2, 0).numpy(),

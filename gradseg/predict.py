@@ -52,6 +52,19 @@ def list_images(folder: str | Path, options: ImageOptions | None = None) -> dict
     return found
 
 
+def select_images(images: dict[str, ImageRef], ids: list[str] | None, folder: str | Path
+                  ) -> dict[str, ImageRef]:
+    """The images of ``ids`` (all when None), in the order given; an id without an image is
+    an error naming a few of them."""
+    if ids is None:
+        return images
+    missing = [k for k in ids if k not in images]
+    if missing:
+        raise GradsegError(f"{len(missing)} id(s) have no image, e.g. {missing[:5]}",
+                           file=folder)
+    return {k: images[k] for k in dict.fromkeys(ids)}
+
+
 def read_rgb(ref: ImageRef, options: ImageOptions | None = None) -> np.ndarray:
     """An image at its own size as uint8 RGB (H, W, 3), by the rule the cache was made with."""
     return read_image(ref, None, options)

@@ -1,8 +1,8 @@
 """A tiny synthetic cache in the gazeprep cache format, for tests and quick trials.
 
-The cache is written through the cache contract (:mod:`gazeprep.contract.cache` for the names,
-version and scale, :mod:`gazeprep.contract.zarr_io` for the arrays and checksums), so it is a
-cache ``gazeprep render`` could have written, and gradseg holds no copy of the format.
+The cache is written through the cache contract (:func:`gazeprep.contract.cache.write_cache`:
+names, dimensions, scale, sample arrays, version and checksums), so it is a cache ``gazeprep
+render`` could have written, and gradseg holds no copy of the format.
 
 Each image holds one bright elliptic "lesion" on a textured background; the fake gaze track
 searches the image, then sweeps the lesion from its centre outwards, so the level maps narrow
@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gazeprep.contract.cache import FORMAT, FORMAT_VERSION, REQUIRED, UNIT_SCALE
+from gazeprep.contract.cache import REQUIRED, UNIT_SCALE
 
 
 def to_unit_uint8(x: np.ndarray) -> np.ndarray:
@@ -92,29 +92,17 @@ def write_toy_cache(path: str | Path, n: int = 12, size: int = 32, levels: int =
     shard : int
         Samples per shard file.
     """
-    import zarr
-
-    from gazeprep.contract.zarr_io import create_rows_array, row_checksums
+    from gazeprep.contract.cache import sample_table, write_cache
 
     rng = np.random.default_rng(seed)
     samples = [make_sample(rng, size, levels) for _ in range(n)]
     ids = [f"toy{i:03d}" for i in range(n)]
-    g = zarr.open_group(str(path), mode="w")
     names = [*REQUIRED, *(["mask"] if with_mask else [])]
-    sums = {}
-    for name in names:
-        data = np.stack([s[name] for s in samples])
-        arr = create_rows_array(g, name, n, data.shape[1:], data.dtype.name, shard)
-        arr[:] = data
-        sums[name] = row_checksums(data)
-    attrs = {
-        "format": FORMAT, "format_version": FORMAT_VERSION, "ids": ids, "size": size,
-        "row_crc32c": sums,
-        "levels": levels, "params": {"synthetic": True}, "ingest": {},
-        "n_fixations": [18] * n, "orig_size": [[size * 2, size * 3]] * n,
-        "complete": complete,
-    }
-    if with_mask:
-        attrs["has_mask"] = [True] * n
-    g.attrs.update(attrs)
+    rows = {name: np.stack([s[name] for s in samples]) for name in names}
+    table = sample_table(ids)
+    table["n_fixations"][:] = 18
+    table["orig_size"][:] = (size * 2, size * 3)
+    table["has_mask"][:] = with_mask
+    write_cache(path, rows, table, {"params": {"synthetic": True}, "ingest": {},
+                                    "complete": complete}, shard=shard)
     return ids

@@ -103,12 +103,13 @@ def main() -> None:
     ap.add_argument("--extra", default="", help="extra options for every `gradseg train`")
     args = ap.parse_args()
 
-    import zarr
     from rich.console import Console
 
+    from gazeprep.contract.cache import validate
+
     console = Console()
-    attrs = dict(zarr.open_group(args.cache, mode="r").attrs)
-    ids = [str(i) for i in attrs["ids"]]
+    layout = validate(args.cache)
+    attrs, ids = layout.attrs, layout.ids
     train_ids, test_ids = split_ids(ids)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -121,7 +122,7 @@ def main() -> None:
     for method in args.methods.split(","):
         results[method] = r = train_one(args, method, out, test_file)
         console.print(f"{method}: test dice {r['dice']:.4f} iou {r['iou']:.4f} hd95 "
-                      f"{r['hd95']:.2f} px (n={r['n_images']}), {r['step_s']:.3f} s/step, "
+                      f"{r['hd95']:.2f} original px (n={r['n_images']}), {r['step_s']:.3f} s/step, "
                       f"train {r['train_s']:.0f} s", markup=False)
         # after each method, so an interrupted comparison keeps what it measured
         (out / "results.json").write_text(json.dumps(results, indent=2))

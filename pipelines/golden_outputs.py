@@ -52,13 +52,18 @@ def _digest_frame(path: Path) -> dict[str, str]:
 
 
 def _digest_cache(path: Path) -> dict[str, str]:
+    """Digests of the cache's row arrays (the contract's ``ARRAYS``) and of its ids, read
+    where the contract says they are (so a new place for the ids keeps the digests)."""
     import numpy as np
     import zarr
 
+    from gazeprep.contract.cache import validate
+
+    layout = validate(path)
     g = zarr.open_group(str(path), mode="r")
     out = {name: hashlib.sha256(np.asarray(g[name][:]).tobytes()).hexdigest()
-           for name in sorted(g.array_keys())}
-    out["_ids"] = hashlib.sha256("\n".join(g.attrs["ids"]).encode()).hexdigest()
+           for name in sorted(layout.arrays)}
+    out["_ids"] = hashlib.sha256("\n".join(layout.ids).encode()).hexdigest()
     return out
 
 

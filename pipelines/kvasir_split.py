@@ -2,11 +2,15 @@
 
 ``tune_render.py`` chooses the render defaults on the 780 tuning ids and ``bench_train.py`` trains
 on the same 780 and tests on the same 100, so no recipe ever tunes or selects on a test image.
+
+It is ``gazeprep split`` with counts (n - 100, 0, 100) and seed 20240601: the same id files come
+from ``gazeprep split CACHE --counts 780,0,100 --seed 20240601 --out split/`` (``train.txt``:
+the 780, ``test.txt``: the 100 held out).
 """
 
 from __future__ import annotations
 
-import numpy as np
+from gazeprep.export.split import split_ids as split_parts
 
 SEED = 20240601
 N_HELD_OUT = 100
@@ -24,10 +28,8 @@ def split_ids(ids: list[str]) -> tuple[list[str], list[str]]:
     -------
     (list of str, list of str)
         The ids left for tuning/training, and the 100 held-out ids: the first 100 of a
-        permutation of the sorted ids drawn with ``numpy.random.default_rng(20240601)``.
+        permutation of the sorted ids drawn with ``numpy.random.default_rng(20240601)``
+        (:func:`gazeprep.export.split.split_ids`).
     """
-    ids = sorted(ids)
-    perm = np.random.default_rng(SEED).permutation(len(ids))
-    held_out = sorted(ids[i] for i in perm[:N_HELD_OUT])
-    kept = sorted(ids[i] for i in perm[N_HELD_OUT:])
-    return kept, held_out
+    parts = split_parts(ids, (len(ids) - N_HELD_OUT, 0, N_HELD_OUT), SEED)
+    return parts["train"], parts["test"]

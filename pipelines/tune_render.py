@@ -29,7 +29,7 @@ import numpy as np
 from _common import data_dir, run
 from kvasir_split import SEED, split_ids
 
-from gazeprep.inspect.score import dice_iou
+from gazeprep.contract.metrics import dice_iou
 from gazeprep.render.images import index_folder, load_image, load_mask
 from gazeprep.render.maps import render_images
 from gazeprep.render.params import RenderParams

@@ -15,6 +15,13 @@ skips it when it decodes single chunks, which is what a random row read does), a
 records a CRC32C of every stored row (:func:`row_checksums`) that :func:`read_rows` compares
 with what it decoded. A row that cannot be decoded or does not match raises
 :class:`CorruptRowError` naming the array, the row and its id.
+
+This module uses zarr's private internals (``AsyncArray._get_selection``,
+``zarr.core.indexing.ChunkProjection``, ``zarr.core.sync.sync``, ``zarr.core.buffer``) for the
+batched row reads: they may change in any zarr release, which is why pyproject.toml bounds zarr
+below the next minor version not yet tested. Without them :func:`read_rows` falls back to
+``array[i]`` per row (same result, slower), but a changed signature would fail: test a new zarr
+minor version (the whole test suite) before raising the bound.
 """
 
 from __future__ import annotations
@@ -113,7 +120,8 @@ def open_arrays(path: str | Path, names: Sequence[str], mode: str = "r") -> dict
 
 
 def create_rows_array(group, name: str, rows: int, row_shape: tuple[int, ...], dtype: str,
-                      shard_rows: int):
+                      shard_rows: int, dimension_names: Sequence[str] | None = None,
+                      attributes: dict | None = None):
     """Create an array of ``rows`` samples, one sample per chunk, ``shard_rows`` per shard file.
 
     Parameters
@@ -130,6 +138,10 @@ def create_rows_array(group, name: str, rows: int, row_shape: tuple[int, ...], d
         NumPy dtype name.
     shard_rows : int
         Samples per shard.
+    dimension_names : sequence of str, optional
+        Name of every axis (Zarr v3 ``dimension_names``, which xarray reads).
+    attributes : dict, optional
+        The array's attributes.
     """
     with pipeline():
         return group.create_array(
@@ -141,6 +153,8 @@ def create_rows_array(group, name: str, rows: int, row_shape: tuple[int, ...], d
             compressors=compressors(),
             fill_value=0,
             overwrite=True,
+            dimension_names=None if dimension_names is None else tuple(dimension_names),
+            attributes=attributes,
         )
 
 

@@ -47,3 +47,27 @@ def load_cache(path: str | Path, *, require_complete: bool = True):
     except InputError as exc:  # the contract's error, as gazeprep's
         raise GazeprepError(exc.message, file=exc.file, line=exc.line) from exc
     return zarr.open_group(str(path), mode="r", zarr_format=3)
+
+
+def sample_values(g) -> dict:
+    """The sample arrays of an open cache (ids, ``orig_size``, ``spacing``, ``has_mask``,
+    ``n_fixations``: see :data:`gazeprep.contract.cache.SAMPLE_ARRAYS`) as lists, ids as str."""
+    import numpy as np
+
+    from gazeprep.contract.cache import ID_ARRAY, SAMPLE_ARRAYS
+
+    out = {name: np.asarray(g[name][...]).tolist() for name in SAMPLE_ARRAYS}
+    out[ID_ARRAY] = [str(i) for i in out[ID_ARRAY]]
+    return out
+
+
+def load_layout(path: str | Path, *, require_complete: bool = True):
+    """The contract's description of a checked cache (:class:`~gazeprep.contract.cache.
+    CacheLayout`: ids, sizes, spacings, which samples have masks); see :func:`load_cache`."""
+    from gazeprep.contract.cache import validate
+
+    load_cache(path, require_complete=require_complete)
+    try:
+        return validate(path, require_complete)
+    except InputError as exc:
+        raise GazeprepError(exc.message, file=exc.file, line=exc.line) from exc

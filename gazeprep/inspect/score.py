@@ -1,44 +1,17 @@
-"""Quality of a render cache against its ground-truth masks: Dice and IoU per image."""
+"""Quality of a render cache against its ground-truth masks: Dice and IoU per image.
+
+The metrics are the contract's (:mod:`gazeprep.contract.metrics`), the ones ``gradseg eval``
+reports.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from gazeprep.errors import GazeprepError
-
-if TYPE_CHECKING:
-    import numpy as np
 
 #: Level maps are foreground where their value is above this.
 LEVEL_THRESHOLD = 0.5
 #: The heatmap is foreground where its value is above this (GazeMedSeg's rule).
 HEATMAP_THRESHOLD = 0.5
-
-
-def dice_iou(pred: np.ndarray, truth: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Dice and IoU of binary masks over their last two axes.
-
-    Both empty counts as a perfect match (1.0).
-
-    Parameters
-    ----------
-    pred, truth : ndarray of bool, shape (..., H, W)
-
-    Returns
-    -------
-    dice, iou : ndarray of float64, shape (...)
-    """
-    import numpy as np
-
-    pred = pred.astype(bool)
-    truth = truth.astype(bool)
-    inter = (pred & truth).sum(axis=(-2, -1)).astype(np.float64)
-    sp = pred.sum(axis=(-2, -1)).astype(np.float64)
-    st = truth.sum(axis=(-2, -1)).astype(np.float64)
-    union = sp + st - inter
-    dice = np.where(sp + st > 0, 2 * inter / np.maximum(sp + st, 1), 1.0)
-    iou = np.where(union > 0, inter / np.maximum(union, 1), 1.0)
-    return dice, iou
 
 
 def score_cache(g, level_threshold: float = LEVEL_THRESHOLD,
@@ -65,13 +38,16 @@ def score_cache(g, level_threshold: float = LEVEL_THRESHOLD,
     import numpy as np
     import polars as pl
 
+    from gazeprep.contract.cache import ID_ARRAY
+    from gazeprep.contract.metrics import dice_iou
+    from gazeprep.inspect.load import sample_values
     from gazeprep.render.maps import from_uint8
 
     if "mask" not in g:  # (listing members would warn about user files in the folder)
         raise GazeprepError("the cache has no ground-truth masks: render it with --masks DIR")
-    a = g.attrs
-    ids, n = a["ids"], len(a["ids"])
-    has = a.get("has_mask", [True] * n)
+    values = sample_values(g)
+    ids, has, n_fix = values[ID_ARRAY], values["has_mask"], values["n_fixations"]
+    n = len(ids)
     levels = g["maps"].shape[1]
     cols: dict[str, list] = {"image": [], "n_fixations": []}
     for start in range(0, n, batch):
@@ -87,9 +63,7 @@ def score_cache(g, level_threshold: float = LEVEL_THRESHOLD,
             "heatmap": from_uint8(g["heatmap"][sl][keep, 0]) > heatmap_threshold,
         }
         cols["image"] += [i for i, k in zip(ids[sl], keep, strict=True) if k]
-        cols["n_fixations"] += [
-            int(v) for v, k in zip(a["n_fixations"][sl], keep, strict=True) if k
-        ]
+        cols["n_fixations"] += [int(v) for v, k in zip(n_fix[sl], keep, strict=True) if k]
         for name, pred in parts.items():
             d, j = dice_iou(pred, truth)
             cols.setdefault(f"{name}_dice", []).extend(d.tolist())

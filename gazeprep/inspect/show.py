@@ -179,12 +179,16 @@ def compose(
 
 def render_show(g, image_id: str, tracks) -> np.ndarray:
     """Panel of one cached image (see :func:`compose`); ``tracks`` as in ``compose``."""
-    ids = g.attrs["ids"]
+    from gazeprep.contract.cache import ID_ARRAY
+    from gazeprep.inspect.load import sample_values
+
+    values = sample_values(g)
+    ids = values[ID_ARRAY]
     if image_id not in ids:
         near = [i for i in ids if i.startswith(image_id[:4])][:3]
         raise GazeprepError(f"image id {image_id!r} is not in the cache (e.g. {near or ids[:3]})")
     i = ids.index(image_id)
-    has_mask = "mask" in set(g.array_keys()) and g.attrs.get("has_mask", [True] * len(ids))[i]
+    has_mask = "mask" in set(g.array_keys()) and values["has_mask"][i]
     return compose(
         g["image"][i],
         from_uint8(g["maps"][i]),

@@ -2,7 +2,8 @@
 
 The cache folder (``--out``) may hold the user's files too (a training run, notes, their own
 Zarr arrays in the group). Render owns only the group's ``zarr.json`` and the arrays named in
-:data:`gazeprep.contract.cache.ARRAYS` (:func:`owned`); it refuses a folder that is neither
+:data:`gazeprep.contract.cache.ARRAYS` and :data:`~gazeprep.contract.cache.SAMPLE_ARRAYS`
+(:func:`owned`); it refuses a folder that is neither
 empty nor a gazeprep cache (:func:`inspect_out`). The group's layout (:func:`create_layout`,
 :func:`new_attrs`) follows the cache contract, :mod:`gazeprep.contract.cache`.
 
@@ -13,11 +14,13 @@ Every change goes through :func:`gazeprep.outputs.transaction`, with the group's
   folder and swaps its arrays in; the old cache stays complete and readable until then;
 - an *incremental* update writes each touched shard in full into a staging copy of its array
   (:func:`stage_shard`: the unchanged rows of that shard are copied, the other shards are not)
-  and swaps the shard files in, one transaction per shard: a kill leaves every shard old or
-  new with keys that say which, ``complete: false`` until the last one, and the rerun finishes.
+  and swaps the shard files in, one transaction per shard, with the sample arrays (one chunk
+  each, :func:`stage_table`): a kill leaves every shard old or new with keys that say which,
+  ``complete: false`` until the last one, and the rerun finishes.
 
 :func:`find_damaged` decodes every shard and compares each row with its recorded CRC32C, so
-the "up to date" check never keeps a damaged, truncated or missing shard.
+the "up to date" check never keeps a damaged, truncated or missing shard; a sample array that
+does not decode (its chunk's CRC32C) makes the cache be rebuilt (:func:`stored_table`).
 """
 
 from __future__ import annotations
@@ -29,8 +32,20 @@ from pathlib import Path
 
 import numpy as np
 
-from gazeprep.contract.cache import ARRAYS, FORMAT, FORMAT_VERSION, channels
-from gazeprep.contract.zarr_io import create_rows_array, open_arrays, pipeline, row_checksum
+from gazeprep.contract.cache import (
+    ARRAYS,
+    FORMAT,
+    FORMAT_VERSION,
+    ID_ARRAY,
+    SAMPLE_ARRAYS,
+    channels,
+    create_row_array,
+    create_sample_arrays,
+    read_sample_table,
+    sample_table,
+)
+from gazeprep.contract.errors import InputError
+from gazeprep.contract.zarr_io import open_arrays, pipeline, row_checksum
 from gazeprep.errors import GazeprepError
 from gazeprep.outputs import recover, transaction
 from gazeprep.render.params import RenderParams
@@ -44,7 +59,8 @@ _PARTIAL = re.compile(r"^zarr\.[0-9a-f]+\.partial$")  # zarr's temporary name fo
 def owned(name: str) -> bool:
     """Whether ``name`` (relative to the cache folder) is written by render."""
     top = name.split("/", 1)[0]
-    return top in ARRAYS or top == RECORD or bool(_PARTIAL.match(top))
+    return (top in ARRAYS or top in SAMPLE_ARRAYS or top == RECORD
+            or bool(_PARTIAL.match(top)))
 
 
 def inspect_out(out: Path, notes: list[str]) -> dict | None:
@@ -102,8 +118,17 @@ def array_specs(levels: int, with_masks: bool) -> dict[str, tuple[int, str]]:
 
 
 def present_arrays(out: Path) -> list[str]:
-    """The render arrays stored in the cache at ``out``."""
-    return [n for n in ARRAYS if (out / n / "zarr.json").is_file()]
+    """The render arrays (row and sample arrays) stored in the cache at ``out``."""
+    return [n for n in (*ARRAYS, *SAMPLE_ARRAYS) if (out / n / "zarr.json").is_file()]
+
+
+def stored_table(out: Path) -> dict | None:
+    """The sample arrays of the cache at ``out`` (ids first); None when any is missing,
+    damaged or of the wrong length (the cache is then rebuilt)."""
+    try:
+        return read_sample_table(out)
+    except InputError:
+        return None
 
 
 def write_attrs(path: Path, template: Path, attrs: dict) -> None:
@@ -162,42 +187,59 @@ def find_damaged(out: Path, attrs: dict, names: list[str]) -> set[int]:
     return damaged
 
 
-def create_layout(root: Path, n: int, params: RenderParams, with_masks: bool, shard: int,
-                  attrs: dict) -> dict:
-    """Create the group (with ``attrs``) and its empty arrays at ``root``; returns the arrays."""
+def create_layout(root: Path, params: RenderParams, with_masks: bool, shard: int, attrs: dict,
+                  table: dict) -> dict:
+    """Create the group (with ``attrs``), its empty row arrays and its sample arrays (holding
+    ``table``) at ``root``; returns the row arrays."""
     import zarr
 
     g = zarr.create_group(store=str(root), zarr_format=3, attributes=attrs)
-    s = params.size
-    return {name: create_rows_array(g, name, n, (c, s, s), dtype, shard)
-            for name, (c, dtype) in array_specs(params.levels, with_masks).items()}
+    n = len(table[ID_ARRAY])
+    create_sample_arrays(g, table)
+    return {name: create_row_array(g, name, n, params.size, params.levels, shard)
+            for name in array_specs(params.levels, with_masks)}
 
 
 def new_attrs(plan: RenderPlan, params: RenderParams) -> dict:
     """Group attributes of a cache with nothing rendered yet."""
     n, names = len(plan.samples), array_specs(params.levels, plan.with_masks)
-    attrs = {
-        "format": FORMAT, "format_version": FORMAT_VERSION, "ids": [s.id for s in plan.samples],
+    return {
+        "format": FORMAT, "format_version": FORMAT_VERSION,
         "size": params.size, "levels": params.levels, "params": params.to_dict(),
         "ingest": plan.ingest, "complete": False, "sample_keys": [""] * n,
-        "n_fixations": [0] * n, "orig_size": [[0, 0]] * n,
         "row_crc32c": {name: [0] * n for name in names},
     }
-    if plan.with_masks:
-        attrs["has_mask"] = [False] * n
-    return attrs
 
 
-def record_sample(attrs: dict, plan: RenderPlan, i: int, j: int, key: str, res: dict) -> None:
-    """Store sample ``i`` (row ``j`` of the rendered batch ``res``) in ``attrs``."""
+def new_table(plan: RenderPlan) -> dict:
+    """The sample arrays of a cache with nothing rendered yet (ids set, the rest at fill)."""
+    return sample_table([s.id for s in plan.samples])
+
+
+def record_sample(attrs: dict, table: dict, plan: RenderPlan, i: int, j: int, key: str,
+                  res: dict) -> None:
+    """Store sample ``i`` (row ``j`` of the rendered batch ``res``) in ``attrs`` and ``table``."""
     smp = plan.samples[i]
     attrs["sample_keys"][i] = key
-    attrs["n_fixations"][i] = smp.n_fixations
-    attrs["orig_size"][i] = [int(v) for v in res["orig_size"][j]]
-    if plan.with_masks:
-        attrs["has_mask"][i] = smp.mask_path is not None
+    table["n_fixations"][i] = smp.n_fixations
+    table["orig_size"][i] = res["orig_size"][j]
+    table["spacing"][i] = res["spacing"][j]
+    table["has_mask"][i] = plan.with_masks and smp.mask_path is not None
     for name, sums in attrs["row_crc32c"].items():
         sums[i] = row_checksum(res[name][j])
+
+
+def write_table(root: Path, table: dict) -> None:
+    """(Re)write every sample array of the group at ``root`` with ``table``'s values."""
+    import zarr
+
+    create_sample_arrays(zarr.open_group(str(root), mode="r+", zarr_format=3), table)
+
+
+def stage_table(out: Path, st, table: dict) -> None:
+    """Stage every sample array (one chunk each, rewritten whole) into the transaction ``st``."""
+    for name in SAMPLE_ARRAYS:
+        stage_shard(out, st, name, 0, 0, table[name])
 
 
 def by_shard(todo: list[int], per: int) -> list[tuple[int, list[int]]]:
@@ -209,11 +251,11 @@ def by_shard(todo: list[int], per: int) -> list[tuple[int, list[int]]]:
 
 
 def commit_layout(out: Path, plan: RenderPlan, params: RenderParams, shard: int, attrs: dict,
-                  notes: list[str]) -> None:
+                  table: dict, notes: list[str]) -> None:
     """Create an empty cache at ``out`` (missing or empty folder) in one swap."""
     with transaction(out, owned, notes) as st:
-        arrays = create_layout(st.path, len(plan.samples), params, plan.with_masks, shard, attrs)
-        for name in arrays:
+        arrays = create_layout(st.path, params, plan.with_masks, shard, attrs, table)
+        for name in (*arrays, *SAMPLE_ARRAYS):
             st.add(name)
         st.add(RECORD)
         st.commit(RECORD)

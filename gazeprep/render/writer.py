@@ -2,12 +2,14 @@
 
 The layout is the cache contract's (:mod:`gazeprep.contract.cache`): one Zarr v3 group, uint8
 arrays ``image``, ``maps``, ``heatmap``, ``pseudo`` and (with masks) ``mask``, one sample per
-chunk, several per shard, a CRC32C per chunk and per row (``row_crc32c``). Render adds the
-attributes ``params``, ``ingest``, ``n_fixations``, ``sample_keys`` and ``empty``.
+chunk, several per shard, a CRC32C per chunk and per row (``row_crc32c``), and the sample arrays
+(ids, original sizes and spacings, ``has_mask``, ``n_fixations``). Render adds the attributes
+``params``, ``ingest``, ``sample_keys`` and ``empty``.
 
 Incremental updates: every sample carries a render key (hash of the render parameters, its image
 and mask files and its fixations) in the attribute ``sample_keys``; a sample is rendered again only
-when its key changed or its shard is damaged. How changes reach the disk without ever deleting a
+when its key changed or its shard is damaged. The sample arrays are one chunk each and go into
+every swap whole. How changes reach the disk without ever deleting a
 user's file or leaving a half-replaced cache is in :mod:`gazeprep.render.store`: a rebuild swaps
 a whole new group in; an incremental update swaps shard by shard, keys and checksums in the same
 swap, and ``complete`` is set by the last one, so a render killed half-way leaves ``complete:
@@ -24,7 +26,14 @@ from pathlib import Path
 
 import numpy as np
 
-from gazeprep.contract.cache import FORMAT, FORMAT_VERSION, REQUIRED, SHARD_SAMPLES
+from gazeprep.contract.cache import (
+    FORMAT,
+    FORMAT_VERSION,
+    ID_ARRAY,
+    REQUIRED,
+    SAMPLE_ARRAYS,
+    SHARD_SAMPLES,
+)
 from gazeprep.outputs import transaction
 from gazeprep.render.params import RenderParams
 from gazeprep.render.plan import RenderPlan, Sample
@@ -37,11 +46,15 @@ from gazeprep.render.store import (
     find_damaged,
     inspect_out,
     new_attrs,
+    new_table,
     owned,
     present_arrays,
     record_sample,
     stage_shard,
+    stage_table,
+    stored_table,
     write_attrs,
+    write_table,
 )
 
 
@@ -106,8 +119,9 @@ def render_samples(
     dict of str to ndarray
         ``image`` (B,3,S,S) uint8, ``maps`` (B,L,S,S) uint8, ``heatmap`` (B,1,S,S) uint8,
         ``pseudo`` (B,1,S,S) uint8, ``mask`` (B,1,S,S) uint8 (zeros where no mask), ``orig_size``
-        (B,2) int.
+        (B,2) int, ``spacing`` (B,2) float (mm between rows and columns; NaN where unknown).
     """
+    from gazeprep.contract.spacing import pixel_spacing
     from gazeprep.render.images import load_image, load_mask
     from gazeprep.render.maps import render_images, to_uint8
     from gazeprep.render.pseudo import pseudo_masks
@@ -134,6 +148,8 @@ def render_samples(
         "pseudo": pseudo_masks(maps, params, images, heat, workers),
         "mask": np.stack(masks) if masks else np.zeros((0, 1, s, s), np.uint8),
         "orig_size": np.array([hw for _, hw in loaded], dtype=np.int64).reshape(-1, 2),
+        "spacing": np.array([pixel_spacing(smp.image) or (np.nan, np.nan) for smp in samples],
+                            dtype=np.float64).reshape(-1, 2),
     }
 
 
@@ -185,35 +201,36 @@ def update_cache(
                progress, after_batch)
     old = inspect_out(job.out, report.notes)
     if old is None:
-        attrs = new_attrs(plan, params)
-        commit_layout(job.out, plan, params, shard, attrs, report.notes)
-        _update_shards(job, list(range(len(plan.samples))), attrs)
+        attrs, table = new_attrs(plan, params), new_table(plan)
+        commit_layout(job.out, plan, params, shard, attrs, table, report.notes)
+        _update_shards(job, list(range(len(plan.samples))), attrs, table)
         return report
     present = present_arrays(job.out)
-    if force or not _reusable(old, present, job):
+    table = None if force or not _reusable(old, present, job) else stored_table(job.out)
+    if table is None or table[ID_ARRAY].tolist() != [s.id for s in plan.samples]:
         _rebuild(job, present)
         return report
-    _update(job, dict(old), present)
+    _update(job, dict(old), present, table)
     return report
 
 
 def _reusable(attrs: dict, present: list[str], job: _Job) -> bool:
-    """Whether the existing cache has this plan's layout (else it is rebuilt)."""
+    """Whether the existing cache has this plan's layout (else it is rebuilt); the ids and the
+    other sample arrays are checked when they are read (:func:`stored_table`)."""
     a, params = attrs, job.params
     return (
         a.get("format") == FORMAT
         and a.get("format_version") == FORMAT_VERSION
-        and a.get("ids") == [s.id for s in job.plan.samples]
         and a.get("size") == params.size
         and a.get("levels") == params.levels
         and ("mask" in present) == job.plan.with_masks
-        and set(REQUIRED) <= set(present)
+        and {*REQUIRED, *SAMPLE_ARRAYS} <= set(present)
         and len(a.get("sample_keys", [])) == len(job.plan.samples)
         and set(a.get("row_crc32c", {})) >= set(job.names)
     )
 
 
-def _update(job: _Job, attrs: dict, present: list[str]) -> None:
+def _update(job: _Job, attrs: dict, present: list[str], table: dict) -> None:
     """Render the samples of a reusable cache whose key changed or whose shard is damaged."""
     ids, keys, report = [s.id for s in job.plan.samples], job.keys, job.report
     damaged = find_damaged(job.out, attrs, job.names)
@@ -229,16 +246,16 @@ def _update(job: _Job, attrs: dict, present: list[str]) -> None:
         _rebuild(job, present)
         return
     attrs.update(params=job.params.to_dict(), ingest=job.plan.ingest)
-    _update_shards(job, todo, attrs)
+    _update_shards(job, todo, attrs, table)
 
 
 def _rebuild(job: _Job, present: list[str]) -> None:
     """Render everything into a new group in the staging folder, then swap its arrays in."""
     plan, params, report = job.plan, job.params, job.report
     n = len(plan.samples)
-    attrs = new_attrs(plan, params)
+    attrs, table = new_attrs(plan, params), new_table(plan)
     with transaction(job.out, owned, report.notes) as st:
-        arrays = create_layout(st.path, n, params, plan.with_masks, job.shard, attrs)
+        arrays = create_layout(st.path, params, plan.with_masks, job.shard, attrs, table)
         per = arrays["image"].shards[0]
         done = 0
         for _, members in by_shard(list(range(n)), per):
@@ -247,15 +264,17 @@ def _rebuild(job: _Job, present: list[str]) -> None:
             for name, arr in arrays.items():
                 arr[lo:hi] = res[name]
             for j, i in enumerate(members):
-                record_sample(attrs, plan, i, j, job.keys[i], res)
+                record_sample(attrs, table, plan, i, j, job.keys[i], res)
             done += len(members)
             job.batch_done(done, n)
         attrs.update(empty=report.empty, complete=True)
+        write_table(st.path, table)
         write_attrs(st.path / RECORD, st.path / RECORD, attrs)
-        for name in arrays:
+        written = (*arrays, *SAMPLE_ARRAYS)
+        for name in written:
             st.add(name)
         for name in present:
-            if name not in arrays:
+            if name not in written:
                 st.remove(name)
                 report.removed.append(name)
         st.add(RECORD)
@@ -264,8 +283,9 @@ def _rebuild(job: _Job, present: list[str]) -> None:
     report.rendered = [s.id for s in plan.samples]
 
 
-def _update_shards(job: _Job, todo: list[int], attrs: dict) -> None:
-    """Render ``todo`` and swap each touched shard in, keys and checksums with it."""
+def _update_shards(job: _Job, todo: list[int], attrs: dict, table: dict) -> None:
+    """Render ``todo`` and swap each touched shard in, keys, checksums and sample arrays with
+    it."""
     from gazeprep.contract.zarr_io import open_arrays
 
     plan, report, names = job.plan, job.report, job.names
@@ -276,13 +296,13 @@ def _update_shards(job: _Job, todo: list[int], attrs: dict) -> None:
     for g, (k, members) in enumerate(groups):
         res = render_samples([plan.samples[i] for i in members], job.params)
         for j, i in enumerate(members):
-            record_sample(attrs, plan, i, j, job.keys[i], res)
+            record_sample(attrs, table, plan, i, j, job.keys[i], res)
         if g == len(groups) - 1:
             attrs.update(empty=report.empty, complete=True)
         else:
             attrs["complete"] = False
-        _swap_shard(job, arrays, k, members, res, attrs)
-        report.rendered += [attrs["ids"][i] for i in members]
+        _swap_shard(job, arrays, k, members, res, attrs, table)
+        report.rendered += [plan.samples[i].id for i in members]
         done += len(members)
         job.batch_done(done, len(todo))
     if not groups:  # only the ingest identity changed
@@ -294,16 +314,17 @@ def _update_shards(job: _Job, todo: list[int], attrs: dict) -> None:
 
 
 def _swap_shard(job: _Job, arrays: dict, k: int, members: list[int], res: dict,
-                attrs: dict) -> None:
+                attrs: dict, table: dict) -> None:
     """Write shard ``k`` whole (the rendered ``members`` and its other rows, read back checked)
-    into the staging folder and swap it in with the group's attributes, in one transaction."""
+    into the staging folder and swap it in with the sample arrays and the group's attributes,
+    in one transaction."""
     from gazeprep.contract.zarr_io import read_rows
 
     names, n, per = job.names, len(job.plan.samples), arrays["image"].shards[0]
     lo, hi = k * per, min(n, (k + 1) * per)
     mine = set(members)
     keep = [i for i in range(lo, hi) if i not in mine]
-    old = read_rows([arrays[m] for m in names], keep, ids=attrs["ids"],
+    old = read_rows([arrays[m] for m in names], keep, ids=[s.id for s in job.plan.samples],
                     checksums=[attrs["row_crc32c"][m] for m in names]) if keep else None
     with transaction(job.out, owned, job.report.notes) as st:
         for m, name in enumerate(names):
@@ -312,6 +333,7 @@ def _swap_shard(job: _Job, arrays: dict, k: int, members: list[int], res: dict,
             if keep:
                 block[[i - lo for i in keep]] = old[m]
             stage_shard(job.out, st, name, k, lo, block)
+        stage_table(job.out, st, table)
         write_attrs(st.file(RECORD), job.out / RECORD, attrs)
         st.add(RECORD)
         st.commit(RECORD)

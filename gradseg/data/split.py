@@ -10,19 +10,15 @@ from gradseg.errors import GradsegError, usage_error
 
 
 def read_ids_file(path: str | Path) -> list[str]:
-    """Image ids from a text file, one per line (blank lines and ``#`` comments ignored).
+    """Image ids from an id file (:func:`gazeprep.contract.ids.read_ids_file`: one a line,
+    blank lines and ``#`` comments ignored, ``a.png`` gives ``a``), as a gradseg error."""
+    from gazeprep.contract.errors import InputError
+    from gazeprep.contract.ids import read_ids_file as read
 
-    A line that looks like a file name (``a.png``) gives its stem (``a``).
-    """
-    p = Path(path)
-    if not p.is_file():
-        raise GradsegError("ids file not found", file=p)
-    out = []
-    for line in p.read_text().splitlines():
-        s = line.split("#", 1)[0].strip()
-        if s:
-            out.append(Path(s).stem if "." in s else s)
-    return out
+    try:
+        return read(path)
+    except InputError as exc:
+        raise GradsegError(exc.message, file=exc.file) from exc
 
 
 def split_ids(ids: list[str], val_fraction: float, seed: int) -> tuple[list[str], list[str]]:

@@ -134,7 +134,7 @@ def test_render_cli_options_recorded_and_changes_rerender(tmp_path, medical, tre
     res = runner.invoke(app, base + ["--window", "40,400"])
     assert res.exit_code == 0, res.output
     g = zarr.open_group(str(tmp_path / "c.zarr"), mode="r")
-    assert g.attrs["ids"] == ["v_1", "v_2", "v_3"]
+    assert g["sample"][:].tolist() == ["v_1", "v_2", "v_3"]
     assert g.attrs["params"]["image"] == {"window": [40.0, 400.0], "slice_axis": 2,
                                           "slice_base": 1, "flip": False, "label": None}
     first = g["image"][:]
@@ -213,7 +213,7 @@ def test_predict_and_eval_on_volumes_use_the_checkpoints_options(tmp_path, capsy
               str(msk_dir), "--json", "--out", str(tmp_path / "e.parquet")])
     res = json.loads(capsys.readouterr().out)
     assert res["n_images"] == K
-    assert pl.read_parquet(tmp_path / "e.parquet")["id"].to_list() == ["v_1", "v_2", "v_3"]
+    assert pl.read_parquet(tmp_path / "e.parquet")["image"].to_list() == ["v_1", "v_2", "v_3"]
     with pytest.raises(SystemExit) as e:
         main(["eval", "--checkpoint", str(ckpt), "--images", str(img_dir), "--masks",
               str(msk_dir), "--window", "1,2,3"])

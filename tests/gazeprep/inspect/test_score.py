@@ -11,8 +11,9 @@ import zarr
 from typer.testing import CliRunner
 
 from gazeprep.cli import app
-from gazeprep.contract.zarr_io import row_checksums
-from gazeprep.inspect.score import dice_iou, score_cache
+from gazeprep.contract.cache import sample_table, write_cache
+from gazeprep.contract.metrics import dice_iou
+from gazeprep.inspect.score import score_cache
 
 S = 8
 
@@ -29,7 +30,6 @@ def test_dice_iou_values():
 
 
 def _cache(path, with_mask=True):
-    g = zarr.create_group(store=str(path), overwrite=True, zarr_format=3)
     n = 3
     mask = np.zeros((n, 1, S, S), np.uint8)
     mask[:, :, 2:6, 2:6] = 1
@@ -44,15 +44,11 @@ def _cache(path, with_mask=True):
               "pseudo": pseudo}
     if with_mask:
         arrays["mask"] = mask
-    for name, arr in arrays.items():
-        c = arr.shape[1]
-        g.create_array(name, shape=arr.shape, dtype=arr.dtype, chunks=(1, c, S, S),
-                       shards=(2, c, S, S))[:] = arr
-    g.attrs.put({"format": "gazeprep-maps", "format_version": 3, "ids": ["a", "b", "c"],
-                 "size": S, "levels": 2, "params": {}, "ingest": {}, "n_fixations": [3, 4, 5],
-                 "orig_size": [[S, S]] * 3, "complete": True,
-                 "row_crc32c": {k: row_checksums(a) for k, a in arrays.items()},
-                 **({"has_mask": [True, True, False]} if with_mask else {})})
+    table = sample_table(["a", "b", "c"])
+    table["n_fixations"][:] = [3, 4, 5]
+    table["orig_size"][:] = (S, S)
+    table["has_mask"][:] = [True, True, False] if with_mask else False
+    write_cache(path, arrays, table, {"params": {}, "ingest": {}}, shard=2)
     return path
 
 

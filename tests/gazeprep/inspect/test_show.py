@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import polars as pl
-import zarr
 from skimage.io import imread
 from typer.testing import CliRunner
 
 from gazeprep.cli import app
-from gazeprep.contract.zarr_io import row_checksums
+from gazeprep.contract.cache import sample_table, write_cache
 from gazeprep.inspect.show import GREEN, compose, draw_text
 from gazeprep.render.maps import to_uint8
 
@@ -49,17 +48,12 @@ def test_compose_tiles_contour_and_track():
 
 def test_cli_show_writes_png(tmp_path):
     image, maps, heat, pseudo, mask, track = _inputs()
-    g = zarr.create_group(store=str(tmp_path / "c.zarr"), zarr_format=3)
     arrays = {"image": image[None], "maps": to_uint8(maps[None]),
               "heatmap": to_uint8(heat[None, None]), "pseudo": pseudo[None, None],
               "mask": mask[None, None]}
-    for name, arr in arrays.items():
-        c = arr.shape[1]
-        g.create_array(name, shape=arr.shape, dtype=arr.dtype, chunks=(1, c, S, S),
-                       shards=(1, c, S, S))[:] = arr
-    g.attrs.put({"format": "gazeprep-maps", "format_version": 3, "ids": ["x1"], "size": S,
-                 "levels": 4, "has_mask": [True], "complete": True,
-                 "row_crc32c": {k: row_checksums(a) for k, a in arrays.items()}})
+    table = sample_table(["x1"])
+    table["has_mask"][:] = True
+    write_cache(tmp_path / "c.zarr", arrays, table, {}, shard=1)
     gaze = tmp_path / "gaze"
     gaze.mkdir()
     pl.DataFrame({"image": ["x1"], "session": ["s"], "x": [track[0].tolist()],

@@ -27,22 +27,34 @@ def test_layout_is_exactly_the_contract(render_dataset, render_plan, render_para
     g = load_cache(out)
     specs = {"image": (3, np.uint8), "maps": (4, np.uint8), "heatmap": (1, np.uint8),
              "pseudo": (1, np.uint8), "mask": (1, np.uint8)}
-    assert set(g.array_keys()) == set(specs)
+    dims = {"image": "rgb", "maps": "level", "heatmap": "band", "pseudo": "band", "mask": "band"}
+    samples = {"sample": ((5,), "sample"), "orig_size": ((5, 2), "hw"),
+               "spacing": ((5, 2), "hw"), "has_mask": ((5,), "sample"),
+               "n_fixations": ((5,), "sample")}
+    assert set(g.array_keys()) == set(specs) | set(samples)
     for name, (c, dt) in specs.items():
         a = g[name]
         assert a.shape == (5, c, S, S) and a.dtype == dt, name
         assert a.chunks == (1, c, S, S) and a.shards == (2, c, S, S), name
+        assert a.metadata.dimension_names == ("sample", dims[name], "y", "x"), name
         blosc, crc = a.compressors
         assert blosc.cname.value == "lz4" and type(crc).__name__ == "Crc32cCodec", name
+    for name in ("image", "maps", "heatmap"):
+        assert g[name].attrs["scale_factor"] == 1 / 255 and g[name].attrs["units"] == "1"
+    for name, (shape, last) in samples.items():
+        assert g[name].shape == shape and g[name].metadata.dimension_names[-1] == last, name
     a = g.attrs
-    assert a["format"] == "gazeprep-maps" and a["format_version"] == 3 and a["complete"] is True
-    assert a["ids"] == [f"im{i}" for i in range(5)] and a["size"] == S and a["levels"] == 4
+    assert a["format"] == "gazeprep-maps" and a["format_version"] == 4 and a["complete"] is True
+    assert a["size"] == S and a["levels"] == 4
+    assert not {"ids", "orig_size", "has_mask", "n_fixations"} & set(a)
     assert a["params"]["tau"] == render_params().tau
     assert a["params"]["ratios"] == [1, 0.75, 0.5, 0.25]
     assert "tracks_sha256" in a["ingest"]
-    assert a["n_fixations"] == [3, 4, 5 + 1, 6, 0]
-    assert a["orig_size"] == [[30, 40]] * 5
-    assert a["has_mask"] == [True, True, True, False, True]
+    assert g["sample"][:].tolist() == [f"im{i}" for i in range(5)]
+    assert g["n_fixations"][:].tolist() == [3, 4, 5 + 1, 6, 0]
+    assert g["orig_size"][:].tolist() == [[30, 40]] * 5
+    assert np.isnan(g["spacing"][:]).all()  # PNG/JPEG files carry no spacing in mm
+    assert g["has_mask"][:].tolist() == [True, True, True, False, True]
     maps = g["maps"][:]
     assert maps[:4].max() > 0.99 * 255  # about 1 on the tracks
     assert not maps[4].any() and not g["heatmap"][4].any() and not g["pseudo"][4].any()
@@ -103,7 +115,7 @@ def test_interrupted_render_resumes_to_identical_cache(render_dataset, render_pl
     g, r = load_cache(out), load_cache(ref)
     for name in r.array_keys():
         np.testing.assert_array_equal(g[name][:], r[name][:], err_msg=name)
-    for key in ("ids", "n_fixations", "orig_size", "has_mask", "params", "sample_keys"):
+    for key in ("params", "sample_keys", "row_crc32c"):
         assert g.attrs[key] == r.attrs[key], key
 
 

@@ -16,26 +16,27 @@ import polars as pl
 import pytest
 import zarr
 
-from gazeprep.contract.cache import ARRAYS, FORMAT_VERSION
+from gazeprep.contract.cache import ARRAYS, FORMAT_VERSION, SAMPLE_ARRAYS, validate
 from gazeprep.errors import GazeprepError
 from gazeprep.inspect.load import load_cache
 from gazeprep.render.writer import update_cache
 
-CACHE_OWN = (*ARRAYS, "zarr.json", ".gazeprep-staging")
+CACHE_OWN = (*ARRAYS, *SAMPLE_ARRAYS, "zarr.json", ".gazeprep-staging")
 
 
 def _snapshot(out: Path) -> dict:
     """Every array's data and the attributes that describe it, read through load_cache."""
     g = load_cache(out)
-    snap = {name: g[name][:] for name in ARRAYS if name in g}
-    snap["attrs"] = {k: g.attrs[k] for k in ("ids", "levels", "sample_keys", "row_crc32c")}
+    snap = {name: g[name][:] for name in (*ARRAYS, *SAMPLE_ARRAYS) if name in g}
+    snap["attrs"] = {k: g.attrs[k] for k in ("levels", "sample_keys", "row_crc32c")}
     return snap
 
 
 def _same(a: dict, b: dict) -> bool:
     if set(a) != set(b) or a["attrs"] != b["attrs"]:
         return False
-    return all(np.array_equal(a[k], b[k]) for k in a if k != "attrs")
+    return all(np.array_equal(a[k], b[k], equal_nan=a[k].dtype.kind == "f")
+               for k in a if k != "attrs")
 
 
 def _user_files(out: Path) -> None:
@@ -124,13 +125,31 @@ def test_param_change_rebuilds_without_deleting_user_files(render_dataset, rende
     assert load_cache(out).attrs["params"]["tau"] == 0.2
 
 
-def test_old_format_version_is_rebuilt_by_render(render_dataset, render_plan, render_params):
+@pytest.mark.parametrize("version", [2, 3])
+def test_old_format_version_is_rebuilt_by_render(render_dataset, render_plan, render_params,
+                                                 version):
     out = render_dataset / "maps.zarr"
     update_cache(render_plan(render_dataset), render_params(), out, shard=2)
     g = zarr.open_group(str(out), mode="r+")
-    g.attrs["format_version"] = 2
+    g.attrs["format_version"] = version
+    with pytest.raises(GazeprepError, match=f"format version {version}, expected 4"):
+        load_cache(out)
     rep = update_cache(render_plan(render_dataset), render_params(), out, shard=2)
-    assert rep.rebuilt and load_cache(out).attrs["format_version"] == FORMAT_VERSION == 3
+    assert rep.rebuilt and load_cache(out).attrs["format_version"] == FORMAT_VERSION == 4
+
+
+def test_damaged_sample_array_is_refused_then_rebuilt(render_dataset, render_plan,
+                                                      render_params):
+    out = render_dataset / "maps.zarr"
+    update_cache(render_plan(render_dataset), render_params(), out, shard=2)
+    chunk = out / "orig_size" / "c" / "0" / "0"
+    raw = bytearray(chunk.read_bytes())
+    raw[len(raw) // 2] ^= 0x10
+    chunk.write_bytes(bytes(raw))
+    with pytest.raises(GazeprepError, match="array 'orig_size' cannot be read"):
+        load_cache(out)
+    rep = update_cache(render_plan(render_dataset), render_params(), out, shard=2)
+    assert rep.rebuilt and validate(out).orig_size == [(30, 40)] * 5
 
 
 # ------------------------------------------------------------------ damaged caches
@@ -306,8 +325,8 @@ def test_read_rows_names_the_failing_row(render_dataset, render_plan, render_par
 
     out = render_dataset / "maps.zarr"
     update_cache(render_plan(render_dataset), render_params(), out, shard=2)
-    attrs = load_cache(out).attrs
-    ids, sums = attrs["ids"], attrs["row_crc32c"]
+    layout = validate(out)
+    ids, sums = layout.ids, layout.attrs["row_crc32c"]
     names = ["image", "maps"]
     f = _shard_file(out, "maps", 1)  # rows 2, 3
     good = f.read_bytes()

@@ -58,7 +58,10 @@ def test_eval_json_on_cache(trained, toy_cache, tmp_path, gradseg_cli):
     assert {"dice", "iou", "hd95", "n_images"} <= set(res) and res["model"] == "student"
     assert res["n_images"] == 3 and 0 <= res["dice"] <= 1
     df = pl.read_parquet(tmp_path / "e.parquet")
-    assert df["id"].to_list() == ["toy001", "toy002", "toy003"]
+    assert df["image"].to_list() == ["toy001", "toy002", "toy003"]
+    # HD95 in the original image's pixels: the toy cache says its images were 2S x 3S
+    assert df["height"].to_list() == [64] * 3 and df["width"].to_list() == [96] * 3
+    assert df["hd95_mm"].is_null().all() and "hd95_mm" not in res  # no spacing in the cache
     assert df["dice"].mean() == pytest.approx(res["dice"])
 
 
@@ -106,3 +109,19 @@ def test_one_network_methods_have_no_teacher(trained, toy_cache, tmp_path, grads
                                "--model", "teacher", "--out", tmp_path / "e.parquet")
     assert code == 2 and "only fgi and gradtrack+fgi train a teacher" in flat(err)
     assert not (tmp_path / "e.parquet").exists()
+
+
+def test_predict_ids_selects_images(trained, tmp_path, gradseg_cli):
+    out, _ = trained
+    imgs, _ = _write_folder(tmp_path, [(40, 40), (30, 50), (20, 20)])
+    ids = tmp_path / "test.txt"
+    ids.write_text("# gazeprep split: test\nim2\nim0.png\n")
+    code, _, err = gradseg_cli("predict", "--checkpoint", out / "best.pt", "--images", imgs,
+                               "--out", tmp_path / "pred", "--ids", ids)
+    assert code == 0, err
+    assert sorted(p.name for p in (tmp_path / "pred").iterdir()) == [
+        "im0.png", "im0_overlay.png", "im2.png", "im2_overlay.png"]
+    ids.write_text("im1\nnot_an_image\n")
+    code, _, err = gradseg_cli("predict", "--checkpoint", out / "best.pt", "--images", imgs,
+                               "--out", tmp_path / "pred2", "--ids", ids)
+    assert code == 1 and "not_an_image" in err and not (tmp_path / "pred2").exists()

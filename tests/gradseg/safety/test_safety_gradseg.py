@@ -187,7 +187,7 @@ def test_train_and_eval_name_the_damaged_sample(toy_cache, tmp_path):
     import zarr
 
     path = toy_cache(n=8, size=32, levels=3, seed=2, shard=4, fresh=True)
-    ids = list(zarr.open_group(str(path), mode="r").attrs["ids"])
+    ids = zarr.open_group(str(path), mode="r")["sample"][:].tolist()
     _flip_first_chunk(path, "maps", 1)  # sample 4
     for workers in ("0", "1"):  # in the main process, and in a DataLoader worker process
         res = run_cli("gradseg", "train", "--cache", path, "--out", tmp_path / "run",

@@ -63,8 +63,9 @@ def test_masks_only_outside_the_validation_split(train, toy_cache, tmp_path):
     # masks on some images, but none of them falls in the validation split
     path = toy_cache(n=8, size=16, levels=2, fresh=True)
     g = zarr.open_group(str(path), mode="r+")
-    _, val = split_ids(list(g.attrs["ids"]), 0.25, 0)
-    g.attrs["has_mask"] = [i not in val for i in g.attrs["ids"]]
+    ids = g["sample"][:].tolist()
+    _, val = split_ids(ids, 0.25, 0)
+    g["has_mask"][:] = [i not in val for i in ids]
     code, err = train(path, tmp_path / "run", "--val-target", "mask", "--val-fraction", "0.25")
     assert code == 2 and "--val-target" in err and "no validation image has a mask" in err, err
     assert not (tmp_path / "run").exists()

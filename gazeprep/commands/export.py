@@ -1,0 +1,63 @@
+"""`gazeprep export --to nnunet|monai`: a render cache as an nnU-Net v2 or MONAI training set."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import typer
+
+from gazeprep.commands.options import CACHE_DIR
+
+
+def export(
+    to: Literal["nnunet", "monai"] = typer.Option(..., "--to", help="nnunet: nnU-Net v2's raw "
+                                                  "dataset (imagesTr, labelsTr, dataset.json); "
+                                                  "monai: images, labels and datalist.json."),
+    out: Path = typer.Option(..., "--out", help="nnunet: the nnUNet_raw folder (Dataset<ID>_"
+                             "<Name> is made inside); monai: the datalist's folder."),
+    cache: Path = typer.Option(CACHE_DIR, "--cache", help="Render cache (Zarr)."),
+    labels: Literal["pseudo", "mask"] = typer.Option(
+        "pseudo", "--labels", help="Label PNGs from the gaze pseudo-masks (pseudo) or the "
+        "ground-truth masks (mask; images without one are left out)."),
+    ids: Path = typer.Option(None, "--ids", help="File of ids (one a line) to export, e.g. a "
+                             "split's train.txt (default: every image)."),
+    dataset_id: int = typer.Option(501, "--dataset-id", min=1, max=999,
+                                   help="nnunet: the dataset id (DatasetXXX)."),
+    name: str = typer.Option("Gaze", "--name", help="nnunet: the dataset name."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace entries of the layout's "
+                                   "names that gazeprep export did not write."),
+) -> None:
+    """Write the cache's images (RGB PNG, as stored: S x S) and a 0/1 label PNG per image in
+    the layout nnU-Net v2 or MONAI reads; only the layout's own entries are replaced, all at
+    once."""
+    import re
+
+    from rich.console import Console
+    from rich.progress import Progress
+
+    from gazeprep.contract.errors import InputError
+    from gazeprep.contract.ids import read_ids_file
+    from gazeprep.errors import GazeprepError
+    from gazeprep.export.layouts import export_cache
+
+    if to == "nnunet" and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]*", name):
+        raise typer.BadParameter(f"{name!r}: letters, digits, - and _ only", param_hint="--name")
+    try:
+        wanted = None if ids is None else read_ids_file(ids)
+    except InputError as exc:
+        raise GazeprepError(exc.message, file=exc.file) from exc
+    console = Console(stderr=True)
+    with Progress(console=console, transient=True) as prog:
+        task = prog.add_task(f"export {to}", total=None)
+        report = export_cache(cache, out, to, labels=labels, ids=wanted, dataset_id=dataset_id,
+                              name=name, overwrite=overwrite,
+                              progress=lambda done, total: prog.update(task, completed=done,
+                                                                       total=total))
+    for note in report.notes:
+        console.print(f"note: {note}", markup=False, soft_wrap=True)
+    if report.without_mask:
+        console.print(f"left out {len(report.without_mask)} image(s) without a mask, e.g. "
+                      f"{report.without_mask[:3]}", markup=False, soft_wrap=True)
+    console.print(f"wrote {len(report.exported)} images and {labels} labels ({to}) to "
+                  f"{report.folder}", markup=False, soft_wrap=True)

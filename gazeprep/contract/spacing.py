@@ -1,0 +1,141 @@
+"""The physical size of an image's pixels, in millimetres, from the file's own header.
+
+The cache records it per sample (``spacing``), so distances such as HD95 can be given in mm:
+
+- DICOM: ``PixelSpacing`` (0028,0030), the distance in the patient between the centres of
+  adjacent rows and of adjacent columns; in enhanced multi-frame files the frame's (or the
+  shared) ``PixelMeasuresSequence``. ``ImagerPixelSpacing`` (at the detector, not in the
+  patient) is not used.
+- NIfTI: the voxel sizes (``pixdim``) of the two axes that span a slice, in the header's
+  spatial unit (mm, metre or micron); a header whose unit is "unknown" gives no spacing.
+- NRRD: the lengths of the ``space directions`` vectors (else ``spacings``) of the two axes,
+  in ``space units`` when given, else mm when the file names an anatomical ``space``
+  (RAS, LPS...), else no spacing.
+- Other raster files (PNG, JPEG, ...): no spacing (their dots-per-inch are a printing hint).
+
+Of a volume's slice axes i < j, rows follow j and columns i (unless ``--flip``), as in
+:mod:`gazeprep.contract.images`; the spacing follows the same axes.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from pathlib import Path
+
+from gazeprep.contract.images import ImageRef
+
+#: Length units that headers name, in mm.
+_UNITS_MM = {"mm": 1.0, "millimeter": 1.0, "millimeters": 1.0, "meter": 1000.0, "m": 1000.0,
+             "micron": 1e-3, "um": 1e-3, "µm": 1e-3, "cm": 10.0}
+#: NRRD ``space`` values that are anatomical (patient) spaces, measured in mm by convention.
+_ANATOMICAL = ("right", "left", "ras", "las", "lps", "scanner", "3d-right-handed",
+               "3d-left-handed")
+
+
+def pixel_spacing(ref: ImageRef) -> tuple[float, float] | None:
+    """(between rows, between columns) pixel spacing of one image in mm, or None if unknown.
+
+    Only headers are read; a header that cannot be read or holds no usable spacing (missing,
+    zero, negative, not finite) gives None.
+
+    Examples
+    --------
+    >>> from gazeprep.contract.images import index_folder
+    >>> refs = index_folder("ct/")  # doctest: +SKIP
+    >>> pixel_spacing(refs["slice_001"])  # doctest: +SKIP
+    (0.7, 0.7)
+    """
+    try:
+        st = ref.path.stat()
+    except OSError:
+        return None
+    key = (str(ref.path), st.st_size, st.st_mtime_ns)
+    if ref.kind == "dicom":
+        return _dicom_spacing(*key, ref.index)
+    if ref.kind == "volume":
+        axes = _volume_axes(*key)
+        if axes is None:
+            return None
+        i, j = (d for d in range(3) if d != ref.axis)
+        pair = (axes[j], axes[i]) if ref.transpose else (axes[i], axes[j])
+        return _valid(pair)
+    return None
+
+
+def _valid(pair) -> tuple[float, float] | None:
+    try:
+        r, c = (float(v) for v in pair)
+    except (TypeError, ValueError):
+        return None
+    return (r, c) if all(math.isfinite(v) and v > 0 for v in (r, c)) else None
+
+
+@functools.lru_cache(maxsize=64)
+def _dicom_spacing(path: str, _size: int, _mtime: int, k: int) -> tuple[float, float] | None:
+    from gazeprep.contract._dicom import _frame_item, _read
+
+    try:
+        ds = _read(Path(path), pixels=False)
+    except Exception:  # noqa: BLE001 - no header, no spacing (the pixels reader names errors)
+        return None
+    item = _frame_item(ds, k, "PixelMeasuresSequence")
+    value = (item.get("PixelSpacing") if item is not None else None) or ds.get("PixelSpacing")
+    if value is None or len(value) != 2:
+        return None
+    return _valid(value)
+
+
+@functools.lru_cache(maxsize=16)
+def _volume_axes(path: str, _size: int, _mtime: int) -> tuple[float, float, float] | None:
+    """Spacing in mm of a volume's first three axes, or None."""
+    from gazeprep.contract._volume import NIFTI_SUFFIXES, volume_suffix
+
+    try:
+        if volume_suffix(Path(path).name) in NIFTI_SUFFIXES:
+            return _nifti_axes(path)
+        return _nrrd_axes(path)
+    except Exception:  # noqa: BLE001 - an unreadable header gives no spacing
+        return None
+
+
+def _nifti_axes(path: str) -> tuple[float, float, float] | None:
+    import nibabel
+
+    header = nibabel.load(path).header
+    unit = _UNITS_MM.get(str(header.get_xyzt_units()[0]).lower())
+    zooms = tuple(header.get_zooms()[:3]) + (1.0,) * max(0, 3 - len(header.get_zooms()))
+    if unit is None:
+        return None
+    return tuple(float(z) * unit for z in zooms[:3])
+
+
+def _nrrd_axes(path: str) -> tuple[float, float, float] | None:
+    import nrrd
+    import numpy as np
+
+    h = nrrd.read_header(path)
+    units = h.get("space units")
+    if units is not None:
+        factors = [_UNITS_MM.get(str(u).strip().lower()) for u in units]
+        if any(f is None for f in factors):
+            return None
+        unit = factors[0]
+    elif any(a in str(h.get("space", "")).lower() for a in _ANATOMICAL):
+        unit = 1.0
+    else:
+        return None
+    if h.get("space directions") is not None:
+        sizes = []
+        for v in h["space directions"]:
+            vec = np.asarray(v, dtype=float)
+            if vec.size and np.all(np.isfinite(vec)):  # non-spatial axes are NaN or 'none'
+                sizes.append(float(np.linalg.norm(vec)))
+    elif h.get("spacings") is not None:
+        sizes = [float(s) for s in h["spacings"] if math.isfinite(float(s))]
+    else:
+        return None
+    if len(sizes) < 2:
+        return None
+    sizes = (sizes + [1.0])[:3]
+    return tuple(s * unit for s in sizes)
