@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from gazeprep.commands.options import GAZE_DIR, POSITIVE_PAIR, RECT, SCREEN_PX, number
+from gazeprep.commands.options import GAZE_DIR, JOBS, POSITIVE_PAIR, RECT, SCREEN_PX, number
 from gazeprep.read.options import IngestOptions
 
 #: The defaults of every option (one home: :class:`gazeprep.read.options.IngestOptions`).
@@ -130,6 +130,7 @@ def ingest(
         help="Sampling rate (Hz) when the file has no time column.",
         callback=number(0, 1e6, lo_open=True),
     ),
+    jobs: int | None = JOBS,
 ) -> None:
     """Read eye-tracker logs (EyeLink ASC, fixation reports, sample CSV/TSV) into fixations and
     ordered gaze tracks."""
@@ -169,6 +170,7 @@ def ingest(
             paths, out, opts,
             on_start=lambda n: bar.update(task, total=n),
             on_file=lambda f, _r: bar.update(task, advance=1, description=f.name),
+            jobs=jobs,
         )
     _print_summary(summary)
     from rich.markup import escape

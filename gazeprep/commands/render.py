@@ -11,7 +11,7 @@ from pathlib import Path
 import typer
 
 from gazeprep.commands import _image_options as img_opts
-from gazeprep.commands.options import CACHE_DIR, GAZE_DIR, number, problem
+from gazeprep.commands.options import CACHE_DIR, GAZE_DIR, JOBS, number, problem
 from gazeprep.contract.cache import SHARD_SAMPLES
 from gazeprep.render.params import defaults
 
@@ -134,6 +134,7 @@ def render(
     flip: bool = img_opts.FLIP,
     label: int = img_opts.LABEL,
     # --- end of image options ---
+    jobs: int | None = JOBS,
 ) -> None:
     """Render multi-level reverse-truncated gaze-track maps into a Zarr v3 cache."""
     from rich.console import Console
@@ -141,6 +142,8 @@ def render(
     from rich.table import Table
 
     from gazeprep.errors import GazeprepError
+    from gazeprep.jobs import check_jobs
+    from gazeprep.render.batches import UNIT, warm_workers
     from gazeprep.render.params import RenderParams
     from gazeprep.render.plan import plan_render
     from gazeprep.render.writer import update_cache
@@ -168,14 +171,18 @@ def render(
     )
     console = Console(stderr=True)
     plan = plan_render(gaze, images, masks, params.image)
-    check_fits(plan, params, out, shard)
+    jobs = check_jobs(jobs)
+    if len(plan.samples) > UNIT:
+        warm_workers(jobs)  # the workers' imports overlap the checks and the cache's opening
+    check_fits(plan, params, out, shard, jobs)
     with Progress(console=console, transient=True) as bar:
         task = bar.add_task("render", total=None)
 
         def progress(done: int, total: int) -> None:
             bar.update(task, completed=done, total=total)
 
-        report = update_cache(plan, params, out, shard=shard, force=force, progress=progress)
+        report = update_cache(plan, params, out, shard=shard, force=force, progress=progress,
+                              jobs=jobs)
 
     table = Table(title=f"gazeprep render -> {out}")
     table.add_column("what")
@@ -207,7 +214,7 @@ def human(n: float) -> str:
     return f"{n:.1f} {unit}"
 
 
-def check_fits(plan, params, out: Path, shard: int) -> None:
+def check_fits(plan, params, out: Path, shard: int, jobs: int = 1) -> None:
     """Refuse (usage error on --size) a render whose working memory exceeds this machine's RAM
     or whose cache, uncompressed, exceeds the free disk space where --out goes."""
     import os
@@ -219,8 +226,7 @@ def check_fits(plan, params, out: Path, shard: int) -> None:
     batch = max(1, min(shard, n))
     tracks = max((sum(len(s.tracks) for s in plan.samples[i:i + batch])
                   for i in range(0, n, batch)), default=0)
-    cpus = os.cpu_count() or 1
-    need = render_memory_bytes(params, batch, max(tracks, batch), cpus, cpus)
+    need = render_memory_bytes(params, batch, max(tracks, batch), jobs, jobs)
     ram = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
     s, layers = params.size, 3 + params.levels + 2 + int(plan.with_masks)
     if need > ram:

@@ -1,0 +1,100 @@
+"""Scheduling a render's batches on ``jobs`` cores: in this process, or on worker processes.
+
+The writer asks for the samples of each shard it writes, in order; :func:`rendered` yields
+them. With one job, or too little work to share, every batch is rendered here (numba and the
+image threads limited to ``jobs``). Otherwise each shard is cut into units of at most
+:data:`UNIT` consecutive samples, rendered whole by worker processes (decode, resize, maps,
+pseudo-mask refinement: each worker one core), while this process writes the shards already
+done. Every sample is rendered on its own (nothing in a batch depends on the other samples), so
+the bytes written are the same for any ``jobs``.
+
+Memory stays flat as the dataset grows: at most ``2 x jobs`` units are in flight and a shard's
+units are released once it is written; nothing holds all images.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import closing
+
+import numpy as np
+
+from gazeprep.jobs import numba_threads, ordered, prestart, process_pool
+from gazeprep.render.params import RenderParams
+from gazeprep.render.plan import Sample
+
+#: Samples per task sent to a worker: small enough to keep every core busy to the end of a
+#: render, large enough that the per-task costs (pickling, numba calls) do not show.
+UNIT = 8
+#: Modules the workers' fork server imports once (see :mod:`gazeprep.render._preload`).
+PRELOAD = ("gazeprep.render._preload",)
+
+#: ``render(samples, params, threads) -> dict of arrays`` (``writer.render_samples``).
+Render = Callable[[Sequence[Sample], RenderParams, int], dict]
+
+
+def warm_workers(jobs: int) -> None:
+    """Start loading the worker processes' libraries now (no-op for one job), so that it
+    overlaps the caller's own start (planning, opening the cache)."""
+    if jobs > 1:
+        prestart(PRELOAD)
+
+
+def units(samples: Sequence[Sample], groups: Sequence[Sequence[int]]
+          ) -> list[tuple[int, list[int]]]:
+    """(group number, sample indices) of each unit of work, in order.
+
+    A group is cut into runs of at most :data:`UNIT` samples, except a group with slices of a
+    volume or frames of a multi-frame file: it stays whole, so that the file is decoded by one
+    worker rather than by each.
+    """
+    out = []
+    for g, members in enumerate(groups):
+        members = list(members)
+        step = len(members) if any(samples[i].image.multi for i in members) else UNIT
+        out += [(g, members[a:a + step]) for a in range(0, len(members), max(1, step))]
+    return out
+
+
+def rendered(render: Render, samples: Sequence[Sample], groups: Sequence[Sequence[int]],
+             params: RenderParams, jobs: int) -> Iterator[dict]:
+    """``render`` of each group of sample indices, in order (see the module notes).
+
+    Parameters
+    ----------
+    render : callable
+        ``render(samples, params, threads)`` -> dict of arrays with the samples on axis 0
+        (:func:`gazeprep.render.writer.render_samples`); a module-level function, as workers
+        receive it by name.
+    samples : sequence of Sample
+    groups : sequence of sequence of int
+        Indices into ``samples``: one batch each (a shard of the cache).
+    params : RenderParams
+    jobs : int
+        Cores to use.
+
+    Yields
+    ------
+    dict of str to ndarray
+        One per group, rows in the group's order.
+    """
+    work = units(samples, groups)
+    if jobs <= 1 or len(work) < 2:
+        with numba_threads(jobs):
+            for members in groups:
+                yield render([samples[i] for i in members], params, jobs)
+        return
+    parts: list[dict] = []
+    tasks = (([samples[i] for i in members], params, 1) for _, members in work)
+    # Closing the results first cancels the units not started when the writer stops early.
+    with process_pool(min(jobs, len(work)), PRELOAD) as pool, \
+            closing(ordered(pool, render, tasks, ahead=2 * jobs)) as results:
+        for k, res in enumerate(results):
+            parts.append(res)
+            if k + 1 == len(work) or work[k + 1][0] != work[k][0]:
+                yield parts[0] if len(parts) == 1 else {
+                    name: np.concatenate([p[name] for p in parts]) for name in parts[0]}
+                parts = []
+
+
+__all__ = ["PRELOAD", "UNIT", "rendered", "units", "warm_workers"]
