@@ -29,7 +29,7 @@ from __future__ import annotations
 from numba import njit, prange
 
 #: Options shared by every kernel (see the module notes).
-OPTIONS = {"cache": True, "fastmath": False, "error_model": "python", "nogil": True}
+OPTIONS = {"cache": True, "fastmath": False, "error_model": "python"}
 
 jit = njit(**OPTIONS)
 jit_inline = njit(inline="always", **OPTIONS)
