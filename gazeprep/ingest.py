@@ -27,7 +27,14 @@ from pathlib import Path
 
 from gazeprep.detect import detect_recording
 from gazeprep.errors import GazeprepError
-from gazeprep.jobs import check_jobs, keep_traceback, ordered, process_pool, restore_traceback
+from gazeprep.jobs import (
+    check_jobs,
+    keep_traceback,
+    numba_threads,
+    ordered,
+    process_pool,
+    restore_traceback,
+)
 from gazeprep.read import find_inputs, read
 from gazeprep.read.options import IngestOptions
 from gazeprep.read.result import FileResult, Recording, size_text
@@ -38,8 +45,9 @@ VERSION = 1
 #: Inputs read by worker processes only when there are several and they hold at least this
 #: many bytes in all: below it, starting the workers costs more than it saves.
 PARALLEL_MIN_BYTES = 32 * 2**20
-#: Modules the ingest workers' fork server imports once (see :func:`gazeprep.jobs.process_pool`).
-PRELOAD = ("gazeprep.ingest",)
+#: Modules the ingest workers' fork server imports once (see :func:`gazeprep.jobs.process_pool`
+#: and :mod:`gazeprep.read._preload`).
+PRELOAD = ("gazeprep.ingest", "gazeprep.read._preload", "gazeprep.detect._kernels")
 
 
 def ingest_file(path: str | Path, opts: IngestOptions) -> FileResult:
@@ -66,8 +74,9 @@ def _read_all(files: list[Path], opts: IngestOptions, jobs: int
     worker processes when there are several files worth it (:data:`PARALLEL_MIN_BYTES`)."""
     size = sum(f.stat().st_size for f in files)
     if jobs <= 1 or len(files) < 2 or size < PARALLEL_MIN_BYTES:
-        for f in files:
-            yield _ingest_or_error(f, opts)
+        with numba_threads(jobs):  # the ASC parser's parallel kernels
+            for f in files:
+                yield _ingest_or_error(f, opts)
         return
     with process_pool(min(jobs, len(files)), PRELOAD) as pool:
         for got in ordered(pool, _ingest_or_error, [(f, opts) for f in files], ahead=2 * jobs):

@@ -64,9 +64,25 @@ def check_jobs(jobs: int | None) -> int:
 @contextlib.contextmanager
 def numba_threads(n: int) -> Iterator[None]:
     """Run numba's parallel kernels in this thread on ``n`` threads (at most numba's own limit,
-    ``NUMBA_NUM_THREADS``), restoring the previous count afterwards."""
-    import numba
+    ``NUMBA_NUM_THREADS``), restoring the previous count afterwards.
 
+    numba is not imported for this (work that runs no kernel should not pay for it): when it is
+    not loaded yet and ``NUMBA_NUM_THREADS`` is not set, that variable is set to ``n`` for the
+    time of the block, and numba, if the block imports it, takes it as its limit.
+    """
+    import sys
+
+    numba = sys.modules.get("numba")
+    if numba is None:
+        if "NUMBA_NUM_THREADS" in os.environ:
+            yield
+            return
+        os.environ["NUMBA_NUM_THREADS"] = str(max(1, int(n)))
+        try:
+            yield
+        finally:
+            os.environ.pop("NUMBA_NUM_THREADS", None)
+        return
     old = numba.get_num_threads()
     numba.set_num_threads(max(1, min(int(n), numba.config.NUMBA_NUM_THREADS)))
     try:

@@ -8,8 +8,8 @@ pseudo-mask refinement: each worker one core), while this process writes the sha
 done. Every sample is rendered on its own (nothing in a batch depends on the other samples), so
 the bytes written are the same for any ``jobs``.
 
-Memory stays flat as the dataset grows: at most ``2 x jobs`` units are in flight and a shard's
-units are released once it is written; nothing holds all images.
+Memory stays flat as the dataset grows: at most :func:`in_flight` units are in flight and a
+shard's units are released once it is written; nothing holds all images.
 """
 
 from __future__ import annotations
@@ -28,6 +28,9 @@ from gazeprep.render.plan import Sample
 UNIT = 8
 #: Modules the workers' fork server imports once (see :mod:`gazeprep.render._preload`).
 PRELOAD = ("gazeprep.render._preload",)
+#: Rendered units waiting to be written hold at most about this many bytes (besides the
+#: shard being assembled): enough to keep the workers busy while a shard is written.
+IN_FLIGHT_BYTES = 256 * 2**20
 
 #: ``render(samples, params, threads) -> dict of arrays`` (``writer.render_samples``).
 Render = Callable[[Sequence[Sample], RenderParams, int], dict]
@@ -54,6 +57,14 @@ def units(samples: Sequence[Sample], groups: Sequence[Sequence[int]]
         step = len(members) if any(samples[i].image.multi for i in members) else UNIT
         out += [(g, members[a:a + step]) for a in range(0, len(members), max(1, step))]
     return out
+
+
+def in_flight(params: RenderParams, jobs: int) -> int:
+    """Units submitted to the workers and not yet written: up to 4 per worker (the workers go
+    on while this process writes a shard), fewer when large images would make that more than
+    :data:`IN_FLIGHT_BYTES` (some workers then wait: memory first), never fewer than 2."""
+    per_sample = (3 + params.levels + 3) * params.size**2  # image, maps, heatmap, pseudo, mask
+    return max(2, min(4 * jobs, IN_FLIGHT_BYTES // max(1, UNIT * per_sample)))
 
 
 def rendered(render: Render, samples: Sequence[Sample], groups: Sequence[Sequence[int]],
@@ -88,7 +99,7 @@ def rendered(render: Render, samples: Sequence[Sample], groups: Sequence[Sequenc
     tasks = (([samples[i] for i in members], params, 1) for _, members in work)
     # Closing the results first cancels the units not started when the writer stops early.
     with process_pool(min(jobs, len(work)), PRELOAD) as pool, \
-            closing(ordered(pool, render, tasks, ahead=2 * jobs)) as results:
+            closing(ordered(pool, render, tasks, ahead=in_flight(params, jobs))) as results:
         for k, res in enumerate(results):
             parts.append(res)
             if k + 1 == len(work) or work[k + 1][0] != work[k][0]:
@@ -97,4 +108,5 @@ def rendered(render: Render, samples: Sequence[Sample], groups: Sequence[Sequenc
                 parts = []
 
 
-__all__ = ["PRELOAD", "UNIT", "rendered", "units", "warm_workers"]
+__all__ = ["IN_FLIGHT_BYTES", "PRELOAD", "UNIT", "in_flight", "rendered", "units",
+           "warm_workers"]
