@@ -27,6 +27,9 @@ import signal
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+
+from gazeprep.errors import GazeprepError
 
 #: --jobs may ask for up to this many workers per usable core (I/O-bound inputs gain from more).
 JOBS_PER_CORE = 4
@@ -175,7 +178,8 @@ def restore_traceback(exc):
 def ordered(executor: Executor, fn: Callable, items: Iterable[tuple], ahead: int) -> Iterator:
     """``fn(*item)`` for every item, yielded in input order; at most ``ahead`` are submitted
     and not yet yielded, which bounds the memory the results hold. A failure is raised when
-    its item's turn comes; the items after it that were not started are cancelled."""
+    its item's turn comes; the items after it that were not started are cancelled. A worker
+    that dies (killed, out of memory) is a :class:`~gazeprep.errors.GazeprepError`."""
     pending: deque = deque()
     try:
         for item in items:
@@ -184,6 +188,10 @@ def ordered(executor: Executor, fn: Callable, items: Iterable[tuple], ahead: int
                 yield pending.popleft().result()
         while pending:
             yield pending.popleft().result()
+    except BrokenProcessPool as exc:
+        raise GazeprepError("a worker process stopped abruptly (killed, e.g. for lack of "
+                            "memory); expected it to finish: run again with a smaller --jobs"
+                            ) from exc
     finally:
         for fut in pending:
             fut.cancel()

@@ -89,7 +89,8 @@ def measure(cmd: list[str], cwd: Path = ROOT, env: dict | None = None,
     -------
     dict
         ``wall_s``, ``cpu_s`` (the tree's user + system seconds, as last sampled: each process
-        loses what it used in its last ``interval``), ``cores_used`` (cpu_s / wall_s),
+        loses what it used in its last ``interval``), ``cpu_s_main`` (the command's own
+        process), ``cores_used`` (cpu_s / wall_s),
         ``peak_pss_mib`` (peak of the tree's summed PSS), ``peak_rss_main_mib`` (the command's
         own process), ``processes`` (how many were seen), ``load`` (1-minute load average at the
         start), ``returncode``.
@@ -115,5 +116,6 @@ def measure(cmd: list[str], cwd: Path = ROOT, env: dict | None = None,
         raise SystemExit(f"`{' '.join(cmd)}` failed ({proc.returncode}):\n{err}")
     cpu_s = sum(cpu.values())
     return {"wall_s": wall, "cpu_s": cpu_s, "cores_used": cpu_s / wall if wall else 0.0,
+            "cpu_s_main": cpu.get(proc.pid, 0.0),
             "peak_pss_mib": peak_pss / 1024, "peak_rss_main_mib": peak_rss / 1024,
             "processes": len(cpu), "load": load, "returncode": proc.returncode}

@@ -143,7 +143,7 @@ def render(
 
     from gazeprep.errors import GazeprepError
     from gazeprep.jobs import check_jobs
-    from gazeprep.render.batches import UNIT, warm_workers
+    from gazeprep.render.batches import MIN_POOL_SAMPLES, warm_workers
     from gazeprep.render.params import RenderParams
     from gazeprep.render.plan import plan_render
     from gazeprep.render.writer import update_cache
@@ -172,7 +172,7 @@ def render(
     console = Console(stderr=True)
     plan = plan_render(gaze, images, masks, params.image)
     jobs = check_jobs(jobs)
-    if len(plan.samples) > UNIT:
+    if len(plan.samples) >= MIN_POOL_SAMPLES:
         warm_workers(jobs)  # the workers' imports overlap the checks and the cache's opening
     check_fits(plan, params, out, shard, jobs)
     with Progress(console=console, transient=True) as bar:

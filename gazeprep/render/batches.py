@@ -1,7 +1,8 @@
 """Scheduling a render's batches on ``jobs`` cores: in this process, or on worker processes.
 
 The writer asks for the samples of each shard it writes, in order; :func:`rendered` yields
-them. With one job, or too little work to share, every batch is rendered here (numba and the
+them. With one job, or too little work to share (:data:`MIN_POOL_SAMPLES`), every batch is
+rendered here (numba and the
 image threads limited to ``jobs``). Otherwise each shard is cut into units of at most
 :data:`UNIT` consecutive samples, rendered whole by worker processes (decode, resize, maps,
 pseudo-mask refinement: each worker one core), while this process writes the shards already
@@ -26,6 +27,9 @@ from gazeprep.render.plan import Sample
 #: Samples per task sent to a worker: small enough to keep every core busy to the end of a
 #: render, large enough that the per-task costs (pickling, numba calls) do not show.
 UNIT = 8
+#: Fewer samples to render than this are rendered in this process: starting the workers (about
+#: a second of one core) would cost more than sharing the work saves.
+MIN_POOL_SAMPLES = 64
 #: Modules the workers' fork server imports once (see :mod:`gazeprep.render._preload`).
 PRELOAD = ("gazeprep.render._preload",)
 #: Rendered units waiting to be written hold at most about this many bytes (besides the
@@ -90,7 +94,7 @@ def rendered(render: Render, samples: Sequence[Sample], groups: Sequence[Sequenc
         One per group, rows in the group's order.
     """
     work = units(samples, groups)
-    if jobs <= 1 or len(work) < 2:
+    if jobs <= 1 or len(work) < 2 or sum(map(len, groups)) < MIN_POOL_SAMPLES:
         with numba_threads(jobs):
             for members in groups:
                 yield render([samples[i] for i in members], params, jobs)
@@ -108,5 +112,5 @@ def rendered(render: Render, samples: Sequence[Sample], groups: Sequence[Sequenc
                 parts = []
 
 
-__all__ = ["IN_FLIGHT_BYTES", "PRELOAD", "UNIT", "in_flight", "rendered", "units",
-           "warm_workers"]
+__all__ = ["IN_FLIGHT_BYTES", "MIN_POOL_SAMPLES", "PRELOAD", "UNIT", "in_flight", "rendered",
+           "units", "warm_workers"]

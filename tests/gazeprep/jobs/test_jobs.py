@@ -61,6 +61,20 @@ def test_numba_threads_is_set_and_restored():
         assert numba.get_num_threads() == numba.config.NUMBA_NUM_THREADS
 
 
+def test_numba_threads_before_numba_is_imported():
+    # Work that runs no kernel does not import numba for --jobs; when the block imports it,
+    # numba takes --jobs as its limit.
+    code = ("import os, sys\nfrom gazeprep.jobs import numba_threads\n"
+            "with numba_threads(1):\n    assert 'numba' not in sys.modules\n"
+            "    import numba\n    n = numba.config.NUMBA_NUM_THREADS\n"
+            "print(n, 'NUMBA_NUM_THREADS' in os.environ)\n")
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_NUM_THREADS"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["1", "False"]
+
+
 def _slow_square(x: int) -> int:
     time.sleep(0.002 * (10 - x))  # later items finish first
     return x * x
@@ -121,3 +135,17 @@ def test_process_pool_runs_in_other_processes_with_one_numba_thread():
         got = list(ordered(pool, _pid_and_threads, [(i,) for i in range(4)], ahead=4))
     assert all(pid != os.getpid() for pid, _, _ in got)
     assert all(env == "1" and n == 1 for _, env, n in got)
+
+
+def _die(x: int) -> int:
+    if x == 2:
+        os._exit(3)  # as a worker killed for lack of memory
+    return x
+
+
+def test_a_dead_worker_is_one_clear_error():
+    from gazeprep.errors import GazeprepError
+
+    with process_pool(2, ["gazeprep.jobs"]) as pool, \
+            pytest.raises(GazeprepError, match="worker process stopped abruptly"):
+        list(ordered(pool, _die, [(i,) for i in range(6)], ahead=6))

@@ -9,12 +9,13 @@ import numpy as np
 import pytest
 import zarr
 
-from gazeprep.render.batches import UNIT, rendered, units
+import gazeprep.render.batches as batches
+from gazeprep.render.batches import MIN_POOL_SAMPLES, rendered, units
 from gazeprep.render.params import RenderParams
 from gazeprep.render.plan import plan_render
 from gazeprep.render.writer import render_samples
 
-N_IMAGES = 2 * UNIT + 3  # three units: the worker processes share them
+N_IMAGES = MIN_POOL_SAMPLES + 3  # enough to be shared by worker processes
 
 
 @pytest.fixture(scope="module")
@@ -58,12 +59,13 @@ def test_jobs_1_and_2_write_the_same_cache(kvasir_subset, run_cli, tmp_path, unt
     check()
 
 
-def test_rendered_uses_worker_processes_and_matches_one_process(kvasir_subset):
+def test_rendered_uses_worker_processes_and_matches_one_process(kvasir_subset, monkeypatch):
     d = kvasir_subset
     plan = plan_render(d / "gaze", d / "images", d / "masks")
     params = RenderParams(size=48)
-    groups = [list(range(0, 11)), list(range(11, N_IMAGES))]  # two shards: 8 + 3, 8 samples
+    groups = [list(range(0, 11)), list(range(11, 19))]  # two shards: 8 + 3, 8 samples
     assert [len(m) for _, m in units(plan.samples, groups)] == [8, 3, 8]
+    monkeypatch.setattr(batches, "MIN_POOL_SAMPLES", 2)
     alone = list(rendered(render_samples, plan.samples, groups, params, 1))
     seen_workers = []
     shared = []
