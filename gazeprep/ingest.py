@@ -37,17 +37,12 @@ from gazeprep.jobs import (
 )
 from gazeprep.read import find_inputs, read
 from gazeprep.read.options import IngestOptions
+from gazeprep.read.parallel import PRELOAD, use_workers
 from gazeprep.read.result import FileResult, Recording, size_text
 from gazeprep.tracks import OUTPUT_FILES, RECORD, build_fixations, build_tracks, owned
 
 #: Version of the ``ingest.json`` document.
 VERSION = 1
-#: Inputs read by worker processes only when there are several and they hold at least this
-#: many bytes in all: below it, starting the workers costs more than it saves.
-PARALLEL_MIN_BYTES = 32 * 2**20
-#: Modules the ingest workers' fork server imports once (see :func:`gazeprep.jobs.process_pool`
-#: and :mod:`gazeprep.read._preload`).
-PRELOAD = ("gazeprep.ingest", "gazeprep.read._preload", "gazeprep.detect._kernels")
 
 
 def ingest_file(path: str | Path, opts: IngestOptions) -> FileResult:
@@ -71,9 +66,9 @@ def _ingest_or_error(path: Path, opts: IngestOptions) -> FileResult | GazeprepEr
 def _read_all(files: list[Path], opts: IngestOptions, jobs: int
               ) -> Iterator[FileResult | GazeprepError]:
     """Every file's :func:`_ingest_or_error`, in input order: in this process, or on ``jobs``
-    worker processes when there are several files worth it (:data:`PARALLEL_MIN_BYTES`)."""
-    size = sum(f.stat().st_size for f in files)
-    if jobs <= 1 or len(files) < 2 or size < PARALLEL_MIN_BYTES:
+    worker processes when there are several files worth it
+    (:func:`gazeprep.read.parallel.use_workers`)."""
+    if not use_workers(files, jobs):
         with numba_threads(jobs):  # the ASC parser's parallel kernels
             for f in files:
                 yield _ingest_or_error(f, opts)

@@ -134,6 +134,11 @@ def ingest(
 ) -> None:
     """Read eye-tracker logs (EyeLink ASC, fixation reports, sample CSV/TSV) into fixations and
     ordered gaze tracks."""
+    from gazeprep.jobs import check_jobs
+    from gazeprep.read.parallel import warm_workers
+
+    jobs = check_jobs(jobs)
+    warm_workers(paths, jobs)  # the workers' start overlaps this process's own imports
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 

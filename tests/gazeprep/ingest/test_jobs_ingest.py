@@ -10,6 +10,7 @@ import polars as pl
 import pytest
 
 import gazeprep.ingest as ingest_mod
+import gazeprep.read.parallel as parallel
 from gazeprep.errors import GazeprepError
 from gazeprep.ingest import run_ingest
 from gazeprep.read.options import IngestOptions
@@ -53,7 +54,7 @@ def _pools(monkeypatch) -> list[int]:
         started.append(jobs)
         return real(jobs, *args, **kw)
 
-    monkeypatch.setattr(ingest_mod, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(parallel, "PARALLEL_MIN_BYTES", 0)
     monkeypatch.setattr(ingest_mod, "process_pool", counting)
     return started
 
