@@ -137,13 +137,19 @@ def render(
     jobs: int | None = JOBS,
 ) -> None:
     """Render multi-level reverse-truncated gaze-track maps into a Zarr v3 cache."""
+    import os
+
+    from gazeprep.jobs import check_jobs
+    from gazeprep.render.batches import warm_workers
+
+    jobs = check_jobs(jobs)
+    if images is not None and images.is_dir():  # files in --images: the images, roughly
+        warm_workers(jobs, sum(1 for _ in os.scandir(images)))  # overlaps the imports below
     from rich.console import Console
     from rich.progress import Progress
     from rich.table import Table
 
     from gazeprep.errors import GazeprepError
-    from gazeprep.jobs import check_jobs
-    from gazeprep.render.batches import MIN_POOL_SAMPLES, warm_workers
     from gazeprep.render.params import RenderParams
     from gazeprep.render.plan import plan_render
     from gazeprep.render.writer import update_cache
@@ -171,9 +177,6 @@ def render(
     )
     console = Console(stderr=True)
     plan = plan_render(gaze, images, masks, params.image)
-    jobs = check_jobs(jobs)
-    if len(plan.samples) >= MIN_POOL_SAMPLES:
-        warm_workers(jobs)  # the workers' imports overlap the checks and the cache's opening
     check_fits(plan, params, out, shard, jobs)
     with Progress(console=console, transient=True) as bar:
         task = bar.add_task("render", total=None)

@@ -17,12 +17,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import closing
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from gazeprep.jobs import numba_threads, ordered, prestart, process_pool
 from gazeprep.render.params import RenderParams
-from gazeprep.render.plan import Sample
+
+if TYPE_CHECKING:  # this module stays light: the render command imports it first
+    from gazeprep.render.plan import Sample
 
 #: Samples per task sent to a worker: small enough to keep every core busy to the end of a
 #: render, large enough that the per-task costs (pickling, numba calls) do not show.
@@ -37,13 +38,14 @@ PRELOAD = ("gazeprep.render._preload",)
 IN_FLIGHT_BYTES = 256 * 2**20
 
 #: ``render(samples, params, threads) -> dict of arrays`` (``writer.render_samples``).
-Render = Callable[[Sequence[Sample], RenderParams, int], dict]
+Render = Callable[[Sequence["Sample"], RenderParams, int], dict]
 
 
-def warm_workers(jobs: int) -> None:
-    """Start loading the worker processes' libraries now (no-op for one job), so that it
-    overlaps the caller's own start (planning, opening the cache)."""
-    if jobs > 1:
+def warm_workers(jobs: int, samples: int) -> None:
+    """Start loading the worker processes' libraries now when ``samples`` (an estimate is
+    enough) will be rendered on them, so that it overlaps the caller's own start (its imports,
+    planning, opening the cache)."""
+    if jobs > 1 and samples >= MIN_POOL_SAMPLES:
         prestart(PRELOAD)
 
 
@@ -99,6 +101,8 @@ def rendered(render: Render, samples: Sequence[Sample], groups: Sequence[Sequenc
             for members in groups:
                 yield render([samples[i] for i in members], params, jobs)
         return
+    import numpy as np
+
     parts: list[dict] = []
     tasks = (([samples[i] for i in members], params, 1) for _, members in work)
     # Closing the results first cancels the units not started when the writer stops early.
