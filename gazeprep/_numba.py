@@ -6,7 +6,9 @@ Every compiled function in gazeprep is decorated with one of these (``gazeprep.*
 - :data:`jit_inline`: a small helper inlined into its callers at the numba IR level (the
   finiteness tests, blank tests and field parsers of the inner loops);
 - :data:`jit_parallel`: a kernel whose ``prange`` loop runs on numba's thread pool (threads:
-  numba's default, i.e. every core, or ``NUMBA_NUM_THREADS``; never hard-coded here).
+  the command's ``--jobs`` through :func:`gazeprep.jobs.numba_threads`, one per worker
+  process in a pool; numba's default, every usable core or ``NUMBA_NUM_THREADS``, for a
+  library call; never hard-coded here).
 
 The choices, and why:
 

@@ -21,14 +21,23 @@ import re
 import shutil
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from gazeprep.detect import detect_recording
 from gazeprep.errors import GazeprepError
+from gazeprep.jobs import (
+    check_jobs,
+    keep_traceback,
+    numba_threads,
+    ordered,
+    process_pool,
+    restore_traceback,
+)
 from gazeprep.read import find_inputs, read
 from gazeprep.read.options import IngestOptions
+from gazeprep.read.parallel import PRELOAD, use_workers
 from gazeprep.read.result import FileResult, Recording, size_text
 from gazeprep.tracks import OUTPUT_FILES, RECORD, build_fixations, build_tracks, owned
 
@@ -43,6 +52,30 @@ def ingest_file(path: str | Path, opts: IngestOptions) -> FileResult:
     if isinstance(got, Recording):
         got = got.place(detect_recording(got, opts))
     return got
+
+
+def _ingest_or_error(path: Path, opts: IngestOptions) -> FileResult | GazeprepError:
+    """:func:`ingest_file`, its error returned rather than raised (a worker's errors reach the
+    caller in input order, as a serial run raises them)."""
+    try:
+        return ingest_file(path, opts)
+    except GazeprepError as exc:
+        return keep_traceback(exc)
+
+
+def _read_all(files: list[Path], opts: IngestOptions, jobs: int
+              ) -> Iterator[FileResult | GazeprepError]:
+    """Every file's :func:`_ingest_or_error`, in input order: in this process, or on ``jobs``
+    worker processes when there are several files worth it
+    (:func:`gazeprep.read.parallel.use_workers`)."""
+    if not use_workers(files, jobs):
+        with numba_threads(jobs):  # the ASC parser's parallel kernels
+            for f in files:
+                yield _ingest_or_error(f, opts)
+        return
+    with process_pool(min(jobs, len(files)), PRELOAD) as pool:
+        for got in ordered(pool, _ingest_or_error, [(f, opts) for f in files], ahead=2 * jobs):
+            yield restore_traceback(got)
 
 
 @dataclass
@@ -64,6 +97,7 @@ def run_ingest(
     opts: IngestOptions,
     on_file: Callable[[Path, FileResult | None], None] | None = None,
     on_start: Callable[[int], None] | None = None,
+    jobs: int | None = None,
 ) -> IngestSummary:
     """Read every input, build the fixation/track tables and write them atomically to ``out``.
 
@@ -77,6 +111,9 @@ def run_ingest(
         Parameters.
     on_file, on_start : callable, optional
         Progress hooks: called with the file count, then after each file.
+    jobs : int, optional
+        Files read side by side, by worker processes (default: every usable core). The
+        output does not depend on it: results are merged in input order.
 
     Returns
     -------
@@ -89,16 +126,15 @@ def run_ingest(
     if on_start:
         on_start(len(files))
     results: list[FileResult] = []
-    for f in files:
-        try:
-            res = ingest_file(f, opts)
-        except GazeprepError as exc:
+    for f, got in zip(files, _read_all(files, opts, check_jobs(jobs)), strict=True):
+        res = got
+        if isinstance(got, GazeprepError):
             if not opts.lenient:
-                if exc.file is None:
-                    exc.file = str(f)
-                raise
+                if got.file is None:
+                    got.file = str(f)
+                raise got
             res = FileResult(path=str(f), format=opts.format)
-            res.error(exc)
+            res.error(got)
         results.append(res)
         if on_file:
             on_file(f, res)

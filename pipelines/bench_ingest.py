@@ -14,25 +14,37 @@ block repeated with shifted timestamps) and times, in the same run:
 
 numba compilation is done before timing (cache warm-up on the small real file).
 
+Whole processes (``--whole``), as a user times them: a folder of ``--files`` recordings of
+``--samples`` samples each (the tiled file under several names, hard links), ingested by
+``gazeprep ingest FOLDER`` (every core, and ``--jobs 1``) against one process that reads every
+file with ``pymovements.gaze.from_asc`` (its import included, as ``gazeprep``'s are); ours is
+timed before and after the anchor and the faster kept. Then the scaling: the folder at 1x, 4x
+and 16x the files, with wall time, CPU seconds and cores used, and the peak memory of the whole
+process tree (summed PSS; see ``pipelines/_whole.py``). Every figure carries the 1-minute load
+average of the (shared) machine when it was taken.
+
 Usage::
 
     .venv/bin/python pipelines/bench_ingest.py                 # >= 500,000 samples
     .venv/bin/python pipelines/bench_ingest.py --samples 1000000 --no-pymovements
     .venv/bin/python pipelines/bench_ingest.py --asc some.asc --json
+    .venv/bin/python pipelines/bench_ingest.py --whole --files 4 --samples 736000 --scales 1,4,16
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
+import shutil
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
-from _common import ROOT, data_dir
+from _common import ROOT, data_dir, run
 
 REAL = data_dir() / "eyelink" / "eyelink_binocular_example.asc"
 TIME_FIELDS = {  # token positions holding a timestamp, per line head
@@ -219,6 +231,91 @@ def show(r: dict) -> None:
                     "in this run.")
 
 
+PM_SCRIPT = (
+    "import sys\nimport pymovements as pm\n"
+    "n = sum(pm.gaze.from_asc(f).samples.height for f in sys.argv[1:])\nprint(n)\n"
+)
+
+
+def recording_folder(tiled: Path, folder: Path, n_files: int) -> list[Path]:
+    """``folder`` with ``n_files`` recordings: hard links to ``tiled`` under their own names
+    (each is a recording of its own to both readers: its own path, its own session)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    files = []
+    for k in range(n_files):
+        f = folder / f"rec{k:03d}.asc"
+        if not f.exists():
+            os.link(tiled, f)
+        files.append(f)
+    return files
+
+
+def whole(tiled: Path, samples: int, n_files: int, scales: list[int], with_pm: bool,
+          tmp: Path) -> dict:
+    """Whole-process timings: ours vs pymovements on ``n_files`` recordings, then scaling."""
+    from _whole import measure
+
+    run(["gazeprep", "ingest", REAL, "--out", tmp / "warm"], echo=False)  # numba cache
+    folder = tmp / "x1"
+    files = recording_folder(tiled, folder, n_files)
+
+    def ours(*extra: str) -> dict:
+        return measure(["gazeprep", "ingest", folder, "--out", tmp / "out", *extra])
+
+    r: dict = {"files": n_files, "samples_per_file": samples, "samples": samples * n_files,
+               "cores": _cores()}
+    first, first1 = ours(), ours("--jobs", "1")
+    if with_pm:
+        r["pymovements"] = measure([sys.executable, "-c", PM_SCRIPT, *map(str, files)])
+    last, last1 = ours(), ours("--jobs", "1")
+    r["ours"] = min(first, last, key=lambda m: m["wall_s"])
+    r["ours_jobs1"] = min(first1, last1, key=lambda m: m["wall_s"])
+    if with_pm:
+        r["whole_ratio"] = r["pymovements"]["wall_s"] / r["ours"]["wall_s"]
+        r["whole_ratio_jobs1"] = r["pymovements"]["wall_s"] / r["ours_jobs1"]["wall_s"]
+    r["scaling"] = []
+    for k in scales:
+        sub = tmp / f"x{k}"
+        recording_folder(tiled, sub, n_files * k)
+        m = measure(["gazeprep", "ingest", sub, "--out", tmp / f"out{k}"])
+        m.update(scale=k, files=n_files * k, samples=samples * n_files * k)
+        r["scaling"].append(m)
+        shutil.rmtree(tmp / f"out{k}")
+    return r
+
+
+def _cores() -> int:
+    from gazeprep.jobs import cores
+
+    return cores()
+
+
+def show_whole(r: dict) -> None:
+    """Markdown tables of :func:`whole` (as the README quotes them)."""
+    print(f"\n# whole processes: {r['files']} recordings x {r['samples_per_file']:,} samples "
+          f"= {r['samples']:,}, {r['cores']} usable cores\n")
+    print("| what | wall s | CPU s | cores used | peak memory (PSS, MiB) | load |")
+    print("|---|---|---|---|---|---|")
+    rows = [("`gazeprep ingest FOLDER` (all cores)", r["ours"]),
+            ("`gazeprep ingest FOLDER --jobs 1`", r["ours_jobs1"])]
+    if "pymovements" in r:
+        rows.append(("pymovements `gaze.from_asc` on each file, one process", r["pymovements"]))
+    for name, m in rows:
+        print(f"| {name} | {m['wall_s']:.2f} | {m['cpu_s']:.2f} | {m['cores_used']:.2f} | "
+              f"{m['peak_pss_mib']:.0f} | {m['load']:.2f} |")
+    if "whole_ratio" in r:
+        print(f"\nwhole-process ratio: **{r['whole_ratio']:.1f}x** pymovements (all cores), "
+              f"{r['whole_ratio_jobs1']:.1f}x with --jobs 1")
+    print("\n| data | files | samples | wall s | s per M samples | CPU s | cores used | "
+          "peak PSS MiB | main RSS MiB | load |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for m in r["scaling"]:
+        print(f"| {m['scale']}x | {m['files']} | {m['samples']:,} | {m['wall_s']:.2f} | "
+              f"{m['wall_s'] / m['samples'] * 1e6:.3f} | {m['cpu_s']:.2f} | "
+              f"{m['cores_used']:.2f} | {m['peak_pss_mib']:.0f} | "
+              f"{m['peak_rss_main_mib']:.0f} | {m['load']:.2f} |")
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--asc", type=Path, help="time this ASC file instead of a tiled one")
@@ -228,6 +325,11 @@ def main(argv: list[str] | None = None) -> None:
                     help="samples given to the plain-Python references")
     ap.add_argument("--no-pymovements", action="store_true", help="skip the anchor")
     ap.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    ap.add_argument("--whole", action="store_true",
+                    help="also time whole processes on a folder of recordings, and the scaling")
+    ap.add_argument("--files", type=int, default=4, help="recordings in the --whole folder")
+    ap.add_argument("--scales", default="1,4,16", help="--whole: folder sizes, x --files")
+    ap.add_argument("--no-in-process", action="store_true", help="only the --whole figures")
     a = ap.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         asc = a.asc
@@ -235,12 +337,20 @@ def main(argv: list[str] | None = None) -> None:
             if not REAL.exists():
                 sys.exit(f"needs {REAL} (real data not present) or --asc FILE")
             asc = Path(tmp) / f"tiled_{a.samples}.asc"
-            build_tiled_asc(REAL, asc, a.samples)
-        r = bench(asc, a.repeat, not a.no_pymovements, a.ref_samples)
+            n = build_tiled_asc(REAL, asc, a.samples)
+        else:
+            n = sum(1 for ln in asc.open("rb") if ln[:1].isdigit())
+        r = {} if a.no_in_process else bench(asc, a.repeat, not a.no_pymovements, a.ref_samples)
+        if a.whole:
+            r["whole"] = whole(asc, n, a.files, [int(k) for k in a.scales.split(",")],
+                               not a.no_pymovements, Path(tmp))
     if a.json:
         print(json.dumps(r, indent=1))
-    else:
+        return
+    if not a.no_in_process:
         show(r)
+    if a.whole:
+        show_whole(r["whole"])
 
 
 if __name__ == "__main__":

@@ -4,6 +4,8 @@ Usage (from the project root)::
 
     .venv/bin/python pipelines/bench_render.py [--data $GAZE_DATA] [--gaze data/kvasir/gaze]
         [--size 256] [--levels 4] [--out data/bench/maps.zarr] [--anchor-n 880] [--reads 2000]
+    .venv/bin/python pipelines/bench_render.py --whole --no-in-process --anchor-n 200 \
+        --scales 1,4,16
 
 What each side includes (all on the 880 Kvasir-SEG training images with their real gaze):
 
@@ -21,6 +23,16 @@ What each side includes (all on the 880 Kvasir-SEG training images with their re
 
 Numba compile time is excluded (a warm-up call first; the kernels are ``cache=True``).
 
+Whole processes (``--whole``), as a user times them (numba's cache warm, masks given, a new
+cache each time): ``gazeprep render --levels L --images ... --masks ...`` (every core,
+and ``--jobs 1``) against one process running the anchor recipe above on ``--anchor-n`` images
+(its imports and track loading included, as ``gazeprep``'s are), per image; ours is timed
+before and after the anchor and the faster kept. Then the scaling: the image and mask folders
+tiled 4x and 16x (symlinks under new ids ``<id>_t<k>``, the GazeMedSeg report with the same ids,
+ingested), each rendered as a whole process: wall time, CPU seconds and cores used, peak memory
+of the process tree (summed PSS, see ``pipelines/_whole.py``) and of the main process. Every
+figure carries the machine's 1-minute load average.
+
 Cache reads, one process, of ``image`` + ``maps`` + ``pseudo`` of uniformly random samples
 (with replacement): (a) one sample per call, ``array[i]`` per array, zarr's default codec
 pipeline; (b) the same through the zarrs pipeline; (c)
@@ -33,6 +45,9 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import shutil
+import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -107,6 +122,102 @@ def read_rates(out: Path, n: int, reads: int, seed: int = 0) -> dict[str, float]
     return rates
 
 
+def anchor_process(gaze: Path, n: int, size: int) -> None:
+    """The anchor as a program of its own: the GazeMedSeg recipe on the first ``n`` images."""
+    from gazeprep.render.heatmap import gazemedseg_heatmap
+    from gazeprep.tracks import read_tracks
+
+    by_id, _ = read_tracks(gaze)
+    for i in sorted(by_id)[:n]:
+        for t in by_id[i]:
+            gazemedseg_heatmap(t.x, t.y, t.duration_ms, size)
+
+
+def tiled_dataset(data: Path, root: Path, k: int) -> tuple[Path, Path, Path, int]:
+    """Kvasir-SEG images and masks ``k`` times (symlinks ``<id>_t<j>``) and their gaze (the
+    GazeMedSeg report with the same ids, ingested). Returns images, masks, gaze, count."""
+    import polars as pl
+
+    kv, report = data / "kvasir-seg", data / "gazemedseg" / "kvasir_fixation.csv"
+    img, msk, gaze = root / "images", root / "masks", root / "gaze"
+    ids = [f.stem for f in sorted((kv / "images").glob("*.jpg"))]
+    for sub, folder in (("images", img), ("masks", msk)):
+        folder.mkdir(parents=True, exist_ok=True)
+        for j in range(k):
+            for i in ids:
+                link = folder / f"{i}_t{j}.jpg"
+                if not link.exists():
+                    link.symlink_to((kv / sub / f"{i}.jpg").resolve())
+    df = pl.read_csv(report, infer_schema_length=0)
+    tiled = pl.concat([df.with_columns(pl.col("IMAGE").str.replace(r"\.jpg$", f"_t{j}.jpg"))
+                       for j in range(k)])
+    tiled.write_csv(root / "report.csv")
+    run(["gazeprep", "ingest", root / "report.csv", "--out", gaze], echo=False)
+    return img, msk, gaze, len(ids) * k
+
+
+def whole(args, tmp: Path) -> dict:
+    """Whole-process timings: ours vs the anchor per image, then the scaling."""
+    from _whole import measure
+
+    from gazeprep.jobs import cores
+
+    img, msk = args.data / "kvasir-seg" / "images", args.data / "kvasir-seg" / "masks"
+    n = len(list(img.glob("*.jpg")))
+    base = ["gazeprep", "render", "--levels", str(args.levels), "--size", str(args.size),
+            "--gaze", args.gaze, "--images", img, "--masks", msk, "--out", tmp / "w.zarr"]
+    run(base, echo=False)  # numba's cache on disk
+
+    def ours(*extra: str) -> dict:  # a new cache each time, as a first render makes it
+        shutil.rmtree(tmp / "w.zarr", ignore_errors=True)
+        return measure([*base, *extra])
+
+    anchor = [sys.executable, __file__, "--anchor-process", "--gaze", args.gaze,
+              "--anchor-n", str(args.anchor_n), "--size", str(args.size)]
+    first, first1 = ours(), ours("--jobs", "1")
+    a = measure(anchor)
+    last, last1 = ours(), ours("--jobs", "1")
+    r = {"images": n, "anchor_images": min(args.anchor_n, n), "cores": cores(),
+         "ours": min(first, last, key=lambda m: m["wall_s"]),
+         "ours_jobs1": min(first1, last1, key=lambda m: m["wall_s"]), "anchor": a}
+    per_anchor = a["wall_s"] / r["anchor_images"]
+    r["ratio"] = per_anchor / (r["ours"]["wall_s"] / n)
+    r["ratio_jobs1"] = per_anchor / (r["ours_jobs1"]["wall_s"] / n)
+    r["scaling"] = []
+    for k in args.scales:
+        ti, tm, tg, nk = tiled_dataset(args.data, tmp / f"x{k}", k)
+        m = measure(["gazeprep", "render", "--levels", str(args.levels), "--size",
+                     str(args.size), "--gaze", tg, "--images", ti, "--masks", tm,
+                     "--out", tmp / f"x{k}.zarr"])
+        m.update(scale=k, images=nk)
+        r["scaling"].append(m)
+        shutil.rmtree(tmp / f"x{k}.zarr")
+    return r
+
+
+def show_whole(r: dict) -> None:
+    """Markdown tables of :func:`whole`."""
+    n, na = r["images"], r["anchor_images"]
+    print(f"\n# whole processes: {n} images ({r['cores']} usable cores); anchor on {na}\n")
+    print("| what | wall s | ms / image | CPU s | cores used | peak PSS MiB | load |")
+    print("|---|---|---|---|---|---|---|")
+    for name, m, k in (("`gazeprep render` (all cores)", r["ours"], n),
+                       ("`gazeprep render --jobs 1`", r["ours_jobs1"], n),
+                       ("anchor: GazeMedSeg heatmap recipe, one process", r["anchor"], na)):
+        print(f"| {name} | {m['wall_s']:.2f} | {m['wall_s'] / k * 1e3:.1f} | {m['cpu_s']:.2f} | "
+              f"{m['cores_used']:.2f} | {m['peak_pss_mib']:.0f} | {m['load']:.2f} |")
+    print(f"\nwhole-process ratio per image: **{r['ratio']:.1f}x** the anchor (all cores), "
+          f"{r['ratio_jobs1']:.1f}x with --jobs 1")
+    print("\n| data | images | wall s | ms / image | CPU s | cores used | peak PSS MiB | "
+          "main RSS MiB | load |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for m in r["scaling"]:
+        print(f"| {m['scale']}x | {m['images']:,} | {m['wall_s']:.1f} | "
+              f"{m['wall_s'] / m['images'] * 1e3:.1f} | {m['cpu_s']:.1f} | "
+              f"{m['cores_used']:.2f} | {m['peak_pss_mib']:.0f} | "
+              f"{m['peak_rss_main_mib']:.0f} | {m['load']:.2f} |")
+
+
 def main() -> None:
     from gazeprep.render.heatmap import gazemedseg_heatmap
     from gazeprep.render.maps import render_images
@@ -123,11 +234,26 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=Path("data/bench/maps.zarr"))
     ap.add_argument("--anchor-n", type=int, default=880, help="images timed for the anchor")
     ap.add_argument("--reads", type=int, default=2000, help="random samples read per read path")
+    ap.add_argument("--whole", action="store_true",
+                    help="also time whole processes against the anchor, and the scaling")
+    ap.add_argument("--scales", type=lambda t: [int(v) for v in t.split(",")], default=[1, 4, 16],
+                    help="--whole: dataset sizes (x the Kvasir-SEG set)")
+    ap.add_argument("--no-in-process", action="store_true", help="only the --whole figures")
+    ap.add_argument("--anchor-process", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.anchor_process:
+        anchor_process(args.gaze, args.anchor_n, args.size)
+        return
 
     if not (args.gaze / "tracks.parquet").is_file():
         csv = args.data / "gazemedseg" / "kvasir_fixation.csv"
         run(["gazeprep", "ingest", csv, "--out", args.gaze], label="bench_render")
+    if args.whole:
+        with tempfile.TemporaryDirectory() as tmp:
+            r = whole(args, Path(tmp))
+        if args.no_in_process:
+            show_whole(r)
+            return
     by_id, _ = read_tracks(args.gaze)
     plan = plan_render(args.gaze, args.data / "kvasir-seg" / "images",
                        args.data / "kvasir-seg" / "masks")
@@ -202,6 +328,8 @@ def main() -> None:
     print()
     mib = sum(f.stat().st_size for f in args.out.rglob("*") if f.is_file()) / 2**20
     print(f"cache: {args.out} ({mib:.0f} MiB)")
+    if args.whole:
+        show_whole(r)
 
 
 if __name__ == "__main__":

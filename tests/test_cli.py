@@ -7,7 +7,8 @@ import sys
 
 import pytest
 
-HEAVY = ("torch", "numba", "polars", "zarr", "pyarrow", "skimage")
+HEAVY = ("torch", "numba", "polars", "zarr", "pyarrow", "skimage", "numpy", "scipy", "PIL",
+         "pydicom", "nibabel", "llvmlite", "zarrs")
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
@@ -26,6 +27,25 @@ def test_help_imports_no_heavy_library(tool: str) -> None:
     out = run("-c", code)
     assert out.returncode == 0, out.stderr
     assert "HEAVY []" in out.stdout, out.stdout
+
+
+@pytest.mark.parametrize("argv", [
+    ["gazeprep", "ingest"], ["gazeprep", "render"], ["gazeprep", "score"], ["gazeprep", "show"],
+    ["gazeprep", "simulate"], ["gradseg", "train"], ["gradseg", "eval"], ["gradseg", "predict"],
+])
+def test_subcommand_help_imports_no_heavy_library(argv: list[str]) -> None:
+    # Every sub-command's --help too: only the command-line library is loaded to print it.
+    tool, *sub = argv
+    code = (
+        f"import sys\nfrom {tool}.cli import main\n"
+        f"try:\n    main({[*sub, '--help']!r})\nexcept SystemExit as e:\n"
+        "    assert e.code in (0, None), e.code\n"
+        f"heavy = [m for m in {HEAVY!r} if m in sys.modules]\n"
+        "print('HEAVY', heavy)\n"
+    )
+    out = run("-c", code)
+    assert out.returncode == 0, out.stderr
+    assert "HEAVY []" in out.stdout, out.stdout[-300:]
 
 
 def test_unknown_command_is_usage_error() -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from gazeprep.commands.options import GAZE_DIR, POSITIVE_PAIR, RECT, SCREEN_PX, number
+from gazeprep.commands.options import GAZE_DIR, JOBS, POSITIVE_PAIR, RECT, SCREEN_PX, number
 from gazeprep.read.options import IngestOptions
 
 #: The defaults of every option (one home: :class:`gazeprep.read.options.IngestOptions`).
@@ -130,9 +130,15 @@ def ingest(
         help="Sampling rate (Hz) when the file has no time column.",
         callback=number(0, 1e6, lo_open=True),
     ),
+    jobs: int | None = JOBS,
 ) -> None:
     """Read eye-tracker logs (EyeLink ASC, fixation reports, sample CSV/TSV) into fixations and
     ordered gaze tracks."""
+    from gazeprep.jobs import check_jobs
+    from gazeprep.read.parallel import warm_workers
+
+    jobs = check_jobs(jobs)
+    warm_workers(paths, jobs)  # the workers' start overlaps this process's own imports
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
@@ -169,6 +175,7 @@ def ingest(
             paths, out, opts,
             on_start=lambda n: bar.update(task, total=n),
             on_file=lambda f, _r: bar.update(task, advance=1, description=f.name),
+            jobs=jobs,
         )
     _print_summary(summary)
     from rich.markup import escape

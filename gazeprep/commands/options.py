@@ -79,3 +79,22 @@ RECT = numbers(("X", "Y", "W", "H"), [(-1e6, 1e6), (-1e6, 1e6), (0, 1e6, True), 
 POSITIVE_PAIR = numbers(("W", "H"), [(0, 1e4, True), (0, 1e4, True)])
 #: A screen resolution in pixels.
 SCREEN_PX = numbers(("W", "H"), [(0, 1e6, True), (0, 1e6, True)])
+
+
+def _jobs(value: int | None) -> int | None:
+    """--jobs: 1 to 4 x the usable cores; None (not given) is every usable core."""
+    from gazeprep.jobs import check_jobs
+
+    if value is not None:
+        try:
+            check_jobs(value)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc)) from exc
+    return value
+
+
+#: --jobs of the commands that use several cores (ingest, render). The output does not depend on
+#: it; numba's threads follow it.
+JOBS = typer.Option(None, "--jobs", "-j", metavar="N", callback=_jobs, show_default=False,
+                    help="Cores to use, 1 to 4 x the usable cores [default: every core this "
+                         "process may use]. The output is the same for any N.")

@@ -11,7 +11,7 @@ from pathlib import Path
 import typer
 
 from gazeprep.commands import _image_options as img_opts
-from gazeprep.commands.options import CACHE_DIR, GAZE_DIR, number, problem
+from gazeprep.commands.options import CACHE_DIR, GAZE_DIR, JOBS, number, problem
 from gazeprep.contract.cache import SHARD_SAMPLES
 from gazeprep.render.params import defaults
 
@@ -134,8 +134,17 @@ def render(
     flip: bool = img_opts.FLIP,
     label: int = img_opts.LABEL,
     # --- end of image options ---
+    jobs: int | None = JOBS,
 ) -> None:
     """Render multi-level reverse-truncated gaze-track maps into a Zarr v3 cache."""
+    import os
+
+    from gazeprep.jobs import check_jobs
+    from gazeprep.render.batches import warm_workers
+
+    jobs = check_jobs(jobs)
+    if images is not None and images.is_dir():  # files in --images: the images, roughly
+        warm_workers(jobs, sum(1 for _ in os.scandir(images)))  # overlaps the imports below
     from rich.console import Console
     from rich.progress import Progress
     from rich.table import Table
@@ -168,14 +177,15 @@ def render(
     )
     console = Console(stderr=True)
     plan = plan_render(gaze, images, masks, params.image)
-    check_fits(plan, params, out, shard)
+    check_fits(plan, params, out, shard, jobs)
     with Progress(console=console, transient=True) as bar:
         task = bar.add_task("render", total=None)
 
         def progress(done: int, total: int) -> None:
             bar.update(task, completed=done, total=total)
 
-        report = update_cache(plan, params, out, shard=shard, force=force, progress=progress)
+        report = update_cache(plan, params, out, shard=shard, force=force, progress=progress,
+                              jobs=jobs)
 
     table = Table(title=f"gazeprep render -> {out}")
     table.add_column("what")
@@ -207,7 +217,7 @@ def human(n: float) -> str:
     return f"{n:.1f} {unit}"
 
 
-def check_fits(plan, params, out: Path, shard: int) -> None:
+def check_fits(plan, params, out: Path, shard: int, jobs: int = 1) -> None:
     """Refuse (usage error on --size) a render whose working memory exceeds this machine's RAM
     or whose cache, uncompressed, exceeds the free disk space where --out goes."""
     import os
@@ -219,8 +229,7 @@ def check_fits(plan, params, out: Path, shard: int) -> None:
     batch = max(1, min(shard, n))
     tracks = max((sum(len(s.tracks) for s in plan.samples[i:i + batch])
                   for i in range(0, n, batch)), default=0)
-    cpus = os.cpu_count() or 1
-    need = render_memory_bytes(params, batch, max(tracks, batch), cpus, cpus)
+    need = render_memory_bytes(params, batch, max(tracks, batch), jobs, jobs)
     ram = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
     s, layers = params.size, 3 + params.levels + 2 + int(plan.with_masks)
     if need > ram:

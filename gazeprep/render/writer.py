@@ -18,7 +18,6 @@ false`` and the rerun finishes only what is missing.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -34,7 +33,9 @@ from gazeprep.contract.cache import (
     SAMPLE_ARRAYS,
     SHARD_SAMPLES,
 )
+from gazeprep.jobs import check_jobs, cores
 from gazeprep.outputs import transaction
+from gazeprep.render.batches import rendered
 from gazeprep.render.params import RenderParams
 from gazeprep.render.plan import RenderPlan, Sample
 from gazeprep.render.store import (
@@ -88,6 +89,7 @@ class _Job:
     report: RenderReport
     progress: Callable[[int, int], None] | None = None
     after_batch: Callable[[int], None] | None = None
+    jobs: int = 1
 
     @property
     def names(self) -> list[str]:
@@ -112,7 +114,7 @@ def render_samples(
     samples : sequence of Sample
     params : RenderParams
     workers : int, optional
-        Threads decoding images and refining pseudo-masks (default: one per CPU core).
+        Threads decoding images and refining pseudo-masks (default: one per usable core).
 
     Returns
     -------
@@ -127,7 +129,7 @@ def render_samples(
     from gazeprep.render.pseudo import pseudo_masks
 
     s = params.size
-    workers = workers or os.cpu_count() or 1
+    workers = workers or cores()
 
     def decode(smp: Sample) -> tuple[np.ndarray, tuple[int, int], np.ndarray]:
         image, hw = load_image(smp.image, s, params.image)
@@ -162,6 +164,7 @@ def update_cache(
     force: bool = False,
     progress: Callable[[int, int], None] | None = None,
     after_batch: Callable[[int], None] | None = None,
+    jobs: int | None = None,
 ) -> RenderReport:
     """Bring the cache at ``out`` up to date with ``plan`` and ``params``.
 
@@ -187,18 +190,22 @@ def update_cache(
         Called after each written batch (for a progress bar).
     after_batch : callable(done), optional
         Called after each batch is written and recorded (tests interrupt renders here).
+    jobs : int, optional
+        Cores to render on (default: every usable core; see :mod:`gazeprep.render.batches`).
+        The cache's bytes do not depend on it.
 
     Returns
     -------
     RenderReport
     """
+    jobs = check_jobs(jobs)
     digest = params.digest()
     report = RenderReport(gaze_without_image=list(plan.gaze_without_image),
                           notes=list(plan.notes))
     report.empty = [s.id for s in plan.samples if s.n_fixations == 0]
     report.missing_mask = [s.id for s in plan.samples if plan.with_masks and s.mask_path is None]
     job = _Job(plan, params, Path(out), shard, [s.key(digest) for s in plan.samples], report,
-               progress, after_batch)
+               progress, after_batch, jobs)
     old = inspect_out(job.out, report.notes)
     if old is None:
         attrs, table = new_attrs(plan, params), new_table(plan)
@@ -258,8 +265,9 @@ def _rebuild(job: _Job, present: list[str]) -> None:
         arrays = create_layout(st.path, params, plan.with_masks, job.shard, attrs, table)
         per = arrays["image"].shards[0]
         done = 0
-        for _, members in by_shard(list(range(n)), per):
-            res = render_samples([plan.samples[i] for i in members], params)
+        groups = [members for _, members in by_shard(list(range(n)), per)]
+        batches = rendered(render_samples, plan.samples, groups, params, job.jobs)
+        for members, res in zip(groups, batches, strict=True):
             lo, hi = members[0], members[-1] + 1
             for name, arr in arrays.items():
                 arr[lo:hi] = res[name]
@@ -293,8 +301,8 @@ def _update_shards(job: _Job, todo: list[int], attrs: dict, table: dict) -> None
     per = arrays["image"].shards[0]
     groups = by_shard(todo, per)
     done = 0
-    for g, (k, members) in enumerate(groups):
-        res = render_samples([plan.samples[i] for i in members], job.params)
+    batches = rendered(render_samples, plan.samples, [m for _, m in groups], job.params, job.jobs)
+    for g, ((k, members), res) in enumerate(zip(groups, batches, strict=True)):
         for j, i in enumerate(members):
             record_sample(attrs, table, plan, i, j, job.keys[i], res)
         if g == len(groups) - 1:

@@ -1,0 +1,202 @@
+"""How many cores a command uses (``--jobs``), and the worker processes that use them.
+
+- :func:`cores`: the CPUs this process may run on (its affinity mask, not the machine's count:
+  a container or ``taskset`` limits it); ``--jobs`` defaults to it and is checked by
+  :func:`check_jobs` (1 to 4 x cores).
+- :func:`numba_threads`: numba's thread count for the kernels run in this process.
+- :func:`process_pool` and :func:`ordered`: worker processes and an in-order, bounded map over
+  them. Workers come from a fork server (``spawn`` where there is none) that imports the
+  modules named by the caller once; each worker is then a cheap fork of it. A plain ``fork`` of
+  the caller is never used: the caller may hold OpenMP (numba's parallel kernels) or polars
+  thread pools, which a forked child inherits broken.
+
+Results never depend on the number of jobs: the callers split work into independent items
+and put the results back in input order.
+
+Example
+-------
+>>> with process_pool(2, ["gazeprep.ingest"]) as pool:          # doctest: +SKIP
+...     sizes = list(ordered(pool, os.path.getsize, [(p,) for p in paths], ahead=4))
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+
+from gazeprep.errors import GazeprepError
+
+#: --jobs may ask for up to this many workers per usable core (I/O-bound inputs gain from more).
+JOBS_PER_CORE = 4
+
+
+def cores() -> int:
+    """Number of CPUs this process may run on (``os.sched_getaffinity``, else ``os.cpu_count``)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def max_jobs() -> int:
+    """The largest ``--jobs`` accepted: :data:`JOBS_PER_CORE` per usable core."""
+    return JOBS_PER_CORE * cores()
+
+
+def check_jobs(jobs: int | None) -> int:
+    """``--jobs``: None means every usable core; else an integer from 1 to :func:`max_jobs`.
+
+    Raises
+    ------
+    ValueError
+        Outside that range, with a message that states it.
+    """
+    if jobs is None:
+        return cores()
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or not 1 <= jobs <= max_jobs():
+        raise ValueError(f"{jobs!r} is not a number of jobs from 1 to {max_jobs()} "
+                         f"({JOBS_PER_CORE} x the {cores()} usable cores)")
+    return jobs
+
+
+@contextlib.contextmanager
+def numba_threads(n: int) -> Iterator[None]:
+    """Run numba's parallel kernels in this thread on ``n`` threads (at most numba's own limit,
+    ``NUMBA_NUM_THREADS``), restoring the previous count afterwards.
+
+    numba is not imported for this (work that runs no kernel should not pay for it): when it is
+    not loaded yet and ``NUMBA_NUM_THREADS`` is not set, that variable is set to ``n`` for the
+    time of the block, and numba, if the block imports it, takes it as its limit.
+    """
+    import sys
+
+    numba = sys.modules.get("numba")
+    if numba is None:
+        if "NUMBA_NUM_THREADS" in os.environ:
+            yield
+            return
+        os.environ["NUMBA_NUM_THREADS"] = str(max(1, int(n)))
+        try:
+            yield
+        finally:
+            os.environ.pop("NUMBA_NUM_THREADS", None)
+        return
+    old = numba.get_num_threads()
+    numba.set_num_threads(max(1, min(int(n), numba.config.NUMBA_NUM_THREADS)))
+    try:
+        yield
+    finally:
+        numba.set_num_threads(old)
+
+
+def start_method() -> str:
+    """``forkserver`` where the platform has it, else ``spawn``."""
+    import multiprocessing as mp
+
+    return "forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn"
+
+
+def prestart(preload: Sequence[str]) -> None:
+    """Start the fork server now, importing ``preload`` there, so that its start overlaps
+    whatever the caller does before it needs workers. A server already running is kept (its
+    workers import anything else they need on first use)."""
+    import multiprocessing as mp
+
+    if start_method() != "forkserver":
+        return
+    from multiprocessing import forkserver
+
+    mp.get_context("forkserver").set_forkserver_preload(list(preload))
+    forkserver.ensure_running()
+
+
+def _start_worker(threads: int, initializer: Callable | None, initargs: tuple) -> None:
+    """First call in every worker: Ctrl-C is the parent's to handle (it stops the pool), and
+    numba's kernels get ``threads`` threads each."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    os.environ["NUMBA_NUM_THREADS"] = str(threads)  # read if numba is imported later
+    import sys
+
+    if "numba" in sys.modules:
+        sys.modules["numba"].set_num_threads(threads)
+    if initializer is not None:
+        initializer(*initargs)
+
+
+def process_pool(jobs: int, preload: Sequence[str], initializer: Callable | None = None,
+                 initargs: tuple = (), threads: int = 1) -> ProcessPoolExecutor:
+    """``jobs`` worker processes (see the module notes), each with ``threads`` numba threads.
+
+    Parameters
+    ----------
+    jobs : int
+        Number of worker processes.
+    preload : sequence of str
+        Modules the fork server imports once for every worker.
+    initializer, initargs : callable and its arguments, optional
+        Run once in each worker after the start-up.
+    threads : int
+        numba threads per worker.
+    """
+    import multiprocessing as mp
+
+    method = start_method()
+    if method == "forkserver":
+        prestart(preload)
+    return ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context(method),
+                               initializer=_start_worker,
+                               initargs=(threads, initializer, initargs))
+
+
+class RemoteTraceback(Exception):
+    """The traceback of an error raised in a worker process, as text (``__cause__`` of it)."""
+
+
+def keep_traceback(exc: BaseException) -> BaseException:
+    """Record ``exc``'s traceback as text on it, so that it survives the trip from a worker
+    (an exception is pickled without its traceback); :func:`restore_traceback` puts it back."""
+    import traceback
+
+    exc.remote_traceback = "".join(traceback.format_exception(exc))
+    return exc
+
+
+def restore_traceback(exc):
+    """Chain the traceback :func:`keep_traceback` recorded in a worker to ``exc`` (``--verbose``
+    then shows where it was raised). Anything else is returned as it is."""
+    text = getattr(exc, "remote_traceback", None) if isinstance(exc, BaseException) else None
+    if text and exc.__traceback__ is None:
+        exc.__cause__ = RemoteTraceback(f"in a worker process:\n{text}")
+    return exc
+
+
+def ordered(executor: Executor, fn: Callable, items: Iterable[tuple], ahead: int) -> Iterator:
+    """``fn(*item)`` for every item, yielded in input order; at most ``ahead`` are submitted
+    and not yet yielded, which bounds the memory the results hold. A failure is raised when
+    its item's turn comes; the items after it that were not started are cancelled. A worker
+    that dies (killed, out of memory) is a :class:`~gazeprep.errors.GazeprepError`."""
+    pending: deque = deque()
+    try:
+        for item in items:
+            pending.append(executor.submit(fn, *item))
+            if len(pending) >= max(1, ahead):
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+    except BrokenProcessPool as exc:
+        raise GazeprepError("a worker process stopped abruptly (killed, e.g. for lack of "
+                            "memory); expected it to finish: run again with a smaller --jobs"
+                            ) from exc
+    finally:
+        for fut in pending:
+            fut.cancel()
+
+
+__all__ = ["JOBS_PER_CORE", "RemoteTraceback", "check_jobs", "cores", "keep_traceback",
+           "max_jobs", "numba_threads", "ordered", "prestart", "process_pool", "restore_traceback",
+           "start_method"]

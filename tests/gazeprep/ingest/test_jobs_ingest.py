@@ -1,0 +1,112 @@
+"""`gazeprep ingest --jobs N`: files read side by side by worker processes, the same output as
+one by one (fixations, tracks and their order, ingest.json), the same first error."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import polars as pl
+import pytest
+
+import gazeprep.ingest as ingest_mod
+import gazeprep.read.parallel as parallel
+from gazeprep.errors import GazeprepError
+from gazeprep.ingest import run_ingest
+from gazeprep.read.options import IngestOptions
+
+
+@pytest.fixture(scope="module")
+def recordings(tmp_path_factory, shared_data):
+    """A folder of several recordings: the real EyeLink ASCs and sample CSV, the GazeMedSeg
+    Kvasir report, and simulated EyeLink recordings of two observers."""
+    from gazeprep.simulate.config import SimConfig
+    from gazeprep.simulate.dataset import simulate_dataset
+
+    root = tmp_path_factory.mktemp("rec")
+    raw = root / "raw"
+    raw.mkdir()
+    for name in ("eyelink_binocular_example.asc", "eyelink_monocular_2khz_example.asc",
+                 "gaze-toy-example.csv"):
+        shutil.copy(shared_data("eyelink", name), raw / name)
+    shutil.copy(shared_data("gazemedseg", "kvasir_fixation.csv"), raw / "kvasir_fixation.csv")
+    sim = root / "sim"
+    simulate_dataset(sim, SimConfig(n_images=4, sessions=2, size=64))
+    for f in sorted((sim / "raw").glob("*.asc")):
+        shutil.copy(f, raw / f"sim_{f.name}")
+    return raw
+
+
+def _outputs(out):
+    rep = json.loads((out / "ingest.json").read_text())
+    rep["totals"].pop("seconds")
+    rep.pop("outputs")  # sha256 of the Parquet files: compared below as tables
+    return (pl.read_parquet(out / "fixations.parquet"), pl.read_parquet(out / "tracks.parquet"),
+            rep)
+
+
+def _pools(monkeypatch) -> list[int]:
+    """Let every input go to the workers, and count the pools started."""
+    started = []
+    real = ingest_mod.process_pool
+
+    def counting(jobs, *args, **kw):
+        started.append(jobs)
+        return real(jobs, *args, **kw)
+
+    monkeypatch.setattr(parallel, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(ingest_mod, "process_pool", counting)
+    return started
+
+
+@pytest.mark.parametrize("detector", ["auto", "ivt"])
+def test_parallel_ingest_is_the_serial_one(recordings, tmp_path, monkeypatch, untouched,
+                                           detector):
+    started = _pools(monkeypatch)
+    check = untouched(recordings)
+    opts = IngestOptions(detector=detector, lenient=True)
+    outs = {}
+    for jobs in (1, 2, 3):
+        outs[jobs] = _outputs(run_ingest([recordings], tmp_path / f"j{jobs}", opts,
+                                         jobs=jobs).out)
+    assert started == [2, 3]  # jobs=1 reads in this process
+    fix1, tr1, rep1 = outs[1]
+    assert rep1["totals"]["files"] == 6 and fix1.height > 23_525
+    assert fix1["session"].n_unique() >= 5  # one or more per recording
+    for jobs in (2, 3):
+        fix, tr, rep = outs[jobs]
+        assert fix.equals(fix1) and tr.equals(tr1)  # same rows in the same order
+        assert rep == rep1
+    check()
+
+
+def test_the_first_bad_file_fails_the_same_way(recordings, tmp_path, monkeypatch):
+    _pools(monkeypatch)
+    raw = tmp_path / "raw"
+    shutil.copytree(recordings, raw)
+    (raw / "m_bad.csv").write_text("IMAGE,X,Y,DURATION\na.jpg,0.1,0.2,100\na.jpg,0.1,zz,100\n")
+    (raw / "n_bad.csv").write_text("IMAGE,X,Y,DURATION\nb.jpg,0.1,0.2,100\nb.jpg,zz,0.2,100\n")
+    errors = {}
+    for jobs in (1, 2):
+        with pytest.raises(GazeprepError) as ex:
+            run_ingest([raw], tmp_path / f"out{jobs}", IngestOptions(), jobs=jobs)
+        errors[jobs] = str(ex.value)
+        assert not (tmp_path / f"out{jobs}").exists()
+    assert errors[1] == errors[2] and "m_bad.csv:3:" in errors[1]
+    lenient = [_outputs(run_ingest([raw], tmp_path / f"len{jobs}", IngestOptions(lenient=True),
+                                   jobs=jobs).out) for jobs in (1, 2)]
+    assert lenient[0][0].equals(lenient[1][0]) and lenient[0][2] == lenient[1][2]
+    assert len(lenient[0][2]["drops"]) >= 2
+
+
+def test_small_inputs_are_read_in_this_process(recordings, tmp_path, monkeypatch):
+    started = []
+    monkeypatch.setattr(ingest_mod, "process_pool", lambda *a, **k: started.append(a))
+    run_ingest([recordings], tmp_path / "g", IngestOptions(lenient=True), jobs=2)
+    assert started == []  # a few MB: starting workers would cost more than it saves
+
+
+def test_cli_jobs_out_of_range_is_a_usage_error(recordings, run_cli, tmp_path):
+    res = run_cli("gazeprep", "ingest", recordings, "--out", tmp_path / "g", "--jobs", "0")
+    assert res.returncode == 2 and "--jobs" in res.stderr
+    assert not (tmp_path / "g").exists()

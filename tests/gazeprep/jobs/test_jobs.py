@@ -1,0 +1,151 @@
+"""--jobs: the usable cores, the accepted range, and the in-order, bounded map over workers."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from gazeprep.jobs import (
+    JOBS_PER_CORE,
+    RemoteTraceback,
+    check_jobs,
+    cores,
+    keep_traceback,
+    max_jobs,
+    numba_threads,
+    ordered,
+    process_pool,
+    restore_traceback,
+)
+
+
+def test_cores_is_the_affinity_mask():
+    assert cores() == len(os.sched_getaffinity(0))
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="needs os.sched_setaffinity")
+def test_cores_follows_a_restricted_affinity():
+    # A process allowed on one CPU (taskset, a container's cpuset) uses one core by default,
+    # whatever the machine has.
+    one = sorted(os.sched_getaffinity(0))[:1]
+    code = "from gazeprep.jobs import cores, check_jobs; print(cores(), check_jobs(None))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         preexec_fn=lambda: os.sched_setaffinity(0, one), timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["1", "1"]
+
+
+def test_check_jobs_range():
+    assert check_jobs(None) == cores()
+    assert check_jobs(1) == 1
+    assert check_jobs(max_jobs()) == max_jobs() == JOBS_PER_CORE * cores()
+    for bad in (0, -1, max_jobs() + 1, True, 2.0, "2"):
+        with pytest.raises(ValueError, match=f"from 1 to {max_jobs()}"):
+            check_jobs(bad)
+
+
+def test_numba_threads_is_set_and_restored():
+    import numba
+
+    before = numba.get_num_threads()
+    with numba_threads(1):
+        assert numba.get_num_threads() == 1
+    assert numba.get_num_threads() == before
+    with numba_threads(10_000):  # clipped to numba's own limit
+        assert numba.get_num_threads() == numba.config.NUMBA_NUM_THREADS
+
+
+def test_numba_threads_before_numba_is_imported():
+    # Work that runs no kernel does not import numba for --jobs; when the block imports it,
+    # numba takes --jobs as its limit.
+    code = ("import os, sys\nfrom gazeprep.jobs import numba_threads\n"
+            "with numba_threads(1):\n    assert 'numba' not in sys.modules\n"
+            "    import numba\n    n = numba.config.NUMBA_NUM_THREADS\n"
+            "print(n, 'NUMBA_NUM_THREADS' in os.environ)\n")
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_NUM_THREADS"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["1", "False"]
+
+
+def _slow_square(x: int) -> int:
+    time.sleep(0.002 * (10 - x))  # later items finish first
+    return x * x
+
+
+def test_ordered_keeps_input_order_and_bounds_the_work_in_flight():
+    submitted, yielded, most = [], [], [0]
+    lock = threading.Lock()
+
+    def item(i):
+        with lock:
+            submitted.append(i)
+            most[0] = max(most[0], len(submitted) - len(yielded))
+        return (i,)
+
+    with ThreadPoolExecutor(4) as ex:
+        for r in ordered(ex, _slow_square, (item(i) for i in range(10)), ahead=3):
+            yielded.append(r)
+    assert yielded == [i * i for i in range(10)]
+    assert most[0] <= 3
+
+
+def _fail_on_three(x: int) -> int:
+    if x == 3:
+        raise KeyError(x)
+    return x
+
+
+def test_ordered_raises_at_the_failing_item_and_cancels_the_rest():
+    got = []
+    with ThreadPoolExecutor(1) as ex, pytest.raises(KeyError):
+        for r in ordered(ex, _fail_on_three, [(i,) for i in range(100)], ahead=4):
+            got.append(r)
+    assert got == [0, 1, 2]
+
+
+def test_worker_errors_keep_their_traceback():
+    try:
+        {}["missing"]
+    except KeyError as exc:
+        err = keep_traceback(exc)
+    import pickle
+
+    back = restore_traceback(pickle.loads(pickle.dumps(err)))  # as it comes from a worker
+    assert isinstance(back.__cause__, RemoteTraceback)
+    assert "test_worker_errors_keep_their_traceback" in str(back.__cause__)
+    assert restore_traceback(5) == 5
+
+
+def _pid_and_threads(_: int) -> tuple[int, str]:
+    import numba
+
+    return os.getpid(), os.environ.get("NUMBA_NUM_THREADS", ""), numba.get_num_threads()
+
+
+def test_process_pool_runs_in_other_processes_with_one_numba_thread():
+    with process_pool(2, ["gazeprep.jobs"]) as pool:
+        got = list(ordered(pool, _pid_and_threads, [(i,) for i in range(4)], ahead=4))
+    assert all(pid != os.getpid() for pid, _, _ in got)
+    assert all(env == "1" and n == 1 for _, env, n in got)
+
+
+def _die(x: int) -> int:
+    if x == 2:
+        os._exit(3)  # as a worker killed for lack of memory
+    return x
+
+
+def test_a_dead_worker_is_one_clear_error():
+    from gazeprep.errors import GazeprepError
+
+    with process_pool(2, ["gazeprep.jobs"]) as pool, \
+            pytest.raises(GazeprepError, match="worker process stopped abruptly"):
+        list(ordered(pool, _die, [(i,) for i in range(6)], ahead=6))
