@@ -36,7 +36,7 @@ from gazeprep.read.result import (
 
 #: Every file ingest writes into its ``--out``, the commit record (``ingest.json``) last. A
 #: rerun replaces these and nothing else.
-OUTPUT_FILES = ("fixations.parquet", "tracks.parquet", "ingest.json")
+OUTPUT_FILES = ("fixations.parquet", "tracks.parquet", "quality.parquet", "ingest.json")
 #: The file that describes the set (sha256 of the others); renamed into place last.
 RECORD = "ingest.json"
 

@@ -42,15 +42,15 @@ if TYPE_CHECKING:
     from gazeprep.read.result import FileResult, Recording
 
 #: Extensions picked up when walking a directory (other files there are ignored).
-INPUT_EXTENSIONS = (".asc", ".csv", ".tsv", ".txt", ".xls")
+INPUT_EXTENSIONS = (".edf", ".asc", ".csv", ".tsv", ".txt", ".xls")
 
 
 @cache
 def readers() -> dict[str, ModuleType]:
     """The registry: ``--format`` name -> reader module, in the order ``auto`` tries them."""
-    from gazeprep.read import asc, fixreport, samples
+    from gazeprep.read import asc, edf_reader, fixreport, samples
 
-    return {"asc": asc, "fixreport": fixreport, "samples": samples}
+    return {"edf": edf_reader, "asc": asc, "fixreport": fixreport, "samples": samples}
 
 
 def sniff_format(path: Path) -> str:
@@ -59,21 +59,19 @@ def sniff_format(path: Path) -> str:
     Raises
     ------
     GazeprepError
-        Binary files (EDF included), empty files and text that no reader recognises.
+        Empty files, binary files other than EDF and text that no reader recognises.
     """
     from gazeprep.read.probe import Probe
 
     probe = Probe.of(path)
-    if path.suffix.lower() == ".edf" or probe.head.startswith(b"SR_RESEARCH"):
-        raise GazeprepError("binary EyeLink EDF; convert it to ASC first (edf2asc)", file=path)
     if not probe.head.strip():
-        raise GazeprepError("empty file; expected an EyeLink ASC, a fixation report or a "
-                            "sample CSV/TSV", file=path)
+        raise GazeprepError("empty file; expected an EyeLink EDF or ASC, a fixation report or "
+                            "a sample CSV/TSV", file=path)
     for name, reader in readers().items():
         if reader.sniff(probe):
             return name
     raise GazeprepError(
-        f"unknown format (header {probe.header[:8]}); expected an EyeLink ASC, a fixation "
+        f"unknown format (header {probe.header[:8]}); expected an EyeLink EDF or ASC, a fixation "
         "report with CURRENT_FIX_X/Y/DURATION and IMAGE columns, or a sample file with time,x,y "
         "columns (or pass --format)", file=path, line=1)
 
