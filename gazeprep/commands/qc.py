@@ -77,25 +77,27 @@ def _num(v, fmt: str = ".2f") -> str:
 
 
 def _session_table(summary: list[dict], thr):
+    from rich.markup import escape
     from rich.table import Table
 
     table = Table(title=f"gaze quality (flag: validation avg > {thr.validation_avg_deg:g} or "
                         f"max > {thr.validation_max_deg:g} deg, loss > {thr.loss_pct:g} %, "
-                        f"rate off by > {thr.rate_deviation_pct:g} %)")
-    for name in ("session", "trials", "flagged", "validation avg / max (deg, worst)",
-                 "loss %", "blinks", "rate Hz (header / measured)", "fixations kept",
-                 "dropped"):
-        table.add_column(name, justify="left" if name == "session" else "right")
+                        f"rate off by > {thr.rate_deviation_pct:g} %)",
+                  caption="flagged: trials flagged / trials; validation: worst average / "
+                          "maximum error (deg); Hz: header / measured rate; fixations: kept / "
+                          "dropped")
+    table.add_column("session", overflow="fold")
+    for name in ("flagged", "validation", "loss %", "blinks", "Hz", "fixations"):
+        table.add_column(name, justify="right", no_wrap=True, min_width=len(name))
     for s in summary:
-        flagged = str(s["trials_flagged"])
+        flagged = f"{s['trials_flagged']}/{s['trials']}"
         table.add_row(
-            str(s["session"]), str(s["trials"]),
-            f"[red]{flagged}[/red]" if s["trials_flagged"] else flagged,
-            f"{_num(s['validation_avg_deg_worst'])} / {_num(s['validation_max_deg_worst'])}",
+            escape(str(s["session"])), f"[red]{flagged}[/red]" if s["trials_flagged"] else flagged,
+            f"{_num(s['validation_avg_deg_worst'])}/{_num(s['validation_max_deg_worst'])}",
             _num(s["loss_pct"], ".1f"), str(s["blinks"]),
-            f"{', '.join(f'{r:g}' for r in s['rate_hz']) or '-'} / "
+            f"{','.join(f'{r:g}' for r in s['rate_hz']) or '-'}/"
             f"{_num(s['measured_rate_hz'], '.0f')}",
-            str(s["fixations_kept"]), str(s["fixations_dropped"] or 0))
+            f"{s['fixations_kept']}/{s['fixations_dropped'] or 0}")
     return table
 
 
@@ -104,13 +106,15 @@ def _trial_table(session: str, rows):
     from rich.table import Table
 
     table = Table(title=f"{escape(str(session))}: per trial and eye")
-    for name in ("trial", "eye", "validation (deg)", "loss %", "blinks", "rate Hz", "kept",
-                 "dropped", "flags"):
-        table.add_column(name, justify="right" if name in ("loss %", "blinks", "rate Hz",
-                                                           "kept") else "left")
+    for name in ("trial", "eye", "validation deg", "loss %", "blinks", "Hz", "kept", "dropped",
+                 "flags"):
+        numeric = name in ("loss %", "blinks", "Hz", "kept")
+        table.add_column(name, justify="right" if numeric else "left",
+                         no_wrap=numeric or name in ("eye", "validation deg"),
+                         min_width=len(name), overflow="fold")
     for r in rows.iter_rows(named=True):
         val = "-" if r["validation_result"] is None else (
-            f"{r['validation_result']} {_num(r['validation_avg_deg'])} / "
+            f"{r['validation_result']} {_num(r['validation_avg_deg'])}/"
             f"{_num(r['validation_max_deg'])}")
         loss = r["loss_pct"] if r["loss_pct"] is not None else r["missing_pct"]
         dropped = ", ".join(f"{d['reason']} {d['count']}" for d in r["fixations_dropped"] or [])

@@ -126,9 +126,13 @@ def _draw_matplotlib(bars: SessionBars, thr: Thresholds, path: Path) -> None:
                             zorder=3, s=18)
         ax2.axhline(thr.validation_avg_deg, color=VALIDATION_COLOUR, ls=":", lw=1)
         ax.set_title(_title(bars), fontsize=10)
-        handles = [Patch(color=EYE_COLOURS[e][0], label=f"loss, eye {e} (flagged)")
-                   for e in dict.fromkeys(bars.eyes) if e] or [
-                       Patch(color=EYE_COLOURS[""][0], label="loss (flagged)")]
+        handles = []
+        for e in dict.fromkeys(bars.eyes):
+            strong, pale = EYE_COLOURS.get(e, EYE_COLOURS[""])
+            name = f"loss, eye {e}" if e else "loss"
+            handles.append(Patch(color=pale, label=name))
+            if any(f for f, ee in zip(bars.flagged, bars.eyes, strict=True) if ee == e):
+                handles.append(Patch(color=strong, label=f"{name}, flagged"))
         handles += [Line2D([], [], color=THRESHOLD_COLOUR, ls="--",
                            label=f"loss threshold {thr.loss_pct:g} %"),
                     Line2D([], [], color=VALIDATION_COLOUR, marker="o", ls="",

@@ -39,7 +39,8 @@ def binocular_asc(trials: list[dict], validations: list[tuple[int, str]] = ()) -
     """An EyeLink ASC, 1000 Hz, both eyes. Each trial: ``start`` (ms), ``n`` samples,
     ``lost_l`` / ``lost_r`` (sample indices without a position), ``blinks`` ([(eye, i0, i1)]),
     ``fix`` ([(eye, i0, i1, x, y)]), ``result`` (write TRIAL_RESULT, default True)."""
-    out = ["** CONVERTED FROM rec.edf using edfapi", "MSG\t900 GAZE_COORDS 0.00 0.00 1919.00 1079.00"]
+    out = ["** CONVERTED FROM rec.edf using edfapi",
+           "MSG\t900 GAZE_COORDS 0.00 0.00 1919.00 1079.00"]
     out += [f"MSG\t{t} {text}" for t, text in validations]
     for k, tr in enumerate(trials, 1):
         t0, n = tr["start"], tr["n"]
