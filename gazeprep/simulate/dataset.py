@@ -30,10 +30,15 @@ def _session_order(cfg: SimConfig, session: int) -> tuple[np.ndarray, float]:
 
 def simulated_id(cfg: SimConfig, i: int) -> str:
     """The id of image ``i``: its file stem (``sim<seed>_<i>``) or, for volume formats, slice
-    ``<stem>_<k>`` of volume ``sim<seed>_mr<v>`` (as gazeprep indexes volumes). The seed is
-    part of it, so splits never collide."""
+    ``<stem>_<k>`` of volume ``sim<seed>_mr<v>`` (as gazeprep indexes volumes: a DICOM of a
+    single frame is a 2-D image, its id the stem). The seed is part of it, so splits never
+    collide."""
     if cfg.volumes:
-        return f"{volume_stem(cfg, i // cfg.slices)}_{i % cfg.slices}"
+        v, k = divmod(i, cfg.slices)
+        single = min(cfg.slices, cfg.n_images - v * cfg.slices) == 1
+        if single and cfg.image_format == "dicom":
+            return volume_stem(cfg, v)
+        return f"{volume_stem(cfg, v)}_{k}"
     return f"sim{cfg.seed}_{i:04d}"
 
 
