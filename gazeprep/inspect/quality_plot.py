@@ -102,7 +102,8 @@ def _draw_matplotlib(bars: SessionBars, thr: Thresholds, path: Path) -> None:
     from matplotlib.patches import Patch
 
     n = len(bars.trials)
-    fig, ax = plt.subplots(figsize=(min(4 + 0.28 * n, 16), 3.6), dpi=100)
+    fig, ax = plt.subplots(figsize=(min(4.5 + 0.25 * max(n, 6), 15), 3.2), dpi=100,
+                           layout="constrained")
     try:
         xs = range(n)
         heights = [v or 0.0 for v in bars.loss]
@@ -112,9 +113,10 @@ def _draw_matplotlib(bars: SessionBars, thr: Thresholds, path: Path) -> None:
         ax.axhline(thr.loss_pct, color=THRESHOLD_COLOUR, ls="--", lw=1)
         ax.set_ylim(0, 100)
         ax.set_ylabel("sample loss (%)")
-        ax.set_xticks(list(xs), [f"{t} {e}".strip() for t, e in zip(bars.trials, bars.eyes,
-                                                                     strict=True)],
-                      rotation=90, fontsize=7)
+        labels = [f"{t} {e}".strip() for t, e in zip(bars.trials, bars.eyes, strict=True)]
+        upright = n > 12 or max(map(len, labels), default=0) > 6
+        ax.set_xticks(list(xs), labels, rotation=90 if upright else 0, fontsize=7)
+        ax.set_xlim(-0.6, max(n, 6) - 0.4)  # few trials: bars of the usual width
         ax2 = ax.twinx()
         top = max([thr.validation_max_deg * 1.3, *[v for v in bars.val_max if v is not None]])
         ax2.set_ylim(0, top)
@@ -133,16 +135,16 @@ def _draw_matplotlib(bars: SessionBars, thr: Thresholds, path: Path) -> None:
             handles.append(Patch(color=pale, label=name))
             if any(f for f, ee in zip(bars.flagged, bars.eyes, strict=True) if ee == e):
                 handles.append(Patch(color=strong, label=f"{name}, flagged"))
-        handles += [Line2D([], [], color=THRESHOLD_COLOUR, ls="--",
-                           label=f"loss threshold {thr.loss_pct:g} %"),
-                    Line2D([], [], color=VALIDATION_COLOUR, marker="o", ls="",
-                           label="validation avg (deg)"),
-                    Line2D([], [], color=VALIDATION_COLOUR, marker="^", ls="",
-                           label="validation max (deg)"),
-                    Line2D([], [], color=VALIDATION_COLOUR, ls=":",
-                           label=f"avg threshold {thr.validation_avg_deg:g} deg")]
-        ax.legend(handles=handles, fontsize=7, loc="upper left", framealpha=0.85)
-        fig.tight_layout()
+        handles.append(Line2D([], [], color=THRESHOLD_COLOUR, ls="--",
+                              label=f"loss threshold {thr.loss_pct:g} %"))
+        if any(v is not None for v in bars.val_avg + bars.val_max):
+            handles += [Line2D([], [], color=VALIDATION_COLOUR, marker="o", ls="",
+                               label="validation avg (deg)"),
+                        Line2D([], [], color=VALIDATION_COLOUR, marker="^", ls="",
+                               label="validation max (deg)")]
+        handles.append(Line2D([], [], color=VALIDATION_COLOUR, ls=":",
+                              label=f"avg threshold {thr.validation_avg_deg:g} deg"))
+        fig.legend(handles=handles, fontsize=7, loc="outside right upper", frameon=False)
         fig.savefig(path, format="png")
     finally:
         plt.close(fig)
@@ -152,26 +154,28 @@ def _draw_pillow(bars: SessionBars, thr: Thresholds, path: Path) -> None:
     """The same picture with Pillow: bars, threshold lines, markers, text in Pillow's font."""
     from PIL import Image, ImageDraw, ImageFont
 
-    n = max(len(bars.trials), 1)
-    step = max(10, min(40, 900 // n))
-    left, right, top, bottom = 60, 60, 36, 70
-    width, height = left + right + step * n, 300
-    plot_h = height - top - bottom
-    img = Image.new("RGB", (max(width, 420), height), "white")
-    draw = ImageDraw.Draw(img)
+    n = len(bars.trials)
+    step = max(12, min(48, 900 // max(n, 6)))
+    left, top, bottom = 60, 36, 70
+    plot_w, plot_h = step * max(n, 6), 300 - top - bottom
     font, small = ImageFont.load_default(size=13), ImageFont.load_default(size=10)
-    x_end = left + step * n
+    caption = (f"bars: sample loss % (strong = flagged); red line: {thr.loss_pct:g} %; green: "
+               "validation avg (o) / max (^), deg")
+    width = max(left + plot_w + 60, int(small.getlength(caption)) + left + 10)
+    img = Image.new("RGB", (width, 300), "white")
+    draw = ImageDraw.Draw(img)
+    x_end = left + plot_w
     draw.rectangle([left, top, x_end, top + plot_h], outline="black")
-    top_deg = max([thr.validation_max_deg * 1.3, *[v for v in bars.val_max if v is not None]])
+    worst = max([thr.validation_max_deg * 1.3, *[v for v in bars.val_max if v is not None]])
+    top_deg = math.ceil(worst * 2) / 2  # a multiple of 0.5 deg
 
     def y_of(value: float, full: float) -> float:
         return top + plot_h * (1.0 - min(max(value / full, 0.0), 1.0))
 
     for k in range(0, 101, 20):  # loss axis, left
         draw.text((left - 6, y_of(k, 100)), f"{k}", fill="black", font=small, anchor="rm")
-    for k in range(5):  # validation axis, right
-        v = top_deg * k / 4
-        draw.text((x_end + 6, y_of(v, top_deg)), f"{v:.2g}", fill=VALIDATION_COLOUR,
+    for k in range(int(top_deg * 2) + 1):  # validation axis, right, every 0.5 deg
+        draw.text((x_end + 6, y_of(k / 2, top_deg)), f"{k / 2:g}", fill=VALIDATION_COLOUR,
                   font=small, anchor="lm")
     for i, (loss, eye, flag) in enumerate(zip(bars.loss, bars.eyes, bars.flagged, strict=True)):
         x0 = left + i * step + step * 0.1
@@ -179,25 +183,30 @@ def _draw_pillow(bars: SessionBars, thr: Thresholds, path: Path) -> None:
             colour = EYE_COLOURS.get(eye, EYE_COLOURS[""])[0 if flag else 1]
             draw.rectangle([x0, y_of(loss, 100), x0 + step * 0.8, top + plot_h], fill=colour)
         label = f"{bars.trials[i]} {eye}".strip()
-        draw.text((x0 + step * 0.4, top + plot_h + 4), label[:8], fill="black", font=small,
+        while len(label) > 1 and small.getlength(label) > step - 2:
+            label = label[:-1]
+        draw.text((x0 + step * 0.4, top + plot_h + 4), label, fill="black", font=small,
                   anchor="mt")
     y = y_of(thr.loss_pct, 100)
     draw.line([left, y, x_end, y], fill=THRESHOLD_COLOUR, width=1)
     y = y_of(thr.validation_avg_deg, top_deg)
     for x in range(left, x_end, 6):
         draw.line([x, y, x + 2, y], fill=VALIDATION_COLOUR)
+    _pillow_markers(draw, bars, step, left, lambda v: y_of(v, top_deg))
+    draw.text((left, 10), _title(bars), fill="black", font=font)
+    draw.text((left, 300 - 22), caption, fill="black", font=small)
+    img.save(path, format="PNG")
+
+
+def _pillow_markers(draw, bars: SessionBars, step: int, left: int, y_of) -> None:
+    """Validation average (disc) and maximum (triangle) of each bar."""
     for vals, shape in ((bars.val_avg, "o"), (bars.val_max, "^")):
         for i, v in enumerate(vals):
             if v is None:
                 continue
-            cx, cy = left + (i + 0.5) * step, y_of(v, top_deg)
+            cx, cy = left + (i + 0.5) * step, y_of(v)
             if shape == "o":
                 draw.ellipse([cx - 3, cy - 3, cx + 3, cy + 3], fill=VALIDATION_COLOUR)
             else:
                 draw.polygon([(cx, cy - 4), (cx - 4, cy + 3), (cx + 4, cy + 3)],
                              fill=VALIDATION_COLOUR)
-    draw.text((left, 10), _title(bars), fill="black", font=font)
-    draw.text((left, height - 22), f"bars: sample loss % (strong = flagged); red line: "
-              f"{thr.loss_pct:g} %; green: validation avg (o) / max (^), deg", fill="black",
-              font=small)
-    img.save(path, format="PNG")
