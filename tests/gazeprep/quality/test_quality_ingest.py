@@ -17,7 +17,7 @@ import pytest
 
 from gazeprep.errors import GazeprepError
 from gazeprep.ingest import ingest_file, run_ingest
-from gazeprep.quality import Thresholds, quality_schema
+from gazeprep.quality import Thresholds, file_quality, quality_frame, quality_schema
 from gazeprep.quality.table import read_quality
 from gazeprep.read.options import IngestOptions
 
@@ -291,3 +291,37 @@ def test_threshold_options_reach_the_rows(tmp_path, two_trials, run_cli):
 
 def test_thresholds_defaults_match_the_ingest_options():
     assert Thresholds.of(IngestOptions()) == Thresholds()
+
+
+def test_hostile_recording_facts_give_defined_rows():
+    """Unsorted and NaN windows, NaN and repeated times, window indices out of range, blinks
+    and validations at NaN times, counts of trials that have no window: rows, no exception."""
+    from collections import Counter
+
+    from gazeprep.read.recorded import RecordingFacts
+
+    rng = np.random.default_rng(0)
+    for case in range(40):
+        n, k = int(rng.integers(0, 50)), int(rng.integers(1, 5))
+        t = rng.choice([np.nan, 1e3, -5.0, 0.0], n) if case % 3 == 0 else np.sort(
+            rng.uniform(0, 1000, n))
+        xy = rng.uniform(0, 100, (2, n))
+        xy[:, rng.random(n) < 0.3] = np.nan
+        start = rng.choice([np.nan, 0.0, 500.0, 2000.0, -1.0], k)
+        end = rng.choice([np.nan, 100.0, 400.0, 1e9], k)
+        facts = RecordingFacts(
+            session="s", labels=[f"T{i}" for i in range(k)], start=start, end=end, t=t,
+            x=xy, y=xy.copy(), eyes=("L", "R"),
+            blocks=None if case % 2 else (np.array([0.0, np.nan]), np.array([np.nan, 50.0]),
+                                          np.array([1000.0, 0.0])),
+            rate=None if case % 2 == 0 else rng.choice([np.nan, 0.0, -1.0, 500.0], k),
+            blinks=(np.array([np.nan, 10.0]), np.array([5.0, np.nan]), np.array(["L", "R"])),
+            window=None if case % 4 else rng.integers(-3, k + 3, n),
+            validations=[(np.nan, 1, POOR_L), (5.0, 2, GOOD_R), (6.0, 3, "!CAL VALIDATION")],
+            fixations=Counter({("T0", "L", "kept"): 2, ("nope", "R", "short"): 1}))
+        rows, unknown = file_quality(facts, Thresholds())
+        assert len(rows) == 2 * k and unknown == [(3, "!CAL VALIDATION")]
+        for q in rows:
+            assert q.loss_pct is None or 0.0 <= q.loss_pct <= 100.0
+            assert q.samples_valid <= q.samples_present
+        assert quality_frame(rows).height == 2 * k
