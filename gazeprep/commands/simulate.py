@@ -41,7 +41,8 @@ def simulate(
     slices: int = typer.Option(_D.slices, "--slices", min=1, max=1024,
                                help="Slices per volume (--format dicom | nifti)."),
 ) -> None:
-    """Simulate lesion-like images, their masks and an observer's EyeLink recordings.
+    """Simulate lesion-like images (or MR-like volumes), their masks and an observer's EyeLink
+    recordings.
 
     The observer searches the image, then scans each target from its centre to its boundary
     (log-normal fixation durations, main-sequence saccades, 1000 Hz samples, blinks).
