@@ -106,9 +106,10 @@ def run_ingest(
     IngestSummary
     """
     t0 = time.perf_counter()
-    files = find_inputs(paths)
+    skipped: list[str] = []
+    files = find_inputs(paths, skipped)
     out = Path(out)
-    notes = prepare_out(out, files)
+    notes = skipped + prepare_out(out, files)
     if on_start:
         on_start(len(files))
     results: list[FileResult] = []
@@ -131,6 +132,8 @@ def run_ingest(
     report = make_report(results, opts, fix.height, tracks.height,
                          fix["image"].n_unique(), time.perf_counter() - t0)
     report["quality"] = quality_report(quality, opts)
+    if skipped:
+        report["skipped_inputs"] = skipped
     write_outputs(out, fix, tracks, report, notes, quality)
     return IngestSummary(results, out, fix.height, tracks.height,
                          fix["image"].n_unique(), report, notes)

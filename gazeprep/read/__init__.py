@@ -95,8 +95,13 @@ def read(path: str | Path, opts: IngestOptions) -> FileResult | Recording:
     return reader.read(str(path), opts)
 
 
-def find_inputs(paths: Iterable[str | Path]) -> list[Path]:
+def find_inputs(paths: Iterable[str | Path], notes: list[str] | None = None) -> list[Path]:
     """Expand folders (recursively, known extensions, hidden files skipped) into files.
+
+    A folder holding ``x.edf`` and ``x.asc`` side by side (an EDF and, usually, its
+    ``edf2asc`` text, perhaps edited) gives the ``.asc`` only, as before EDF files were read:
+    ``notes`` (when given) receives one line per EDF skipped. An EDF named on the command line
+    is always read.
 
     Raises
     ------
@@ -115,10 +120,24 @@ def find_inputs(paths: Iterable[str | Path]) -> list[Path]:
                 raise GazeprepError(
                     f"folder holds no input file; expected files ending in "
                     f"{', '.join(INPUT_EXTENSIONS)}", file=p)
-            files += found
+            files += _without_converted_edf(found, notes)
         elif p.is_file():
             files.append(p)
         else:
             raise GazeprepError("no such file or folder", file=p)
     seen: set[Path] = set()
     return [f for f in files if not (f.resolve() in seen or seen.add(f.resolve()))]
+
+
+def _without_converted_edf(found: list[Path], notes: list[str] | None) -> list[Path]:
+    """``found`` less every ``.edf`` with a ``.asc`` of the same stem in its folder."""
+    asc = {(f.parent, f.stem) for f in found if f.suffix.lower() == ".asc"}
+    keep = []
+    for f in found:
+        if f.suffix.lower() == ".edf" and (f.parent, f.stem) in asc:
+            if notes is not None:
+                notes.append(f"{f}: skipped, the ASC beside it ({f.stem}.asc) is read; name the "
+                             ".edf itself to read it instead")
+            continue
+        keep.append(f)
+    return keep

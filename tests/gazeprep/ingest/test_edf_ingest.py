@@ -144,3 +144,23 @@ def test_default_time_limit_grows_with_the_file(tmp_path, monkeypatch):
         edf_module.read_edf(path)
     want = edf_module.TIMEOUT_S + edf_module.TIMEOUT_S_PER_MB * path.stat().st_size / 1e6
     assert seen["timeout"] == pytest.approx(want)
+
+
+def test_edf_beside_its_asc_in_a_folder_gives_the_asc(tmp_path):
+    """EyeLink folders often hold x.edf and its (perhaps edited) edf2asc text x.asc: the folder
+    walk reads the .asc, as before EDFs were read, and says so; named, the EDF is read."""
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    shutil.copy(edf("test_raw.edf"), raw / "s1.edf")
+    (raw / "s1.asc").write_bytes(edf_to_asc(edf("test_raw.edf")))
+    shutil.copy(edf("test_2_raw.edf"), raw / "s2.edf")
+    notes: list[str] = []
+    assert [p.name for p in find_inputs([raw], notes)] == ["s1.asc", "s2.edf"]
+    assert len(notes) == 1 and "s1.edf: skipped" in notes[0]
+    got = run_ingest([raw], tmp_path / "gaze", IngestOptions())
+    assert [i["format"] for i in got.report["inputs"]] == ["asc", "edf"]
+    assert got.report["skipped_inputs"] == notes and notes[0] in got.notes
+    named = run_ingest([raw / "s1.edf"], tmp_path / "gaze2", IngestOptions())
+    assert named.report["inputs"][0]["format"] == "edf"
+    with pytest.raises(GazeprepError, match="comes from several files"):
+        run_ingest([raw / "s1.edf", raw / "s1.asc"], tmp_path / "gaze3", IngestOptions())
