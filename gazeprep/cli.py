@@ -13,6 +13,7 @@ import typer
 
 from gazeprep.commands.export import export
 from gazeprep.commands.ingest import ingest
+from gazeprep.commands.qc import qc
 from gazeprep.commands.render import render
 from gazeprep.commands.score import score
 from gazeprep.commands.show import show
@@ -36,6 +37,7 @@ def _root(
 
 
 app.command("ingest")(ingest)
+app.command("qc")(qc)
 app.command("render")(render)
 app.command("score")(score)
 app.command("show")(show)

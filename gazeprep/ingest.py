@@ -1,16 +1,18 @@
-"""The ingest stage: find -> read -> detect -> tracks -> write the gaze dataset.
+"""The ingest stage: find -> read -> detect -> tracks -> quality -> write the gaze dataset.
 
 :func:`run_ingest` finds the input files (:func:`gazeprep.read.find_inputs`), reads each with
 the reader of its format and detects the fixations of sample files (:func:`ingest_file`:
-:mod:`gazeprep.read`, :mod:`gazeprep.detect`), builds the fixation and track tables
+:mod:`gazeprep.read`, :mod:`gazeprep.detect`), computes each recording's gaze quality
+(:func:`add_quality`: :mod:`gazeprep.quality`), builds the fixation and track tables
 (:mod:`gazeprep.tracks`) and writes them with :func:`make_report`'s ``ingest.json``
 (:func:`write_outputs`).
 
-Output (``--out``, a folder): ``fixations.parquet``, ``tracks.parquet`` (zstd) and ``ingest.json``
-(see DESIGN §1), the names in :data:`OUTPUT_FILES`. Only those are ever replaced: other files in
-the folder are the user's. They are replaced all at once through :mod:`gazeprep.outputs`, so an
-interrupted run leaves the previous output or the new one, never a mix; ``ingest.json`` (renamed
-last) records the sha256 of the two Parquet files, which readers check.
+Output (``--out``, a folder): ``fixations.parquet``, ``tracks.parquet``, ``quality.parquet``
+(zstd) and ``ingest.json`` (see DESIGN §1), the names in :data:`OUTPUT_FILES`. Only those are
+ever replaced: other files in the folder are the user's. They are replaced all at once through
+:mod:`gazeprep.outputs`, so an interrupted run leaves the previous output or the new one, never
+a mix; ``ingest.json`` (renamed last) records the sha256 of the Parquet files, which readers
+check.
 """
 
 from __future__ import annotations
@@ -47,11 +49,32 @@ VERSION = 1
 
 def ingest_file(path: str | Path, opts: IngestOptions) -> FileResult:
     """One input file's fixations: read it (stage 1) and, for a file of samples, detect its
-    fixations (stage 2) and place them on the images (the reader's ``place`` step)."""
+    fixations (stage 2) and place them on the images (the reader's ``place`` step); then its
+    gaze quality (:func:`add_quality`)."""
     got = read(path, opts)
     if isinstance(got, Recording):
         got = got.place(detect_recording(got, opts))
+    add_quality(got, opts)
     return got
+
+
+def add_quality(res: FileResult, opts: IngestOptions) -> None:
+    """Replace the reader's ``quality_input`` by the file's quality rows (``res.quality``).
+
+    Files without samples (fixation reports) have no rows. Validation messages of an unknown
+    form are anomalies (``unknown_validation``), the first 20 listed.
+    """
+    from gazeprep.quality import Thresholds, file_quality
+
+    facts, res.quality_input = res.quality_input, None
+    if facts is None:
+        return
+    res.quality, unknown = file_quality(facts, Thresholds.of(opts))
+    for line, text in unknown[:20]:
+        res.anomaly("unknown_validation", line, text[:80])
+    if unknown:
+        counts = res.notes.setdefault("anomaly_counts", {})
+        counts["unknown_validation"] = len(unknown)
 
 
 def _ingest_or_error(path: Path, opts: IngestOptions) -> FileResult | GazeprepError:
@@ -120,9 +143,10 @@ def run_ingest(
     IngestSummary
     """
     t0 = time.perf_counter()
-    files = find_inputs(paths)
+    skipped: list[str] = []
+    files = find_inputs(paths, skipped)
     out = Path(out)
-    notes = prepare_out(out, files)
+    notes = skipped + prepare_out(out, files)
     if on_start:
         on_start(len(files))
     results: list[FileResult] = []
@@ -140,9 +164,13 @@ def run_ingest(
             on_file(f, res)
     fix = build_fixations(results)
     tracks = build_tracks(fix)
+    quality = quality_table(results)
     report = make_report(results, opts, fix.height, tracks.height,
                          fix["image"].n_unique(), time.perf_counter() - t0)
-    write_outputs(out, fix, tracks, report, notes)
+    report["quality"] = quality_report(quality, opts)
+    if skipped:
+        report["skipped_inputs"] = skipped
+    write_outputs(out, fix, tracks, report, notes, quality)
     return IngestSummary(results, out, fix.height, tracks.height,
                          fix["image"].n_unique(), report, notes)
 
@@ -176,6 +204,33 @@ def make_report(results: list[FileResult], opts: IngestOptions, n_fix: int, n_tr
         "images": images,
         "drops": [d for r in results for d in r.drops],
         "params": opts.params(),
+    }
+
+
+def quality_table(results: list[FileResult]):
+    """``quality.parquet``: the quality rows of every file, in input order."""
+    from gazeprep.quality import quality_frame
+
+    return quality_frame([q for r in results for q in r.quality])
+
+
+def quality_report(frame, opts: IngestOptions) -> dict:
+    """The ``quality`` section of ``ingest.json``: thresholds, what each flag reason means,
+    counts of rows (trial x eye) and trials flagged, and one summary per session."""
+    from dataclasses import asdict
+
+    import polars as pl
+
+    from gazeprep.quality import REASONS, Thresholds, session_summary
+
+    flagged = frame.filter(pl.col("flagged"))
+    return {
+        "thresholds": asdict(Thresholds.of(opts)),
+        "reasons": REASONS,
+        "rows": frame.height,
+        "rows_flagged": flagged.height,
+        "trials_flagged": flagged.select("session", "trial").unique().height,
+        "sessions": session_summary(frame),
     }
 
 
@@ -277,17 +332,22 @@ def _legacy_leftovers(out: Path) -> list[str]:
     return notes
 
 
-def write_outputs(out: Path, fix, tracks, report: dict, notes: list[str] | None = None) -> None:
+def write_outputs(out: Path, fix, tracks, report: dict, notes: list[str] | None = None,
+                  quality=None) -> None:
     """Replace the :data:`OUTPUT_FILES` in ``out`` all at once (see :mod:`gazeprep.outputs`).
 
-    ``report`` gains ``outputs``: the sha256 and size of the two Parquet files, which readers
-    check against the files they open. Call :func:`prepare_out` first.
+    ``report`` gains ``outputs``: the sha256 and size of the Parquet files, which readers
+    check against the files they open. ``quality``: the ``quality.parquet`` frame (None: no
+    rows). Call :func:`prepare_out` first.
     """
     from gazeprep.outputs import sha256_file, transaction
+    from gazeprep.quality import quality_frame
 
+    quality = quality_frame([]) if quality is None else quality
     with transaction(out, owned, notes) as st:
         recorded = {}
-        for name, df in (("fixations.parquet", fix), ("tracks.parquet", tracks)):
+        for name, df in (("fixations.parquet", fix), ("tracks.parquet", tracks),
+                         ("quality.parquet", quality)):
             path = st.file(name)
             df.write_parquet(path, compression="zstd")
             st.add(name)
@@ -298,5 +358,5 @@ def write_outputs(out: Path, fix, tracks, report: dict, notes: list[str] | None 
         st.commit(RECORD)
 
 
-__all__ = ["IngestSummary", "ingest_file", "make_report", "prepare_out", "run_ingest",
-           "write_outputs"]
+__all__ = ["IngestSummary", "add_quality", "ingest_file", "make_report", "prepare_out",
+           "quality_report", "quality_table", "run_ingest", "write_outputs"]

@@ -36,7 +36,7 @@ from gazeprep.read.result import (
 
 #: Every file ingest writes into its ``--out``, the commit record (``ingest.json``) last. A
 #: rerun replaces these and nothing else.
-OUTPUT_FILES = ("fixations.parquet", "tracks.parquet", "ingest.json")
+OUTPUT_FILES = ("fixations.parquet", "tracks.parquet", "quality.parquet", "ingest.json")
 #: The file that describes the set (sha256 of the others); renamed into place last.
 RECORD = "ingest.json"
 
@@ -176,7 +176,8 @@ def track_problem(xs: np.ndarray, ys: np.ndarray, ds: np.ndarray) -> str | None:
     return None
 
 
-def read_tracks(gaze_dir: str | Path, notes: list[str] | None = None
+def read_tracks(gaze_dir: str | Path, notes: list[str] | None = None,
+                exclude: set[tuple[str, str | None]] | None = None
                 ) -> tuple[dict[str, list[Track]], dict]:
     """Read ``tracks.parquet`` of an ingest output, checked against its ``ingest.json``.
 
@@ -191,6 +192,9 @@ def read_tracks(gaze_dir: str | Path, notes: list[str] | None = None
         Ingest output folder (holds ``tracks.parquet``).
     notes : list of str, optional
         Receives one line when leftovers of an interrupted ingest were recovered.
+    exclude : set of (session, trial), optional
+        Tracks left out (e.g. flagged by gaze quality); ``identity`` then records
+        ``tracks_left_out``, their number.
 
     Returns
     -------
@@ -235,13 +239,19 @@ def read_tracks(gaze_dir: str | Path, notes: list[str] | None = None
     out: dict[str, list[Track]] = {}
     # one track per (image, session, trial); a fixed order keeps the render key stable
     key = [c for c in ("image", "session", "trial") if c in df.columns]
+    left_out = 0
     for row in df.sort(key, maintain_order=True).iter_rows(named=True):
+        if exclude and (row["session"], row.get("trial")) in exclude:
+            left_out += 1
+            continue
         xs, ys, ds = (np.asarray(row[c] or [], dtype=np.float64) for c in ("x", "y", "duration_ms"))
         problem = track_problem(xs, ys, ds)
         if problem:
             raise GazeprepError(f"image {row['image']}, session {row['session']}, {problem}",
                                 file=path)
         out.setdefault(str(row["image"]), []).append(Track(xs, ys, ds))
+    if exclude is not None:
+        identity["tracks_left_out"] = left_out
     return out, identity
 
 

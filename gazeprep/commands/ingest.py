@@ -13,6 +13,7 @@ from gazeprep.read.options import IngestOptions
 _D = IngestOptions()
 _SAMPLES = "Sample CSV/TSV"
 _DETECT = "Fixation detection (I-VT / I-DT)"
+_QUALITY = "Gaze quality (flags in quality.parquet; see `gazeprep qc`)"
 
 
 def ingest(
@@ -21,10 +22,11 @@ def ingest(
     ),
     out: Path = typer.Option(
         GAZE_DIR, "--out", "-o",
-        help="Output folder: its fixations.parquet, tracks.parquet and ingest.json are "
-             "replaced; other files in it are left alone."),
+        help="Output folder: its fixations.parquet, tracks.parquet, quality.parquet and "
+             "ingest.json are replaced; other files in it are left alone."),
     format: str = typer.Option(
-        _D.format, "--format", help="auto | asc | fixreport | samples (auto: extension + header)."
+        _D.format, "--format",
+        help="auto | edf | asc | fixreport | samples (auto: extension + header)."
     ),
     detector: str = typer.Option(
         _D.detector, "--detector",
@@ -130,10 +132,30 @@ def ingest(
         help="Sampling rate (Hz) when the file has no time column.",
         callback=number(0, 1e6, lo_open=True),
     ),
+    max_validation_avg: float = typer.Option(
+        _D.max_validation_avg, "--max-validation-avg", rich_help_panel=_QUALITY,
+        help="Flag trials whose last validation's average error exceeds this (deg; EyeLink "
+             "grades > 1.0 POOR).", callback=number(0, 180, lo_open=True),
+    ),
+    max_validation_max: float = typer.Option(
+        _D.max_validation_max, "--max-validation-max", rich_help_panel=_QUALITY,
+        help="Flag trials whose last validation's maximum error exceeds this (deg; EyeLink "
+             "grades > 1.5 POOR).", callback=number(0, 180, lo_open=True),
+    ),
+    max_loss: float = typer.Option(
+        _D.max_loss, "--max-loss", rich_help_panel=_QUALITY,
+        help="Flag trials missing more than this share of their samples (%).",
+        callback=number(0, 100),
+    ),
+    max_rate_deviation: float = typer.Option(
+        _D.max_rate_deviation, "--max-rate-deviation", rich_help_panel=_QUALITY,
+        help="Flag trials whose measured sampling rate differs from the header's by more "
+             "than this (%).", callback=number(0, 1000),
+    ),
     jobs: int | None = JOBS,
 ) -> None:
-    """Read eye-tracker logs (EyeLink ASC, fixation reports, sample CSV/TSV) into fixations and
-    ordered gaze tracks."""
+    """Read eye-tracker logs (EyeLink EDF and ASC, fixation reports, sample CSV/TSV) into
+    fixations, ordered gaze tracks and per-trial gaze quality."""
     from gazeprep.jobs import check_jobs
     from gazeprep.read.parallel import warm_workers
 
@@ -166,6 +188,8 @@ def ingest(
         distance_cm=distance_cm, max_gap=max_gap, merge_gap=merge_gap,
         merge_distance=merge_distance, sample_columns=mapping,
         sample_rate=sample_rate, time_unit=time_unit,
+        max_validation_avg=max_validation_avg, max_validation_max=max_validation_max,
+        max_loss=max_loss, max_rate_deviation=max_rate_deviation,
     )
     console = Console(stderr=True)
     with Progress(TextColumn("[bold]ingest"), BarColumn(), MofNCompleteColumn(),
@@ -188,6 +212,17 @@ def ingest(
     if failed:
         console.print(f"[yellow]{failed} error(s) skipped (--lenient); see {out}/ingest.json")
     _warn_images(console, summary.report["images"], out)
+    _quality_line(console, summary.report.get("quality") or {}, out)
+
+
+def _quality_line(console, quality: dict, out: Path) -> None:
+    """One line: how many trials were flagged by the gaze quality checks."""
+    if not quality.get("rows"):
+        return
+    n, trials = quality["rows_flagged"], quality["trials_flagged"]
+    colour = "yellow" if n else "green"
+    console.print(f"[{colour}]gaze quality: {trials} trial(s) flagged ({n} of {quality['rows']} "
+                  f"trial x eye rows); see `gazeprep qc {out}`", soft_wrap=True)
 
 
 def _warn_images(console, images: list[dict], out: Path) -> None:

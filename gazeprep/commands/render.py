@@ -127,6 +127,10 @@ def render(
     shard: int = typer.Option(SHARD_SAMPLES, "--shard", min=1, max=4096,
                               help="Samples per Zarr shard file (and per render batch)."),
     force: bool = typer.Option(False, "--force", help="Re-render every image."),
+    exclude_flagged: bool = typer.Option(
+        False, "--exclude-flagged",
+        help="Leave out the tracks of trials that gaze quality flagged for their eye "
+             "(quality.parquet; see `gazeprep qc`)."),
     # --- reading image and mask files (gazeprep.contract.images; recorded in the cache) ---
     window: str = img_opts.WINDOW,
     slice_axis: int = img_opts.SLICE_AXIS,
@@ -176,7 +180,7 @@ def render(
         image=img_opts.image_options(window, slice_axis, slice_base, flip, label),
     )
     console = Console(stderr=True)
-    plan = plan_render(gaze, images, masks, params.image)
+    plan = plan_render(gaze, images, masks, params.image, exclude_flagged=exclude_flagged)
     check_fits(plan, params, out, shard, jobs)
     with Progress(console=console, transient=True) as bar:
         task = bar.add_task("render", total=None)
@@ -201,6 +205,9 @@ def render(
     for name, ids in rows:
         table.add_row(name, str(len(ids)), ", ".join(ids[:5]) + (" ..." if len(ids) > 5 else ""))
     console.print(table)
+    if exclude_flagged:
+        console.print(f"--exclude-flagged: {plan.left_out} track(s) of flagged trials left out",
+                      soft_wrap=True)
     _print_notes(console, report)
     if not report.rendered:
         console.print("nothing to render: the cache is up to date")

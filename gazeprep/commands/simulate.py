@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from pathlib import Path
 
 import typer
@@ -33,8 +32,17 @@ def simulate(
         _D.display, "--display", min=16, max=1080,
         help="Side of the on-screen image in screen pixels (1920x1080).",
     ),
+    image_format: str = typer.Option(
+        _D.image_format, "--format",
+        help="png: endoscopy-like RGB images | dicom | nifti: MR-like 16-bit volumes of "
+             "--slices slices with a lesion (one multi-frame .dcm / .nii.gz per volume, masks "
+             "alike; image ids <stem>_<k>).",
+    ),
+    slices: int = typer.Option(_D.slices, "--slices", min=1, max=1024,
+                               help="Slices per volume (--format dicom | nifti)."),
 ) -> None:
-    """Simulate lesion-like images, their masks and an observer's EyeLink recordings.
+    """Simulate lesion-like images (or MR-like volumes), their masks and an observer's EyeLink
+    recordings.
 
     The observer searches the image, then scans each target from its centre to its boundary
     (log-normal fixation durations, main-sequence saccades, 1000 Hz samples, blinks).
@@ -43,7 +51,13 @@ def simulate(
     from rich.progress import Progress
     from rich.table import Table
 
-    cfg = SimConfig(n_images=images, sessions=sessions, size=size, seed=seed, display=display)
+    from gazeprep.simulate.config import IMAGE_FORMATS
+
+    if image_format not in IMAGE_FORMATS:
+        raise typer.BadParameter(f"{image_format!r}; expected one of {', '.join(IMAGE_FORMATS)}",
+                                 param_hint="'--format'")
+    cfg = SimConfig(n_images=images, sessions=sessions, size=size, seed=seed, display=display,
+                    image_format=image_format, slices=slices)
     console = Console(stderr=True)
     with Progress(console=console, transient=True) as bar:
         tasks: dict[str, int] = {}
@@ -64,24 +78,16 @@ def simulate(
         console.print(f"note: {note}", markup=False, soft_wrap=True)
 
 
-_OWNED = re.compile(r"^((images|masks)/sim\d+_\d{4,}\.png|raw/obs\d{2,}\.asc|truth\.parquet|"
-                    r"simulate\.json)$")
-
-
-def _names(seed: int, n_images: int, sessions: int) -> list[str]:
-    """The files a simulation writes, relative to its folder (``simulate.json`` last)."""
-    ids = [f"sim{seed}_{i:04d}" for i in range(n_images)]
-    return ([f"{d}/{i}.png" for d in ("images", "masks") for i in ids]
-            + [f"raw/obs{s + 1:02d}.asc" for s in range(sessions)]
-            + ["truth.parquet", "simulate.json"])
-
-
 def _previous(out: Path) -> list[str]:
     """Files of an earlier simulation in ``out`` (from its ``simulate.json``), else []."""
+    from gazeprep.simulate.dataset import output_names
+
     try:
         p = json.loads((out / "simulate.json").read_text())["params"]
-        return _names(int(p["seed"]), int(p["n_images"]), int(p["sessions"]))
-    except (OSError, ValueError, KeyError, TypeError):
+        return output_names(SimConfig(
+            n_images=int(p["n_images"]), sessions=int(p["sessions"]), seed=int(p["seed"]),
+            image_format=str(p.get("image_format", "png")), slices=int(p.get("slices", 8))))
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, ZeroDivisionError):
         return []
 
 
@@ -94,19 +100,19 @@ def _simulate_into(out: Path, cfg, progress) -> dict:
     """
     from gazeprep.errors import GazeprepError
     from gazeprep.outputs import recover, transaction
-    from gazeprep.simulate.dataset import simulate_dataset
+    from gazeprep.simulate.dataset import OWNED, output_names, simulate_dataset
 
     if out.exists() and not out.is_dir():
         raise GazeprepError("exists and is not a folder", file=out)
-    notes = [n for n in [recover(out, _OWNED.match)] if n] if out.is_dir() else []
-    new = _names(cfg.seed, cfg.n_images, cfg.sessions)
+    notes = [n for n in [recover(out, OWNED.match)] if n] if out.is_dir() else []
+    new = output_names(cfg)
     old = set(_previous(out))
     clash = [n for n in new if os.path.lexists(out / n) and n not in old]
     if clash:
         raise GazeprepError(f"holds {', '.join(clash[:3])}{' ...' if len(clash) > 3 else ''} "
                             "not written by gazeprep simulate; refusing to replace: choose "
                             "another folder", file=out)
-    with transaction(out, lambda n: bool(_OWNED.match(n)), notes) as st:
+    with transaction(out, lambda n: bool(OWNED.match(n)), notes) as st:
         summary = simulate_dataset(st.path, cfg, progress=progress)
         for name in new:
             st.add(name)

@@ -42,15 +42,15 @@ if TYPE_CHECKING:
     from gazeprep.read.result import FileResult, Recording
 
 #: Extensions picked up when walking a directory (other files there are ignored).
-INPUT_EXTENSIONS = (".asc", ".csv", ".tsv", ".txt", ".xls")
+INPUT_EXTENSIONS = (".edf", ".asc", ".csv", ".tsv", ".txt", ".xls")
 
 
 @cache
 def readers() -> dict[str, ModuleType]:
     """The registry: ``--format`` name -> reader module, in the order ``auto`` tries them."""
-    from gazeprep.read import asc, fixreport, samples
+    from gazeprep.read import asc, edf_reader, fixreport, samples
 
-    return {"asc": asc, "fixreport": fixreport, "samples": samples}
+    return {"edf": edf_reader, "asc": asc, "fixreport": fixreport, "samples": samples}
 
 
 def sniff_format(path: Path) -> str:
@@ -59,21 +59,19 @@ def sniff_format(path: Path) -> str:
     Raises
     ------
     GazeprepError
-        Binary files (EDF included), empty files and text that no reader recognises.
+        Empty files, binary files other than EDF and text that no reader recognises.
     """
     from gazeprep.read.probe import Probe
 
     probe = Probe.of(path)
-    if path.suffix.lower() == ".edf" or probe.head.startswith(b"SR_RESEARCH"):
-        raise GazeprepError("binary EyeLink EDF; convert it to ASC first (edf2asc)", file=path)
     if not probe.head.strip():
-        raise GazeprepError("empty file; expected an EyeLink ASC, a fixation report or a "
-                            "sample CSV/TSV", file=path)
+        raise GazeprepError("empty file; expected an EyeLink EDF or ASC, a fixation report or "
+                            "a sample CSV/TSV", file=path)
     for name, reader in readers().items():
         if reader.sniff(probe):
             return name
     raise GazeprepError(
-        f"unknown format (header {probe.header[:8]}); expected an EyeLink ASC, a fixation "
+        f"unknown format (header {probe.header[:8]}); expected an EyeLink EDF or ASC, a fixation "
         "report with CURRENT_FIX_X/Y/DURATION and IMAGE columns, or a sample file with time,x,y "
         "columns (or pass --format)", file=path, line=1)
 
@@ -97,8 +95,13 @@ def read(path: str | Path, opts: IngestOptions) -> FileResult | Recording:
     return reader.read(str(path), opts)
 
 
-def find_inputs(paths: Iterable[str | Path]) -> list[Path]:
+def find_inputs(paths: Iterable[str | Path], notes: list[str] | None = None) -> list[Path]:
     """Expand folders (recursively, known extensions, hidden files skipped) into files.
+
+    A folder holding ``x.edf`` and ``x.asc`` side by side (an EDF and, usually, its
+    ``edf2asc`` text, perhaps edited) gives the ``.asc`` only, as before EDF files were read:
+    ``notes`` (when given) receives one line per EDF skipped. An EDF named on the command line
+    is always read.
 
     Raises
     ------
@@ -117,10 +120,24 @@ def find_inputs(paths: Iterable[str | Path]) -> list[Path]:
                 raise GazeprepError(
                     f"folder holds no input file; expected files ending in "
                     f"{', '.join(INPUT_EXTENSIONS)}", file=p)
-            files += found
+            files += _without_converted_edf(found, notes)
         elif p.is_file():
             files.append(p)
         else:
             raise GazeprepError("no such file or folder", file=p)
     seen: set[Path] = set()
     return [f for f in files if not (f.resolve() in seen or seen.add(f.resolve()))]
+
+
+def _without_converted_edf(found: list[Path], notes: list[str] | None) -> list[Path]:
+    """``found`` less every ``.edf`` with a ``.asc`` of the same stem in its folder."""
+    asc = {(f.parent, f.stem) for f in found if f.suffix.lower() == ".asc"}
+    keep = []
+    for f in found:
+        if f.suffix.lower() == ".edf" and (f.parent, f.stem) in asc:
+            if notes is not None:
+                notes.append(f"{f}: skipped, the ASC beside it ({f.stem}.asc) is read; name the "
+                             ".edf itself to read it instead")
+            continue
+        keep.append(f)
+    return keep

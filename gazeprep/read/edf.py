@@ -71,6 +71,11 @@ REC_FIELDS = ("sample_rate", "sflags", "state", "record_type", "pupil_type", "re
 COMPLAINTS = ("error", "corrupt", "exception", "bad ")
 _CHUNK = 1 << 16
 _CHILD_TAG = "GAZEPREP-EDF-ERROR: "
+#: Time limit of the child process: this many seconds plus :data:`TIMEOUT_S_PER_MB` per MB of
+#: file. Reading takes ~3 us per sample (~0.1 s per MB); a file that makes the library loop
+#: is stopped (killed) at the limit and reported, never left to hang ingest.
+TIMEOUT_S = 60.0
+TIMEOUT_S_PER_MB = 2.0
 
 
 @dataclass
@@ -103,12 +108,22 @@ class EdfRecording:
     texts: list[bytes | None] = field(default_factory=list)
 
 
-def read_edf(path: str | Path) -> EdfRecording:
-    """Read an EDF with the EDF access library, in a child process (a crash becomes an error)."""
+def read_edf(path: str | Path, timeout: float | None = None) -> EdfRecording:
+    """Read an EDF with the EDF access library, in a child process (a crash becomes an error).
+
+    Parameters
+    ----------
+    path : str or Path
+    timeout : float, optional
+        Seconds the child may take before it is killed (an error naming the file); default
+        :data:`TIMEOUT_S` + :data:`TIMEOUT_S_PER_MB` per MB of the file.
+    """
     path = Path(path)
     _require_eyelinkio(path)
     if not path.is_file():
         raise GazeprepError("no such file; expected an EyeLink EDF", file=path)
+    if timeout is None:
+        timeout = TIMEOUT_S + TIMEOUT_S_PER_MB * path.stat().st_size / 1e6
     depth = __name__.count(".")  # the package root, whatever this module's place in it
     root = str(Path(__file__).resolve().parents[depth])
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(
@@ -116,8 +131,13 @@ def read_edf(path: str | Path) -> EdfRecording:
     code = f"import sys; from {__name__} import _child_main; sys.exit(_child_main())"
     with tempfile.TemporaryDirectory(prefix="gazeprep-edf-") as tmp:
         out = Path(tmp) / "rec.pickle"
-        proc = subprocess.run([sys.executable, "-c", code, str(path), str(out)],
-                              capture_output=True, env=env, check=False)
+        try:
+            proc = subprocess.run([sys.executable, "-c", code, str(path), str(out)],
+                                  capture_output=True, env=env, check=False, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise GazeprepError(f"the EDF library did not finish reading this file within "
+                                f"{timeout:.3g} s (stopped); expected an intact EyeLink EDF "
+                                "(damaged file?)", file=path) from None
         complaint = _library_lines((proc.stdout + proc.stderr).decode("utf-8", "replace"))
         if proc.returncode == 0 and out.is_file():
             if complaint:

@@ -14,7 +14,7 @@ from typing import Any
 from gazeprep.errors import GazeprepError
 
 #: ``--format``: ``auto`` (the readers' own sniffing) or a reader of :func:`gazeprep.read.readers`.
-FORMAT_CHOICES = ("auto", "asc", "fixreport", "samples")
+FORMAT_CHOICES = ("auto", "edf", "asc", "fixreport", "samples")
 #: ``--detector``: ``auto``, the tracker's own events, or a detector of
 #: :data:`gazeprep.detect.DETECTORS`.
 DETECTOR_CHOICES = ("auto", "tracker", "ivt", "idt")
@@ -32,7 +32,7 @@ class IngestOptions:
     Parameters
     ----------
     format : str
-        ``auto``, ``asc``, ``fixreport`` or ``samples``.
+        ``auto``, ``edf``, ``asc``, ``fixreport`` or ``samples``.
     detector : str
         ``auto`` (tracker events when the file has EFIX lines, else I-VT), ``tracker``, ``ivt``,
         ``idt``.
@@ -71,6 +71,15 @@ class IngestOptions:
         default 75 ms and 0.5 deg, as in Tobii's I-VT filter (Olsson 2007): without it I-DT
         splits a fixation whose first window opens in the previous saccade's tail.
         ``merge_gap = 0`` disables merging.
+    max_validation_avg, max_validation_max : float
+        Gaze quality: a trial whose last validation's average / maximum error exceeds this
+        (deg) is flagged (defaults 1.0 and 1.5: EyeLink's own POOR grade; see
+        :class:`gazeprep.quality.Thresholds`).
+    max_loss : float
+        Gaze quality: a trial losing more than this share of its samples (%) is flagged.
+    max_rate_deviation : float
+        Gaze quality: a trial whose measured sampling rate differs from the header's by more
+        than this (%) is flagged.
     """
 
     format: str = "auto"
@@ -95,6 +104,10 @@ class IngestOptions:
     sample_columns: dict[str, str] = field(default_factory=dict)
     sample_rate: float | None = None
     time_unit: str = "ms"
+    max_validation_avg: float = 1.0
+    max_validation_max: float = 1.5
+    max_loss: float = 20.0
+    max_rate_deviation: float = 5.0
     _sizes: dict[str, tuple[int, int] | None] = field(default_factory=dict, repr=False)
     _image_paths: dict[str, Path] | None = field(default=None, repr=False)
 

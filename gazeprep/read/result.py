@@ -80,6 +80,9 @@ class FileResult:
         Candidate fixations seen (report rows, EFIX events or detected fixations).
     n_samples : int
         Gaze samples read (0 for fixation reports).
+    quality_input : RecordingFacts or None
+        What gaze quality is computed from (readers of samples; see
+        :mod:`gazeprep.read.recorded`); ingest replaces it by ``quality``, the rows.
     """
 
     path: str
@@ -93,6 +96,8 @@ class FileResult:
     anomalies: list[dict] = field(default_factory=list)
     notes: dict = field(default_factory=dict)
     images: dict[str, dict] = field(default_factory=dict)
+    quality_input: Any = None
+    quality: list = field(default_factory=list)
 
     def drop(self, reason: str, line: int | None, detail: str | None = None) -> None:
         """Count one dropped candidate and list it (up to :data:`MAX_DROPS_LISTED` per reason)."""

@@ -32,6 +32,7 @@ import polars as pl
 from gazeprep.errors import GazeprepError
 from gazeprep.limits import MAX_COORD_PX, MAX_RATE_HZ, coarse_times, rect_problem, time_problem
 from gazeprep.read.delimited import check_unique, read_table
+from gazeprep.read.recorded import RecordingFacts
 from gazeprep.read.result import (
     LATIN1_NAME,
     FileResult,
@@ -41,6 +42,7 @@ from gazeprep.read.result import (
     image_id,
     images_lookup,
     latin1_names,
+    sample_interval,
 )
 
 if TYPE_CHECKING:
@@ -166,12 +168,14 @@ class SampleRecording(Recording):
                                       part["y"].to_numpy(), part["pupil"].to_numpy()))
             self.viewings.append((part["image"][0], str(k) if has_image else None,
                                   part["line"].to_numpy()))
+        res.quality_input = _facts(res, self.series, [v[1] for v in self.viewings], opts)
 
     def place(self, found: list[dict[str, np.ndarray]]) -> FileResult:
         """The file's fixations: normalised to the image rectangle, short and outside ones
         dropped and counted."""
         res, rect, opts = self.result, self.rect, self.opts
         rows = []
+        counts = res.quality_input.fixations
         for (name, trial, lines), se, s in zip(self.viewings, self.series, found, strict=True):
             res.rows_read += int(s["first"].size)
             size = _size(res, name, rect, opts, [LATIN1_NAME] if name in self.latin1 else [])
@@ -181,9 +185,12 @@ class SampleRecording(Recording):
                 ny = (s["y"][i] - rect[1]) / rect[3]
                 if not (0.0 <= nx <= 1.0 and 0.0 <= ny <= 1.0):
                     res.drop("outside_image", int(ln[i]))
+                    counts[(trial, "", "outside_image")] += 1
                 elif s["duration"][i] < opts.min_duration:
                     res.drop("short", int(ln[i]), f"{s['duration'][i]:g} ms")
+                    counts[(trial, "", "short")] += 1
                 else:
+                    counts[(trial, "", "kept")] += 1
                     pupil = s["pupil"][i]
                     rows.append((name, trial, nx, ny, s["start"][i] - se.t[0], s["duration"][i],
                                  pupil if np.isfinite(pupil) else None,
@@ -198,6 +205,24 @@ class SampleRecording(Recording):
             pl.lit(Path(res.path).name).alias("source")))
         res.check_balance()
         return res
+
+
+def _facts(res: FileResult, series: list[Series], labels: list[str | None],
+           opts: IngestOptions) -> RecordingFacts:
+    """The facts gaze quality needs: one window per viewing, from its first sample to one
+    sample interval after its last (the ``--sample-rate`` one, else the median step), at
+    ``--sample-rate`` when given (else the measured rate); no blinks, no validations."""
+    n = [se.t.size for se in series]
+    t = np.concatenate([se.t for se in series]) if series else np.zeros(0)
+    dt = 1000.0 / opts.sample_rate if opts.sample_rate else sample_interval(t)
+    start = np.array([se.t[0] for se in series], np.float64)
+    end = np.array([se.t[-1] + dt for se in series], np.float64)
+    xy = [np.concatenate([getattr(se, k) for se in series])[None] if series
+          else np.zeros((1, 0)) for k in ("x", "y")]
+    return RecordingFacts(
+        session=Path(res.path).stem, labels=labels, start=start, end=end, t=t, x=xy[0],
+        y=xy[1], eyes=("",), rate=np.full(len(series), opts.sample_rate or np.nan),
+        window=np.repeat(np.arange(len(series)), n))
 
 
 def _size(res: FileResult, name: str, rect: tuple, opts: IngestOptions,

@@ -85,6 +85,8 @@ class RenderPlan:
     with_masks: bool
     #: One line per leftover of an interrupted ingest that reading the tracks recovered.
     notes: list[str] = field(default_factory=list)
+    #: Tracks left out because gaze quality flagged them (``--exclude-flagged``).
+    left_out: int = 0
 
 
 def plan_render(
@@ -92,6 +94,7 @@ def plan_render(
     images_dir: str | Path,
     masks_dir: str | Path | None = None,
     options: ImageOptions | None = None,
+    exclude_flagged: bool = False,
 ) -> RenderPlan:
     """Match gaze tracks, images and masks by id.
 
@@ -99,13 +102,21 @@ def plan_render(
     gaze on an id with no image file is listed in ``gaze_without_image``. ``options`` (the
     render parameters' ``image``) say how volumes are sliced into ids. A mask volume whose slice
     count differs from its image volume's is an error naming both files.
+
+    ``exclude_flagged``: leave out every track whose trial gaze quality flagged for the track's
+    eye (:func:`gazeprep.quality.table.flagged_tracks`); how many is ``left_out``, and the
+    ingest identity the cache records says so (``exclude_flagged``, ``tracks_left_out``), so
+    that a render with and one without the option never pass for each other.
     """
     from gazeprep.contract.images import check_pair
     from gazeprep.render.images import index_folder
     from gazeprep.tracks import read_tracks
 
     notes: list[str] = []
-    tracks, identity = read_tracks(gaze_dir, notes)
+    exclude = _flagged(Path(gaze_dir), notes) if exclude_flagged else None
+    tracks, identity = read_tracks(gaze_dir, notes, exclude=exclude)
+    if exclude_flagged:
+        identity["exclude_flagged"] = True
     images = index_folder(images_dir, options)
     if not images:
         raise GazeprepError("no images (.png/.jpg/.jpeg/.bmp/.tif/.dcm/.nii/.nii.gz/.nrrd) in "
@@ -118,4 +129,28 @@ def plan_render(
         if smp.mask is not None:
             check_pair(smp.image, smp.mask)
     orphans = sorted(set(tracks) - set(images))
-    return RenderPlan(samples, orphans, identity, masks_dir is not None, notes)
+    return RenderPlan(samples, orphans, identity, masks_dir is not None, notes,
+                      identity.get("tracks_left_out", 0))
+
+
+def _flagged(gaze_dir: Path, notes: list[str]) -> set[tuple[str, str | None]]:
+    """The ``(session, trial)`` of the flagged tracks of an ingest output (leftovers of an
+    interrupted ingest recovered first, so that all files read are of one run)."""
+    import polars as pl
+
+    from gazeprep.outputs import recover
+    from gazeprep.quality.table import flagged_tracks, read_quality
+    from gazeprep.tracks import owned
+
+    if gaze_dir.is_dir():
+        note = recover(gaze_dir, owned)
+        if note:
+            notes.append(note)
+    quality, _ = read_quality(gaze_dir)
+    path = gaze_dir / "fixations.parquet"
+    try:
+        fix = pl.read_parquet(path, columns=["session", "trial", "eye"])
+    except Exception as exc:  # noqa: BLE001 - missing file, other columns, not Parquet
+        raise GazeprepError(f"--exclude-flagged needs the fixations.parquet of gazeprep ingest "
+                            f"(the eye of each track): {type(exc).__name__}", file=path) from exc
+    return flagged_tracks(quality, fix)

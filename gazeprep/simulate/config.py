@@ -13,6 +13,8 @@ if TYPE_CHECKING:
 IMAGE_STREAM = 0
 TRACK_STREAM = 1
 SESSION_STREAM = 2
+#: ``--format``: endoscopy-like RGB PNGs, or MR-like 16-bit volumes as DICOM or NIfTI.
+IMAGE_FORMATS = ("png", "dicom", "nifti")
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,13 @@ class SimConfig:
         3-sample smoothing filter).
     drift_px : float
         Standard deviation of the slow fixational drift in screen pixels.
+    image_format : str
+        ``png``: endoscopy-like RGB images (:mod:`~gazeprep.simulate.scene`); ``dicom`` or
+        ``nifti``: MR-like grey 16-bit volumes of ``slices`` slices with a lesion
+        (:mod:`~gazeprep.simulate.mr`), image ``i`` being slice ``i % slices`` of volume
+        ``i // slices`` (the last volume may have fewer), masks in the same format.
+    slices : int
+        Slices per volume (volume formats).
     """
 
     n_images: int = 64
@@ -94,7 +103,14 @@ class SimConfig:
     blink_prob: float = 0.06
     noise_px: float = 0.8
     drift_px: float = 1.0
+    image_format: str = "png"
+    slices: int = 8
     extra: dict = field(default_factory=dict)
+
+    @property
+    def volumes(self) -> bool:
+        """Whether the images are slices of volumes (DICOM, NIfTI)."""
+        return self.image_format != "png"
 
     @property
     def rect(self) -> tuple[float, float, float, float]:

@@ -3,6 +3,7 @@ the fixations ingest finds in it compare with the truth."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
@@ -28,8 +29,80 @@ def _session_order(cfg: SimConfig, session: int) -> tuple[np.ndarray, float]:
 
 
 def simulated_id(cfg: SimConfig, i: int) -> str:
-    """The id (file stem) of image ``i``: the seed is part of it, so splits never collide."""
+    """The id of image ``i``: its file stem (``sim<seed>_<i>``) or, for volume formats, slice
+    ``<stem>_<k>`` of volume ``sim<seed>_mr<v>`` (as gazeprep indexes volumes: a DICOM of a
+    single frame is a 2-D image, its id the stem). The seed is part of it, so splits never
+    collide."""
+    if cfg.volumes:
+        v, k = divmod(i, cfg.slices)
+        single = min(cfg.slices, cfg.n_images - v * cfg.slices) == 1
+        if single and cfg.image_format == "dicom":
+            return volume_stem(cfg, v)
+        return f"{volume_stem(cfg, v)}_{k}"
     return f"sim{cfg.seed}_{i:04d}"
+
+
+def volume_stem(cfg: SimConfig, v: int) -> str:
+    """The file stem of volume ``v``."""
+    return f"sim{cfg.seed}_mr{v:03d}"
+
+
+#: File name ending per image format.
+SUFFIX = {"png": ".png", "dicom": ".dcm", "nifti": ".nii.gz"}
+#: Every file name a simulation may write, relative to its folder.
+OWNED = re.compile(r"^((images|masks)/sim\d+_(\d{4,}\.png|mr\d{3,}\.(dcm|nii\.gz))|"
+                   r"raw/obs\d{2,}\.asc|truth\.parquet|simulate\.json)$")
+
+
+def output_names(cfg: SimConfig) -> list[str]:
+    """The files a simulation writes, relative to its folder (``simulate.json`` last)."""
+    if cfg.volumes:
+        n_vol = -(-cfg.n_images // cfg.slices)
+        stems = [volume_stem(cfg, v) for v in range(n_vol)]
+    else:
+        stems = [simulated_id(cfg, i) for i in range(cfg.n_images)]
+    suffix = SUFFIX[cfg.image_format]
+    return ([f"{d}/{stem}{suffix}" for d in ("images", "masks") for stem in stems]
+            + [f"raw/obs{s + 1:02d}.asc" for s in range(cfg.sessions)]
+            + ["truth.parquet", "simulate.json"])
+
+
+def write_images(out: Path, cfg: SimConfig,
+                 progress: Callable[[str, int, int], None] | None = None) -> list[list[np.ndarray]]:
+    """Write the images and masks into ``out/images``, ``out/masks``; return each image's
+    targets (what the observer scans), in image order."""
+    from skimage.io import imsave
+
+    all_blobs: list[list[np.ndarray]] = []
+    if cfg.volumes:
+        from gazeprep.simulate.mr import make_volume, write_dicom, write_nifti
+
+        n_vol = -(-cfg.n_images // cfg.slices)
+        for v in range(n_vol):
+            k = min(cfg.slices, cfg.n_images - v * cfg.slices)
+            rng = np.random.default_rng((cfg.seed, IMAGE_STREAM, v))
+            vol, mask, blobs = make_volume(rng, cfg.size, k, cfg.area_median / 2)
+            stem = volume_stem(cfg, v)
+            for sub, arr, is_mask in (("images", vol, False), ("masks", mask, True)):
+                path = out / sub / f"{stem}{SUFFIX[cfg.image_format]}"
+                if cfg.image_format == "dicom":
+                    write_dicom(path, arr, uid_seed=f"{cfg.seed}-{v}", mask=is_mask)
+                else:
+                    write_nifti(path, arr, mask=is_mask)
+            all_blobs += blobs
+            if progress:
+                progress("volumes", v + 1, n_vol)
+        return all_blobs
+    for i in range(cfg.n_images):
+        rng = np.random.default_rng((cfg.seed, IMAGE_STREAM, i))
+        rgb, mask, blobs = make_image(rng, cfg.size, cfg.area_median)
+        iid = simulated_id(cfg, i)
+        imsave(out / "images" / f"{iid}.png", rgb, check_contrast=False)
+        imsave(out / "masks" / f"{iid}.png", (mask * 255).astype(np.uint8), check_contrast=False)
+        all_blobs.append(blobs)
+        if progress:
+            progress("images", i + 1, cfg.n_images)
+    return all_blobs
 
 
 def simulate_dataset(
@@ -42,8 +115,9 @@ def simulate_dataset(
     Parameters
     ----------
     out : str or Path
-        Output folder; ``images/``, ``masks/``, ``raw/``, ``truth.parquet`` and
-        ``simulate.json`` are written inside it (existing files of the same names replaced).
+        Output folder; ``images/``, ``masks/`` (PNG, or one DICOM / NIfTI file per volume),
+        ``raw/``, ``truth.parquet`` and ``simulate.json`` are written inside it (existing
+        files of the same names replaced).
     cfg : SimConfig
         Simulator parameters.
     progress : callable, optional
@@ -57,22 +131,11 @@ def simulate_dataset(
     import json
 
     import polars as pl
-    from skimage.io import imsave
 
     out = Path(out)
     for sub in ("images", "masks", "raw"):
         (out / sub).mkdir(parents=True, exist_ok=True)
-
-    all_blobs: list[list[np.ndarray]] = []
-    for i in range(cfg.n_images):
-        rng = np.random.default_rng((cfg.seed, IMAGE_STREAM, i))
-        rgb, mask, blobs = make_image(rng, cfg.size, cfg.area_median)
-        iid = simulated_id(cfg, i)
-        imsave(out / "images" / f"{iid}.png", rgb, check_contrast=False)
-        imsave(out / "masks" / f"{iid}.png", (mask * 255).astype(np.uint8), check_contrast=False)
-        all_blobs.append(blobs)
-        if progress:
-            progress("images", i + 1, cfg.n_images)
+    all_blobs = write_images(out, cfg, progress)
 
     rows: list[pl.DataFrame] = []
     n_samples = n_blinks = 0

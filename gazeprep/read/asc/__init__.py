@@ -20,7 +20,8 @@ What is understood:
 - ``MSG`` lines (with an optional integer time offset): ``TRIALID``, ``TRIAL_RESULT`` (nested
   TRIALIDs and out-of-order timestamps are anomalies), ``GAZE_COORDS`` / ``DISPLAY_COORDS``,
   ``!V IMGLOAD FILL|CENTER|TOP_LEFT file [x y [w h]]``, ``!V TRIAL_VAR name value``,
-  ``eye_used`` messages.
+  ``eye_used`` messages, ``!CAL VALIDATION`` results (for gaze quality, with the samples,
+  blocks, blinks and trial windows: :mod:`~gazeprep.read.asc.windows`).
 
 Image ids are file stems only (see :func:`gazeprep.read.result.image_id`); no name from a log
 is ever opened as a path.
@@ -117,11 +118,13 @@ def read(path: str, opts: IngestOptions, data: bytes | None = None) -> FileResul
 
     from gazeprep.read.asc.parse import parse_asc
     from gazeprep.read.asc.place import AscRecording, place_events
+    from gazeprep.read.asc.windows import recording_facts
     from gazeprep.read.result import FileResult
 
     res = FileResult(path=str(path), format="asc")
     log = parse_asc(path, data, res=res, lenient=opts.lenient)
     res.n_samples = int(np.isfinite(log.t).sum())
+    res.quality_input = recording_facts(log)
     detector = opts.detector
     if detector == "auto":
         detector = "tracker" if log.efix["line"].size else "ivt"

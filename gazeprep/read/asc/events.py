@@ -26,7 +26,7 @@ K_SAMPLE, K_MSG, K_OTHER, K_IGNORED = 1, 8, 9, 10
 #: Heads of lines that carry nothing ingest uses (recognised, then skipped without Python).
 IGNORED_HEADS = ("PRESCALER", "VPRESCALER", "PUPIL", "EVENTS", "INPUT", "BUTTON")
 #: Only MSG lines containing one of these are handed to the Python state machine.
-MSG_KEYS = (b"TRIAL", b"COORDS", b"IMGLOAD", b"eye_used")
+MSG_KEYS = (b"TRIAL", b"COORDS", b"IMGLOAD", b"eye_used", b"VALIDATION")
 
 
 def _patterns(words) -> tuple[np.ndarray, np.ndarray]:
@@ -89,12 +89,23 @@ def _after_first_number(buf, starts, ends, idx):
 
 
 def events(p: Parser, raw: bytes, buf, starts, ends, kind):
-    """Parse all event lines in bulk; check them; pair starts and ends per eye."""
+    """Parse all event lines in bulk; check them; pair starts and ends per eye.
+
+    Returns
+    -------
+    efix : dict of arrays
+        ``eye`` ("L"/"R"), ``start, end, duration, x, y, pupil`` and ``line`` of each EFIX.
+    eblink : dict of arrays
+        ``eye``, ``start, end`` (ms) of each EBLINK.
+    counts : dict
+        Usable lines per event head.
+    """
     counts: dict[str, int] = {}
     lines_of: dict[tuple[str, str], np.ndarray] = {}
     efix = {k: np.zeros(0) for k in ("start", "end", "duration", "x", "y", "pupil")}
     efix["eye"] = np.zeros(0, "<U1")
     efix["line"] = np.zeros(0, np.int64)
+    eblink = {"eye": np.zeros(0, "<U1"), "start": np.zeros(0), "end": np.zeros(0)}
     for code, head in enumerate(BULK_HEADS[:6], start=2):
         idx = np.flatnonzero(kind == code)
         nf, need, what = EVENT_FIELDS[head]
@@ -121,10 +132,13 @@ def events(p: Parser, raw: bytes, buf, starts, ends, kind):
             efix = {"eye": np.where(eye == ord("L"), "L", "R"), "start": vals[:, 0],
                     "end": vals[:, 1], "duration": vals[:, 2], "x": vals[:, 3],
                     "y": vals[:, 4], "pupil": vals[:, 5], "line": idx + 1}
+        elif head == "EBLINK":
+            eblink = {"eye": np.where(eye == ord("L"), "L", "R"), "start": vals[:, 0],
+                      "end": vals[:, 1]}
     for kind_ in ("FIX", "SACC", "BLINK"):
         for e in EYES:
             _pair(p, kind_, e, lines_of[("S" + kind_, e)], lines_of[("E" + kind_, e)])
-    return efix, counts
+    return efix, eblink, counts
 
 
 def _usable_event(head: str, vals: np.ndarray) -> np.ndarray:

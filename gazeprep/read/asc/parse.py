@@ -46,7 +46,8 @@ class AscLog:
     (2, n) for the left/right eye (NaN where missing or not recorded). ``efix``: arrays ``eye``
     ("L"/"R"), ``start, end, duration, x, y, pupil`` and ``line`` of each EFIX event.
     ``states`` are ``(block, trial, imgload, screen)`` tuples, each valid from its
-    ``state_lines`` entry on.
+    ``state_lines`` entry on. ``eblink``: arrays ``eye``, ``start, end`` of each EBLINK;
+    ``validations``: ``(time, line, text)`` of each ``!CAL VALIDATION`` message.
     """
 
     path: str
@@ -67,6 +68,8 @@ class AscLog:
     eye_used: str | None
     anomalies: list[dict]
     latin1_names: set[str] = field(default_factory=set)
+    eblink: dict[str, np.ndarray] = field(default_factory=dict)
+    validations: list[tuple[float, int, str]] = field(default_factory=list)
 
     @property
     def trial_labels(self) -> list[str]:
@@ -154,7 +157,8 @@ def _check_text(path: str, raw: bytes) -> None:
     if not raw[:65536].strip() and not raw.strip():
         raise GazeprepError("empty file; expected an EyeLink ASC", file=path)
     if b"\x00" in raw[:65536]:
-        raise GazeprepError("binary file; expected a text EyeLink ASC (convert EDF with edf2asc)",
+        raise GazeprepError("binary file; expected a text EyeLink ASC (EyeLink EDF files: name "
+                            "them .edf)",
                             file=path, line=1)
 
 
@@ -165,7 +169,7 @@ def _parse_asc(path: str, raw: bytes, res: FileResult, lenient: bool) -> AscLog:
     kind = line_kinds(buf, starts, ends)
     p = Parser(path, res)
     msg_idx, msg_t = _state_lines(p, raw, buf, starts, ends, kind)
-    efix, counts = events(p, raw, buf, starts, ends, kind)
+    efix, eblink, counts = events(p, raw, buf, starts, ends, kind)
     counts["MSG"] = int(msg_idx.size)
     sample_idx = np.flatnonzero(kind == K_SAMPLE)
     if not sample_idx.size and not msg_idx.size and not any(counts.values()):
@@ -184,7 +188,7 @@ def _parse_asc(path: str, raw: bytes, res: FileResult, lenient: bool) -> AscLog:
         blocks=p.blocks, trials=p.trials, imgloads=p.imgloads, screens=p.screens,
         states=p.states, state_lines=np.asarray(p.state_lines, np.int64), efix=efix,
         events=counts, eye_used=p.eye_used, anomalies=res.anomalies,
-        latin1_names=p.latin1_names,
+        latin1_names=p.latin1_names, eblink=eblink, validations=p.validations,
     )
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import bisect
 import math
+from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -150,45 +151,64 @@ def _resolve(log: AscLog, state: int) -> tuple[int, int, int]:
 
 
 def _place(log: AscLog, cand, eyes: set[str], opts: IngestOptions, res: FileResult) -> list:
-    """Map candidates to image coordinates, dropping (and counting) the unusable ones."""
+    """Map candidates to image coordinates, dropping (and counting) the unusable ones; every
+    candidate is also counted per (trial, eye) for gaze quality."""
     rows = []
     cache: dict[int, Placement] = {}
     stem = Path(log.path).stem
+    counts = res.quality_input.fixations if res.quality_input is not None else Counter()
     cand = {k: v.tolist() for k, v in cand.items()}  # Python scalars: fast per-item access
     for i in range(len(cand["eye"])):
         ln = int(cand["line"][i])
         eye = str(cand["eye"][i])
+        st = int(cand["state"][i])
         if eye not in eyes:
             res.drop("other_eye", ln, f"eye {eye}")
+            counts[(_label(log, st), eye, "other_eye")] += 1
             continue
-        st = int(cand["state"][i])
         if st not in cache:
             cache[st] = where = _image_for(log, st, opts, stem)
             if not where.problem:
                 res.image(where.image, where.size, where.size_from, where.name_problems)
         image, trial_id, t0, rect, size, _, problem, _ = cache[st]
-        if problem:
-            if not opts.lenient:
+        why, detail = _unusable(cand, i, rect, problem, opts)
+        if why is not None:
+            if problem and not opts.lenient:
                 raise GazeprepError(problem, file=log.path, line=ln)
-            res.drop("unknown_image_rect", ln, problem)
+            res.drop(why, ln, detail)
+            counts[(trial_id, eye, why)] += 1
             continue
         sx, sy = cand["x"][i], cand["y"][i]
-        if not (math.isfinite(sx) and math.isfinite(sy)):
-            res.drop("no_position", ln)
-            continue
         nx, ny = (sx - rect[0]) / rect[2], (sy - rect[1]) / rect[3]
-        if not (0.0 <= nx <= 1.0 and 0.0 <= ny <= 1.0):
-            res.drop("outside_image", ln, f"screen ({sx:g}, {sy:g})")
-            continue
-        if cand["duration"][i] < opts.min_duration:
-            res.drop("short", ln, f"{cand['duration'][i]:g} ms")
-            continue
         pupil = cand["pupil"][i]
         rows.append((image, trial_id, eye, nx, ny, cand["start"][i] - t0, cand["duration"][i],
                      None if not math.isfinite(pupil) else pupil,
                      size[0] if size else None, size[1] if size else None,
                      cand["start"][i], ln))
+        counts[(trial_id, eye, "kept")] += 1
     return rows
+
+
+def _unusable(cand, i: int, rect, problem: str | None,
+              opts: IngestOptions) -> tuple[str | None, str | None]:
+    """Why candidate ``i`` is dropped (reason, detail), or ``(None, None)`` to keep it."""
+    if problem:
+        return "unknown_image_rect", problem
+    sx, sy = cand["x"][i], cand["y"][i]
+    if not (math.isfinite(sx) and math.isfinite(sy)):
+        return "no_position", None
+    nx, ny = (sx - rect[0]) / rect[2], (sy - rect[1]) / rect[3]
+    if not (0.0 <= nx <= 1.0 and 0.0 <= ny <= 1.0):
+        return "outside_image", f"screen ({sx:g}, {sy:g})"
+    if cand["duration"][i] < opts.min_duration:
+        return "short", f"{cand['duration'][i]:g} ms"
+    return None, None
+
+
+def _label(log: AscLog, state: int) -> str | None:
+    """The trial label of fixations in parser state ``state`` (as :func:`_image_for` gives)."""
+    trial, _, _ = _resolve(log, state)
+    return log.trial_label(trial, log.states[state][0])
 
 
 class Placement(NamedTuple):

@@ -2,9 +2,9 @@
 
 :class:`Parser` is fed, in file order, the few lines that change state (``START``/``END``/
 ``SAMPLES``, ``TRIALID``, ``TRIAL_RESULT``, ``GAZE_COORDS``, ``!V IMGLOAD``, ``!V TRIAL_VAR``,
-``eye_used`` messages) and the lines nothing else understood; it records them
-(:class:`Block`, :class:`Trial`, :class:`ImgLoad`, screens) and the state in force from each
-line on, and collects malformed lines (errors) and anomalies. The bulk parsers
+``eye_used`` and ``!CAL VALIDATION`` messages) and the lines nothing else understood; it
+records them (:class:`Block`, :class:`Trial`, :class:`ImgLoad`, screens) and the state in force
+from each line on, and collects malformed lines (errors) and anomalies. The bulk parsers
 (:mod:`gazeprep.read.asc.events`) report into it too.
 """
 
@@ -57,6 +57,8 @@ class Trial:
     block: int
     vars: dict = field(default_factory=dict)
     first_img: int = -1
+    #: Time of its ``TRIAL_RESULT`` (ms), None when it has none.
+    end: float | None = None
 
 
 @dataclass
@@ -76,7 +78,8 @@ class ImgLoad:
 
 class Parser:
     """State machine over the lines that change state: START/END/SAMPLES, TRIALID,
-    TRIAL_RESULT, GAZE_COORDS, IMGLOAD, TRIAL_VAR messages (and unknown lines)."""
+    TRIAL_RESULT, GAZE_COORDS, IMGLOAD, TRIAL_VAR messages (and unknown lines); it also keeps
+    the validation messages, for gaze quality."""
 
     def __init__(self, path: str, res: FileResult):
         self.path = path
@@ -98,6 +101,8 @@ class Parser:
         self.n_anomalies: dict[str, int] = {}
         self.latin1 = False  # the current MSG line is not valid UTF-8 (decoded as Latin-1)
         self.latin1_names: set[str] = set()
+        #: ``!CAL VALIDATION`` messages: (time, line, text), parsed by gazeprep.quality.
+        self.validations: list[tuple[float, int, str]] = []
 
     def fail(self, line: int, what: str, text: str) -> None:
         """Record a malformed line (raised at the end unless lenient)."""
@@ -195,6 +200,8 @@ class Parser:
         elif w0 == "TRIAL_RESULT":
             if self.trial < 0:
                 self.anomaly("trial_result_without_trialid", ln, body[:80])
+            else:
+                self.trials[self.trial].end = t
             self.trial = -1
             self.img = -1
             self.push_state(ln)
@@ -206,6 +213,8 @@ class Parser:
             if self.trial >= 0:
                 self.trials[self.trial].vars[words[2]] = " ".join(words[3:])
                 self.note_name(" ".join(words[3:]))
+        elif w0 == "!CAL" and len(words) > 1 and words[1] == "VALIDATION":
+            self.validations.append((t, ln, body))
         elif "eye_used" in words:
             val = words[words.index("eye_used") + 1:]
             if val and val[0][:1].upper() in EYES:
@@ -287,7 +296,6 @@ class Parser:
                          "recording block has no END line (truncated file?)")
         if self.unknown > MAX_LISTED_ANOMALIES:
             self.res.notes["unknown_lines"] = self.unknown
-
 
 
 def _time_token(toks: list[str]) -> float | None:

@@ -22,7 +22,8 @@ def test_kvasir_via_cli(tmp_path, capsys, shared_data):
     assert run("ingest", str(report), "--out", str(out)) == 0
     assert "23,525" in capsys.readouterr().out
     assert sorted(p.name for p in out.iterdir()) == ["fixations.parquet", "ingest.json",
-                                                     "tracks.parquet"]
+                                                     "quality.parquet", "tracks.parquet"]
+    assert pl.read_parquet(out / "quality.parquet").height == 0  # a report has no samples
     tracks = pl.read_parquet(out / "tracks.parquet")
     assert tracks.height == 880 and tracks["n_fixations"].sum() == 23525
     rep = json.loads((out / "ingest.json").read_text())

@@ -1,102 +1,16 @@
-"""Did the gaze deserve trust? Per-trial quality of an eye-tracking recording, as pure functions.
-
-From plain arrays (the ASC parser's samples, blinks, validation messages and trial windows;
-EDF files go through the same parser), per session x trial x eye:
-
-- the last calibration **validation** before the trial (``!CAL VALIDATION`` messages: average
-  and maximum error in degrees, EyeLink's GOOD / FAIR / POOR grade);
-- **sample loss**: samples the rate promises over the recorded part of the trial against the
-  samples present with a position (blinks, lost eye, lost samples all count);
-- **blinks** (count, total time) and the **measured sampling rate** (median interval);
-- fixations kept and dropped, by reason (counted by the caller).
-
-:func:`flag_reasons` applies :class:`Thresholds` (defaults and their grounds there) and
-:func:`quality_frame` makes the ``quality.parquet`` table (:data:`QUALITY_SCHEMA`). Nothing here
-raises on odd numbers: an empty trial, NaN times, a rate of 0 give nulls, never an exception
-or a division by zero.
-
-Example
--------
->>> parse_validation("!CAL VALIDATION HV9 LR LEFT  GOOD ERROR 0.41 avg. 0.64 max  OFFSET "
-...                  "0.35 deg. 12.5,9.6 pix.")
-Validation(eye='L', result='GOOD', avg_deg=0.41, max_deg=0.64, offset_deg=0.35, model='HV9')
-"""
+"""Per-trial quality of one recording: sample loss, blinks, sampling rate, the validation in
+force, and the flags (:class:`Thresholds`). Pure functions of plain arrays: nothing here
+raises on odd numbers (an empty trial, NaN times, a rate of 0 give nulls)."""
 
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
 
 import numpy as np
 
-EYES = ("L", "R")
-RESULTS = ("GOOD", "FAIR", "POOR", "ABORTED")
-_VALIDATION = re.compile(r"!CAL\s+VALIDATION\s+(\S+)(.*)$")
-_NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?$")
-
-
-class Validation(NamedTuple):
-    """One ``!CAL VALIDATION`` result: eye (``L``/``R``, None = not named), grade, average and
-    maximum error over the points (deg, NaN when aborted), offset of the mean (deg), model."""
-
-    eye: str | None
-    result: str
-    avg_deg: float
-    max_deg: float
-    offset_deg: float
-    model: str
-
-
-def parse_validation(text: str) -> Validation | None:
-    """Parse an EyeLink validation message, or None when it is not one of the known forms.
-
-    Known: ``!CAL VALIDATION <model> <eyes> <LEFT|RIGHT> <GOOD|FAIR|POOR> ERROR <avg> avg.
-    <max> max [OFFSET <deg> deg. <x>,<y> pix.]`` (binocular ``LR`` or monocular ``L``/``R``
-    eyes token), and the same with ``ABORTED`` and no numbers. The ``MSG <time>`` head may be
-    included. Any other form, or numbers that are not finite and >= 0, give None.
-    """
-    m = _VALIDATION.search(text or "")
-    if not m:
-        return None
-    model, words = m.group(1), m.group(2).split()
-    result = next((w for w in words if w in RESULTS), None)
-    if result is None:
-        return None
-    named = [w for w in words if w in ("LEFT", "RIGHT")]
-    eyes = [w for w in words[:1] if w in EYES]
-    eye = named[0][0] if named else (eyes[0] if eyes else None)
-    avg = mx = off = math.nan
-    if "ERROR" in words:
-        nums = _numbers_after(words, "ERROR", ("avg.", "max"))
-        if nums is None:
-            return None
-        avg, mx = nums
-    elif result != "ABORTED":
-        return None
-    if "OFFSET" in words:
-        nums = _numbers_after(words, "OFFSET", ("deg.",))
-        if nums is None:
-            return None
-        off = nums[0]
-    return Validation(eye, result, avg, mx, off, model)
-
-
-def _numbers_after(words: list[str], key: str, units: tuple[str, ...]) -> list[float] | None:
-    """``key n1 unit1 n2 unit2 ...``: the numbers (finite, >= 0), or None if the form differs."""
-    i = words.index(key) + 1
-    out = []
-    for unit in units:
-        if i + 1 >= len(words) or words[i + 1] != unit or not _NUMBER.match(words[i]):
-            return None
-        v = float(words[i])
-        if not (math.isfinite(v) and v >= 0):
-            return None
-        out.append(v)
-        i += 2
-    return out
+from gazeprep.quality.validation import EYES, Validations
 
 
 @dataclass(frozen=True)
@@ -121,6 +35,13 @@ class Thresholds:
     loss_pct: float = 20.0
     rate_deviation_pct: float = 5.0
 
+    @classmethod
+    def of(cls, opts) -> Thresholds:
+        """The thresholds of an :class:`~gazeprep.read.options.IngestOptions` (``--max-*``)."""
+        return cls(validation_avg_deg=opts.max_validation_avg,
+                   validation_max_deg=opts.max_validation_max, loss_pct=opts.max_loss,
+                   rate_deviation_pct=opts.max_rate_deviation)
+
 
 @dataclass
 class Blinks:
@@ -130,32 +51,6 @@ class Blinks:
     end: np.ndarray
     eye: np.ndarray
 
-
-@dataclass
-class Validations:
-    """Validation results in time order: ``time`` (ms) and the parsed :class:`Validation`."""
-
-    time: np.ndarray
-    records: list[Validation]
-
-    @classmethod
-    def from_messages(cls, times: Sequence[float], texts: Sequence[str]) -> Validations:
-        """The messages that parse as validations (others skipped), sorted by time."""
-        found = [(float(t), v) for t, s in zip(times, texts, strict=True)
-                 if (v := parse_validation(s)) is not None and math.isfinite(float(t))]
-        found.sort(key=lambda p: p[0])
-        return cls(np.array([t for t, _ in found], np.float64), [v for _, v in found])
-
-    def last_before(self, t: float, eye: str) -> tuple[float, Validation] | None:
-        """The latest validation of ``eye`` (or naming no eye) at or before ``t``."""
-        if not math.isfinite(t):
-            return None
-        k = int(np.searchsorted(self.time, t, side="right")) - 1
-        while k >= 0:
-            if self.records[k].eye in (eye, None):
-                return float(self.time[k]), self.records[k]
-            k -= 1
-        return None
 
 
 @dataclass
@@ -218,7 +113,8 @@ def session_quality(session: str, labels: Sequence[str | None], start: np.ndarra
     t : float array (n,)
         Sample times, ms (NaN = unusable sample, not counted).
     x, y : float arrays (2, n)
-        Left / right eye positions; NaN = missing.
+        Left / right eye positions; NaN = missing. A recording of one eye the file does not
+        name (sample CSVs): shape (1, n) and ``eyes=("",)``.
     sample_trial : int array (n,)
         Trial index of each sample, -1 for none (see :func:`assign_trials`).
     rate_hz : float or float array (k,)
@@ -250,7 +146,7 @@ def session_quality(session: str, labels: Sequence[str | None], start: np.ndarra
         recorded = _recorded_ms(start[i], end[i], blocks)
         measured = measured_rate(t[idx])
         for eye in eyes:
-            e = EYES.index(eye)
+            e = EYES.index(eye) if eye in EYES else 0
             q = _eye_quality(session, labels[i], eye, start[i], end[i], recorded, rates[i],
                              measured, t[idx], x[e, idx], y[e, idx])
             _add_blinks(q, blinks, rates[i])
@@ -411,84 +307,3 @@ def flag_reasons(q: TrialQuality, thr: Thresholds | None = None) -> list[str]:
         if abs(q.measured_rate_hz - q.rate_hz) / q.rate_hz * 100.0 > thr.rate_deviation_pct:
             out.append("rate")
     return out
-
-
-def quality_schema() -> dict[str, Any]:
-    """Column -> polars dtype of ``quality.parquet``: one row per session x trial x eye.
-
-    ``start_ms``/``end_ms``: the trial window; ``recorded_ms``: the part of it inside recording
-    blocks; ``rate_hz``: the header's rate (null if unknown), ``measured_rate_hz``: 1000 /
-    median sample interval; ``samples_expected`` (recorded time x rate), ``samples_present``
-    (sample lines), ``samples_valid`` (with a position for this eye); ``loss_pct`` = 100 x (1 -
-    valid / expected), ``missing_pct`` = 100 x (present - valid) / present; ``blinks``,
-    ``blink_ms`` (inside the window); the last validation at or before the trial start
-    (``validation_*``, null if none); ``fixations_kept`` and ``fixations_dropped`` (reason,
-    count); ``flagged`` and ``flag_reasons`` (keys of :data:`REASONS`).
-    """
-    import polars as pl
-
-    f64, i64 = pl.Float64, pl.Int64
-    return {
-        "session": pl.String, "trial": pl.String, "eye": pl.String,
-        "start_ms": f64, "end_ms": f64, "recorded_ms": f64,
-        "rate_hz": f64, "measured_rate_hz": f64,
-        "samples_expected": i64, "samples_present": i64, "samples_valid": i64,
-        "loss_pct": f64, "missing_pct": f64, "blinks": pl.Int32, "blink_ms": f64,
-        "validation_time_ms": f64, "validation_result": pl.String,
-        "validation_avg_deg": f64, "validation_max_deg": f64, "validation_offset_deg": f64,
-        "fixations_kept": pl.Int32,
-        "fixations_dropped": pl.List(pl.Struct({"reason": pl.String, "count": pl.Int32})),
-        "flagged": pl.Boolean, "flag_reasons": pl.List(pl.String),
-    }
-
-
-def quality_frame(rows: Sequence[TrialQuality]):
-    """The ``quality.parquet`` table of :func:`session_quality` rows (several sessions may be
-    concatenated); NaN and infinite numbers are stored as null."""
-    import polars as pl
-
-    schema = quality_schema()
-    data: dict[str, list] = {k: [] for k in schema}
-    for q in rows:
-        for k in schema:
-            if k == "flagged":
-                v: Any = bool(q.flag_reasons)
-            elif k == "fixations_dropped":
-                v = [{"reason": r, "count": n} for r, n in q.fixations_dropped.items()]
-            else:
-                v = getattr(q, k)
-            if isinstance(v, float) and not math.isfinite(v):
-                v = None
-            data[k].append(v)
-    return pl.DataFrame(data, schema=schema)
-
-
-def session_summary(frame) -> list[dict[str, Any]]:
-    """Per session, for ``ingest.json``: trials, flagged trials (any eye), worst validation,
-    overall loss (1 - valid / expected, over the trials with an expectation), blinks, rates,
-    fixations kept and dropped."""
-    import polars as pl
-
-    if frame.is_empty():
-        return []
-    has = pl.col("samples_expected").is_not_null()
-    out = frame.group_by("session", maintain_order=True).agg(
-        pl.col("trial").n_unique().alias("trials"),
-        pl.col("trial").filter(pl.col("flagged")).n_unique().alias("trials_flagged"),
-        pl.col("validation_avg_deg").max().alias("validation_avg_deg_worst"),
-        pl.col("validation_max_deg").max().alias("validation_max_deg_worst"),
-        (100.0 * (1.0 - pl.col("samples_valid").filter(has).sum()
-                  / pl.col("samples_expected").filter(has).sum())).clip(0.0, 100.0)
-        .alias("loss_pct"),
-        pl.col("blinks").sum().alias("blinks"),
-        pl.col("rate_hz").drop_nulls().unique().sort().alias("rate_hz"),
-        pl.col("measured_rate_hz").median().alias("measured_rate_hz"),
-        pl.col("fixations_kept").sum().alias("fixations_kept"),
-        pl.col("fixations_dropped").explode().struct.field("count").sum()
-        .alias("fixations_dropped"),
-    )
-    rows = out.to_dicts()
-    for r in rows:  # 0/0 loss (no expectation anywhere) is unknown, not a number
-        if r["loss_pct"] is not None and not math.isfinite(r["loss_pct"]):
-            r["loss_pct"] = None
-    return rows
