@@ -13,6 +13,7 @@ import pytest
 import zarr
 from skimage.io import imsave
 
+from gazeprep.contract.cache import read_sample_table
 from gazeprep.errors import GazeprepError
 from gazeprep.ingest import run_ingest
 from gazeprep.quality.table import flagged_tracks
@@ -50,8 +51,8 @@ def study(tmp_path):
 
 
 def n_fixations(cache) -> dict:
-    g = zarr.open_group(str(cache), mode="r")
-    return dict(zip(g.attrs["ids"], g.attrs["n_fixations"], strict=True))
+    table = read_sample_table(cache)
+    return dict(zip(table["sample"].tolist(), table["n_fixations"].tolist(), strict=True))
 
 
 def test_exclude_flagged_by_the_track_eye(study, run_cli):
