@@ -14,18 +14,25 @@ from pathlib import Path
 from typing import Literal
 
 import typer
+from typer.core import TyperCommand, TyperGroup
 
 from gradseg.options import (
+    DEVICE_HELP,
+    DEVICE_METAVAR,
     FGI_PANEL,
     FLIP_HELP,
     LABEL_HELP,
+    MAP_ORDER_NAMES,
+    METHOD_NAMES,
     MODEL_HELP,
     SLICE_AXIS_HELP,
     SLICE_BASE_HELP,
     TEXT_HELP,
     TEXT_MISSING_HELP,
+    VAL_TARGET_NAMES,
     WINDOW_HELP,
     block_sides,
+    device_choice,
     ids_option,
     image_options,
     number,
@@ -33,32 +40,77 @@ from gradseg.options import (
     thresholds,
 )
 
+VERBOSE_HELP = "Show the full traceback on errors."
+
+
+def _plain_flags(params: list) -> list:
+    """On/off flags get no type in ``--help`` (typer would print ``<bool>``)."""
+    for p in params:
+        if getattr(p, "is_flag", False) and p.metavar is None:
+            p.metavar = ""
+    return params
+
+
+def _verbose_option():
+    """A ``--verbose`` flag whose value the command function does not receive."""
+    probe = typer.Typer()
+
+    @probe.command()
+    def _probe(verbose: bool = typer.Option(False, "--verbose", help=VERBOSE_HELP)) -> None:
+        """Only to build the option."""
+
+    (option,) = [p for p in typer.main.get_command(probe).params if p.name == "verbose"]
+    option.expose_value = False
+    return option
+
+
+class Command(TyperCommand):
+    """A gradseg command: ``--verbose`` listed in its help (:func:`main` reads it)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.params.append(_verbose_option())
+
+    def get_params(self, ctx):
+        return _plain_flags(super().get_params(ctx))
+
+
+class Group(TyperGroup):
+    """The ``gradseg`` group: flags shown without a type."""
+
+    def get_params(self, ctx):
+        return _plain_flags(super().get_params(ctx))
+
+
 app = typer.Typer(
     name="gradseg",
+    cls=Group,
     help="Train and evaluate Track Attention U-Nets on gaze track maps from a gazeprep cache.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
 )
 
-Method = Literal["gradtrack", "gazesup", "full", "fgi", "gradtrack+fgi"]
+Method = Literal[METHOD_NAMES]
+MapOrder = Literal[MAP_ORDER_NAMES]
+ValTarget = Literal[VAL_TARGET_NAMES]
 Network = Literal["student", "teacher", "ensemble"]
 TextMissing = Literal["error", "zero"]
 
 
 @app.callback()
 def _root(
-    verbose: bool = typer.Option(False, "--verbose", help="Show the full traceback on errors."),
+    verbose: bool = typer.Option(False, "--verbose", help=VERBOSE_HELP),
 ) -> None:
     """Train and evaluate Track Attention U-Nets on gaze track maps from a gazeprep cache."""
 
 
-@app.command()
+@app.command(cls=Command)
 def train(
     cache: Path = typer.Option(..., help="Zarr cache written by `gazeprep render`."),
     out: Path = typer.Option(None, help="Run folder (default runs/<method>)."),
-    method: Method = typer.Option("gradtrack", help="gradtrack | gazesup | full | fgi | "
-                                  "gradtrack+fgi."),
+    method: Method = typer.Option("gradtrack", help="Training method (README: Training "
+                                  "methods)."),
     size: int = typer.Option(None, min=8, max=16384, help="Model input side in pixels "
                              "(default: the cache size); must be divisible by 2**levels."),
     iterations: int = typer.Option(None, min=1, help="Optimizer steps (default: 10 epochs)."),
@@ -69,7 +121,8 @@ def train(
                                        help="Fraction of the training ids kept for validation "
                                        "(seeded id split), in [0, 1)."),
     seed: int = typer.Option(0, help="Seed of initialisation, split, order and augmentation."),
-    device: str = typer.Option("auto", help="auto | cpu | cuda | cuda:N."),
+    device: str = typer.Option("auto", metavar=DEVICE_METAVAR, callback=device_choice,
+                               help=DEVICE_HELP),
     amp: bool = typer.Option(None, "--amp/--no-amp", help="bf16 autocast (default: on GPU)."),
     compile: bool = typer.Option(False, "--compile", help="torch.compile the model."),
     resume: bool = typer.Option(False, "--resume", help="Continue from <out>/last.pt."),
@@ -93,9 +146,9 @@ def train(
     thresholds_: str = typer.Option("0.5,0.3", "--thresholds", callback=thresholds,
                                     help="gazesup, fgi: heatmap thresholds in (0, 1), one head "
                                     "(gazesup) or pseudo-mask (fgi) each."),
-    map_order: str = typer.Option("whole-first", help="gradtrack: whole-first (coarsest stage "
-                                  "<- whole track, finest <- tail) or tail-first."),
-    val_target: Literal["auto", "mask", "pseudo"] = typer.Option(
+    map_order: MapOrder = typer.Option("whole-first", help="gradtrack: whole-first (coarsest "
+                                       "stage <- whole track, finest <- tail) or tail-first."),
+    val_target: ValTarget = typer.Option(
         "auto", help="Validation Dice against: auto (mask when the cache has masks) | mask "
         "(needs masks) | pseudo."),
     eval_every: int = typer.Option(200, min=1, help="Validate every N iterations."),
@@ -193,7 +246,7 @@ def train(
         print_table(f"gradseg train: {summary['method']}", summary)
 
 
-@app.command("eval")
+@app.command("eval", cls=Command)
 def eval_(
     checkpoint: Path = typer.Option(..., help="Checkpoint (e.g. runs/NAME/best.pt)."),
     cache: Path = typer.Option(None, help="Evaluate on this cache's masks (cache resolution)."),
@@ -203,7 +256,8 @@ def eval_(
     out: Path = typer.Option(None, help="Per-image Parquet (default: eval.parquet next to "
                              "the checkpoint); an earlier eval output there is replaced."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object (means + counts)."),
-    device: str = typer.Option("auto", help="auto | cpu | cuda | cuda:N."),
+    device: str = typer.Option("auto", metavar=DEVICE_METAVAR, callback=device_choice,
+                               help=DEVICE_HELP),
     model_: Network = typer.Option("student", "--model", help=MODEL_HELP),
     text: Path = typer.Option(None, "--text", help=TEXT_HELP),
     text_missing: TextMissing = typer.Option("error", help=TEXT_MISSING_HELP),
@@ -262,14 +316,15 @@ def eval_(
         print_table("gradseg eval", summary)
 
 
-@app.command()
+@app.command(cls=Command)
 def predict(
     checkpoint: Path = typer.Option(..., help="Checkpoint (e.g. runs/NAME/best.pt)."),
     images: Path = typer.Option(..., help="Folder of images (png/jpg/bmp/tif, DICOM, NIfTI, "
                                 "NRRD)."),
     out: Path = typer.Option(..., help="Folder for <id>.png masks and <id>_overlay.png "
                              "(not inside --images)."),
-    device: str = typer.Option("auto", help="auto | cpu | cuda | cuda:N."),
+    device: str = typer.Option("auto", metavar=DEVICE_METAVAR, callback=device_choice,
+                               help=DEVICE_HELP),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace existing <id>.png and "
                                    "<id>_overlay.png files in --out (else refused)."),
     model_: Network = typer.Option("student", "--model", help=MODEL_HELP),
