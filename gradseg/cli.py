@@ -157,8 +157,8 @@ def train(
                                   "line) held out: never trained or validated on."),
     stop_after: int = typer.Option(None, min=1, help="Stop after N iterations in this "
                                    "invocation (continue later with --resume)."),
-    threads: int = typer.Option(None, min=1, help="CPU threads for torch (default: torch's "
-                                "choice)."),
+    threads: int = typer.Option(None, min=1, help="CPU threads for torch (default: the CPUs "
+                                "not busy, from the load average; at least 1)."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
     # --- FGI (gradseg.methods.fgi.config.FGIConfig; None = FGI's default) ---
     text: Path = typer.Option(None, "--text", rich_help_panel=FGI_PANEL, help="Text cues of "
@@ -271,11 +271,8 @@ def eval_(
                                    "not an earlier eval output."),
 ) -> None:
     """Per-image Dice, IoU and HD95 (pixels) of a checkpoint against ground-truth masks."""
-    from rich.console import Console
-    from rich.progress import Progress
-
     from gradseg.checkpoint import load_model
-    from gradseg.device import pick_device
+    from gradseg.device import pick_device, use_threads
     from gradseg.evaluate import (
         EVAL_COLUMNS,
         evaluate_cache,
@@ -285,27 +282,24 @@ def eval_(
     )
     from gradseg.outputs import check_replaceable, is_parquet_with
     from gradseg.predict import choose_network
+    from gradseg.progress import Progress
 
     if (cache is None) == (images is None) or (images is None) != (masks is None):
         raise typer.BadParameter("give either --cache or both --images and --masks")
     path = out or checkpoint.parent / "eval.parquet"
     check_replaceable(path, is_parquet_with(EVAL_COLUMNS), "gradseg eval", overwrite)
+    use_threads()
     model, config = load_model(checkpoint, pick_device(device))
     cues = choose_network(model, config, model_, text, text_missing)
     opts = image_options(config, window, slice_axis, slice_base, flip, label)
     id_list = ids_option(ids)
-    with Progress(console=Console(stderr=True), disable=as_json, transient=True) as prog:
-        task = prog.add_task("eval", total=None)
-
-        def advance(n: int) -> None:
-            prog.advance(task, n)
-
+    with Progress("eval", len(id_list) if id_list else None, unit="images") as bar:
         if cache is not None:
-            rows, extra = evaluate_cache(model, config, cache, id_list, advance=advance,
+            rows, extra = evaluate_cache(model, config, cache, id_list, advance=bar.advance,
                                          cues=cues)
         else:
             rows, extra = evaluate_folders(model, config, images, masks, id_list,
-                                           advance=advance, options=opts, cues=cues)
+                                           advance=bar.advance, options=opts, cues=cues)
     summary = summarise(rows, extra)
     write_parquet(rows, path)
     summary.update({"checkpoint": str(checkpoint), "method": config["method"],
@@ -338,10 +332,9 @@ def predict(
 ) -> None:
     """Write a 0/255 PNG mask per image at the image's own size, plus an overlay picture."""
     from rich.console import Console
-    from rich.progress import track
 
     from gradseg.checkpoint import load_model
-    from gradseg.device import pick_device
+    from gradseg.device import pick_device, use_threads
     from gradseg.predict import (
         check_out,
         choose_network,
@@ -349,7 +342,9 @@ def predict(
         list_images,
         write_prediction,
     )
+    from gradseg.progress import Progress
 
+    use_threads()
     model, config = load_model(checkpoint, pick_device(device))
     cues = choose_network(model, config, model_, text, text_missing)
     opts = image_options(config, window, slice_axis, slice_base, flip, None)
@@ -358,11 +353,11 @@ def predict(
         Console(stderr=True).print(f"note: {note}", markup=False, soft_wrap=True)
     out.mkdir(parents=True, exist_ok=True)
     n = 0
-    for key, rgb, mask in track(iter_predictions(model, config, files, options=opts, cues=cues),
-                                total=len(files), description="predict",
-                                console=Console(stderr=True)):
-        write_prediction(out, key, rgb, mask)
-        n += 1
+    with Progress("predict", len(files), unit="images") as bar:
+        for key, rgb, mask in iter_predictions(model, config, files, options=opts, cues=cues):
+            write_prediction(out, key, rgb, mask)
+            n += 1
+            bar.advance(1)
     Console().print(f"wrote {n} masks and {n} overlays to {out}")
 
 

@@ -19,7 +19,8 @@ class TrainConfig:
     """Every setting of a run; stored as JSON in ``config.json`` and in each checkpoint.
 
     Sizes are pixels, ``lr`` is the peak AdamW learning rate, ``*_weight`` are loss weights,
-    ``threads`` the CPU intra-op threads (default: torch's), ``val_target`` what validation
+    ``threads`` the CPU intra-op threads (default: the free CPUs,
+    :func:`gradseg.device.default_threads`), ``val_target`` what validation
     Dice is computed against (``auto``: the ground-truth mask when the cache has masks, else
     the pseudo-mask). ``text`` and ``text_missing``: FGI's text cues (see
     :mod:`gradseg.data.text`); ``fgi``: FGI's own settings by name (see

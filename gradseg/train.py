@@ -37,6 +37,7 @@ from gradseg.errors import GradsegError
 from gradseg.methods import Method, method_class
 from gradseg.optim import Optimizers
 from gradseg.outputs import check_run_folder, write_text
+from gradseg.progress import Progress
 
 __all__ = ["TrainConfig", "train"]
 
@@ -55,7 +56,8 @@ def train(cfg: TrainConfig, *, resume: bool = False, stop_after: int | None = No
         Stop after this many iterations in this invocation (time-sliced jobs); the run can be
         continued with ``resume``.
     progress : bool
-        Show a rich progress bar (rank 0 only).
+        Report progress on stderr (rank 0 only): a bar on a terminal, else a line every 10 s
+        (:mod:`gradseg.progress`).
     log : callable
         Receives one-line messages (rank 0 only).
     """
@@ -68,6 +70,9 @@ def train(cfg: TrainConfig, *, resume: bool = False, stop_after: int | None = No
     step, best = resume_state(run, model, opts) if resume else (0, -1.0)
     if run.proc.main:
         write_run_files(run, resume, log)
+        log(f"train: {cfg.method} on {run.proc.device} ({torch.get_num_threads()} CPU threads), "
+            f"{len(run.split['train'])} training and {len(run.split['val'])} validation "
+            f"images, steps {step + 1}..{cfg.iterations} -> {run.out}")
     validator = Validator(run, data.val_loader, best)
     end = cfg.iterations if stop_after is None else min(cfg.iterations, step + stop_after)
     t0 = time.time()
@@ -237,7 +242,7 @@ def loop(run: Run, data: Data, model: nn.Module, opts: Optimizers, validator: Va
     nets = wrap(run, model)
     losses: list[float] = []
     other = 0.0
-    bar = _Progress(progress, end, start)
+    bar = Progress("train", end, unit="steps", done=start, enabled=progress)
     model.train()
     for step, value in steps(run, data, nets, opts, start, end):
         losses.append(value)
@@ -252,7 +257,7 @@ def loop(run: Run, data: Data, model: nn.Module, opts: Optimizers, validator: Va
             save_checkpoint(run.out / "last.pt", model=model, config=run.config, step=step,
                             optimizer=optimizer, scheduler=scheduler, best_dice=validator.best,
                             val_dice=validator.last)
-        bar.update(step, value, opts.lr, validator.last)
+        bar.update(step, info={"loss": value, "lr": f"{opts.lr:.2e}", "val Dice": validator.last})
         other += time.perf_counter() - t
     bar.close()
     return losses, other
@@ -324,28 +329,3 @@ def finish(run: Run, model: nn.Module, validator: Validator, losses: list[float]
         torch.distributed.barrier()
     return summary
 
-
-class _Progress:
-    """A rich progress bar showing loss, lr and the latest validation Dice (or nothing)."""
-
-    def __init__(self, enabled: bool, total: int, start: int):
-        self.bar = None
-        if not enabled:
-            return
-        from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
-
-        self.bar = Progress(TextColumn("train"), BarColumn(), TextColumn("{task.completed}/"
-                            "{task.total}"), TextColumn("{task.fields[info]}"),
-                            TimeRemainingColumn())
-        self.bar.start()
-        self.task = self.bar.add_task("train", total=total, completed=start, info="")
-
-    def update(self, step: int, loss: float, lr: float, val: float) -> None:
-        if self.bar is not None:
-            vd = "-" if math.isnan(val) else f"{val:.3f}"
-            self.bar.update(self.task, completed=step,
-                            info=f"loss {loss:.4f} lr {lr:.2e} val dice {vd}")
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.stop()

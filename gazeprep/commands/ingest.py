@@ -144,8 +144,8 @@ def ingest(
     """Read eye-tracker logs (EyeLink ASC, fixation reports, sample CSV/TSV) into fixations and
     ordered gaze tracks."""
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
+    from gazeprep.commands.progress import Progress
     from gazeprep.ingest import run_ingest
 
     mapping = {k: v for k, v in (("time", time_col), ("x", x_col), ("y", y_col),
@@ -163,14 +163,16 @@ def ingest(
         sample_rate=sample_rate, time_unit=time_unit,
     )
     console = Console(stderr=True)
-    with Progress(TextColumn("[bold]ingest"), BarColumn(), MofNCompleteColumn(),
-                  TextColumn("{task.description}"), console=console, transient=True) as bar:
-        task = bar.add_task("", total=None)
-        summary = run_ingest(
-            paths, out, opts,
-            on_start=lambda n: bar.update(task, total=n),
-            on_file=lambda f, _r: bar.update(task, advance=1, description=f.name),
-        )
+    kept = 0
+
+    def on_file(f: Path, result) -> None:
+        nonlocal kept
+        kept += 0 if result is None else result.rows_kept
+        bar.advance(1, info={"file": f.name, "fixations": f"{kept:,}"})
+
+    with Progress("ingest", unit="files") as bar:
+        summary = run_ingest(paths, out, opts, on_start=lambda n: bar.update(total=n),
+                             on_file=on_file)
     _print_summary(summary)
     from rich.markup import escape
 

@@ -145,9 +145,9 @@ def render(
 ) -> None:
     """Render multi-level reverse-truncated gaze-track maps into a Zarr v3 cache."""
     from rich.console import Console
-    from rich.progress import Progress
     from rich.table import Table
 
+    from gazeprep.commands.progress import Progress
     from gazeprep.errors import GazeprepError
     from gazeprep.render.params import RenderParams
     from gazeprep.render.plan import plan_render
@@ -177,13 +177,9 @@ def render(
     console = Console(stderr=True)
     plan = plan_render(gaze, images, masks, params.image)
     check_fits(plan, params, out, shard)
-    with Progress(console=console, transient=True) as bar:
-        task = bar.add_task("render", total=None)
-
-        def progress(done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total)
-
-        report = update_cache(plan, params, out, shard=shard, force=force, progress=progress)
+    with Progress("render", unit="images") as bar:
+        report = update_cache(plan, params, out, shard=shard, force=force,
+                              progress=lambda done, total: bar.update(done, total=total))
 
     table = Table(title=f"gazeprep render -> {out}")
     table.add_column("what")
