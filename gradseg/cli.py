@@ -107,7 +107,12 @@ def _root(
 
 @app.command(cls=Command)
 def train(
-    cache: Path = typer.Option(..., help="Zarr cache written by `gazeprep render`."),
+    ctx: typer.Context,
+    config: Path = typer.Option(None, "--config", help="Settings file: TOML, YAML, or a run's "
+                                "config.json (keys as in config.json); options given on the "
+                                "command line override it."),
+    cache: Path = typer.Option(None, help="Zarr cache written by `gazeprep render` (required: "
+                               "here or in --config)."),
     out: Path = typer.Option(None, help="Run folder (default runs/<method>)."),
     method: Method = typer.Option("gradtrack", help="Training method (README: Training "
                                   "methods)."),
@@ -217,33 +222,60 @@ def train(
                                      help="Side of the positional-embedding grid (FGI: 16)."),
 ) -> None:
     """Train a segmentation model on a gazeprep cache (DDP when started by torchrun)."""
-    given = dict(locals())  # the --fgi-* options given on the command line (None: the default)
-    fgi = {k[4:]: v for k, v in given.items() if k.startswith("fgi_") and v is not None}
     import os
 
     from rich.console import Console
 
+    from gradseg.config import merge_settings, read_config_file
     from gradseg.train import TrainConfig
     from gradseg.train import train as run
 
-    if iterations is not None and epochs is not None:
+    settings, given = _train_settings(ctx)
+    file = read_config_file(config) if config is not None else {}
+    merged = merge_settings(settings, file, given)
+    if merged["iterations"] is not None and merged["epochs"] is not None:
         raise typer.BadParameter("give --iterations or --epochs, not both")
-    cfg = TrainConfig(
-        cache=str(cache), out=str(out or Path("runs") / method), method=method, size=size,
-        iterations=iterations, epochs=epochs, batch_size=batch_size, val_fraction=val_fraction,
-        seed=seed, device=device, amp=amp, compile=compile, lr=lr, warmup=warmup,
-        base_channels=base_channels, workers=workers, in_memory=in_memory, augment=augment,
-        seg_weight=seg_weight, att_weight=att_weight, consistency_weight=consistency_weight,
-        thresholds=[float(t) for t in thresholds_.split(",") if t.strip()],
-        map_order=map_order, val_target=val_target, eval_every=eval_every,
-        checkpoint_every=checkpoint_every, exclude_ids=ids_option(test_ids) or [],
-        threads=threads, text=None if text is None else str(text), text_missing=text_missing,
-        fgi=fgi,
-    )
+    if merged["cache"] is None:
+        raise typer.BadParameter("missing: give --cache or a cache setting in --config",
+                                 param_hint="'--cache'")
+    merged["out"] = merged["out"] or str(Path("runs") / merged["method"])
+    cfg = TrainConfig(**merged)
     summary = run(cfg, resume=resume, stop_after=stop_after, progress=not quiet,
                   log=Console(stderr=True).print)
     if os.environ.get("RANK", "0") == "0":
         print_table(f"gradseg train: {summary['method']}", summary)
+
+
+#: Options of ``train`` that are not settings of the run (not in config.json).
+_NOT_SETTINGS = ("config", "resume", "stop_after", "quiet")
+#: Options whose setting has another name in TrainConfig.
+_SETTING_NAMES = {"thresholds_": "thresholds", "test_ids": "exclude_ids"}
+
+
+def _train_settings(ctx: typer.Context) -> tuple[dict, dict]:
+    """``train``'s options as TrainConfig settings: (all of them, those given on the command
+    line). Which were given comes from click's parameter source, so a flag repeating its
+    default still overrides a --config file."""
+    settings, fgi = {}, {}
+    for name, value in ctx.params.items():
+        if name in _NOT_SETTINGS:
+            continue
+        if name.startswith("fgi_"):
+            if value is not None:
+                fgi[name[4:]] = value
+            continue
+        if isinstance(value, Path):
+            value = str(value)
+        if name == "thresholds_":
+            value = [float(t) for t in value.split(",") if t.strip()]
+        elif name == "test_ids":
+            value = ids_option(None if value is None else Path(value)) or []
+        settings[_SETTING_NAMES.get(name, name)] = value
+    settings["fgi"] = fgi
+    sources = {name: ctx.get_parameter_source(name) for name in ctx.params}
+    given = {_SETTING_NAMES.get(n, n) for n, src in sources.items()
+             if src is not None and src.name in ("COMMANDLINE", "ENVIRONMENT")}
+    return settings, {k: v for k, v in settings.items() if k in given or (k == "fgi" and v)}
 
 
 @app.command("eval", cls=Command)
