@@ -73,7 +73,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, stop_after: int | None = No
         log(f"train: {cfg.method} on {run.proc.device} ({torch.get_num_threads()} CPU threads), "
             f"{len(run.split['train'])} training and {len(run.split['val'])} validation "
             f"images, steps {step + 1}..{cfg.iterations} -> {run.out}")
-    validator = Validator(run, data.val_loader, best)
+    validator = Validator(run, data.val_loader, best, log)
     end = cfg.iterations if stop_after is None else min(cfg.iterations, step + stop_after)
     t0 = time.time()
     losses, other = loop(run, data, model, opts, validator, step, end,
@@ -249,7 +249,7 @@ def loop(run: Run, data: Data, model: nn.Module, opts: Optimizers, validator: Va
         if not run.proc.main:
             continue
         t = time.perf_counter()
-        validator.add(value)
+        validator.add(value, step, opts.lr)
         if step % cfg.eval_every == 0 or step == cfg.iterations:
             validator(model, step, opts.lr)
         if step % cfg.checkpoint_every == 0 or step == end:
@@ -260,25 +260,36 @@ def loop(run: Run, data: Data, model: nn.Module, opts: Optimizers, validator: Va
         bar.update(step, info={"loss": value, "lr": f"{opts.lr:.2e}", "val Dice": validator.last})
         other += time.perf_counter() - t
     bar.close()
+    validator.close()
     return losses, other
 
 
 # --- 6. validation ---------------------------------------------------------------------------
 class Validator:
-    """Validation Dice every ``eval_every`` steps: ``metrics.jsonl``, ``val.png``, ``best.pt``.
+    """Validation Dice every ``eval_every`` steps: ``metrics.jsonl``, ``val.png``, ``best.pt``,
+    and the run's curves (``curves.png``, TensorBoard: :class:`gradseg.runlog.RunLog`).
 
-    ``add(loss)`` accumulates the training loss between two validations; ``best`` and ``last``
-    are the best and the latest validation Dice (``best`` -1 and ``last`` NaN before any).
+    ``add(loss, step, lr)`` accumulates the training loss between two validations; ``best`` and
+    ``last`` are the best and the latest validation Dice (``best`` -1 and ``last`` NaN before
+    any). Rank 0 only.
     """
 
-    def __init__(self, run: Run, loader: DataLoader | None, best: float):
+    def __init__(self, run: Run, loader: DataLoader | None, best: float, log=print):
+        from gradseg.runlog import RunLog
+
         self.run, self.loader, self.best = run, loader, best
         self.last = float("nan")
         self.t0 = time.time()
         self.loss_sum, self.loss_n = 0.0, 0
+        self.runlog = RunLog(run.out, log) if run.proc.main else None
 
-    def add(self, loss: float) -> None:
+    def add(self, loss: float, step: int, lr: float) -> None:
         self.loss_sum, self.loss_n = self.loss_sum + loss, self.loss_n + 1
+        self.runlog.step(step, loss, lr)
+
+    def close(self) -> None:
+        if self.runlog is not None:
+            self.runlog.close()
 
     def __call__(self, model: nn.Module, step: int, lr: float) -> None:
         from gradseg.evaluate import validation_scores
@@ -295,13 +306,14 @@ class Validator:
                                              run.channels_last, run.cfg.val_target)
             rec.update(scores)
             self.last = scores["val_dice"]
-            validation_panel(rows, run.out / "val.png")
+            validation_panel(rows, run.out / "val.png", run.cfg.val_target)
             if self.last > self.best:
                 self.best = self.last
                 save_checkpoint(run.out / "best.pt", model=model, config=run.config, step=step,
                                 best_dice=self.best, val_dice=self.last)
         with open(run.out / "metrics.jsonl", "a") as fh:
             fh.write(json.dumps(rec) + "\n")
+        self.runlog.validation(rec)
 
 
 def finish(run: Run, model: nn.Module, validator: Validator, losses: list[float], step: int,
