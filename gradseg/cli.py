@@ -240,8 +240,9 @@ def train(
                                  param_hint="'--cache'")
     merged["out"] = merged["out"] or str(Path("runs") / merged["method"])
     cfg = TrainConfig(**merged)
+    console = Console(stderr=True, soft_wrap=True, markup=False, highlight=False)
     summary = run(cfg, resume=resume, stop_after=stop_after, progress=not quiet,
-                  log=Console(stderr=True).print)
+                  log=console.print)
     if os.environ.get("RANK", "0") == "0":
         print_table(f"gradseg train: {summary['method']}", summary)
 

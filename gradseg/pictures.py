@@ -120,10 +120,12 @@ def _ticks(lo: float, hi: float, n: int = 5) -> list[float]:
     return [first + i * step for i in range(int((hi - first) / step + 1e-9) + 1)]
 
 
-def _chart(draw, box, title: str, series: list, xlim, ylim, f, small) -> None:
+def _chart(draw, box, title: str, series: list, xlim, ylim, f, small,
+           legend_top: bool = True) -> None:
     """A line chart in ``box`` (x0, y0, x1, y1): title, axes with ticks, lines, legend.
 
-    ``series``: (label or None, [(x, y), ...], colour, width, with dots).
+    ``series``: (label or None, [(x, y), ...], colour, width, with dots). The legend sits in
+    the upper right corner, or the lower right (``legend_top=False``: rising curves).
     """
     x0, y0, x1, y1 = box
     left, top, right, bottom = x0 + 58, y0 + 34, x1 - 12, y1 - 40
@@ -144,7 +146,8 @@ def _chart(draw, box, title: str, series: list, xlim, ylim, f, small) -> None:
         draw.text((x, bottom + 6), f"{t:,.0f}", fill=INK, font=small, anchor="mt")
     draw.rectangle((left, top, right, bottom), outline=INK)
     draw.text(((left + right) / 2, y1 - 6), "step", fill=INK, font=small, anchor="ms")
-    legend_y = top + 6
+    labels = [s for s in series if s[0]]
+    legend_y = top + 6 if legend_top else bottom - 6 - 18 * len(labels)
     widest = max((draw.textlength(s[0], font=small) for s in series if s[0]), default=0)
     lx = right - widest - 40  # the legend's left edge: upper right, inside the axes
     for label, pts, colour, width, dots in series:
@@ -193,5 +196,6 @@ def curves(records: list[dict], path: str | Path,
     series = [(label, [(r["step"], r[key]) for r in records if r.get(key) is not None],
                colour, 2, True) for label, key, colour in val]
     title = "validation" if any(s[1] for s in series) else "validation (none in this run)"
-    _chart(draw, (500, 0, 1000, 380), title, series, xlim, (0.0, 1.0), f, small)
+    _chart(draw, (500, 0, 1000, 380), title, series, xlim, (0.0, 1.0), f, small,
+           legend_top=False)
     canvas.save(str(path), format="PNG")

@@ -70,7 +70,9 @@ def train(cfg: TrainConfig, *, resume: bool = False, stop_after: int | None = No
     step, best = resume_state(run, model, opts) if resume else (0, -1.0)
     if run.proc.main:
         write_run_files(run, resume, log)
-        log(f"train: {cfg.method} on {run.proc.device} ({torch.get_num_threads()} CPU threads), "
+        threads = torch.get_num_threads()
+        log(f"train: {cfg.method} on {run.proc.device} ({threads} CPU thread"
+            f"{'s' if threads > 1 else ''}), "
             f"{len(run.split['train'])} training and {len(run.split['val'])} validation "
             f"images, steps {step + 1}..{cfg.iterations} -> {run.out}")
     validator = Validator(run, data.val_loader, best, log)

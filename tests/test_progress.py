@@ -109,3 +109,14 @@ def test_both_modules_have_the_same_interface() -> None:
                                                (3900, "1h05m")])
 def test_duration(mod, seconds, text) -> None:
     assert mod.duration(seconds) == text
+
+
+def test_no_end_line_when_the_work_fails(mod) -> None:
+    clock, out = Clock(), io.StringIO()
+    with pytest.raises(ValueError), mod.Progress("ingest", 3, unit="files", stream=out,
+                                                 clock=clock) as bar:
+        clock.t += 20
+        bar.advance(1)
+        raise ValueError("bad file")
+    assert out.getvalue().splitlines() == [
+        "ingest: 0/3 files", "ingest: 1/3 files (33%), 20 s/file, 20s elapsed, ETA 40s"]

@@ -125,8 +125,9 @@ class Progress:
         """``n`` more units done."""
         self.update(advance=n, info=info)
 
-    def close(self) -> None:
-        """The last line (or the bar's final state); idempotent."""
+    def close(self, failed: bool = False) -> None:
+        """The last line (or the bar's final state); idempotent. ``failed``: the work stopped
+        on an error, which says what happened: no last line."""
         if self.closed or not self.enabled:
             self.closed = True
             return
@@ -134,14 +135,15 @@ class Progress:
         if self.bar is not None:
             self.bar.update(self.task, completed=self.done, info=self._info_text())
             self.bar.stop()
-        elif not (self.line_done == self.done and self.clock() - self.last_line < 1):
+        elif not failed and not (self.line_done == self.done
+                                 and self.clock() - self.last_line < 1):
             self._line()  # (unless the line just written already said the same)
 
     def __enter__(self) -> Progress:
         return self
 
-    def __exit__(self, *exc) -> None:
-        self.close()
+    def __exit__(self, kind, *exc) -> None:
+        self.close(failed=kind is not None)
 
     # -- the two displays ---------------------------------------------------------------------
     def rate(self) -> float:
