@@ -164,7 +164,7 @@ def train(
                                    "invocation (continue later with --resume)."),
     threads: int = typer.Option(None, min=1, help="CPU threads for torch (default: the CPUs "
                                 "not busy, from the load average; at least 1)."),
-    quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
+    quiet: bool = typer.Option(False, "--quiet", help="No progress (bar or lines)."),
     # --- FGI (gradseg.methods.fgi.config.FGIConfig; None = FGI's default) ---
     text: Path = typer.Option(None, "--text", rich_help_panel=FGI_PANEL, help="Text cues of "
                               "the training images for the teacher: a Parquet table (image, "

@@ -97,6 +97,7 @@ class Progress:
         self.clock = clock
         self.t0 = self.last_line = clock()
         self.line_done: int | None = None  # ``done`` when the last plain line was written
+        self.last_text = ""
         self.enabled, self.closed = enabled, False
         self.bar = None
         if enabled and not (interactive(self.stream) if plain is None else not plain):
@@ -136,7 +137,8 @@ class Progress:
             self.bar.update(self.task, completed=self.done, info=self._info_text())
             self.bar.stop()
         elif not failed and not (self.line_done == self.done
-                                 and self.clock() - self.last_line < 1):
+                                 and (self.clock() - self.last_line < 1
+                                      or self.text() == self.last_text)):
             self._line()  # (unless the line just written already said the same)
 
     def __enter__(self) -> Progress:
@@ -174,8 +176,8 @@ class Progress:
         return ", ".join(f"{k} {_value(v)}" for k, v in self.info.items())
 
     def _line(self) -> None:
-        self.last_line, self.line_done = self.clock(), self.done
-        print(self.text(), file=self.stream, flush=True)
+        self.last_line, self.line_done, self.last_text = self.clock(), self.done, self.text()
+        print(self.last_text, file=self.stream, flush=True)
 
     def _start_bar(self) -> None:
         from rich.console import Console

@@ -70,6 +70,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, stop_after: int | None = No
     step, best = resume_state(run, model, opts) if resume else (0, -1.0)
     if run.proc.main:
         write_run_files(run, resume, log)
+    if run.proc.main and progress:
         threads = torch.get_num_threads()
         log(f"train: {cfg.method} on {run.proc.device} ({threads} CPU thread"
             f"{'s' if threads > 1 else ''}), "

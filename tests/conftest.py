@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
 import subprocess
 import sys
 from collections.abc import Callable
@@ -113,18 +112,10 @@ def _run_cli(tool: str, *args: str, timeout: float = 300) -> subprocess.Complete
                           capture_output=True, text=True, timeout=timeout)
 
 
-#: What else a failed command may have written on stderr before its error: its progress lines
-#: (``ingest: started``, ``train: 0/40 steps``...) and the first-use compilation notice.
-_NOT_ERRORS = re.compile(r"^([a-z][\w ]*: (started|[\d,]+(/[\d,]+)? [a-z]+\b)"
-                         r"|gazeprep: compiling kernels)")
-
-
 def _error_line(stderr: str) -> str:
-    lines = [ln for ln in stderr.strip().splitlines()
-             if ln.strip() and not ln.startswith("(run again with --verbose")
-             and not _NOT_ERRORS.match(ln)]
-    assert len(lines) == 1, stderr
-    return lines[0]
+    from safety_helpers import error_line
+
+    return error_line(stderr)
 
 
 @pytest.fixture(scope="session")

@@ -120,3 +120,10 @@ def test_no_end_line_when_the_work_fails(mod) -> None:
         raise ValueError("bad file")
     assert out.getvalue().splitlines() == [
         "ingest: 0/3 files", "ingest: 1/3 files (33%), 20 s/file, 20s elapsed, ETA 40s"]
+
+
+def test_nothing_done_is_said_once(mod) -> None:
+    clock, out = Clock(), io.StringIO()
+    with mod.Progress("render", None, unit="images", stream=out, clock=clock):
+        clock.t += 5  # an up-to-date cache: no image to render
+    assert out.getvalue().splitlines() == ["render: started"]
