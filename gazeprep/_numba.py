@@ -22,13 +22,41 @@ The choices, and why:
   ``ZeroDivisionError`` instead of returning garbage; the kernels never divide by an integer
   that can be zero, so the check costs nothing measurable.
 
+The first run after an install or an edit compiles the kernels it calls (15-30 s per command
+on 2 cores, README "What it reaches") and says so once, on stderr, when compilation starts:
+numba announces a compilation only when a kernel is not in its on-disk cache
+(``numba:compile`` events fire on a cache miss), so a warm run prints nothing.
+
 This module imports numba: import it (through a ``_kernels`` module) only inside the functions
 that run a kernel, never at the top of a module the command line loads.
 """
 
 from __future__ import annotations
 
+import sys
+
 from numba import njit, prange
+from numba.core import event
+
+#: Printed once per process, before the first compilation.
+NOTICE = "gazeprep: compiling kernels, first run only (15-30 s) ..."
+
+
+class _CompileNotice(event.Listener):
+    """Prints :data:`NOTICE` at the start of the first compilation in this process."""
+
+    said = False
+
+    def on_start(self, ev) -> None:
+        if not _CompileNotice.said:
+            _CompileNotice.said = True
+            print(NOTICE, file=sys.stderr, flush=True)
+
+    def on_end(self, ev) -> None:
+        pass
+
+
+event.register("numba:compile", _CompileNotice())
 
 #: Options shared by every kernel (see the module notes).
 OPTIONS = {"cache": True, "fastmath": False, "error_model": "python"}

@@ -10,6 +10,7 @@ import sys
 import traceback
 
 import typer
+from typer.core import TyperCommand, TyperGroup
 
 from gazeprep.commands.export import export
 from gazeprep.commands.ingest import ingest
@@ -20,8 +21,51 @@ from gazeprep.commands.show import show
 from gazeprep.commands.simulate import simulate
 from gazeprep.commands.split import split
 
+VERBOSE_HELP = "Show the full traceback on errors."
+
+
+def _plain_flags(params: list) -> list:
+    """On/off flags get no type in ``--help`` (typer would print ``<bool>``)."""
+    for p in params:
+        if getattr(p, "is_flag", False) and p.metavar is None:
+            p.metavar = ""
+    return params
+
+
+def _verbose_option():
+    """A ``--verbose`` flag whose value the command function does not receive."""
+    probe = typer.Typer()
+
+    @probe.command()
+    def _probe(verbose: bool = typer.Option(False, "--verbose", help=VERBOSE_HELP)) -> None:
+        """Only to build the option."""
+
+    (option,) = [p for p in typer.main.get_command(probe).params if p.name == "verbose"]
+    option.expose_value = False
+    return option
+
+
+class Command(TyperCommand):
+    """A gazeprep sub-command: ``--verbose`` listed in its help (:func:`main` reads it)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.params.append(_verbose_option())
+
+    def get_params(self, ctx):
+        return _plain_flags(super().get_params(ctx))
+
+
+class Group(TyperGroup):
+    """The ``gazeprep`` group: flags shown without a type."""
+
+    def get_params(self, ctx):
+        return _plain_flags(super().get_params(ctx))
+
+
 app = typer.Typer(
     name="gazeprep",
+    cls=Group,
     help="Eye-tracking gaze -> fixations, ordered gaze tracks and multi-level track maps.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
@@ -31,19 +75,19 @@ app = typer.Typer(
 
 @app.callback()
 def _root(
-    verbose: bool = typer.Option(False, "--verbose", help="Show the full traceback on errors."),
+    verbose: bool = typer.Option(False, "--verbose", help=VERBOSE_HELP),
 ) -> None:
     """Eye-tracking gaze -> fixations, ordered gaze tracks and multi-level track maps."""
 
 
-app.command("ingest")(ingest)
-app.command("qc")(qc)
-app.command("render")(render)
-app.command("score")(score)
-app.command("show")(show)
-app.command("simulate")(simulate)
-app.command("split")(split)
-app.command("export")(export)
+app.command("ingest", cls=Command)(ingest)
+app.command("qc", cls=Command)(qc)
+app.command("render", cls=Command)(render)
+app.command("score", cls=Command)(score)
+app.command("show", cls=Command)(show)
+app.command("simulate", cls=Command)(simulate)
+app.command("split", cls=Command)(split)
+app.command("export", cls=Command)(export)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -14,18 +14,25 @@ from pathlib import Path
 from typing import Literal
 
 import typer
+from typer.core import TyperCommand, TyperGroup
 
 from gradseg.options import (
+    DEVICE_HELP,
+    DEVICE_METAVAR,
     FGI_PANEL,
     FLIP_HELP,
     LABEL_HELP,
+    MAP_ORDER_NAMES,
+    METHOD_NAMES,
     MODEL_HELP,
     SLICE_AXIS_HELP,
     SLICE_BASE_HELP,
     TEXT_HELP,
     TEXT_MISSING_HELP,
+    VAL_TARGET_NAMES,
     WINDOW_HELP,
     block_sides,
+    device_choice,
     ids_option,
     image_options,
     number,
@@ -33,32 +40,82 @@ from gradseg.options import (
     thresholds,
 )
 
+VERBOSE_HELP = "Show the full traceback on errors."
+
+
+def _plain_flags(params: list) -> list:
+    """On/off flags get no type in ``--help`` (typer would print ``<bool>``)."""
+    for p in params:
+        if getattr(p, "is_flag", False) and p.metavar is None:
+            p.metavar = ""
+    return params
+
+
+def _verbose_option():
+    """A ``--verbose`` flag whose value the command function does not receive."""
+    probe = typer.Typer()
+
+    @probe.command()
+    def _probe(verbose: bool = typer.Option(False, "--verbose", help=VERBOSE_HELP)) -> None:
+        """Only to build the option."""
+
+    (option,) = [p for p in typer.main.get_command(probe).params if p.name == "verbose"]
+    option.expose_value = False
+    return option
+
+
+class Command(TyperCommand):
+    """A gradseg command: ``--verbose`` listed in its help (:func:`main` reads it)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.params.append(_verbose_option())
+
+    def get_params(self, ctx):
+        return _plain_flags(super().get_params(ctx))
+
+
+class Group(TyperGroup):
+    """The ``gradseg`` group: flags shown without a type."""
+
+    def get_params(self, ctx):
+        return _plain_flags(super().get_params(ctx))
+
+
 app = typer.Typer(
     name="gradseg",
+    cls=Group,
     help="Train and evaluate Track Attention U-Nets on gaze track maps from a gazeprep cache.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
 )
 
-Method = Literal["gradtrack", "gazesup", "full", "fgi", "gradtrack+fgi"]
+Method = Literal[METHOD_NAMES]
+MapOrder = Literal[MAP_ORDER_NAMES]
+ValTarget = Literal[VAL_TARGET_NAMES]
 Network = Literal["student", "teacher", "ensemble"]
 TextMissing = Literal["error", "zero"]
 
 
 @app.callback()
 def _root(
-    verbose: bool = typer.Option(False, "--verbose", help="Show the full traceback on errors."),
+    verbose: bool = typer.Option(False, "--verbose", help=VERBOSE_HELP),
 ) -> None:
     """Train and evaluate Track Attention U-Nets on gaze track maps from a gazeprep cache."""
 
 
-@app.command()
+@app.command(cls=Command)
 def train(
-    cache: Path = typer.Option(..., help="Zarr cache written by `gazeprep render`."),
+    ctx: typer.Context,
+    config: Path = typer.Option(None, "--config", help="Settings file: TOML, YAML, or a run's "
+                                "config.json (keys as in config.json); options given on the "
+                                "command line override it."),
+    cache: Path = typer.Option(None, help="Zarr cache written by `gazeprep render` (required: "
+                               "here or in --config)."),
     out: Path = typer.Option(None, help="Run folder (default runs/<method>)."),
-    method: Method = typer.Option("gradtrack", help="gradtrack | gazesup | full | fgi | "
-                                  "gradtrack+fgi."),
+    method: Method = typer.Option("gradtrack", help="Training method (README: Training "
+                                  "methods)."),
     size: int = typer.Option(None, min=8, max=16384, help="Model input side in pixels "
                              "(default: the cache size); must be divisible by 2**levels."),
     iterations: int = typer.Option(None, min=1, help="Optimizer steps (default: 10 epochs)."),
@@ -69,7 +126,8 @@ def train(
                                        help="Fraction of the training ids kept for validation "
                                        "(seeded id split), in [0, 1)."),
     seed: int = typer.Option(0, help="Seed of initialisation, split, order and augmentation."),
-    device: str = typer.Option("auto", help="auto | cpu | cuda | cuda:N."),
+    device: str = typer.Option("auto", metavar=DEVICE_METAVAR, callback=device_choice,
+                               help=DEVICE_HELP),
     amp: bool = typer.Option(None, "--amp/--no-amp", help="bf16 autocast (default: on GPU)."),
     compile: bool = typer.Option(False, "--compile", help="torch.compile the model."),
     resume: bool = typer.Option(False, "--resume", help="Continue from <out>/last.pt."),
@@ -93,9 +151,9 @@ def train(
     thresholds_: str = typer.Option("0.5,0.3", "--thresholds", callback=thresholds,
                                     help="gazesup, fgi: heatmap thresholds in (0, 1), one head "
                                     "(gazesup) or pseudo-mask (fgi) each."),
-    map_order: str = typer.Option("whole-first", help="gradtrack: whole-first (coarsest stage "
-                                  "<- whole track, finest <- tail) or tail-first."),
-    val_target: Literal["auto", "mask", "pseudo"] = typer.Option(
+    map_order: MapOrder = typer.Option("whole-first", help="gradtrack: whole-first (coarsest "
+                                       "stage <- whole track, finest <- tail) or tail-first."),
+    val_target: ValTarget = typer.Option(
         "auto", help="Validation Dice against: auto (mask when the cache has masks) | mask "
         "(needs masks) | pseudo."),
     eval_every: int = typer.Option(200, min=1, help="Validate every N iterations."),
@@ -104,9 +162,9 @@ def train(
                                   "line) held out: never trained or validated on."),
     stop_after: int = typer.Option(None, min=1, help="Stop after N iterations in this "
                                    "invocation (continue later with --resume)."),
-    threads: int = typer.Option(None, min=1, help="CPU threads for torch (default: torch's "
-                                "choice)."),
-    quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
+    threads: int = typer.Option(None, min=1, help="CPU threads for torch (default: the CPUs "
+                                "not busy, from the load average; at least 1)."),
+    quiet: bool = typer.Option(False, "--quiet", help="No progress (bar or lines)."),
     # --- FGI (gradseg.methods.fgi.config.FGIConfig; None = FGI's default) ---
     text: Path = typer.Option(None, "--text", rich_help_panel=FGI_PANEL, help="Text cues of "
                               "the training images for the teacher: a Parquet table (image, "
@@ -164,36 +222,64 @@ def train(
                                      help="Side of the positional-embedding grid (FGI: 16)."),
 ) -> None:
     """Train a segmentation model on a gazeprep cache (DDP when started by torchrun)."""
-    given = dict(locals())  # the --fgi-* options given on the command line (None: the default)
-    fgi = {k[4:]: v for k, v in given.items() if k.startswith("fgi_") and v is not None}
     import os
 
     from rich.console import Console
 
+    from gradseg.config import merge_settings, read_config_file
     from gradseg.train import TrainConfig
     from gradseg.train import train as run
 
-    if iterations is not None and epochs is not None:
+    settings, given = _train_settings(ctx)
+    file = read_config_file(config) if config is not None else {}
+    merged = merge_settings(settings, file, given)
+    if merged["iterations"] is not None and merged["epochs"] is not None:
         raise typer.BadParameter("give --iterations or --epochs, not both")
-    cfg = TrainConfig(
-        cache=str(cache), out=str(out or Path("runs") / method), method=method, size=size,
-        iterations=iterations, epochs=epochs, batch_size=batch_size, val_fraction=val_fraction,
-        seed=seed, device=device, amp=amp, compile=compile, lr=lr, warmup=warmup,
-        base_channels=base_channels, workers=workers, in_memory=in_memory, augment=augment,
-        seg_weight=seg_weight, att_weight=att_weight, consistency_weight=consistency_weight,
-        thresholds=[float(t) for t in thresholds_.split(",") if t.strip()],
-        map_order=map_order, val_target=val_target, eval_every=eval_every,
-        checkpoint_every=checkpoint_every, exclude_ids=ids_option(test_ids) or [],
-        threads=threads, text=None if text is None else str(text), text_missing=text_missing,
-        fgi=fgi,
-    )
+    if merged["cache"] is None:
+        raise typer.BadParameter("missing: give --cache or a cache setting in --config",
+                                 param_hint="'--cache'")
+    merged["out"] = merged["out"] or str(Path("runs") / merged["method"])
+    cfg = TrainConfig(**merged)
+    console = Console(stderr=True, soft_wrap=True, markup=False, highlight=False)
     summary = run(cfg, resume=resume, stop_after=stop_after, progress=not quiet,
-                  log=Console(stderr=True).print)
+                  log=console.print)
     if os.environ.get("RANK", "0") == "0":
         print_table(f"gradseg train: {summary['method']}", summary)
 
 
-@app.command("eval")
+#: Options of ``train`` that are not settings of the run (not in config.json).
+_NOT_SETTINGS = ("config", "resume", "stop_after", "quiet")
+#: Options whose setting has another name in TrainConfig.
+_SETTING_NAMES = {"thresholds_": "thresholds", "test_ids": "exclude_ids"}
+
+
+def _train_settings(ctx: typer.Context) -> tuple[dict, dict]:
+    """``train``'s options as TrainConfig settings: (all of them, those given on the command
+    line). Which were given comes from click's parameter source, so a flag repeating its
+    default still overrides a --config file."""
+    settings, fgi = {}, {}
+    for name, value in ctx.params.items():
+        if name in _NOT_SETTINGS:
+            continue
+        if name.startswith("fgi_"):
+            if value is not None:
+                fgi[name[4:]] = value
+            continue
+        if isinstance(value, Path):
+            value = str(value)
+        if name == "thresholds_":
+            value = [float(t) for t in value.split(",") if t.strip()]
+        elif name == "test_ids":
+            value = ids_option(None if value is None else Path(value)) or []
+        settings[_SETTING_NAMES.get(name, name)] = value
+    settings["fgi"] = fgi
+    sources = {name: ctx.get_parameter_source(name) for name in ctx.params}
+    given = {_SETTING_NAMES.get(n, n) for n, src in sources.items()
+             if src is not None and src.name in ("COMMANDLINE", "ENVIRONMENT")}
+    return settings, {k: v for k, v in settings.items() if k in given or (k == "fgi" and v)}
+
+
+@app.command("eval", cls=Command)
 def eval_(
     checkpoint: Path = typer.Option(..., help="Checkpoint (e.g. runs/NAME/best.pt)."),
     cache: Path = typer.Option(None, help="Evaluate on this cache's masks (masks at the cache "
@@ -204,7 +290,8 @@ def eval_(
     out: Path = typer.Option(None, help="Per-image Parquet (default: eval.parquet next to "
                              "the checkpoint); an earlier eval output there is replaced."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object (means + counts)."),
-    device: str = typer.Option("auto", help="auto | cpu | cuda | cuda:N."),
+    device: str = typer.Option("auto", metavar=DEVICE_METAVAR, callback=device_choice,
+                               help=DEVICE_HELP),
     model_: Network = typer.Option("student", "--model", help=MODEL_HELP),
     text: Path = typer.Option(None, "--text", help=TEXT_HELP),
     text_missing: TextMissing = typer.Option("error", help=TEXT_MISSING_HELP),
@@ -220,11 +307,8 @@ def eval_(
     """Per-image Dice, IoU and HD95 of a checkpoint against ground-truth masks; HD95 in the
     original image's pixels (hd95) and, when the image files give a pixel spacing, in mm
     (hd95_mm). The per-image table's id column is `image`."""
-    from rich.console import Console
-    from rich.progress import Progress
-
     from gradseg.checkpoint import load_model
-    from gradseg.device import pick_device
+    from gradseg.device import pick_device, use_threads
     from gradseg.evaluate import (
         EVAL_COLUMNS,
         evaluate_cache,
@@ -234,27 +318,24 @@ def eval_(
     )
     from gradseg.outputs import check_replaceable, is_parquet_with
     from gradseg.predict import choose_network
+    from gradseg.progress import Progress
 
     if (cache is None) == (images is None) or (images is None) != (masks is None):
         raise typer.BadParameter("give either --cache or both --images and --masks")
     path = out or checkpoint.parent / "eval.parquet"
     check_replaceable(path, is_parquet_with(EVAL_COLUMNS), "gradseg eval", overwrite)
+    use_threads()
     model, config = load_model(checkpoint, pick_device(device))
     cues = choose_network(model, config, model_, text, text_missing)
     opts = image_options(config, window, slice_axis, slice_base, flip, label)
     id_list = ids_option(ids)
-    with Progress(console=Console(stderr=True), disable=as_json, transient=True) as prog:
-        task = prog.add_task("eval", total=None)
-
-        def advance(n: int) -> None:
-            prog.advance(task, n)
-
+    with Progress("eval", len(id_list) if id_list else None, unit="images") as bar:
         if cache is not None:
-            rows, extra = evaluate_cache(model, config, cache, id_list, advance=advance,
+            rows, extra = evaluate_cache(model, config, cache, id_list, advance=bar.advance,
                                          cues=cues)
         else:
             rows, extra = evaluate_folders(model, config, images, masks, id_list,
-                                           advance=advance, options=opts, cues=cues)
+                                           advance=bar.advance, options=opts, cues=cues)
     summary = summarise(rows, extra)
     write_parquet(rows, path)
     summary.update({"checkpoint": str(checkpoint), "method": config["method"],
@@ -265,7 +346,7 @@ def eval_(
         print_table("gradseg eval", summary)
 
 
-@app.command()
+@app.command(cls=Command)
 def predict(
     checkpoint: Path = typer.Option(..., help="Checkpoint (e.g. runs/NAME/best.pt)."),
     images: Path = typer.Option(..., help="Folder of images (png/jpg/bmp/tif, DICOM, NIfTI, "
@@ -274,7 +355,8 @@ def predict(
                              "(not inside --images)."),
     ids: Path = typer.Option(None, help="File of ids (one a line) to predict, e.g. a split's "
                              "test.txt (default: every image in --images)."),
-    device: str = typer.Option("auto", help="auto | cpu | cuda | cuda:N."),
+    device: str = typer.Option("auto", metavar=DEVICE_METAVAR, callback=device_choice,
+                               help=DEVICE_HELP),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace existing <id>.png and "
                                    "<id>_overlay.png files in --out (else refused)."),
     model_: Network = typer.Option("student", "--model", help=MODEL_HELP),
@@ -288,10 +370,9 @@ def predict(
 ) -> None:
     """Write a 0/255 PNG mask per image at the image's own size, plus an overlay picture."""
     from rich.console import Console
-    from rich.progress import track
 
     from gradseg.checkpoint import load_model
-    from gradseg.device import pick_device
+    from gradseg.device import pick_device, use_threads
     from gradseg.predict import (
         check_out,
         choose_network,
@@ -300,8 +381,10 @@ def predict(
         select_images,
         write_prediction,
     )
+    from gradseg.progress import Progress
 
     id_list = ids_option(ids)
+    use_threads()
     model, config = load_model(checkpoint, pick_device(device))
     cues = choose_network(model, config, model_, text, text_missing)
     opts = image_options(config, window, slice_axis, slice_base, flip, None)
@@ -310,11 +393,11 @@ def predict(
         Console(stderr=True).print(f"note: {note}", markup=False, soft_wrap=True)
     out.mkdir(parents=True, exist_ok=True)
     n = 0
-    for key, rgb, mask in track(iter_predictions(model, config, files, options=opts, cues=cues),
-                                total=len(files), description="predict",
-                                console=Console(stderr=True)):
-        write_prediction(out, key, rgb, mask)
-        n += 1
+    with Progress("predict", len(files), unit="images") as bar:
+        for key, rgb, mask in iter_predictions(model, config, files, options=opts, cues=cues):
+            write_prediction(out, key, rgb, mask)
+            n += 1
+            bar.advance(1)
     Console().print(f"wrote {n} masks and {n} overlays to {out}")
 
 

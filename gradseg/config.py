@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import math
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import torch
@@ -19,7 +20,8 @@ class TrainConfig:
     """Every setting of a run; stored as JSON in ``config.json`` and in each checkpoint.
 
     Sizes are pixels, ``lr`` is the peak AdamW learning rate, ``*_weight`` are loss weights,
-    ``threads`` the CPU intra-op threads (default: torch's), ``val_target`` what validation
+    ``threads`` the CPU intra-op threads (default: the free CPUs,
+    :func:`gradseg.device.default_threads`), ``val_target`` what validation
     Dice is computed against (``auto``: the ground-truth mask when the cache has masks, else
     the pseudo-mask). ``text`` and ``text_missing``: FGI's text cues (see
     :mod:`gradseg.data.text`); ``fgi``: FGI's own settings by name (see
@@ -167,3 +169,139 @@ def check_resume(cfg: TrainConfig, saved: dict, path: Path) -> None:
         show = ", ".join(f"{k}: run={saved[k]!r} now={mine.get(k)!r}" for k in diffs[:4])
         raise GradsegError(f"--resume with different settings ({show}); use the run's "
                            f"settings (see config.json) or a new --out", file=path)
+
+
+# --- settings files (gradseg train --config) --------------------------------------------------
+#: Settings a run's config.json holds that the cache fills in: read and ignored in --config.
+FROM_CACHE = ("levels", "cache_size", "image_options")
+#: The kinds of --config file, by extension.
+CONFIG_KINDS = {".toml": "TOML", ".yaml": "YAML", ".yml": "YAML", ".json": "JSON"}
+
+
+def read_config_file(path: str | Path) -> dict:
+    """The settings of a ``--config`` file: TOML, YAML or JSON (a run's ``config.json``).
+
+    Keys are :class:`TrainConfig`'s (``batch_size`` or ``batch-size``; FGI's own settings in
+    an ``fgi`` table); the keys the cache fills in (:data:`FROM_CACHE`) are ignored, so a run's
+    ``config.json`` re-runs the run. Values are checked against the settings' types.
+
+    Example (``exp.toml``)::
+
+        cache = "data/maps.zarr"
+        method = "gazesup"
+        iterations = 1200
+        thresholds = [0.5, 0.3]
+
+    Raises
+    ------
+    GradsegError
+        The file cannot be read or parsed (with the line), is not a table of settings, has an
+        unknown key (naming the closest known one) or a value of the wrong type.
+    """
+    path = Path(path)
+    kind = CONFIG_KINDS.get(path.suffix.lower())
+    if kind is None:
+        raise GradsegError(f"expected a .toml, .yaml, .yml or .json settings file, got "
+                           f"{path.suffix or 'no extension'!r}", file=path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise GradsegError(f"cannot read the settings file: {exc}", file=path) from None
+    data = _parse(text, kind, path)
+    if not isinstance(data, dict):
+        raise GradsegError(f"expected a table of settings (key = value), got a "
+                           f"{type(data).__name__}", file=path)
+    return check_settings({str(k).replace("-", "_"): v for k, v in data.items()}, path)
+
+
+def _parse(text: str, kind: str, path: Path):
+    """The parsed file; a syntax error names its line."""
+    if kind == "TOML":
+        import tomllib
+
+        try:
+            return tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise GradsegError(f"not valid TOML: {exc}", file=path) from None
+    if kind == "JSON":
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise GradsegError(f"line {exc.lineno}: not valid JSON: {exc.msg}",
+                               file=path) from None
+    try:
+        import yaml
+    except ImportError:
+        raise GradsegError("reading YAML needs PyYAML (pip install pyyaml); or write the "
+                           "settings as TOML", file=path) from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}: " if mark is not None else ""
+        raise GradsegError(f"{where}not valid YAML: {getattr(exc, 'problem', exc)}",
+                           file=path) from None
+
+
+def check_settings(data: dict, path: str | Path) -> dict:
+    """``data`` with known keys only and values of the settings' types (ints accepted as
+    floats); the cache-filled keys dropped. See :func:`read_config_file`."""
+    import difflib
+    import typing
+
+    hints = typing.get_type_hints(TrainConfig)
+    known = [f.name for f in fields(TrainConfig)]
+    out = {}
+    for key, value in data.items():
+        if key not in known:
+            near = difflib.get_close_matches(key, known, n=1)
+            hint = f"did you mean {near[0]!r}? " if near else ""
+            raise GradsegError(f"unknown setting {key!r}; {hint}known settings: "
+                               f"{', '.join(k for k in known if k not in FROM_CACHE)}", file=path)
+        if key in FROM_CACHE:
+            continue
+        ok, value = _typed(value, hints[key])
+        if not ok:
+            raise GradsegError(f"setting {key!r}: expected {_type_name(hints[key])}, got "
+                               f"{data[key]!r}", file=path)
+        out[key] = value
+    return out
+
+
+def _typed(value, hint) -> tuple[bool, object]:
+    """(whether ``value`` fits the type ``hint``, the value as that type)."""
+    import types
+    import typing
+
+    args = typing.get_args(hint)
+    if isinstance(hint, types.UnionType):  # X | None
+        if value is None:
+            return type(None) in args, None
+        return _typed(value, next(a for a in args if a is not type(None)))
+    origin = typing.get_origin(hint) or hint
+    if origin is list:
+        if not isinstance(value, list):
+            return False, value
+        items = [_typed(v, args[0]) for v in value]
+        return all(ok for ok, _ in items), [v for _, v in items]
+    if isinstance(value, bool) or hint is bool:
+        return isinstance(value, bool) and hint is bool, value
+    if hint is float and isinstance(value, int | float):
+        return True, float(value)
+    return isinstance(value, origin), value
+
+
+def _type_name(hint) -> str:
+    return str(hint).replace("typing.", "").replace("<class '", "").replace("'>", "")
+
+
+def merge_settings(defaults: dict, file: dict, given: dict) -> dict:
+    """The settings of a run: ``defaults`` < the ``--config`` file < ``given`` on the command
+    line. FGI's own settings merge key by key; ``--iterations`` given on the command line
+    drops the file's ``epochs`` and the other way round (they exclude each other)."""
+    merged = {**defaults, **file, **given}
+    merged["fgi"] = {**(file.get("fgi") or {}), **(given.get("fgi") or {})}
+    for a, b in (("iterations", "epochs"), ("epochs", "iterations")):
+        if given.get(a) is not None and b not in given:
+            merged[b] = None
+    return merged

@@ -50,13 +50,48 @@ def pick_device(name: str, local_rank: int = 0) -> torch.device:
     return dev
 
 
+def free_cpus() -> int:
+    """The CPUs this process may use that are not busy, at least 1.
+
+    Usable CPUs: ``os.sched_getaffinity`` (the affinity mask, which containers and ``taskset``
+    narrow), else ``os.cpu_count()``. Busy: the 1-minute load average (``os.getloadavg``, a
+    machine-wide count of running threads) times the usable share of the machine's CPUs,
+    rounded half up. E.g. 2 usable CPUs with a load of 0.4 -> 2; load 1.2 -> 1; load 3 -> 1.
+    """
+    try:
+        usable = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not Linux
+        usable = os.cpu_count() or 1
+    try:
+        load = os.getloadavg()[0]
+    except (AttributeError, OSError):  # Windows
+        load = 0.0
+    busy = load * usable / max(os.cpu_count() or usable, usable)
+    return max(1, usable - int(busy + 0.5))
+
+
+def default_threads() -> int:
+    """CPU threads for torch in this process: the free CPUs shared out between the processes
+    torchrun started on this machine (``LOCAL_WORLD_SIZE``), at least 1.
+
+    Why not torch's own choice (every core): on a shared CPU, OpenMP threads spin-wait for
+    cores that other programs hold; two threads with one core busy ran 6.7x slower than one.
+    """
+    local = max(1, int(os.environ.get("LOCAL_WORLD_SIZE", "1")))
+    return max(1, free_cpus() // local)
+
+
+def use_threads(threads: int | None = None) -> int:
+    """Set torch's CPU threads: ``threads``, else :func:`default_threads`; returns the count."""
+    n = threads or default_threads()
+    torch.set_num_threads(n)
+    return n
+
+
 def start_process(device: str, threads: int | None) -> Process:
     """Set threads, pick the device and join the process group when started by torchrun."""
     rank, world, local_rank = dist_env()
-    if threads:
-        # On a shared CPU, OpenMP threads that spin-wait for busy cores can be several times
-        # slower than one thread; let the user pin the count.
-        torch.set_num_threads(threads)
+    use_threads(threads)
     dev = pick_device(device, local_rank)
     if world > 1 and not torch.distributed.is_initialized():
         torch.distributed.init_process_group("nccl" if dev.type == "cuda" else "gloo")

@@ -13,6 +13,11 @@ import typer
 
 #: The ``--method`` choices (:data:`gradseg.methods.METHODS`; a test keeps them equal).
 METHOD_NAMES = ("gradtrack", "gazesup", "full", "fgi", "gradtrack+fgi")
+#: The ``--map-order`` choices (:data:`gradseg.methods.gradtrack.MAP_ORDERS`; a test keeps
+#: them equal).
+MAP_ORDER_NAMES = ("whole-first", "tail-first")
+#: The ``--val-target`` choices (:data:`gradseg.config.VAL_TARGETS`).
+VAL_TARGET_NAMES = ("auto", "mask", "pseudo")
 #: Help panel of FGI's options.
 FGI_PANEL = "FGI (--method fgi, gradtrack+fgi; defaults: FGI's values)"
 
@@ -35,6 +40,19 @@ def number(lo: float | None = None, hi: float | None = None, *, lo_open: bool = 
             raise typer.BadParameter(f"{value:g} is not a finite number {bounds}")
         return value
     return check
+
+
+DEVICE_METAVAR = "auto|cpu|cuda|cuda:N|mps"
+DEVICE_HELP = "auto (CUDA when there is one, else CPU) | cpu | cuda | cuda:N | mps."
+
+
+def device_choice(text: str) -> str:
+    """Callback: ``auto``, ``cpu``, ``cuda``, ``cuda:N`` or ``mps`` (usage error otherwise)."""
+    kind, _, index = text.partition(":")
+    if text in ("auto", "cpu", "cuda", "mps") or (kind == "cuda" and index.isdigit()):
+        return text
+    raise typer.BadParameter(f"{text!r} is not one of auto, cpu, cuda, cuda:N (N a GPU index), "
+                             "mps")
 
 
 def thresholds(text: str) -> str:

@@ -70,8 +70,8 @@ def write_text(path: Path, text: str) -> None:
 
 
 #: Files ``gradseg train`` writes into its run folder (--out); other files there are left alone.
-RUN_FILES = ("config.json", "split.json", "metrics.jsonl", "summary.json", "val.png", "best.pt",
-             "last.pt")
+RUN_FILES = ("config.json", "split.json", "metrics.jsonl", "summary.json", "val.png",
+             "curves.png", "best.pt", "last.pt")
 
 
 def is_run_config(path: Path) -> bool:

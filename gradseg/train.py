@@ -37,6 +37,7 @@ from gradseg.errors import GradsegError
 from gradseg.methods import Method, method_class
 from gradseg.optim import Optimizers
 from gradseg.outputs import check_run_folder, write_text
+from gradseg.progress import Progress
 
 __all__ = ["TrainConfig", "train"]
 
@@ -55,7 +56,8 @@ def train(cfg: TrainConfig, *, resume: bool = False, stop_after: int | None = No
         Stop after this many iterations in this invocation (time-sliced jobs); the run can be
         continued with ``resume``.
     progress : bool
-        Show a rich progress bar (rank 0 only).
+        Report progress on stderr (rank 0 only): a bar on a terminal, else a line every 10 s
+        (:mod:`gradseg.progress`).
     log : callable
         Receives one-line messages (rank 0 only).
     """
@@ -68,7 +70,13 @@ def train(cfg: TrainConfig, *, resume: bool = False, stop_after: int | None = No
     step, best = resume_state(run, model, opts) if resume else (0, -1.0)
     if run.proc.main:
         write_run_files(run, resume, log)
-    validator = Validator(run, data.val_loader, best)
+    if run.proc.main and progress:
+        threads = torch.get_num_threads()
+        log(f"train: {cfg.method} on {run.proc.device} ({threads} CPU thread"
+            f"{'s' if threads > 1 else ''}), "
+            f"{len(run.split['train'])} training and {len(run.split['val'])} validation "
+            f"images, steps {step + 1}..{cfg.iterations} -> {run.out}")
+    validator = Validator(run, data.val_loader, best, log)
     end = cfg.iterations if stop_after is None else min(cfg.iterations, step + stop_after)
     t0 = time.time()
     losses, other = loop(run, data, model, opts, validator, step, end,
@@ -237,14 +245,14 @@ def loop(run: Run, data: Data, model: nn.Module, opts: Optimizers, validator: Va
     nets = wrap(run, model)
     losses: list[float] = []
     other = 0.0
-    bar = _Progress(progress, end, start)
+    bar = Progress("train", end, unit="steps", done=start, enabled=progress)
     model.train()
     for step, value in steps(run, data, nets, opts, start, end):
         losses.append(value)
         if not run.proc.main:
             continue
         t = time.perf_counter()
-        validator.add(value)
+        validator.add(value, step, opts.lr)
         if step % cfg.eval_every == 0 or step == cfg.iterations:
             validator(model, step, opts.lr)
         if step % cfg.checkpoint_every == 0 or step == end:
@@ -252,28 +260,39 @@ def loop(run: Run, data: Data, model: nn.Module, opts: Optimizers, validator: Va
             save_checkpoint(run.out / "last.pt", model=model, config=run.config, step=step,
                             optimizer=optimizer, scheduler=scheduler, best_dice=validator.best,
                             val_dice=validator.last)
-        bar.update(step, value, opts.lr, validator.last)
+        bar.update(step, info={"loss": value, "lr": f"{opts.lr:.2e}", "val Dice": validator.last})
         other += time.perf_counter() - t
     bar.close()
+    validator.close()
     return losses, other
 
 
 # --- 6. validation ---------------------------------------------------------------------------
 class Validator:
-    """Validation Dice every ``eval_every`` steps: ``metrics.jsonl``, ``val.png``, ``best.pt``.
+    """Validation Dice every ``eval_every`` steps: ``metrics.jsonl``, ``val.png``, ``best.pt``,
+    and the run's curves (``curves.png``, TensorBoard: :class:`gradseg.runlog.RunLog`).
 
-    ``add(loss)`` accumulates the training loss between two validations; ``best`` and ``last``
-    are the best and the latest validation Dice (``best`` -1 and ``last`` NaN before any).
+    ``add(loss, step, lr)`` accumulates the training loss between two validations; ``best`` and
+    ``last`` are the best and the latest validation Dice (``best`` -1 and ``last`` NaN before
+    any). Rank 0 only.
     """
 
-    def __init__(self, run: Run, loader: DataLoader | None, best: float):
+    def __init__(self, run: Run, loader: DataLoader | None, best: float, log=print):
+        from gradseg.runlog import RunLog
+
         self.run, self.loader, self.best = run, loader, best
         self.last = float("nan")
         self.t0 = time.time()
         self.loss_sum, self.loss_n = 0.0, 0
+        self.runlog = RunLog(run.out, log) if run.proc.main else None
 
-    def add(self, loss: float) -> None:
+    def add(self, loss: float, step: int, lr: float) -> None:
         self.loss_sum, self.loss_n = self.loss_sum + loss, self.loss_n + 1
+        self.runlog.step(step, loss, lr)
+
+    def close(self) -> None:
+        if self.runlog is not None:
+            self.runlog.close()
 
     def __call__(self, model: nn.Module, step: int, lr: float) -> None:
         from gradseg.evaluate import validation_scores
@@ -290,13 +309,14 @@ class Validator:
                                              run.channels_last, run.cfg.val_target)
             rec.update(scores)
             self.last = scores["val_dice"]
-            validation_panel(rows, run.out / "val.png")
+            validation_panel(rows, run.out / "val.png", run.cfg.val_target)
             if self.last > self.best:
                 self.best = self.last
                 save_checkpoint(run.out / "best.pt", model=model, config=run.config, step=step,
                                 best_dice=self.best, val_dice=self.last)
         with open(run.out / "metrics.jsonl", "a") as fh:
             fh.write(json.dumps(rec) + "\n")
+        self.runlog.validation(rec)
 
 
 def finish(run: Run, model: nn.Module, validator: Validator, losses: list[float], step: int,
@@ -324,28 +344,3 @@ def finish(run: Run, model: nn.Module, validator: Validator, losses: list[float]
         torch.distributed.barrier()
     return summary
 
-
-class _Progress:
-    """A rich progress bar showing loss, lr and the latest validation Dice (or nothing)."""
-
-    def __init__(self, enabled: bool, total: int, start: int):
-        self.bar = None
-        if not enabled:
-            return
-        from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
-
-        self.bar = Progress(TextColumn("train"), BarColumn(), TextColumn("{task.completed}/"
-                            "{task.total}"), TextColumn("{task.fields[info]}"),
-                            TimeRemainingColumn())
-        self.bar.start()
-        self.task = self.bar.add_task("train", total=total, completed=start, info="")
-
-    def update(self, step: int, loss: float, lr: float, val: float) -> None:
-        if self.bar is not None:
-            vd = "-" if math.isnan(val) else f"{val:.3f}"
-            self.bar.update(self.task, completed=step,
-                            info=f"loss {loss:.4f} lr {lr:.2e} val dice {vd}")
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.stop()

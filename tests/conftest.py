@@ -113,10 +113,9 @@ def _run_cli(tool: str, *args: str, timeout: float = 300) -> subprocess.Complete
 
 
 def _error_line(stderr: str) -> str:
-    lines = [ln for ln in stderr.strip().splitlines()
-             if ln.strip() and not ln.startswith("(run again with --verbose")]
-    assert len(lines) == 1, stderr
-    return lines[0]
+    from safety_helpers import error_line
+
+    return error_line(stderr)
 
 
 @pytest.fixture(scope="session")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -52,9 +53,20 @@ def run_cli(tool: str, *args: str, timeout: float = 300) -> subprocess.Completed
                           capture_output=True, text=True, timeout=timeout)
 
 
+#: What a command may write on stderr besides its messages: its plain progress lines
+#: (``ingest: started``, ``train: 0/40 steps``, ``score: 6/6 images (100%), ...``) and the
+#: first-use compilation notice of the kernels.
+PROGRESS_LINE = re.compile(r"^([a-z][\w ]*: (started|[\d,]+(/[\d,]+)? [a-z]+\b)"
+                           r"|gazeprep: compiling kernels)")
+
+
+def stderr_lines(stderr: str) -> list[str]:
+    """The non-empty lines of a command's stderr, its progress lines left out."""
+    return [ln for ln in stderr.splitlines() if ln.strip() and not PROGRESS_LINE.match(ln)]
+
+
 def error_line(stderr: str) -> str:
     """The one error line of a failed command (the hint line about --verbose excluded)."""
-    lines = [ln for ln in stderr.strip().splitlines()
-             if ln.strip() and not ln.startswith("(run again with --verbose")]
+    lines = [ln for ln in stderr_lines(stderr) if not ln.startswith("(run again with --verbose")]
     assert len(lines) == 1, stderr
     return lines[0]

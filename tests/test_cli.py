@@ -67,3 +67,78 @@ def test_verbose_shows_traceback(tmp_path) -> None:
     out = run("-m", "gazeprep.cli", "ingest", str(missing), "--verbose")
     assert out.returncode == 1
     assert "Traceback" in out.stderr
+
+
+# --- --help and choices ---------------------------------------------------------------------
+
+def _commands(tool: str) -> list[str]:
+    import importlib
+
+    import typer
+
+    app = importlib.import_module(f"{tool}.cli").app
+    return sorted(typer.main.get_command(app).commands)
+
+
+def _invoke(tool: str, *args: str):
+    import importlib
+
+    from typer.testing import CliRunner
+
+    app = importlib.import_module(f"{tool}.cli").app
+    return CliRunner().invoke(app, list(args), env={"COLUMNS": "200", "NO_COLOR": "1"})
+
+
+@pytest.mark.parametrize("tool", ["gazeprep", "gradseg"])
+def test_every_command_lists_verbose_and_no_bool_metavar(tool: str) -> None:
+    commands = _commands(tool)
+    assert len(commands) >= 3
+    for cmd in [None, *commands]:
+        res = _invoke(tool, *([cmd] if cmd else []), "--help")
+        assert res.exit_code == 0, (cmd, res.output)
+        assert "--verbose" in res.output, cmd
+        assert "<bool>" not in res.output, cmd
+
+
+@pytest.mark.parametrize(("tool", "args", "option", "choices"), [
+    ("gazeprep", ["ingest", "x", "--format", "xml"], "--format",
+     ["auto", "asc", "fixreport", "samples"]),
+    ("gazeprep", ["ingest", "x", "--detector", "ivx"], "--detector", ["tracker", "ivt", "idt"]),
+    ("gazeprep", ["render", "--refine", "snake"], "--refine", ["none", "fill", "watershed"]),
+    ("gradseg", ["train", "--cache", "x", "--method", "unet"], "--method",
+     ["gradtrack", "gazesup", "full", "fgi"]),
+    ("gradseg", ["train", "--cache", "x", "--device", "gpu"], "--device",
+     ["auto", "cpu", "cuda", "cuda:N"]),
+    ("gradseg", ["eval", "--checkpoint", "x", "--device", "cuda:x"], "--device", ["cuda:N"]),
+])
+def test_bad_choice_is_usage_error_naming_the_choices(tool, args, option, choices) -> None:
+    out = run("-m", f"{tool}.cli", *args)
+    assert out.returncode == 2, out.stderr
+    text = " ".join(out.stderr.replace("│", " ").split())
+    assert option in text
+    for c in choices:
+        assert c in text, (c, text)
+
+
+def test_choices_follow_the_registries() -> None:
+    import typing
+
+    from gazeprep.commands import ingest, render
+    from gazeprep.read import options as o
+    from gazeprep.render import params as rp
+    from gradseg import cli
+    from gradseg.config import VAL_TARGETS
+    from gradseg.methods.gradtrack import MAP_ORDERS
+
+    assert typing.get_args(ingest.Format) == o.FORMAT_CHOICES
+    assert typing.get_args(ingest.Detector) == o.DETECTOR_CHOICES
+    assert typing.get_args(render.Refine) == rp.REFINES
+    assert typing.get_args(cli.MapOrder) == MAP_ORDERS
+    assert typing.get_args(cli.ValTarget) == VAL_TARGETS
+
+
+def test_verbose_after_the_command_is_accepted_by_the_app(tmp_path) -> None:
+    # Through the app itself (as CliRunner or click integrations call it), not only main().
+    res = _invoke("gazeprep", "ingest", str(tmp_path / "missing"), "--verbose")
+    assert res.exit_code == 1
+    assert "no such file" in str(res.exception)

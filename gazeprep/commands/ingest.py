@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 import typer
 
 from gazeprep.commands.options import GAZE_DIR, JOBS, POSITIVE_PAIR, RECT, SCREEN_PX, number
+from gazeprep.read import options as o
 from gazeprep.read.options import IngestOptions
 
 #: The defaults of every option (one home: :class:`gazeprep.read.options.IngestOptions`).
@@ -14,29 +16,36 @@ _D = IngestOptions()
 _SAMPLES = "Sample CSV/TSV"
 _DETECT = "Fixation detection (I-VT / I-DT)"
 _QUALITY = "Gaze quality (flags in quality.parquet; see `gazeprep qc`)"
+# The choices of the options, from the registry (click refuses any other value, exit 2).
+Format = Literal[o.FORMAT_CHOICES]
+Detector = Literal[o.DETECTOR_CHOICES]
+Eye = Literal[o.EYE_CHOICES]
+Coords = Literal[o.COORDS_CHOICES]
+Units = Literal[o.UNITS_CHOICES]
+TimeUnit = Literal[o.TIME_UNIT_CHOICES]
 
 
 def ingest(
     paths: list[Path] = typer.Argument(
-        ..., help="Input files or folders (folders are walked recursively).", show_default=False
+        ..., metavar="PATH...", show_default=False,
+        help="Input files or folders (folders are walked recursively).",
     ),
     out: Path = typer.Option(
         GAZE_DIR, "--out", "-o",
         help="Output folder: its fixations.parquet, tracks.parquet, quality.parquet and "
              "ingest.json are replaced; other files in it are left alone."),
-    format: str = typer.Option(
-        _D.format, "--format",
-        help="auto | edf | asc | fixreport | samples (auto: extension + header)."
+    format: Format = typer.Option(
+        _D.format, "--format", help="Input format (auto: from the extension and header)."
     ),
-    detector: str = typer.Option(
+    detector: Detector = typer.Option(
         _D.detector, "--detector",
-        help="tracker (the log's EFIX events) | ivt | idt. auto: tracker when the ASC has EFIX "
-             "lines, else ivt.",
+        help="tracker: the log's EFIX events; ivt, idt: detected on the samples; auto: tracker "
+             "when the ASC has EFIX lines, else ivt.",
     ),
-    eye: str = typer.Option(
+    eye: Eye = typer.Option(
         _D.eye, "--eye",
-        help="auto | L | R | both. Binocular logs: auto takes the eye named by an 'eye_used' "
-             "message, else L; both makes one track per eye (session '<stem>:L' / ':R').",
+        help="Binocular logs: auto takes the eye named by an 'eye_used' message, else L; both "
+             "makes one track per eye (session '<stem>:L' / ':R').",
     ),
     images: Path | None = typer.Option(
         _D.images, "--images",
@@ -52,17 +61,17 @@ def ingest(
         help="Drop (and count) fixations shorter than this (ms).",
         callback=number(0, 86_400_000),
     ),
-    coords: str = typer.Option(
+    coords: Coords = typer.Option(
         _D.coords, "--coords",
-        help="Fixation reports: auto | normalised | pixels (auto: normalised when all x, y lie "
-             "in [-0.5, 1.5]).",
+        help="Fixation reports: coordinates normalised to the image or in pixels (auto: "
+             "normalised when all x, y lie in [-0.5, 1.5]).",
     ),
     lenient: bool = typer.Option(
         _D.lenient, "--lenient", help="Record malformed lines/files in ingest.json and go on."
     ),
-    units: str = typer.Option(
+    units: Units = typer.Option(
         _D.units, "--units", rich_help_panel=_DETECT,
-        help="deg: thresholds in degrees of visual angle (needs the screen geometry) | px.",
+        help="Thresholds in degrees of visual angle (deg: needs the screen geometry) or px.",
     ),
     ivt_velocity: float = typer.Option(
         _D.ivt_velocity, "--ivt-velocity", rich_help_panel=_DETECT,
@@ -123,9 +132,9 @@ def ingest(
         None, "--image-col", rich_help_panel=_SAMPLES,
         help="Column naming the image per sample (default: one image, the file stem).",
     ),
-    time_unit: str = typer.Option(
+    time_unit: TimeUnit = typer.Option(
         _D.time_unit, "--time-unit", rich_help_panel=_SAMPLES,
-        help="Unit of the time column: ms | s | us."
+        help="Unit of the time column."
     ),
     sample_rate: float | None = typer.Option(
         _D.sample_rate, "--sample-rate", rich_help_panel=_SAMPLES,
@@ -162,19 +171,10 @@ def ingest(
     jobs = check_jobs(jobs)
     warm_workers(paths, jobs)  # the workers' start overlaps this process's own imports
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
+    from gazeprep.commands.progress import Progress
     from gazeprep.ingest import run_ingest
-    from gazeprep.read import options as o
 
-    for name, value, allowed in (
-        ("--format", format, o.FORMAT_CHOICES), ("--detector", detector, o.DETECTOR_CHOICES),
-        ("--eye", eye, o.EYE_CHOICES), ("--coords", coords, o.COORDS_CHOICES),
-        ("--units", units, o.UNITS_CHOICES), ("--time-unit", time_unit, o.TIME_UNIT_CHOICES),
-    ):
-        if value not in allowed:
-            raise typer.BadParameter(f"{value!r}; expected one of {', '.join(allowed)}",
-                                     param_hint=name)
     mapping = {k: v for k, v in (("time", time_col), ("x", x_col), ("y", y_col),
                                  ("pupil", pupil_col), ("image", image_col)) if v}
     opts = IngestOptions(
@@ -192,15 +192,16 @@ def ingest(
         max_loss=max_loss, max_rate_deviation=max_rate_deviation,
     )
     console = Console(stderr=True)
-    with Progress(TextColumn("[bold]ingest"), BarColumn(), MofNCompleteColumn(),
-                  TextColumn("{task.description}"), console=console, transient=True) as bar:
-        task = bar.add_task("", total=None)
-        summary = run_ingest(
-            paths, out, opts,
-            on_start=lambda n: bar.update(task, total=n),
-            on_file=lambda f, _r: bar.update(task, advance=1, description=f.name),
-            jobs=jobs,
-        )
+    kept = 0
+
+    def on_file(f: Path, result) -> None:
+        nonlocal kept
+        kept += 0 if result is None else result.rows_kept
+        bar.advance(1, info={"file": f.name, "fixations": f"{kept:,}"})
+
+    with Progress("ingest", unit="files") as bar:
+        summary = run_ingest(paths, out, opts, on_start=lambda n: bar.update(total=n),
+                             on_file=on_file, jobs=jobs)
     _print_summary(summary)
     from rich.markup import escape
 

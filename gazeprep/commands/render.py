@@ -7,18 +7,26 @@ real gaze (see that script's output for the table).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 import typer
 
 from gazeprep.commands import _image_options as img_opts
 from gazeprep.commands.options import CACHE_DIR, GAZE_DIR, JOBS, number, problem
 from gazeprep.contract.cache import SHARD_SAMPLES
+from gazeprep.render import params as rp
 from gazeprep.render.params import defaults
 
 # The defaults of every option are RenderParams()'s: the tuned ones (pipelines/tune_render.py,
 # 780-image tuning split: pseudo Dice 0.832 tune, 0.821 on the 100 confirming images vs 0.731
 # for the heatmap baseline).
 _D = defaults()
+# The choices of the options, from RenderParams' lists (click refuses others, exit 2).
+DurationLaw = Literal[rp.DURATION_LAWS]
+Combine = Literal[rp.COMBINES]
+Direction = Literal[rp.DIRECTIONS]
+PseudoSource = Literal[rp.PSEUDO_SOURCES]
+Refine = Literal[rp.REFINES]
 
 
 #: Largest --levels (each level is a full S x S map per sample).
@@ -73,7 +81,7 @@ def render(
         _D.gamma, "--gamma", help="Fall-off exponent of (1 - d/tau)^gamma.",
         callback=number(0, 100, lo_open=True),
     ),
-    duration_law: str = typer.Option(
+    duration_law: DurationLaw = typer.Option(
         _D.duration_law,
         "--duration-law",
         help="Fixation disk radius: power = rho*(dur/median)^alpha, const = rho, off = points.",
@@ -86,16 +94,16 @@ def render(
         _D.alpha, "--alpha", help="Exponent of the power duration law.",
         callback=number(-10, 10),
     ),
-    combine: str = typer.Option(
-        _D.combine, "--combine", help="Combine several sessions on one image: mean or max."
+    combine: Combine = typer.Option(
+        _D.combine, "--combine", help="Combine several sessions on one image."
     ),
-    direction: str = typer.Option(
+    direction: Direction = typer.Option(
         _D.direction, "--direction", help="Truncation: reverse (keep the tail, GTMG) or forward."
     ),
     points_only: bool = typer.Option(
         not _D.segments, "--points-only", help="Ablation: fixation disks only, no saccade segments."
     ),
-    pseudo_source: str = typer.Option(
+    pseudo_source: PseudoSource = typer.Option(
         _D.pseudo_source,
         "--pseudo-source",
         help="Pseudo-mask source map: mean (of the levels) or level (see --pseudo-level).",
@@ -107,7 +115,7 @@ def render(
         _D.pseudo_threshold, "--pseudo-threshold", help="Foreground: source > this.",
         callback=number(0, 1, hi_open=True),
     ),
-    refine: str = typer.Option(
+    refine: Refine = typer.Option(
         _D.refine,
         "--refine",
         help="Pseudo-mask refinement: none, fill (holes), slic, watershed (image edges).",
@@ -150,9 +158,9 @@ def render(
     if images is not None and images.is_dir():  # files in --images: the images, roughly
         warm_workers(jobs, sum(1 for _ in os.scandir(images)))  # overlaps the imports below
     from rich.console import Console
-    from rich.progress import Progress
     from rich.table import Table
 
+    from gazeprep.commands.progress import Progress
     from gazeprep.errors import GazeprepError
     from gazeprep.render.params import RenderParams
     from gazeprep.render.plan import plan_render
@@ -182,14 +190,9 @@ def render(
     console = Console(stderr=True)
     plan = plan_render(gaze, images, masks, params.image, exclude_flagged=exclude_flagged)
     check_fits(plan, params, out, shard, jobs)
-    with Progress(console=console, transient=True) as bar:
-        task = bar.add_task("render", total=None)
-
-        def progress(done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total)
-
-        report = update_cache(plan, params, out, shard=shard, force=force, progress=progress,
-                              jobs=jobs)
+    with Progress("render", unit="images") as bar:
+        report = update_cache(plan, params, out, shard=shard, force=force, jobs=jobs,
+                              progress=lambda done, total: bar.update(done, total=total))
 
     table = Table(title=f"gazeprep render -> {out}")
     table.add_column("what")

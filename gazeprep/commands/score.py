@@ -40,6 +40,7 @@ def score(
     from rich.console import Console
     from rich.table import Table
 
+    from gazeprep.commands.progress import Progress
     from gazeprep.inspect.load import load_cache
     from gazeprep.inspect.score import is_score_table, score_cache, summarise
     from gazeprep.outputs import atomic_write, check_replaceable
@@ -47,7 +48,9 @@ def score(
     out = out or cache.with_name(cache.name + ".score.parquet")
     check_replaceable(out, is_score_table, "gazeprep score", overwrite)
     g = load_cache(cache)
-    df = score_cache(g, level_threshold, heatmap_threshold)
+    with Progress("score", len(g.attrs["ids"]), unit="images") as bar:
+        df = score_cache(g, level_threshold, heatmap_threshold,
+                         progress=lambda done, _total: bar.update(done))
     atomic_write(out, lambda tmp: df.write_parquet(tmp, compression="zstd"))
     summary = summarise(df)
     if json_out:

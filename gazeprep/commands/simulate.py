@@ -48,9 +48,9 @@ def simulate(
     (log-normal fixation durations, main-sequence saccades, 1000 Hz samples, blinks).
     """
     from rich.console import Console
-    from rich.progress import Progress
     from rich.table import Table
 
+    from gazeprep.commands.progress import Progress
     from gazeprep.simulate.config import IMAGE_FORMATS
 
     if image_format not in IMAGE_FORMATS:
@@ -59,15 +59,20 @@ def simulate(
     cfg = SimConfig(n_images=images, sessions=sessions, size=size, seed=seed, display=display,
                     image_format=image_format, slices=slices)
     console = Console(stderr=True)
-    with Progress(console=console, transient=True) as bar:
-        tasks: dict[str, int] = {}
+    bars: dict[str, Progress] = {}
 
-        def progress(stage: str, done: int, total: int) -> None:
-            if stage not in tasks:
-                tasks[stage] = bar.add_task(f"simulate {stage}", total=total)
-            bar.update(tasks[stage], completed=done)
+    def progress(stage: str, done: int, total: int) -> None:
+        if stage not in bars:  # a new stage: the previous one is over
+            for bar in bars.values():
+                bar.close()
+            bars[stage] = Progress(f"simulate {stage}", total, unit=stage)
+        bars[stage].update(done)
 
+    try:
         summary = _simulate_into(out, cfg, progress)
+    finally:
+        for bar in bars.values():
+            bar.close()
     table = Table(title=f"gazeprep simulate -> {out}")
     table.add_column("what")
     table.add_column("count", justify="right")

@@ -15,7 +15,8 @@ HEATMAP_THRESHOLD = 0.5
 
 
 def score_cache(g, level_threshold: float = LEVEL_THRESHOLD,
-                heatmap_threshold: float = HEATMAP_THRESHOLD, batch: int = 64):
+                heatmap_threshold: float = HEATMAP_THRESHOLD, batch: int = 64,
+                progress=None):
     """Per-image Dice/IoU of the pseudo-mask, each thresholded level and the heatmap.
 
     Parameters
@@ -28,6 +29,8 @@ def score_cache(g, level_threshold: float = LEVEL_THRESHOLD,
         The heatmap is foreground where value > this (GazeMedSeg: 0.5).
     batch : int
         Samples read at a time.
+    progress : callable(done, total), optional
+        Called after each batch with the samples read so far.
 
     Returns
     -------
@@ -54,6 +57,8 @@ def score_cache(g, level_threshold: float = LEVEL_THRESHOLD,
         sl = slice(start, min(n, start + batch))
         keep = np.asarray(has[sl], dtype=bool)
         if not keep.any():
+            if progress is not None:
+                progress(sl.stop, n)
             continue
         truth = g["mask"][sl][keep, 0]
         maps = from_uint8(g["maps"][sl][keep])
@@ -68,6 +73,8 @@ def score_cache(g, level_threshold: float = LEVEL_THRESHOLD,
             d, j = dice_iou(pred, truth)
             cols.setdefault(f"{name}_dice", []).extend(d.tolist())
             cols.setdefault(f"{name}_iou", []).extend(j.tolist())
+        if progress is not None:
+            progress(sl.stop, n)
     if not cols["image"]:
         raise GazeprepError("no image in the cache has a ground-truth mask")
     return pl.DataFrame(cols)

@@ -6,6 +6,7 @@ import json
 
 import polars as pl
 import pytest
+from safety_helpers import stderr_lines
 
 from gazeprep.cli import main
 
@@ -34,7 +35,7 @@ def test_bad_input_exits_1_with_file_and_line(tmp_path, capsys):
     bad = tmp_path / "bad.csv"
     bad.write_text("IMAGE,X,Y,DURATION\na.jpg,0.1,0.2,100\na.jpg,0.1,zz,100\n")
     assert run("ingest", str(bad), "--out", str(tmp_path / "g")) == 1
-    err = capsys.readouterr().err.strip().splitlines()[0]
+    err = stderr_lines(capsys.readouterr().err)[0]
     assert "bad.csv:3:" in err and "not a finite number" in err and "expected" in err
     assert not (tmp_path / "g").exists()  # nothing half-written
     assert run("ingest", str(bad), "--out", str(tmp_path / "g"), "--lenient") == 0

@@ -68,7 +68,7 @@ def test_cli_score_json_and_parquet(tmp_path):
     out = tmp_path / "per.parquet"
     res = CliRunner().invoke(app, ["score", "--cache", str(cache), "--json", "--out", str(out)])
     assert res.exit_code == 0, res.output
-    obj = json.loads(res.output.strip())
+    obj = json.loads(res.stdout.strip())  # (progress lines go to stderr)
     assert obj["pseudo_dice"] == pytest.approx(0.5) and obj["heatmap_dice"] == 0.0
     assert obj["n_images"] == 2 and pl.read_parquet(out).height == 2
     res = CliRunner().invoke(app, ["score", "--cache", str(cache), "--out", str(out)])

@@ -9,18 +9,49 @@ from typer.testing import CliRunner
 
 from gazeprep.cli import app
 from gazeprep.contract.cache import sample_table, write_cache
-from gazeprep.inspect.show import GREEN, compose, draw_text
+from gazeprep.inspect.show import (
+    _SESSION_COLOURS,
+    GREEN,
+    LEGEND_BG,
+    compose,
+    font,
+    number_fixations,
+)
 from gazeprep.render.maps import to_uint8
 
 S = 32
 
 
-def test_draw_text_digits_differ():
-    a = np.zeros((10, 20, 3), np.uint8)
-    b = np.zeros((10, 20, 3), np.uint8)
-    draw_text(a, "12", 0, 0, 1, (255, 255, 255))
-    draw_text(b, "13", 0, 0, 1, (255, 255, 255))
-    assert a.any() and not np.array_equal(a, b)
+def test_numbers_differ_and_use_a_scalable_font():
+    from PIL import Image, ImageDraw
+
+    small, big = font(12), font(36)
+    assert big.getbbox("18")[3] > 2 * small.getbbox("18")[3]  # scalable, not a bitmap font
+    a, b = (Image.new("RGB", (40, 20)) for _ in range(2))
+    ImageDraw.Draw(a).text((2, 2), "12", font=small)
+    ImageDraw.Draw(b).text((2, 2), "13", font=small)
+    assert np.asarray(a).any() and not np.array_equal(np.asarray(a), np.asarray(b))
+
+
+def _overlap(p, q) -> bool:
+    return p[0] < q[2] and q[0] < p[2] and p[1] < q[3] and q[1] < p[3]
+
+
+def test_dense_tracks_keep_numbers_apart_first_and_last_always():
+    from PIL import Image, ImageDraw
+
+    rng = np.random.default_rng(0)
+    points = [tuple(p) for p in rng.uniform(20, 236, (400, 2))]  # 400 fixations on 256 px
+    draw = ImageDraw.Draw(Image.new("RGB", (256, 256)))
+    taken: list = []
+    done = number_fixations(draw, points, [4.0] * 400, font(12), taken, (256, 256))
+    assert done[0] == 0 and done[-1] == 399
+    assert 10 < len(done) < 200  # most are left out at this density
+    free = taken[2:]  # every label but the first and the last (always written) is apart
+    assert not [(i, j) for i in range(len(free)) for j in range(i) if _overlap(free[i], free[j])]
+    sparse = number_fixations(draw, [(40, 40), (120, 120), (200, 200)], [4.0] * 3, font(12),
+                              [], (256, 256))
+    assert sparse == [0, 1, 2]  # sparse tracks: every fixation numbered
 
 
 def _inputs():
@@ -35,15 +66,28 @@ def _inputs():
 
 def test_compose_tiles_contour_and_track():
     image, maps, heat, pseudo, mask, track = _inputs()
-    panel = compose(image, maps, heat, pseudo, mask, [track], tile=64)
+    panel = compose(image, maps, heat, pseudo, mask, [track, track], tile=64)
     tile = 64
-    assert panel.dtype == np.uint8 and panel.shape[0] == tile
+    assert panel.dtype == np.uint8 and tile + 20 < panel.shape[0] < 2 * tile  # tiles + legend
     assert panel.shape[1] > 7 * tile  # image + 4 levels + heatmap + pseudo
-    first = panel[:, :tile]
+    first = panel[:tile, :tile]
     assert (first == GREEN).all(-1).any(), "ground-truth contour drawn"
     assert (np.abs(first.astype(int) - 100).sum(-1) > 60).sum() > 50, "track drawn"
     no_gt = compose(image, maps, heat, pseudo, None, [track], tile=64)
     assert not (no_gt == GREEN).all(-1).any()
+
+
+def test_legend_names_the_marks():
+    image, maps, heat, pseudo, mask, track = _inputs()
+    panel = compose(image, maps, heat, pseudo, mask, [track, track], tile=256)
+    legend = panel[256:]
+    assert (legend == LEGEND_BG).all(-1).mean() > 0.8
+    white = (legend.min(-1) > 200).sum()
+    assert white > 1000  # its text
+    for colour in (_SESSION_COLOURS[0], _SESSION_COLOURS[1], GREEN):  # two tracks, the contour
+        assert (np.abs(legend.astype(int) - colour).max(-1) < 40).sum() > 20, colour
+    without = compose(image, maps, heat, pseudo, None, [track], tile=256)[256:]
+    assert (np.abs(without.astype(int) - GREEN).max(-1) < 40).sum() == 0
 
 
 def test_cli_show_writes_png(tmp_path):
@@ -64,7 +108,7 @@ def test_cli_show_writes_png(tmp_path):
                                    "--gaze", str(gaze), "--out", str(out)])
     assert res.exit_code == 0, res.output
     png = imread(out)
-    assert png.ndim == 3 and png.shape[0] == 256
+    assert png.ndim == 3 and png.shape[0] > 256 and (png[:256] != LEGEND_BG).any()
     res = CliRunner().invoke(app, ["show", "nope", "--cache", str(tmp_path / "c.zarr"),
                                    "--gaze", str(gaze), "--out", str(out)])
     assert res.exit_code != 0 and "not in the cache" in str(res.exception)

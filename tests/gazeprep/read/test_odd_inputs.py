@@ -15,6 +15,7 @@ import numpy as np
 import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
+from safety_helpers import stderr_lines
 
 from gazeprep.cli import main
 
@@ -31,7 +32,7 @@ def ingest(capsys, *args: str) -> tuple[int, list[str]]:
     """Run ``gazeprep ingest ARGS``; exit code and the non-empty stderr lines."""
     with pytest.raises(SystemExit) as ex:
         main(["ingest", *args])
-    err = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]
+    err = stderr_lines(capsys.readouterr().err)
     return (0 if ex.value.code is None else int(ex.value.code)), err
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from safety_helpers import stderr_lines
 
 from gazeprep.cli import main
 
@@ -30,7 +31,7 @@ def fails(capsys, tree_digest):
         before = tree_digest(user)
         out = user.parent / "out"
         assert run("ingest", *args, "--out", str(out)) == 1
-        err = capsys.readouterr().err.strip().splitlines()
+        err = stderr_lines(capsys.readouterr().err)
         assert err[0].startswith("gazeprep: error: ") and "Traceback" not in "\n".join(err)
         assert len(err) == 2 and err[1].startswith("(run again with --verbose")  # one line
         assert tree_digest(user) == before and not out.exists()

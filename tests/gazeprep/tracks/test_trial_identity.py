@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 import pytest
+from safety_helpers import stderr_lines
 
 from gazeprep.cli import main
 from gazeprep.contract.images import ImageRef
@@ -35,7 +36,7 @@ def ingest(capsys, tree_digest):
         with pytest.raises(SystemExit) as ex:
             main(["ingest", *map(str, inputs), "--out", str(out), *opts])
         assert tree_digest(*inputs) == before
-        err = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]
+        err = stderr_lines(capsys.readouterr().err)
         return (0 if ex.value.code is None else int(ex.value.code)), err
 
     return ingest_
