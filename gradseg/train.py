@@ -25,20 +25,24 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
-from gazeprep.contract.cache import CacheLayout
+from gazeprep.contract.cache import BINARY, UNIT, UNIT_SCALE, CacheLayout
 from gradseg.checkpoint import load_checkpoint, load_state, save_checkpoint
 from gradseg.config import TrainConfig, check_memory, check_resume, resolve
-from gradseg.data.augment import AugmentConfig
+from gradseg.data.augment import AugmentConfig, to_float, transform_batch
 from gradseg.data.cache import CacheDataset, open_cache
-from gradseg.data.sampler import EpochSampler
+from gradseg.data.sampler import RunBatches
 from gradseg.data.split import make_split
-from gradseg.device import Process, start_process, to_device
+from gradseg.device import Process, peak_memory, reset_peak_memory, start_process
 from gradseg.errors import GradsegError
 from gradseg.methods import Method, method_class
 from gradseg.optim import Optimizers
 from gradseg.outputs import check_run_folder, write_text
 
 __all__ = ["TrainConfig", "train"]
+
+#: Steps between two reads of the loss on a GPU (each read waits for the device); on the CPU
+#: the loss is read every step, at no cost.
+LOG_EVERY_GPU = 25
 
 
 def train(cfg: TrainConfig, *, resume: bool = False, stop_after: int | None = None,
@@ -63,13 +67,13 @@ def train(cfg: TrainConfig, *, resume: bool = False, stop_after: int | None = No
     cfg = run.cfg  # completed from the cache
     data = Data(run)
     model = build_model(run)
-    opts = Optimizers(run.method.networks(model), lr=cfg.lr, weight_decay=cfg.weight_decay,
-                      warmup=cfg.warmup, total=cfg.iterations, grad_clip=cfg.grad_clip)
+    opts = make_optimizers(run, model)
     step, best = resume_state(run, model, opts) if resume else (0, -1.0)
     if run.proc.main:
         write_run_files(run, resume, log)
     validator = Validator(run, data.val_loader, best)
     end = cfg.iterations if stop_after is None else min(cfg.iterations, step + stop_after)
+    reset_peak_memory(run.proc.device)
     t0 = time.time()
     losses, other = loop(run, data, model, opts, validator, step, end,
                          progress and run.proc.main)
@@ -91,6 +95,7 @@ class Run:
     amp: bool
     channels_last: bool
     workers: int
+    log_every: int  # steps between two reads of the loss from the device
 
     @property
     def out(self) -> Path:
@@ -125,35 +130,66 @@ def set_up(cfg: TrainConfig, resume: bool) -> Run:
     workers = cfg.workers if cfg.workers is not None else (
         min(8, (os.cpu_count() or 2) - 1) if cuda else 0)
     return Run(cfg, proc, info, split, kind(config, cues), config, steps_per_epoch,
-               amp=cuda if cfg.amp is None else cfg.amp, channels_last=cuda, workers=workers)
+               amp=cuda if cfg.amp is None else cfg.amp,
+               channels_last=cuda if cfg.channels_last is None else cfg.channels_last,
+               workers=workers, log_every=cfg.log_every or (LOG_EVERY_GPU if cuda else 1))
 
 
 # --- 2. data ---------------------------------------------------------------------------------
+def loader_options(run: Run) -> dict:
+    """DataLoader settings of the run: workers kept for the run, batches prefetched, and pinned
+    host memory (for asynchronous copies) when training on CUDA."""
+    opts = {"num_workers": run.workers, "pin_memory": run.proc.device.type == "cuda"}
+    if run.workers > 0:
+        opts.update(persistent_workers=True, prefetch_factor=run.cfg.prefetch)
+    return opts
+
+
 class Data:
-    """The training set (the method's cache fields) and the validation loader (rank 0)."""
+    """The training set (the method's cache fields) and the validation loader (rank 0).
+
+    Training batches leave the DataLoader workers as the stored uint8 rows and each sample's
+    transform (:class:`CacheDataset` with ``raw``); :meth:`prepare` copies them to the device,
+    converts them to float and augments and resamples the whole batch there.
+    """
 
     def __init__(self, run: Run):
         cfg, info = run.cfg, run.info
         self.run = run
-        aug = AugmentConfig() if cfg.augment else None
+        aug = AugmentConfig(kind=cfg.augmentation) if cfg.augment else None
         self.train = CacheDataset(info, info.positions(run.split["train"]), run.method.fields(),
-                                  cfg.size, aug, cfg.in_memory)
+                                  cfg.size, aug, cfg.in_memory, raw=True)
         self.val_loader = None
         if run.proc.main and run.split["val"]:
             fields = tuple(dict.fromkeys((cfg.val_target, "maps", "heatmap")))
             val = CacheDataset(info, info.positions(run.split["val"]), fields, cfg.size, None,
                                cfg.in_memory)
             self.val_loader = DataLoader(val, batch_size=max(1, cfg.batch_size),
-                                         num_workers=run.workers)
+                                         **loader_options(run))
 
-    def epoch(self, epoch: int, start_batch: int) -> DataLoader:
-        """This rank's batches of ``epoch`` from batch ``start_batch`` on."""
+    def loader(self, start: int, end: int) -> DataLoader:
+        """This rank's host batches of steps ``start + 1 .. end`` (one loader for them all)."""
         run = self.run
-        sampler = EpochSampler(len(self.train), run.cfg.batch_size, run.cfg.seed, epoch,
-                               run.proc.rank, run.proc.world, start_batch)
-        return DataLoader(self.train, batch_size=run.cfg.batch_size, sampler=sampler,
-                          num_workers=run.workers, pin_memory=run.proc.device.type == "cuda",
-                          drop_last=True)
+        batches = RunBatches(len(self.train), run.cfg.batch_size, run.cfg.seed, run.proc.rank,
+                             run.proc.world, start, end, run.steps_per_epoch)
+        return DataLoader(self.train, batch_sampler=batches, **loader_options(run))
+
+    def prepare(self, batch: dict) -> dict:
+        """A loader batch on the device: float fields, augmented, at the run's size.
+
+        Only asynchronous work is queued (copies from pinned memory, float conversion, one
+        ``grid_sample``): nothing is read back to the host.
+        """
+        run, aug = self.run, self.train.augment
+        dev = run.proc.device
+        fields = {f: batch[f].to(dev, non_blocking=True) for f in self.train.fields}
+        theta = None if aug is None else batch["theta"].to(dev, non_blocking=True)
+        out = transform_batch(to_float(fields, UNIT, float(UNIT_SCALE)), theta, run.cfg.size,
+                              BINARY, flips_only=aug is not None and aug.kind == "flips")
+        if run.channels_last:
+            out["image"] = out["image"].contiguous(memory_format=torch.channels_last)
+        out["index"] = batch["index"]
+        return out
 
 
 # --- 3. model and resume ---------------------------------------------------------------------
@@ -164,6 +200,14 @@ def build_model(run: Run) -> nn.Module:
     if run.channels_last:
         model = model.to(memory_format=torch.channels_last)
     return model
+
+
+def make_optimizers(run: Run, model: nn.Module) -> Optimizers:
+    """One optimizer and schedule per network of the method (:mod:`gradseg.optim`)."""
+    cfg = run.cfg
+    return Optimizers(run.method.networks(model), lr=cfg.lr, weight_decay=cfg.weight_decay,
+                      warmup=cfg.warmup, total=cfg.iterations, grad_clip=cfg.grad_clip,
+                      optimizer=cfg.optimizer, lr_min=cfg.lr_min)
 
 
 def resume_state(run: Run, model: nn.Module, opts: Optimizers) -> tuple[int, float]:
@@ -206,53 +250,77 @@ def wrap(run: Run, model: nn.Module) -> dict[str, nn.Module]:
 
 
 # --- 5. loop ---------------------------------------------------------------------------------
+def train_step(run: Run, nets: dict[str, nn.Module], opts: Optimizers, batch: dict,
+               step: int) -> torch.Tensor:
+    """One optimizer step on a prepared batch; returns the loss, detached, on the device.
+
+    ``step``: optimizer steps done before this one. Nothing is read back to the host.
+    """
+    loss, _ = run.method.loss(nets, batch, step=step, rank=run.proc.rank, autocast=run.autocast)
+    opts.step(loss)
+    return loss.detach()
+
+
 def steps(run: Run, data: Data, nets: dict[str, nn.Module], opts: Optimizers, start: int,
           end: int):
-    """Run optimizer steps ``start + 1 .. end``; yields (step, loss) after each."""
-    method, dev = run.method, run.proc.device
-    step = start
-    while step < end:
-        for batch in data.epoch(*divmod(step, run.steps_per_epoch)):
-            ids = [run.info.ids[i] for i in batch["index"].tolist()]
-            b = method.inputs(to_device(batch, dev, run.channels_last), ids, dev)
-            loss, _ = method.loss(nets, b, step=step, rank=run.proc.rank,
-                                  autocast=run.autocast)
-            opts.step(loss)
-            step += 1
-            value = float(loss.detach())
-            if not math.isfinite(value):
-                raise GradsegError(f"loss became {value} at step {step}; lower --lr")
-            yield step, value
-            if step >= end:
-                break
+    """Run optimizer steps ``start + 1 .. end``; yields (step, loss tensor) after each."""
+    dev = run.proc.device
+    for step, host in enumerate(data.loader(start, end), start + 1):
+        ids = [run.info.ids[i] for i in host["index"].tolist()]
+        batch = run.method.inputs(data.prepare(host), ids, dev)
+        yield step, train_step(run, nets, opts, batch, step - 1)
+
+
+def read_losses(pending: list[torch.Tensor], step: int) -> list[float]:
+    """The losses of the steps up to ``step`` as floats: one read from the device.
+
+    Raises GradsegError naming the first step whose loss is not finite.
+    """
+    values = torch.stack(pending).float().cpu().tolist()
+    for k, v in enumerate(values):
+        if not math.isfinite(v):
+            raise GradsegError(f"loss became {v} at step {step - len(values) + 1 + k}; "
+                               "lower --lr")
+    return values
 
 
 def loop(run: Run, data: Data, model: nn.Module, opts: Optimizers, validator: Validator,
          start: int, end: int, progress: bool) -> tuple[list[float], float]:
     """Train from step ``start`` to ``end``, validating and checkpointing on rank 0.
 
+    The losses are read from the device every ``log_every`` steps and at each validation and
+    checkpoint, not every step, so the host never waits for the device in between.
     Returns the loss of every step and the seconds spent validating and checkpointing.
     """
     cfg = run.cfg
     nets = wrap(run, model)
     losses: list[float] = []
+    pending: list[torch.Tensor] = []
     other = 0.0
     bar = _Progress(progress, end, start)
     model.train()
-    for step, value in steps(run, data, nets, opts, start, end):
-        losses.append(value)
+    for step, loss in steps(run, data, nets, opts, start, end):
+        pending.append(loss)
+        evaluate = step % cfg.eval_every == 0 or step == cfg.iterations
+        checkpoint = step % cfg.checkpoint_every == 0 or step == end
+        if not (evaluate or checkpoint or step % run.log_every == 0):
+            continue
+        values = read_losses(pending, step)
+        losses += values
+        pending = []
         if not run.proc.main:
             continue
         t = time.perf_counter()
-        validator.add(value)
-        if step % cfg.eval_every == 0 or step == cfg.iterations:
+        for value in values:
+            validator.add(value)
+        if evaluate:
             validator(model, step, opts.lr)
-        if step % cfg.checkpoint_every == 0 or step == end:
+        if checkpoint:
             optimizer, scheduler = opts.state()
             save_checkpoint(run.out / "last.pt", model=model, config=run.config, step=step,
                             optimizer=optimizer, scheduler=scheduler, best_dice=validator.best,
                             val_dice=validator.last)
-        bar.update(step, value, opts.lr, validator.last)
+        bar.update(step, values[-1], opts.lr, validator.last)
         other += time.perf_counter() - t
     bar.close()
     return losses, other
@@ -317,7 +385,7 @@ def finish(run: Run, model: nn.Module, validator: Validator, losses: list[float]
                "first_loss": losses[0] if losses else None, "seconds": round(seconds, 2),
                "step_seconds": round((seconds - other) / len(losses), 4) if losses else None,
                "world_size": run.proc.world, "device": str(run.proc.device), "out": str(run.out),
-               **run.method.summary()}
+               **peak_memory(run.proc.device), **run.method.summary()}
     if run.proc.main:
         write_text(run.out / "summary.json", json.dumps(summary, indent=2))
     if run.proc.world > 1:
