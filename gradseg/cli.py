@@ -15,6 +15,7 @@ from typing import Literal
 
 import typer
 
+from gradseg import protocol_cli as proto
 from gradseg.options import (
     FGI_PANEL,
     FLIP_HELP,
@@ -55,6 +56,7 @@ def _root(
 
 @app.command()
 def train(
+    ctx: typer.Context,
     cache: Path = typer.Option(..., help="Zarr cache written by `gazeprep render`."),
     out: Path = typer.Option(None, help="Run folder (default runs/<method>)."),
     method: Method = typer.Option("gradtrack", help="gradtrack | gazesup | full | fgi | "
@@ -162,6 +164,18 @@ def train(
                                   help="Attention heads of the text fusion (FGI: 8)."),
     fgi_pos_grid: int = typer.Option(None, min=1, max=256, rich_help_panel=FGI_PANEL,
                                      help="Side of the positional-embedding grid (FGI: 16)."),
+    # --- the published protocol and the GPU data path (gradseg.protocol_cli) ---
+    protocol: proto.Protocol = proto.PROTOCOL,
+    optimizer: proto.Optimizer = proto.OPTIMIZER,
+    lr_min: float = proto.LR_MIN,
+    weight_decay: float = proto.WEIGHT_DECAY,
+    grad_clip: float = proto.GRAD_CLIP,
+    norm: proto.Norm = proto.NORM,
+    augmentation: proto.Augmentation = proto.AUGMENTATION,
+    seg_target: proto.SegTarget = proto.SEG_TARGET,
+    channels_last: bool = proto.CHANNELS_LAST,
+    log_every: int = proto.LOG_EVERY,
+    prefetch: int = proto.PREFETCH,
 ) -> None:
     """Train a segmentation model on a gazeprep cache (DDP when started by torchrun)."""
     given = dict(locals())  # the --fgi-* options given on the command line (None: the default)
@@ -185,12 +199,16 @@ def train(
         map_order=map_order, val_target=val_target, eval_every=eval_every,
         checkpoint_every=checkpoint_every, exclude_ids=ids_option(test_ids) or [],
         threads=threads, text=None if text is None else str(text), text_missing=text_missing,
-        fgi=fgi,
+        fgi=fgi, **{k: given[k] for k in proto.FIELDS},
     )
+    cfg = proto.with_protocol(cfg, protocol, ctx)
     summary = run(cfg, resume=resume, stop_after=stop_after, progress=not quiet,
                   log=Console(stderr=True).print)
     if os.environ.get("RANK", "0") == "0":
         print_table(f"gradseg train: {summary['method']}", summary)
+
+
+app.command("bench")(proto.bench)
 
 
 @app.command("eval")
