@@ -138,11 +138,33 @@ def set_up(cfg: TrainConfig, resume: bool) -> Run:
 # --- 2. data ---------------------------------------------------------------------------------
 def loader_options(run: Run) -> dict:
     """DataLoader settings of the run: workers kept for the run, batches prefetched, and pinned
-    host memory (for asynchronous copies) when training on CUDA."""
+    host memory (for asynchronous copies) when training on CUDA.
+
+    Workers that decode the cache start from a fork server (:func:`worker_context`); with
+    ``in_memory`` they only slice arrays already read, and are forked from this process.
+    """
     opts = {"num_workers": run.workers, "pin_memory": run.proc.device.type == "cuda"}
     if run.workers > 0:
         opts.update(persistent_workers=True, prefetch_factor=run.cfg.prefetch)
+        if not run.cfg.in_memory:
+            opts["multiprocessing_context"] = worker_context()
     return opts
+
+
+def worker_context():
+    """The start method of workers that decode the cache: a fork server with torch and the
+    cache reader imported (fast starts), else spawn.
+
+    Not a plain fork: a process forked after this one decoded Zarr chunks through zarrs
+    hangs at its first decode (zarrs' thread pool does not survive a fork).
+    """
+    import multiprocessing
+
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(["torch", "gradseg.data.cache"])
+    return ctx
 
 
 class Data:

@@ -137,13 +137,22 @@ def sample_theta(gen: torch.Generator, cfg: AugmentConfig) -> torch.Tensor:
 
     ``affine``: :func:`sample_params` as a matrix; ``flips``: diag(fx, fy), fx, fy = +-1.
     """
+    p = draw_params(gen, cfg)
+    if cfg.kind == "flips":
+        return torch.tensor([[p["fx"], 0.0, 0.0], [0.0, p["fy"], 0.0]])
+    return _theta(p).float()
+
+
+def draw_params(gen: torch.Generator, cfg: AugmentConfig) -> dict[str, float]:
+    """One random transform of ``cfg.kind``: :func:`sample_params` for ``affine``; for
+    ``flips``, the identity with random flips (two draws)."""
     if cfg.kind == "flips":
         fx = -1.0 if float(torch.rand((), generator=gen)) < cfg.hflip else 1.0
         fy = -1.0 if float(torch.rand((), generator=gen)) < cfg.vflip else 1.0
-        return torch.tensor([[fx, 0.0, 0.0], [0.0, fy, 0.0]])
+        return {**identity_params(), "fx": fx, "fy": fy}
     if cfg.kind != "affine":
         raise ValueError(f"augmentation kind must be one of {KINDS}, got {cfg.kind!r}")
-    return _theta(sample_params(gen, cfg)).float()
+    return sample_params(gen, cfg)
 
 
 def to_float(fields: dict[str, torch.Tensor], unit=frozenset(), scale: float = 255.0

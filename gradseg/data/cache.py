@@ -20,9 +20,9 @@ from gazeprep.contract.errors import InputError
 from gradseg.data.augment import (
     AugmentConfig,
     apply_affine,
+    draw_params,
     identity_params,
     identity_theta,
-    sample_params,
     sample_theta,
 )
 from gradseg.errors import GradsegError
@@ -149,6 +149,8 @@ class CacheDataset(Dataset):
                                        checksums=self.sums))
             except CorruptRowError as exc:
                 raise GradsegError(exc.message, file=self.path) from exc
+        if len(parts) == 1:  # a training batch: no copy
+            return dict(zip(self.fields, parts[0], strict=True))
         return {f: np.concatenate([p[k] for p in parts]) for k, f in enumerate(self.fields)}
 
     def __getitems__(self, keys: list) -> list[dict]:
@@ -168,7 +170,7 @@ class CacheDataset(Dataset):
             if seed is None or self.augment is None:
                 params = identity_params()
             else:
-                params = sample_params(torch.Generator().manual_seed(int(seed)), self.augment)
+                params = draw_params(torch.Generator().manual_seed(int(seed)), self.augment)
             item = apply_affine({f: t[k] for f, t in tensors.items()}, params, self.size,
                                 binary=BINARY)
             item["index"] = self.positions[i]
