@@ -170,3 +170,29 @@ def test_compile_every_method(toy_cache, tiny, tmp_path, method):
                      progress=False)
     assert compiled["steps"] == 2
     assert compiled["first_loss"] == pytest.approx(eager["first_loss"], rel=1e-4)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("method", METHODS)
+def test_no_host_sync_inside_the_step(toy_cache, tiny, tmp_path, method):
+    """Data to the device, augmentation, forward, backward and update queue GPU work only:
+    CUDA's sync debug mode turns any read-back to the host into an error."""
+    from gradseg.train import Data, build_model, make_optimizers, set_up, train_step, wrap
+
+    cfg = tiny(toy_cache(), tmp_path / "s", method=method, iterations=4, device="cuda",
+               workers=0, amp=True, channels_last=True, augmentation="affine")
+    run = set_up(cfg, resume=False)
+    data = Data(run)
+    model = build_model(run)
+    opts = make_optimizers(run, model)
+    nets = wrap(run, model)
+    hosts = list(data.loader(0, 3))
+    train_step(run, nets, opts, data.prepare(hosts[0]), 0)  # first step: lazy initialisation
+    torch.cuda.synchronize()
+    torch.cuda.set_sync_debug_mode("error")
+    try:
+        for k, host in enumerate(hosts[1:], 1):
+            loss = train_step(run, nets, opts, data.prepare(host), k)
+    finally:
+        torch.cuda.set_sync_debug_mode(0)
+    assert torch.isfinite(loss).item()
