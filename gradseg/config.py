@@ -18,12 +18,17 @@ from gradseg.methods.gradtrack import MAP_ORDERS
 class TrainConfig:
     """Every setting of a run; stored as JSON in ``config.json`` and in each checkpoint.
 
-    Sizes are pixels, ``lr`` is the peak AdamW learning rate, ``*_weight`` are loss weights,
+    Sizes are pixels, ``lr`` is the peak learning rate, ``*_weight`` are loss weights,
     ``threads`` the CPU intra-op threads (default: torch's), ``val_target`` what validation
     Dice is computed against (``auto``: the ground-truth mask when the cache has masks, else
     the pseudo-mask). ``text`` and ``text_missing``: FGI's text cues (see
     :mod:`gradseg.data.text`); ``fgi``: FGI's own settings by name (see
     :class:`gradseg.methods.fgi.config.FGIConfig`; every one of them once the run starts).
+    The settings after ``image_options`` are those of the published protocol
+    (:mod:`gradseg.protocol`: ``optimizer`` adamw | sgd, ``lr_min`` the end of the cosine,
+    ``norm``, ``augmentation`` affine | flips, gradtrack's ``seg_target`` pseudo | heatmap) and
+    of the data path (``channels_last``, ``log_every``: steps between two reads of the loss
+    from the device, ``prefetch``: batches each loader worker reads ahead).
     """
 
     cache: str

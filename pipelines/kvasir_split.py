@@ -31,3 +31,12 @@ def split_ids(ids: list[str]) -> tuple[list[str], list[str]]:
     held_out = sorted(ids[i] for i in perm[:N_HELD_OUT])
     kept = sorted(ids[i] for i in perm[N_HELD_OUT:])
     return kept, held_out
+
+
+if __name__ == "__main__":  # python pipelines/kvasir_split.py CACHE > test_ids.txt
+    import sys
+
+    import zarr
+
+    cache_ids = [str(i) for i in zarr.open_group(sys.argv[1], mode="r").attrs["ids"]]
+    print("\n".join(split_ids(cache_ids)[1]))
