@@ -11,8 +11,9 @@ from types import SimpleNamespace
 import pytest
 import torch
 
+from gradseg.data.loader import loader_options
 from gradseg.errors import GradsegError
-from gradseg.train import loader_options, train
+from gradseg.train import train
 
 METHODS = ["gradtrack", "gazesup", "full", "fgi", "gradtrack+fgi"]
 
