@@ -134,12 +134,16 @@ def bench(cfg: TrainConfig, steps: int = 20, warmup: int = 3) -> dict:
     t_loader = _time_loader(run, data, warmup, steps)
     t_both, wait = _time_both(run, data, nets, opts, warmup, steps)
     images = steps * bs
+
+    def sig(x: float) -> float:  # 4 significant digits: a CPU step takes seconds, a GPU's ms
+        return float(f"{x:.4g}")
+
     return {
-        "loader_images_s": round(images / t_loader, 1),
-        "step_images_s": round(images / t_step, 1),
-        "train_images_s": round(images / t_both, 1),
-        "step_ms": round(1000 * t_step / steps, 2),
-        "train_step_ms": round(1000 * t_both / steps, 2),
+        "loader_images_s": sig(images / t_loader),
+        "step_images_s": sig(images / t_step),
+        "train_images_s": sig(images / t_both),
+        "step_ms": sig(1000 * t_step / steps),
+        "train_step_ms": sig(1000 * t_both / steps),
         "data_wait_share": round(wait / t_both, 4),
         **peak_memory(dev),
         "method": run.cfg.method, "device": str(dev), "size": run.cfg.size,
