@@ -16,6 +16,7 @@ from typing import Literal
 import typer
 from typer.core import TyperCommand, TyperGroup
 
+from gradseg import protocol_cli as proto
 from gradseg.options import (
     DEVICE_HELP,
     DEVICE_METAVAR,
@@ -220,6 +221,18 @@ def train(
                                   help="Attention heads of the text fusion (FGI: 8)."),
     fgi_pos_grid: int = typer.Option(None, min=1, max=256, rich_help_panel=FGI_PANEL,
                                      help="Side of the positional-embedding grid (FGI: 16)."),
+    # --- the published protocol and the GPU data path (gradseg.protocol_cli) ---
+    protocol: proto.Protocol = proto.PROTOCOL,
+    optimizer: proto.Optimizer = proto.OPTIMIZER,
+    lr_min: float = proto.LR_MIN,
+    weight_decay: float = proto.WEIGHT_DECAY,
+    grad_clip: float = proto.GRAD_CLIP,
+    norm: proto.Norm = proto.NORM,
+    augmentation: proto.Augmentation = proto.AUGMENTATION,
+    seg_target: proto.SegTarget = proto.SEG_TARGET,
+    channels_last: bool = proto.CHANNELS_LAST,
+    log_every: int = proto.LOG_EVERY,
+    prefetch: int = proto.PREFETCH,
 ) -> None:
     """Train a segmentation model on a gazeprep cache (DDP when started by torchrun)."""
     import os
@@ -240,6 +253,8 @@ def train(
                                  param_hint="'--cache'")
     merged["out"] = merged["out"] or str(Path("runs") / merged["method"])
     cfg = TrainConfig(**merged)
+    # the preset fills in only what neither the command line nor the --config file set
+    cfg = proto.with_protocol(cfg, protocol, proto.given_options(ctx) | set(file))
     console = Console(stderr=True, soft_wrap=True, markup=False, highlight=False)
     summary = run(cfg, resume=resume, stop_after=stop_after, progress=not quiet,
                   log=console.print)
@@ -248,7 +263,7 @@ def train(
 
 
 #: Options of ``train`` that are not settings of the run (not in config.json).
-_NOT_SETTINGS = ("config", "resume", "stop_after", "quiet")
+_NOT_SETTINGS = ("config", "resume", "stop_after", "quiet", "protocol")
 #: Options whose setting has another name in TrainConfig.
 _SETTING_NAMES = {"thresholds_": "thresholds", "test_ids": "exclude_ids"}
 
@@ -277,6 +292,9 @@ def _train_settings(ctx: typer.Context) -> tuple[dict, dict]:
     given = {_SETTING_NAMES.get(n, n) for n, src in sources.items()
              if src is not None and src.name in ("COMMANDLINE", "ENVIRONMENT")}
     return settings, {k: v for k, v in settings.items() if k in given or (k == "fgi" and v)}
+
+
+app.command("bench", cls=Command)(proto.bench)
 
 
 @app.command("eval", cls=Command)

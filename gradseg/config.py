@@ -19,13 +19,18 @@ from gradseg.methods.gradtrack import MAP_ORDERS
 class TrainConfig:
     """Every setting of a run; stored as JSON in ``config.json`` and in each checkpoint.
 
-    Sizes are pixels, ``lr`` is the peak AdamW learning rate, ``*_weight`` are loss weights,
+    Sizes are pixels, ``lr`` is the peak learning rate, ``*_weight`` are loss weights,
     ``threads`` the CPU intra-op threads (default: the free CPUs,
     :func:`gradseg.device.default_threads`), ``val_target`` what validation
     Dice is computed against (``auto``: the ground-truth mask when the cache has masks, else
     the pseudo-mask). ``text`` and ``text_missing``: FGI's text cues (see
     :mod:`gradseg.data.text`); ``fgi``: FGI's own settings by name (see
     :class:`gradseg.methods.fgi.config.FGIConfig`; every one of them once the run starts).
+    The settings after ``image_options`` are those of the published protocol
+    (:mod:`gradseg.protocol`: ``optimizer`` adamw | sgd, ``lr_min`` the end of the cosine,
+    ``norm``, ``augmentation`` affine | flips, gradtrack's ``seg_target`` pseudo | heatmap) and
+    of the data path (``channels_last``, ``log_every``: steps between two reads of the loss
+    from the device, ``prefetch``: batches each loader worker reads ahead).
     """
 
     cache: str
@@ -64,15 +69,27 @@ class TrainConfig:
     levels: int = 0  # filled from the cache
     cache_size: int = 0  # filled from the cache: the side S its images were rendered at
     image_options: dict | None = None  # filled from the cache: how render read its files
+    # --- the published protocol's settings and the GPU data path (gradseg.protocol) ---
+    optimizer: str = "adamw"
+    lr_min: float = 0.0
+    norm: str = "batch"
+    augmentation: str = "affine"
+    seg_target: str = "pseudo"
+    channels_last: bool | None = None
+    log_every: int | None = None
+    prefetch: int = 4
 
 
 #: Settings that may differ when resuming (they do not change the result on CPU).
 RESUME_FREE = {"device", "amp", "compile", "workers", "in_memory", "eval_every",
-               "checkpoint_every", "out", "threads"}
+               "checkpoint_every", "out", "threads", "channels_last", "log_every", "prefetch"}
 #: What validation Dice is computed against (``auto``: mask when the cache has masks).
 VAL_TARGETS = ("auto", "mask", "pseudo")
 #: What an image without a text cue gets (see :mod:`gradseg.data.text`).
 TEXT_MISSING = ("error", "zero")
+#: Choices of the settings added for the published protocol (gradseg.protocol).
+CHOICES = {"optimizer": ("adamw", "sgd"), "norm": ("batch", "group"),
+           "augmentation": ("affine", "flips"), "seg_target": ("pseudo", "heatmap")}
 
 
 def check_numbers(cfg: TrainConfig) -> None:
@@ -100,6 +117,13 @@ def check_numbers(cfg: TrainConfig) -> None:
     bad(bool(cfg.thresholds) and all(0 < t < 1 for t in cfg.thresholds),
         f"thresholds {cfg.thresholds} must be numbers in (0, 1)")
     bad(cfg.text_missing in TEXT_MISSING, f"text_missing must be one of {TEXT_MISSING}")
+    for key, choices in CHOICES.items():
+        bad(getattr(cfg, key) in choices, f"{key} {getattr(cfg, key)!r} must be one of "
+            f"{', '.join(choices)}")
+    bad(math.isfinite(cfg.lr_min) and 0 <= cfg.lr_min <= cfg.lr,
+        f"lr_min {cfg.lr_min} must lie in [0, lr]")
+    bad(cfg.log_every is None or cfg.log_every >= 1, f"log_every {cfg.log_every} must be >= 1")
+    bad(cfg.prefetch >= 1, f"prefetch {cfg.prefetch} must be >= 1")
 
 
 def check_memory(cfg: TrainConfig, info: CacheLayout, device: torch.device) -> None:

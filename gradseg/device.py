@@ -110,3 +110,23 @@ def to_device(batch: dict, device: torch.device, channels_last: bool = False) ->
                 v = v.contiguous(memory_format=torch.channels_last)
         out[k] = v
     return out
+
+
+def reset_peak_memory(device: torch.device) -> None:
+    """Start counting the peak memory of ``device`` afresh (CUDA; the CPU's peak RSS cannot be
+    reset)."""
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+
+
+def peak_memory(device: torch.device) -> dict:
+    """``peak_memory_mb`` and what it counts: on CUDA the largest memory held by tensors since
+    :func:`reset_peak_memory` (``torch.cuda.max_memory_allocated``); on the CPU the peak
+    resident set size of this process since it started (DataLoader workers not included)."""
+    if device.type == "cuda":
+        mb, what = torch.cuda.max_memory_allocated(device) / 2**20, "cuda max allocated"
+    else:
+        import resource
+
+        mb, what = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "process peak RSS"
+    return {"peak_memory_mb": round(mb, 1), "peak_memory": what}

@@ -1,9 +1,9 @@
 """Training one run of any method, read top to bottom as its phases.
 
 1. set-up: the process (device, DDP), the cache, the settings, the split, the method;
-2. data: the training set and the validation loader;
+2. data: the training set and the validation loader (:mod:`gradseg.data.loader`);
 3. model and resume: the method's network(s), and the state of an interrupted run;
-4. optimizer: one AdamW and schedule per network (:mod:`gradseg.optim`);
+4. optimizer: one optimizer and schedule per network (:mod:`gradseg.optim`);
 5. loop: batches -> the method's loss -> optimizer steps, with checkpoints;
 6. validation: Dice on the validation split, the best checkpoint, ``metrics.jsonl``.
 
@@ -28,11 +28,10 @@ from torch.utils.data import DataLoader
 from gazeprep.contract.cache import CacheLayout
 from gradseg.checkpoint import load_checkpoint, load_state, save_checkpoint
 from gradseg.config import TrainConfig, check_memory, check_resume, resolve
-from gradseg.data.augment import AugmentConfig
-from gradseg.data.cache import CacheDataset, open_cache
-from gradseg.data.sampler import EpochSampler
+from gradseg.data.cache import open_cache
+from gradseg.data.loader import Data
 from gradseg.data.split import make_split
-from gradseg.device import Process, start_process, to_device
+from gradseg.device import Process, peak_memory, reset_peak_memory, start_process
 from gradseg.errors import GradsegError
 from gradseg.methods import Method, method_class
 from gradseg.optim import Optimizers
@@ -40,6 +39,10 @@ from gradseg.outputs import check_run_folder, write_text
 from gradseg.progress import Progress
 
 __all__ = ["TrainConfig", "train"]
+
+#: Steps between two reads of the loss on a GPU (each read waits for the device); on the CPU
+#: the loss is read every step, at no cost.
+LOG_EVERY_GPU = 25
 
 
 def train(cfg: TrainConfig, *, resume: bool = False, stop_after: int | None = None,
@@ -65,8 +68,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, stop_after: int | None = No
     cfg = run.cfg  # completed from the cache
     data = Data(run)
     model = build_model(run)
-    opts = Optimizers(run.method.networks(model), lr=cfg.lr, weight_decay=cfg.weight_decay,
-                      warmup=cfg.warmup, total=cfg.iterations, grad_clip=cfg.grad_clip)
+    opts = make_optimizers(run, model)
     step, best = resume_state(run, model, opts) if resume else (0, -1.0)
     if run.proc.main:
         write_run_files(run, resume, log)
@@ -78,6 +80,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, stop_after: int | None = No
             f"images, steps {step + 1}..{cfg.iterations} -> {run.out}")
     validator = Validator(run, data.val_loader, best, log)
     end = cfg.iterations if stop_after is None else min(cfg.iterations, step + stop_after)
+    reset_peak_memory(run.proc.device)
     t0 = time.time()
     losses, other = loop(run, data, model, opts, validator, step, end,
                          progress and run.proc.main)
@@ -99,6 +102,7 @@ class Run:
     amp: bool
     channels_last: bool
     workers: int
+    log_every: int  # steps between two reads of the loss from the device
 
     @property
     def out(self) -> Path:
@@ -133,35 +137,12 @@ def set_up(cfg: TrainConfig, resume: bool) -> Run:
     workers = cfg.workers if cfg.workers is not None else (
         min(8, (os.cpu_count() or 2) - 1) if cuda else 0)
     return Run(cfg, proc, info, split, kind(config, cues), config, steps_per_epoch,
-               amp=cuda if cfg.amp is None else cfg.amp, channels_last=cuda, workers=workers)
+               amp=cuda if cfg.amp is None else cfg.amp,
+               channels_last=cuda if cfg.channels_last is None else cfg.channels_last,
+               workers=workers, log_every=cfg.log_every or (LOG_EVERY_GPU if cuda else 1))
 
 
-# --- 2. data ---------------------------------------------------------------------------------
-class Data:
-    """The training set (the method's cache fields) and the validation loader (rank 0)."""
-
-    def __init__(self, run: Run):
-        cfg, info = run.cfg, run.info
-        self.run = run
-        aug = AugmentConfig() if cfg.augment else None
-        self.train = CacheDataset(info, info.positions(run.split["train"]), run.method.fields(),
-                                  cfg.size, aug, cfg.in_memory)
-        self.val_loader = None
-        if run.proc.main and run.split["val"]:
-            fields = tuple(dict.fromkeys((cfg.val_target, "maps", "heatmap")))
-            val = CacheDataset(info, info.positions(run.split["val"]), fields, cfg.size, None,
-                               cfg.in_memory)
-            self.val_loader = DataLoader(val, batch_size=max(1, cfg.batch_size),
-                                         num_workers=run.workers)
-
-    def epoch(self, epoch: int, start_batch: int) -> DataLoader:
-        """This rank's batches of ``epoch`` from batch ``start_batch`` on."""
-        run = self.run
-        sampler = EpochSampler(len(self.train), run.cfg.batch_size, run.cfg.seed, epoch,
-                               run.proc.rank, run.proc.world, start_batch)
-        return DataLoader(self.train, batch_size=run.cfg.batch_size, sampler=sampler,
-                          num_workers=run.workers, pin_memory=run.proc.device.type == "cuda",
-                          drop_last=True)
+# --- 2. data: gradseg.data.loader (Data: the training loader and the device step) -------------
 
 
 # --- 3. model and resume ---------------------------------------------------------------------
@@ -172,6 +153,14 @@ def build_model(run: Run) -> nn.Module:
     if run.channels_last:
         model = model.to(memory_format=torch.channels_last)
     return model
+
+
+def make_optimizers(run: Run, model: nn.Module) -> Optimizers:
+    """One optimizer and schedule per network of the method (:mod:`gradseg.optim`)."""
+    cfg = run.cfg
+    return Optimizers(run.method.networks(model), lr=cfg.lr, weight_decay=cfg.weight_decay,
+                      warmup=cfg.warmup, total=cfg.iterations, grad_clip=cfg.grad_clip,
+                      optimizer=cfg.optimizer, lr_min=cfg.lr_min)
 
 
 def resume_state(run: Run, model: nn.Module, opts: Optimizers) -> tuple[int, float]:
@@ -214,53 +203,78 @@ def wrap(run: Run, model: nn.Module) -> dict[str, nn.Module]:
 
 
 # --- 5. loop ---------------------------------------------------------------------------------
+def train_step(run: Run, nets: dict[str, nn.Module], opts: Optimizers, batch: dict,
+               step: int) -> torch.Tensor:
+    """One optimizer step on a prepared batch; returns the loss, detached, on the device.
+
+    ``step``: optimizer steps done before this one. Nothing is read back to the host.
+    """
+    loss, _ = run.method.loss(nets, batch, step=step, rank=run.proc.rank, autocast=run.autocast)
+    opts.step(loss)
+    return loss.detach()
+
+
 def steps(run: Run, data: Data, nets: dict[str, nn.Module], opts: Optimizers, start: int,
           end: int):
-    """Run optimizer steps ``start + 1 .. end``; yields (step, loss) after each."""
-    method, dev = run.method, run.proc.device
-    step = start
-    while step < end:
-        for batch in data.epoch(*divmod(step, run.steps_per_epoch)):
-            ids = [run.info.ids[i] for i in batch["index"].tolist()]
-            b = method.inputs(to_device(batch, dev, run.channels_last), ids, dev)
-            loss, _ = method.loss(nets, b, step=step, rank=run.proc.rank,
-                                  autocast=run.autocast)
-            opts.step(loss)
-            step += 1
-            value = float(loss.detach())
-            if not math.isfinite(value):
-                raise GradsegError(f"loss became {value} at step {step}; lower --lr")
-            yield step, value
-            if step >= end:
-                break
+    """Run optimizer steps ``start + 1 .. end``; yields (step, loss tensor) after each."""
+    dev = run.proc.device
+    for step, host in enumerate(data.loader(start, end), start + 1):
+        ids = [run.info.ids[i] for i in host["index"].tolist()]
+        batch = run.method.inputs(data.prepare(host), ids, dev)
+        yield step, train_step(run, nets, opts, batch, step - 1)
+
+
+def read_losses(pending: list[torch.Tensor], step: int) -> list[float]:
+    """The losses of the steps up to ``step`` as floats: one read from the device.
+
+    Raises GradsegError naming the first step whose loss is not finite.
+    """
+    values = torch.stack(pending).float().cpu().tolist()
+    for k, v in enumerate(values):
+        if not math.isfinite(v):
+            raise GradsegError(f"loss became {v} at step {step - len(values) + 1 + k}; "
+                               "lower --lr")
+    return values
 
 
 def loop(run: Run, data: Data, model: nn.Module, opts: Optimizers, validator: Validator,
          start: int, end: int, progress: bool) -> tuple[list[float], float]:
     """Train from step ``start`` to ``end``, validating and checkpointing on rank 0.
 
+    The losses are read from the device every ``log_every`` steps and at each validation and
+    checkpoint, not every step, so the host never waits for the device in between.
     Returns the loss of every step and the seconds spent validating and checkpointing.
     """
     cfg = run.cfg
     nets = wrap(run, model)
     losses: list[float] = []
+    pending: list[torch.Tensor] = []
     other = 0.0
     bar = Progress("train", end, unit="steps", done=start, enabled=progress)
     model.train()
-    for step, value in steps(run, data, nets, opts, start, end):
-        losses.append(value)
+    for step, loss in steps(run, data, nets, opts, start, end):
+        pending.append(loss)
+        evaluate = step % cfg.eval_every == 0 or step == cfg.iterations
+        checkpoint = step % cfg.checkpoint_every == 0 or step == end
+        if not (evaluate or checkpoint or step % run.log_every == 0):
+            continue
+        values = read_losses(pending, step)
+        losses += values
+        pending = []
         if not run.proc.main:
             continue
         t = time.perf_counter()
-        validator.add(value, step, opts.lr)
-        if step % cfg.eval_every == 0 or step == cfg.iterations:
+        for k, value in enumerate(values):
+            validator.add(value, step - len(values) + 1 + k, opts.lr)
+        if evaluate:
             validator(model, step, opts.lr)
-        if step % cfg.checkpoint_every == 0 or step == end:
+        if checkpoint:
             optimizer, scheduler = opts.state()
             save_checkpoint(run.out / "last.pt", model=model, config=run.config, step=step,
                             optimizer=optimizer, scheduler=scheduler, best_dice=validator.best,
                             val_dice=validator.last)
-        bar.update(step, info={"loss": value, "lr": f"{opts.lr:.2e}", "val Dice": validator.last})
+        bar.update(step, info={"loss": values[-1], "lr": f"{opts.lr:.2e}",
+                               "val Dice": validator.last})
         other += time.perf_counter() - t
     bar.close()
     validator.close()
@@ -337,7 +351,7 @@ def finish(run: Run, model: nn.Module, validator: Validator, losses: list[float]
                "first_loss": losses[0] if losses else None, "seconds": round(seconds, 2),
                "step_seconds": round((seconds - other) / len(losses), 4) if losses else None,
                "world_size": run.proc.world, "device": str(run.proc.device), "out": str(run.out),
-               **run.method.summary()}
+               **peak_memory(run.proc.device), **run.method.summary()}
     if run.proc.main:
         write_text(run.out / "summary.json", json.dumps(summary, indent=2))
     if run.proc.world > 1:

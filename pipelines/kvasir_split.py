@@ -33,3 +33,12 @@ def split_ids(ids: list[str]) -> tuple[list[str], list[str]]:
     """
     parts = split_parts(ids, (len(ids) - N_HELD_OUT, 0, N_HELD_OUT), SEED)
     return parts["train"], parts["test"]
+
+
+if __name__ == "__main__":  # python pipelines/kvasir_split.py CACHE > test_ids.txt
+    import sys
+
+    from gazeprep.contract.cache import read_sample_table
+
+    cache_ids = [str(i) for i in read_sample_table(sys.argv[1])["sample"]]
+    print("\n".join(split_ids(cache_ids)[1]))

@@ -17,7 +17,14 @@ from torch.utils.data import Dataset
 
 from gazeprep.contract.cache import BINARY, UNIT, UNIT_SCALE, CacheLayout, validate
 from gazeprep.contract.errors import InputError
-from gradseg.data.augment import AugmentConfig, apply_affine, identity_params, sample_params
+from gradseg.data.augment import (
+    AugmentConfig,
+    apply_affine,
+    draw_params,
+    identity_params,
+    identity_theta,
+    sample_theta,
+)
 from gradseg.errors import GradsegError
 
 #: How to fix a cache the contract refuses, when its message does not already say it.
@@ -75,6 +82,11 @@ class CacheDataset(Dataset):
         Random flips, resized crop and rotation, identical on every field; None = no augmentation.
     in_memory : bool
         Read the arrays into RAM once instead of streaming from disk.
+    raw : bool
+        The training data path: items are the stored uint8 rows at the cache size, unchanged,
+        plus ``theta``, the sample's transform as a (2, 3) matrix
+        (:func:`gradseg.data.augment.sample_theta`); float conversion, augmentation and
+        resampling happen on the training device (:func:`gradseg.data.augment.transform_batch`).
 
     Notes
     -----
@@ -82,11 +94,12 @@ class CacheDataset(Dataset):
     the seed drives the augmentation so that a sample's augmentation depends only on the
     run seed, the epoch and the index, not on worker count or process (resume-safe).
     Returned dict: ``image`` float32 (3,s,s) in [0, 1], each field float32 (C,s,s),
-    ``index`` (int, position in the cache).
+    ``index`` (int, position in the cache); with ``raw``, uint8 (C,S,S) rows and ``theta``.
     """
 
     def __init__(self, info: CacheLayout, positions: list[int], fields=(), size: int | None = None,
-                 augment: AugmentConfig | None = None, in_memory: bool = False):
+                 augment: AugmentConfig | None = None, in_memory: bool = False,
+                 raw: bool = False):
         self.path = str(info.path)
         self.ids = info.ids
         self.positions = list(positions)
@@ -94,6 +107,7 @@ class CacheDataset(Dataset):
         self.cache_size = info.size
         self.size = size or info.size
         self.augment = augment
+        self.raw = raw
         self.sums = [info.checksums(f) for f in self.fields]
         self._arrays = None
         self._ram: dict[str, np.ndarray] | None = None
@@ -135,6 +149,8 @@ class CacheDataset(Dataset):
                                        checksums=self.sums))
             except CorruptRowError as exc:
                 raise GradsegError(exc.message, file=self.path) from exc
+        if len(parts) == 1:  # a training batch: no copy
+            return dict(zip(self.fields, parts[0], strict=True))
         return {f: np.concatenate([p[k] for p in parts]) for k, f in enumerate(self.fields)}
 
     def __getitems__(self, keys: list) -> list[dict]:
@@ -142,6 +158,8 @@ class CacheDataset(Dataset):
         parsed = [(int(k), None) if isinstance(k, int | np.integer) else (int(k[0]), k[1])
                   for k in keys]
         blocks = self._read([i for i, _ in parsed])
+        if self.raw:
+            return self._raw_items(parsed, blocks)
         # One conversion per field for the whole batch, not one per item.
         tensors = {}
         for f, block in blocks.items():
@@ -152,9 +170,25 @@ class CacheDataset(Dataset):
             if seed is None or self.augment is None:
                 params = identity_params()
             else:
-                params = sample_params(torch.Generator().manual_seed(int(seed)), self.augment)
+                params = draw_params(torch.Generator().manual_seed(int(seed)), self.augment)
             item = apply_affine({f: t[k] for f, t in tensors.items()}, params, self.size,
                                 binary=BINARY)
+            item["index"] = self.positions[i]
+            out.append(item)
+        return out
+
+    def _raw_items(self, parsed: list[tuple[int, int | None]], blocks: dict[str, np.ndarray]
+                   ) -> list[dict]:
+        """uint8 rows and each sample's transform matrix (the raw training path)."""
+        tensors = {f: torch.from_numpy(np.ascontiguousarray(b)) for f, b in blocks.items()}
+        out = []
+        for k, (i, seed) in enumerate(parsed):
+            if seed is None or self.augment is None:
+                theta = identity_theta()
+            else:
+                theta = sample_theta(torch.Generator().manual_seed(int(seed)), self.augment)
+            item = {f: t[k] for f, t in tensors.items()}
+            item["theta"] = theta
             item["index"] = self.positions[i]
             out.append(item)
         return out

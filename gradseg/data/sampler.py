@@ -45,3 +45,44 @@ class EpochSampler(torch.utils.data.Sampler):
 
     def __len__(self) -> int:
         return len(self.items)
+
+
+class RunBatches(torch.utils.data.Sampler):
+    """This rank's batches of steps ``start + 1 .. end`` of a run, across epochs, in one stream.
+
+    Batch s (counted from 0) is batch ``s % steps_per_epoch`` of epoch
+    ``s // steps_per_epoch`` of :class:`EpochSampler`, so a run read through one DataLoader
+    (its workers kept for the whole run) sees the batches an epoch-by-epoch run would, and a
+    run resumed at step ``start`` continues them. Each batch is a list of (index, seed) keys
+    (a ``batch_sampler``).
+
+    Parameters
+    ----------
+    n, batch_size, seed, rank, world : int
+        As for :class:`EpochSampler`.
+    start, end : int
+        Optimizer steps done before, and the last step to run.
+    steps_per_epoch : int
+        ``n // world // batch_size``.
+    """
+
+    def __init__(self, n: int, batch_size: int, seed: int, rank: int, world: int, start: int,
+                 end: int, steps_per_epoch: int):
+        self.n, self.batch_size, self.seed = n, batch_size, seed
+        self.rank, self.world = rank, world
+        self.start, self.end, self.spe = start, max(start, end), steps_per_epoch
+
+    def __iter__(self):
+        step = self.start
+        while step < self.end:
+            epoch, first = divmod(step, self.spe)
+            items = EpochSampler(self.n, self.batch_size, self.seed, epoch, self.rank,
+                                 self.world, first).items
+            for i in range(0, len(items), self.batch_size):
+                yield items[i:i + self.batch_size]
+                step += 1
+                if step >= self.end:
+                    return
+
+    def __len__(self) -> int:
+        return self.end - self.start

@@ -58,6 +58,9 @@ class Method:
         if cfg.fgi:
             raise usage_error("--fgi-*", f"FGI options ({', '.join(sorted(cfg.fgi))}) need "
                               f"--method fgi or gradtrack+fgi, not {cls.name}")
+        if getattr(cfg, "seg_target", "pseudo") != "pseudo" and cls.name != "gradtrack":
+            raise usage_error("--seg-target", f"{cfg.seg_target}: only --method gradtrack "
+                              f"chooses its final head's target, not {cls.name}")
         return None
 
     def fields(self) -> tuple[str, ...]:

@@ -22,7 +22,7 @@ class Full(SingleNetwork):
     def build(self):
         c = self.config
         return UNet(depth=int(c["levels"]), base_channels=int(c["base_channels"]),
-                    attention=False, heads=1)
+                    attention=False, heads=1, norm=c.get("norm", "batch"))
 
     def objective(self, out, batch):
         return total({"seg": self.config["seg_weight"] * seg_loss(out["logits"], batch["mask"])})

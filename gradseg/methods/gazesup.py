@@ -25,7 +25,8 @@ class GazeSup(SingleNetwork):
     def build(self):
         c = self.config
         return UNet(depth=int(c["levels"]), base_channels=int(c["base_channels"]),
-                    attention=False, heads=len(c.get("thresholds", [0.5, 0.3])))
+                    attention=False, heads=len(c.get("thresholds", [0.5, 0.3])),
+                    norm=c.get("norm", "batch"))
 
     def objective(self, out, batch):
         c = self.config

@@ -46,6 +46,9 @@ class FGI(Method):
     def settle(cls, cfg, ids):
         """Load and check the text cues of ``ids``; store every FGI setting in ``cfg.fgi``."""
         cues = None
+        if getattr(cfg, "seg_target", "pseudo") != "pseudo":
+            raise usage_error("--seg-target", f"{cfg.seg_target}: only --method gradtrack "
+                              f"chooses its final head's target, not {cls.name}")
         if cfg.text is not None:
             cues = TextCues(cfg.text, missing=cfg.text_missing)
             cues.check(ids)
