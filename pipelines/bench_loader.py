@@ -66,8 +66,10 @@ def write_label_images(cache: str, ids: list[str], images: dict[str, Path], out:
     import zarr
     from PIL import Image
 
+    from gazeprep.contract.cache import read_sample_table
+
     g = zarr.open_group(cache, mode="r")
-    pos = {str(k): i for i, k in enumerate(g.attrs["ids"])}
+    pos = {str(k): i for i, k in enumerate(read_sample_table(cache, g)["sample"])}
     levels = int(g["maps"].shape[1])
     out.mkdir(parents=True, exist_ok=True)
     for key in ids:

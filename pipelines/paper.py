@@ -318,9 +318,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> dict:
     """Run the recipe; returns what ``paper.json`` holds."""
     args = parse(argv)
-    import zarr
+    from gazeprep.contract.cache import read_sample_table
 
-    cache_ids = [str(i) for i in zarr.open_group(str(args.cache), mode="r").attrs["ids"]]
+    cache_ids = [str(i) for i in read_sample_table(args.cache)["sample"]]
     jobs = plan_jobs(args, cache_ids)
     slots = job_slots(args, jobs)
     share_machine(jobs, slots)

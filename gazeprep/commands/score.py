@@ -48,7 +48,7 @@ def score(
     out = out or cache.with_name(cache.name + ".score.parquet")
     check_replaceable(out, is_score_table, "gazeprep score", overwrite)
     g = load_cache(cache)
-    with Progress("score", len(g.attrs["ids"]), unit="images") as bar:
+    with Progress("score", g["image"].shape[0], unit="images") as bar:
         df = score_cache(g, level_threshold, heatmap_threshold,
                          progress=lambda done, _total: bar.update(done))
     atomic_write(out, lambda tmp: df.write_parquet(tmp, compression="zstd"))

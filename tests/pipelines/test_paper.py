@@ -87,15 +87,17 @@ def test_bench_loader_compares_both_loaders_on_the_same_samples(tmp_path):
     import zarr
     from PIL import Image
 
+    from gazeprep.contract.cache import read_sample_table
     from gradseg.toydata import write_toy_cache
 
     bl = _bench_loader()
     cache = tmp_path / "toy.zarr"
     write_toy_cache(cache, n=12, size=32, levels=3, seed=1)
     g = zarr.open_group(str(cache), mode="r")
+    ids = [str(i) for i in read_sample_table(cache)["sample"]]
     images = tmp_path / "images"
     images.mkdir()
-    for k, key in enumerate(g.attrs["ids"]):  # the cache's images at a larger "native" size
+    for k, key in enumerate(ids):  # the cache's images at a larger "native" size
         Image.fromarray(g["image"][k].transpose(1, 2, 0)).resize((50, 40)).save(
             images / f"{key}.jpg", quality=95)
     result = bl.main([str(cache), "--images", str(images), "--labels", str(tmp_path / "lab"),
@@ -106,7 +108,7 @@ def test_bench_loader_compares_both_loaders_on_the_same_samples(tmp_path):
         assert r["samples"] == 8 and r["samples_s"] > 0 and r["samples_per_cpu_s"] > 0
     assert "| jpeg-per-step |" in (tmp_path / "bl.md").read_text()
     # the comparison loader: full-size files, resized to --size, flipped by the sample's seed
-    ds = bl.JpegPerStep(list(g.attrs["ids"])[:8], bl.find_images(images, g.attrs["ids"][:8]),
+    ds = bl.JpegPerStep(ids[:8], bl.find_images(images, ids[:8]),
                         tmp_path / "lab", 3, 32)
     a, b = ds[(1, 5)], ds[(1, 5)]
     assert a["image"].shape == (3, 32, 32) and a["maps"].shape == (3, 32, 32)
