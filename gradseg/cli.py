@@ -325,6 +325,7 @@ def eval_(
     """Per-image Dice, IoU and HD95 of a checkpoint against ground-truth masks; HD95 in the
     original image's pixels (hd95) and, when the image files give a pixel spacing, in mm
     (hd95_mm). The per-image table's id column is `image`."""
+    from gazeprep.contract.progress import Progress
     from gradseg.checkpoint import load_model
     from gradseg.device import pick_device, use_threads
     from gradseg.evaluate import (
@@ -336,7 +337,6 @@ def eval_(
     )
     from gradseg.outputs import check_replaceable, is_parquet_with
     from gradseg.predict import choose_network
-    from gradseg.progress import Progress
 
     if (cache is None) == (images is None) or (images is None) != (masks is None):
         raise typer.BadParameter("give either --cache or both --images and --masks")
@@ -389,6 +389,7 @@ def predict(
     """Write a 0/255 PNG mask per image at the image's own size, plus an overlay picture."""
     from rich.console import Console
 
+    from gazeprep.contract.progress import Progress
     from gradseg.checkpoint import load_model
     from gradseg.device import pick_device, use_threads
     from gradseg.predict import (
@@ -399,7 +400,6 @@ def predict(
         select_images,
         write_prediction,
     )
-    from gradseg.progress import Progress
 
     id_list = ids_option(ids)
     use_threads()

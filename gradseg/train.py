@@ -26,6 +26,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from gazeprep.contract.cache import CacheLayout
+from gazeprep.contract.progress import Progress
 from gradseg.checkpoint import load_checkpoint, load_state, save_checkpoint
 from gradseg.config import TrainConfig, check_memory, check_resume, resolve
 from gradseg.data.cache import open_cache
@@ -36,7 +37,6 @@ from gradseg.errors import GradsegError
 from gradseg.methods import Method, method_class
 from gradseg.optim import Optimizers
 from gradseg.outputs import check_run_folder, write_text
-from gradseg.progress import Progress
 
 __all__ = ["TrainConfig", "train"]
 
@@ -60,7 +60,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, stop_after: int | None = No
         continued with ``resume``.
     progress : bool
         Report progress on stderr (rank 0 only): a bar on a terminal, else a line every 10 s
-        (:mod:`gradseg.progress`).
+        (:mod:`gazeprep.contract.progress`).
     log : callable
         Receives one-line messages (rank 0 only).
     """

@@ -8,8 +8,11 @@ wide); the same iterations, batch and seed for every method, trained one after t
 Dice/IoU/HD95 from ``gradseg eval`` on the 100 held-out ids only (the trainer never sees them:
 they are passed with ``--test-ids``; model selection uses its own validation split of the 780).
 FGI's methods are scored by their student (what FGI reports; no text cues here, so the teacher
-is image-only); their teacher and ensemble are scored too, for information. ``s/step`` is the
-mean time of one training step (data, forward, backward, update), without validation.
+is image-only); their teacher and ensemble are scored too, for information. FGI's ramp-up
+(4,000 of its 15,000 steps) is scaled to the budget as ``pipelines/paper.py`` does
+(``--fgi-rampup-iters`` 320 at 1,200 iterations; ``--fgi-unscaled`` keeps 4,000, which a
+1,200-step run never reaches). ``s/step`` is the mean time of one training step (data,
+forward, backward, update), without validation.
 
 Run::
 
@@ -35,6 +38,13 @@ METHODS = "gradtrack,gazesup,full,fgi,gradtrack+fgi"
 FGI = ("fgi", "gradtrack+fgi")
 
 
+def fgi_rampup(iterations: int) -> int:
+    """FGI's ramp-up for a run of ``iterations`` steps: its 4,000 of 15,000, scaled."""
+    from paper import FGI_ITERATIONS, FGI_RAMPUP
+
+    return round(FGI_RAMPUP * iterations / FGI_ITERATIONS)
+
+
 def evaluate(checkpoint: Path, cache: str, test_file: Path, model: str = "student") -> dict:
     """``gradseg eval --json`` of ``checkpoint`` on the held-out ids."""
     return json.loads(run(["gradseg", "eval", "--checkpoint", checkpoint, "--cache", cache,
@@ -57,6 +67,8 @@ def train_one(args, method: str, out: Path, test_file: Path) -> dict:
            "--threads", str(args.threads), "--test-ids", str(test_file), "--in-memory",
            "--eval-every", str(max(50, args.iterations // 6)), "--quiet",
            *args.extra.split()]
+    if method in FGI and not args.fgi_unscaled:
+        cmd += ["--fgi-rampup-iters", str(fgi_rampup(args.iterations))]
     run(cmd, label="bench_train")
     train_s = time.time() - t0
     r = evaluate(run_dir / "best.pt", args.cache, test_file)
@@ -100,6 +112,8 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=1, help="torch CPU threads per run")
     ap.add_argument("--methods", default=METHODS)
+    ap.add_argument("--fgi-unscaled", action="store_true",
+                    help="keep FGI's ramp-up at its 4,000 steps whatever --iterations")
     ap.add_argument("--extra", default="", help="extra options for every `gradseg train`")
     args = ap.parse_args()
 

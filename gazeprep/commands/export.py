@@ -28,16 +28,17 @@ def export(
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace entries of the layout's "
                                    "names that gazeprep export did not write."),
 ) -> None:
-    """Write the cache's images (RGB PNG, as stored: S x S) and a 0/1 label PNG per image in
-    the layout nnU-Net v2 or MONAI reads; only the layout's own entries are replaced, all at
+    """Write the cache as an nnU-Net v2 or MONAI training set (images and 0/1 label PNGs).
+
+    Images are RGB PNG as stored (S x S); only the layout's own entries are replaced, all at
     once."""
     import re
 
     from rich.console import Console
-    from rich.progress import Progress
 
     from gazeprep.contract.errors import InputError
     from gazeprep.contract.ids import read_ids_file
+    from gazeprep.contract.progress import Progress
     from gazeprep.errors import GazeprepError
     from gazeprep.export.layouts import export_cache
 
@@ -48,12 +49,10 @@ def export(
     except InputError as exc:
         raise GazeprepError(exc.message, file=exc.file) from exc
     console = Console(stderr=True)
-    with Progress(console=console, transient=True) as prog:
-        task = prog.add_task(f"export {to}", total=None)
+    with Progress(f"export {to}", unit="images") as bar:
         report = export_cache(cache, out, to, labels=labels, ids=wanted, dataset_id=dataset_id,
                               name=name, overwrite=overwrite,
-                              progress=lambda done, total: prog.update(task, completed=done,
-                                                                       total=total))
+                              progress=lambda done, total: bar.update(done, total=total))
     for note in report.notes:
         console.print(f"note: {note}", markup=False, soft_wrap=True)
     if report.without_mask:

@@ -172,7 +172,7 @@ def ingest(
     warm_workers(paths, jobs)  # the workers' start overlaps this process's own imports
     from rich.console import Console
 
-    from gazeprep.commands.progress import Progress
+    from gazeprep.contract.progress import Progress
     from gazeprep.ingest import run_ingest
 
     mapping = {k: v for k, v in (("time", time_col), ("x", x_col), ("y", y_col),

@@ -160,7 +160,7 @@ def render(
     from rich.console import Console
     from rich.table import Table
 
-    from gazeprep.commands.progress import Progress
+    from gazeprep.contract.progress import Progress
     from gazeprep.errors import GazeprepError
     from gazeprep.render.params import RenderParams
     from gazeprep.render.plan import plan_render

@@ -40,7 +40,7 @@ def score(
     from rich.console import Console
     from rich.table import Table
 
-    from gazeprep.commands.progress import Progress
+    from gazeprep.contract.progress import Progress
     from gazeprep.inspect.load import load_cache
     from gazeprep.inspect.score import is_score_table, score_cache, summarise
     from gazeprep.outputs import atomic_write, check_replaceable

@@ -41,8 +41,7 @@ def simulate(
     slices: int = typer.Option(_D.slices, "--slices", min=1, max=1024,
                                help="Slices per volume (--format dicom | nifti)."),
 ) -> None:
-    """Simulate lesion-like images (or MR-like volumes), their masks and an observer's EyeLink
-    recordings.
+    """Simulate lesion-like images (or MR-like volumes), their masks and EyeLink recordings.
 
     The observer searches the image, then scans each target from its centre to its boundary
     (log-normal fixation durations, main-sequence saccades, 1000 Hz samples, blinks).
@@ -50,7 +49,7 @@ def simulate(
     from rich.console import Console
     from rich.table import Table
 
-    from gazeprep.commands.progress import Progress
+    from gazeprep.contract.progress import Progress
     from gazeprep.simulate.config import IMAGE_FORMATS
 
     if image_format not in IMAGE_FORMATS:

@@ -42,11 +42,12 @@ def split(
     slice_base: int = img_opts.SLICE_BASE,
     flip: bool = img_opts.FLIP,
 ) -> None:
-    """Write a seeded split of the image ids: the sorted ids are permuted with the seed, the
-    first test-count are the test set, the next val-count the validation set, the rest train.
-    The same ids and seed give the same files on any machine. Use the files with
-    `gradseg train --test-ids test.txt`, `gradseg eval/predict --ids test.txt` and
-    `gazeprep export --ids train.txt`."""
+    """Write seeded train/val/test id files (train.txt, val.txt, test.txt).
+
+    The sorted ids are permuted with the seed; the first test-count are the test set, the next
+    val-count the validation set, the rest train. The same ids and seed give the same files on
+    any machine. Use the files with `gradseg train --test-ids test.txt`, `gradseg eval/predict
+    --ids test.txt` and `gazeprep export --ids train.txt`."""
     from rich.console import Console
 
     from gazeprep.contract.images import ImageOptions

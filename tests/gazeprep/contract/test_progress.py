@@ -1,6 +1,6 @@
-"""The progress helpers of both packages (one each: they share nothing but the contract).
+"""The progress lines of both packages (:mod:`gazeprep.contract.progress`).
 
-Both must behave alike: plain lines at the start, every ``every`` seconds and at the end when
+Plain lines at the start, every ``every`` seconds and at the end when
 the stream is not a terminal, with done/total, rate, ETA and the command's numbers.
 """
 
@@ -11,7 +11,7 @@ import io
 
 import pytest
 
-MODULES = ["gazeprep.commands.progress", "gradseg.progress"]
+MODULES = ["gazeprep.contract.progress"]
 
 
 class Clock:
@@ -92,17 +92,6 @@ def test_a_terminal_gets_the_bar_not_lines(mod) -> None:
         bar.advance(2, info={"loss": 0.5})
     assert bar.bar is not None
     assert "render: 0/2" not in out.getvalue()
-
-
-def test_both_modules_have_the_same_interface() -> None:
-    import inspect
-
-    a, b = (importlib.import_module(m) for m in MODULES)
-    for name in ("Progress", "interactive", "duration"):
-        assert inspect.signature(getattr(a, name)) == inspect.signature(getattr(b, name))
-    for name in ("update", "advance", "close", "text", "rate"):
-        assert (inspect.signature(getattr(a.Progress, name))
-                == inspect.signature(getattr(b.Progress, name)))
 
 
 @pytest.mark.parametrize(("seconds", "text"), [(0.4, "0s"), (45, "45s"), (192, "3m12s"),

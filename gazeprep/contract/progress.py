@@ -9,8 +9,8 @@ start, then every ``every`` seconds, and at the end::
     render: 880/880 images (100%), 30.9 images/s, 28s elapsed
 
 The command's own numbers follow (``info``: step, loss, lr, validation Dice...).
-gradseg has a module with the same interface (:mod:`gradseg.progress`): the two packages share
-nothing but the cache contract.
+It lives in the contract because both packages print the same lines: gazeprep's commands and
+gradseg's train, eval and predict.
 
 Example
 -------
