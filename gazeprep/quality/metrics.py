@@ -137,19 +137,19 @@ def session_quality(session: str, labels: Sequence[str | None], start: np.ndarra
     rates = np.broadcast_to(np.asarray(rate_hz, np.float64), (k,))
     t = np.asarray(t, np.float64)
     sample_trial = np.asarray(sample_trial, np.int64)
-    order = np.argsort(sample_trial, kind="stable")
-    bounds = np.searchsorted(sample_trial[order], np.arange(k + 1), side="left")
     thr = thresholds or Thresholds()
+    present, measured = _trial_times(t, sample_trial, k)
+    valid = {eye: _trial_valid(t, x, y, sample_trial, k, EYES.index(eye) if eye in EYES else 0)
+             for eye in eyes}
+    recorded = recorded_ms(start, end, None if blocks is None else Intervals(*blocks))
+    blinked = {eye: blink_stats(start, end, rates, _eye_blinks(blinks, eye)) for eye in eyes}
     rows = []
     for i in range(k):
-        idx = order[bounds[i]:bounds[i + 1]]
-        recorded = _recorded_ms(start[i], end[i], blocks)
-        measured = measured_rate(t[idx])
+        rate_i = None if math.isnan(measured[i]) else float(measured[i])
         for eye in eyes:
-            e = EYES.index(eye) if eye in EYES else 0
-            q = _eye_quality(session, labels[i], eye, start[i], end[i], recorded, rates[i],
-                             measured, t[idx], x[e, idx], y[e, idx])
-            _add_blinks(q, blinks, rates[i])
+            q = _eye_quality(session, labels[i], eye, start[i], end[i], recorded[i], rates[i],
+                             rate_i, int(present[i]), int(valid[eye][i]))
+            q.blinks, q.blink_ms = int(blinked[eye][0][i]), float(blinked[eye][1][i])
             _add_validation(q, validations)
             counts = dict((fixations or {}).get((labels[i], eye), {}))
             q.fixations_kept = int(counts.pop("kept", 0))
@@ -227,32 +227,107 @@ def measured_rate(t: np.ndarray) -> float | None:
     return float(1000.0 / np.median(steps)) if steps.size else None
 
 
-def _recorded_ms(start: float, end: float, blocks) -> float:
-    """Time of ``[start, end)`` covered by recording blocks (all of it without blocks)."""
-    if not (math.isfinite(start) and math.isfinite(end)):
-        return math.nan
+def _trial_times(t: np.ndarray, sample_trial: np.ndarray, k: int
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """Per trial: the finite sample times (int (k,)) and :func:`measured_rate` (float (k,),
+    NaN where None), for all trials at once (a recording may hold thousands)."""
+    ok = np.isfinite(t) & (sample_trial >= 0) & (sample_trial < k)
+    trial, times = sample_trial[ok], t[ok]
+    present = np.bincount(trial, minlength=k)[:k]
+    o = np.lexsort((times, trial))
+    trial, times = trial[o], times[o]
+    steps = np.diff(times)
+    keep = (trial[1:] == trial[:-1]) & (steps > 0)
+    group, steps = trial[1:][keep], steps[keep]
+    o = np.lexsort((steps, group))
+    group, steps = group[o], steps[o]
+    bounds = np.searchsorted(group, np.arange(k + 1), side="left")
+    n = np.diff(bounds)
+    rate = np.full(k, np.nan)
+    has = n > 0
+    lo = bounds[:-1][has] + (n[has] - 1) // 2  # the middle one or two, as np.median takes them
+    hi = bounds[:-1][has] + n[has] // 2
+    rate[has] = 1000.0 / ((steps[lo] + steps[hi]) / 2.0)
+    return present, rate
+
+
+def _trial_valid(t: np.ndarray, x: np.ndarray, y: np.ndarray, sample_trial: np.ndarray, k: int,
+                 e: int) -> np.ndarray:
+    """Per trial, the samples of eye row ``e`` with a finite time and position (int (k,))."""
+    ok = (np.isfinite(t) & np.isfinite(x[e]) & np.isfinite(y[e]) & (sample_trial >= 0)
+          & (sample_trial < k))
+    return np.bincount(sample_trial[ok], minlength=k)[:k]
+
+
+class Intervals:
+    """Intervals ``[start, end)`` sorted by start (NaN end: open), for overlap queries of a
+    window in O(log n + overlapping): a long recording has thousands of trials and blinks."""
+
+    def __init__(self, start: np.ndarray, end: np.ndarray) -> None:
+        start, end = np.asarray(start, np.float64), np.asarray(end, np.float64)
+        order = np.argsort(start, kind="stable")
+        self.start, self.end = start[order], end[order]
+        # the largest end so far (NaN: open, as +inf): intervals before the first whose running
+        # end passes a window's start all end before it
+        self._reach = np.maximum.accumulate(np.where(np.isnan(self.end), np.inf, self.end)) \
+            if self.end.size else self.end
+
+    def pairs(self, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(window, interval) index pairs that may overlap, windows ``[lo, hi)``: every pair
+        that does, and few others."""
+        a = np.searchsorted(self._reach, lo, side="right")
+        b = np.maximum(np.searchsorted(self.start, hi, side="left"), a)
+        n = b - a
+        window = np.repeat(np.arange(lo.size), n)
+        first = np.repeat(a - (np.cumsum(n) - n), n)
+        return window, first + np.arange(window.size)
+
+
+def recorded_ms(start: np.ndarray, end: np.ndarray, blocks: Intervals | None) -> np.ndarray:
+    """Per trial, the time of ``[start, end)`` covered by recording blocks (ms, float (k,)):
+    all of it without blocks; a block without END records to the trial's end; NaN for a
+    window with a non-finite bound."""
+    finite = np.isfinite(start) & np.isfinite(end)
     if blocks is None:
-        return max(end - start, 0.0)
-    b0, b1 = (np.asarray(b, np.float64) for b in blocks)
-    b1 = np.where(np.isnan(b1), end, b1)  # a block without END records to the trial's end
+        return np.where(finite, np.maximum(end - start, 0.0), np.nan)
+    w, j = blocks.pairs(start, end)
+    b1 = np.where(np.isnan(blocks.end[j]), end[w], blocks.end[j])
     with np.errstate(invalid="ignore"):
-        cover = np.minimum(b1, end) - np.maximum(b0, start)
-    return float(np.nansum(np.clip(cover, 0.0, None)))
+        cover = np.minimum(b1, end[w]) - np.maximum(blocks.start[j], start[w])
+        cover = np.where(cover > 0, cover, 0.0)  # NaN (an unknown block start) counts nothing
+    total = np.bincount(w, weights=cover, minlength=start.size)
+    return np.where(finite, total, np.nan)
 
 
-def _eye_quality(session, label, eye, start, end, recorded, rate, measured, t, x, y):
+def blink_stats(start: np.ndarray, end: np.ndarray, rate: np.ndarray,
+                blinks: Intervals | None) -> tuple[np.ndarray, np.ndarray]:
+    """Per trial, the blinks of one eye overlapping ``[start, end)`` (an open end: to the end
+    of the recording) and their time inside it; a blink lasts end - start + one sample at
+    ``rate`` (Hz). Returns (count int (k,), ms float (k,)); 0 where the start is unknown."""
+    k = start.size
+    if blinks is None:
+        return np.zeros(k, np.int64), np.zeros(k)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        dt = np.where(np.isfinite(rate) & (rate > 0), 1000.0 / rate, 0.0)
+    hi = np.where(np.isfinite(end), end, np.inf)
+    w, j = blinks.pairs(np.where(np.isfinite(start), start - dt, np.inf), hi)
+    with np.errstate(invalid="ignore"):
+        cover = np.minimum(blinks.end[j] + dt[w], hi[w]) - np.maximum(blinks.start[j], start[w])
+        mine = cover > 0
+    return (np.bincount(w[mine], minlength=k).astype(np.int64),
+            np.bincount(w[mine], weights=cover[mine], minlength=k))
+
+
+def _eye_quality(session, label, eye, start, end, recorded, rate, measured, present, valid):
     """Sample counts, loss and rates of one eye in one trial."""
     rate_ok = math.isfinite(rate) and rate > 0
     used = rate if rate_ok else measured
-    ok = np.isfinite(t)
-    present = int(ok.sum())
-    valid = int((ok & np.isfinite(x) & np.isfinite(y)).sum())
     expected = None
     if used and math.isfinite(recorded):
         expected = int(round(recorded * used / 1000.0))
     loss = None
     if expected:
-        loss = float(np.clip(100.0 * (expected - valid) / expected, 0.0, 100.0))
+        loss = min(max(100.0 * (expected - valid) / expected, 0.0), 100.0)
     missing = 100.0 * (present - valid) / present if present else None
     return TrialQuality(session=session, trial=label, eye=eye, start_ms=float(start),
                         end_ms=float(end), recorded_ms=float(recorded),
@@ -262,19 +337,13 @@ def _eye_quality(session, label, eye, start, end, recorded, rate, measured, t, x
                         blink_ms=0.0)
 
 
-def _add_blinks(q: TrialQuality, blinks: Blinks | None, rate: float) -> None:
-    """Blinks of the eye overlapping the trial; a blink lasts end - start + one sample."""
-    if blinks is None or not len(blinks.start) or not math.isfinite(q.start_ms):
-        return
-    dt = 1000.0 / rate if math.isfinite(rate) and rate > 0 else 0.0
-    b0 = np.asarray(blinks.start, np.float64)
-    b1 = np.asarray(blinks.end, np.float64) + dt
-    hi = q.end_ms if math.isfinite(q.end_ms) else math.inf
-    with np.errstate(invalid="ignore"):
-        cover = np.minimum(b1, hi) - np.maximum(b0, q.start_ms)
-        mine = (np.asarray(blinks.eye) == q.eye) & (cover > 0)
-    q.blinks = int(mine.sum())
-    q.blink_ms = float(cover[mine].sum())
+def _eye_blinks(blinks: Blinks | None, eye: str) -> Intervals | None:
+    """The blinks of one eye, or None if it has none."""
+    if blinks is None or not len(blinks.start):
+        return None
+    mine = np.asarray(blinks.eye) == eye
+    return Intervals(np.asarray(blinks.start, np.float64)[mine],
+                     np.asarray(blinks.end, np.float64)[mine]) if mine.any() else None
 
 
 def _add_validation(q: TrialQuality, validations: Validations | None) -> None:

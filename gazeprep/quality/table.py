@@ -44,19 +44,36 @@ def quality_frame(rows: Sequence[TrialQuality]):
     import polars as pl
 
     schema = quality_schema()
-    data: dict[str, list] = {k: [] for k in schema}
+    data: dict[str, list] = {k: [] for k in schema if k != "fixations_dropped"}
     for q in rows:
-        for k in schema:
-            if k == "flagged":
-                v: Any = bool(q.flag_reasons)
-            elif k == "fixations_dropped":
-                v = [{"reason": r, "count": n} for r, n in q.fixations_dropped.items()]
-            else:
-                v = getattr(q, k)
+        for k in data:
+            v: Any = bool(q.flag_reasons) if k == "flagged" else getattr(q, k)
             if isinstance(v, float) and not math.isfinite(v):
                 v = None
             data[k].append(v)
-    return pl.DataFrame(data, schema=schema)
+    frame = pl.DataFrame(data, schema={k: schema[k] for k in data})
+    dropped = _dropped_column(rows, schema["fixations_dropped"])
+    return frame.with_columns(dropped).select(list(schema))
+
+
+def _dropped_column(rows: Sequence[TrialQuality], dtype):
+    """``fixations_dropped`` (a list of (reason, count) per row), built from one flat table:
+    polars builds thousands of small struct lists from Python objects slowly."""
+    import polars as pl
+
+    row, reason, count = [], [], []
+    for i, q in enumerate(rows):
+        for r, n in q.fixations_dropped.items():
+            row.append(i)
+            reason.append(r)
+            count.append(n)
+    flat = pl.DataFrame({"row": row, "reason": reason, "count": count},
+                        schema={"row": pl.UInt32, "reason": pl.String, "count": pl.Int32})
+    lists = flat.group_by("row", maintain_order=True).agg(
+        pl.struct("reason", "count").alias("fixations_dropped"))
+    every = pl.DataFrame({"row": pl.arange(0, len(rows), eager=True, dtype=pl.UInt32)})
+    joined = every.join(lists, on="row", how="left", maintain_order="left")
+    return joined["fixations_dropped"].fill_null(pl.lit([], dtype=dtype)).cast(dtype)
 
 
 def session_summary(frame) -> list[dict[str, Any]]:

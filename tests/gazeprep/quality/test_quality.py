@@ -379,3 +379,72 @@ def test_flag_reasons_on_a_bare_row():
     assert flag_reasons(q) == ["rate"]
     assert flag_reasons(q, Thresholds(rate_deviation_pct=20.0)) == []
     assert session_summary(quality_frame([])) == []
+
+
+def _blink_ms_reference(start, end, b0, b1, eyes, eye, dt):
+    """Every blink against the window, one at a time (the plain definition)."""
+    hi = end if np.isfinite(end) else np.inf
+    n, total = 0, 0.0
+    for s, e, k in zip(b0, b1, eyes, strict=True):
+        cover = min(e + dt, hi) - max(s, start)
+        if k == eye and cover > 0:  # NaN compares False: a blink with a NaN time never counts
+            n, total = n + 1, total + cover
+    return n, total
+
+
+def _recorded_reference(start, end, b0, b1):
+    total = 0.0
+    for s, e in zip(b0, b1, strict=True):
+        e = end if np.isnan(e) else e
+        cover = min(e, end) - max(s, start)
+        total += cover if cover > 0 else 0.0
+    return total
+
+
+def test_overlap_queries_equal_the_plain_definition_on_hostile_intervals():
+    from gazeprep.quality.metrics import Intervals, _eye_blinks, blink_stats, recorded_ms
+
+    rng = np.random.default_rng(7)
+    for _ in range(200):
+        m, k = int(rng.integers(0, 12)), int(rng.integers(1, 8))
+        b0 = np.round(rng.uniform(0, 100, m))
+        b1 = b0 + np.round(rng.uniform(-5, 40, m))  # overlapping, unsorted, some ending early
+        for arr in (b0, b1):
+            arr[rng.random(m) < 0.15] = np.nan  # unknown times, open blocks
+        eyes = rng.choice(["L", "R"], m)
+        start = np.round(rng.uniform(-10, 100, k))
+        end = start + np.round(rng.uniform(0, 60, k))
+        start[rng.random(k) < 0.1] = np.nan
+        end[rng.random(k) < 0.1] = np.inf
+        rate = rng.choice([500.0, 0.0, np.nan], k)
+        got = recorded_ms(start, end, Intervals(b0, b1))
+        for i in range(k):
+            if np.isfinite(start[i]) and np.isfinite(end[i]):
+                assert got[i] == pytest.approx(_recorded_reference(start[i], end[i], b0, b1))
+            else:
+                assert np.isnan(got[i])
+        blinks = Blinks(start=b0, end=b1, eye=eyes)
+        for eye in ("L", "R"):
+            n, ms = blink_stats(start, end, rate, _eye_blinks(blinks, eye))
+            for i in range(k):
+                dt = 1000.0 / rate[i] if np.isfinite(rate[i]) and rate[i] > 0 else 0.0
+                want = ((0, 0.0) if not np.isfinite(start[i]) else
+                        _blink_ms_reference(start[i], end[i], b0, b1, eyes, eye, dt))
+                assert (n[i], ms[i]) == (want[0], pytest.approx(want[1])), (i, eye)
+
+
+def test_per_trial_times_equal_measured_rate_trial_by_trial():
+    from gazeprep.quality.metrics import _trial_times
+
+    rng = np.random.default_rng(3)
+    for _ in range(200):
+        n, k = int(rng.integers(0, 60)), int(rng.integers(1, 6))
+        t = np.round(rng.uniform(0, 50, n)) / rng.choice([1.0, 2.0, 4.0])  # repeats, any order
+        t[rng.random(n) < 0.1] = rng.choice([np.nan, np.inf, -np.inf])
+        trial = rng.integers(-1, k, n)
+        present, rate = _trial_times(t, trial, k)
+        for i in range(k):
+            mine = t[trial == i]
+            assert present[i] == np.isfinite(mine).sum()
+            want = measured_rate(mine)
+            assert (np.isnan(rate[i]) if want is None else rate[i] == want), (i, mine)
