@@ -155,6 +155,7 @@ def _place(log: AscLog, cand, eyes: set[str], opts: IngestOptions, res: FileResu
     candidate is also counted per (trial, eye) for gaze quality."""
     rows = []
     cache: dict[int, Placement] = {}
+    labels: dict[int, str | None] = {}  # the trial label of each parser state
     stem = Path(log.path).stem
     counts = res.quality_input.fixations if res.quality_input is not None else Counter()
     cand = {k: v.tolist() for k, v in cand.items()}  # Python scalars: fast per-item access
@@ -164,7 +165,9 @@ def _place(log: AscLog, cand, eyes: set[str], opts: IngestOptions, res: FileResu
         st = int(cand["state"][i])
         if eye not in eyes:
             res.drop("other_eye", ln, f"eye {eye}")
-            counts[(_label(log, st), eye, "other_eye")] += 1
+            if st not in labels:
+                labels[st] = _label(log, st)
+            counts[(labels[st], eye, "other_eye")] += 1
             continue
         if st not in cache:
             cache[st] = where = _image_for(log, st, opts, stem)
