@@ -10,7 +10,6 @@ import sys
 import traceback
 
 import typer
-from typer.core import TyperCommand, TyperGroup
 
 from gazeprep.commands.export import export
 from gazeprep.commands.ingest import ingest
@@ -20,48 +19,7 @@ from gazeprep.commands.score import score
 from gazeprep.commands.show import show
 from gazeprep.commands.simulate import simulate
 from gazeprep.commands.split import split
-
-VERBOSE_HELP = "Show the full traceback on errors."
-
-
-def _plain_flags(params: list) -> list:
-    """On/off flags get no type in ``--help`` (typer would print ``<bool>``)."""
-    for p in params:
-        if getattr(p, "is_flag", False) and p.metavar is None:
-            p.metavar = ""
-    return params
-
-
-def _verbose_option():
-    """A ``--verbose`` flag whose value the command function does not receive."""
-    probe = typer.Typer()
-
-    @probe.command()
-    def _probe(verbose: bool = typer.Option(False, "--verbose", help=VERBOSE_HELP)) -> None:
-        """Only to build the option."""
-
-    (option,) = [p for p in typer.main.get_command(probe).params if p.name == "verbose"]
-    option.expose_value = False
-    return option
-
-
-class Command(TyperCommand):
-    """A gazeprep sub-command: ``--verbose`` listed in its help (:func:`main` reads it)."""
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.params.append(_verbose_option())
-
-    def get_params(self, ctx):
-        return _plain_flags(super().get_params(ctx))
-
-
-class Group(TyperGroup):
-    """The ``gazeprep`` group: flags shown without a type."""
-
-    def get_params(self, ctx):
-        return _plain_flags(super().get_params(ctx))
-
+from gazeprep.contract.command import VERBOSE_HELP, Command, Group
 
 app = typer.Typer(
     name="gazeprep",
