@@ -43,7 +43,6 @@ at each step.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import shutil
@@ -52,6 +51,15 @@ from pathlib import Path
 
 from gazeprep.contract.cache import COMMITTED as MARKER
 from gazeprep.contract.cache import STAGING
+from gazeprep.contract.files import (  # noqa: F401 - re-exported for gazeprep's writers
+    atomic_write,
+    atomic_write_bytes,
+    check_replaceable,
+    fsync_dir,
+    fsync_file,
+    fsync_path,
+    sha256_file,
+)
 from gazeprep.errors import GazeprepError
 
 # STAGING (the hidden staging folder inside an output folder) and MARKER (the commit marker
@@ -65,102 +73,6 @@ Owned = Callable[[str], bool]
 
 def _fault(step: str) -> None:
     """Called at every step of a replacement; tests replace it to interrupt a run there."""
-
-
-def fsync_path(path: Path) -> None:
-    """Flush a file, or every file and folder of a tree, to disk."""
-    if path.is_dir():
-        for root, dirs, files in os.walk(path):
-            for name in files:
-                _fsync_file(Path(root) / name)
-            for name in dirs:
-                _fsync_dir(Path(root) / name)
-        _fsync_dir(path)
-    else:
-        _fsync_file(path)
-
-
-def _fsync_file(path: Path) -> None:
-    with open(path, "rb") as f:
-        os.fsync(f.fileno())
-
-
-def _fsync_dir(path: Path) -> None:
-    """Make renames inside ``path`` durable (not possible on every platform: then a no-op)."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def sha256_file(path: Path) -> str:
-    """Hex sha256 of a file's content, read in 1 MiB blocks."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` whole or not at all (temporary file, fsync, rename)."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
-    _fsync_dir(path.parent)
-
-
-def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
-    """Call ``write(tmp)`` on a temporary file beside ``path``, flush it, rename it to ``path``.
-
-    The temporary name keeps the suffix, for writers that choose a format from it.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}{path.suffix}")
-    try:
-        write(tmp)
-        _fsync_file(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
-    _fsync_dir(path.parent)
-
-
-def check_replaceable(path: Path, is_ours: Callable[[Path], bool], writer: str,
-                      overwrite: bool = False) -> None:
-    """Refuse to replace ``path`` unless it is missing, written by ``writer``, or ``overwrite``.
-
-    Raises
-    ------
-    GazeprepError
-        ``path`` is a folder, or a file ``writer`` did not write (without ``overwrite``).
-    """
-    path = Path(path)
-    if path.is_dir():
-        raise GazeprepError(f"is a folder; expected a file name for the {writer} output",
-                            file=path)
-    if os.path.lexists(path) and not overwrite and not is_ours(path):
-        raise GazeprepError(f"exists and was not written by {writer}; refusing to replace it "
-                            "(pass --overwrite to replace it, or choose another --out)",
-                            file=path)
 
 
 def _lock(path: Path, blocking: bool = True):
@@ -264,10 +176,10 @@ def _swap(out: Path, staging: Path, plan: dict) -> None:
             parents.add((out / name).parent)
             _fault(f"dropped {name}")
     for p in sorted(parents):
-        _fsync_dir(p)
+        fsync_dir(p)
     if record in plan["put"]:
         _put(out, staging, record, set())
-        _fsync_dir((out / record).parent)
+        fsync_dir((out / record).parent)
 
 
 def _put(out: Path, staging: Path, name: str, parents: set[Path]) -> None:
@@ -328,9 +240,9 @@ class Staging:
         plan = {"put": self.put, "drop": self.drop, "record": record}
         tmp = self.path / f"{MARKER}.tmp"
         tmp.write_text(json.dumps(plan))
-        _fsync_file(tmp)
+        fsync_file(tmp)
         os.replace(tmp, self.path / MARKER)
-        _fsync_dir(self.path)
+        fsync_dir(self.path)
         self.committed = True
         _fault("committed")
         _swap(self.out, self.path, plan)
