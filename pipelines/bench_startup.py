@@ -18,8 +18,10 @@ from _whole import load_average, measure
 
 COMMANDS = [
     ["gazeprep"], ["gazeprep", "ingest"], ["gazeprep", "render"], ["gazeprep", "score"],
-    ["gazeprep", "show"], ["gazeprep", "simulate"],
+    ["gazeprep", "show"], ["gazeprep", "simulate"], ["gazeprep", "qc"], ["gazeprep", "split"],
+    ["gazeprep", "export"],
     ["gradseg"], ["gradseg", "train"], ["gradseg", "eval"], ["gradseg", "predict"],
+    ["gradseg", "bench"],
 ]
 
 
