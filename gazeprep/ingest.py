@@ -59,17 +59,20 @@ def ingest_file(path: str | Path, opts: IngestOptions) -> FileResult:
 
 
 def add_quality(res: FileResult, opts: IngestOptions) -> None:
-    """Replace the reader's ``quality_input`` by the file's quality rows (``res.quality``).
+    """Replace the reader's ``quality_input`` by the file's rows of ``quality.parquet``
+    (``res.quality``, a frame: far smaller than the rows as objects, which matters when
+    thousands of files are read).
 
     Files without samples (fixation reports) have no rows. Validation messages of an unknown
     form are anomalies (``unknown_validation``), the first 20 listed.
     """
-    from gazeprep.quality import Thresholds, file_quality
+    from gazeprep.quality import Thresholds, file_quality, quality_frame
 
     facts, res.quality_input = res.quality_input, None
     if facts is None:
         return
-    res.quality, unknown = file_quality(facts, Thresholds.of(opts))
+    rows, unknown = file_quality(facts, Thresholds.of(opts))
+    res.quality = quality_frame(rows)
     for line, text in unknown[:20]:
         res.anomaly("unknown_validation", line, text[:80])
     if unknown:
@@ -209,9 +212,12 @@ def make_report(results: list[FileResult], opts: IngestOptions, n_fix: int, n_tr
 
 def quality_table(results: list[FileResult]):
     """``quality.parquet``: the quality rows of every file, in input order."""
+    import polars as pl
+
     from gazeprep.quality import quality_frame
 
-    return quality_frame([q for r in results for q in r.quality])
+    frames = [r.quality for r in results if r.quality is not None]
+    return pl.concat(frames) if frames else quality_frame([])
 
 
 def quality_report(frame, opts: IngestOptions) -> dict:

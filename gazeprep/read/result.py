@@ -82,7 +82,8 @@ class FileResult:
         Gaze samples read (0 for fixation reports).
     quality_input : RecordingFacts or None
         What gaze quality is computed from (readers of samples; see
-        :mod:`gazeprep.read.recorded`); ingest replaces it by ``quality``, the rows.
+        :mod:`gazeprep.read.recorded`); ingest replaces it by ``quality``, the file's rows of
+        ``quality.parquet`` (a polars DataFrame; None for files without samples).
     """
 
     path: str
@@ -97,7 +98,7 @@ class FileResult:
     notes: dict = field(default_factory=dict)
     images: dict[str, dict] = field(default_factory=dict)
     quality_input: Any = None
-    quality: list = field(default_factory=list)
+    quality: Any = None
 
     def drop(self, reason: str, line: int | None, detail: str | None = None) -> None:
         """Count one dropped candidate and list it (up to :data:`MAX_DROPS_LISTED` per reason)."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from types import SimpleNamespace
 
 import numpy as np
 import polars as pl
@@ -28,6 +29,17 @@ GOOD_R = ("!CAL VALIDATION HV9 LR RIGHT GOOD ERROR 0.30 avg. 0.60 max  OFFSET 0.
 GOOD_L = ("!CAL VALIDATION HV9 LR LEFT  GOOD ERROR 0.40 avg. 0.70 max  OFFSET 0.10 deg. "
           "2.0,1.0 pix.")
 
+
+
+def _rows(res) -> list[SimpleNamespace]:
+    """A file's quality rows (ingest keeps them as a frame) as objects, drops as a dict."""
+    if res.quality is None:
+        return []
+    out = []
+    for d in res.quality.to_dicts():
+        d["fixations_dropped"] = {x["reason"]: x["count"] for x in d["fixations_dropped"]}
+        out.append(SimpleNamespace(**d))
+    return out
 
 def sample_line(t: int, left: tuple | None, right: tuple | None) -> str:
     def eye(p):
@@ -84,7 +96,7 @@ def two_trials(tmp_path):
 
 
 def rows_of(res) -> dict:
-    return {(q.trial, q.eye): q for q in res.quality}
+    return {(q.trial, q.eye): q for q in _rows(res)}
 
 
 def test_asc_rows_loss_blinks_validation_and_fixation_counts(two_trials):
@@ -122,7 +134,7 @@ def test_trial_without_trial_result_ends_at_its_block(tmp_path):
     path = tmp_path / "r.asc"
     path.write_text(binocular_asc([dict(start=2000, n=400, result=False,
                                         lost_r=set(range(100)))]))
-    (l1, r1) = ingest_file(path, IngestOptions()).quality
+    (l1, r1) = _rows(ingest_file(path, IngestOptions()))
     assert (l1.start_ms, l1.end_ms, l1.samples_expected) == (2000.0, 2400.0, 400)
     assert r1.loss_pct == pytest.approx(25.0) and r1.flag_reasons == ["loss"]
 
@@ -148,7 +160,7 @@ def test_unknown_validation_form_is_an_anomaly(tmp_path):
     res = ingest_file(path, IngestOptions(detector="ivt"))
     assert [a["kind"] for a in res.anomalies] == ["unknown_validation"]
     assert res.anomalies[0]["line"] == 3
-    assert all(q.validation_result is None for q in res.quality)
+    assert all(q.validation_result is None for q in _rows(res))
 
 
 def test_events_only_asc_reports_no_loss(tmp_path):
@@ -169,7 +181,7 @@ def test_real_binocular_asc_through_ingest(shared_data):
     path = shared_data("eyelink", "eyelink_binocular_example.asc")
     text = path.read_text(encoding="latin-1").splitlines()
     res = ingest_file(path, IngestOptions())
-    left, right = res.quality
+    left, right = _rows(res)
     trial_t = float(next(re.match(r"MSG\s+(\d+)", ln)[1] for ln in text if "TRIALID" in ln))
     end_t = float(next(ln.split()[1] for ln in text if ln.startswith("END")))
     samples = [ln.split("\t") for ln in text if ln[:1].isdigit()
@@ -182,17 +194,17 @@ def test_real_binocular_asc_through_ingest(shared_data):
         float(re.search(r"ERROR ([\d.]+) avg", v)[1]) for v in vals[-2:])
     blinks = {e: sum(1 for ln in text if ln.startswith(f"EBLINK {e}")) for e in "LR"}
     assert (left.blinks, right.blinks) == (blinks["L"], blinks["R"])
-    kept = sum(q.fixations_kept for q in res.quality)
+    kept = sum(q.fixations_kept for q in _rows(res))
     assert kept == res.rows_kept
-    assert sum(sum(q.fixations_dropped.values()) for q in res.quality) == res.rows_dropped
+    assert sum(sum(q.fixations_dropped.values()) for q in _rows(res)) == res.rows_dropped
 
 
 def test_hostile_real_asc_gives_rows_not_errors(shared_data):
     """Nested TRIALIDs, MSG times out of order, a saccade without end: rows, no exception."""
     path = shared_data("eyelink", "eyelink_monocular_2khz_example.asc")
     res = ingest_file(path, IngestOptions(lenient=True))
-    assert len(res.quality) == len(re.findall(r"TRIALID", path.read_text("latin-1")))
-    for q in res.quality:
+    assert len(_rows(res)) == len(re.findall(r"TRIALID", path.read_text("latin-1")))
+    for q in _rows(res):
         assert q.loss_pct is None or 0.0 <= q.loss_pct <= 100.0
         assert q.end_ms >= q.start_ms
 
@@ -207,7 +219,7 @@ def test_sample_csv_rows_one_window_per_image_run(tmp_path):
     path = tmp_path / "s.csv"
     path.write_text("\n".join(lines) + "\n")
     res = ingest_file(path, IngestOptions(units="px", image_rect=(0, 0, 800, 600)))
-    a, b = res.quality
+    a, b = _rows(res)
     assert (a.trial, a.eye, b.trial) == ("1", "", "2")
     assert (a.start_ms, a.end_ms, b.start_ms, b.end_ms) == (0.0, 1200.0, 1200.0, 2400.0)
     assert a.rate_hz is None and a.measured_rate_hz == 250.0
@@ -217,7 +229,7 @@ def test_sample_csv_rows_one_window_per_image_run(tmp_path):
     assert a.fixations_kept + b.fixations_kept == res.rows_kept
     with_rate = ingest_file(path, IngestOptions(units="px", image_rect=(0, 0, 800, 600),
                                                 sample_rate=250.0))
-    assert with_rate.quality[0].rate_hz == 250.0
+    assert _rows(with_rate)[0].rate_hz == 250.0
 
 
 def test_quality_parquet_in_the_output_transaction(two_trials, tmp_path, file_sha256):
