@@ -84,7 +84,10 @@ def numba_threads(n: int) -> Iterator[None]:
         try:
             yield
         finally:
-            os.environ.pop("NUMBA_NUM_THREADS", None)
+            # numba re-reads the variable whenever it compiles and refuses a new value once its
+            # threads run: if the block imported numba, the variable stays as numba read it
+            if "numba" not in sys.modules:
+                os.environ.pop("NUMBA_NUM_THREADS", None)
         return
     old = numba.get_num_threads()
     numba.set_num_threads(max(1, min(int(n), numba.config.NUMBA_NUM_THREADS)))
@@ -119,11 +122,13 @@ def _start_worker(threads: int, initializer: Callable | None, initargs: tuple) -
     """First call in every worker: Ctrl-C is the parent's to handle (it stops the pool), and
     numba's kernels get ``threads`` threads each."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    os.environ["NUMBA_NUM_THREADS"] = str(threads)  # read if numba is imported later
     import sys
 
-    if "numba" in sys.modules:
-        sys.modules["numba"].set_num_threads(threads)
+    numba = sys.modules.get("numba")
+    if numba is not None:  # loaded by the fork server: its thread limit is fixed
+        numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+    else:  # read when numba is imported; never changed afterwards (see numba_threads)
+        os.environ["NUMBA_NUM_THREADS"] = str(threads)
     if initializer is not None:
         initializer(*initargs)
 

@@ -95,3 +95,19 @@ def test_jobs_out_of_range_is_a_usage_error(run_cli, tmp_path):
         res = run_cli("gazeprep", "render", "--images", tmp_path, "--jobs", bad)
         assert res.returncode == 2, (bad, res.stderr)
         assert "--jobs" in res.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_first_run_compiles_in_every_process(kvasir_subset, run_cli, tmp_path, monkeypatch,
+                                             jobs):
+    """An empty numba cache (a fresh install): the kernels compile in the command's process and
+    in its workers. numba re-reads NUMBA_NUM_THREADS whenever it compiles, so a value changed
+    after its threads started failed the first render of every new user."""
+    d = kvasir_subset
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path / "numba-cache"))
+    res = run_cli("gazeprep", "render", "--levels", "4", "--size", "32", "--gaze", d / "gaze",
+                  "--images", d / "images", "--out", tmp_path / "c.zarr", "--jobs", jobs)
+    assert res.returncode == 0, res.stderr
+    assert "compiling kernels, first run only" in res.stderr
+    assert any((tmp_path / "numba-cache").rglob("*.nbi"))  # it did compile, into the new cache
