@@ -229,8 +229,8 @@ def measured_rate(t: np.ndarray) -> float | None:
 
 def _trial_times(t: np.ndarray, sample_trial: np.ndarray, k: int
                  ) -> tuple[np.ndarray, np.ndarray]:
-    """Per trial: the finite sample times (int (k,)) and :func:`measured_rate` (float (k,),
-    NaN where None), for all trials at once (a recording may hold thousands)."""
+    """Per trial: the number of finite sample times (int (k,)) and :func:`measured_rate`
+    (float (k,), NaN where None), for all trials at once (a recording may hold thousands)."""
     ok = np.isfinite(t) & (sample_trial >= 0) & (sample_trial < k)
     trial, times = sample_trial[ok], t[ok]
     present = np.bincount(trial, minlength=k)[:k]
