@@ -63,16 +63,20 @@ def test_numba_threads_is_set_and_restored():
 
 def test_numba_threads_before_numba_is_imported():
     # Work that runs no kernel does not import numba for --jobs; when the block imports it,
-    # numba takes --jobs as its limit.
+    # numba takes --jobs as its limit, and the variable stays as numba read it (numba re-reads
+    # it at every compilation and refuses a new value once its threads run); a block that
+    # does not import numba leaves no variable behind.
     code = ("import os, sys\nfrom gazeprep.jobs import numba_threads\n"
+            "with numba_threads(3):\n    pass\n"
+            "print('NUMBA_NUM_THREADS' in os.environ)\n"
             "with numba_threads(1):\n    assert 'numba' not in sys.modules\n"
             "    import numba\n    n = numba.config.NUMBA_NUM_THREADS\n"
-            "print(n, 'NUMBA_NUM_THREADS' in os.environ)\n")
+            "print(n, os.environ.get('NUMBA_NUM_THREADS'))\n")
     env = {k: v for k, v in os.environ.items() if k != "NUMBA_NUM_THREADS"}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
                          timeout=120)
     assert out.returncode == 0, out.stderr
-    assert out.stdout.split() == ["1", "False"]
+    assert out.stdout.split() == ["False", "1", "1"]
 
 
 def _slow_square(x: int) -> int:
