@@ -138,7 +138,10 @@ def test_process_pool_runs_in_other_processes_with_one_numba_thread():
     with process_pool(2, ["gazeprep.jobs"]) as pool:
         got = list(ordered(pool, _pid_and_threads, [(i,) for i in range(4)], ahead=4))
     assert all(pid != os.getpid() for pid, _, _ in got)
-    assert all(env == "1" and n == 1 for _, env, n in got)
+    # one numba thread each: through NUMBA_NUM_THREADS when the worker imports numba itself,
+    # through numba.set_num_threads when the fork server had loaded it (the variable is then
+    # left alone: numba refuses a change once its threads run)
+    assert all(n == 1 and env in ("1", "") for _, env, n in got)
 
 
 def _die(x: int) -> int:
