@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 import pytest
+from safety_helpers import write_report
 
 from gazeprep.errors import GazeprepError
 from gazeprep.ingest import OUTPUT_FILES, run_ingest
@@ -24,22 +25,6 @@ from gazeprep.tracks import read_tracks
 IMAGES_A = ["a0", "a1", "a2"]
 IMAGES_B = ["b0", "b1"]
 
-
-def write_report(path: Path, images: list[str], seed: int, n: int = 6) -> Path:
-    """A small GazeMedSeg-style fixation report (normalised coordinates) on ``images``."""
-    rng = np.random.default_rng(seed)
-    lines = ["IMAGE,CURRENT_FIX_INDEX,CURRENT_FIX_X,CURRENT_FIX_Y,CURRENT_FIX_DURATION,"
-             "CURRENT_FIX_START"]
-    for image in images:
-        t = 0
-        for k in range(n):
-            d = int(rng.integers(80, 600))
-            x, y = rng.uniform(0.1, 0.9, 2)
-            lines.append(f"{image}.png,{k + 1},{x:.4f},{y:.4f},{d},{t}")
-            t += d + 40
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("\n".join(lines) + "\n")
-    return path
 
 
 def _ingest(report: Path, out: Path):
