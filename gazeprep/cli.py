@@ -19,7 +19,7 @@ from gazeprep.commands.score import score
 from gazeprep.commands.show import show
 from gazeprep.commands.simulate import simulate
 from gazeprep.commands.split import split
-from gazeprep.contract.command import VERBOSE_HELP, Command, Group
+from gazeprep.contract.command import VERBOSE_HELP, Command, Group, quick_exit
 
 app = typer.Typer(
     name="gazeprep",
@@ -50,6 +50,7 @@ app.command("export", cls=Command)(export)
 
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI: usage errors exit 2, failures exit 1 with a one-line cause on stderr."""
+    quick_exit()
     args = list(sys.argv[1:] if argv is None else argv)
     # --verbose is accepted anywhere on the line, not only before the sub-command.
     verbose = "--verbose" in args

@@ -118,9 +118,38 @@ def prestart(preload: Sequence[str]) -> None:
     forkserver.ensure_running()
 
 
+def keep_freed_memory() -> bool:
+    """Make this process keep the memory it frees for its next allocations (glibc's malloc;
+    elsewhere nothing changes). Returns whether the setting took.
+
+    By default glibc serves every allocation above a threshold (128 KiB, adapting up to 32 MiB)
+    with fresh pages from the system and gives freed memory back: each large array of a new
+    item then costs a page fault per 4 KiB page when first written. Ingesting one 45 MB ASC
+    file allocates ~140 MB of such arrays (35,000 faults, a fifth of its time): with freed
+    memory kept, the second and later files fault almost never (0.37 -> 0.31 s per file on one
+    core, ``resource.getrusage`` around :func:`gazeprep.ingest.ingest_file`). The price: a
+    worker holds on to its peak memory until it exits, which it would reach again on its next
+    item anyway. Only for processes gazeprep owns (its workers), never a caller's.
+    """
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("c")
+    try:
+        mallopt = ctypes.CDLL(name).mallopt if name else None
+    except (OSError, AttributeError):
+        mallopt = None
+    if mallopt is None:
+        return False
+    m_trim_threshold, m_mmap_threshold = -1, -3  # glibc's <malloc.h>
+    # 1 GiB: larger arrays still get their own pages; trim only beyond twice that
+    return bool(mallopt(m_mmap_threshold, 1 << 30)) and bool(mallopt(m_trim_threshold, 1 << 31))
+
+
 def _start_worker(threads: int, initializer: Callable | None, initargs: tuple) -> None:
-    """First call in every worker: Ctrl-C is the parent's to handle (it stops the pool), and
-    numba's kernels get ``threads`` threads each."""
+    """First call in every worker: Ctrl-C is the parent's to handle (it stops the pool),
+    numba's kernels get ``threads`` threads each, and freed memory is kept for the next item
+    (:func:`keep_freed_memory`)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     import sys
 
@@ -129,6 +158,7 @@ def _start_worker(threads: int, initializer: Callable | None, initargs: tuple) -
         numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
     else:  # read when numba is imported; never changed afterwards (see numba_threads)
         os.environ["NUMBA_NUM_THREADS"] = str(threads)
+    keep_freed_memory()
     if initializer is not None:
         initializer(*initargs)
 
@@ -202,6 +232,6 @@ def ordered(executor: Executor, fn: Callable, items: Iterable[tuple], ahead: int
             fut.cancel()
 
 
-__all__ = ["JOBS_PER_CORE", "RemoteTraceback", "check_jobs", "cores", "keep_traceback",
-           "max_jobs", "numba_threads", "ordered", "prestart", "process_pool", "restore_traceback",
-           "start_method"]
+__all__ = ["JOBS_PER_CORE", "RemoteTraceback", "check_jobs", "cores", "keep_freed_memory",
+           "keep_traceback", "max_jobs", "numba_threads", "ordered", "prestart", "process_pool",
+           "restore_traceback", "start_method"]

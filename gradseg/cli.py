@@ -15,7 +15,7 @@ from typing import Literal
 
 import typer
 
-from gazeprep.contract.command import VERBOSE_HELP, Command, Group
+from gazeprep.contract.command import VERBOSE_HELP, Command, Group, quick_exit
 from gradseg import protocol_cli as proto
 from gradseg.options import (
     DEVICE_HELP,
@@ -394,6 +394,7 @@ def _one_line(exc: BaseException) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI: usage errors exit 2, failures exit 1 with a one-line cause on stderr."""
+    quick_exit()
     args = list(sys.argv[1:] if argv is None else argv)
     # --verbose is accepted anywhere on the line, not only before the sub-command.
     verbose = "--verbose" in args

@@ -17,11 +17,12 @@ numba compilation is done before timing (cache warm-up on the small real file).
 Whole processes (``--whole``), as a user times them: a folder of ``--files`` recordings of
 ``--samples`` samples each (the tiled file under several names, hard links), ingested by
 ``gazeprep ingest FOLDER`` (every core, and ``--jobs 1``) against one process that reads every
-file with ``pymovements.gaze.from_asc`` (its import included, as ``gazeprep``'s are); ours is
-timed before and after the anchor and the faster kept. Then the scaling: the folder at 1x, 4x
-and 16x the files, with wall time, CPU seconds and cores used, and the peak memory of the whole
-process tree (summed PSS; see ``pipelines/_whole.py``). Every figure carries the 1-minute load
-average of the (shared) machine when it was taken.
+file with ``pymovements.gaze.from_asc`` (its import included, as ``gazeprep``'s are). Wall
+times, and the ratio, come from unsampled runs (ours: the best of two before and two after the
+anchor; the anchor: one); one more run of each, its process tree sampled, gives the CPU seconds,
+cores used and peak memory (summed PSS; see ``pipelines/_whole.py``). Then the scaling: the
+folder at 1x, 4x and 16x the files, with the same figures. Every figure carries the 1-minute
+load average of the (shared) machine when it was taken.
 
 Usage::
 
@@ -260,13 +261,14 @@ def whole(tiled: Path, samples: int, n_files: int, scales: list[int], with_pm: b
     files = recording_folder(tiled, folder, n_files)
 
     def ours(*extra: str) -> dict:
-        return measure(["gazeprep", "ingest", folder, "--out", tmp / "out", *extra])
+        return measure(["gazeprep", "ingest", folder, "--out", tmp / "out", *extra], plain=2)
 
     r: dict = {"files": n_files, "samples_per_file": samples, "samples": samples * n_files,
                "cores": _cores()}
     first, first1 = ours(), ours("--jobs", "1")
     if with_pm:
-        r["pymovements"] = measure([sys.executable, "-c", PM_SCRIPT, *map(str, files)])
+        r["pymovements"] = measure([sys.executable, "-c", PM_SCRIPT, *map(str, files)],
+                                   plain=1)
     last, last1 = ours(), ours("--jobs", "1")
     r["ours"] = min(first, last, key=lambda m: m["wall_s"])
     r["ours_jobs1"] = min(first1, last1, key=lambda m: m["wall_s"])
@@ -277,7 +279,7 @@ def whole(tiled: Path, samples: int, n_files: int, scales: list[int], with_pm: b
     for k in scales:
         sub = tmp / f"x{k}"
         recording_folder(tiled, sub, n_files * k)
-        m = measure(["gazeprep", "ingest", sub, "--out", tmp / f"out{k}"])
+        m = measure(["gazeprep", "ingest", sub, "--out", tmp / f"out{k}"], plain=1)
         m.update(scale=k, files=n_files * k, samples=samples * n_files * k)
         r["scaling"].append(m)
         shutil.rmtree(tmp / f"out{k}")
@@ -294,15 +296,16 @@ def show_whole(r: dict) -> None:
     """Markdown tables of :func:`whole` (as the README quotes them)."""
     print(f"\n# whole processes: {r['files']} recordings x {r['samples_per_file']:,} samples "
           f"= {r['samples']:,}, {r['cores']} usable cores\n")
-    print("| what | wall s | CPU s | cores used | peak memory (PSS, MiB) | load |")
-    print("|---|---|---|---|---|---|")
+    print("| what | wall s | wall s, sampled | CPU s | cores used | peak memory (PSS, MiB) | "
+          "load |")
+    print("|---|---|---|---|---|---|---|")
     rows = [("`gazeprep ingest FOLDER` (all cores)", r["ours"]),
             ("`gazeprep ingest FOLDER --jobs 1`", r["ours_jobs1"])]
     if "pymovements" in r:
         rows.append(("pymovements `gaze.from_asc` on each file, one process", r["pymovements"]))
     for name, m in rows:
-        print(f"| {name} | {m['wall_s']:.2f} | {m['cpu_s']:.2f} | {m['cores_used']:.2f} | "
-              f"{m['peak_pss_mib']:.0f} | {m['load']:.2f} |")
+        print(f"| {name} | {m['wall_s']:.2f} | {m['wall_s_sampled']:.2f} | {m['cpu_s']:.2f} | "
+              f"{m['cores_used']:.2f} | {m['peak_pss_mib']:.0f} | {m['load']:.2f} |")
     if "whole_ratio" in r:
         print(f"\nwhole-process ratio: **{r['whole_ratio']:.1f}x** pymovements (all cores), "
               f"{r['whole_ratio_jobs1']:.1f}x with --jobs 1")

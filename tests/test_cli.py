@@ -142,3 +142,31 @@ def test_verbose_after_the_command_is_accepted_by_the_app(tmp_path) -> None:
     res = _invoke("gazeprep", "ingest", str(tmp_path / "missing"), "--verbose")
     assert res.exit_code == 1
     assert "no such file" in str(res.exception)
+
+
+_QUICK_EXIT = """
+import atexit, gc, sys
+gc.disable()  # no collection before exit: only the interpreter's final one
+from gazeprep.contract.command import quick_exit
+n = atexit._ncallbacks()
+if sys.argv[1] == "quick":
+    quick_exit()
+    quick_exit()
+print(atexit._ncallbacks() - n)
+class Cycle:
+    def __del__(self):
+        print("collected at exit", flush=True)
+c = Cycle()
+c.me = c
+del c  # garbage in a reference cycle: only a collection finds it
+"""
+
+
+@pytest.mark.parametrize(("mode", "printed"), [("plain", ["0", "collected at exit"]),
+                                               ("quick", ["1"])])
+def test_quick_exit_skips_the_final_collection(mode, printed) -> None:
+    # registered once however often it is called; at exit, what is left is frozen instead of
+    # walked by the interpreter's final collection (which finds the cycle without it)
+    got = run("-c", _QUICK_EXIT, mode)
+    assert got.returncode == 0, got.stderr
+    assert got.stdout.splitlines() == printed

@@ -110,3 +110,23 @@ def test_cli_jobs_out_of_range_is_a_usage_error(recordings, run_cli, tmp_path):
     res = run_cli("gazeprep", "ingest", recordings, "--out", tmp_path / "g", "--jobs", "0")
     assert res.returncode == 2 and "--jobs" in res.stderr
     assert not (tmp_path / "g").exists()
+
+
+_PRELOAD = """
+import gc, sys
+import gazeprep.read._preload
+print(sorted(m for m in sys.modules if m.split(".")[0] == "scipy"), gc.get_freeze_count() > 0)
+import scipy.linalg  # importable again afterwards
+print(scipy.linalg.norm([3.0, 4.0]))
+"""
+
+
+def test_worker_preload_keeps_scipy_out_and_freezes_what_it_loaded():
+    # the fork server's preload: numba's import and registries without scipy (numba would
+    # import scipy.linalg only to look for a BLAS), then the loaded objects frozen for the GC
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", _PRELOAD], capture_output=True, text=True,
+                         check=True).stdout.splitlines()
+    assert out == ["[] True", "5.0"]

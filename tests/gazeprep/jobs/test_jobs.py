@@ -156,3 +156,61 @@ def test_a_dead_worker_is_one_clear_error():
     with process_pool(2, ["gazeprep.jobs"]) as pool, \
             pytest.raises(GazeprepError, match="worker process stopped abruptly"):
         list(ordered(pool, _die, [(i,) for i in range(6)], ahead=6))
+
+
+
+def _second_read_faults(path: str) -> int:
+    """Page faults of reading ``path`` whole after it was read once and the bytes freed (as
+    ingest reads file after file)."""
+    import resource
+    from pathlib import Path
+
+    len(Path(path).read_bytes())
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    len(Path(path).read_bytes())
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
+
+
+@pytest.fixture(scope="module")
+def forty_mb(tmp_path_factory) -> str:
+    path = tmp_path_factory.mktemp("big") / "40mb.bin"
+    path.write_bytes(b"\x01" * 40_000_000)
+    return str(path)
+
+
+_FAULTS = """
+import sys
+from gazeprep.jobs import keep_freed_memory
+from test_jobs import _second_read_faults
+kept = keep_freed_memory() if sys.argv[1] == "keep" else None
+print(kept, _second_read_faults(sys.argv[2]))
+"""
+
+glibc_only = pytest.mark.skipif(
+    not sys.platform.startswith("linux") or not os.confstr("CS_GNU_LIBC_VERSION"),
+    reason="glibc's malloc only")
+
+
+def _faults_in_a_new_process(mode: str, path: str) -> tuple[str, int]:
+    env = {**os.environ, "PYTHONPATH": os.path.dirname(__file__)}
+    out = subprocess.run([sys.executable, "-c", _FAULTS, mode, path], capture_output=True,
+                         text=True, check=True, env=env).stdout.split()
+    return out[0], int(out[1])
+
+
+@glibc_only
+def test_keep_freed_memory_reuses_freed_pages(forty_mb):
+    # 40 MB is ~9,800 pages of 4 KiB: by default each is a page fault again when the file is
+    # read a second time; with freed memory kept, almost none is
+    _, default = _faults_in_a_new_process("default", forty_mb)
+    kept, after = _faults_in_a_new_process("keep", forty_mb)
+    assert kept == "True"
+    assert default > 9_000
+    assert after < 1_000
+
+
+@glibc_only
+def test_workers_keep_freed_memory(forty_mb):
+    with process_pool(1, ["gazeprep.jobs"]) as pool:
+        (faults,) = list(ordered(pool, _second_read_faults, [(forty_mb,)], ahead=1))
+    assert faults < 1_000
