@@ -112,6 +112,28 @@ def test_cli_jobs_out_of_range_is_a_usage_error(recordings, run_cli, tmp_path):
     assert not (tmp_path / "g").exists()
 
 
+
+@pytest.mark.parametrize(("extra", "starts"), [
+    (["--jobs", "2"], True), (["-j", "2", "--lenient"], True), (["--jobs", "1"], False),
+    (["--jobs", "2", "--help"], False), (["--jobs", "zz"], False),
+    (["--jobs", "2", "--no-such-option"], False), (["--jobs"], False)])
+def test_workers_start_from_the_raw_command_line(recordings, monkeypatch, tmp_path, extra,
+                                                 starts):
+    # gazeprep's main starts the fork server before typer converts the options; a line that
+    # will fail, ask for help or use one job starts nothing
+    import typer
+
+    from gazeprep.cli import app
+    from gazeprep.commands.ingest import start_workers_early
+
+    started = []
+    monkeypatch.setattr(parallel, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(parallel, "prestart", started.append)
+    command = typer.main.get_command(app).commands["ingest"]
+    start_workers_early(command, [str(recordings), "--out", str(tmp_path / "g"), *extra])
+    assert started == ([parallel.PRELOAD] if starts else [])
+
+
 _PRELOAD = """
 import gc, sys
 import gazeprep.read._preload
@@ -130,3 +152,52 @@ def test_worker_preload_keeps_scipy_out_and_freezes_what_it_loaded():
     out = subprocess.run([sys.executable, "-c", _PRELOAD], capture_output=True, text=True,
                          check=True).stdout.splitlines()
     assert out == ["[] True", "5.0"]
+
+
+def _tiled_recordings(shared_data, raw, samples: int, copies: int) -> None:
+    """``copies`` recordings of ``samples`` samples: the real binocular ASC tiled (as
+    ``pipelines/bench_ingest.py`` builds its inputs)."""
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    pipelines = Path(__file__).resolve().parents[3] / "pipelines"
+    sys.path.insert(0, str(pipelines))
+    spec = importlib.util.spec_from_file_location("bench_ingest", pipelines / "bench_ingest.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    raw.mkdir()
+    bench.build_tiled_asc(shared_data("eyelink", "eyelink_binocular_example.asc"),
+                          raw / "r0.asc", samples)
+    for k in range(1, copies):
+        shutil.copy(raw / "r0.asc", raw / f"r{k}.asc")
+
+
+@pytest.mark.slow
+def test_cli_on_large_recordings_reads_them_on_workers(shared_data, tmp_path, monkeypatch,
+                                                       untouched):
+    # two tiled real recordings, 36 MB in all, past PARALLEL_MIN_BYTES: `gazeprep ingest`
+    # starts the workers' fork server from the raw command line and reads the files there;
+    # the output is the one-by-one output
+    from gazeprep.cli import main
+
+    raw = tmp_path / "raw"
+    _tiled_recordings(shared_data, raw, 300_000, 2)
+    assert sum(f.stat().st_size for f in raw.iterdir()) >= parallel.PARALLEL_MIN_BYTES
+    check = untouched(raw)
+    early, pools = [], []
+    real_prestart, real_pool = parallel.prestart, ingest_mod.process_pool
+    monkeypatch.setattr(parallel, "prestart", lambda m: (early.append(m), real_prestart(m)))
+    monkeypatch.setattr(ingest_mod, "process_pool",
+                        lambda jobs, *a, **k: (pools.append(jobs), real_pool(jobs, *a, **k))[1])
+    outs = []
+    for jobs in ("2", "1"):
+        with pytest.raises(SystemExit) as done:
+            main(["ingest", str(raw), "--out", str(tmp_path / f"j{jobs}"), "--jobs", jobs])
+        assert done.value.code in (0, None)
+        outs.append(_outputs(tmp_path / f"j{jobs}"))
+    assert early[0] == parallel.PRELOAD and pools == [2]  # --jobs 1 read them here
+    (fix2, tr2, rep2), (fix1, tr1, rep1) = outs
+    assert fix1["session"].n_unique() == 2 and fix1.height > 1_000
+    assert fix2.equals(fix1) and tr2.equals(tr1) and rep2 == rep1
+    check()
