@@ -132,14 +132,10 @@ def keep_freed_memory() -> bool:
     item anyway. Only for processes gazeprep owns (its workers), never a caller's.
     """
     import ctypes
-    import ctypes.util
 
-    name = ctypes.util.find_library("c")
-    try:
-        mallopt = ctypes.CDLL(name).mallopt if name else None
-    except (OSError, AttributeError):
-        mallopt = None
-    if mallopt is None:
+    try:  # the C library this process already runs (ctypes.util.find_library would fork ldconfig)
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError, TypeError):  # not glibc, or no dlopen(NULL) (Windows)
         return False
     m_trim_threshold, m_mmap_threshold = -1, -3  # glibc's <malloc.h>
     # 1 GiB: larger arrays still get their own pages; trim only beyond twice that

@@ -143,14 +143,23 @@ def session_quality(session: str, labels: Sequence[str | None], start: np.ndarra
              for eye in eyes}
     recorded = recorded_ms(start, end, None if blocks is None else Intervals(*blocks))
     blinked = {eye: blink_stats(start, end, rates, _eye_blinks(blinks, eye)) for eye in eyes}
+    # per eye, the validation in force at each trial start (index into validations.records)
+    last = {eye: validations.last_before_each(start, eye).tolist() if validations else None
+            for eye in eyes}
+    # Python numbers for the row loop: indexing numpy arrays item by item is slower
+    cols = [a.tolist() for a in (start, end, recorded, rates, measured, present)]
+    per_eye = {eye: (valid[eye].tolist(), blinked[eye][0].tolist(), blinked[eye][1].tolist())
+               for eye in eyes}
     rows = []
-    for i in range(k):
-        rate_i = None if math.isnan(measured[i]) else float(measured[i])
+    for i, (s_i, e_i, rec_i, rate_i, meas_i, pres_i) in enumerate(zip(*cols, strict=True)):
+        meas_i = None if math.isnan(meas_i) else meas_i
         for eye in eyes:
-            q = _eye_quality(session, labels[i], eye, start[i], end[i], recorded[i], rates[i],
-                             rate_i, int(present[i]), int(valid[eye][i]))
-            q.blinks, q.blink_ms = int(blinked[eye][0][i]), float(blinked[eye][1][i])
-            _add_validation(q, validations)
+            ok, n_blinks, blink_ms = (c[i] for c in per_eye[eye])
+            q = _eye_quality(session, labels[i], eye, s_i, e_i, rec_i, rate_i, meas_i,
+                             int(pres_i), int(ok))
+            q.blinks, q.blink_ms = int(n_blinks), float(blink_ms)
+            if last[eye] is not None and last[eye][i] >= 0:
+                _set_validation(q, validations, last[eye][i])
             counts = dict((fixations or {}).get((labels[i], eye), {}))
             q.fixations_kept = int(counts.pop("kept", 0))
             q.fixations_dropped = {r: int(n) for r, n in sorted(counts.items())}
@@ -346,13 +355,10 @@ def _eye_blinks(blinks: Blinks | None, eye: str) -> Intervals | None:
                      np.asarray(blinks.end, np.float64)[mine]) if mine.any() else None
 
 
-def _add_validation(q: TrialQuality, validations: Validations | None) -> None:
-    """The eye's last validation at or before the trial start."""
-    found = validations.last_before(q.start_ms, q.eye) if validations else None
-    if found is None:
-        return
-    time, v = found
-    q.validation_time_ms, q.validation_result = time, v.result
+def _set_validation(q: TrialQuality, validations: Validations, j: int) -> None:
+    """Fill ``q``'s validation columns from ``validations`` record ``j`` (NaN -> None)."""
+    v = validations.records[j]
+    q.validation_time_ms, q.validation_result = float(validations.time[j]), v.result
     q.validation_avg_deg, q.validation_max_deg, q.validation_offset_deg = (
         None if math.isnan(a) else a for a in (v.avg_deg, v.max_deg, v.offset_deg))
 

@@ -44,16 +44,27 @@ def quality_frame(rows: Sequence[TrialQuality]):
     import polars as pl
 
     schema = quality_schema()
-    data: dict[str, list] = {k: [] for k in schema if k != "fixations_dropped"}
-    for q in rows:
-        for k in data:
-            v: Any = bool(q.flag_reasons) if k == "flagged" else getattr(q, k)
-            if isinstance(v, float) and not math.isfinite(v):
-                v = None
-            data[k].append(v)
-    frame = pl.DataFrame(data, schema={k: schema[k] for k in data})
+    lists = ("fixations_dropped", "flagged", "flag_reasons")
+    names = [k for k in schema if k not in lists]
+    # column by column (thousands of rows): one list per column, NaN/inf -> null in polars
+    data: dict[str, list] = {k: [getattr(q, k) for q in rows] for k in names}
+    data["flagged"] = [bool(q.flag_reasons) for q in rows]
+    # polars builds thousands of small lists from Python lists slowly: joined, then split
+    data["flag_reasons"] = [_SEP.join(q.flag_reasons) for q in rows]
+    frame = pl.DataFrame(data, schema={**{k: schema[k] for k in names},
+                                       "flagged": pl.Boolean, "flag_reasons": pl.String})
+    floats = [k for k in names if schema[k] == pl.Float64]
+    reasons = pl.col("flag_reasons")
+    frame = frame.with_columns(
+        *(pl.when(pl.col(k).is_finite()).then(pl.col(k)).alias(k) for k in floats),
+        pl.when(reasons == "").then(pl.lit([], schema["flag_reasons"]))
+        .otherwise(reasons.str.split(_SEP)).alias("flag_reasons"))
     dropped = _dropped_column(rows, schema["fixations_dropped"])
     return frame.with_columns(dropped).select(list(schema))
+
+
+#: Joins a row's flag reasons (keys of REASONS: never this character) on their way to polars.
+_SEP = "\x1f"
 
 
 def _dropped_column(rows: Sequence[TrialQuality], dtype):

@@ -100,6 +100,17 @@ class Validations:
         found.sort(key=lambda p: p[0])
         return cls(np.array([t for t, _ in found], np.float64), [v for _, v in found])
 
+    def last_before_each(self, t: np.ndarray, eye: str) -> np.ndarray:
+        """:meth:`last_before` for many times at once: per time, the index into ``records`` of
+        the latest validation of ``eye`` (or naming no eye) at or before it, -1 for none (and
+        for a time that is not finite). int64 array, the shape of ``t``."""
+        t = np.asarray(t, np.float64)
+        mine = np.flatnonzero([r.eye in (eye, None) for r in self.records])
+        k = np.searchsorted(self.time[mine], t, side="right") - 1 if mine.size else \
+            np.full(t.shape, -1)
+        out = np.where(k >= 0, mine[np.clip(k, 0, None)] if mine.size else -1, -1)
+        return np.where(np.isfinite(t), out, -1).astype(np.int64)
+
     def last_before(self, t: float, eye: str) -> tuple[float, Validation] | None:
         """The latest validation of ``eye`` (or naming no eye) at or before ``t``."""
         if not math.isfinite(t):

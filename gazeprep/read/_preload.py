@@ -10,11 +10,12 @@ OpenMP does not survive a fork.
 
 Two things make the workers' start shorter:
 
-- scipy is kept out of numba's import and registries (:func:`_without_scipy`). numba imports
-  scipy when it is installed, only to check its version and to find a BLAS for ``np.dot`` and
-  its kin, which no ingest kernel calls; that import (scipy.linalg, and numpy.f2py through it)
-  was a fifth of the fork server's start (0.64 -> 0.54 s on 2 cores, ``python -c "import
-  gazeprep.ingest, gazeprep.read._preload"`` timed to the end of its imports).
+- scipy and cffi are kept out of numba's import and registries (:func:`_without`). numba
+  imports scipy when it is installed, only to check its version and to find a BLAS for
+  ``np.dot`` and its kin, and cffi to type cffi functions; no ingest kernel uses either, and
+  their imports (scipy.linalg with numpy.f2py; cffi's C parser) were a quarter of the fork
+  server's start (0.64 -> 0.48 s on 2 cores, ``python -c "import gazeprep.ingest,
+  gazeprep.read._preload"`` timed to the end of its imports).
 - everything loaded is then frozen out of the cyclic garbage collector (``gc.freeze``, as the
   Python documentation advises before forking): the workers' collections no longer walk the
   ~130,000 objects of the libraries, nor touch (and so copy) their memory pages.
@@ -29,22 +30,22 @@ from collections.abc import Iterator
 
 
 @contextlib.contextmanager
-def _without_scipy() -> Iterator[None]:
-    """``import scipy`` fails inside the block, as if scipy were not installed, unless it is
-    already loaded; it works again afterwards (numba's linear algebra, not used here, then
-    imports it when a kernel using it compiles)."""
-    if "scipy" in sys.modules:
-        yield
-        return
-    sys.modules["scipy"] = None  # the import system's mark for "not importable"
+def _without(*names: str) -> Iterator[None]:
+    """``import name`` fails inside the block, as if the package were not installed, for each
+    of ``names`` not already loaded; it works again afterwards (numba's linear algebra, not
+    used here, then imports scipy when a kernel using it compiles)."""
+    blocked = [n for n in names if n not in sys.modules]
+    for n in blocked:
+        sys.modules[n] = None  # the import system's mark for "not importable"
     try:
         yield
     finally:
-        if "scipy" in sys.modules and sys.modules["scipy"] is None:
-            del sys.modules["scipy"]
+        for n in blocked:
+            if n in sys.modules and sys.modules[n] is None:
+                del sys.modules[n]
 
 
-with _without_scipy():
+with _without("scipy", "cffi"):
     import numpy as np
 
     from gazeprep.read.asc._kernels import split_lines

@@ -137,21 +137,23 @@ def test_workers_start_from_the_raw_command_line(recordings, monkeypatch, tmp_pa
 _PRELOAD = """
 import gc, sys
 import gazeprep.read._preload
-print(sorted(m for m in sys.modules if m.split(".")[0] == "scipy"), gc.get_freeze_count() > 0)
-import scipy.linalg  # importable again afterwards
-print(scipy.linalg.norm([3.0, 4.0]))
+print(sorted(m for m in sys.modules if m.split(".")[0] in ("scipy", "cffi")),
+      gc.get_freeze_count() > 0)
+import cffi, scipy.linalg  # importable again afterwards
+print(scipy.linalg.norm([3.0, 4.0]), cffi.FFI().sizeof("int"))
 """
 
 
 def test_worker_preload_keeps_scipy_out_and_freezes_what_it_loaded():
-    # the fork server's preload: numba's import and registries without scipy (numba would
-    # import scipy.linalg only to look for a BLAS), then the loaded objects frozen for the GC
+    # the fork server's preload: numba's import and registries without scipy and cffi (numba
+    # would import scipy.linalg only to look for a BLAS, cffi only to type cffi functions),
+    # then the loaded objects frozen for the GC
     import subprocess
     import sys
 
     out = subprocess.run([sys.executable, "-c", _PRELOAD], capture_output=True, text=True,
                          check=True).stdout.splitlines()
-    assert out == ["[] True", "5.0"]
+    assert out == ["[] True", "5.0 4"]
 
 
 def _tiled_recordings(shared_data, raw, samples: int, copies: int) -> None:

@@ -371,6 +371,54 @@ def test_quality_frame_schema_and_parquet_round_trip(tmp_path):
     assert summary["rate_hz"] == [1000.0]
 
 
+def _frame_reference(rows) -> list[dict]:
+    """The table row by row, as its schema says (the plain definition): NaN and infinite
+    numbers are null, ``flagged`` is whether there is a reason."""
+    out = []
+    for q in rows:
+        d = {k: getattr(q, k) for k in quality_schema() if k not in ("flagged",
+                                                                     "fixations_dropped")}
+        d = {k: None if isinstance(v, float) and not math.isfinite(v) else v
+             for k, v in d.items()}
+        d["flagged"] = bool(q.flag_reasons)
+        d["fixations_dropped"] = [{"reason": r, "count": n}
+                                  for r, n in q.fixations_dropped.items()]
+        out.append({k: d[k] for k in quality_schema()})
+    return out
+
+
+def test_quality_frame_is_the_row_by_row_table_on_hostile_rows():
+    rows = []
+    values = [0.0, -0.0, 1e308, -1e-308, math.nan, math.inf, -math.inf, None, 2.5]
+    for i, v in enumerate(itertools.islice(itertools.cycle(values), 40)):
+        reasons = [["loss", "rate"], [], ["no_samples"], list(REASONS)][i % 4]
+        rows.append(TrialQuality(
+            session=f"s{i % 3}", trial=None if i % 5 == 0 else f"T{i}", eye="LR"[i % 2],
+            start_ms=v, end_ms=v, recorded_ms=v, rate_hz=v, measured_rate_hz=v,
+            samples_expected=None if v is None else i, samples_present=i, samples_valid=i,
+            loss_pct=v, missing_pct=v, blinks=i, blink_ms=0.0 if v is None else v,
+            validation_time_ms=v, validation_result=[None, "GOOD", "POOR"][i % 3],
+            validation_avg_deg=v, validation_max_deg=v, validation_offset_deg=v,
+            fixations_kept=i, fixations_dropped={"short": i} if i % 2 else {},
+            flag_reasons=reasons))
+    frame = quality_frame(rows)
+    assert frame.schema == pl.Schema(quality_schema())
+    assert frame.to_dicts() == _frame_reference(rows)
+
+
+def test_last_before_each_is_last_before_at_every_time():
+    recs = [Validation(eye, "GOOD", 0.1 * k, 0.2 * k, 0.0, "HV9")
+            for k, eye in enumerate(["L", None, "R", "R", None, "L"])]
+    vals = Validations(np.array([10.0, 20.0, 20.0, 35.0, 50.0, 50.0]), recs)
+    times = np.array([-math.inf, 0.0, 10.0, 19.9, 20.0, 34.0, 35.0, 50.0, 99.0, math.nan,
+                      math.inf])
+    for eye in ("L", "R"):
+        each = vals.last_before_each(times, eye)
+        plain = [vals.last_before(t, eye) for t in times.tolist()]
+        assert [None if j < 0 else (vals.time[j], vals.records[j]) for j in each] == plain
+    assert Validations(np.zeros(0), []).last_before_each(times, "L").tolist() == [-1] * 11
+
+
 def test_flag_reasons_on_a_bare_row():
     q = TrialQuality(session="s", trial=None, eye="L", start_ms=0.0, end_ms=1.0,
                      recorded_ms=1.0, rate_hz=1000.0, measured_rate_hz=1100.0,
