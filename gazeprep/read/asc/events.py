@@ -223,9 +223,11 @@ def _check_sample_numbers(p: Parser, t, x, y, pup, lines, block, skip) -> np.nda
     finite number, beyond 2**53 ms or too coarse for the sampling interval; x or y infinite or
     beyond +-MAX_COORD_PX; pupil infinite. ``skip``: lines already reported as truncated."""
     rate = np.array([b.rate or np.nan for b in p.blocks], np.float64)
-    steps = np.diff(t[np.isfinite(t)])
-    steps = steps[steps > 0]
-    dt = np.where(np.isfinite(rate), 1000.0 / rate, np.median(steps) if steps.size else 1.0)
+    dt = np.where(np.isfinite(rate), 1000.0 / rate, np.nan)
+    if np.isnan(dt).any():  # a block without RATE: the median interval (a sort)
+        steps = np.diff(t[np.isfinite(t)])
+        steps = steps[steps > 0]
+        dt = np.where(np.isfinite(dt), dt, np.median(steps) if steps.size else 1.0)
     dt = dt[block] if block.size else np.zeros(0)
     with np.errstate(invalid="ignore"):
         bad_x = (np.abs(x) > MAX_COORD_PX) | (np.abs(y) > MAX_COORD_PX)
