@@ -26,12 +26,13 @@ Numba compile time is excluded (a warm-up call first; the kernels are ``cache=Tr
 Whole processes (``--whole``), as a user times them (numba's cache warm, masks given, a new
 cache each time): ``gazeprep render --levels L --images ... --masks ...`` (every core,
 and ``--jobs 1``) against one process running the anchor recipe above on ``--anchor-n`` images
-(its imports and track loading included, as ``gazeprep``'s are), per image; ours is timed
-before and after the anchor and the faster kept. Then the scaling: the image and mask folders
-tiled 4x and 16x (symlinks under new ids ``<id>_t<k>``, the GazeMedSeg report with the same ids,
-ingested), each rendered as a whole process: wall time, CPU seconds and cores used, peak memory
-of the process tree (summed PSS, see ``pipelines/_whole.py``) and of the main process. Every
-figure carries the machine's 1-minute load average.
+(its imports and track loading included, as ``gazeprep``'s are), per image. Wall times, and
+the ratio, come from unsampled runs (ours: the better of one before and one after the anchor;
+the anchor: one); one more run of each, its process tree sampled, gives CPU seconds, cores used
+and peak memory (summed PSS, see ``pipelines/_whole.py``). Then the scaling: the image and mask
+folders tiled 4x and 16x (symlinks under new ids ``<id>_t<k>``, the GazeMedSeg report with the
+same ids, ingested), each rendered as a whole process with the same figures and the main
+process's peak memory. Every figure carries the machine's 1-minute load average.
 
 Cache reads, one process, of ``image`` + ``maps`` + ``pseudo`` of uniformly random samples
 (with replacement): (a) one sample per call, ``array[i]`` per array, zarr's default codec
@@ -168,14 +169,16 @@ def whole(args, tmp: Path) -> dict:
             "--gaze", args.gaze, "--images", img, "--masks", msk, "--out", tmp / "w.zarr"]
     run(base, echo=False)  # numba's cache on disk
 
-    def ours(*extra: str) -> dict:  # a new cache each time, as a first render makes it
+    def fresh() -> None:  # a new cache each time, as a first render makes it
         shutil.rmtree(tmp / "w.zarr", ignore_errors=True)
-        return measure([*base, *extra])
+
+    def ours(*extra: str) -> dict:
+        return measure([*base, *extra], plain=1, before=fresh)
 
     anchor = [sys.executable, __file__, "--anchor-process", "--gaze", args.gaze,
               "--anchor-n", str(args.anchor_n), "--size", str(args.size)]
     first, first1 = ours(), ours("--jobs", "1")
-    a = measure(anchor)
+    a = measure(anchor, plain=1)
     last, last1 = ours(), ours("--jobs", "1")
     r = {"images": n, "anchor_images": min(args.anchor_n, n), "cores": cores(),
          "ours": min(first, last, key=lambda m: m["wall_s"]),
@@ -188,7 +191,8 @@ def whole(args, tmp: Path) -> dict:
         ti, tm, tg, nk = tiled_dataset(args.data, tmp / f"x{k}", k)
         m = measure(["gazeprep", "render", "--levels", str(args.levels), "--size",
                      str(args.size), "--gaze", tg, "--images", ti, "--masks", tm,
-                     "--out", tmp / f"x{k}.zarr"])
+                     "--out", tmp / f"x{k}.zarr"], plain=1,
+                    before=lambda k=k: shutil.rmtree(tmp / f"x{k}.zarr", ignore_errors=True))
         m.update(scale=k, images=nk)
         r["scaling"].append(m)
         shutil.rmtree(tmp / f"x{k}.zarr")
@@ -199,13 +203,15 @@ def show_whole(r: dict) -> None:
     """Markdown tables of :func:`whole`."""
     n, na = r["images"], r["anchor_images"]
     print(f"\n# whole processes: {n} images ({r['cores']} usable cores); anchor on {na}\n")
-    print("| what | wall s | ms / image | CPU s | cores used | peak PSS MiB | load |")
-    print("|---|---|---|---|---|---|---|")
+    print("| what | wall s | ms / image | wall s, sampled | CPU s | cores used | peak PSS MiB | "
+          "load |")
+    print("|---|---|---|---|---|---|---|---|")
     for name, m, k in (("`gazeprep render` (all cores)", r["ours"], n),
                        ("`gazeprep render --jobs 1`", r["ours_jobs1"], n),
                        ("anchor: GazeMedSeg heatmap recipe, one process", r["anchor"], na)):
-        print(f"| {name} | {m['wall_s']:.2f} | {m['wall_s'] / k * 1e3:.1f} | {m['cpu_s']:.2f} | "
-              f"{m['cores_used']:.2f} | {m['peak_pss_mib']:.0f} | {m['load']:.2f} |")
+        print(f"| {name} | {m['wall_s']:.2f} | {m['wall_s'] / k * 1e3:.1f} | "
+              f"{m['wall_s_sampled']:.2f} | {m['cpu_s']:.2f} | {m['cores_used']:.2f} | "
+              f"{m['peak_pss_mib']:.0f} | {m['load']:.2f} |")
     print(f"\nwhole-process ratio per image: **{r['ratio']:.1f}x** the anchor (all cores), "
           f"{r['ratio_jobs1']:.1f}x with --jobs 1")
     print("\n| data | images | wall s | ms / image | CPU s | cores used | peak PSS MiB | "
