@@ -21,6 +21,8 @@ PARALLEL_MIN_BYTES = 32 * 2**20
 #: Modules the ingest workers' fork server imports once (see :func:`gazeprep.jobs.process_pool`
 #: and :mod:`gazeprep.read._preload`).
 PRELOAD = ("gazeprep.ingest", "gazeprep.read._preload", "gazeprep.detect._kernels")
+#: The (paths, jobs) requests :func:`warm_workers` has handled in this process.
+_WARMED: set[tuple[tuple[str, ...], int]] = set()
 
 
 def use_workers(files: Sequence[Path], jobs: int) -> bool:
@@ -32,9 +34,15 @@ def use_workers(files: Sequence[Path], jobs: int) -> bool:
 
 def warm_workers(paths: Iterable[str | Path], jobs: int) -> None:
     """Start the workers' fork server now when ingest of ``paths`` will use it; a path that
-    cannot be read is left for ingest itself to report."""
+    cannot be read is left for ingest itself to report. The same request again (gazeprep's
+    ``main`` makes it from the raw command line, the command from its options) does not walk
+    the folders a second time."""
     from gazeprep.read import find_inputs
 
+    paths = [str(p) for p in paths]
+    if (tuple(paths), jobs) in _WARMED:
+        return
+    _WARMED.add((tuple(paths), jobs))
     try:
         files = find_inputs(paths)
         if use_workers(files, jobs):

@@ -129,9 +129,13 @@ def test_workers_start_from_the_raw_command_line(recordings, monkeypatch, tmp_pa
     started = []
     monkeypatch.setattr(parallel, "PARALLEL_MIN_BYTES", 0)
     monkeypatch.setattr(parallel, "prestart", started.append)
+    monkeypatch.setattr(parallel, "_WARMED", set())
     command = typer.main.get_command(app).commands["ingest"]
-    start_workers_early(command, [str(recordings), "--out", str(tmp_path / "g"), *extra])
+    line = [str(recordings), "--out", str(tmp_path / "g"), *extra]
+    start_workers_early(command, line)
     assert started == ([parallel.PRELOAD] if starts else [])
+    start_workers_early(command, line)  # the command's own request: handled already
+    assert len(started) == (1 if starts else 0)
 
 
 _PRELOAD = """
@@ -188,6 +192,7 @@ def test_cli_on_large_recordings_reads_them_on_workers(shared_data, tmp_path, mo
     assert sum(f.stat().st_size for f in raw.iterdir()) >= parallel.PARALLEL_MIN_BYTES
     check = untouched(raw)
     early, pools = [], []
+    monkeypatch.setattr(parallel, "_WARMED", set())
     real_prestart, real_pool = parallel.prestart, ingest_mod.process_pool
     monkeypatch.setattr(parallel, "prestart", lambda m: (early.append(m), real_prestart(m)))
     monkeypatch.setattr(ingest_mod, "process_pool",
@@ -198,7 +203,7 @@ def test_cli_on_large_recordings_reads_them_on_workers(shared_data, tmp_path, mo
             main(["ingest", str(raw), "--out", str(tmp_path / f"j{jobs}"), "--jobs", jobs])
         assert done.value.code in (0, None)
         outs.append(_outputs(tmp_path / f"j{jobs}"))
-    assert early[0] == parallel.PRELOAD and pools == [2]  # --jobs 1 read them here
+    assert early == [parallel.PRELOAD] and pools == [2]  # --jobs 1 read them here
     (fix2, tr2, rep2), (fix1, tr1, rep1) = outs
     assert fix1["session"].n_unique() == 2 and fix1.height > 1_000
     assert fix2.equals(fix1) and tr2.equals(tr1) and rep2 == rep1
