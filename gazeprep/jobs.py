@@ -138,8 +138,9 @@ def keep_freed_memory() -> bool:
     except (OSError, AttributeError, TypeError):  # not glibc, or no dlopen(NULL) (Windows)
         return False
     m_trim_threshold, m_mmap_threshold = -1, -3  # glibc's <malloc.h>
-    # 1 GiB: larger arrays still get their own pages; trim only beyond twice that
-    return bool(mallopt(m_mmap_threshold, 1 << 30)) and bool(mallopt(m_trim_threshold, 1 << 31))
+    int_max = (1 << 31) - 1  # mallopt takes a C int
+    # arrays above 1 GiB still get their own pages; free memory is returned only above 2 GiB
+    return bool(mallopt(m_mmap_threshold, 1 << 30)) and bool(mallopt(m_trim_threshold, int_max))
 
 
 def _start_worker(threads: int, initializer: Callable | None, initargs: tuple) -> None:
