@@ -55,11 +55,11 @@ def main(argv: list[str] | None = None) -> None:
     # --verbose is accepted anywhere on the line, not only before the sub-command.
     verbose = "--verbose" in args
     args = [a for a in args if a != "--verbose"]
-    if args[:1] == ["ingest"]:
-        from gazeprep.commands.ingest import start_workers_early
-
-        start_workers_early(typer.main.get_command(app).commands["ingest"], args[1:])
     try:
+        if args[:1] == ["ingest"]:  # its workers' start overlaps what follows
+            from gazeprep.commands.ingest import start_workers_early
+
+            start_workers_early(typer.main.get_command(app).commands["ingest"], args[1:])
         # standalone mode: typer itself turns usage errors into exit code 2.
         app(args=args, prog_name="gazeprep")
     except KeyboardInterrupt:
