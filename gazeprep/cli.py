@@ -19,7 +19,7 @@ from gazeprep.commands.score import score
 from gazeprep.commands.show import show
 from gazeprep.commands.simulate import simulate
 from gazeprep.commands.split import split
-from gazeprep.contract.command import VERBOSE_HELP, Command, Group, quick_exit
+from gazeprep.contract.command import VERBOSE_HELP, Command, Group, interrupted, quick_exit
 
 app = typer.Typer(
     name="gazeprep",
@@ -65,6 +65,10 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         print("gazeprep: interrupted", file=sys.stderr)
         sys.exit(130)
+    except SystemExit as exc:  # typer's exit 130 for Ctrl-C during a command
+        if exc.code == 130 and interrupted(exc):
+            print("gazeprep: interrupted", file=sys.stderr)
+        raise
     except Exception as exc:  # noqa: BLE001 - every failure becomes one line and exit code 1
         if verbose:
             traceback.print_exc()

@@ -107,15 +107,42 @@ def start_method() -> str:
 def prestart(preload: Sequence[str]) -> None:
     """Start the fork server now, importing ``preload`` there, so that its start overlaps
     whatever the caller does before it needs workers. A server already running is kept (its
-    workers import anything else they need on first use)."""
+    workers import anything else they need on first use). The server imports
+    :mod:`gazeprep._forkserver` first: it ignores Ctrl-C and dies with this process."""
     import multiprocessing as mp
 
     if start_method() != "forkserver":
         return
     from multiprocessing import forkserver
 
-    mp.get_context("forkserver").set_forkserver_preload(list(preload))
+    mp.get_context("forkserver").set_forkserver_preload(["gazeprep._forkserver", *preload])
     forkserver.ensure_running()
+
+
+def die_with_parent(parent: int | None = None) -> bool:
+    """Have the kernel kill this process (SIGKILL) when its parent ends, on Linux
+    (``prctl(PR_SET_PDEATHSIG)``); elsewhere nothing changes. Returns whether it is set.
+    ``parent``: the pid the parent should have (default: the current one); a process whose
+    parent has already ended exits at once.
+
+    For gazeprep's own helper processes (the fork server, the workers): a command killed alone
+    (``kill PID``, SIGKILL, a closed terminal) otherwise left them running, workers blocked on
+    their results and holding their memory. They only read inputs and return results to the
+    command, which writes every file, so ending them abruptly loses nothing.
+    """
+    import ctypes
+
+    parent = os.getppid() if parent is None else parent
+    try:
+        prctl = ctypes.CDLL(None).prctl
+    except (OSError, AttributeError, TypeError):  # not Linux
+        return False
+    pr_set_pdeathsig = 1  # <linux/prctl.h>
+    if prctl(pr_set_pdeathsig, int(signal.SIGKILL), 0, 0, 0) != 0:
+        return False
+    if os.getppid() != parent:  # the parent ended before the call: no signal will come
+        os._exit(1)
+    return True
 
 
 def keep_freed_memory() -> bool:
@@ -144,11 +171,15 @@ def keep_freed_memory() -> bool:
 
 
 def _start_worker(threads: int, initializer: Callable | None, initargs: tuple) -> None:
-    """First call in every worker: Ctrl-C is the parent's to handle (it stops the pool),
-    numba's kernels get ``threads`` threads each, and freed memory is kept for the next item
-    (:func:`keep_freed_memory`)."""
+    """First call in every worker: Ctrl-C is the parent's to handle (it stops the pool), the
+    worker ends with the fork server (:func:`die_with_parent`; the server ends with the
+    command), numba's kernels get ``threads`` threads each, and freed memory is kept for the
+    next item (:func:`keep_freed_memory`)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     import sys
+
+    server = sys.modules.get("gazeprep._forkserver")  # loaded: forked from that server
+    die_with_parent(server.SERVER if server is not None else None)
 
     numba = sys.modules.get("numba")
     if numba is not None:  # loaded by the fork server: its thread limit is fixed
@@ -229,6 +260,6 @@ def ordered(executor: Executor, fn: Callable, items: Iterable[tuple], ahead: int
             fut.cancel()
 
 
-__all__ = ["JOBS_PER_CORE", "RemoteTraceback", "check_jobs", "cores", "keep_freed_memory",
-           "keep_traceback", "max_jobs", "numba_threads", "ordered", "prestart", "process_pool",
-           "restore_traceback", "start_method"]
+__all__ = ["JOBS_PER_CORE", "RemoteTraceback", "check_jobs", "cores", "die_with_parent",
+           "keep_freed_memory", "keep_traceback", "max_jobs", "numba_threads", "ordered",
+           "prestart", "process_pool", "restore_traceback", "start_method"]

@@ -15,7 +15,7 @@ from typing import Literal
 
 import typer
 
-from gazeprep.contract.command import VERBOSE_HELP, Command, Group, quick_exit
+from gazeprep.contract.command import VERBOSE_HELP, Command, Group, interrupted, quick_exit
 from gradseg import protocol_cli as proto
 from gradseg.options import (
     DEVICE_HELP,
@@ -405,6 +405,10 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         print("gradseg: interrupted", file=sys.stderr)
         sys.exit(130)
+    except SystemExit as exc:  # typer's exit 130 for Ctrl-C during a command
+        if exc.code == 130 and interrupted(exc):
+            print("gradseg: interrupted", file=sys.stderr)
+        raise
     except Exception as exc:  # noqa: BLE001 - every failure becomes one line and exit code 1
         if verbose:
             traceback.print_exc()

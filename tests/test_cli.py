@@ -170,3 +170,29 @@ def test_quick_exit_skips_the_final_collection(mode, printed) -> None:
     got = run("-c", _QUICK_EXIT, mode)
     assert got.returncode == 0, got.stderr
     assert got.stdout.splitlines() == printed
+
+
+@pytest.mark.parametrize("tool", ["gazeprep", "gradseg"])
+def test_ctrl_c_during_a_command_says_interrupted(tool, tmp_path, monkeypatch, capsys) -> None:
+    # typer turns the KeyboardInterrupt into exit code 130 on its own; main says why
+    import importlib
+
+    cli = importlib.import_module(f"{tool}.cli")
+
+    def ctrl_c(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    if tool == "gazeprep":
+        import gazeprep.ingest
+
+        monkeypatch.setattr(gazeprep.ingest, "find_inputs", ctrl_c)
+        argv = ["ingest", str(tmp_path), "--out", str(tmp_path / "out")]
+    else:
+        import gradseg.checkpoint
+
+        monkeypatch.setattr(gradseg.checkpoint, "load_model", ctrl_c)
+        argv = ["eval", "--checkpoint", str(tmp_path / "m.pt"), "--cache", str(tmp_path)]
+    with pytest.raises(SystemExit) as done:
+        cli.main(argv)
+    assert done.value.code == 130
+    assert capsys.readouterr().err.strip().endswith(f"{tool}: interrupted")

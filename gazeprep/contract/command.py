@@ -43,6 +43,18 @@ def quick_exit() -> None:
 _quick_exit = False
 
 
+def interrupted(exc: BaseException) -> bool:
+    """Whether ``exc`` comes from Ctrl-C: typer turns a KeyboardInterrupt into exit code 130
+    (a SystemExit whose chain holds the KeyboardInterrupt), and ``main`` then says so."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, KeyboardInterrupt):
+            return True
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
 def _plain_flags(params: list) -> list:
     """On/off flags get no type in ``--help`` (typer would print ``<bool>``)."""
     for p in params:

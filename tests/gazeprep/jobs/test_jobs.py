@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -214,3 +215,40 @@ def test_workers_keep_freed_memory(forty_mb):
     with process_pool(1, ["gazeprep.jobs"]) as pool:
         (faults,) = list(ordered(pool, _second_read_faults, [(forty_mb,)], ahead=1))
     assert faults < 1_000
+
+
+_KILLED_ALONE = """
+import multiprocessing.forkserver as fs, sys, time
+from gazeprep.jobs import process_pool
+with process_pool(2, ["gazeprep.jobs"]) as pool:
+    busy = [pool.submit(time.sleep, 60) for _ in range(2)]
+    while len(pool._processes) < 2:
+        time.sleep(0.05)
+    print(fs._forkserver._forkserver_pid, *pool._processes, flush=True)
+    time.sleep(60)
+"""
+
+
+def _running(pid: int) -> bool:
+    try:
+        state = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state not in ("Z", "X")  # a zombie has ended (its parent may never reap it)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="prctl(PR_SET_PDEATHSIG)")
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM])
+def test_helpers_end_with_a_command_killed_alone(sig):
+    # `kill PID` of the command alone (not its process group, as Ctrl-C would): its fork
+    # server and the workers, busy for another minute, end with it
+    cmd = subprocess.Popen([sys.executable, "-c", _KILLED_ALONE], stdout=subprocess.PIPE,
+                           text=True)
+    helpers = [int(p) for p in cmd.stdout.readline().split()]
+    assert len(helpers) == 3 and all(_running(p) for p in helpers)
+    cmd.send_signal(sig)
+    cmd.wait(timeout=30)
+    deadline = time.monotonic() + 10
+    while any(_running(p) for p in helpers) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not any(_running(p) for p in helpers)
