@@ -98,10 +98,11 @@ def numba_threads(n: int) -> Iterator[None]:
 
 
 def start_method() -> str:
-    """``forkserver`` where the platform has it, else ``spawn``."""
-    import multiprocessing as mp
+    """``forkserver`` where it can run (:func:`gazeprep.contract.processes.forkserver_usable`:
+    the platform has it and the temporary folder's path is short enough), else ``spawn``."""
+    from gazeprep.contract.processes import forkserver_usable
 
-    return "forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn"
+    return "forkserver" if forkserver_usable() else "spawn"
 
 
 def prestart(preload: Sequence[str]) -> None:

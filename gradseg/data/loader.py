@@ -41,7 +41,9 @@ def worker_context():
     """
     import multiprocessing
 
-    if "forkserver" not in multiprocessing.get_all_start_methods():
+    from gazeprep.contract.processes import forkserver_usable
+
+    if not forkserver_usable():  # no fork server here, or TMPDIR too long for its socket
         return multiprocessing.get_context("spawn")
     ctx = multiprocessing.get_context("forkserver")
     ctx.set_forkserver_preload(["torch", "gradseg.data.cache"])

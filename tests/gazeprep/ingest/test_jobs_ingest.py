@@ -213,3 +213,24 @@ def test_cli_on_large_recordings_reads_them_on_workers(shared_data, tmp_path, mo
     assert fix1["session"].n_unique() == 2 and fix1.height > 1_000
     assert fix2.equals(fix1) and tr2.equals(tr1) and rep2 == rep1
     check()
+
+
+def test_workers_start_with_spawn_under_a_long_temporary_folder(recordings, tmp_path,
+                                                                monkeypatch):
+    # a cluster's long TMPDIR leaves no room for the fork server's socket: the workers are
+    # spawned instead, with the same output
+    import tempfile
+
+    from gazeprep.jobs import start_method
+
+    started = _pools(monkeypatch)
+    opts = IngestOptions(lenient=True)
+    serial = _outputs(run_ingest([recordings], tmp_path / "j1", opts, jobs=1).out)
+    long_tmp = tmp_path / ("t" * max(1, 90 - len(str(tmp_path))))
+    long_tmp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(long_tmp))
+    assert start_method() == "spawn"
+    spawned = _outputs(run_ingest([recordings], tmp_path / "j2", opts, jobs=2).out)
+    assert started == [2]
+    assert spawned[0].equals(serial[0]) and spawned[1].equals(serial[1])
+    assert spawned[2] == serial[2]
