@@ -6,14 +6,31 @@ the caller's preload modules), so that it holds during the server's slow imports
   server would otherwise print the traceback of whatever it was importing.
 - the server dies with the command (:func:`gazeprep.jobs.die_with_parent`), and its workers
   with it: a command killed alone otherwise left them running.
+- a worker forked just as the command released its pool finds the pool's semaphores gone and
+  ends without the traceback Python would print (:func:`_quiet_when_released`): a Ctrl-C about
+  when the workers start printed one, though the command itself says why it ends.
 """
 
 from __future__ import annotations
 
 import os
 import signal
+import sys
+import traceback
+from pathlib import Path
 
 from gazeprep.jobs import die_with_parent
+
+
+def _quiet_when_released(kind, exc, tb) -> None:
+    """``sys.excepthook`` of the server and so of each worker it forks, which use it only for
+    an error before the worker runs: silent for the pool's semaphores gone (a
+    FileNotFoundError from multiprocessing's ``SemLock.__setstate__``), Python's own otherwise."""
+    frames = traceback.extract_tb(tb)
+    released = issubclass(kind, FileNotFoundError) and any(
+        f.name == "__setstate__" and Path(f.filename).name == "synchronize.py" for f in frames)
+    if not released:
+        sys.__excepthook__(kind, exc, tb)
 
 #: The server's pid: the parent its workers must find (one whose server has already ended
 #: exits at once).
@@ -21,3 +38,4 @@ SERVER = os.getpid()
 
 signal.signal(signal.SIGINT, signal.SIG_IGN)
 die_with_parent()
+sys.excepthook = _quiet_when_released

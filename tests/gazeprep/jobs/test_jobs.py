@@ -252,3 +252,29 @@ def test_helpers_end_with_a_command_killed_alone(sig):
     while any(_running(p) for p in helpers) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not any(_running(p) for p in helpers)
+
+
+_EXCEPTHOOK = """
+import sys
+import gazeprep._forkserver  # as in the fork server: its excepthook, inherited by workers
+ns = {}
+exec(compile("def __setstate__(kind):\\n    raise kind(2, 'No such file or directory')\\n",
+             "/usr/lib/python3/multiprocessing/synchronize.py", "exec"), ns)
+for kind in (FileNotFoundError, PermissionError):
+    try:
+        ns["__setstate__"](kind)
+    except OSError:
+        sys.excepthook(*sys.exc_info())
+    print("--", file=sys.stderr)
+"""
+
+
+def test_a_worker_forked_after_its_pool_was_released_ends_quietly():
+    # a Ctrl-C as the workers start: the pool's semaphores are gone when a late worker
+    # rebuilds them; that worker says nothing (the command says why it ends), any other
+    # error before a worker runs is printed as Python prints it
+    got = subprocess.run([sys.executable, "-c", _EXCEPTHOOK], capture_output=True, text=True,
+                         timeout=60)
+    quiet, other = got.stderr.split("--\n")[:2]
+    assert quiet == ""
+    assert "Traceback" in other and "PermissionError" in other
