@@ -120,6 +120,17 @@ def prestart(preload: Sequence[str]) -> None:
     forkserver.ensure_running()
 
 
+def _libc(name: str):
+    """Function ``name`` of the C library this process already runs, or None where it has none
+    (``ctypes.util.find_library`` would fork ``ldconfig``; Windows has no ``dlopen(NULL)``)."""
+    import ctypes
+
+    try:
+        return getattr(ctypes.CDLL(None), name)
+    except (OSError, AttributeError, TypeError):
+        return None
+
+
 def die_with_parent(parent: int | None = None) -> bool:
     """Have the kernel kill this process (SIGKILL) when its parent ends, on Linux
     (``prctl(PR_SET_PDEATHSIG)``); elsewhere nothing changes. Returns whether it is set.
@@ -131,12 +142,9 @@ def die_with_parent(parent: int | None = None) -> bool:
     their results and holding their memory. They only read inputs and return results to the
     command, which writes every file, so ending them abruptly loses nothing.
     """
-    import ctypes
-
     parent = os.getppid() if parent is None else parent
-    try:
-        prctl = ctypes.CDLL(None).prctl
-    except (OSError, AttributeError, TypeError):  # not Linux
+    prctl = _libc("prctl")
+    if prctl is None:  # not Linux
         return False
     pr_set_pdeathsig = 1  # <linux/prctl.h>
     if prctl(pr_set_pdeathsig, int(signal.SIGKILL), 0, 0, 0) != 0:
@@ -159,11 +167,8 @@ def keep_freed_memory() -> bool:
     worker holds on to its peak memory until it exits, which it would reach again on its next
     item anyway. Only for processes gazeprep owns (its workers), never a caller's.
     """
-    import ctypes
-
-    try:  # the C library this process already runs (ctypes.util.find_library would fork ldconfig)
-        mallopt = ctypes.CDLL(None).mallopt
-    except (OSError, AttributeError, TypeError):  # not glibc, or no dlopen(NULL) (Windows)
+    mallopt = _libc("mallopt")
+    if mallopt is None:  # not glibc
         return False
     m_trim_threshold, m_mmap_threshold = -1, -3  # glibc's <malloc.h>
     int_max = (1 << 31) - 1  # mallopt takes a C int

@@ -129,10 +129,14 @@ def _plain_wall(cmd: list[str], cwd: Path, env: dict | None,
     proc = subprocess.run(command(cmd), cwd=cwd, env=env, stdout=subprocess.DEVNULL,
                           stderr=subprocess.PIPE, text=True)
     wall = time.perf_counter() - t0
-    if proc.returncode != 0:
-        raise SystemExit(f"`{' '.join(map(str, cmd))}` failed ({proc.returncode}):\n"
-                         f"{proc.stderr}")
+    _check(cmd, proc.returncode, proc.stderr)
     return wall
+
+
+def _check(cmd: list, returncode: int, stderr: str) -> None:
+    """Stop the benchmark with the command's error when it failed."""
+    if returncode != 0:
+        raise SystemExit(f"`{' '.join(map(str, cmd))}` failed ({returncode}):\n{stderr}")
 
 
 def _sampled(cmd: list[str], cwd: Path, env: dict | None, interval: float) -> dict:
@@ -153,9 +157,7 @@ def _sampled(cmd: list[str], cwd: Path, env: dict | None, interval: float) -> di
         peak_rss = max(peak_rss, _rss_kib(proc.pid))
         time.sleep(interval)
     wall = time.perf_counter() - t0
-    err = proc.stderr.read() if proc.stderr else ""
-    if proc.returncode != 0:
-        raise SystemExit(f"`{' '.join(cmd)}` failed ({proc.returncode}):\n{err}")
+    _check(cmd, proc.returncode, proc.stderr.read() if proc.stderr else "")
     cpu_s = sum(cpu.values())
     return {"wall_s": wall, "cpu_s": cpu_s, "cores_used": cpu_s / wall if wall else 0.0,
             "cpu_s_main": cpu.get(proc.pid, 0.0),
