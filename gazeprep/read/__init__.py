@@ -48,9 +48,10 @@ INPUT_EXTENSIONS = (".edf", ".asc", ".csv", ".tsv", ".txt", ".xls")
 @cache
 def readers() -> dict[str, ModuleType]:
     """The registry: ``--format`` name -> reader module, in the order ``auto`` tries them."""
-    from gazeprep.read import asc, edf_reader, fixreport, samples
+    from gazeprep.read import asc, edf_reader, fixreport, samples, smi
 
-    return {"edf": edf_reader, "asc": asc, "fixreport": fixreport, "samples": samples}
+    return {"edf": edf_reader, "asc": asc, "smi-begaze": smi, "fixreport": fixreport,
+            "samples": samples}
 
 
 def sniff_format(path: Path) -> str:
