@@ -48,10 +48,10 @@ INPUT_EXTENSIONS = (".edf", ".asc", ".csv", ".tsv", ".txt", ".xls")
 @cache
 def readers() -> dict[str, ModuleType]:
     """The registry: ``--format`` name -> reader module, in the order ``auto`` tries them."""
-    from gazeprep.read import asc, edf_reader, fixreport, samples, smi
+    from gazeprep.read import asc, edf_reader, fixreport, gazepoint, reflacx, samples, smi
 
-    return {"edf": edf_reader, "asc": asc, "smi-begaze": smi, "fixreport": fixreport,
-            "samples": samples}
+    return {"edf": edf_reader, "asc": asc, "smi-begaze": smi, "gazepoint": gazepoint,
+            "reflacx": reflacx, "fixreport": fixreport, "samples": samples}
 
 
 def sniff_format(path: Path) -> str:
@@ -121,13 +121,28 @@ def find_inputs(paths: Iterable[str | Path], notes: list[str] | None = None) -> 
                 raise GazeprepError(
                     f"folder holds no input file; expected files ending in "
                     f"{', '.join(INPUT_EXTENSIONS)}", file=p)
-            files += _without_converted_edf(found, notes)
+            files += _without_companions(_without_converted_edf(found, notes), notes)
         elif p.is_file():
             files.append(p)
         else:
             raise GazeprepError("no such file or folder", file=p)
     seen: set[Path] = set()
     return [f for f in files if not (f.resolve() in seen or seen.add(f.resolve()))]
+
+
+def _without_companions(found: list[Path], notes: list[str] | None) -> list[Path]:
+    """``found`` less the files a reader reads through another one or that hold no gaze (a
+    Pupil export's ``blinks.csv``, a REFLACX reading's ``gaze.csv`` beside its
+    ``fixations.csv``...): each reader with a ``companions(files) -> {path: reason}`` says
+    which; ``notes`` receives one line per file skipped, with the reason."""
+    skip: dict[Path, str] = {}
+    for reader in readers().values():
+        pick = getattr(reader, "companions", None)
+        if pick is not None:
+            skip |= {p: why for p, why in pick(found).items() if p not in skip}
+    if notes is not None:
+        notes += [f"{f}: skipped, {skip[f]}" for f in found if f in skip]
+    return [f for f in found if f not in skip]
 
 
 def _without_converted_edf(found: list[Path], notes: list[str] | None) -> list[Path]:
