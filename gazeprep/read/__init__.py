@@ -48,10 +48,22 @@ INPUT_EXTENSIONS = (".edf", ".asc", ".csv", ".tsv", ".txt", ".xls")
 @cache
 def readers() -> dict[str, ModuleType]:
     """The registry: ``--format`` name -> reader module, in the order ``auto`` tries them."""
-    from gazeprep.read import asc, edf_reader, fixreport, gazepoint, reflacx, samples, smi
+    from gazeprep.read import (
+        asc,
+        edf_reader,
+        fixreport,
+        gazepoint,
+        pupil,
+        pupil_neon,
+        reflacx,
+        samples,
+        smi,
+    )
 
-    return {"edf": edf_reader, "asc": asc, "smi-begaze": smi, "gazepoint": gazepoint,
-            "reflacx": reflacx, "fixreport": fixreport, "samples": samples}
+    return {"edf": edf_reader, "asc": asc, "smi-begaze": smi, "pupil-core": pupil,
+            "pupil-neon": pupil_neon, "gazepoint": gazepoint, "reflacx": reflacx,
+            # TOBII: the coordinator registers the Tobii readers here at merge.
+            "fixreport": fixreport, "samples": samples}
 
 
 def sniff_format(path: Path) -> str:

@@ -20,7 +20,7 @@ import numpy as np
 import polars as pl
 
 from gazeprep.errors import GazeprepError
-from gazeprep.limits import MAX_COORD_PX, MAX_TIME_MS, rect_problem
+from gazeprep.limits import MAX_COORD_PX, rect_problem
 from gazeprep.read.result import FileResult, conform, images_lookup
 
 if TYPE_CHECKING:
@@ -45,7 +45,7 @@ def numbers(df: pl.DataFrame, cols: dict[str, str], lines: np.ndarray, path: str
     Raises
     ------
     GazeprepError
-        Text that is not a number, a number beyond float64's safe range, a missing value in a
+        Text that is not a number (or +-inf), a missing value in a
         ``required`` column, or mixed decimal separators: naming file, line and column.
     """
     raw = df.select([pl.col(c).str.strip_chars().str.strip_chars('"').alias(k)
@@ -68,7 +68,7 @@ def numbers(df: pl.DataFrame, cols: dict[str, str], lines: np.ndarray, path: str
                       for k, m, t in zip(cols, miss, text, strict=True)])
     for k in cols:
         bad = (raw[k].is_not_null() & ~raw[k].str.to_uppercase().is_in(list(MISSING))
-               & (val[k].is_null() | val[k].is_infinite() | (val[k].abs() > MAX_TIME_MS)))
+               & (val[k].is_null() | val[k].is_infinite()))
         if k in required:
             bad = bad | val[k].is_null() | val[k].is_nan()
         if bad.any():
