@@ -201,8 +201,9 @@ def _events(res: FileResult, meta: dict, tables: dict, body: bytes, first: int,
                 continue
             raise GazeprepError(f"the fixation table lacks column {name!r}; expected "
                                 f"{', '.join(FIX_COLUMNS.values())}", file=res.path)
-        idx[key] = f"c{fix_cols.index(name)}"
-    vals = numbers(fix, idx, fix["line"].to_numpy(), res.path,
+        idx[key] = name
+    named = fix.select(*[pl.col(f"c{fix_cols.index(n)}").alias(n) for n in idx.values()])
+    vals = numbers(named, idx, fix["line"].to_numpy(), res.path,
                    required=("trial", "start", "duration"))
     eye = fix["c0"].str.strip_chars().str.slice(-1)
     res.notes["detector"] = "tracker"
@@ -230,7 +231,8 @@ def _stimuli(res: FileResult, events: pl.DataFrame, tables: dict,
     width = len(events.columns) - 1
     desc = events.select(pl.concat_str([pl.col(f"c{i}") for i in range(di, width)],
                                        separator=",", ignore_nulls=True)).to_series()
-    start = numbers(events, {"start": f"c{si}"}, events["line"].to_numpy(), res.path,
+    start = numbers(events.select(pl.col(f"c{si}").alias("Start")), {"start": "Start"},
+                    events["line"].to_numpy(), res.path,
                     required=("start",))["start"].to_numpy() if events.height else np.zeros(0)
     first = meta.get("Stimulus") or Path(res.path).name
     times, ids, other = [-np.inf], [image_id(first) or Path(res.path).stem], 0
