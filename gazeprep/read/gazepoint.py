@@ -30,9 +30,17 @@ import numpy as np
 import polars as pl
 
 from gazeprep.errors import GazeprepError
-from gazeprep.read.delimited import check_unique, read_table
+from gazeprep.read.delimited import check_unique
 from gazeprep.read.result import FileResult, image_id, images_lookup
-from gazeprep.read.vendor import candidates, check_order, finish, numbers, screen_rect, shown_size
+from gazeprep.read.vendor import (
+    candidates,
+    check_order,
+    finish,
+    numbers,
+    read_rows,
+    screen_rect,
+    shown_size,
+)
 
 if TYPE_CHECKING:
     from gazeprep.read.options import IngestOptions
@@ -78,7 +86,7 @@ def read(path: str, opts: IngestOptions) -> FileResult:
         pixels of an image whose size is unknown.
     """
     res = FileResult(path=str(path), format="gazepoint")
-    table = read_table(str(path), "Gazepoint CSV")
+    table = read_rows(str(path), "Gazepoint CSV")
     res.notes.update(table.notes)
     cols = _columns(table.header, res.path)
     check_unique(table.header, cols.values(), res.path)

@@ -36,9 +36,9 @@ import numpy as np
 import polars as pl
 
 from gazeprep.errors import GazeprepError
-from gazeprep.read.delimited import check_unique, read_table
+from gazeprep.read.delimited import check_unique
 from gazeprep.read.result import FileResult, image_id
-from gazeprep.read.vendor import candidates, check_order, finish, numbers, screen_rect
+from gazeprep.read.vendor import candidates, check_order, finish, numbers, read_rows, screen_rect
 
 if TYPE_CHECKING:
     from gazeprep.read.options import IngestOptions
@@ -129,7 +129,7 @@ def read(path: str, opts: IngestOptions):
         Not a Pupil file, a missing column, text where a number must be, times going back.
     """
     p = Path(path)
-    table = read_table(str(path), "Pupil Player export")
+    table = read_rows(str(path), "Pupil Player export")
     kind = kind_of(table.header)
     if kind is None:
         raise GazeprepError(f"not a Pupil Player fixation or gaze file; expected the columns "

@@ -29,9 +29,9 @@ import numpy as np
 import polars as pl
 
 from gazeprep.errors import GazeprepError
-from gazeprep.read.delimited import check_unique, read_table
+from gazeprep.read.delimited import check_unique
 from gazeprep.read.result import FileResult, image_id, images_lookup
-from gazeprep.read.vendor import candidates, check_order, finish, numbers, screen_rect
+from gazeprep.read.vendor import candidates, check_order, finish, numbers, read_rows, screen_rect
 
 if TYPE_CHECKING:
     from gazeprep.read.options import IngestOptions
@@ -88,7 +88,7 @@ def read(path: str, opts: IngestOptions):
         within a recording, reference-image pixels without the image's size.
     """
     p = Path(path)
-    table = read_table(str(path), "Pupil Cloud export")
+    table = read_rows(str(path), "Pupil Cloud export")
     kind = kind_of(table.header)
     if kind is None:
         raise GazeprepError("not a Neon / Pupil Cloud fixations.csv or gaze.csv; expected "

@@ -27,7 +27,7 @@ import numpy as np
 from gazeprep.errors import GazeprepError
 from gazeprep.read.delimited import check_unique, read_table
 from gazeprep.read.result import FileResult, image_id, images_lookup
-from gazeprep.read.vendor import candidates, check_order, finish, numbers
+from gazeprep.read.vendor import candidates, check_order, finish, numbers, read_rows
 
 if TYPE_CHECKING:
     from gazeprep.read.options import IngestOptions
@@ -128,7 +128,7 @@ def read(path: str, opts: IngestOptions) -> FileResult:
     """
     p = Path(path)
     res = FileResult(path=str(path), format="reflacx")
-    table = read_table(str(path), "REFLACX fixations.csv")
+    table = read_rows(str(path), "REFLACX fixations.csv")
     low = {c.strip().lower(): c for c in table.header}
     if "timestamp_start_fixation" not in low:
         raise GazeprepError("not a REFLACX fixations.csv (no timestamp_start_fixation column); "

@@ -80,6 +80,42 @@ def numbers(df: pl.DataFrame, cols: dict[str, str], lines: np.ndarray, path: str
     return val.with_columns(pl.Series("line", lines, pl.Int64))
 
 
+def read_rows(path: str, what: str):
+    """:func:`~gazeprep.read.delimited.read_table`, refusing rows with fewer fields than the
+    header (a file cut short, a lost separator): polars would fill them with nulls, which would
+    pass for missing values.
+
+    Raises
+    ------
+    GazeprepError
+        Naming the first short row's line, its field count and the header's.
+    """
+    from gazeprep.read.delimited import read_table
+
+    table = read_table(path, what)
+    with open(path, "rb") as fh:
+        raw = fh.read()
+    sep = table.sep.encode()
+    if b'"' in raw or not raw:
+        return table
+    a = np.frombuffer(raw, np.uint8)
+    nl = np.flatnonzero(a == 10)
+    ends = np.append(nl, a.size) if a[-1] != 10 else nl
+    starts = np.concatenate(([0], ends[:-1] + 1))
+    seps = np.concatenate(([0], np.cumsum(a == sep[0])))
+    fields = seps[ends] - seps[starts] + 1
+    blank = (ends - starts) <= 1
+    short = np.flatnonzero((fields < len(table.header)) & ~blank)
+    if short.size:
+        i = int(short[0])
+        cut = " (the file ends in the middle of a row)" if i == starts.size - 1 and \
+            a[-1] != 10 else ""
+        raise GazeprepError(f"row has {int(fields[i])} fields, the header "
+                            f"{len(table.header)}{cut}; expected a value (or an empty field) "
+                            "for every column", file=path, line=i + 1)
+    return table
+
+
 def check_order(t: np.ndarray, lines: np.ndarray, path: str, what: str) -> None:
     """Refuse a time going backwards (``t`` in file order; NaN skipped).
 

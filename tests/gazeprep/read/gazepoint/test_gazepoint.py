@@ -21,7 +21,7 @@ def rows(spec, t_step=1 / 150):
     out, t, cnt = [], 0.0, 0
     for media, fid, n, valid, x, y in spec:
         start = t
-        for k in range(n):
+        for _ in range(n):
             out.append(f"{media},{media}.png,{cnt},{t:.5f},{int(t * 1e7)},{x},{y},{start:.5f},"
                        f"{(t - start):.5f},{fid},{valid},{x},{y},1")
             t, cnt = t + t_step, cnt + 1
@@ -46,7 +46,8 @@ def test_one_fixation_per_fpogid(tmp_path):
     # FPOGID 2 was never valid, 3 lasted 3 samples (20 ms), 5 lies right of the screen.
     assert dict(res.dropped) == {"invalid": 1, "short": 1, "outside_image": 1}
     assert f["image"].to_list() == ["a", "b"] and f["trial"].to_list() == ["1", "2"]
-    np.testing.assert_allclose(f["x"], [0.5, 0.25]) and np.testing.assert_allclose(f["y"], [0.5, 0.75])
+    np.testing.assert_allclose(f["x"], [0.5, 0.25])
+    np.testing.assert_allclose(f["y"], [0.5, 0.75])
     # Duration = the largest FPOGD (29 steps of 1/150 s), onset from the viewing's first row.
     np.testing.assert_allclose(f["duration_ms"], [29 / 150 * 1000, 44 / 150 * 1000], atol=0.01)
     np.testing.assert_allclose(f["onset_ms"], [0, 0], atol=0.01)
@@ -107,7 +108,7 @@ def test_egd_cxr_needs_the_image_size(tmp_path):
     (lambda h, r: (h, r[:10] + [r[3]] + r[10:]), "earlier than the previous row's", 12),
     (lambda h, r: (h, r[:5] + [r[5].replace(",0.5,", ",zero,", 1)] + r[6:]),
      "column 'FPOGX' is 'zero'", 7),
-    (lambda h, r: (h, r[:-1] + [r[-1][:12]]), "is missing", 115),
+    (lambda h, r: (h, r[:-1] + [r[-1][:12]]), "row has 4 fields, the header 14", 115),
 ])
 def test_bad_gazepoint_files(tmp_path, edit, match, line):
     head, lines = edit(HEADER, rows(SPEC))

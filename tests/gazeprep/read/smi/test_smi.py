@@ -11,7 +11,12 @@ from gazeprep.ingest import ingest_file
 from gazeprep.read import sniff_format
 from gazeprep.read.options import IngestOptions
 
-HEAD = """[BeGaze]
+FIX_COLS = ("Event Type,Trial,Number,Start,End,Duration,Location X,Location Y,Dispersion X,"
+            "Dispersion Y,AOI hit,Image,Plane,Avg. Pupil Size X,Avg. Pupil Size Y")
+SACC_COLS = ("Event Type,Trial,Number,Start,End,Duration,Start Loc.X,Start Loc.Y,End Loc.X,"
+             "End Loc.Y,Amplitude,Peak Speed,Peak Speed At,Average Speed,Peak Accel.,"
+             "Peak Decel.,Average Accel.")
+HEAD = f"""[BeGaze]
 Converted from:\tC:\\data\\s01.idf
 Date:\t09.06.2015 15:27:25
 Version:\tBeGaze 3.5.90
@@ -21,10 +26,10 @@ Stimulus:\tfirst.jpg
 Calibration Area:\t1000\t800
 
 Table Header for Fixations:
-Event Type,Trial,Number,Start,End,Duration,Location X,Location Y,Dispersion X,Dispersion Y,AOI hit,Image,Plane,Avg. Pupil Size X,Avg. Pupil Size Y
+{FIX_COLS}
 
 Table Header for Saccades:
-Event Type,Trial,Number,Start,End,Duration,Start Loc.X,Start Loc.Y,End Loc.X,End Loc.Y,Amplitude,Peak Speed,Peak Speed At,Average Speed,Peak Accel.,Peak Decel.,Average Accel.
+{SACC_COLS}
 
 Table Header for Blinks:
 Event Type,Trial,Number,Start,End,Duration
@@ -37,7 +42,7 @@ ROWS = [
     "Fixation L,1,1,1000000,1300000,300000,100.00,80.00,10,10,-,-,-1,15.00,15.00",
     "Fixation R,1,1,1000000,1300000,300000,102.00,82.00,10,10,-,-,-1,15.50,15.50",
     "UserEvent,1,1,2000000,# Message: chest_01.png",
-    "Saccade L,1,1,2010000,2040000,30000,100.00,80.00,500.00,400.00,5.0,300.0,0.5,150.0,1.0,1.0,1.0",
+    "Saccade L,1,1,2010000,2040000,30000,100.00,80.00,500.00,400.00,5.0,300.0,0.5,150.0,1,1,1",
     "Fixation L,1,2,2040000,2240000,200000,500.00,400.00,10,10,-,-,-1,15.00,15.00",
     "Fixation R,1,2,2040000,2240000,200000,504.00,400.00,10,10,-,-,-1,15.20,15.20",
     "UserEvent,1,2,2300000,# Message: UE-mouseclick left x=5 y=7",
