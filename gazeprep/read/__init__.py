@@ -85,8 +85,9 @@ def sniff_format(path: Path) -> str:
             return name
     raise GazeprepError(
         f"unknown format (header {probe.header[:8]}); expected an EyeLink EDF or ASC, a fixation "
-        "report with CURRENT_FIX_X/Y/DURATION and IMAGE columns, or a sample file with time,x,y "
-        "columns (or pass --format)", file=path, line=1)
+        "report with CURRENT_FIX_X/Y/DURATION and IMAGE columns, a sample file with time,x,y "
+        "columns, or an SMI BeGaze, Pupil Labs, Gazepoint or REFLACX export (or pass --format)",
+        file=path, line=1)
 
 
 def read(path: str | Path, opts: IngestOptions) -> FileResult | Recording:
