@@ -38,7 +38,15 @@ import polars as pl
 from gazeprep.errors import GazeprepError
 from gazeprep.read.delimited import check_unique
 from gazeprep.read.result import FileResult, image_id
-from gazeprep.read.vendor import candidates, check_order, finish, numbers, read_rows, screen_rect
+from gazeprep.read.vendor import (
+    candidates,
+    check_order,
+    finish,
+    numbers,
+    read_rows,
+    require,
+    screen_rect,
+)
 
 if TYPE_CHECKING:
     from gazeprep.read.options import IngestOptions
@@ -152,6 +160,7 @@ def _fixations(res: FileResult, table, kind: str, name: str, p: Path,
              "x": "x_norm", "y": "y_norm"} if surf else
             {"id": "id", "start": "start_timestamp", "duration": "duration",
              "x": "norm_pos_x", "y": "norm_pos_y"})
+    require(table.header, cols.values(), res.path, "Pupil fixation file")
     check_unique(table.header, cols.values(), res.path)
     v = numbers(table.df, cols, table.lines, res.path, required=("id", "start", "duration"))
     on = (table.df["on_surf"].str.strip_chars().str.to_lowercase() == "true") if surf else \
@@ -208,6 +217,7 @@ def _gaze(res: FileResult, table, kind: str, name: str, opts: IngestOptions):
     cols = {"t": "gaze_timestamp", "x": x, "y": y}
     if "confidence" in table.header:
         cols["c"] = "confidence"
+    require(table.header, cols.values(), res.path, "Pupil gaze file")
     check_unique(table.header, cols.values(), res.path)
     v = numbers(table.df, cols, table.lines, res.path, required=("t",))
     v = v.unique("t", keep="first", maintain_order=True)

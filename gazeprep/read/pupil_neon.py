@@ -31,7 +31,15 @@ import polars as pl
 from gazeprep.errors import GazeprepError
 from gazeprep.read.delimited import check_unique
 from gazeprep.read.result import FileResult, image_id, images_lookup
-from gazeprep.read.vendor import candidates, check_order, finish, numbers, read_rows, screen_rect
+from gazeprep.read.vendor import (
+    candidates,
+    check_order,
+    finish,
+    numbers,
+    read_rows,
+    require,
+    screen_rect,
+)
 
 if TYPE_CHECKING:
     from gazeprep.read.options import IngestOptions
@@ -107,6 +115,7 @@ def read(path: str, opts: IngestOptions):
     if kind == "fixations":
         cols |= {"end": "end timestamp [ns]"} if "end timestamp [ns]" in table.header else {
             "duration": "duration [ms]"}
+    require(table.header, cols.values(), res.path, f"Pupil Cloud {kind} file")
     check_unique(table.header, cols.values(), res.path)
     v = numbers(table.df, cols, table.lines, res.path, required=("t",))
     rec = table.df["recording id"].str.strip_chars().fill_null("")

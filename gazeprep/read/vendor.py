@@ -116,6 +116,25 @@ def read_rows(path: str, what: str):
     return table
 
 
+def _num(v: float) -> str:
+    """A number as written (shortest round-trip form, no trailing ``.0``)."""
+    return repr(float(v)).removesuffix(".0")
+
+
+def require(header: list[str], names, path: str, what: str) -> None:
+    """Refuse a header that lacks one of the column ``names`` a reader uses.
+
+    Raises
+    ------
+    GazeprepError
+        Naming the missing columns (line 1) and what the file should be.
+    """
+    missing = [n for n in names if n not in header]
+    if missing:
+        raise GazeprepError(f"{what} lacks column(s) {', '.join(missing)}; expected "
+                            f"{', '.join(names)}; found {header}", file=path, line=1)
+
+
 def check_order(t: np.ndarray, lines: np.ndarray, path: str, what: str) -> None:
     """Refuse a time going backwards (``t`` in file order; NaN skipped).
 
@@ -129,8 +148,8 @@ def check_order(t: np.ndarray, lines: np.ndarray, path: str, what: str) -> None:
     back = np.flatnonzero(np.diff(tt) < 0)
     if back.size:
         i = int(back[0]) + 1
-        raise GazeprepError(f"{what} {tt[i]:.17g} is earlier than the previous row's "
-                            f"({tt[i - 1]:.17g}); expected times that never go backwards",
+        raise GazeprepError(f"{what} {_num(tt[i])} is earlier than the previous row's "
+                            f"({_num(tt[i - 1])}); expected times that never go backwards",
                             file=path, line=int(ll[i]))
 
 
