@@ -62,7 +62,8 @@ CASES = {
                         text(PUP, PUP_ROWS + ["3,11.0,30"], ""), "ends in the middle", 4),
     "pupil-column": ("pupil-core", "fixations_on_surface_a.csv",
                      text(PUP.replace("duration,", ""), [r.replace(",300,", ",").replace(
-                         ",200,", ",") for r in PUP_ROWS]), "Pupil fixation file lacks column(s) duration", 1),
+                         ",200,", ",") for r in PUP_ROWS]),
+                     "Pupil fixation file lacks column(s) duration", 1),
     "pupil-decimals": ("pupil-core", "fixations_on_surface_a.csv", text(PUP.replace(",", "\t"), [
         PUP_ROWS[0].replace(",", "\t"), PUP_ROWS[1].replace(",", "\t").replace("0.25", "0,25")]),
         "mixed decimal separators: a decimal comma here, a decimal point on line 2", 3),
