@@ -48,27 +48,21 @@ def numbers(df: pl.DataFrame, cols: dict[str, str], lines: np.ndarray, path: str
         Text that is not a number (or +-inf), a missing value in a
         ``required`` column, or mixed decimal separators: naming file, line and column.
     """
-    raw = df.select([pl.col(c).str.strip_chars().str.strip_chars('"').alias(k)
-                     for k, c in cols.items()])
-    comma, point = (raw.select(pl.any_horizontal(pl.all().str.contains(r).fill_null(False)))
-                    .to_series() for r in (_COMMA, _POINT))
-    if comma.any() and point.any():
-        c, p = (int(np.flatnonzero(m.to_numpy())[0]) for m in (comma, point))
-        first, later = sorted((c, p))
-        here = "comma" if later == c else "point"
-        other = "point" if here == "comma" else "comma"
-        raise GazeprepError(
-            f"mixed decimal separators: a decimal {here} here, a decimal {other} on line "
-            f"{int(lines[first])}; expected one decimal separator in the whole file",
-            file=path, line=int(lines[later]))
-    text = [pl.col(k).str.replace(",", ".", literal=True) if comma.any() else pl.col(k)
-            for k in cols]
-    miss = [pl.col(k).is_null() | pl.col(k).str.to_uppercase().is_in(list(MISSING)) for k in cols]
-    val = raw.select([pl.when(m).then(None).otherwise(t.cast(pl.Float64, strict=False)).alias(k)
-                      for k, m, t in zip(cols, miss, text, strict=True)])
+    raw = df.select([pl.col(c).str.strip_chars(' "\r').alias(k) for k, c in cols.items()])
+    val = raw.select(pl.all().cast(pl.Float64, strict=False))
+    unparsed = {k: val[k].null_count() - raw[k].null_count() for k in cols}
+    if any(unparsed.values()):  # the slow path: missing markers, decimal commas, text
+        comma = raw.select(pl.any_horizontal(pl.all().str.contains(_COMMA).fill_null(False))
+                           ).to_series()
+        if comma.any():
+            _check_decimals(raw, comma, lines, path)
+            raw = raw.select(pl.all().str.replace(",", ".", literal=True))
+            val = raw.select(pl.all().cast(pl.Float64, strict=False))
     for k in cols:
-        bad = (raw[k].is_not_null() & ~raw[k].str.to_uppercase().is_in(list(MISSING))
-               & (val[k].is_null() | val[k].is_infinite()))
+        bad = val[k].is_infinite().fill_null(False)
+        if unparsed[k]:
+            bad = bad | (val[k].is_null() & raw[k].is_not_null()
+                         & ~raw[k].str.to_uppercase().is_in(list(MISSING)))
         if k in required:
             bad = bad | val[k].is_null() | val[k].is_nan()
         if bad.any():
@@ -78,6 +72,22 @@ def numbers(df: pl.DataFrame, cols: dict[str, str], lines: np.ndarray, path: str
             raise GazeprepError(f"column {cols[k]!r} is {what}; expected a finite number",
                                 file=path, line=int(lines[i]))
     return val.with_columns(pl.Series("line", lines, pl.Int64))
+
+
+def _check_decimals(raw: pl.DataFrame, comma: pl.Series, lines: np.ndarray, path: str) -> None:
+    """Refuse a decimal point in a file whose other rows write decimal commas."""
+    point = raw.select(pl.any_horizontal(pl.all().str.contains(_POINT).fill_null(False))
+                       ).to_series()
+    if not point.any():
+        return
+    c, p = (int(np.flatnonzero(m.to_numpy())[0]) for m in (comma, point))
+    first, later = sorted((c, p))
+    here = "comma" if later == c else "point"
+    other = "point" if here == "comma" else "comma"
+    raise GazeprepError(
+        f"mixed decimal separators: a decimal {here} here, a decimal {other} on line "
+        f"{int(lines[first])}; expected one decimal separator in the whole file",
+        file=path, line=int(lines[later]))
 
 
 def read_rows(path: str, what: str):
