@@ -49,3 +49,24 @@ def test_same_fixations_in_every_format(tables, tracker):
         diff = (other[col].cast(pl.Float64) - asc[col].cast(pl.Float64)).abs().max()
         assert diff <= tol, (col, diff)
     assert other["width"].to_list() == asc["width"].to_list()
+
+
+def _cli(*args: str) -> int:
+    from gazeprep.cli import main
+
+    with pytest.raises(SystemExit) as ex:
+        main(list(args))
+    return 0 if ex.value.code is None else int(ex.value.code)
+
+
+def test_switching_tracker_replaces_the_recordings(tmp_path, capsys):
+    out = tmp_path / "sim"
+    assert _cli("simulate", str(out), "--images", "2", "--size", "32", "--tracker", "smi") == 0
+    assert "--image-rect 520 100 880 880" in capsys.readouterr().err
+    assert _cli("simulate", str(out), "--images", "2", "--size", "32", "--tracker",
+                "pupil") == 0
+    files = sorted(str(p.relative_to(out / "raw")) for p in (out / "raw").rglob("*")
+                   if p.is_file())
+    assert files == sorted(n[len("raw/"):] for n in output_names(
+        SimConfig(n_images=2, size=32, tracker="pupil")) if n.startswith("raw/"))
+    assert _cli("simulate", str(out), "--tracker", "tobi") == 2
