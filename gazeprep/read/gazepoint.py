@@ -98,10 +98,12 @@ def read(path: str, opts: IngestOptions) -> FileResult:
     by = {h.strip().upper(): h for h in table.header}
     stem = Path(path).stem
     img_col = by.get("DICOM_ID") or by.get("MEDIA_NAME")
-    image = (df[img_col].str.strip_chars().map_elements(image_id, pl.String)
-             if img_col else pl.Series([stem] * df.height))
-    session = df[by["SESSION_ID"]].str.strip_chars() if "SESSION_ID" in by else pl.Series(
-        [stem] * df.height)
+    image = pl.lit(stem)
+    if img_col:
+        names = df[img_col].unique().to_list()
+        image = pl.Series(df[img_col]).replace_strict(
+            names, [image_id(n or "") for n in names], return_dtype=pl.String)
+    session = df[by["SESSION_ID"]].str.strip_chars() if "SESSION_ID" in by else pl.lit(stem)
     v = v.with_columns(image.fill_null("").alias("image"), session.fill_null(stem)
                        .alias("session"),
                        # TIMETICK runs on another clock than FPOGS: then onsets count from

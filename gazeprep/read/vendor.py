@@ -100,29 +100,27 @@ def read_rows(path: str, what: str):
     GazeprepError
         Naming the first short row's line, its field count and the header's.
     """
-    from gazeprep.read.delimited import read_table
+    import csv
+
+    from gazeprep.read.delimited import decode_text, read_table
 
     table = read_table(path, what)
+    # polars fills a short row with nulls: only rows with a null can be short.
+    maybe = table.df.select(pl.any_horizontal(pl.all().is_null())).to_series().to_numpy()
+    if not maybe.any():
+        return table
     with open(path, "rb") as fh:
         raw = fh.read()
-    sep = table.sep.encode()
-    if b'"' in raw or not raw:
-        return table
-    a = np.frombuffer(raw, np.uint8)
-    nl = np.flatnonzero(a == 10)
-    ends = np.append(nl, a.size) if a[-1] != 10 else nl
-    starts = np.concatenate(([0], ends[:-1] + 1))
-    seps = np.concatenate(([0], np.cumsum(a == sep[0])))
-    fields = seps[ends] - seps[starts] + 1
-    blank = (ends - starts) <= 1
-    short = np.flatnonzero((fields < len(table.header)) & ~blank)
-    if short.size:
-        i = int(short[0])
-        cut = " (the file ends in the middle of a row)" if i == starts.size - 1 and \
-            a[-1] != 10 else ""
-        raise GazeprepError(f"row has {int(fields[i])} fields, the header "
-                            f"{len(table.header)}{cut}; expected a value (or an empty field) "
-                            "for every column", file=path, line=i + 1)
+    text = decode_text(raw, path, what=what).data.split(b"\n")
+    n = len(table.header)
+    for line in table.lines[maybe].tolist():
+        row = text[line - 1].decode("utf-8", "replace").rstrip("\r")
+        fields = len(next(csv.reader([row], delimiter=table.sep), []))
+        if fields < n:
+            cut = " (the file ends in the middle of a row)" if line == len(text) else ""
+            raise GazeprepError(f"row has {fields} fields, the header {n}{cut}; expected a "
+                                "value (or an empty field) for every column", file=path,
+                                line=line)
     return table
 
 
