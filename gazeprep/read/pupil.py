@@ -86,7 +86,9 @@ def _kind(path: Path) -> str | None:
 
 def companions(files: list[Path]) -> dict[Path, str]:
     """Files of a Pupil export that a folder walk does not read, with the reason."""
-    kinds = {f: _kind(f) for f in files if f.suffix == ".csv"}
+    # Only the names Player gives its gaze files are opened (a walk may see thousands).
+    kinds = {f: _kind(f) for f in files
+             if f.name in ("fixations.csv", "gaze_positions.csv") or SURFACE.match(f.name)}
     exports = {(f.parent.parent if f.parent.name == "surfaces" else f.parent)
                for f, k in kinds.items() if k}
     surfaced = {f.parent.parent for f, k in kinds.items() if k == "surface_fixations"

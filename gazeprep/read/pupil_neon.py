@@ -74,7 +74,8 @@ def companions(files: list[Path]) -> dict[Path, str]:
     kinds: dict[Path, str | None] = {}
     for f in files:
         try:
-            kinds[f] = kind_of(Probe.of(f).header) if f.suffix == ".csv" else None
+            kinds[f] = kind_of(Probe.of(f).header) if f.name in ("fixations.csv",
+                                                                   "gaze.csv") else None
         except (OSError, GazeprepError):
             kinds[f] = None
     main = {}
