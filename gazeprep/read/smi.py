@@ -287,6 +287,10 @@ def _samples(res: FileResult, meta: dict, body: bytes, first: int, opts: IngestO
     if not _SAMPLE_HEADER.search(header):
         raise GazeprepError(f"header {header[:60]!r}; expected {EXPECTED}", file=res.path,
                             line=first)
+    detector = "ivt" if opts.detector == "auto" else opts.detector
+    if detector == "tracker":
+        raise GazeprepError("an SMI sample export carries no fixation events; expected "
+                            "--detector ivt or idt (or BeGaze's event export)", file=res.path)
     eyes = [e for e in ("L", "R") if f"{e} POR X [px]" in names and f"{e} POR Y [px]" in names]
     if opts.eye == "both":
         raise GazeprepError("--eye both is for SMI event exports; expected --eye auto, L or R "
@@ -310,7 +314,7 @@ def _samples(res: FileResult, meta: dict, body: bytes, first: int, opts: IngestO
     cols |= {"pupil": pupil} if pupil else {}
     v = numbers(smp, cols, smp["line"].to_numpy(), res.path, required=("t",))
     check_order(v["t"].to_numpy(), v["line"].to_numpy(), res.path, "Time")
-    lost = (v["x"] == 0) & (v["y"] == 0)
+    lost = ((v["x"] == 0) & (v["y"] == 0)).fill_null(False).to_numpy()
     res.notes["lost_samples_(0,0)"] = int(lost.sum())
     msg = msg.rename({c: f"c{i}" for i, c in enumerate(msg.columns[:-1])})
     times, ids = _stimuli(res, msg, {"User Events": ["Start", "Type", "Trial", "Description"]},
@@ -319,16 +323,12 @@ def _samples(res: FileResult, meta: dict, body: bytes, first: int, opts: IngestO
     seg = np.searchsorted(times, t_us, side="right") - 1
     frame = pl.DataFrame({
         "t": t_us / 1000.0,
-        "x": v["x"].fill_null(np.nan).to_numpy(), "y": v["y"].fill_null(np.nan).to_numpy(),
+        "x": np.where(lost, np.nan, v["x"].fill_null(np.nan).to_numpy()),
+        "y": np.where(lost, np.nan, v["y"].fill_null(np.nan).to_numpy()),
         "pupil": (v["pupil"].fill_null(np.nan).to_numpy() if pupil else np.full(v.height,
                                                                                np.nan)),
-        "image": [ids[s] for s in seg.tolist()], "line": v["line"]})
-    frame = frame.with_columns(pl.when(pl.Series(lost.to_numpy())).then(np.nan)
-                               .otherwise(pl.col(k)).alias(k) for k in ("x", "y"))
+        "image": pl.Series(ids, dtype=pl.String).gather(seg), "line": v["line"]})
     res.n_samples = frame.height
-    res.notes["detector"] = "ivt" if opts.detector == "auto" else opts.detector
-    if res.notes["detector"] == "tracker":
-        raise GazeprepError("an SMI sample export carries no fixation events; expected "
-                            "--detector ivt or idt (or BeGaze's event export)", file=res.path)
+    res.notes["detector"] = detector
     screen, rect = screen_rect(res, opts, _screen(meta))
-    return SampleRecording(res, res.notes["detector"], screen, frame, True, rect, opts, set())
+    return SampleRecording(res, detector, screen, frame, True, rect, opts, set())
