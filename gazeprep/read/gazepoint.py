@@ -40,6 +40,7 @@ from gazeprep.read.vendor import (
     read_rows,
     screen_rect,
     shown_size,
+    vendor_fixations,
 )
 
 if TYPE_CHECKING:
@@ -114,8 +115,8 @@ def read(path: str, opts: IngestOptions) -> FileResult:
         .alias("_seg"))
     fix = _fixations(v)
     res.n_samples = df.height
-    res.notes["detector"] = "tracker"
-    res.notes["fixations"] = "Gazepoint's own (one per FPOGID)"
+    vendor_fixations(res, opts, "Gazepoint's fixations (one per FPOGID)",
+                     "only Gazepoint's own fixations are read from its CSV")
     return finish(res, _place(res, fix, "x_original" in cols, opts), opts)
 
 

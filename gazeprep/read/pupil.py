@@ -46,6 +46,7 @@ from gazeprep.read.vendor import (
     read_rows,
     require,
     screen_rect,
+    vendor_fixations,
 )
 
 if TYPE_CHECKING:
@@ -174,8 +175,8 @@ def _fixations(res: FileResult, table, kind: str, name: str, p: Path,
         pl.col("on").any())
     check_order(f["start"].to_numpy(), f["line"].to_numpy(), res.path, "start_timestamp")
     t0 = _first_gaze(p, f["start"].min() if f.height else 0.0)
-    res.notes["detector"] = "tracker"
-    res.notes["fixations"] = "Pupil Player's (one per fixation id)"
+    vendor_fixations(res, opts, "Pupil Player's fixations (one per fixation id)",
+                     "name the gaze_positions*.csv file to detect on its samples")
     size = _size(res, name, opts)
     start = f["start"].to_numpy() * 1000.0
     return finish(res, candidates(

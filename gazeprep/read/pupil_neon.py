@@ -39,6 +39,7 @@ from gazeprep.read.vendor import (
     read_rows,
     require,
     screen_rect,
+    vendor_fixations,
 )
 
 if TYPE_CHECKING:
@@ -199,8 +200,8 @@ def _fixations(res: FileResult, v: pl.DataFrame, det: str | None, scale, p: Path
     t = v["t"].to_numpy() / 1e6
     dur = (v["end"].to_numpy() / 1e6 - t) if "end" in v.columns else v["duration"].to_numpy()
     t0 = v.select(pl.col("t").min().over("rec")).to_series().to_numpy() / 1e6
-    res.notes["detector"] = "tracker"
-    res.notes["fixations"] = "Pupil Cloud's (fixations.csv)"
+    vendor_fixations(res, opts, "Pupil Cloud's fixations (fixations.csv)",
+                     "name the gaze.csv beside it to detect on its samples")
     off = ~v["on"].to_numpy()
     return finish(res, candidates(
         image=names, session=v["rec"], trial=None, eye="", x=x, y=y, onset_ms=t - t0,

@@ -27,7 +27,14 @@ import numpy as np
 from gazeprep.errors import GazeprepError
 from gazeprep.read.delimited import check_unique, read_table
 from gazeprep.read.result import FileResult, image_id, images_lookup
-from gazeprep.read.vendor import candidates, check_order, finish, numbers, read_rows
+from gazeprep.read.vendor import (
+    candidates,
+    check_order,
+    finish,
+    numbers,
+    read_rows,
+    vendor_fixations,
+)
 
 if TYPE_CHECKING:
     from gazeprep.read.options import IngestOptions
@@ -150,8 +157,8 @@ def read(path: str, opts: IngestOptions) -> FileResult:
     meta = _reading(p)
     name = image_id(str(meta["dicom_id"] or ""))
     size = _size(res, name, meta, opts)
-    res.notes["detector"] = "tracker"
-    res.notes["fixations"] = f"EyeLink's, as REFLACX exports them; image from {meta['_table']}"
+    vendor_fixations(res, opts, f"EyeLink's fixations as REFLACX exports them (image from "
+                     f"{meta['_table']})", "REFLACX's gaze.csv is not read")
     discarded = str(meta.get("eye_tracking_data_discarded", "")).strip().lower() == "true"
     start, end = v["start"].to_numpy() * 1000.0, v["end"].to_numpy() * 1000.0
     w, h = (np.nan, np.nan) if size is None else size

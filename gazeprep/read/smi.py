@@ -50,6 +50,7 @@ from gazeprep.read.vendor import (
     screen_rect,
     session_of,
     shown_size,
+    vendor_fixations,
 )
 
 if TYPE_CHECKING:
@@ -206,8 +207,8 @@ def _events(res: FileResult, meta: dict, tables: dict, body: bytes, first: int,
     vals = numbers(named, idx, fix["line"].to_numpy(), res.path,
                    required=("trial", "start", "duration"))
     eye = fix["c0"].str.strip_chars().str.slice(-1)
-    res.notes["detector"] = "tracker"
-    res.notes["fixations"] = "SMI BeGaze events (Fixation L/R rows)"
+    vendor_fixations(res, opts, "SMI BeGaze's fixations (Fixation L/R rows)",
+                     "export the samples from BeGaze for our detectors")
     eyes = pick_eye(res, [e for e in ("L", "R") if (eye == e).any()], opts)
     screen, rect = screen_rect(res, opts, _screen(meta))
     frames = []

@@ -219,6 +219,22 @@ def pick_eye(res: FileResult, eyes: list[str], opts: IngestOptions) -> list[str]
     return eyes[:1]
 
 
+def vendor_fixations(res: FileResult, opts: IngestOptions, what: str, samples: str) -> None:
+    """Record that the file's fixations are the vendor's (``notes.detector: tracker``).
+
+    Raises
+    ------
+    GazeprepError
+        ``--detector ivt`` or ``idt``: the file holds fixations, not samples to detect on
+        (``samples`` says where the samples are).
+    """
+    if opts.detector in ("ivt", "idt"):
+        raise GazeprepError(f"holds {what}, no samples for --detector {opts.detector}; expected "
+                            f"--detector auto or tracker ({samples})", file=res.path)
+    res.notes["detector"] = "tracker"
+    res.notes["fixations"] = what
+
+
 def session_of(stem: str, eye: str, eyes: list[str]) -> str:
     """The session of a track: the file's stem, ``<stem>:<eye>`` when each eye is read."""
     return f"{stem}:{eye}" if len(eyes) > 1 else stem

@@ -181,3 +181,12 @@ def test_bad_event_exports(tmp_path, edit, match, line):
         ingest_file(p, IngestOptions(format="smi-begaze"))
     if line is not None:
         assert exc.value.line == line
+
+
+def test_event_export_refuses_our_detectors(tmp_path):
+    p = write(tmp_path / "s01.txt")
+    with pytest.raises(GazeprepError, match="holds SMI BeGaze's fixations .*, no samples for "
+                       "--detector idt; expected --detector auto or tracker"):
+        ingest_file(p, IngestOptions(detector="idt"))
+    res = ingest_file(p, IngestOptions(detector="tracker"))
+    assert res.notes["detector"] == "tracker" and res.rows_kept == 3
