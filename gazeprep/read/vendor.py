@@ -48,9 +48,13 @@ def numbers(df: pl.DataFrame, cols: dict[str, str], lines: np.ndarray, path: str
         Text that is not a number (or +-inf), a missing value in a
         ``required`` column, or mixed decimal separators: naming file, line and column.
     """
-    raw = df.select([pl.col(c).str.strip_chars(' "\r').alias(k) for k, c in cols.items()])
+    raw = df.select([pl.col(c).alias(k) for k, c in cols.items()])
     val = raw.select(pl.all().cast(pl.Float64, strict=False))
     unparsed = {k: val[k].null_count() - raw[k].null_count() for k in cols}
+    if any(unparsed.values()):  # spaces or quotes around numbers
+        raw = raw.select(pl.all().str.strip_chars(' "\r'))
+        val = raw.select(pl.all().cast(pl.Float64, strict=False))
+        unparsed = {k: val[k].null_count() - raw[k].null_count() for k in cols}
     if any(unparsed.values()):  # the slow path: missing markers, decimal commas, text
         comma = raw.select(pl.any_horizontal(pl.all().str.contains(_COMMA).fill_null(False))
                            ).to_series()
