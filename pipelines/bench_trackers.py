@@ -80,9 +80,9 @@ def _events(path: Path) -> tuple[list[str], pl.DataFrame]:
                                                      "y1"], orient="row").sort("start")
 
 
-def smi_samples(src: Path, dst: Path, mb: float) -> int:
+def smi_samples(src: Path, dst: Path, mb: float, max_rows: int | None = None) -> int:
     """A BeGaze sample export rendered from the event export ``src`` (see the module notes),
-    tiled to about ``mb`` MB; returns the rows written."""
+    tiled to about ``mb`` MB (or its first ``max_rows`` rows); returns the rows written."""
     _, ev = _events(src)
     step = 1e6 / 120
     t = np.arange(ev["start"][0], ev["end"][-1], step).astype(np.int64)
@@ -99,6 +99,7 @@ def smi_samples(src: Path, dst: Path, mb: float) -> int:
     span = int(t[-1] - t[0]) + 1_000_000
     reps = max(1, int(mb * 1e6 / max(len(one.write_csv(separator="\t")), 1)))
     body = pl.concat([one.with_columns(pl.col("Time") + r * span) for r in range(reps)])
+    body = body.head(max_rows) if max_rows else body
     head = ("## [BeGaze]\n## Converted from:\tSMI_Sample_67_Events.txt (rendered)\n"
             "## Date:\t09.06.2015 15:27:25\n## Version:\tBeGaze 3.5.90\n## Sample Rate:\t120\n"
             "##\n")
