@@ -147,7 +147,9 @@ def _scale(res: FileResult, p: Path, det: str | None, xcol: str,
     if size is None:
         size = _reference_size(p.parent)
         if size is not None:
-            res.image(name, size, "--images file" if not problems else "unknown", [])
+            res.image(name, size, "reference image", problems)
+    else:
+        res.image(name, size, "--images file", problems)
     if size is None:
         raise GazeprepError(f"{xcol!r} is in pixels of the reference image {name!r}, whose "
                             "size is unknown; expected --images DIR holding it, or the "
@@ -194,6 +196,7 @@ def _fixations(res: FileResult, v: pl.DataFrame, det: str | None, scale, p: Path
     x, y = v["x"].fill_null(np.nan).to_numpy(), v["y"].fill_null(np.nan).to_numpy()
     if scale is not None:
         x, y = x / scale[0], y / scale[1]
+        sizes = {n: (int(scale[0]), int(scale[1])) for n in sizes}
     elif det is None:
         x = x / np.array([sizes[n][0] or SCENE[0] for n in names], float)
         y = y / np.array([sizes[n][1] or SCENE[1] for n in names], float)

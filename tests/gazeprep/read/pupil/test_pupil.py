@@ -153,8 +153,12 @@ def test_neon_marker_mapper_and_reference_image(tmp_path):
     (rim / "fixations.csv").write_text(
         MM_FIX.replace("detected on surface", "detected in reference image")
         .replace("[normalized]", "[px]") + f"\ns,r1,1,{T0},{T0 + 200_000_000},200,true,100,50\n")
-    f = ingest_file(rim / "fixations.csv", IngestOptions()).fixations
+    res = ingest_file(rim / "fixations.csv", IngestOptions())
+    f = res.fixations
     np.testing.assert_allclose([f["x"][0], f["y"][0]], [0.25, 0.25])
+    assert (f["width"][0], f["height"][0]) == (400, 200)
+    assert res.images["rim"]["size_from"] == "reference image"
+    assert res.images["rim"]["problems"] == []
 
 
 @pytest.mark.parametrize("name, text, match, line", [  # --format pupil-core / pupil-neon
@@ -172,3 +176,37 @@ def test_bad_pupil_files(tmp_path, name, text, match, line):
     with pytest.raises(GazeprepError, match=match) as exc:
         ingest_file(p, IngestOptions(format="pupil-neon" if "[px]" in text else "pupil-core"))
     assert exc.value.line == line
+
+
+def test_neon_gaze_alone_goes_to_the_detector(tmp_path):
+    d = tmp_path / "rec"
+    d.mkdir()
+    t = T0 + np.arange(400) * 5_000_000  # 200 Hz
+    x = np.where(np.arange(400) < 200, 400.0, 1200.0)
+    worn = np.where((np.arange(400) > 300) & (np.arange(400) < 310), 0, 1)
+    rows = [f"s,r1,{a},{b},600.0,{w},,,0,0" for a, b, w in zip(t, x, worn, strict=True)]
+    (d / "gaze.csv").write_text("section id,recording id,timestamp [ns],gaze x [px],"
+                                "gaze y [px],worn,fixation id,blink id,azimuth [deg],"
+                                "elevation [deg]\n" + "\n".join(rows) + "\n")
+    (d / "imu.csv").write_text("section id,recording id,timestamp [ns]\ns,r1,1\n")
+    notes: list[str] = []
+    assert [p.name for p in find_inputs([tmp_path], notes)] == ["gaze.csv"]
+    assert "imu.csv: skipped, Pupil Cloud export file without fixations or gaze" in notes[0]
+    res = ingest_file(d / "gaze.csv", IngestOptions(units="px", ivt_velocity=500.0))
+    f = res.fixations
+    assert res.notes["not_worn_samples"] == 9 and res.notes["detector"] == "ivt"
+    np.testing.assert_allclose(f["x"], [0.25, 0.75], atol=1e-6)
+    np.testing.assert_allclose(f["y"], 0.5, atol=1e-6)
+    with pytest.raises(GazeprepError, match="no samples for --detector|carries no fixations"):
+        ingest_file(d / "gaze.csv", IngestOptions(detector="tracker"))
+
+
+def test_reference_image_pixels_need_a_size(tmp_path):
+    rim = tmp_path / "rim"
+    rim.mkdir()
+    (rim / "fixations.csv").write_text(
+        MM_FIX.replace("detected on surface", "detected in reference image")
+        .replace("[normalized]", "[px]") + f"\ns,r1,1,{T0},{T0 + 200_000_000},200,true,100,50\n")
+    with pytest.raises(GazeprepError, match="in pixels of the reference image 'rim', whose "
+                       "size is unknown; expected --images DIR"):
+        ingest_file(rim / "fixations.csv", IngestOptions())
