@@ -1,4 +1,5 @@
-"""`gazeprep simulate`: a dataset with known truth (images, masks, EyeLink ASC, true fixations)."""
+"""`gazeprep simulate`: a dataset with known truth (images, masks, recordings in a tracker's
+format, true fixations)."""
 
 from __future__ import annotations
 
@@ -47,10 +48,11 @@ def simulate(
              "surface export, raw/obsNN/exports/000/). The same gaze in each; smi and "
              "gazepoint are in screen pixels: ingest them with the --image-rect printed."),
 ) -> None:
-    """Simulate lesion-like images (or MR-like volumes), their masks and EyeLink recordings.
+    """Simulate lesion-like images (or MR-like volumes), their masks and eye-tracker recordings.
 
     The observer searches the image, then scans each target from its centre to its boundary
-    (log-normal fixation durations, main-sequence saccades, 1000 Hz samples, blinks).
+    (log-normal fixation durations, main-sequence saccades, 1000 Hz samples, blinks); the
+    recordings are EyeLink ASC files, or the same gaze in another tracker's format (--tracker).
     """
     from rich.console import Console
     from rich.table import Table
