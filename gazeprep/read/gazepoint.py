@@ -92,10 +92,9 @@ def read(path: str, opts: IngestOptions) -> FileResult:
     cols = _columns(table.header, res.path)
     check_unique(table.header, cols.values(), res.path)
     df = table.df
-    v = numbers(df, {k: c for k, c in cols.items()}, table.lines, res.path,
+    v = numbers(df, cols, table.lines, res.path,
                 required=("time", "fpogid", "fpogv", "fpogs", "fpogd"))
     tick = bool(_TICK.match(cols["time"].strip()))
-    check_order(v["time"].to_numpy(), v["line"].to_numpy(), res.path, cols["time"])
     by = {h.strip().upper(): h for h in table.header}
     stem = Path(path).stem
     img_col = by.get("DICOM_ID") or by.get("MEDIA_NAME")
@@ -113,6 +112,9 @@ def read(path: str, opts: IngestOptions) -> FileResult:
     v = v.with_columns(((pl.col("image") != pl.col("image").shift(1)) | (
         pl.col("session") != pl.col("session").shift(1))).fill_null(True).cum_sum()
         .alias("_seg"))
+    # EGD-CXR's clock restarts with each session and image: times only grow within one.
+    check_order(v["time"].to_numpy(), v["line"].to_numpy(), res.path, cols["time"],
+                v["_seg"].to_numpy())
     fix = _fixations(v)
     res.n_samples = df.height
     vendor_fixations(res, opts, "Gazepoint's fixations (one per FPOGID)",

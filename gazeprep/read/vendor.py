@@ -147,8 +147,10 @@ def require(header: list[str], names, path: str, what: str) -> None:
                             f"{', '.join(names)}; found {header}", file=path, line=1)
 
 
-def check_order(t: np.ndarray, lines: np.ndarray, path: str, what: str) -> None:
-    """Refuse a time going backwards (``t`` in file order; NaN skipped).
+def check_order(t: np.ndarray, lines: np.ndarray, path: str, what: str,
+                group: np.ndarray | None = None) -> None:
+    """Refuse a time going backwards (``t`` in file order; NaN skipped); with ``group``, only
+    within runs of equal values (a recording whose clock restarts per session).
 
     Raises
     ------
@@ -157,7 +159,11 @@ def check_order(t: np.ndarray, lines: np.ndarray, path: str, what: str) -> None:
     """
     ok = np.isfinite(t)
     tt, ll = t[ok], lines[ok]
-    back = np.flatnonzero(np.diff(tt) < 0)
+    back = np.diff(tt) < 0
+    if group is not None:
+        g = np.asarray(group)[ok]
+        back &= g[1:] == g[:-1]
+    back = np.flatnonzero(back)
     if back.size:
         i = int(back[0]) + 1
         raise GazeprepError(f"{what} {_num(tt[i])} is earlier than the previous row's "

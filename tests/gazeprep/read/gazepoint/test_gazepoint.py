@@ -116,3 +116,11 @@ def test_bad_gazepoint_files(tmp_path, edit, match, line):
     with pytest.raises(GazeprepError, match=match) as exc:
         ingest_file(p, IngestOptions(format="gazepoint"))
     assert exc.value.line == line
+
+
+def test_clock_restarting_with_each_image(tmp_path):
+    """EGD-CXR's TIME starts again with each session and image: not a time going back."""
+    lines = rows(SPEC[:1]) + [r.replace("a,a.png", "b,b.png") for r in rows(SPEC[:1])]
+    f = ingest_file(write(tmp_path / "gp.csv", lines), IngestOptions()).fixations
+    assert f["image"].to_list() == ["a", "b"]
+    np.testing.assert_allclose(f["onset_ms"], [0, 0], atol=1e-6)
