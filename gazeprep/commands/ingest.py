@@ -39,13 +39,15 @@ def ingest(
     ),
     detector: Detector = typer.Option(
         _D.detector, "--detector",
-        help="tracker: the log's EFIX events; ivt, idt: detected on the samples; auto: tracker "
-             "when the ASC has EFIX lines, else ivt.",
+        help="tracker: the log's EFIX events (or the export's own fixations: SMI, Pupil, "
+             "Gazepoint, REFLACX); ivt, idt: detected on the samples; auto: tracker when the "
+             "file has fixation events, else ivt.",
     ),
     eye: Eye = typer.Option(
         _D.eye, "--eye",
-        help="Binocular logs: auto takes the eye named by an 'eye_used' message, else L; both "
-             "makes one track per eye (session '<stem>:L' / ':R').",
+        help="Binocular logs (ASC, EDF, SMI BeGaze): auto takes the eye named by an "
+             "'eye_used' message, else L; both makes one track per eye (session '<stem>:L' / "
+             "':R').",
     ),
     images: Path | None = typer.Option(
         _D.images, "--images",
@@ -54,7 +56,8 @@ def ingest(
     image_rect: tuple[float, float, float, float] | None = typer.Option(
         _D.image_rect, "--image-rect", metavar="X Y W H",
         help="Where the image lies on screen (screen px), for ASC trials without '!V IMGLOAD', "
-             "sample files and pixel fixation reports. W, H > 0.", callback=RECT,
+             "sample files, SMI and Gazepoint exports and pixel fixation reports. W, H > 0.",
+        callback=RECT,
     ),
     min_duration: float = typer.Option(
         _D.min_duration, "--min-duration",

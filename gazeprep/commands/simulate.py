@@ -1,4 +1,5 @@
-"""`gazeprep simulate`: a dataset with known truth (images, masks, EyeLink ASC, true fixations)."""
+"""`gazeprep simulate`: a dataset with known truth (images, masks, recordings in a tracker's
+format, true fixations)."""
 
 from __future__ import annotations
 
@@ -40,23 +41,34 @@ def simulate(
     ),
     slices: int = typer.Option(_D.slices, "--slices", min=1, max=1024,
                                help="Slices per volume (--format dicom | nifti)."),
+    tracker: str = typer.Option(
+        _D.tracker, "--tracker",
+        help="Format of the recordings: eyelink (raw/obsNN.asc) | smi (BeGaze event export, "
+             "raw/obsNN.txt) | gazepoint (GP3 CSV, raw/obsNN.csv) | pupil (Pupil Player "
+             "surface export, raw/obsNN/exports/000/). The same gaze in each; smi and "
+             "gazepoint are in screen pixels: ingest them with the --image-rect printed."),
 ) -> None:
-    """Simulate lesion-like images (or MR-like volumes), their masks and EyeLink recordings.
+    """Simulate lesion-like images (or MR-like volumes), their masks and eye-tracker recordings.
 
     The observer searches the image, then scans each target from its centre to its boundary
-    (log-normal fixation durations, main-sequence saccades, 1000 Hz samples, blinks).
+    (log-normal fixation durations, main-sequence saccades, 1000 Hz samples, blinks); the
+    recordings are EyeLink ASC files, or the same gaze in another tracker's format (--tracker).
     """
     from rich.console import Console
     from rich.table import Table
 
     from gazeprep.contract.progress import Progress
     from gazeprep.simulate.config import IMAGE_FORMATS
+    from gazeprep.simulate.writers import TRACKERS, ingest_hint
 
     if image_format not in IMAGE_FORMATS:
         raise typer.BadParameter(f"{image_format!r}; expected one of {', '.join(IMAGE_FORMATS)}",
                                  param_hint="'--format'")
+    if tracker not in TRACKERS:
+        raise typer.BadParameter(f"{tracker!r}; expected one of {', '.join(TRACKERS)}",
+                                 param_hint="'--tracker'")
     cfg = SimConfig(n_images=images, sessions=sessions, size=size, seed=seed, display=display,
-                    image_format=image_format, slices=slices)
+                    image_format=image_format, slices=slices, tracker=tracker)
     console = Console(stderr=True)
     bars: dict[str, Progress] = {}
 
@@ -80,6 +92,9 @@ def simulate(
     Console().print(table)
     for note in summary.get("notes", []):
         console.print(f"note: {note}", markup=False, soft_wrap=True)
+    if ingest_hint(cfg):
+        console.print(f"ingest with: gazeprep ingest {out}/raw {' '.join(ingest_hint(cfg))}",
+                      markup=False, soft_wrap=True)
 
 
 def _previous(out: Path) -> list[str]:
@@ -90,7 +105,8 @@ def _previous(out: Path) -> list[str]:
         p = json.loads((out / "simulate.json").read_text())["params"]
         return output_names(SimConfig(
             n_images=int(p["n_images"]), sessions=int(p["sessions"]), seed=int(p["seed"]),
-            image_format=str(p.get("image_format", "png")), slices=int(p.get("slices", 8))))
+            image_format=str(p.get("image_format", "png")), slices=int(p.get("slices", 8)),
+            tracker=str(p.get("tracker", "eyelink"))))
     except (OSError, ValueError, KeyError, TypeError, AttributeError, ZeroDivisionError):
         return []
 

@@ -48,9 +48,22 @@ INPUT_EXTENSIONS = (".edf", ".asc", ".csv", ".tsv", ".txt", ".xls")
 @cache
 def readers() -> dict[str, ModuleType]:
     """The registry: ``--format`` name -> reader module, in the order ``auto`` tries them."""
-    from gazeprep.read import asc, edf_reader, fixreport, samples
+    from gazeprep.read import (
+        asc,
+        edf_reader,
+        fixreport,
+        gazepoint,
+        pupil,
+        pupil_neon,
+        reflacx,
+        samples,
+        smi,
+    )
 
-    return {"edf": edf_reader, "asc": asc, "fixreport": fixreport, "samples": samples}
+    return {"edf": edf_reader, "asc": asc, "smi-begaze": smi, "pupil-core": pupil,
+            "pupil-neon": pupil_neon, "gazepoint": gazepoint, "reflacx": reflacx,
+            # TOBII: the coordinator registers the Tobii readers here at merge.
+            "fixreport": fixreport, "samples": samples}
 
 
 def sniff_format(path: Path) -> str:
@@ -72,8 +85,9 @@ def sniff_format(path: Path) -> str:
             return name
     raise GazeprepError(
         f"unknown format (header {probe.header[:8]}); expected an EyeLink EDF or ASC, a fixation "
-        "report with CURRENT_FIX_X/Y/DURATION and IMAGE columns, or a sample file with time,x,y "
-        "columns (or pass --format)", file=path, line=1)
+        "report with CURRENT_FIX_X/Y/DURATION and IMAGE columns, a sample file with time,x,y "
+        "columns, or an SMI BeGaze, Pupil Labs, Gazepoint or REFLACX export (or pass --format)",
+        file=path, line=1)
 
 
 def read(path: str | Path, opts: IngestOptions) -> FileResult | Recording:
@@ -120,13 +134,28 @@ def find_inputs(paths: Iterable[str | Path], notes: list[str] | None = None) -> 
                 raise GazeprepError(
                     f"folder holds no input file; expected files ending in "
                     f"{', '.join(INPUT_EXTENSIONS)}", file=p)
-            files += _without_converted_edf(found, notes)
+            files += _without_companions(_without_converted_edf(found, notes), notes)
         elif p.is_file():
             files.append(p)
         else:
             raise GazeprepError("no such file or folder", file=p)
     seen: set[Path] = set()
     return [f for f in files if not (f.resolve() in seen or seen.add(f.resolve()))]
+
+
+def _without_companions(found: list[Path], notes: list[str] | None) -> list[Path]:
+    """``found`` less the files a reader reads through another one or that hold no gaze (a
+    Pupil export's ``blinks.csv``, a REFLACX reading's ``gaze.csv`` beside its
+    ``fixations.csv``...): each reader with a ``companions(files) -> {path: reason}`` says
+    which; ``notes`` receives one line per file skipped, with the reason."""
+    skip: dict[Path, str] = {}
+    for reader in readers().values():
+        pick = getattr(reader, "companions", None)
+        if pick is not None:
+            skip |= {p: why for p, why in pick(found).items() if p not in skip}
+    if notes is not None:
+        notes += [f"{f}: skipped, {skip[f]}" for f in found if f in skip]
+    return [f for f in found if f not in skip]
 
 
 def _without_converted_edf(found: list[Path], notes: list[str] | None) -> list[Path]:

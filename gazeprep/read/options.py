@@ -14,7 +14,8 @@ from typing import Any
 from gazeprep.errors import GazeprepError
 
 #: ``--format``: ``auto`` (the readers' own sniffing) or a reader of :func:`gazeprep.read.readers`.
-FORMAT_CHOICES = ("auto", "edf", "asc", "fixreport", "samples")
+FORMAT_CHOICES = ("auto", "edf", "asc", "smi-begaze", "pupil-core", "pupil-neon", "gazepoint",
+                  "reflacx", "fixreport", "samples")
 #: ``--detector``: ``auto``, the tracker's own events, or a detector of
 #: :data:`gazeprep.detect.DETECTORS`.
 DETECTOR_CHOICES = ("auto", "tracker", "ivt", "idt")
@@ -32,7 +33,7 @@ class IngestOptions:
     Parameters
     ----------
     format : str
-        ``auto``, ``edf``, ``asc``, ``fixreport`` or ``samples``.
+        ``auto`` or one of :data:`FORMAT_CHOICES` (the readers of :func:`gazeprep.read.readers`).
     detector : str
         ``auto`` (tracker events when the file has EFIX lines, else I-VT), ``tracker``, ``ivt``,
         ``idt``.

@@ -56,7 +56,7 @@ TRACK_KEY = ("image", "session", "trial")
 
 #: Where an image's pixel size came from (``size_from`` in ``ingest.json``'s ``images``).
 SIZE_SOURCES = ("report columns", "--images file", "IMGLOAD w h", "--image-rect", "screen",
-                "unknown")
+                "metadata table", "reference image", "unknown")
 NOT_IN_IMAGES = "not in --images"
 LATIN1_NAME = "name not valid UTF-8, decoded as Latin-1"
 

@@ -30,7 +30,7 @@ import numpy as np
 import polars as pl
 
 from gazeprep.errors import GazeprepError
-from gazeprep.limits import MAX_COORD_PX, MAX_RATE_HZ, coarse_times, rect_problem, time_problem
+from gazeprep.limits import MAX_COORD_PX, MAX_RATE_HZ, coarse_times, time_problem
 from gazeprep.read.delimited import check_unique, read_table
 from gazeprep.read.recorded import RecordingFacts
 from gazeprep.read.result import (
@@ -40,10 +40,10 @@ from gazeprep.read.result import (
     Series,
     conform,
     image_id,
-    images_lookup,
     latin1_names,
     sample_interval,
 )
+from gazeprep.read.vendor import screen_rect, shown_size
 
 if TYPE_CHECKING:
     from gazeprep.read.options import IngestOptions
@@ -58,7 +58,6 @@ COLUMNS: dict[str, tuple[str, ...]] = {
 }
 MISSING = ("", ".", "NA", "NAN", "N/A")
 TIME_SCALE = {"ms": 1.0, "s": 1000.0, "us": 0.001}
-DEFAULT_SCREEN = (1920.0, 1080.0)
 
 
 def looks_like_samples(names: list[str]) -> bool:
@@ -134,14 +133,7 @@ def read(path: str, opts: IngestOptions) -> SampleRecording:
     check_unique(table.header, cols.values(), res.path)
     t = _parse(df, cols, lines, res, opts)
     res.n_samples = t.height
-    screen = opts.screen_px or DEFAULT_SCREEN
-    if opts.screen_px is None:
-        res.notes["screen_px"] = f"assumed {screen[0]:g} x {screen[1]:g} (pass --screen-px)"
-    rect = tuple(opts.image_rect) if opts.image_rect is not None else (0.0, 0.0, *screen)
-    problem = rect_problem(tuple(float(v) for v in rect))
-    if problem:
-        raise GazeprepError(f"--image-rect / --screen-px is not a usable image rectangle "
-                            f"({problem})", file=path)
+    screen, rect = screen_rect(res, opts)
     return SampleRecording(res, detector, screen, t, "image" in cols, rect, opts,
                            latin1_names(t, table.latin1_lines))
 
@@ -178,7 +170,7 @@ class SampleRecording(Recording):
         counts = res.quality_input.fixations
         for (name, trial, lines), se, s in zip(self.viewings, self.series, found, strict=True):
             res.rows_read += int(s["first"].size)
-            size = _size(res, name, rect, opts, [LATIN1_NAME] if name in self.latin1 else [])
+            size = shown_size(res, name, rect, opts, [LATIN1_NAME] if name in self.latin1 else [])
             ln = lines[s["first"]]
             for i in range(s["first"].size):
                 nx = (s["x"][i] - rect[0]) / rect[2]
@@ -223,22 +215,6 @@ def _facts(res: FileResult, series: list[Series], labels: list[str | None],
         session=Path(res.path).stem, labels=labels, start=start, end=end, t=t, x=xy[0],
         y=xy[1], eyes=("",), rate=np.full(len(series), opts.sample_rate or np.nan),
         window=np.repeat(np.arange(len(series)), n))
-
-
-def _size(res: FileResult, name: str, rect: tuple, opts: IngestOptions,
-          problems: list[str]) -> tuple[int, int] | None:
-    """Pixel size of image ``name``: its ``--images`` file; without ``--images``, the size it was
-    shown at (``--image-rect`` or the screen). Recorded in ``res.images``."""
-    size, missing = images_lookup(opts, name)
-    if size is not None:
-        source = "--images file"
-    elif opts.images is not None:
-        source = "unknown"
-    else:
-        size = (int(round(rect[2])), int(round(rect[3])))
-        source = "--image-rect" if opts.image_rect is not None else "screen"
-    res.image(name, size, source, problems + missing)
-    return size
 
 
 def _parse(df: pl.DataFrame, cols: dict[str, str], lines: np.ndarray, res: FileResult,

@@ -76,6 +76,9 @@ class SimConfig:
         ``i // slices`` (the last volume may have fewer), masks in the same format.
     slices : int
         Slices per volume (volume formats).
+    tracker : str
+        The recordings' format, a writer of :data:`gazeprep.simulate.writers.WRITERS`
+        (``eyelink``: ASC files).
     """
 
     n_images: int = 64
@@ -105,6 +108,7 @@ class SimConfig:
     drift_px: float = 1.0
     image_format: str = "png"
     slices: int = 8
+    tracker: str = "eyelink"
     extra: dict = field(default_factory=dict)
 
     @property

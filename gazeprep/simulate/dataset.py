@@ -10,7 +10,6 @@ from pathlib import Path
 
 import numpy as np
 
-from gazeprep.simulate.asc_writer import write_asc
 from gazeprep.simulate.config import (
     IMAGE_STREAM,
     SESSION_STREAM,
@@ -49,9 +48,12 @@ def volume_stem(cfg: SimConfig, v: int) -> str:
 
 #: File name ending per image format.
 SUFFIX = {"png": ".png", "dicom": ".dcm", "nifti": ".nii.gz"}
-#: Every file name a simulation may write, relative to its folder.
+#: Every file name a simulation may write, relative to its folder (recordings: every
+#: ``--tracker``'s, :mod:`gazeprep.simulate.writers`).
 OWNED = re.compile(r"^((images|masks)/sim\d+_(\d{4,}\.png|mr\d{3,}\.(dcm|nii\.gz))|"
-                   r"raw/obs\d{2,}\.asc|truth\.parquet|simulate\.json)$")
+                   r"raw/obs\d{2,}\.(asc|txt|csv|tsv)|raw/obs\d{2,}/exports/000/(blinks\.csv|"
+                   r"surfaces/(fixations|gaze_positions)_on_surface_sim\d+_[\w]+\.csv)|"
+                   r"truth\.parquet|simulate\.json)$")
 
 
 def output_names(cfg: SimConfig) -> list[str]:
@@ -61,9 +63,13 @@ def output_names(cfg: SimConfig) -> list[str]:
         stems = [volume_stem(cfg, v) for v in range(n_vol)]
     else:
         stems = [simulated_id(cfg, i) for i in range(cfg.n_images)]
+    from gazeprep.simulate.writers import WRITERS
+
     suffix = SUFFIX[cfg.image_format]
+    ids = [simulated_id(cfg, i) for i in range(cfg.n_images)]
     return ([f"{d}/{stem}{suffix}" for d in ("images", "masks") for stem in stems]
-            + [f"raw/obs{s + 1:02d}.asc" for s in range(cfg.sessions)]
+            + [n for s in range(cfg.sessions)
+               for n in WRITERS[cfg.tracker].files(f"obs{s + 1:02d}", ids)]
             + ["truth.parquet", "simulate.json"])
 
 
@@ -132,6 +138,8 @@ def simulate_dataset(
 
     import polars as pl
 
+    from gazeprep.simulate.writers import WRITERS
+
     out = Path(out)
     for sub in ("images", "masks", "raw"):
         (out / sub).mkdir(parents=True, exist_ok=True)
@@ -169,7 +177,7 @@ def simulate_dataset(
             n_blinks += len(trial.blink[0])
             # Inter-trial interval: drift correction and image loading, not recorded.
             t = int(trial.t[-1]) + 1500 + int(rng.integers(0, 500))
-        write_asc(out / "raw" / f"{session}.asc", trials, cfg, session=session)
+        WRITERS[cfg.tracker].write(out, trials, cfg, session)
         if progress:
             progress("sessions", s + 1, cfg.sessions)
 
