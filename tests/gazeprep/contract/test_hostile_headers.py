@@ -36,8 +36,9 @@ pytest.importorskip("pydicom", reason="pydicom not installed (extra 'medical')")
 
 #: Address space a limited command gets (see the module notes).
 LIMIT_AS = 2 << 30
-#: What a bomb inflates to: more than LIMIT_AS.
+#: What a bomb inflates to (2.5 GiB: more than LIMIT_AS), and the sizes that say so.
 BOMB_BYTES = 5 << 29
+BOMB_SIZES = (1 << 14, 1 << 14, 10)
 
 
 def run_limited(*args, limit: int = LIMIT_AS) -> subprocess.CompletedProcess:
@@ -230,7 +231,7 @@ def bombs(tmp_path_factory) -> dict[str, bytes]:
 def test_nrrd_bomb_is_refused_in_2_gib(tmp_path, images, bombs, encoding, untouched, error_line):
     """A header that honestly claims the 2.5 GiB its data inflates to: refused before
     anything is allocated. A header that claims 8 x 8: decompression stops there."""
-    sizes = f"{1 << 15} {1 << 15} {BOMB_BYTES >> 30}"
+    sizes = " ".join(map(str, BOMB_SIZES))
     (images / "bomb.nrrd").write_bytes(nrrd_bytes(bombs[encoding], sizes=sizes,
                                                   encoding=encoding))
     gaze_on(tmp_path, ["bomb_0"])
@@ -287,7 +288,7 @@ def test_nifti_gzip_bomb_is_refused_in_2_gib(tmp_path, images, bombs, untouched,
     """A ``.nii.gz`` whose dims honestly claim what its 2.5 GiB of zeros inflate to."""
     nib = pytest.importorskip("nibabel")
     hdr = nib.Nifti1Header()
-    hdr.set_data_shape((1 << 15, 1 << 15, BOMB_BYTES >> 30))
+    hdr.set_data_shape(BOMB_SIZES)
     hdr.set_data_dtype(np.uint8)
     hdr["vox_offset"] = 352
     comp = zlib.compressobj(9, zlib.DEFLATED, 31)
