@@ -346,7 +346,8 @@ def test_png_bombs_end_with_one_line(tmp_path, images, untouched, error_line):
     ({"RescaleSlope": "nan"}, "RescaleSlope is nan"),
     ({"RescaleSlope": "0"}, "RescaleSlope is 0.0: expected a nonzero slope"),
     ({"RescaleIntercept": "-inf"}, "RescaleIntercept is -inf"),
-    ({"RescaleSlope": "1e300"}, "after the Modality LUT or RescaleSlope/RescaleIntercept: 64 NaN or infinite"),
+    ({"RescaleSlope": "1e300"},
+     "after the Modality LUT or RescaleSlope/RescaleIntercept: 64 NaN or infinite"),
     ({"RescaleSlope": "1.25"}, "RescaleSlope 'ab12': expected a number"),
 ])
 def test_dicom_window_and_rescale_numbers(images, medical, attrs, match):
