@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from gazeprep.contract._checks import (
+    DEFLATE_MAX_RATIO,
     check_claim,
     check_finite,
     check_frames,
@@ -92,10 +93,13 @@ def _frame_bytes(ds) -> int:
 
 
 def _check_pixel_claim(ds, path: Path, frames: int, stored: int) -> None:
-    """Refuse frames the pixel data cannot hold: uncompressed, their bytes; compressed, the
-    8 bytes of an item header per frame at least."""
+    """Refuse frames the file (``stored`` bytes) cannot hold: uncompressed, their bytes;
+    compressed, the 8 bytes of an item header per frame at least; deflated data sets,
+    deflate's largest ratio."""
     ts = getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", None)
     compressed = bool(getattr(ts, "is_compressed", False))
+    if getattr(ts, "is_deflated", False):  # the whole data set deflated
+        stored *= DEFLATE_MAX_RATIO
     claimed = frames * (8 if compressed else _frame_bytes(ds))
     check_claim(claimed, stored, path, f"the header ({frames} frame(s) of "
                 f"{ds.get('Rows')} x {ds.get('Columns')}{', compressed' if compressed else ''})")

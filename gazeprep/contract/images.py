@@ -358,10 +358,13 @@ def read_image(ref: ImageRef, size: int | None = None,
     """
     from PIL import Image
 
-    rgb = _pil_rgb(ref, size, options or ImageOptions()).convert("RGB")
-    if size is not None:
-        rgb = rgb.resize((size, size), Image.BILINEAR)
-    return np.array(rgb)  # a writable copy
+    try:
+        rgb = _pil_rgb(ref, size, options or ImageOptions()).convert("RGB")
+        if size is not None:
+            rgb = rgb.resize((size, size), Image.BILINEAR)
+        return np.array(rgb)  # a writable copy
+    except MemoryError:
+        raise out_of_memory(ref.path, "the image") from None
 
 
 def read_mask(ref: ImageRef, size: int | None = None,
