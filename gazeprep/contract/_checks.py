@@ -8,7 +8,7 @@ Three rules shared by every reader of :mod:`gazeprep.contract.images`:
   is allocated (:func:`check_frames`, :func:`check_memory`, :data:`DEFLATE_MAX_RATIO`), and a
   decoder that runs out of memory anyway ends with one line (:func:`out_of_memory`);
 - header numbers are finite (:func:`finite_number`) and so are the values they give
-  (:func:`check_finite`).
+  (:func:`check_finite`; images may mark "no data" with NaN, masks may not).
 """
 
 from __future__ import annotations
@@ -150,12 +150,24 @@ def finite_number(value, path: Path, field: str, *, positive: bool = False) -> f
     return v
 
 
-def check_finite(values: np.ndarray, path: Path, what: str) -> None:
-    """Refuse an array holding NaN or infinity, naming how many and where the first is."""
+def check_finite(values: np.ndarray, path: Path, what: str, *, nan_ok: bool = False) -> None:
+    """Refuse an array holding infinity or NaN, naming how many and where the first is.
+
+    With ``nan_ok`` (images), NaN is "no data", as resampled and registered volumes mark what
+    lies outside the field of view: it is shown black and left out of the automatic window,
+    but an array with no finite value at all is refused. Masks have no such value.
+    """
     if values.dtype.kind not in "fc":
         return
-    bad = ~np.isfinite(values)
-    if bad.any():
-        first = tuple(int(i) for i in np.argwhere(bad)[0])
-        raise InputError(f"{what}: {int(bad.sum())} NaN or infinite value(s) (first at index "
-                         f"{first}); expected finite numbers", file=path)
+    finite = np.isfinite(values)
+    if finite.all():
+        return
+    bad = np.isinf(values) if nan_ok else ~finite
+    if nan_ok and not bad.any():
+        if finite.any():
+            return
+        raise InputError(f"{what}: every value is NaN; expected finite numbers", file=path)
+    first = tuple(int(i) for i in np.argwhere(bad)[0])
+    kind = "infinite" if nan_ok else "NaN or infinite"
+    raise InputError(f"{what}: {int(bad.sum())} {kind} value(s) (first at index {first}); "
+                     f"expected finite numbers", file=path)

@@ -89,6 +89,8 @@ def _frame_bytes(ds) -> int:
     """Bytes one stored frame takes uncompressed (BitsAllocated 1: packed bits)."""
     bits = int(ds.get("BitsAllocated") or 8)
     n = int(ds.get("Rows") or 0) * int(ds.get("Columns") or 0) * int(ds.get("SamplesPerPixel") or 1)
+    if ds.get("PhotometricInterpretation") == "YBR_FULL_422":  # chroma halved: 2 samples a pixel
+        n = n * 2 // 3
     return n * bits // 8 if bits >= 8 else -(-n // 8)
 
 
@@ -201,7 +203,8 @@ def load_dicom(path: Path, role: str) -> Volume:
     except MemoryError:
         raise out_of_memory(path, "the pixel data") from None
     check_finite(vol.frames, path, "the pixel values" if role == "mask" else
-                 "the pixel values after the Modality LUT or RescaleSlope/RescaleIntercept")
+                 "the pixel values after the Modality LUT or RescaleSlope/RescaleIntercept",
+                 nan_ok=role == "image")
     return vol
 
 

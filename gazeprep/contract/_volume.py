@@ -204,7 +204,7 @@ def _read_array(path: Path, role: str) -> tuple[np.ndarray, bool]:
     """The volume's array and whether it is unscaled uint8 (masks: the stored values)."""
     if volume_suffix(path.name) not in NIFTI_SUFFIXES:
         data = np.asarray(read_nrrd(path))
-        check_finite(data, path, "the volume's samples")
+        check_finite(data, path, "the volume's samples", nan_ok=role == "image")
         return data, data.dtype == np.uint8
     img, scale = _nifti(path)
     if img.get_data_dtype().names:
@@ -214,12 +214,13 @@ def _read_array(path: Path, role: str) -> tuple[np.ndarray, bool]:
     if role == "mask" or (scale is None and img.get_data_dtype() == np.uint8):
         check_memory(stored, path, what)
         data = np.asarray(img.dataobj.get_unscaled())
-        check_finite(data, path, "the volume's voxels")
+        check_finite(data, path, "the volume's voxels", nan_ok=role == "image")
         return data, role != "mask"
     check_memory(stored + int(np.prod(img.shape, dtype=object)) * 4, path, what)
     data = img.get_fdata(dtype=np.float32)
     check_finite(data, path, "the volume's voxels" if scale is None else
-                 f"the voxels scaled by scl_slope {scale[0]:g}, scl_inter {scale[1]:g}")
+                 f"the voxels scaled by scl_slope {scale[0]:g}, scl_inter {scale[1]:g}",
+                 nan_ok=True)
     return data, False
 
 

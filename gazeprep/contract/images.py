@@ -322,7 +322,7 @@ def _pil_rgb(ref: ImageRef, size: int | None, options: ImageOptions):
         a = np.asarray(im)
         if a.ndim != 2:
             raise InputError(f"unsupported image mode {im.mode!r}", file=ref.path)
-        check_finite(a, ref.path, "the image's pixel values")
+        check_finite(a, ref.path, "the image's pixel values", nan_ok=True)
         grey = window_rule(a, stored8=False, window=options.window, file_window=None,
                            volume_window=lambda how: auto_window(a, how))
         return Image.fromarray(grey)

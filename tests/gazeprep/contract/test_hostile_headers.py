@@ -347,7 +347,7 @@ def test_png_bombs_end_with_one_line(tmp_path, images, untouched, error_line):
     ({"RescaleSlope": "0"}, "RescaleSlope is 0.0: expected a nonzero slope"),
     ({"RescaleIntercept": "-inf"}, "RescaleIntercept is -inf"),
     ({"RescaleSlope": "1e300"},
-     "after the Modality LUT or RescaleSlope/RescaleIntercept: 64 NaN or infinite"),
+     "after the Modality LUT or RescaleSlope/RescaleIntercept: 63 infinite value"),
     ({"RescaleSlope": "1.25"}, "RescaleSlope 'ab12': expected a number"),
 ])
 def test_dicom_window_and_rescale_numbers(images, medical, attrs, match):
@@ -396,7 +396,7 @@ def _nifti_scaled(path: Path, slope: float, inter: float) -> Path:
 
 
 @pytest.mark.parametrize(("slope", "inter", "match"), [
-    (3e38, 0.0, "scaled by scl_slope 3e\\+38, scl_inter 0: 48 NaN or infinite"),
+    (3e38, 0.0, "scaled by scl_slope 3e\\+38, scl_inter 0: 48 infinite value"),
     (np.inf, 0.0, "scl_slope is inf"), (-np.inf, 0.0, "scl_slope is -inf"),
     (2.0, np.nan, "scl_inter is nan"), (2.0, np.inf, "scl_inter is inf")])
 def test_nifti_scaling_numbers_are_refused(images, slope, inter, match):
@@ -418,16 +418,43 @@ def test_nifti_slope_zero_or_nan_means_no_scaling(images, slope):
 
 
 def test_non_finite_voxels_in_images_and_masks_are_refused(images, medical):
+    """Infinity is refused in images and masks, NaN in masks; an image whose values are all
+    NaN is refused too."""
     vol = np.ones((4, 6, 2), np.float32)
     vol[1, 2, 1] = np.nan
     medical.write_nrrd(images / "n.nrrd", vol)
     medical.write_nifti(images / "m.nii.gz", np.where(np.isnan(vol), np.inf, vol))
     Image.fromarray(np.array([[0.0, -np.inf], [1.0, 2.0]], np.float32)).save(images / "t.tif")
+    Image.fromarray(np.array([[0.0, np.nan], [1.0, 2.0]], np.float32)).save(images / "u.tif")
+    medical.write_nrrd(images / "all.nrrd", np.full((4, 6, 2), np.nan, np.float32))
     refs = index_folder(images)
-    for key, file in (("n_1", "n.nrrd"), ("m_1", "m.nii.gz"), ("t", "t.tif")):
-        for read in (read_image, read_mask):
-            with pytest.raises(InputError, match=f"{file}: .*: 1 NaN or infinite value"):
-                read(refs[key])
+    for key, file, read, kind in (
+            ("n_1", "n.nrrd", read_mask, "NaN or infinite"), ("u", "u.tif", read_mask, "NaN or "
+                                                               "infinite"),
+            ("m_1", "m.nii.gz", read_image, "infinite"), ("m_1", "m.nii.gz", read_mask, "NaN or "
+                                                          "infinite"),
+            ("t", "t.tif", read_image, "infinite"), ("t", "t.tif", read_mask, "NaN or infinite")):
+        with pytest.raises(InputError, match=f"{file}: .*: 1 {kind} value"):
+            read(refs[key])
+    with pytest.raises(InputError, match="all.nrrd: .*: every value is NaN"):
+        read_image(refs["all_0"])
+
+
+def test_nan_in_an_image_is_no_data_shown_black(images, medical):
+    """NaN marks what lies outside the field of view of resampled volumes (nibabel ships one):
+    shown black, left out of the window, as before."""
+    vol = np.arange(48, dtype=np.float32).reshape(4, 6, 2)
+    with_nan = vol.copy()
+    with_nan[0, 0, 0] = np.nan
+    medical.write_nrrd(images / "n.nrrd", with_nan)
+    refs = index_folder(images)
+    got = read_image(refs["n_0"])
+    assert got[0, 0].tolist() == [0, 0, 0] and got.max() > 200
+    shipped = medical.nibabel_file("resampled_anat_moved.nii")
+    (images.parent / "r").mkdir()
+    (images.parent / "r" / shipped.name).symlink_to(shipped)
+    refs = index_folder(images.parent / "r")
+    assert read_image(refs["resampled_anat_moved_0"]).shape[2] == 3
 
 
 @pytest.mark.filterwarnings("ignore:Invalid value for VR DS")
@@ -456,3 +483,18 @@ def test_non_finite_spacing_names_the_field(images, medical):
         with pytest.raises(InputError, match=f"{field} gives a pixel spacing of"):
             pixel_spacing(refs[key])
     assert pixel_spacing(refs["c_0"]) is None
+
+
+@pytest.mark.parametrize("name", [
+    "image_dfl.dcm", "SC_ybr_full_422_uncompressed.dcm", "SC_rgb_rle_16bit_2frame.dcm",
+    "SC_rgb_rle_2frame.dcm", "CT_small.dcm", "anatomical.nii", "resampled_anat_moved.nii",
+    "standard.nii.gz"])
+def test_shipped_files_pass_the_checks(tmp_path, medical, name):
+    """Headers the checks must not refuse: a deflated data set, 4:2:2 colour, multi-frame,
+    RLE, a NaN scl_slope (SPM), NaN outside the field of view."""
+    shipped = (medical.nibabel_file if ".nii" in name else medical.pydicom_file)(name)
+    (tmp_path / name).symlink_to(shipped)
+    refs = index_folder(tmp_path)
+    assert refs
+    for ref in list(refs.values())[:2]:
+        assert read_image(ref, size=8).shape == (8, 8, 3)
