@@ -195,8 +195,9 @@ def load_dicom(path: Path, role: str) -> Volume:
     _check_pixel_claim(ds, path, frames, path.stat().st_size)
     samples = frames * int(ds.get("Rows") or 0) * int(ds.get("Columns") or 0) \
         * int(ds.get("SamplesPerPixel") or 1)
-    need = samples * max(int(ds.get("BitsAllocated") or 8) // 8, 1)
-    check_memory(need + (0 if role == "mask" else samples * 4), path,
+    stored = max(int(ds.get("BitsAllocated") or 8) // 8, 1)
+    windowed = role == "image" and (stored > 1 or "RescaleSlope" in ds)  # a float32 copy
+    check_memory(samples * (stored + 4 * windowed), path,
                  f"the pixel data ({frames} frame(s) of {ds.get('Rows')} x {ds.get('Columns')})")
     try:
         vol = _volume_of(ds, path, role)

@@ -498,3 +498,23 @@ def test_shipped_files_pass_the_checks(tmp_path, medical, name):
     assert refs
     for ref in list(refs.values())[:2]:
         assert read_image(ref, size=8).shape == (8, 8, 3)
+
+
+def test_cache_claiming_more_rows_than_memory_holds(tmp_path, untouched):
+    """A cache's ``zarr.json`` is a header too: a sample array claiming 3e12 rows (its missing
+    chunks would be filled in) is refused before it is read."""
+    import json
+
+    from gazeprep.contract.cache import validate
+    from gradseg.toydata import write_toy_cache
+
+    cache = tmp_path / "toy.zarr"
+    write_toy_cache(cache, n=4, size=16, levels=2, seed=0)
+    meta = json.loads((cache / "sample" / "zarr.json").read_text())
+    meta["shape"] = meta["chunk_grid"]["configuration"]["chunk_shape"] = [3 * 10**12]
+    (cache / "sample" / "zarr.json").write_text(json.dumps(meta))
+    check = untouched(cache)
+    with pytest.raises(InputError, match="array 'sample' .shape .3000000000000,. in its "
+                                         "zarr.json. needs 21.8 TiB of memory"):
+        validate(cache)
+    check()
