@@ -122,7 +122,7 @@ def read_nrrd(path: Path) -> np.ndarray:
         fh.seek(lay.offset)
         _skip_lines(fh, lay.line_skip)
         if lay.encoding in _GZIP + _BZIP2:
-            flat = np.frombuffer(_inflate(fh, lay, path), lay.dtype, count, lay.byte_skip)
+            flat = np.frombuffer(_inflate(fh, lay, path), lay.dtype, count)
         else:
             if lay.byte_skip == -1:
                 fh.seek(-lay.nbytes, 2)
@@ -153,27 +153,30 @@ def _skip_lines(fh, n: int) -> None:
 
 
 def _inflate(fh, lay: NrrdLayout, path: Path) -> bytearray:
-    """Decompress exactly the bytes the header claims (its byte skip included), no more."""
-    want = lay.nbytes + lay.byte_skip
-    out = bytearray(want)
-    view, got = memoryview(out), 0
+    """Decompress exactly the bytes the header claims, no more; the byte skip (counted in
+    decompressed bytes) is inflated a chunk at a time and dropped."""
+    out = bytearray(lay.nbytes)
+    view, got, skip = memoryview(out), 0, lay.byte_skip
     gz = lay.encoding in _GZIP
     dec = zlib.decompressobj(zlib.MAX_WBITS | 16) if gz else bz2.BZ2Decompressor()
     try:
-        while got < want and not dec.eof:
+        while got < lay.nbytes and not dec.eof:
             hungry = not dec.unconsumed_tail if gz else dec.needs_input
-            chunk = fh.read(_CHUNK) if hungry else b""
-            if hungry and not chunk:
+            fresh = fh.read(_CHUNK) if hungry else b""
+            chunk = dec.unconsumed_tail + fresh if gz else fresh
+            piece = dec.decompress(chunk, min(skip, _CHUNK) if skip else lay.nbytes - got)
+            if not piece and hungry and not fresh:  # the file ended, nothing pending
                 break
-            if gz:
-                chunk = dec.unconsumed_tail + chunk
-            piece = dec.decompress(chunk, want - got)
+            if skip:
+                skip -= len(piece)
+                continue
             view[got:got + len(piece)] = piece
             got += len(piece)
     except (OSError, zlib.error, EOFError) as exc:
         raise InputError(f"cannot decompress the {lay.encoding} data ({exc})", file=path) from exc
-    if got < want:
-        raise InputError(f"the {lay.encoding} data inflates to {human_bytes(got)} but the header "
-                         f"claims {human_bytes(want)}; expected a header that matches its data",
-                         file=path)
+    if got < lay.nbytes:
+        raise InputError(f"the {lay.encoding} data inflates to "
+                         f"{human_bytes(got + lay.byte_skip - skip)} but the header claims "
+                         f"{human_bytes(lay.nbytes + lay.byte_skip)}; expected a header that "
+                         f"matches its data", file=path)
     return out

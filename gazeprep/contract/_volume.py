@@ -173,7 +173,9 @@ def _nifti(path: Path):
     nib = require("nibabel", "NIfTI")
     hdr = _nifti_header(nib, path)
     shape, dtype = hdr.get_data_shape(), hdr.get_data_dtype()
-    claimed = int(np.prod(shape, dtype=object)) * dtype.itemsize + int(hdr.get_data_offset())
+    offset = int(hdr.get_data_offset())
+    _check_extensions(path, hdr, offset)
+    claimed = int(np.prod(shape, dtype=object)) * dtype.itemsize + offset
     gz = path.name.lower().endswith(".gz")
     check_claim(claimed, path.stat().st_size * (DEFLATE_MAX_RATIO if gz else 1), path,
                 f"the header (dim {' x '.join(map(str, shape))}, {dtype}"
@@ -198,6 +200,33 @@ def _nifti_header(nib, path: Path):
             return klass(block[:size], check=False)
     raise InputError("not a NIfTI-1 or NIfTI-2 file (no header of 348 or 540 bytes)",
                      file=path)
+
+
+def _check_extensions(path: Path, hdr, offset: int) -> None:
+    """The header's extensions must fit before ``vox_offset``: nibabel reads each one's
+    claimed size whole, and a ``vox_offset`` before the extensions makes it read to the end."""
+    import struct
+
+    from nibabel.openers import ImageOpener
+
+    start = hdr.template_dtype.itemsize + 4  # the header, then 4 bytes: extensions or not
+    if offset < start:
+        raise InputError(f"vox_offset {offset}: expected at least {start} in a single-file "
+                         f"NIfTI (.hdr/.img pair headers are not supported)", file=path)
+    check_memory(offset, path, f"the header and its extensions (vox_offset {offset})")
+    with ImageOpener(str(path)) as f:
+        f.seek(start - 4)
+        flag = f.read(4)
+        pos = start
+        while flag[:1] not in (b"", b"\0") and offset - pos >= 16:  # as nibabel reads them
+            f.seek(pos)
+            head = f.read(8)
+            esize = struct.unpack(f"{hdr.endianness}i", head[:4])[0] if len(head) == 8 else 0
+            if esize < 16 or esize % 16 or pos + esize > offset:
+                raise InputError(f"header extension at byte {pos} claims {esize} bytes; "
+                                 f"expected a multiple of 16 that ends by vox_offset {offset}",
+                                 file=path)
+            pos += esize
 
 
 def _read_array(path: Path, role: str) -> tuple[np.ndarray, bool]:

@@ -142,14 +142,35 @@ def test_detached_nhdr_and_nrrd_data_beside_the_header_are_read(images, medical)
     (images / "gz.bin").write_bytes(zlib.compress(vol.tobytes(order="F"), wbits=31))
     (images / "b.nrrd").write_bytes(nrrd_bytes(sizes="8 6 2", data_file="gz.bin",
                                                encoding="gzip"))
+    (images / "skip.bin").write_bytes(bz2.compress(b"12345" + vol.tobytes(order="F")))
+    (images / "d.nhdr").write_bytes(nrrd_bytes(sizes="8 6 2", data_file="skip.bin",
+                                               encoding="bzip2", byte_skip=5))
     medical.write_nrrd(images / "c.nrrd", vol)
     refs = index_folder(images)
-    assert sorted(refs) == ["a_0", "a_1", "b_0", "b_1", "c_0", "c_1"]
+    assert sorted(refs) == ["a_0", "a_1", "b_0", "b_1", "c_0", "c_1", "d_0", "d_1"]
     for k in (0, 1):
         want = read_image(refs[f"c_{k}"])
         assert np.array_equal(want[..., 0], vol[:, :, k].T)
-        assert np.array_equal(read_image(refs[f"a_{k}"]), want)
-        assert np.array_equal(read_image(refs[f"b_{k}"]), want)
+        for other in "abd":
+            assert np.array_equal(read_image(refs[f"{other}_{k}"]), want)
+
+
+@pytest.mark.parametrize("encoding", ["raw", "gzip", "bzip2", "ascii"])
+@pytest.mark.parametrize("dtype", ["<u1", ">i2", "<f4", ">f8"])
+def test_nrrd_data_reader_equals_pynrrd_on_honest_files(tmp_path, encoding, dtype):
+    """The data reader that replaces pynrrd's (which opens any ``data file`` and inflates
+    without a bound) returns pynrrd's arrays on every encoding, type and byte order."""
+    nrrd = pytest.importorskip("nrrd")
+    from gazeprep.contract._nrrd import read_nrrd
+
+    rng = np.random.default_rng(7)
+    vol = (rng.normal(0, 300, (5, 7, 3))).astype(dtype)
+    path = tmp_path / "v.nrrd"
+    nrrd.write(str(path), vol, {"encoding": encoding,
+                                "endian": "big" if dtype[0] == ">" else "little"})
+    want, _ = nrrd.read(str(path))
+    got = read_nrrd(path)
+    assert got.dtype == want.dtype and np.array_equal(got, want)
 
 
 @pytest.mark.parametrize("named", ["LIST", "LIST 2", "img%03d.raw 1 4 1", "img%d.raw 0 1 1 2"])
@@ -161,16 +182,17 @@ def test_nrrd_data_split_over_several_files_is_refused(images, named):
 
 
 def test_nifti_reads_only_its_own_file(images):
-    """A ``.nii`` carrying an Analyze/NIfTI pair header is read from itself, never from the
-    ``.img`` beside it; ``.hdr``/``.img`` pairs are not images here."""
+    """A ``.nii`` carrying an Analyze/NIfTI pair header (vox_offset 0: "the data is in the
+    .img") is refused, never read from the ``.img`` beside it; ``.hdr``/``.img`` pairs are
+    not images here."""
     nib = pytest.importorskip("nibabel")
     nib.save(nib.Nifti1Pair(np.zeros((4, 4, 2), np.uint8), np.eye(4)), str(images / "p.img"))
-    (images / "p.img").write_bytes(b"\x7f" * 32)
     (images / "q.nii").write_bytes((images / "p.hdr").read_bytes())
-    (images / "q.img").write_bytes(b"\x7f" * 32)
-    refs = index_folder(images)
-    assert sorted(refs) == ["q_0", "q_1"]
-    assert (read_image(refs["q_0"]) != 0x7F).any()
+    with pytest.raises(InputError, match="q.nii: vox_offset 0: expected at least 352 in a "
+                                         "single-file NIfTI"):
+        index_folder(images)
+    (images / "q.nii").unlink()
+    assert index_folder(images) == {}
 
 
 # ----------------------------------------------------- 2. headers are checked against the data
@@ -280,6 +302,25 @@ def test_nifti_dims_the_file_cannot_hold(images, gz):
     _nifti_claiming(images / ("v.nii.gz" if gz else "v.nii"), (30000, 30000, 30000), bytes(64),
                     gz)
     with pytest.raises(InputError, match=r"dim 30000 x 30000 x 30000, uint8.* claims 24.6 TiB"):
+        index_folder(images)
+
+
+@pytest.mark.parametrize("esize", [512 << 20, 24, 0, -16, 16])
+def test_nifti_extensions_must_end_by_vox_offset(images, esize):
+    """nibabel reads each header extension's claimed size whole (512 MB from a 1 KB gzip)."""
+    nib = pytest.importorskip("nibabel")
+    hdr = nib.Nifti1Header()
+    hdr.set_data_shape((8, 8, 1))
+    hdr.set_data_dtype(np.uint8)
+    hdr["vox_offset"] = 368
+    raw = hdr.binaryblock + bytes([1, 0, 0, 0]) + struct.pack("<ii", esize, 6) + bytes(8 + 64)
+    (images / "x.nii.gz").write_bytes(zlib.compress(raw + bytes(1 << 20), wbits=31))
+    if esize == 16:  # the one extension that fits
+        assert read_image(index_folder(images)["x_0"]).shape == (8, 8, 3)
+        return
+    with pytest.raises(InputError, match=f"x.nii.gz: header extension at byte 352 claims "
+                                         f"{esize} bytes; expected a multiple of 16 that ends "
+                                         f"by vox_offset 368"):
         index_folder(images)
 
 
