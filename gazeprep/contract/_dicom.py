@@ -201,8 +201,13 @@ def load_dicom(path: Path, role: str) -> Volume:
                  f"the pixel data ({frames} frame(s) of {ds.get('Rows')} x {ds.get('Columns')})")
     try:
         vol = _volume_of(ds, path, role)
+    except InputError:
+        raise
     except MemoryError:
         raise out_of_memory(path, "the pixel data") from None
+    except Exception as exc:  # noqa: BLE001 - a LUT or attribute pydicom cannot apply
+        raise InputError(f"cannot apply the file's pixel attributes ({type(exc).__name__}: "
+                         f"{' '.join(str(exc).split())[:240]})", file=path) from exc
     check_finite(vol.frames, path, "the pixel values" if role == "mask" else
                  "the pixel values after the Modality LUT or RescaleSlope/RescaleIntercept",
                  nan_ok=role == "image")

@@ -3,7 +3,8 @@
 Formats
     PNG, JPEG, BMP, TIFF (PIL); DICOM, single- and multi-frame, any transfer syntax pydicom and
     the pylibjpeg plugins decode (``.dcm``, ``.dicom``, or no known extension with the 'DICM'
-    marker); NIfTI (``.nii``, ``.nii.gz``) and NRRD (``.nrrd``) volumes.
+    marker); NIfTI (``.nii``, ``.nii.gz``) and NRRD (``.nrrd``, detached ``.nhdr`` with its data
+    file beside it) volumes.
 
 Ids (:func:`index_folder`)
     The file name without its extension for a 2-D file (a PNG, a single-frame DICOM);
