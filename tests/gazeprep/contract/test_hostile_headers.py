@@ -51,12 +51,14 @@ def run_limited(*args, limit: int = LIMIT_AS) -> subprocess.CompletedProcess:
                           env={**os.environ, "OMP_NUM_THREADS": "1"})
 
 
-def gaze_on(root: Path, ids: list[str]) -> None:
-    """``root/gaze/tracks.parquet`` with one fixation on each image of ``ids``."""
-    from conftest import _write_tracks
+@pytest.fixture()
+def gaze_on(write_tracks):
+    """``gaze_on(root, ids)``: ``root/gaze/tracks.parquet`` with a fixation on each image."""
+    def write(root: Path, ids: list[str]) -> None:
+        write_tracks(root / "gaze", {i: [(np.array([0.5]), np.array([0.5]), np.array([300.0]))]
+                                     for i in ids})
 
-    _write_tracks(root / "gaze", {i: [(np.array([0.5]), np.array([0.5]), np.array([300.0]))]
-                                  for i in ids})
+    return write
 
 
 def render(root: Path, limit: int = LIMIT_AS) -> subprocess.CompletedProcess:
@@ -90,7 +92,7 @@ def secret(tmp_path) -> Path:
     return p
 
 
-def test_nrrd_data_file_outside_its_folder_is_refused_by_render(tmp_path, images, secret,
+def test_nrrd_data_file_outside_its_folder_is_refused_by_render(tmp_path, gaze_on, images, secret,
                                                                  untouched, error_line):
     (images / "vol.nrrd").write_bytes(nrrd_bytes(data_file="../secret/key.bin"))
     gaze_on(tmp_path, ["vol_0"])
@@ -197,8 +199,8 @@ def test_nifti_reads_only_its_own_file(images):
 
 # ----------------------------------------------------- 2. headers are checked against the data
 
-def test_dicom_claiming_2e9_frames_is_refused_in_2_gib(tmp_path, images, medical, untouched,
-                                                       error_line):
+def test_dicom_claiming_2e9_frames_is_refused_in_2_gib(tmp_path, gaze_on, images, medical,
+                                                       untouched, error_line):
     pydicom = pytest.importorskip("pydicom")
     p = medical.write_dicom(images / "x.dcm", np.zeros((2, 16, 16), np.uint16))
     ds = pydicom.dcmread(p)
@@ -250,7 +252,8 @@ def bombs(tmp_path_factory) -> dict[str, bytes]:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("encoding", ["bzip2", "gzip"])
-def test_nrrd_bomb_is_refused_in_2_gib(tmp_path, images, bombs, encoding, untouched, error_line):
+def test_nrrd_bomb_is_refused_in_2_gib(tmp_path, gaze_on, images, bombs, encoding, untouched,
+                                       error_line):
     """A header that honestly claims the 2.5 GiB its data inflates to: refused before
     anything is allocated. A header that claims 8 x 8: decompression stops there."""
     sizes = " ".join(map(str, BOMB_SIZES))
@@ -325,7 +328,8 @@ def test_nifti_extensions_must_end_by_vox_offset(images, esize):
 
 
 @pytest.mark.slow
-def test_nifti_gzip_bomb_is_refused_in_2_gib(tmp_path, images, bombs, untouched, error_line):
+def test_nifti_gzip_bomb_is_refused_in_2_gib(tmp_path, gaze_on, images, bombs, untouched,
+                                             error_line):
     """A ``.nii.gz`` whose dims honestly claim what its 2.5 GiB of zeros inflate to."""
     nib = pytest.importorskip("nibabel")
     hdr = nib.Nifti1Header()
@@ -357,7 +361,7 @@ def _png(path: Path, width: int, height: int, idat: bytes) -> Path:
     return path
 
 
-def test_png_bombs_end_with_one_line(tmp_path, images, untouched, error_line):
+def test_png_bombs_end_with_one_line(tmp_path, gaze_on, images, untouched, error_line):
     """Past Pillow's pixel limit (it only warns below twice the limit), or claiming more than
     deflate can hold: one line, exit 1."""
     rows = zlib.compressobj(9)
@@ -407,7 +411,7 @@ def test_dicom_window_and_rescale_numbers(images, medical, attrs, match):
 
 
 @pytest.mark.filterwarnings("ignore:Invalid value for VR DS")
-def test_dicom_nan_window_ends_render_with_one_line(tmp_path, images, medical, untouched,
+def test_dicom_nan_window_ends_render_with_one_line(tmp_path, gaze_on, images, medical, untouched,
                                                     error_line):
     pydicom = pytest.importorskip("pydicom")
     p = medical.write_dicom(images / "x.dcm", np.arange(64, dtype=np.uint16).reshape(8, 8),
