@@ -67,6 +67,23 @@ def render(root: Path, limit: int = LIMIT_AS) -> subprocess.CompletedProcess:
                        "--out", root / "c.zarr", "--size", "24", "--jobs", "1", limit=limit)
 
 
+@pytest.fixture()
+def render_refuses(gaze_on, untouched, error_line):
+    """``line = render_refuses(root, image_id, *more_inputs)``: render ``root/images`` with gaze
+    on ``image_id`` under :data:`LIMIT_AS`; asserts exit code 1, one error line (returned) and
+    every input byte-identical."""
+    def run(root: Path, image_id: str, *more: Path) -> str:
+        gaze_on(root, [image_id])
+        check = untouched(root / "images", root / "gaze", *more)
+        res = render(root)
+        assert res.returncode == 1, res.stderr
+        line = error_line(res.stderr)
+        check()
+        return line
+
+    return run
+
+
 def nrrd_bytes(data: bytes = b"", **fields) -> bytes:
     """An NRRD file: ``fields`` (``data_file`` -> ``data file``) and attached ``data``."""
     head = {"type": "uint8", "dimension": 3, "sizes": "8 8 1", "encoding": "raw", **fields}
@@ -92,18 +109,13 @@ def secret(tmp_path) -> Path:
     return p
 
 
-def test_nrrd_data_file_outside_its_folder_is_refused_by_render(tmp_path, gaze_on, images, secret,
-                                                                 untouched, error_line):
+def test_nrrd_data_file_outside_its_folder_is_refused_by_render(tmp_path, images, secret,
+                                                                render_refuses):
     (images / "vol.nrrd").write_bytes(nrrd_bytes(data_file="../secret/key.bin"))
-    gaze_on(tmp_path, ["vol_0"])
-    check = untouched(images, secret, tmp_path / "gaze")
-    res = render(tmp_path)
-    assert res.returncode == 1, res.stderr
-    line = error_line(res.stderr)
+    line = render_refuses(tmp_path, "vol_0", secret)
     assert "vol.nrrd" in line and "data file '../secret/key.bin'" in line
     assert "768" not in line and "key.bin" not in line.replace("'../secret/key.bin'", "")
     assert not (tmp_path / "c.zarr").exists()
-    check()
 
 
 def test_no_header_makes_us_open_a_file_outside_its_folder(images, secret, monkeypatch):
@@ -199,21 +211,15 @@ def test_nifti_reads_only_its_own_file(images):
 
 # ----------------------------------------------------- 2. headers are checked against the data
 
-def test_dicom_claiming_2e9_frames_is_refused_in_2_gib(tmp_path, gaze_on, images, medical,
-                                                       untouched, error_line):
+def test_dicom_claiming_2e9_frames_is_refused_in_2_gib(tmp_path, images, medical, render_refuses):
     pydicom = pytest.importorskip("pydicom")
     p = medical.write_dicom(images / "x.dcm", np.zeros((2, 16, 16), np.uint16))
     ds = pydicom.dcmread(p)
     ds.NumberOfFrames = 2_000_000_000
     ds.save_as(p)
     assert p.stat().st_size < 8192
-    gaze_on(tmp_path, ["x_0"])
-    check = untouched(images, tmp_path / "gaze")
-    res = render(tmp_path)
-    assert res.returncode == 1, res.stderr
-    line = error_line(res.stderr)
+    line = render_refuses(tmp_path, "x_0")
     assert "x.dcm" in line and "NumberOfFrames 2000000000" in line
-    check()
 
 
 @pytest.mark.parametrize(("frames", "match"), [
@@ -252,20 +258,14 @@ def bombs(tmp_path_factory) -> dict[str, bytes]:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("encoding", ["bzip2", "gzip"])
-def test_nrrd_bomb_is_refused_in_2_gib(tmp_path, gaze_on, images, bombs, encoding, untouched,
-                                       error_line):
+def test_nrrd_bomb_is_refused_in_2_gib(tmp_path, gaze_on, images, bombs, encoding, render_refuses):
     """A header that honestly claims the 2.5 GiB its data inflates to: refused before
     anything is allocated. A header that claims 8 x 8: decompression stops there."""
     sizes = " ".join(map(str, BOMB_SIZES))
     (images / "bomb.nrrd").write_bytes(nrrd_bytes(bombs[encoding], sizes=sizes,
                                                   encoding=encoding))
-    gaze_on(tmp_path, ["bomb_0"])
-    check = untouched(images, tmp_path / "gaze")
-    res = render(tmp_path)
-    assert res.returncode == 1, res.stderr
-    line = error_line(res.stderr)
+    line = render_refuses(tmp_path, "bomb_0")
     assert "bomb.nrrd" in line and "2.5 GiB of memory but this process can use only" in line
-    check()
     (images / "bomb.nrrd").unlink()
     (images / "small.nrrd").write_bytes(nrrd_bytes(bombs[encoding], sizes="8 8 1",
                                                    encoding=encoding))
@@ -328,8 +328,7 @@ def test_nifti_extensions_must_end_by_vox_offset(images, esize):
 
 
 @pytest.mark.slow
-def test_nifti_gzip_bomb_is_refused_in_2_gib(tmp_path, gaze_on, images, bombs, untouched,
-                                             error_line):
+def test_nifti_gzip_bomb_is_refused_in_2_gib(tmp_path, images, bombs, render_refuses):
     """A ``.nii.gz`` whose dims honestly claim what its 2.5 GiB of zeros inflate to."""
     nib = pytest.importorskip("nibabel")
     hdr = nib.Nifti1Header()
@@ -340,13 +339,8 @@ def test_nifti_gzip_bomb_is_refused_in_2_gib(tmp_path, gaze_on, images, bombs, u
     head = comp.compress(hdr.binaryblock + bytes(4))
     body = [comp.compress(bytes(64 << 20)) for _ in range(BOMB_BYTES >> 26)]
     (images / "bomb.nii.gz").write_bytes(head + b"".join(body) + comp.flush())
-    gaze_on(tmp_path, ["bomb_0"])
-    check = untouched(images, tmp_path / "gaze")
-    res = render(tmp_path)
-    assert res.returncode == 1, res.stderr
-    line = error_line(res.stderr)
+    line = render_refuses(tmp_path, "bomb_0")
     assert "bomb.nii.gz" in line and "of memory but this process can use only" in line
-    check()
 
 
 def _png(path: Path, width: int, height: int, idat: bytes) -> Path:
@@ -361,19 +355,14 @@ def _png(path: Path, width: int, height: int, idat: bytes) -> Path:
     return path
 
 
-def test_png_bombs_end_with_one_line(tmp_path, gaze_on, images, untouched, error_line):
+def test_png_bombs_end_with_one_line(tmp_path, images, render_refuses):
     """Past Pillow's pixel limit (it only warns below twice the limit), or claiming more than
     deflate can hold: one line, exit 1."""
     rows = zlib.compressobj(9)
     idat = rows.compress(bytes(10_000 * 10_001)) + rows.flush()
     _png(images / "warn.png", 10_000, 10_000, idat)  # 1e8 pixels, Pillow's limit is 8.9e7
-    gaze_on(tmp_path, ["warn"])
-    check = untouched(images, tmp_path / "gaze")
-    res = render(tmp_path)
-    assert res.returncode == 1, res.stderr
-    line = error_line(res.stderr)
+    line = render_refuses(tmp_path, "warn")
     assert "warn.png" in line and "decompression bomb" in line
-    check()
     (images / "warn.png").unlink()
     _png(images / "ratio.png", 8000, 8000, zlib.compress(bytes(8001 * 10)))
     with pytest.raises(InputError, match="deflate-compressed, claims"):
@@ -411,21 +400,15 @@ def test_dicom_window_and_rescale_numbers(images, medical, attrs, match):
 
 
 @pytest.mark.filterwarnings("ignore:Invalid value for VR DS")
-def test_dicom_nan_window_ends_render_with_one_line(tmp_path, gaze_on, images, medical, untouched,
-                                                    error_line):
+def test_dicom_nan_window_ends_render_with_one_line(tmp_path, images, medical, render_refuses):
     pydicom = pytest.importorskip("pydicom")
     p = medical.write_dicom(images / "x.dcm", np.arange(64, dtype=np.uint16).reshape(8, 8),
                             window=(40.0, 400.0))
     ds = pydicom.dcmread(p)
     ds["WindowWidth"].value = "inf"
     ds.save_as(p)
-    gaze_on(tmp_path, ["x"])
-    check = untouched(images, tmp_path / "gaze")
-    res = render(tmp_path)
-    assert res.returncode == 1, res.stderr
-    assert error_line(res.stderr).endswith(f"{p}: WindowWidth is inf; expected a finite "
-                                           f"number > 0")
-    check()
+    assert render_refuses(tmp_path, "x").endswith(f"{p}: WindowWidth is inf; expected a "
+                                                  f"finite number > 0")
 
 
 def _nifti_scaled(path: Path, slope: float, inter: float) -> Path:
