@@ -272,18 +272,16 @@ def _open_raster(path: Path, size: int | None):
 
 
 def _bomb_warnings_are_errors() -> None:
-    """Pillow warns (on stderr, decoding anyway) up to twice its pixel limit: refuse instead."""
+    """Pillow warns (on stderr, decoding anyway) up to twice its pixel limit: refuse instead.
+
+    Set on every open (Python drops the identical filter first), so a ``catch_warnings``
+    block around the caller, pytest's included, keeps it too.
+    """
     import warnings
 
     from PIL import Image
 
-    global _BOMB_FILTERED
-    if not _BOMB_FILTERED:
-        warnings.filterwarnings("error", category=Image.DecompressionBombWarning)
-        _BOMB_FILTERED = True
-
-
-_BOMB_FILTERED = False
+    warnings.filterwarnings("error", category=Image.DecompressionBombWarning)
 
 
 def _check_raster_claim(im, path: Path) -> None:

@@ -369,6 +369,33 @@ def test_png_bombs_end_with_one_line(tmp_path, images, render_refuses):
         read_image(index_folder(images)["ratio"])
 
 
+def _tiff_claiming(path: Path, width: int, height: int, mode: str) -> Path:
+    """A 1 x 1 TIFF whose ImageWidth and ImageLength tags say ``width`` x ``height``."""
+    Image.new(mode, (1, 1)).save(path)
+    raw = bytearray(path.read_bytes())
+    assert raw[:4] == b"II*\0"
+    ifd = struct.unpack_from("<I", raw, 4)[0]
+    for k in range(struct.unpack_from("<H", raw, ifd)[0]):
+        at = ifd + 2 + 12 * k
+        tag = struct.unpack_from("<H", raw, at)[0]
+        if tag in (256, 257):  # ImageWidth, ImageLength: a LONG each
+            struct.pack_into("<HHII", raw, at, tag, 4, 1, width if tag == 256 else height)
+    path.write_bytes(bytes(raw))
+    return path
+
+
+@pytest.mark.parametrize(("side", "mode"), [(100_000, "L"), (9_500, "F"), (20_000, "I;16")])
+def test_tiff_bombs_are_refused_before_decoding(images, side, mode):
+    """Past Pillow's limit or its warning (9,500 x 9,500 = 9.0e7 pixels), as images and as
+    masks."""
+    _tiff_claiming(images / "t.tif", side, side, mode)
+    ref = index_folder(images)["t"]
+    for read in (read_image, read_mask):
+        with pytest.raises(InputError, match="t.tif: cannot decode image .Image size .* "
+                                             "could be decompression bomb"):
+            read(ref)
+
+
 # --------------------------------------------------------------- 3. header numbers are checked
 
 @pytest.mark.filterwarnings("ignore:Invalid value for VR DS")  # pydicom, as we write them
