@@ -43,6 +43,9 @@ def is_dicom_file(path: Path) -> bool:
 
 def _read(path: Path, pixels: bool):
     pydicom = require("pydicom", "DICOM (.dcm)")
+    # pydicom's own warning for a malformed value ("Invalid value for VR IS") would add lines
+    # to the one that names the field; the values used here are checked where they are read.
+    pydicom.config.settings.reading_validation_mode = pydicom.config.IGNORE
     try:
         return pydicom.dcmread(str(path), stop_before_pixels=not pixels, force=True)
     except Exception as exc:  # noqa: BLE001 - any parser failure is a bad input file

@@ -246,7 +246,8 @@ def _read_array(path: Path, role: str) -> tuple[np.ndarray, bool]:
         check_finite(data, path, "the volume's voxels", nan_ok=role == "image")
         return data, role != "mask"
     check_memory(stored + int(np.prod(img.shape, dtype=object)) * 4, path, what)
-    data = img.get_fdata(dtype=np.float32)
+    with np.errstate(over="ignore", invalid="ignore"):  # overflow is refused just below
+        data = img.get_fdata(dtype=np.float32)
     check_finite(data, path, "the volume's voxels" if scale is None else
                  f"the voxels scaled by scl_slope {scale[0]:g}, scl_inter {scale[1]:g}",
                  nan_ok=True)

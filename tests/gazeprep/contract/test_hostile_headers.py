@@ -427,15 +427,22 @@ def test_dicom_window_and_rescale_numbers(images, medical, attrs, match):
 
 
 @pytest.mark.filterwarnings("ignore:Invalid value for VR DS")
-def test_dicom_nan_window_ends_render_with_one_line(tmp_path, images, medical, render_refuses):
+@pytest.mark.parametrize(("field", "value", "says"), [
+    ("WindowWidth", "inf", "WindowWidth is inf; expected a finite number > 0"),
+    ("NumberOfFrames", "ab", "NumberOfFrames 'ab': expected a whole number")])
+def test_dicom_bad_numbers_end_render_with_one_line(tmp_path, images, medical, render_refuses,
+                                                    field, value, says):
+    """One line naming the file and the field: pydicom's own warning about the value is not
+    printed besides."""
     pydicom = pytest.importorskip("pydicom")
     p = medical.write_dicom(images / "x.dcm", np.arange(64, dtype=np.uint16).reshape(8, 8),
                             window=(40.0, 400.0))
     ds = pydicom.dcmread(p)
-    ds["WindowWidth"].value = "inf"
+    ds[field] = pydicom.DataElement(pydicom.datadict.tag_for_keyword(field),
+                                    pydicom.datadict.dictionary_VR(field), "98765")
     ds.save_as(p)
-    assert render_refuses(tmp_path, "x").endswith(f"{p}: WindowWidth is inf; expected a "
-                                                  f"finite number > 0")
+    _patch(p, b"98765 ", value.encode().ljust(6))
+    assert render_refuses(tmp_path, "x").endswith(f"{p}: {says}")
 
 
 def _nifti_scaled(path: Path, slope: float, inter: float) -> Path:
