@@ -22,6 +22,8 @@ from gazeprep.contract._checks import (
     check_frames,
     check_memory,
     finite_number,
+    human_bytes,
+    memory_available,
     out_of_memory,
 )
 from gazeprep.contract._volume import Volume
@@ -46,10 +48,44 @@ def _read(path: Path, pixels: bool):
     # pydicom's own warning for a malformed value ("Invalid value for VR IS") would add lines
     # to the one that names the field; the values used here are checked where they are read.
     pydicom.config.settings.reading_validation_mode = pydicom.config.IGNORE
+    _check_deflated(pydicom, path)
     try:
         return pydicom.dcmread(str(path), stop_before_pixels=not pixels, force=True)
     except Exception as exc:  # noqa: BLE001 - any parser failure is a bad input file
         raise InputError(f"cannot read DICOM ({type(exc).__name__}: {exc})", file=path) from exc
+
+
+def _check_deflated(pydicom, path: Path) -> None:
+    """A deflated data set (transfer syntax 1.2.840.10008.1.2.1.99) is inflated whole by
+    pydicom: count what it inflates to first, a chunk at a time, and refuse more than the
+    memory left (a 2.5 MB file can hold 2.5 GB)."""
+    import zlib
+
+    try:
+        meta = pydicom.filereader.read_file_meta_info(str(path))
+        deflated = meta.get("TransferSyntaxUID") == pydicom.uid.DeflatedExplicitVRLittleEndian
+        start = 132 + 12 + int(meta.get("FileMetaInformationGroupLength", 0))
+    except Exception:  # noqa: BLE001 - no file meta: pydicom reads it plainly (or says why)
+        return
+    left = memory_available()
+    if not deflated or left is None:
+        return
+    dec, total = zlib.decompressobj(-zlib.MAX_WBITS), 0
+    with open(path, "rb") as f:
+        f.seek(start)
+        while not dec.eof and total <= left // 2:  # pydicom holds the inflated bytes twice
+            chunk = dec.unconsumed_tail or f.read(1 << 20)
+            if not chunk:
+                break
+            try:
+                total += len(dec.decompress(chunk, 1 << 24))
+            except zlib.error:
+                return  # pydicom names the damage
+    if total > left // 2:
+        raise InputError(f"the deflated data set inflates to more than {human_bytes(total)}, "
+                         f"more than the memory this process can use "
+                         f"({human_bytes(left)}); expected a smaller file or more memory",
+                         file=path)
 
 
 def dicom_header(path: Path) -> tuple[int, int, int] | None:

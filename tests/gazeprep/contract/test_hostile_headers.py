@@ -274,6 +274,28 @@ def test_nrrd_bomb_is_refused_in_2_gib(tmp_path, gaze_on, images, bombs, encodin
     assert res.returncode == 0, res.stderr
 
 
+@pytest.mark.slow
+def test_deflated_dicom_bomb_is_refused_in_2_gib(tmp_path, images, bombs, render_refuses):
+    """A DICOM whose data set (transfer syntax Deflated Explicit VR) inflates to 2.5 GiB:
+    pydicom would inflate it whole; it is measured a chunk at a time and refused."""
+    import io
+
+    from pydicom.dataset import FileMetaDataset
+    from pydicom.filewriter import write_file_meta_info
+    from pydicom.uid import DeflatedExplicitVRLittleEndian, SecondaryCaptureImageStorage
+
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = SecondaryCaptureImageStorage
+    meta.MediaStorageSOPInstanceUID = "1.2.3"
+    meta.TransferSyntaxUID = DeflatedExplicitVRLittleEndian
+    head = io.BytesIO()
+    write_file_meta_info(head, meta)
+    raw_deflate = bombs["gzip"][10:-8]  # a gzip member: 10-byte header, deflate, trailer
+    (images / "x.dcm").write_bytes(bytes(128) + b"DICM" + head.getvalue() + raw_deflate)
+    line = render_refuses(tmp_path, "x")
+    assert "x.dcm: the deflated data set inflates to more than" in line
+
+
 def test_gzip_claims_beyond_deflate_ratio_are_refused_before_inflating(images):
     (images / "v.nrrd").write_bytes(nrrd_bytes(zlib.compress(bytes(64), wbits=31),
                                                sizes="4096 4096 64", encoding="gzip"))
