@@ -63,8 +63,8 @@ def file_beside(header: Path, named: str, field: str) -> Path:
 def check_frames(frames: int, path: Path, field: str) -> int:
     """``frames`` when it is a whole number in 1..:data:`MAX_FRAMES`, else an InputError."""
     if not 1 <= frames <= MAX_FRAMES:
-        raise InputError(f"{field} {frames}: expected 1 to {MAX_FRAMES} frames per file",
-                         file=path)
+        raise InputError(f"{field} {frames}: expected a whole number from 1 to {MAX_FRAMES} "
+                         f"(frames or slices per file)", file=path)
     return frames
 
 

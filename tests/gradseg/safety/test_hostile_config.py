@@ -2,9 +2,9 @@
 nesting that never ends. Each ends with one line and exit code 1, the file untouched.
 
 The commands run in a subprocess under ``RLIMIT_AS`` = 2 GiB: ``gradseg train --config``
-reads its settings file before it imports torch, and needs well under 1 GiB of address space
-to get there (measured: the refusal below is reached at 1 GiB as at 2 GiB), so 2 GiB is the
-limit a scheduler's 2 GiB job would set, with room to spare.
+reads its settings file before it imports torch, and needs between 0.5 and 1 GiB of address
+space to get there (measured: the refusal below is reached under a 1 GiB limit; under 0.5 GiB
+OpenBLAS cannot start), so 2 GiB, the limit of a scheduler's 2 GiB job, leaves room to spare.
 """
 
 from __future__ import annotations
