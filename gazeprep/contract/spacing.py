@@ -78,7 +78,8 @@ def _valid(pair, path: Path, field: str) -> tuple[float, float] | None:
     try:
         r, c = (float(v) for v in pair)
     except (TypeError, ValueError):
-        return None
+        raise InputError(f"{field} holds a value that is not a number ({list(pair)!r}); "
+                         f"expected two numbers in mm", file=path) from None
     if not (math.isfinite(r) and math.isfinite(c)):
         raise InputError(f"{field} gives a pixel spacing of {r!r} x {c!r} mm; expected finite "
                          f"numbers", file=path)
@@ -93,8 +94,12 @@ def _dicom_spacing(path: str, _size: int, _mtime: int, k: int) -> tuple | None:
         ds = _read(Path(path), pixels=False)
     except Exception:  # noqa: BLE001 - no header, no spacing (the pixels reader names errors)
         return None
-    item = _frame_item(ds, k, "PixelMeasuresSequence")
-    value = (item.get("PixelSpacing") if item is not None else None) or ds.get("PixelSpacing")
+    try:
+        item = _frame_item(ds, k, "PixelMeasuresSequence")
+        value = (item.get("PixelSpacing") if item is not None else None) or ds.get("PixelSpacing")
+    except ValueError:  # pydicom converts on access: a DS that is no number
+        raise InputError("PixelSpacing holds a value that is not a number; expected two "
+                         "numbers in mm", file=path) from None  # pydicom set to validate
     if value is None or len(value) != 2:
         return None
     return tuple(value)

@@ -563,10 +563,16 @@ def test_non_finite_spacing_names_the_field(images, medical):
     ds = pydicom.dcmread(p)
     ds.PixelSpacing = ["nan", "0.5"]
     ds.save_as(p)
+    p = medical.write_dicom(images / "f.dcm", np.zeros((6, 8), np.uint8))
+    ds = pydicom.dcmread(p)
+    ds.PixelSpacing = ["0.25", "0.5"]
+    ds.save_as(p)
+    _patch(p, b"0.25", b"ab12")
     refs = index_folder(images)
     for key, field in (("a_0", "space directions"), ("b_0", "spacings"), ("d_0", "pixdim"),
-                       ("e", "PixelSpacing")):
-        with pytest.raises(InputError, match=f"{field} gives a pixel spacing of"):
+                       ("e", "PixelSpacing"), ("f", "PixelSpacing")):
+        with pytest.raises(InputError, match=f"{field} (gives a pixel spacing of|holds a "
+                                             f"value that is not a number)"):
             pixel_spacing(refs[key])
     assert pixel_spacing(refs["c_0"]) is None
 
