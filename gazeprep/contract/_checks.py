@@ -29,11 +29,12 @@ DEFLATE_MAX_RATIO = 1032
 
 def human_bytes(n: float) -> str:
     """``n`` bytes as a short text (``2.5 GiB``)."""
-    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB"):
-        if abs(n) < 1024 or unit == "TiB":
-            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} TiB"  # pragma: no cover - the loop returns
+    unit = "bytes"
+    for bigger in ("KiB", "MiB", "GiB", "TiB"):
+        if abs(n) < 1024:
+            break
+        n, unit = n / 1024, bigger
+    return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
 
 
 def file_beside(header: Path, named: str, field: str) -> Path:
