@@ -198,6 +198,8 @@ def check_resume(cfg: TrainConfig, saved: dict, path: Path) -> None:
 # --- settings files (gradseg train --config) --------------------------------------------------
 #: Settings a run's config.json holds that the cache fills in: read and ignored in --config.
 FROM_CACHE = ("levels", "cache_size", "image_options")
+#: Largest --config file read: a settings file is a few hundred bytes.
+MAX_CONFIG_BYTES = 1 << 20
 #: The kinds of --config file, by extension.
 CONFIG_KINDS = {".toml": "TOML", ".yaml": "YAML", ".yml": "YAML", ".json": "JSON"}
 
@@ -228,10 +230,18 @@ def read_config_file(path: str | Path) -> dict:
         raise GradsegError(f"expected a .toml, .yaml, .yml or .json settings file, got "
                            f"{path.suffix or 'no extension'!r}", file=path)
     try:
-        text = path.read_text(encoding="utf-8")
+        with open(path, "rb") as f:  # at most one byte past the cap: /dev/zero ends too
+            raw = f.read(MAX_CONFIG_BYTES + 1)
+        text = raw.decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise GradsegError(f"cannot read the settings file: {exc}", file=path) from None
-    data = _parse(text, kind, path)
+    if len(raw) > MAX_CONFIG_BYTES:
+        raise GradsegError(f"larger than {MAX_CONFIG_BYTES // 1024} KiB; expected a settings "
+                           f"file of a few lines", file=path)
+    try:
+        data = _parse(text, kind, path)
+    except RecursionError:
+        raise GradsegError("nested too deeply; expected a table of settings", file=path) from None
     if not isinstance(data, dict):
         raise GradsegError(f"expected a table of settings (key = value), got a "
                            f"{type(data).__name__}", file=path)
@@ -259,12 +269,27 @@ def _parse(text: str, kind: str, path: Path):
         raise GradsegError("reading YAML needs PyYAML (pip install pyyaml); or write the "
                            "settings as TOML", file=path) from None
     try:
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=_no_alias_loader(yaml))  # a SafeLoader subclass
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}: " if mark is not None else ""
         raise GradsegError(f"{where}not valid YAML: {getattr(exc, 'problem', exc)}",
                            file=path) from None
+
+
+def _no_alias_loader(yaml):
+    """PyYAML's SafeLoader refusing aliases (``*name``): nested aliases ("billion laughs")
+    expand a few hundred bytes into gigabytes, and settings never need them."""
+
+    class NoAliasLoader(yaml.SafeLoader):
+        def compose_node(self, parent, index):
+            if self.check_event(yaml.AliasEvent):
+                raise yaml.composer.ComposerError(
+                    None, None, "aliases (*name) are not allowed in a settings file; write "
+                    "the value out", self.peek_event().start_mark)
+            return super().compose_node(parent, index)
+
+    return NoAliasLoader
 
 
 def check_settings(data: dict, path: str | Path) -> dict:

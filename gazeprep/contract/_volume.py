@@ -16,13 +16,23 @@ from pathlib import Path
 
 import numpy as np
 
+from gazeprep.contract._checks import (
+    DEFLATE_MAX_RATIO,
+    check_claim,
+    check_finite,
+    check_frames,
+    check_memory,
+    finite_number,
+    out_of_memory,
+)
+from gazeprep.contract._nrrd import nrrd_layout, read_nrrd
 from gazeprep.contract._window import auto_window
 from gazeprep.contract.errors import InputError, require
 
 #: Decoded volumes kept: the current image and mask volume of two threads at a volume boundary.
 CACHE_VOLUMES = 4
 NIFTI_SUFFIXES = (".nii.gz", ".nii")
-NRRD_SUFFIXES = (".nrrd",)
+NRRD_SUFFIXES = (".nrrd", ".nhdr")
 
 
 @dataclass
@@ -135,35 +145,113 @@ def _as_3d(shape: tuple[int, ...], path: Path) -> tuple[int, int, int]:
 
 
 def volume_shape(path: Path) -> tuple[int, int, int]:
-    """Shape (3 axes) of a NIfTI or NRRD volume from its header only."""
+    """Shape (3 axes) of a NIfTI or NRRD volume from its header only, checked against the file."""
     try:
         if volume_suffix(path.name) in NIFTI_SUFFIXES:
-            shape = require("nibabel", "NIfTI").load(str(path)).shape
+            shape = _nifti(path)[0].shape
         else:
-            shape = tuple(require("nrrd", "NRRD").read_header(str(path))["sizes"])
+            shape = nrrd_layout(path).sizes
     except InputError:
         raise
     except Exception as exc:  # noqa: BLE001 - any reader failure is a bad input file
-        raise InputError(f"cannot read the volume header ({exc})", file=path) from exc
-    return _as_3d(tuple(int(s) for s in shape), path)
+        raise InputError(f"cannot read the volume header ({type(exc).__name__}: {exc})",
+                         file=path) from exc
+    dims = _as_3d(tuple(int(s) for s in shape), path)
+    for axis, n in enumerate(dims):
+        check_frames(n, path, f"axis {axis} size")
+    return dims
+
+
+def _nifti(path: Path):
+    """The nibabel image of a NIfTI file and its (slope, intercept), header checked first.
+
+    The voxels the header's dims claim must fit in the file (deflate's largest ratio for
+    ``.nii.gz``). ``scl_slope`` 0 means no scaling (the NIfTI standard), and so does NaN, which
+    SPM and Analyze converters write (nibabel's own ``anatomical.nii`` has it; nibabel reads it
+    so). Otherwise slope and intercept must be finite.
+    """
+    nib = require("nibabel", "NIfTI")
+    hdr = _nifti_header(nib, path)
+    shape, dtype = hdr.get_data_shape(), hdr.get_data_dtype()
+    offset = int(hdr.get_data_offset())
+    _check_extensions(path, hdr, offset)
+    claimed = int(np.prod(shape, dtype=object)) * dtype.itemsize + offset
+    gz = path.name.lower().endswith(".gz")
+    check_claim(claimed, path.stat().st_size * (DEFLATE_MAX_RATIO if gz else 1), path,
+                f"the header (dim {' x '.join(map(str, shape))}, {dtype}"
+                f"{', gzip-compressed' if gz else ''})")
+    slope, scale = float(hdr["scl_slope"]), None
+    if not (slope == 0.0 or np.isnan(slope)):
+        slope = finite_number(slope, path, "scl_slope")
+        inter = finite_number(hdr["scl_inter"], path, "scl_inter")
+        scale = None if (slope, inter) == (1.0, 0.0) else (slope, inter)
+    return nib.load(str(path)), scale
+
+
+def _nifti_header(nib, path: Path):
+    """The file's own NIfTI-1 or NIfTI-2 header (nibabel's loaded image resets the scaling)."""
+    from nibabel.openers import ImageOpener
+
+    with ImageOpener(str(path)) as f:
+        block = f.read(nib.Nifti2Header.template_dtype.itemsize)
+    for klass in (nib.Nifti1Header, nib.Nifti2Header):
+        size = klass.template_dtype.itemsize
+        if len(block) >= size and klass.may_contain_header(block):
+            return klass(block[:size], check=False)
+    raise InputError("not a NIfTI-1 or NIfTI-2 file (no header of 348 or 540 bytes)",
+                     file=path)
+
+
+def _check_extensions(path: Path, hdr, offset: int) -> None:
+    """The header's extensions must fit before ``vox_offset``: nibabel reads each one's
+    claimed size whole, and a ``vox_offset`` before the extensions makes it read to the end."""
+    import struct
+
+    from nibabel.openers import ImageOpener
+
+    start = hdr.template_dtype.itemsize + 4  # the header, then 4 bytes: extensions or not
+    if offset < start:
+        raise InputError(f"vox_offset {offset}: expected at least {start} in a single-file "
+                         f"NIfTI (.hdr/.img pair headers are not supported)", file=path)
+    check_memory(offset, path, f"the header and its extensions (vox_offset {offset})")
+    with ImageOpener(str(path)) as f:
+        f.seek(start - 4)
+        flag = f.read(4)
+        pos = start
+        while flag[:1] not in (b"", b"\0") and offset - pos >= 16:  # as nibabel reads them
+            f.seek(pos)
+            head = f.read(8)
+            esize = struct.unpack(f"{hdr.endianness}i", head[:4])[0] if len(head) == 8 else 0
+            if esize < 16 or esize % 16 or pos + esize > offset:
+                raise InputError(f"header extension at byte {pos} claims {esize} bytes; "
+                                 f"expected a multiple of 16 that ends by vox_offset {offset}",
+                                 file=path)
+            pos += esize
 
 
 def _read_array(path: Path, role: str) -> tuple[np.ndarray, bool]:
     """The volume's array and whether it is unscaled uint8 (masks: the stored values)."""
-    if volume_suffix(path.name) in NIFTI_SUFFIXES:
-        img = require("nibabel", "NIfTI").load(str(path))
-        proxy = img.dataobj
-        if img.get_data_dtype().names:
-            raise InputError("colour (RGB) NIfTI volumes are not supported", file=path)
-        unscaled = getattr(proxy, "slope", 1.0) == 1.0 and getattr(proxy, "inter", 0.0) == 0.0
-        if role == "mask" and hasattr(proxy, "get_unscaled"):
-            return np.asarray(proxy.get_unscaled()), False
-        if unscaled and img.get_data_dtype() == np.uint8:
-            return np.asarray(proxy), True
-        return img.get_fdata(dtype=np.float32), False
-    data, _ = require("nrrd", "NRRD").read(str(path))
-    data = np.asarray(data)
-    return data, data.dtype == np.uint8
+    if volume_suffix(path.name) not in NIFTI_SUFFIXES:
+        data = np.asarray(read_nrrd(path))
+        check_finite(data, path, "the volume's samples", nan_ok=role == "image")
+        return data, data.dtype == np.uint8
+    img, scale = _nifti(path)
+    if img.get_data_dtype().names:
+        raise InputError("colour (RGB) NIfTI volumes are not supported", file=path)
+    stored = int(np.prod(img.shape, dtype=object)) * img.get_data_dtype().itemsize
+    what = f"the volume ({' x '.join(map(str, img.shape))} {img.get_data_dtype()})"
+    if role == "mask" or (scale is None and img.get_data_dtype() == np.uint8):
+        check_memory(stored, path, what)
+        data = np.asarray(img.dataobj.get_unscaled())
+        check_finite(data, path, "the volume's voxels", nan_ok=role == "image")
+        return data, role != "mask"
+    check_memory(stored + int(np.prod(img.shape, dtype=object)) * 4, path, what)
+    with np.errstate(over="ignore", invalid="ignore"):  # overflow is refused just below
+        data = img.get_fdata(dtype=np.float32)
+    check_finite(data, path, "the volume's voxels" if scale is None else
+                 f"the voxels scaled by scl_slope {scale[0]:g}, scl_inter {scale[1]:g}",
+                 nan_ok=True)
+    return data, False
 
 
 def load_volume(path: Path, role: str, axis: int, transpose: bool) -> Volume:
@@ -177,8 +265,11 @@ def load_volume(path: Path, role: str, axis: int, transpose: bool) -> Volume:
         data, stored8 = _read_array(path, role)
     except InputError:
         raise
+    except MemoryError:
+        raise out_of_memory(path, "the volume") from None
     except Exception as exc:  # noqa: BLE001 - any reader failure is a bad input file
-        raise InputError(f"cannot read the volume ({exc})", file=path) from exc
+        raise InputError(f"cannot read the volume ({type(exc).__name__}: {exc})",
+                         file=path) from exc
     data = data.reshape(_as_3d(data.shape, path))
     if not data.dtype.isnative:
         data = data.astype(data.dtype.newbyteorder("="))

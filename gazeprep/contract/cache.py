@@ -302,6 +302,7 @@ def read_sample_table(path: str | Path, group=None) -> dict:
     for name, spec in SAMPLE_ARRAYS.items():
         if not (p / name / "zarr.json").is_file():
             raise InputError(f"array {name!r} missing", file=p)
+        _check_claimed_length(group, name, p)
         try:
             values = np.asarray(group[name][...])
         except Exception as exc:  # noqa: BLE001 - any decode failure: a damaged array
@@ -314,6 +315,21 @@ def read_sample_table(path: str | Path, group=None) -> dict:
                              file=p)
         table[name] = values.astype(object if spec.dtype == "str" else spec.dtype)
     return table
+
+
+def _check_claimed_length(group, name: str, path: Path) -> None:
+    """Refuse a sample array whose ``zarr.json`` claims more rows than memory can hold (its
+    missing chunks would be filled in), before reading it."""
+    from gazeprep.contract._checks import check_memory
+
+    try:
+        shape = tuple(int(v) for v in group[name].shape)
+    except Exception:  # noqa: BLE001 - the read below names a damaged array
+        return
+    cells = 1
+    for v in shape:
+        cells *= v
+    check_memory(cells * 8, path, f"array {name!r} (shape {shape} in its zarr.json)")
 
 
 def sample_table(ids: list[str]) -> dict:

@@ -14,7 +14,7 @@ from pathlib import Path
 from gazeprep.contract.errors import InputError
 
 #: File extensions a line may carry: the line gives the file's id, the name without them.
-ID_FILE_SUFFIXES = (".nii.gz", ".nii", ".nrrd", ".dcm", ".dicom", ".png", ".jpg", ".jpeg",
+ID_FILE_SUFFIXES = (".nii.gz", ".nii", ".nrrd", ".nhdr", ".dcm", ".dicom", ".png", ".jpg", ".jpeg",
                     ".bmp", ".tif", ".tiff")
 
 

@@ -3,7 +3,8 @@
 Formats
     PNG, JPEG, BMP, TIFF (PIL); DICOM, single- and multi-frame, any transfer syntax pydicom and
     the pylibjpeg plugins decode (``.dcm``, ``.dicom``, or no known extension with the 'DICM'
-    marker); NIfTI (``.nii``, ``.nii.gz``) and NRRD (``.nrrd``) volumes.
+    marker); NIfTI (``.nii``, ``.nii.gz``) and NRRD (``.nrrd``, detached ``.nhdr`` with its data
+    file beside it) volumes.
 
 Ids (:func:`index_folder`)
     The file name without its extension for a 2-D file (a PNG, a single-frame DICOM);
@@ -44,6 +45,13 @@ from pathlib import Path
 
 import numpy as np
 
+from gazeprep.contract._checks import (
+    DEFLATE_MAX_RATIO,
+    check_claim,
+    check_finite,
+    check_memory,
+    out_of_memory,
+)
 from gazeprep.contract._dicom import DICOM_SUFFIXES, dicom_header, is_dicom_file, load_dicom
 from gazeprep.contract._volume import (
     Volume,
@@ -238,18 +246,53 @@ def window_rule(values: np.ndarray, *, stored8: bool, window: Window,
 
 
 def _open_raster(path: Path, size: int | None):
-    """PIL image of a raster file; JPEGs are scaled down by the decoder but stay >= ``size``."""
+    """PIL image of a raster file; JPEGs are scaled down by the decoder but stay >= ``size``.
+
+    The header's size is checked before decoding: Pillow's decompression-bomb limit
+    (``Image.MAX_IMAGE_PIXELS``, a warning made an error here), PNG's deflate ratio and the
+    memory left.
+    """
     from PIL import Image
 
+    _bomb_warnings_are_errors()
     try:
         im = Image.open(path)
         if size is not None and im.format == "JPEG":
             # DCT-domain reduction by 1/2, 1/4 or 1/8, never below the requested size.
             im.draft("RGB", (size, size))
+        _check_raster_claim(im, path)
         im.load()
+    except InputError:
+        raise
+    except MemoryError:
+        raise out_of_memory(path, "the image") from None
     except Exception as exc:  # noqa: BLE001 - any decoder failure is a bad input file
         raise InputError(f"cannot decode image ({exc})", file=path) from exc
     return im
+
+
+def _bomb_warnings_are_errors() -> None:
+    """Pillow warns (on stderr, decoding anyway) up to twice its pixel limit: refuse instead.
+
+    Set on every open (Python drops the identical filter first), so a ``catch_warnings``
+    block around the caller, pytest's included, keeps it too.
+    """
+    import warnings
+
+    from PIL import Image
+
+    warnings.filterwarnings("error", category=Image.DecompressionBombWarning)
+
+
+def _check_raster_claim(im, path: Path) -> None:
+    """Refuse a raster header whose pixels its file or the memory left cannot hold."""
+    w, h = im.size
+    what = f"the header ({w} x {h} pixels, mode {im.mode})"
+    if im.format == "PNG":  # every row: a filter byte and one bit per pixel at least
+        check_claim(h * (1 + -(-w // 8)), path.stat().st_size * DEFLATE_MAX_RATIO, path,
+                    f"{what}, deflate-compressed,")
+    sample = 1 if im.mode in _PIL_8BIT else 8  # other modes are windowed in float64
+    check_memory(w * h * max(len(im.getbands()), 1) * sample, path, what)
 
 
 def _volume(ref: ImageRef, role: str) -> Volume:
@@ -278,6 +321,7 @@ def _pil_rgb(ref: ImageRef, size: int | None, options: ImageOptions):
         a = np.asarray(im)
         if a.ndim != 2:
             raise InputError(f"unsupported image mode {im.mode!r}", file=ref.path)
+        check_finite(a, ref.path, "the image's pixel values", nan_ok=True)
         grey = window_rule(a, stored8=False, window=options.window, file_window=None,
                            volume_window=lambda how: auto_window(a, how))
         return Image.fromarray(grey)
@@ -313,10 +357,13 @@ def read_image(ref: ImageRef, size: int | None = None,
     """
     from PIL import Image
 
-    rgb = _pil_rgb(ref, size, options or ImageOptions()).convert("RGB")
-    if size is not None:
-        rgb = rgb.resize((size, size), Image.BILINEAR)
-    return np.array(rgb)  # a writable copy
+    try:
+        rgb = _pil_rgb(ref, size, options or ImageOptions()).convert("RGB")
+        if size is not None:
+            rgb = rgb.resize((size, size), Image.BILINEAR)
+        return np.array(rgb)  # a writable copy
+    except MemoryError:
+        raise out_of_memory(ref.path, "the image") from None
 
 
 def read_mask(ref: ImageRef, size: int | None = None,
@@ -339,6 +386,7 @@ def read_mask(ref: ImageRef, size: int | None = None,
         m = np.asarray(im)
         if m.ndim != 2:
             raise InputError(f"expected a 2-D mask, got shape {m.shape}", file=ref.path)
+        check_finite(m, ref.path, "the mask's values")
         if label is not None:
             fg = m == label
         elif eight and m.dtype != bool and m.max() >= 128:
@@ -367,6 +415,7 @@ def image_size(ref: ImageRef) -> tuple[int, int]:
         return ref.shape
     from PIL import Image
 
+    _bomb_warnings_are_errors()
     try:
         with Image.open(ref.path) as im:
             return int(im.height), int(im.width)

@@ -23,6 +23,7 @@ import functools
 import math
 from pathlib import Path
 
+from gazeprep.contract.errors import InputError
 from gazeprep.contract.images import ImageRef
 
 #: Length units that headers name, in mm.
@@ -37,7 +38,13 @@ def pixel_spacing(ref: ImageRef) -> tuple[float, float] | None:
     """(between rows, between columns) pixel spacing of one image in mm, or None if unknown.
 
     Only headers are read; a header that cannot be read or holds no usable spacing (missing,
-    zero, negative, not finite) gives None.
+    zero, negative, no unit) gives None.
+
+    Raises
+    ------
+    InputError
+        The spacing is NaN or infinite (naming the header field): a broken header, not an
+        unknown spacing.
 
     Examples
     --------
@@ -52,49 +59,63 @@ def pixel_spacing(ref: ImageRef) -> tuple[float, float] | None:
         return None
     key = (str(ref.path), st.st_size, st.st_mtime_ns)
     if ref.kind == "dicom":
-        return _dicom_spacing(*key, ref.index)
+        return _valid(_dicom_spacing(*key, ref.index), ref.path, "PixelSpacing")
     if ref.kind == "volume":
-        axes = _volume_axes(*key)
-        if axes is None:
+        found = _volume_axes(*key)
+        if found is None:
             return None
+        axes, field = found
         i, j = (d for d in range(3) if d != ref.axis)
         pair = (axes[j], axes[i]) if ref.transpose else (axes[i], axes[j])
-        return _valid(pair)
+        return _valid(pair, ref.path, field)
     return None
 
 
-def _valid(pair) -> tuple[float, float] | None:
+def _valid(pair, path: Path, field: str) -> tuple[float, float] | None:
+    """(rows, columns) spacing when both are > 0; None when unknown; NaN or inf refused."""
+    if pair is None:
+        return None
     try:
         r, c = (float(v) for v in pair)
     except (TypeError, ValueError):
-        return None
-    return (r, c) if all(math.isfinite(v) and v > 0 for v in (r, c)) else None
+        raise InputError(f"{field} holds a value that is not a number ({list(pair)!r}); "
+                         f"expected two numbers in mm", file=path) from None
+    if not (math.isfinite(r) and math.isfinite(c)):
+        raise InputError(f"{field} gives a pixel spacing of {r!r} x {c!r} mm; expected finite "
+                         f"numbers", file=path)
+    return (r, c) if r > 0 and c > 0 else None
 
 
 @functools.lru_cache(maxsize=64)
-def _dicom_spacing(path: str, _size: int, _mtime: int, k: int) -> tuple[float, float] | None:
+def _dicom_spacing(path: str, _size: int, _mtime: int, k: int) -> tuple | None:
     from gazeprep.contract._dicom import _frame_item, _read
 
     try:
         ds = _read(Path(path), pixels=False)
     except Exception:  # noqa: BLE001 - no header, no spacing (the pixels reader names errors)
         return None
-    item = _frame_item(ds, k, "PixelMeasuresSequence")
-    value = (item.get("PixelSpacing") if item is not None else None) or ds.get("PixelSpacing")
+    try:
+        item = _frame_item(ds, k, "PixelMeasuresSequence")
+        value = (item.get("PixelSpacing") if item is not None else None) or ds.get("PixelSpacing")
+    except ValueError:  # pydicom converts on access: a DS that is no number
+        raise InputError("PixelSpacing holds a value that is not a number; expected two "
+                         "numbers in mm", file=path) from None  # pydicom set to validate
     if value is None or len(value) != 2:
         return None
-    return _valid(value)
+    return tuple(value)
 
 
 @functools.lru_cache(maxsize=16)
-def _volume_axes(path: str, _size: int, _mtime: int) -> tuple[float, float, float] | None:
-    """Spacing in mm of a volume's first three axes, or None."""
+def _volume_axes(path: str, _size: int, _mtime: int) -> tuple[tuple, str] | None:
+    """Spacing in mm of a volume's first three axes and the header field it is from, or None."""
     from gazeprep.contract._volume import NIFTI_SUFFIXES, volume_suffix
 
     try:
         if volume_suffix(Path(path).name) in NIFTI_SUFFIXES:
-            return _nifti_axes(path)
-        return _nrrd_axes(path)
+            axes, field = _nifti_axes(path), "pixdim"
+        else:
+            axes, field = _nrrd_axes(path)
+        return None if axes is None else (axes, field)
     except Exception:  # noqa: BLE001 - an unreadable header gives no spacing
         return None
 
@@ -110,32 +131,35 @@ def _nifti_axes(path: str) -> tuple[float, float, float] | None:
     return tuple(float(z) * unit for z in zooms[:3])
 
 
-def _nrrd_axes(path: str) -> tuple[float, float, float] | None:
-    import nrrd
+def _nrrd_axes(path: str) -> tuple[tuple | None, str]:
     import numpy as np
 
-    h = nrrd.read_header(path)
+    from gazeprep.contract._nrrd import nrrd_layout
+
+    h = nrrd_layout(Path(path)).header
     units = h.get("space units")
     if units is not None:
         factors = [_UNITS_MM.get(str(u).strip().lower()) for u in units]
         if any(f is None for f in factors):
-            return None
+            return None, ""
         unit = factors[0]
     elif any(a in str(h.get("space", "")).lower() for a in _ANATOMICAL):
         unit = 1.0
     else:
-        return None
+        return None, ""
     if h.get("space directions") is not None:
-        sizes = []
+        field, sizes = "space directions", []
         for v in h["space directions"]:
             vec = np.asarray(v, dtype=float)
-            if vec.size and np.all(np.isfinite(vec)):  # non-spatial axes are NaN or 'none'
-                sizes.append(float(np.linalg.norm(vec)))
+            if vec.size and not np.all(np.isnan(vec)):  # non-spatial axes are NaN or 'none'
+                with np.errstate(over="ignore", invalid="ignore"):
+                    sizes.append(float(np.linalg.norm(vec)))
     elif h.get("spacings") is not None:
-        sizes = [float(s) for s in h["spacings"] if math.isfinite(float(s))]
+        field = "spacings"
+        sizes = [float(s) for s in h["spacings"] if not math.isnan(float(s))]
     else:
-        return None
+        return None, ""
     if len(sizes) < 2:
-        return None
+        return None, ""
     sizes = (sizes + [1.0])[:3]
-    return tuple(s * unit for s in sizes)
+    return tuple(s * unit for s in sizes), field
