@@ -15,6 +15,7 @@ from typing import Literal
 import typer
 
 from gradseg.options import DEVICE_HELP, DEVICE_METAVAR, device_choice, number
+from gradseg.protocol import PAPER
 from gradseg.settings import CHOICES, TrainConfig
 
 #: Help panel of the options below.
@@ -28,9 +29,10 @@ SegTarget = Literal[CHOICES["seg_target"]]
 _D = TrainConfig(cache="")
 
 PROTOCOL = typer.Option(
-    None, "--protocol", rich_help_panel=PANEL, help="paper: the published protocol (224 px, "
-    "U-Net 64..1024 GroupNorm, 15,000 x batch 8, flips, SGD Nesterov wd 4e-4, lr 1e-2 -> 1e-4 "
-    "cosine) for every setting not given on the command line.")
+    None, "--protocol", rich_help_panel=PANEL, help="paper: the published protocol ("
+    + ", ".join(f"{k.replace('_', '-')} {v:g}" if isinstance(v, float) else
+                f"{k.replace('_', '-')} {v}" for k, v in PAPER.items())
+    + ") for every setting not given on the command line or in --config.")
 OPTIMIZER = typer.Option(_D.optimizer, rich_help_panel=PANEL, help="adamw, or sgd (Nesterov, "
                          "momentum 0.9); both with warm-up then cosine from --lr to --lr-min.")
 LR_MIN = typer.Option(_D.lr_min, callback=number(0, 10), rich_help_panel=PANEL,
