@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test demo lint install clean
+.PHONY: test demo docs lint install clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,13 +22,19 @@ install: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check gazeprep gradseg pipelines tests
-	$(BIN)/python -m pytest -q tests
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+	$(BIN)/python -m pytest -q --doctest-modules gazeprep gradseg tests
+
+# The documentation site at http://127.0.0.1:8000 (sources in docs/, built from mkdocs.yml).
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve
 
 lint: $(STAMP)
 	$(BIN)/ruff check gazeprep gradseg pipelines tests
 
 demo: $(STAMP)
 	$(BIN)/python pipelines/demo.py
+	@echo "The commands are in $(VENV)/bin: run 'source $(VENV)/bin/activate' to type 'gazeprep' and 'gradseg'."
 
 clean:
-	rm -rf data/gaze data/maps.zarr data/demo data/sim runs
+	rm -rf data/gaze data/maps.zarr data/demo data/sim runs build/site

@@ -13,6 +13,9 @@ ever replaced: other files in the folder are the user's. They are replaced all a
 :mod:`gazeprep.outputs`, so an interrupted run leaves the previous output or the new one, never
 a mix; ``ingest.json`` (renamed last) records the sha256 of the Parquet files, which readers
 check.
+
+Calling this module, ``gazeprep.ingest(...)``, runs :func:`gazeprep.api.ingest` (the Python
+API).
 """
 
 from __future__ import annotations
@@ -366,3 +369,8 @@ def write_outputs(out: Path, fix, tracks, report: dict, notes: list[str] | None 
 
 __all__ = ["IngestSummary", "add_quality", "ingest_file", "make_report", "prepare_out",
            "quality_report", "quality_table", "run_ingest", "write_outputs"]
+
+
+from gazeprep.contract.entry import make_callable  # noqa: E402
+
+make_callable(__name__, "gazeprep.api:ingest")

@@ -6,6 +6,46 @@ reads, the rule that turns an image file into pixels, the input error). The layo
 :mod:`gradseg.data` (what the trainer reads), :mod:`gradseg.models` (the networks),
 :mod:`gradseg.methods` (each method's fields, networks and loss), :mod:`gradseg.train`
 (the trainer's phases), :mod:`gradseg.evaluate` and :mod:`gradseg.predict`.
+
+The functions of :mod:`gradseg.api` and :class:`~gradseg.config.TrainConfig` are importable
+from here, loaded on first use (``import gradseg`` does not import torch).
+
+>>> import gradseg
+>>> "train" in gradseg.__all__
+True
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 __version__ = "0.1.0"
+__all__ = ["train", "evaluate", "predict", "load_checkpoint", "open_cache", "TrainConfig"]
+
+if TYPE_CHECKING:
+    from gradseg.api import evaluate, load_checkpoint, open_cache, predict, train
+    from gradseg.config import TrainConfig
+
+
+#: API names that are also modules of the package (callable: see gazeprep.contract.entry).
+_MODULES = ("train", "evaluate", "predict")
+
+
+def __getattr__(name: str):
+    if name in _MODULES:
+        import importlib
+
+        return importlib.import_module(f"gradseg.{name}")
+    if name == "TrainConfig":
+        from gradseg.config import TrainConfig
+
+        return TrainConfig
+    if name in __all__:
+        from gradseg import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'gradseg' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])

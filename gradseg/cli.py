@@ -7,6 +7,7 @@ imported inside the commands so that ``gradseg --help`` is instant.
 
 from __future__ import annotations
 
+import inspect
 import json
 import sys
 import traceback
@@ -34,12 +35,16 @@ from gradseg.options import (
     WINDOW_HELP,
     block_sides,
     device_choice,
+    fgi_help,
+    fgi_sets,
     ids_option,
     image_options,
     number,
     print_table,
     thresholds,
 )
+from gradseg.settings import TEXT_MISSING, TrainConfig
+from gradseg.settings import fgi as fgi_settings
 
 app = typer.Typer(
     name="gradseg",
@@ -50,11 +55,16 @@ app = typer.Typer(
     add_completion=False,
 )
 
+#: Every default of ``train`` is a TrainConfig default (one home: gradseg.settings).
+_D = TrainConfig(cache="")
+#: Help panels of ``train``.
+DATA, MODEL, OPTIM, RUN = "Data", "Model", "Optimisation", "Run"
+
 Method = Literal[METHOD_NAMES]
 MapOrder = Literal[MAP_ORDER_NAMES]
 ValTarget = Literal[VAL_TARGET_NAMES]
-Network = Literal["student", "teacher", "ensemble"]
-TextMissing = Literal["error", "zero"]
+Network = Literal[fgi_settings.INFER]
+TextMissing = Literal[TEXT_MISSING]
 
 
 @app.callback()
@@ -67,118 +77,136 @@ def _root(
 @app.command(cls=Command)
 def train(
     ctx: typer.Context,
+    cache: Path = typer.Option(None, help="Zarr cache written by `gazeprep render` (required: "
+                               "here or in --config)."),
+    method: Method = typer.Option(_D.method, help="Training method (docs: Train)."),
+    size: int = typer.Option(_D.size, min=8, max=16384, help="Model input side in pixels "
+                             "(default: the cache size); must be divisible by 2**levels."),
+    iterations: int = typer.Option(_D.iterations, min=1,
+                                   help="Optimizer steps (default: 10 epochs)."),
     config: Path = typer.Option(None, "--config", help="Settings file: TOML, YAML, or a run's "
                                 "config.json (keys as in config.json); options given on the "
                                 "command line override it."),
-    cache: Path = typer.Option(None, help="Zarr cache written by `gazeprep render` (required: "
-                               "here or in --config)."),
     out: Path = typer.Option(None, help="Run folder (default runs/<method>)."),
-    method: Method = typer.Option("gradtrack", help="Training method (README: Training "
-                                  "methods)."),
-    size: int = typer.Option(None, min=8, max=16384, help="Model input side in pixels "
-                             "(default: the cache size); must be divisible by 2**levels."),
-    iterations: int = typer.Option(None, min=1, help="Optimizer steps (default: 10 epochs)."),
-    epochs: int = typer.Option(None, min=1, help="Epochs instead of --iterations."),
-    batch_size: int = typer.Option(8, min=1, max=65536,
+    epochs: int = typer.Option(_D.epochs, min=1, help="Epochs instead of --iterations."),
+    batch_size: int = typer.Option(_D.batch_size, min=1, max=65536,
                                    help="Images per step and per process."),
-    val_fraction: float = typer.Option(0.1, callback=number(0, 1, hi_open=True),
+    val_fraction: float = typer.Option(_D.val_fraction, callback=number(0, 1, hi_open=True),
                                        help="Fraction of the training ids kept for validation "
                                        "(seeded id split), in [0, 1)."),
-    seed: int = typer.Option(0, help="Seed of initialisation, split, order and augmentation."),
-    device: str = typer.Option("auto", metavar=DEVICE_METAVAR, callback=device_choice,
+    seed: int = typer.Option(_D.seed,
+                             help="Seed of initialisation, split, order and augmentation."),
+    device: str = typer.Option(_D.device, metavar=DEVICE_METAVAR, callback=device_choice,
                                help=DEVICE_HELP),
-    amp: bool = typer.Option(None, "--amp/--no-amp", help="bf16 autocast (default: on GPU)."),
-    compile: bool = typer.Option(False, "--compile", help="torch.compile the model."),
+    amp: bool = typer.Option(_D.amp, "--amp/--no-amp", help="bf16 autocast (default: on GPU)."),
+    compile: bool = typer.Option(_D.compile, "--compile", help="torch.compile the model."),
     resume: bool = typer.Option(False, "--resume", help="Continue from <out>/last.pt."),
-    lr: float = typer.Option(1e-3, callback=number(0, 10, lo_open=True),
+    lr: float = typer.Option(_D.lr, callback=number(0, 10, lo_open=True),
                              help="Peak AdamW learning rate (warm-up then cosine)."),
-    warmup: int = typer.Option(50, min=0, help="Linear learning-rate warm-up steps."),
-    base_channels: int = typer.Option(32, min=1, max=4096,
+    warmup: int = typer.Option(_D.warmup, min=0, help="Linear learning-rate warm-up steps."),
+    base_channels: int = typer.Option(_D.base_channels, min=1, max=4096,
                                       help="U-Net channels at full resolution (FGI: the "
                                       "student's)."),
-    workers: int = typer.Option(None, min=0, help="DataLoader workers (default: 0 on CPU, up "
+    workers: int = typer.Option(_D.workers, min=0, help="DataLoader workers (default: 0 on CPU, up "
                                 "to 8 on GPU)."),
-    in_memory: bool = typer.Option(False, "--in-memory", help="Read the cache into RAM once."),
-    augment: bool = typer.Option(True, "--augment/--no-augment", help="Flips, random resized "
+    in_memory: bool = typer.Option(_D.in_memory, "--in-memory",
+                                   help="Read the cache into RAM once."),
+    augment: bool = typer.Option(_D.augment, "--augment/--no-augment", help="Flips, random resized "
                                  "crop and rotation."),
-    seg_weight: float = typer.Option(1.0, callback=number(0, 1e6),
+    seg_weight: float = typer.Option(_D.seg_weight, callback=number(0, 1e6),
                                      help="Weight of the final-head loss."),
-    att_weight: float = typer.Option(0.5, callback=number(0, 1e6),
+    att_weight: float = typer.Option(_D.att_weight, callback=number(0, 1e6),
                                      help="gradtrack(+fgi): weight of the attention losses."),
-    consistency_weight: float = typer.Option(1.0, callback=number(0, 1e6),
+    consistency_weight: float = typer.Option(_D.consistency_weight, callback=number(0, 1e6),
                                              help="gazesup: cross-level consistency weight."),
-    thresholds_: str = typer.Option("0.5,0.3", "--thresholds", callback=thresholds,
+    thresholds_: str = typer.Option(",".join(f"{t:g}" for t in _D.thresholds), "--thresholds",
+                                    callback=thresholds,
                                     help="gazesup, fgi: heatmap thresholds in (0, 1), one head "
                                     "(gazesup) or pseudo-mask (fgi) each."),
-    map_order: MapOrder = typer.Option("whole-first", help="gradtrack: whole-first (coarsest "
+    map_order: MapOrder = typer.Option(_D.map_order, help="gradtrack: whole-first (coarsest "
                                        "stage <- whole track, finest <- tail) or tail-first."),
     val_target: ValTarget = typer.Option(
-        "auto", help="Validation Dice against: auto (mask when the cache has masks) | mask "
+        _D.val_target, help="Validation Dice against: auto (mask when the cache has masks) | mask "
         "(needs masks) | pseudo."),
-    eval_every: int = typer.Option(200, min=1, help="Validate every N iterations."),
-    checkpoint_every: int = typer.Option(200, min=1, help="Write last.pt every N iterations."),
+    eval_every: int = typer.Option(_D.eval_every, min=1, help="Validate every N iterations."),
+    checkpoint_every: int = typer.Option(_D.checkpoint_every, min=1,
+                                         help="Write last.pt every N iterations."),
     test_ids: Path = typer.Option(None, "--test-ids", "--exclude-ids", help="File of ids (one a "
                                   "line) held out: never trained or validated on."),
     stop_after: int = typer.Option(None, min=1, help="Stop after N iterations in this "
                                    "invocation (continue later with --resume)."),
-    threads: int = typer.Option(None, min=1, help="CPU threads for torch (default: the CPUs "
+    threads: int = typer.Option(_D.threads, min=1, help="CPU threads for torch (default: the CPUs "
                                 "not busy, from the load average; at least 1)."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress (bar or lines)."),
-    # --- FGI (gradseg.methods.fgi.config.FGIConfig; None = FGI's default) ---
+    # --- FGI (gradseg.settings.fgi.FGIConfig; None = FGI's default, stated from there) ---
     text: Path = typer.Option(None, "--text", rich_help_panel=FGI_PANEL, help="Text cues of "
                               "the training images for the teacher: a Parquet table (image, "
-                              "embedding) or a folder of <id>.npy (see README). Without it "
+                              "embedding) or a folder of <id>.npy (docs: Train). Without it "
                               "the teacher is image-only."),
-    text_missing: TextMissing = typer.Option("error", rich_help_panel=FGI_PANEL,
+    text_missing: TextMissing = typer.Option(_D.text_missing, rich_help_panel=FGI_PANEL,
                                              help=TEXT_MISSING_HELP),
-    fgi_source: Literal["auto", "heatmap", "tracks"] = typer.Option(
-        None, rich_help_panel=FGI_PANEL, help="Strict/loose pseudo-masks from the heatmap "
-        "levels (--thresholds) or from the track maps (auto: heatmap for fgi, tracks for "
-        "gradtrack+fgi)."),
+    sets: list[str] = typer.Option(None, "--set", metavar="fgi.KEY=VALUE",
+                                   rich_help_panel=FGI_PANEL, help="Any FGI setting by its "
+                                   "config.json name, repeatable: " + ", ".join(
+                                       fgi_settings.FGIConfig.own_names()[:-2]) + "."),
+    fgi_source: Literal[fgi_settings.SOURCES] = typer.Option(
+        None, rich_help_panel=FGI_PANEL, help=fgi_help(
+            "source", "Strict/loose pseudo-masks from the heatmap levels (--thresholds) or "
+            "the track maps (auto: heatmap for fgi, tracks for gradtrack+fgi)")),
     fgi_track_loose: float = typer.Option(None, callback=number(0, 1, hi_open=True),
-                                          rich_help_panel=FGI_PANEL, help="tracks source: "
-                                          "mean-track-map level of the loose mask (FGI: 0.3)."),
+                                          rich_help_panel=FGI_PANEL, help=fgi_help(
+                                              "track_loose", "tracks source: mean-track-map "
+                                              "level of the loose mask")),
     fgi_darm_ratio: float = typer.Option(None, callback=number(0, 1), rich_help_panel=FGI_PANEL,
-                                         help="DARM block area / uncertain pixels (FGI: 0.3)."),
+                                         help=fgi_help("darm_ratio", "DARM block area / "
+                                                       "uncertain pixels")),
     fgi_darm_block: str = typer.Option(None, callback=block_sides, metavar="MIN,MAX",
-                                       rich_help_panel=FGI_PANEL, help="DARM block sides, "
-                                       "pixels (FGI: 3,10)."),
-    fgi_darm_fill: Literal["imagenet", "image"] = typer.Option(
-        None, rich_help_panel=FGI_PANEL, help="Fill of DARM blocks (FGI: imagenet mean colour)."),
+                                       rich_help_panel=FGI_PANEL, help=fgi_help(
+                                           "darm_block", "DARM block sides, pixels")),
+    fgi_darm_fill: Literal[fgi_settings.DARM_FILLS] = typer.Option(
+        None, rich_help_panel=FGI_PANEL, help=fgi_help(
+            "darm_fill", "Fill of DARM blocks (imagenet: the ImageNet mean colour)")),
     fgi_noise: float = typer.Option(None, callback=number(0, 10), rich_help_panel=FGI_PANEL,
-                                    help="Half-width of the input noise, normalised units "
-                                    "(FGI: 0.2)."),
+                                    help=fgi_help("noise", "Half-width of the input noise, "
+                                                  "normalised units")),
     fgi_cutmix_beta: int = typer.Option(None, min=1, max=64, rich_help_panel=FGI_PANEL,
-                                        help="CutMix area ratio ~ Beta(a, a) (FGI: 4)."),
+                                        help=fgi_help("cutmix_beta",
+                                                      "CutMix area ratio ~ Beta(a, a)")),
     fgi_cps_pos: float = typer.Option(None, callback=number(0.5, 1), rich_help_panel=FGI_PANEL,
-                                      help="Cross supervision: confident when p >= this "
-                                      "(FGI: 0.8)."),
+                                      help=fgi_help("cps_pos", "Cross supervision: confident "
+                                                    "when p >= this")),
     fgi_cps_neg: float = typer.Option(None, callback=number(0, 0.5), rich_help_panel=FGI_PANEL,
-                                      help="Cross supervision: complementary term below this "
-                                      "(FGI: 0.2)."),
+                                      help=fgi_help("cps_neg", "Cross supervision: "
+                                                    "complementary term below this")),
     fgi_feat_beta: float = typer.Option(None, callback=number(0, 1e6), rich_help_panel=FGI_PANEL,
-                                        help="Scale of the distillation loss (FGI: 0.5)."),
+                                        help=fgi_help("feat_beta",
+                                                      "Scale of the distillation loss")),
     fgi_feat_weight: float = typer.Option(None, callback=number(0, 1e6),
-                                          rich_help_panel=FGI_PANEL, help="Weight of the "
-                                          "distillation loss, times the ramp-up (FGI: 0.1)."),
+                                          rich_help_panel=FGI_PANEL, help=fgi_help(
+                                              "feat_weight", "Weight of the distillation "
+                                              "loss, times the ramp-up")),
     fgi_rampup_iters: int = typer.Option(None, min=0, rich_help_panel=FGI_PANEL,
-                                         help="Ramp-up length of the cross terms, steps "
-                                         "(FGI: 4000)."),
+                                         help=fgi_help("rampup_iters", "Ramp-up length of "
+                                                       "the cross terms, steps")),
     fgi_rampup_gain: float = typer.Option(None, callback=number(0, 1e3),
-                                          rich_help_panel=FGI_PANEL, help="Ramp-up "
-                                          "exp(-gain (1 - t/T)^2) (FGI: 5)."),
-    fgi_sup_loss: Literal["bce", "bce+dice"] = typer.Option(
-        None, rich_help_panel=FGI_PANEL, help="Supervised loss on the pseudo-masks (FGI: bce)."),
+                                          rich_help_panel=FGI_PANEL, help=fgi_help(
+                                              "rampup_gain", "Ramp-up exp(-gain (1 - t/T)^2)")),
+    fgi_sup_loss: Literal[fgi_settings.SUP_LOSSES] = typer.Option(
+        None, rich_help_panel=FGI_PANEL, help=fgi_help(
+            "sup_loss", "Supervised loss on the pseudo-masks")),
     fgi_teacher_width: int = typer.Option(None, min=1, max=64, rich_help_panel=FGI_PANEL,
-                                          help="Teacher channels / student channels (FGI: 2)."),
-    fgi_norm: Literal["group", "batch"] = typer.Option(
-        None, rich_help_panel=FGI_PANEL, help="Norm of both U-Nets (FGI: group)."),
-    fgi_proj_norm: Literal["batch", "group"] = typer.Option(
-        None, rich_help_panel=FGI_PANEL, help="Norm of the projection blocks (FGI: batch)."),
+                                          help=fgi_help("teacher_width", "Teacher channels / "
+                                                        "student channels")),
+    fgi_norm: Literal[fgi_settings.NORMS] = typer.Option(
+        None, rich_help_panel=FGI_PANEL, help=fgi_help("norm", "Norm of both U-Nets")),
+    fgi_proj_norm: Literal[fgi_settings.NORMS] = typer.Option(
+        None, rich_help_panel=FGI_PANEL, help=fgi_help("proj_norm",
+                                                       "Norm of the projection blocks")),
     fgi_heads: int = typer.Option(None, min=1, max=64, rich_help_panel=FGI_PANEL,
-                                  help="Attention heads of the text fusion (FGI: 8)."),
+                                  help=fgi_help("heads", "Attention heads of the text fusion")),
     fgi_pos_grid: int = typer.Option(None, min=1, max=256, rich_help_panel=FGI_PANEL,
-                                     help="Side of the positional-embedding grid (FGI: 16)."),
+                                     help=fgi_help("pos_grid", "Side of the positional-"
+                                                   "embedding grid")),
     # --- the published protocol and the GPU data path (gradseg.protocol_cli) ---
     protocol: proto.Protocol = proto.PROTOCOL,
     optimizer: proto.Optimizer = proto.OPTIMIZER,
@@ -220,8 +248,22 @@ def train(
         print_table(f"gradseg train: {summary['method']}", summary)
 
 
+#: The help panel of each of ``train``'s options (FGI's and the protocol's have their own).
+_PANELS = {
+    DATA: ("cache", "size", "val_fraction", "test_ids", "workers", "in_memory", "augment"),
+    MODEL: ("method", "base_channels", "map_order"),
+    OPTIM: ("iterations", "epochs", "batch_size", "lr", "warmup", "seg_weight", "att_weight",
+            "consistency_weight", "thresholds_"),
+    RUN: ("config", "out", "seed", "device", "amp", "compile", "resume", "val_target",
+          "eval_every", "checkpoint_every", "stop_after", "threads", "quiet"),
+}
+for _panel, _names in _PANELS.items():
+    for _name in _names:
+        inspect.signature(train).parameters[_name].default.rich_help_panel = _panel
+
+
 #: Options of ``train`` that are not settings of the run (not in config.json).
-_NOT_SETTINGS = ("config", "resume", "stop_after", "quiet", "protocol")
+_NOT_SETTINGS = ("config", "resume", "stop_after", "quiet", "protocol", "sets")
 #: Options whose setting has another name in TrainConfig.
 _SETTING_NAMES = {"thresholds_": "thresholds", "test_ids": "exclude_ids"}
 
@@ -245,6 +287,11 @@ def _train_settings(ctx: typer.Context) -> tuple[dict, dict]:
         elif name == "test_ids":
             value = ids_option(None if value is None else Path(value)) or []
         settings[_SETTING_NAMES.get(name, name)] = value
+    for name, value in fgi_sets(ctx.params.get("sets")).items():
+        if name in fgi:
+            raise typer.BadParameter(f"fgi.{name} is given twice (--fgi-"
+                                     f"{name.replace('_', '-')} and --set)", param_hint="'--set'")
+        fgi[name] = value
     settings["fgi"] = fgi
     sources = {name: ctx.get_parameter_source(name) for name in ctx.params}
     given = {_SETTING_NAMES.get(n, n) for n, src in sources.items()

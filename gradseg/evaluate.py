@@ -5,6 +5,9 @@ score`` reports). HD95 is always in the original image's pixels (``hd95``): on a
 distances between the S x S masks are measured with the pitch (H / S, W / S) of the original
 H x W image (:func:`gazeprep.contract.metrics.original_spacing`); and in millimetres
 (``hd95_mm``) when the image file gives its pixel spacing (DICOM, NIfTI, NRRD), else null.
+
+Calling this module, ``gradseg.evaluate(...)``, runs :func:`gradseg.api.evaluate` (the Python
+API).
 """
 
 from __future__ import annotations
@@ -185,3 +188,8 @@ def validation_scores(model, loader, device: torch.device, amp: bool, channels_l
                              "gaze": gaze.numpy(), "target": tgt[j], "pred": pred[j]})
     model.train(was_training)
     return {"val_dice": float(np.mean(dices)), "val_iou": float(np.mean(ious))}, rows
+
+
+from gazeprep.contract.entry import make_callable  # noqa: E402
+
+make_callable(__name__, "gradseg.api:evaluate")

@@ -11,13 +11,10 @@ from pathlib import Path
 
 import typer
 
-#: The ``--method`` choices (:data:`gradseg.methods.METHODS`; a test keeps them equal).
-METHOD_NAMES = ("gradtrack", "gazesup", "full", "fgi", "gradtrack+fgi")
-#: The ``--map-order`` choices (:data:`gradseg.methods.gradtrack.MAP_ORDERS`; a test keeps
-#: them equal).
-MAP_ORDER_NAMES = ("whole-first", "tail-first")
-#: The ``--val-target`` choices (:data:`gradseg.config.VAL_TARGETS`).
-VAL_TARGET_NAMES = ("auto", "mask", "pseudo")
+from gradseg.settings import MAP_ORDERS, METHODS, VAL_TARGETS
+
+#: The choices of ``--method``, ``--map-order``, ``--val-target`` (from gradseg.settings).
+METHOD_NAMES, MAP_ORDER_NAMES, VAL_TARGET_NAMES = METHODS, MAP_ORDERS, VAL_TARGETS
 #: Help panel of FGI's options.
 FGI_PANEL = "FGI (--method fgi, gradtrack+fgi; defaults: FGI's values)"
 
@@ -134,3 +131,61 @@ def print_table(title: str, summary: dict) -> None:
     for k, v in summary.items():
         table.add_row(k, f"{v:.4f}" if isinstance(v, float) else str(v))
     Console().print(table)
+
+
+def fgi_help(key: str, text: str) -> str:
+    """The help of FGI's option ``key``: ``text`` and FGI's default, read from
+    :class:`~gradseg.settings.fgi.FGIConfig` (so the two never drift apart)."""
+    from gradseg.settings.fgi import FGIConfig
+
+    value = getattr(FGIConfig(), key)
+    if isinstance(value, tuple):
+        value = ",".join(str(v) for v in value)
+    elif isinstance(value, float):
+        value = f"{value:g}"
+    return f"{text} (FGI: {value})."
+
+
+def fgi_sets(items: list[str] | None) -> dict:
+    """``--set fgi.KEY=VALUE`` items as FGI settings, each value of its default's type.
+
+    Raises
+    ------
+    typer.BadParameter
+        Not ``fgi.KEY=VALUE``, an unknown key (the nearest known one named) or a value that is
+        not of the setting's type.
+    """
+    import difflib
+
+    from gradseg.settings.fgi import FGIConfig
+
+    defaults, out = FGIConfig(), {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        section, dot, name = key.partition(".")
+        if not sep or section != "fgi" or not dot:
+            raise typer.BadParameter(f"{item!r}: expected fgi.KEY=VALUE", param_hint="'--set'")
+        if name not in FGIConfig.own_names():
+            near = difflib.get_close_matches(name, FGIConfig.own_names(), n=1)
+            hint = f" (did you mean fgi.{near[0]}?)" if near else ""
+            raise typer.BadParameter(f"unknown FGI setting {name!r}{hint}", param_hint="'--set'")
+        out[name] = _typed(value, getattr(defaults, name), item)
+    return out
+
+
+def _typed(text: str, default, item: str):
+    """``text`` as the type of ``default`` (a tuple of ints as ``MIN,MAX``)."""
+    try:
+        if isinstance(default, bool):
+            return {"true": True, "false": False}[text.lower()]
+        if isinstance(default, tuple):
+            return tuple(int(v) for v in text.split(","))
+        if isinstance(default, int) or default is None:
+            return int(text)
+        if isinstance(default, float):
+            return float(text)
+        return text
+    except (KeyError, ValueError) as exc:
+        raise typer.BadParameter(f"{item!r}: {text!r} is not a {type(default).__name__}",
+                                 param_hint="'--set'") from exc
+

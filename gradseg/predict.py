@@ -8,6 +8,9 @@ training cache with, so a model sees a new file as it saw its training images.
 front an ``--out`` that is or lies inside ``--images``, two ids whose outputs would share a
 name, and (without ``--overwrite``) any existing file an output would replace. Each file is
 written under a temporary name and renamed into place, so none is ever half written.
+
+Calling this module, ``gradseg.predict(...)``, runs :func:`gradseg.api.predict` (the Python
+API).
 """
 
 from __future__ import annotations
@@ -249,3 +252,8 @@ def write_prediction(out: Path, key: str, rgb: np.ndarray, mask: np.ndarray) -> 
     mask_name, overlay_name = output_names(key)
     _save_png(out / mask_name, mask.astype(np.uint8) * 255)
     _save_png(out / overlay_name, overlay(rgb, mask))
+
+
+from gazeprep.contract.entry import make_callable  # noqa: E402
+
+make_callable(__name__, "gradseg.api:predict")

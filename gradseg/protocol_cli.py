@@ -15,39 +15,45 @@ from typing import Literal
 import typer
 
 from gradseg.options import DEVICE_HELP, DEVICE_METAVAR, device_choice, number
+from gradseg.protocol import PAPER
+from gradseg.settings import CHOICES, TrainConfig
 
 #: Help panel of the options below.
 PANEL = "Protocol and GPU data path"
 Protocol = Literal["paper", "none"]
-Optimizer = Literal["adamw", "sgd"]
-Norm = Literal["batch", "group"]
-Augmentation = Literal["affine", "flips"]
-SegTarget = Literal["pseudo", "heatmap"]
+Optimizer = Literal[CHOICES["optimizer"]]
+Norm = Literal[CHOICES["norm"]]
+Augmentation = Literal[CHOICES["augmentation"]]
+SegTarget = Literal[CHOICES["seg_target"]]
+#: The defaults of the options below are TrainConfig's (one home: gradseg.settings).
+_D = TrainConfig(cache="")
 
 PROTOCOL = typer.Option(
-    None, "--protocol", rich_help_panel=PANEL, help="paper: the published protocol (224 px, "
-    "U-Net 64..1024 GroupNorm, 15,000 x batch 8, flips, SGD Nesterov wd 4e-4, lr 1e-2 -> 1e-4 "
-    "cosine) for every setting not given on the command line.")
-OPTIMIZER = typer.Option("adamw", rich_help_panel=PANEL, help="adamw, or sgd (Nesterov, "
+    None, "--protocol", rich_help_panel=PANEL, help="paper: the published protocol ("
+    + ", ".join(f"{k.replace('_', '-')} {v:g}" if isinstance(v, float) else
+                f"{k.replace('_', '-')} {v}" for k, v in PAPER.items())
+    + ") for every setting not given on the command line or in --config.")
+OPTIMIZER = typer.Option(_D.optimizer, rich_help_panel=PANEL, help="adamw, or sgd (Nesterov, "
                          "momentum 0.9); both with warm-up then cosine from --lr to --lr-min.")
-LR_MIN = typer.Option(0.0, callback=number(0, 10), rich_help_panel=PANEL,
+LR_MIN = typer.Option(_D.lr_min, callback=number(0, 10), rich_help_panel=PANEL,
                       help="Learning rate at the end of the cosine (<= --lr).")
-WEIGHT_DECAY = typer.Option(1e-4, callback=number(0, 1), rich_help_panel=PANEL,
+WEIGHT_DECAY = typer.Option(_D.weight_decay, callback=number(0, 1), rich_help_panel=PANEL,
                             help="Weight decay of the optimizer.")
-GRAD_CLIP = typer.Option(1.0, callback=number(0, 1e6), rich_help_panel=PANEL,
+GRAD_CLIP = typer.Option(_D.grad_clip, callback=number(0, 1e6), rich_help_panel=PANEL,
                          help="Largest gradient norm per network (0: no clipping).")
-NORM = typer.Option("batch", rich_help_panel=PANEL, help="U-Net normalisation of gradtrack, "
+NORM = typer.Option(_D.norm, rich_help_panel=PANEL, help="U-Net normalisation of gradtrack, "
                     "gazesup, full: batch, or group (GroupNorm, 4 groups); FGI: --fgi-norm.")
-AUGMENTATION = typer.Option("affine", rich_help_panel=PANEL, help="affine (flips, random "
+AUGMENTATION = typer.Option(_D.augmentation, rich_help_panel=PANEL, help="affine (flips, random "
                             "resized crop, rotation) or flips; applied on the training device.")
-SEG_TARGET = typer.Option("pseudo", rich_help_panel=PANEL, help="gradtrack: the final head "
+SEG_TARGET = typer.Option(_D.seg_target, rich_help_panel=PANEL, help="gradtrack: the final head "
                           "learns the render's pseudo-mask, or heatmap (the heatmap >= the "
                           "first --thresholds value: GazeMedSeg's pseudo-mask; an ablation).")
-CHANNELS_LAST = typer.Option(None, "--channels-last/--no-channels-last", rich_help_panel=PANEL,
+CHANNELS_LAST = typer.Option(_D.channels_last, "--channels-last/--no-channels-last",
+                             rich_help_panel=PANEL,
                              help="Channels-last memory format (default: on GPU).")
-LOG_EVERY = typer.Option(None, min=1, rich_help_panel=PANEL, help="Read the loss from the "
+LOG_EVERY = typer.Option(_D.log_every, min=1, rich_help_panel=PANEL, help="Read the loss from the "
                          "device every N steps (default: 25 on GPU, 1 on CPU).")
-PREFETCH = typer.Option(4, min=1, max=64, rich_help_panel=PANEL,
+PREFETCH = typer.Option(_D.prefetch, min=1, max=64, rich_help_panel=PANEL,
                         help="Batches each DataLoader worker reads ahead.")
 
 #: The TrainConfig fields of the options above, by their parameter names.

@@ -10,6 +10,9 @@
 Everything that differs between methods is asked of the method
 (:class:`gradseg.methods.base.Method`). Determinism: see :mod:`gradseg.data.sampler`; a CPU
 run is reproducible bit for bit, and ``--resume`` continues one identically.
+
+Calling this module, ``gradseg.train(...)``, runs :func:`gradseg.api.train` (the Python
+API).
 """
 
 from __future__ import annotations
@@ -358,3 +361,7 @@ def finish(run: Run, model: nn.Module, validator: Validator, losses: list[float]
         torch.distributed.barrier()
     return summary
 
+
+from gazeprep.contract.entry import make_callable  # noqa: E402
+
+make_callable(__name__, "gradseg.api:train")

@@ -16,10 +16,15 @@ What each side includes (all on the 880 Kvasir-SEG training images with their re
 - ours, full render: ``gazeprep render`` as a library call (``update_cache(force=True)``):
   image + mask decode and resize, maps, heatmap, pseudo-mask with its default watershed
   refinement against the image, and the Zarr write of all five arrays.
-- anchor, GazeMedSeg heatmap: per image, duration-weighted impulses on a 768 x 768 canvas,
-  Gaussian sigma 70 px (skimage.filters.gaussian, reflect, truncate 4), min-max normalisation,
-  cubic resize to S (skimage.transform.resize order=3). One map per image, no image decoding,
-  no write.
+- anchor, GazeMedSeg heatmap, as GazeMedSeg's own notebook runs it
+  (``notebooks/gaze_annotation/generate_gaze_annotation_kvasir.ipynb`` of med-air/GazeMedSeg,
+  commit 511824448fb2, cells 3-4, "Generate Heatmaps"): the fixation report read with pandas,
+  grouped by image, each image's rows selected with ``.loc``; duration-weighted impulses at
+  ``round(p * 768) - 1`` of a float32 768 x 768 canvas, ``scipy.ndimage.gaussian_filter``
+  (sigma 70), min-max normalisation, ``cv2.resize(..., INTER_CUBIC)`` to the image's original
+  size, float16. :func:`gazemedseg_notebook_heatmap` repeats those calls (their code is not
+  copied here). Their cell then saves each heatmap as a JPEG; that save is left out, so the
+  anchor does less work than the notebook. One map per image, no image decoding, no write.
 
 Numba compile time is excluded (a warm-up call first; the kernels are ``cache=True``).
 
@@ -123,15 +128,39 @@ def read_rates(out: Path, n: int, reads: int, seed: int = 0) -> dict[str, float]
     return rates
 
 
-def anchor_process(gaze: Path, n: int, size: int) -> None:
-    """The anchor as a program of its own: the GazeMedSeg recipe on the first ``n`` images."""
-    from gazeprep.render.heatmap import gazemedseg_heatmap
-    from gazeprep.tracks import read_tracks
+def gazemedseg_notebook_heatmap(points: np.ndarray, original_size: tuple[int, int],
+                                canvas: int = 768, sigma: float = 70.0) -> np.ndarray:
+    """GazeMedSeg's ``draw_heatmap`` as its notebook calls it (see the module notes).
 
-    by_id, _ = read_tracks(gaze)
-    for i in sorted(by_id)[:n]:
-        for t in by_id[i]:
-            gazemedseg_heatmap(t.x, t.y, t.duration_ms, size)
+    ``points``: (n, 3) normalised x, y and duration; ``original_size``: (height, width).
+    Returns the float16 heatmap at the original size.
+    """
+    import cv2
+    from scipy import ndimage
+
+    heat = np.zeros((canvas, canvas), dtype=np.float32)
+    for x, y, w in points:
+        heat[round(y * canvas) - 1, round(x * canvas) - 1] += w
+    heat = ndimage.gaussian_filter(heat, sigma)
+    heat = (heat - heat.min()) / ((heat.max() - heat.min()) * 1.0)
+    heat = cv2.resize(heat, dsize=(original_size[1], original_size[0]),
+                      interpolation=cv2.INTER_CUBIC)
+    return heat.astype(np.float16)
+
+
+def anchor_process(report: Path, n: int) -> None:
+    """The anchor as its notebook runs it: the report with pandas, one heatmap per image."""
+    import pandas as pd
+
+    df = pd.read_csv(report)
+    for k, (_name, group) in enumerate(df.groupby("IMAGE")):
+        if k == n:
+            break
+        image = group["IMAGE"].tolist()[0]
+        size = (int(group["IMAGE_HEIGHT"].tolist()[0]), int(group["IMAGE_WIDTH"].tolist()[0]))
+        points = np.array(df.loc[df["IMAGE"] == image,
+                                 ["CURRENT_FIX_X", "CURRENT_FIX_Y", "CURRENT_FIX_DURATION"]])
+        gazemedseg_notebook_heatmap(points, size)
 
 
 def tiled_dataset(data: Path, root: Path, k: int) -> tuple[Path, Path, Path, int]:
@@ -175,8 +204,8 @@ def whole(args, tmp: Path) -> dict:
     def ours(*extra: str) -> dict:
         return measure([*base, *extra], plain=1, before=fresh)
 
-    anchor = [sys.executable, __file__, "--anchor-process", "--gaze", args.gaze,
-              "--anchor-n", str(args.anchor_n), "--size", str(args.size)]
+    anchor = [sys.executable, __file__, "--anchor-process", "--anchor-n", str(args.anchor_n),
+              "--data", args.data]
     first, first1 = ours(), ours("--jobs", "1")
     a = measure(anchor, plain=1)
     last, last1 = ours(), ours("--jobs", "1")
@@ -248,7 +277,7 @@ def main() -> None:
     ap.add_argument("--anchor-process", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.anchor_process:
-        anchor_process(args.gaze, args.anchor_n, args.size)
+        anchor_process(args.data / "gazemedseg" / "kvasir_fixation.csv", args.anchor_n)
         return
 
     if not (args.gaze / "tracks.parquet").is_file():
@@ -281,12 +310,18 @@ def main() -> None:
     t_full = time.perf_counter() - t0
     assert len(report.rendered) == n
 
-    # Anchor: the literal GazeMedSeg recipe, per image.
+    # Anchor: GazeMedSeg's notebook heatmap, per image (the report's rows, as they read them).
+    import pandas as pd
+
     ids = [smp.id for smp in plan.samples][: args.anchor_n]
+    report_df = pd.read_csv(args.data / "gazemedseg" / "kvasir_fixation.csv")
+    per_image = {name.rsplit(".", 1)[0]: (
+        np.array(g[["CURRENT_FIX_X", "CURRENT_FIX_Y", "CURRENT_FIX_DURATION"]]),
+        (int(g["IMAGE_HEIGHT"].iloc[0]), int(g["IMAGE_WIDTH"].iloc[0])))
+        for name, g in report_df.groupby("IMAGE")}
     t0 = time.perf_counter()
     for i in ids:
-        for t in by_id.get(i, []):
-            gazemedseg_heatmap(t.x, t.y, t.duration_ms, s)
+        gazemedseg_notebook_heatmap(*per_image[i])
     t_anchor = time.perf_counter() - t0
     na = len(ids)
 
@@ -314,7 +349,8 @@ def main() -> None:
          f"{anchor_ms / per['maps']:.0f}x"),
         ("ours: full `gazeprep render` (decode + resize image & mask, watershed, Zarr)",
          per["full"], f"{anchor_ms / per['full']:.1f}x"),
-        ("anchor: GazeMedSeg heatmap (768 canvas, sigma 70, cubic resize)", anchor_ms, "1x"),
+        ("anchor: GazeMedSeg's notebook heatmap (768 canvas, scipy sigma 70, cv2 cubic resize "
+         "to the original size)", anchor_ms, "1x"),
     ]
     print(f"# pipelines/bench_render.py: {n} images, S = {s}, L = {params.levels}, "
           f"anchor on {na} images")

@@ -21,7 +21,7 @@ MAX_FUNCTION_LINES = 80
 #: gazeprep's stages in data-flow order: a module may import its own stage and earlier ones.
 STAGES = ("contract", "errors", "_numba", "jobs", "_forkserver", "limits", "outputs", "read",
           "detect", "tracks", "quality", "ingest", "render", "inspect", "export", "simulate",
-          "commands", "cli")
+          "api", "commands", "cli")
 #: What gradseg may import from gazeprep.
 GRADSEG_MAY_IMPORT = ("gazeprep.contract",)
 

@@ -9,4 +9,12 @@
   is the contract's, :mod:`gazeprep.contract.images`);
 - :mod:`~gazeprep.render.writer`: rendering batches into the cache, incrementally;
   :mod:`~gazeprep.render.store`: how it is stored without losing anything.
+
+Calling this module, ``gazeprep.render(...)``, runs :func:`gazeprep.api.render` (the Python
+API).
 """
+
+
+from gazeprep.contract.entry import make_callable  # noqa: E402
+
+make_callable(__name__, "gazeprep.api:render")

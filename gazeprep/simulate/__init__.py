@@ -17,4 +17,12 @@ recorded trial :class:`~gazeprep.simulate.config.AscTrial`), :mod:`~gazeprep.sim
 events), :mod:`~gazeprep.simulate.asc_writer` (the ASC file) and
 :mod:`~gazeprep.simulate.dataset` (a whole dataset on disk, and how ingest's fixations compare
 with the truth).
+
+Calling this module, ``gazeprep.simulate(...)``, runs :func:`gazeprep.api.simulate` (the Python
+API).
 """
+
+
+from gazeprep.contract.entry import make_callable  # noqa: E402
+
+make_callable(__name__, "gazeprep.api:simulate")

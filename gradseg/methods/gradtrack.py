@@ -14,9 +14,7 @@ from __future__ import annotations
 from gradseg.losses import attention_loss, seg_loss
 from gradseg.methods.base import SingleNetwork, total
 from gradseg.models.unet import UNet
-
-#: Map-to-stage orders: stage k (coarsest first) <- cache map level.
-MAP_ORDERS = ("whole-first", "tail-first")
+from gradseg.settings import MAP_ORDERS  # map-to-stage orders: stage k <- cache map level
 
 
 def stage_order(levels: int, map_order: str) -> list[int]:
