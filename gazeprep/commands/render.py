@@ -168,6 +168,7 @@ def render(
 
     if images is None:
         raise GazeprepError("--images DIR is required (the images the gaze was recorded on)")
+    check_trainable(size, levels)
     params = RenderParams(
         size=size,
         ratios=_ratios(ratios, levels),
@@ -214,6 +215,19 @@ def render(
     _print_notes(console, report)
     if not report.rendered:
         console.print("nothing to render: the cache is up to date")
+
+
+def check_trainable(size: int, levels: int) -> None:
+    """Refuse (usage error on --size) a size gradseg cannot train on: its U-Net has one decoder
+    stage per track-map level, halving the side each time, so S must be divisible by 2**L."""
+    step = 2**levels
+    if size % step:
+        lower, upper = size - size % step, size - size % step + step
+        near = f"{lower} or {upper}" if lower >= 8 else f"{upper}"
+        raise typer.BadParameter(
+            f"{size} is not divisible by 2**levels = {step}: gradseg trains a U-Net with one "
+            f"decoder stage per level (L = {levels}), each halving the side; expected e.g. "
+            f"--size {near}", param_hint="'--size'")
 
 
 def human(n: float) -> str:
