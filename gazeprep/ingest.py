@@ -124,6 +124,7 @@ def run_ingest(
     on_file: Callable[[Path, FileResult | None], None] | None = None,
     on_start: Callable[[int], None] | None = None,
     jobs: int | None = None,
+    overwrite: bool = False,
 ) -> IngestSummary:
     """Read every input, build the fixation/track tables and write them atomically to ``out``.
 
@@ -140,6 +141,8 @@ def run_ingest(
     jobs : int, optional
         Files read side by side, by worker processes (default: every usable core). The
         output does not depend on it: results are merged in input order.
+    overwrite : bool
+        Replace outputs that ingest did not write or that were edited since (else refused).
 
     Returns
     -------
@@ -149,7 +152,7 @@ def run_ingest(
     skipped: list[str] = []
     files = find_inputs(paths, skipped)
     out = Path(out)
-    notes = skipped + prepare_out(out, files)
+    notes = skipped + prepare_out(out, files, overwrite)
     if on_start:
         on_start(len(files))
     results: list[FileResult] = []
@@ -273,7 +276,26 @@ def is_ingest_record(path: Path) -> bool:
     return isinstance(doc, dict) and {"version", "inputs", "totals", "params"} <= set(doc)
 
 
-def prepare_out(out: Path, inputs: list[Path]) -> list[str]:
+def edited_outputs(out: Path) -> list[str]:
+    """The outputs in ``out`` that differ from what ingest wrote (by the sha256s of its record).
+
+    A file the record does not list, while it lists others, is not ingest's either. A record
+    of an older version without sha256s vouches for every output.
+    """
+    from gazeprep.outputs import sha256_file
+
+    try:
+        recorded = json.loads((out / RECORD).read_text()).get("outputs")
+    except (OSError, UnicodeDecodeError, ValueError, AttributeError):
+        return []
+    if not isinstance(recorded, dict):
+        return []
+    return [n for n in OUTPUT_FILES if n != RECORD and os.path.lexists(out / n)
+            and (not (out / n).is_file() or (recorded.get(n) or {}).get("sha256")
+                 != sha256_file(out / n))]
+
+
+def prepare_out(out: Path, inputs: list[Path], overwrite: bool = False) -> list[str]:
     """Check ``out`` before anything is read or written; recover leftovers of interrupted runs.
 
     Returns
@@ -285,7 +307,7 @@ def prepare_out(out: Path, inputs: list[Path]) -> list[str]:
     ------
     GazeprepError
         ``out`` is a file, an input lies inside ``out``, or ``out`` holds a file named like an
-        output that gazeprep ingest did not write.
+        output that gazeprep ingest did not write or that changed since (unless ``overwrite``).
     """
     from gazeprep.outputs import recover
 
@@ -302,10 +324,20 @@ def prepare_out(out: Path, inputs: list[Path]) -> list[str]:
         if note:
             notes.append(note)
         present = [n for n in OUTPUT_FILES if os.path.lexists(out / n)]
+        if overwrite:
+            return notes
         if present and not is_ingest_record(out / RECORD):
             raise GazeprepError(
                 f"holds {', '.join(present)} not written by gazeprep ingest (no ingest.json of "
-                "a previous run); refusing to replace it: choose another --out", file=out)
+                "a previous run); refusing to replace it: choose another --out (or pass "
+                "--overwrite to replace them)", file=out)
+        edited = edited_outputs(out)
+        if edited:
+            raise GazeprepError(
+                f"{', '.join(edited)} changed since gazeprep ingest wrote them (their sha256 "
+                "differs from the one ingest.json records): refusing to replace your edits; "
+                "move them away or choose another --out, or pass --overwrite to replace them",
+                file=out)
     return notes
 
 
@@ -364,5 +396,5 @@ def write_outputs(out: Path, fix, tracks, report: dict, notes: list[str] | None 
         st.commit(RECORD)
 
 
-__all__ = ["IngestSummary", "add_quality", "ingest_file", "make_report", "prepare_out",
-           "quality_report", "quality_table", "run_ingest", "write_outputs"]
+__all__ = ["IngestSummary", "add_quality", "edited_outputs", "ingest_file", "make_report",
+           "prepare_out", "quality_report", "quality_table", "run_ingest", "write_outputs"]

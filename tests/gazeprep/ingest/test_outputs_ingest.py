@@ -301,3 +301,25 @@ def test_render_finishes_an_interrupted_ingest_and_says_so(tmp_path, tree_digest
     assert len(notes) == 1 and str(out) in notes[0], res.stderr  # one line, not wrapped
     assert _output_of(tree_digest, out)[0] == "B" and not (out / ".gazeprep-staging").exists()
     assert tree_digest(out, skip=OUTPUT_FILES) == user
+
+
+def test_hand_edited_outputs_are_not_replaced_without_overwrite(tmp_path, tree_digest, run_cli,
+                                                                error_line):
+    """ingest.json records the sha256 of what ingest wrote: a file that no longer matches was
+    edited by hand, and a rerun refuses to replace it (naming it) unless --overwrite."""
+    out = tmp_path / "gaze"
+    _ingest(write_report(tmp_path / "a.csv", IMAGES_A, 1), out)
+    tracks = pl.read_parquet(out / "tracks.parquet")
+    tracks.filter(pl.col("image") != "a1").write_parquet(out / "tracks.parquet")  # an edit
+    (out / "quality.parquet").write_bytes(b"notes kept under this name")
+    b_report = write_report(tmp_path / "b.csv", IMAGES_B, 2)
+    before = tree_digest(tmp_path)
+    res = run_cli("gazeprep", "ingest", b_report, "--out", out)
+    assert res.returncode == 1
+    line = error_line(res.stderr)
+    assert "tracks.parquet" in line and "quality.parquet" in line and "--overwrite" in line
+    assert "fixations.parquet" not in line  # unchanged: ours to replace
+    assert tree_digest(tmp_path) == before
+    res = run_cli("gazeprep", "ingest", b_report, "--out", out, "--overwrite")
+    assert res.returncode == 0, res.stderr
+    assert _output_of(tree_digest, out)[0] == "B"
