@@ -1,0 +1,162 @@
+"""A folder replaced in one step (:mod:`gazeprep.contract.folder_swap`): at every step of a
+replacement, killed or interrupted there, a reader sees the old folder or the new one whole, and
+the user's files in it stay byte-identical (the same inodes, in fact: hard links)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from gazeprep.contract import folder_swap
+from gazeprep.contract.folder_swap import TOKEN_FILE, recover_folder, replace_folder
+
+OURS = ("data", "record.json")
+
+
+def owned(name: str) -> bool:
+    return name in OURS
+
+
+def _write(folder: Path, gen: str, n: int) -> None:
+    """Our output of generation ``gen``: ``n`` data files and a record naming them."""
+    (folder / "data").mkdir()
+    for k in range(n):
+        (folder / "data" / f"{k}.txt").write_text(f"{gen}{k}")
+    (folder / "record.json").write_text(json.dumps({"gen": gen, "n": n}))
+
+
+def read_whole(folder: Path) -> str:
+    """What a reader sees: 'A' or 'B', asserting the set is whole (record and data agree)."""
+    rec = json.loads((folder / "record.json").read_text())
+    names = sorted(p.name for p in (folder / "data").iterdir())
+    assert names == sorted(f"{k}.txt" for k in range(rec["n"])), (rec, names)
+    for k in range(rec["n"]):
+        assert (folder / "data" / f"{k}.txt").read_text() == f"{rec['gen']}{k}"
+    return rec["gen"]
+
+
+def _user_files(dest: Path) -> None:
+    (dest / "notes.txt").write_text("my notes")
+    (dest / "imagesTs").mkdir()
+    (dest / "imagesTs" / "case_0000.png").write_bytes(b"\x89PNG mine")
+    (dest / "imagesTs" / "deep").mkdir()
+    (dest / "imagesTs" / "deep" / "x.bin").write_bytes(os.urandom(64))
+    os.symlink("notes.txt", dest / "link-to-notes")
+
+
+def _setup(tmp_path, tree_digest):
+    dest = tmp_path / "out" / "Dataset501_Gaze"
+    dest.mkdir(parents=True)
+    _write(dest, "A", 3)
+    _user_files(dest)
+    return dest, tree_digest(dest, skip=(*OURS, TOKEN_FILE))
+
+
+def _replace(dest: Path, notes=None):
+    with replace_folder(dest, owned, notes) as build:
+        _write(build, "B", 5)
+
+
+def _leftovers(dest: Path) -> list[str]:
+    return [p.name for p in dest.parent.iterdir() if p.name != dest.name]
+
+
+@pytest.mark.parametrize("exchange", [True, False], ids=["renameat2", "two-renames"])
+def test_replace_keeps_user_files_as_the_same_inodes(tmp_path, tree_digest, monkeypatch,
+                                                     exchange):
+    if not exchange:
+        monkeypatch.setattr(folder_swap, "_exchange", lambda a, b: False)
+    dest, user = _setup(tmp_path, tree_digest)
+    inode = os.stat(dest / "imagesTs" / "deep" / "x.bin").st_ino
+    _replace(dest)
+    assert read_whole(dest) == "B" and tree_digest(dest, skip=(*OURS, TOKEN_FILE)) == user
+    assert os.stat(dest / "imagesTs" / "deep" / "x.bin").st_ino == inode
+    assert os.readlink(dest / "link-to-notes") == "notes.txt"
+    assert _leftovers(dest) == []
+
+
+def test_first_replacement_creates_the_folder(tmp_path):
+    dest = tmp_path / "new" / "Dataset"
+    _replace(dest)
+    assert read_whole(dest) == "B" and _leftovers(dest) == []
+
+
+def test_an_error_while_building_leaves_the_old_folder(tmp_path, tree_digest):
+    dest, user = _setup(tmp_path, tree_digest)
+    with pytest.raises(RuntimeError), replace_folder(dest, owned) as build:
+        (build / "data").mkdir()
+        raise RuntimeError("disk full")
+    assert read_whole(dest) == "A" and tree_digest(dest, skip=OURS) == user
+    assert _leftovers(dest) == []
+
+
+def _steps(monkeypatch, tmp_path, tree_digest) -> list[str]:
+    seen: list[str] = []
+    monkeypatch.setattr(folder_swap, "_fault", seen.append)
+    dest, _ = _setup(tmp_path / "probe", tree_digest)
+    _replace(dest)
+    monkeypatch.undo()
+    return seen
+
+
+@pytest.mark.parametrize("exchange", [True, False], ids=["renameat2", "two-renames"])
+def test_killed_at_every_step_a_reader_sees_old_or_new_whole(tmp_path, tree_digest,
+                                                            monkeypatch, exchange):
+    """A child process is killed (os._exit) at each step; what a reader sees then, and after
+    the next run's recovery, is the old or the new folder whole, with the user's files."""
+    if not exchange:
+        monkeypatch.setattr(folder_swap, "_exchange", lambda a, b: False)
+    steps = _steps(monkeypatch, tmp_path, tree_digest)
+    if not exchange:
+        monkeypatch.setattr(folder_swap, "_exchange", lambda a, b: False)
+    assert steps[:2] == ["built", "carried"] and steps[-1] == "cleaned", steps
+    for k, step in enumerate(steps):
+        dest, user = _setup(tmp_path / f"kill{k}", tree_digest)
+        pid = os.fork()
+        if pid == 0:  # the child: killed at ``step``
+            def die(s, step=step):
+                if s == step:
+                    os._exit(9)
+            folder_swap._fault = die
+            try:
+                _replace(dest)
+            finally:
+                os._exit(0)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 9, step
+        if step == "moved aside":  # the one instant of the fallback with no folder
+            assert not dest.exists()
+        else:
+            assert read_whole(dest) in ("A", "B"), step
+            assert tree_digest(dest, skip=(*OURS, TOKEN_FILE)) == user, step
+        notes = recover_folder(dest, owned)
+        seen = read_whole(dest)
+        assert seen == ("A" if step in ("built", "carried") else "B"), (step, notes)
+        assert tree_digest(dest, skip=(*OURS, TOKEN_FILE)) == user, step
+        assert _leftovers(dest) == [], (step, notes)
+        notes = []
+        _replace(dest, notes)  # the next run finds nothing left over
+        assert read_whole(dest) == "B" and notes == []
+
+
+def test_a_user_file_that_appears_during_the_build_is_kept(tmp_path, tree_digest):
+    dest, _ = _setup(tmp_path, tree_digest)
+    with replace_folder(dest, owned) as build:
+        _write(build, "B", 2)
+    with replace_folder(dest, owned) as build:
+        _write(build, "C", 2)
+        (dest / "late.txt").write_text("written while the export ran")
+    assert (dest / "late.txt").read_text() == "written while the export ran"
+    assert read_whole(dest) == "C" and _leftovers(dest) == []
+
+
+def test_a_user_file_that_cannot_be_linked_stops_before_any_change(tmp_path, tree_digest):
+    dest, user = _setup(tmp_path, tree_digest)
+    os.mkfifo(dest / "a-fifo")
+    with pytest.raises(folder_swap.SwapUnavailable), replace_folder(dest, owned) as build:
+        _write(build, "B", 2)
+    assert read_whole(dest) == "A" and _leftovers(dest) == []
+    assert tree_digest(dest, skip=OURS) == user
