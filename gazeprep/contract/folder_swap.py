@@ -107,6 +107,28 @@ def _user_entries(folder: Path, owned: Owned) -> list[Path]:
     return [e for e in sorted(folder.iterdir()) if not (owned(e.name) or e.name == TOKEN_FILE)]
 
 
+def blocker(dest: str | Path, owned: Owned) -> str | None:
+    """Why ``dest`` cannot be swapped as one (a user entry that cannot be hard-linked), or None.
+
+    Checks what :func:`replace_folder` will meet: special files (pipes, sockets, devices) and
+    other file systems mounted below ``dest``.
+    """
+    dest = Path(dest)
+    if not dest.is_dir():
+        return None
+    dev = dest.stat().st_dev
+    for entry in _user_entries(dest, owned):
+        for p in _tree(entry):
+            st = p.lstat()
+            if p.is_symlink():
+                continue
+            if not (p.is_file() or p.is_dir()):
+                return f"{p} is neither a file nor a folder and cannot be hard-linked"
+            if st.st_dev != dev:
+                return f"{p} is on another file system than {dest} and cannot be hard-linked"
+    return None
+
+
 def _carry(old: Path, new: Path, owned: Owned) -> None:
     """Give every file of the entries of ``old`` that are not owned a name in ``new``."""
     for entry in _user_entries(old, owned):
@@ -289,4 +311,4 @@ def _swap_in(build: Path, dest: Path, tok: str, owned: Owned) -> list[Path]:
     return _clean_old(old, dest, owned)
 
 
-__all__ = ["TOKEN_FILE", "SwapUnavailable", "recover_folder", "replace_folder"]
+__all__ = ["TOKEN_FILE", "SwapUnavailable", "blocker", "recover_folder", "replace_folder"]

@@ -160,3 +160,11 @@ def test_a_user_file_that_cannot_be_linked_stops_before_any_change(tmp_path, tre
         _write(build, "B", 2)
     assert read_whole(dest) == "A" and _leftovers(dest) == []
     assert tree_digest(dest, skip=OURS) == user
+
+
+def test_blocker_names_what_cannot_be_linked(tmp_path, tree_digest):
+    dest, _ = _setup(tmp_path, tree_digest)
+    assert folder_swap.blocker(dest, owned) is None
+    assert folder_swap.blocker(tmp_path / "missing", owned) is None
+    os.mkfifo(dest / "imagesTs" / "a-fifo")
+    assert "a-fifo is neither a file nor a folder" in folder_swap.blocker(dest, owned)
