@@ -5,7 +5,8 @@ How :func:`replace_folder` runs, for a destination ``<parent>/<name>``:
 
 1. **Build**: the new content is written into the sibling ``<parent>/.<name>.swap-<token>``
    (same file system, so the swap below is a rename). Its first file, :data:`TOKEN_FILE`,
-   holds the token: it tells, later, which folder is the new one.
+   holds the token: it tells recovery which folder is the new one (it is removed once the
+   swap is finished).
 2. **Carry**: the entries of the old folder that the writer does not own (the user's own
    files beside an export) get a second name in the new folder: hard links, folders
    recreated, symbolic links copied. No byte is copied and nothing is moved: the old folder
@@ -194,6 +195,7 @@ def recover_folder(dest: str | Path, owned: Owned) -> list[str]:
             notes.append(f"{dest}: put back the folder an interrupted replacement moved aside")
             continue
         notes.append(_cleaned(old, dest, owned))
+        _untoken(dest)
     for tok, p in builds.items():
         fd = _lock(p)
         if fd is None:
@@ -201,6 +203,7 @@ def recover_folder(dest: str | Path, owned: Owned) -> list[str]:
         os.close(fd)
         if _token(p) != tok and _token(dest) == tok:  # exchanged: p holds the old folder
             notes.append(_cleaned(p, dest, owned))
+            _untoken(dest)
         elif _token(p) == tok or not any(p.iterdir()):  # never swapped in: the old is whole
             shutil.rmtree(p)
             notes.append(f"{dest}: removed the unfinished output of an interrupted run (the "
@@ -297,6 +300,7 @@ def _swap_in(build: Path, dest: Path, tok: str, owned: Owned) -> list[Path]:
         os.rename(build, dest)
         fsync_dir(dest.parent)
         _fault("renamed")
+        _untoken(dest)
         return []
     if _exchange(build, dest):
         old = build
@@ -308,7 +312,16 @@ def _swap_in(build: Path, dest: Path, tok: str, owned: Owned) -> list[Path]:
         os.rename(build, dest)
         _fault("moved in")
     fsync_dir(dest.parent)
-    return _clean_old(old, dest, owned)
+    kept = _clean_old(old, dest, owned)
+    _untoken(dest)
+    return kept
+
+
+def _untoken(dest: Path) -> None:
+    """Remove the token of a finished swap: only recovery needs it (a kill here leaves it,
+    harmless: the next swap's build brings its own)."""
+    with contextlib.suppress(FileNotFoundError):
+        (dest / TOKEN_FILE).unlink()
 
 
 __all__ = ["TOKEN_FILE", "SwapUnavailable", "blocker", "recover_folder", "replace_folder"]

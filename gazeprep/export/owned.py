@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 from gazeprep.errors import GazeprepError
@@ -148,41 +146,10 @@ def check_export(out: Path, record: str, names: list[str], writer: str,
             "another --out", file=out)
 
 
-@contextmanager
-def writing(folder: Path, names: list[str], record: str, notes: list[str]) -> Iterator[Path]:
-    """Write an export's entries ``names`` into ``folder`` so that readers see it whole.
+def writing(folder: Path, names: list[str], record: str, notes: list[str]):
+    """Write an export's entries ``names`` into ``folder`` so that readers see it whole: a
+    context manager yielding the folder to write them into (:func:`gazeprep.outputs.
+    replace_whole`: built beside ``folder`` and swapped in with one rename)."""
+    from gazeprep.outputs import replace_whole
 
-    Yields the folder to write the new entries into (under their final names, ``record``
-    last). Normally a sibling of ``folder`` swapped in with one rename, every other entry of
-    ``folder`` carried over as hard links (:func:`gazeprep.contract.folder_swap.replace_folder`).
-    Where an entry of the user's cannot be hard-linked, the entries are replaced one by one
-    instead (:func:`gazeprep.outputs.transaction`) and a note says so.
-    """
-    from gazeprep.contract.folder_swap import SwapUnavailable, blocker, replace_folder
-    from gazeprep.outputs import recover, transaction
-
-    def owned(n: str) -> bool:
-        return n.split("/", 1)[0] in names
-
-    if folder.is_dir():  # an interrupted entry-by-entry replacement: finish it first
-        note = recover(folder, owned)
-        if note:
-            notes.append(note)
-    why = blocker(folder, owned)
-    if why is None:
-        try:
-            with replace_folder(folder, owned, notes) as root:
-                yield root
-        except SwapUnavailable as exc:
-            raise GazeprepError(f"cannot hard-link a file of yours into the new export "
-                                f"({exc.strerror}); move it out of this folder",
-                                file=exc.filename) from exc
-        return
-    notes.append(f"{why}: the export's entries were replaced one by one (a reader of "
-                 f"{folder} may see a mix of old and new for an instant)")
-    with transaction(folder, owned, notes) as st:
-        yield st.path
-        for name in names:
-            if os.path.lexists(st.path / name):
-                st.add(name)
-        st.commit(record)
+    return replace_whole(folder, lambda n: n.split("/", 1)[0] in names, record, notes)

@@ -34,7 +34,7 @@ from gazeprep.contract.cache import (
     SHARD_SAMPLES,
 )
 from gazeprep.jobs import check_jobs, cores
-from gazeprep.outputs import transaction
+from gazeprep.outputs import replace_whole, transaction
 from gazeprep.render.batches import rendered
 from gazeprep.render.params import RenderParams
 from gazeprep.render.plan import RenderPlan, Sample
@@ -257,12 +257,13 @@ def _update(job: _Job, attrs: dict, present: list[str], table: dict) -> None:
 
 
 def _rebuild(job: _Job, present: list[str]) -> None:
-    """Render everything into a new group in the staging folder, then swap its arrays in."""
+    """Render everything into a new group beside the cache, then swap it in whole (one rename:
+    zarr and xarray readers see the old cache or the new one, never a mix)."""
     plan, params, report = job.plan, job.params, job.report
     n = len(plan.samples)
     attrs, table = new_attrs(plan, params), new_table(plan)
-    with transaction(job.out, owned, report.notes) as st:
-        arrays = create_layout(st.path, params, plan.with_masks, job.shard, attrs, table)
+    with replace_whole(job.out, owned, RECORD, report.notes) as root:
+        arrays = create_layout(root, params, plan.with_masks, job.shard, attrs, table)
         per = arrays["image"].shards[0]
         done = 0
         groups = [members for _, members in by_shard(list(range(n)), per)]
@@ -276,17 +277,10 @@ def _rebuild(job: _Job, present: list[str]) -> None:
             done += len(members)
             job.batch_done(done, n)
         attrs.update(empty=report.empty, complete=True)
-        write_table(st.path, table)
-        write_attrs(st.path / RECORD, st.path / RECORD, attrs)
+        write_table(root, table)
+        write_attrs(root / RECORD, root / RECORD, attrs)
         written = (*arrays, *SAMPLE_ARRAYS)
-        for name in written:
-            st.add(name)
-        for name in present:
-            if name not in written:
-                st.remove(name)
-                report.removed.append(name)
-        st.add(RECORD)
-        st.commit(RECORD)
+        report.removed += [name for name in present if name not in written]
     report.rebuilt = True
     report.rendered = [s.id for s in plan.samples]
 

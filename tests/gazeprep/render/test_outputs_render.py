@@ -21,12 +21,13 @@ from gazeprep.errors import GazeprepError
 from gazeprep.inspect.load import load_cache
 from gazeprep.render.writer import update_cache
 
-CACHE_OWN = (*ARRAYS, *SAMPLE_ARRAYS, "zarr.json", ".gazeprep-staging")
+CACHE_OWN = (*ARRAYS, *SAMPLE_ARRAYS, "zarr.json", ".gazeprep-staging", ".gazeprep-swap")
 
 
-def _snapshot(out: Path) -> dict:
-    """Every array's data and the attributes that describe it, read through load_cache."""
-    g = load_cache(out)
+def _snapshot(out: Path, raw: bool = False) -> dict:
+    """Every array's data and the attributes that describe it, read through load_cache (or,
+    ``raw``, as zarr itself reads it: what xarray and other tools see, no recovery)."""
+    g = zarr.open_group(str(out), mode="r") if raw else load_cache(out)
     snap = {name: g[name][:] for name in (*ARRAYS, *SAMPLE_ARRAYS) if name in g}
     snap["attrs"] = {k: g.attrs[k] for k in ("levels", "sample_keys", "row_crc32c")}
     return snap
@@ -199,11 +200,12 @@ def test_render_cli_says_what_was_damaged(render_dataset, render_size, run_cli):
 _KILL_AT_STEP = textwrap.dedent("""
     import os, sys, json
     from gazeprep import outputs
+    from gazeprep.contract import folder_swap
     step = sys.argv[1]
     def fault(s):
         if s == step:
             os._exit(77)
-    outputs._fault = fault
+    outputs._fault = folder_swap._fault = fault
     from pathlib import Path
     from gazeprep.render.params import RenderParams
     from gazeprep.render.plan import plan_render
@@ -235,6 +237,7 @@ def test_fault_injected_at_each_step_leaves_old_or_new_cache(render_dataset, tmp
                                                              scenario, monkeypatch, render_plan,
                                                              render_params, tree_digest):
     from gazeprep import outputs
+    from gazeprep.contract import folder_swap
 
     tmp_path = tmp_path_factory.mktemp("cases")
     kw, change = SCENARIOS[scenario]
@@ -252,13 +255,17 @@ def test_fault_injected_at_each_step_leaves_old_or_new_cache(render_dataset, tmp
         change(ref_dir)
     steps: list[str] = []
     monkeypatch.setattr(outputs, "_fault", steps.append)
+    monkeypatch.setattr(folder_swap, "_fault", steps.append)
     update_cache(render_plan(ref_dir), new_params, ref_dir / "maps.zarr", shard=2)
     monkeypatch.undo()
     new = _snapshot(ref_dir / "maps.zarr")
-    assert not _same(old, new)
-    assert "committed" in steps and steps[-1] == "cleaned"
-    assert [s for s in steps if s.startswith("replaced")][-1] == "replaced zarr.json"
-    commit = steps.index("committed")
+    assert not _same(old, new) and steps[-1] == "cleaned"
+    if scenario == "rebuild":  # one folder swap: zarr itself sees old or new, whole
+        assert steps == ["built", "carried", "exchanged", "cleaned"], steps
+        commit = steps.index("exchanged")
+    else:  # shard by shard, each a transaction (gazeprep's readers finish a committed one)
+        assert [s for s in steps if s.startswith("replaced")][-1] == "replaced zarr.json"
+        commit = steps.index("committed")
     for i, step in enumerate(steps):
         case = tmp_path / f"k{i}"
         shutil.copytree(base, case)
@@ -270,12 +277,15 @@ def test_fault_injected_at_each_step_leaves_old_or_new_cache(render_dataset, tmp
                               timeout=300).returncode
         assert code == 77, step
         assert tree_digest(case / "maps.zarr", skip=CACHE_OWN) == user, step
+        if scenario == "rebuild":  # before any recovery, as xarray would read it
+            assert _same(_snapshot(case / "maps.zarr", raw=True), old if i < commit else new)
         got = _snapshot(case / "maps.zarr")  # load_cache rolls a committed swap forward
         assert _same(got, old if i < commit else new), step
         assert not (case / "maps.zarr" / ".gazeprep-staging").exists(), step
         rep = update_cache(render_plan(case), new_params, case / "maps.zarr", shard=2)
         assert _same(_snapshot(case / "maps.zarr"), new), step
         assert tree_digest(case / "maps.zarr", skip=CACHE_OWN) == user, step
+        assert not list(case.glob(".maps.zarr.*")), step  # no build or old folder left
         del rep
 
 
