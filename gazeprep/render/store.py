@@ -45,6 +45,7 @@ from gazeprep.contract.cache import (
     sample_table,
 )
 from gazeprep.contract.errors import InputError
+from gazeprep.contract.folder_swap import recover_folder
 from gazeprep.contract.zarr_io import open_arrays, pipeline, row_checksum
 from gazeprep.errors import GazeprepError
 from gazeprep.outputs import recover, transaction
@@ -75,6 +76,7 @@ def inspect_out(out: Path, notes: list[str]) -> dict | None:
         gazeprep cache, or a cache written by a newer gazeprep: it is never touched.
     """
 
+    notes += recover_folder(out, owned)  # a rebuild swapped in whole, interrupted
     if not out.exists():
         return None
     if not out.is_dir():
