@@ -109,7 +109,30 @@ def inspect_out(out: Path, notes: list[str]) -> dict | None:
     if not isinstance(version, int) or version > FORMAT_VERSION:
         raise GazeprepError(f"cache format version {version!r} is newer than this gazeprep's "
                             f"({FORMAT_VERSION}); refusing to touch it", file=out)
+    foreign = foreign_in_arrays(out)
+    if foreign:
+        raise GazeprepError(
+            f"{len(foreign)} file(s) inside the cache's arrays were not written by gazeprep "
+            f"render and would be lost when it replaces them: {', '.join(foreign[:5])}; move "
+            "them out of the arrays (files beside them in the cache folder are kept)", file=out)
     return attrs
+
+
+def foreign_in_arrays(out: Path) -> list[str]:
+    """Files inside the cache's own array folders that Zarr does not write there (its
+    ``zarr.json``, the chunks under ``c/`` and its temporary files)."""
+    found = []
+    for name in (*ARRAYS, *SAMPLE_ARRAYS):
+        root = out / name
+        if not root.is_dir() or root.is_symlink():
+            continue
+        for f in sorted(root.rglob("*")):
+            rel = f.relative_to(root)
+            ours = (rel.parts[0] == "c" and (f.is_dir() or f.is_file()) and not f.is_symlink()
+                    or str(rel) == RECORD or _PARTIAL.match(rel.name))
+            if not ours:
+                found.append(f"{name}/{rel.as_posix()}")
+    return found
 
 
 def array_specs(levels: int, with_masks: bool) -> dict[str, tuple[int, str]]:

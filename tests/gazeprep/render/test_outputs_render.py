@@ -366,3 +366,18 @@ def test_read_rows_names_the_failing_row(render_dataset, render_plan, render_par
         pytest.skip("no single-bit flip decoded silently to other bytes")
     with pytest.raises(CorruptRowError, match="does not match its checksum"):
         read_rows([arrays["maps"]], [3], ids=ids, checksums=[sums["maps"]])
+
+
+def test_a_users_file_inside_a_cache_array_is_never_deleted(render_dataset, render_plan,
+                                                            render_params, tree_digest):
+    """Render replaces its arrays whole: a file of the user's put inside one of them would be
+    lost with the old array, so the render is refused, naming it."""
+    out = render_dataset / "maps.zarr"
+    update_cache(render_plan(render_dataset), render_params(), out, shard=2)
+    (out / "maps" / "my-notes.txt").write_text("which level looked best")
+    before = tree_digest(render_dataset)
+    with pytest.raises(GazeprepError, match=r"maps/my-notes.txt.*move") as err:
+        update_cache(render_plan(render_dataset), render_params(ratios=(1.0, 0.5)), out,
+                     shard=2)
+    assert "not written by gazeprep render" in str(err.value)
+    assert tree_digest(render_dataset) == before
