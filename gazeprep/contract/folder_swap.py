@@ -111,12 +111,19 @@ def _user_entries(folder: Path, owned: Owned) -> list[Path]:
 def blocker(dest: str | Path, owned: Owned) -> str | None:
     """Why ``dest`` cannot be swapped as one (a user entry that cannot be hard-linked), or None.
 
-    Checks what :func:`replace_folder` will meet: special files (pipes, sockets, devices) and
-    other file systems mounted below ``dest``.
+    Checks what :func:`replace_folder` will meet: ``dest`` a symbolic link, or the current
+    folder (or above it), a parent folder that is not writable, special files (pipes, sockets,
+    devices) and other file systems mounted below ``dest``.
     """
-    dest = Path(dest)
+    dest = Path(os.path.abspath(dest))
+    if dest.is_symlink():
+        return f"{dest} is a symbolic link (the folder it points to is not swapped)"
+    if not os.access(dest.parent, os.W_OK):
+        return f"the folder holding {dest} is not writable (the new folder is built there)"
     if not dest.is_dir():
         return None
+    if Path.cwd() == dest or dest in Path.cwd().parents:
+        return f"{dest} holds the current folder (a shell there would be left in the old one)"
     dev = dest.stat().st_dev
     for entry in _user_entries(dest, owned):
         for p in _tree(entry):
@@ -183,7 +190,7 @@ def _clean_old(old: Path, dest: Path, owned: Owned) -> list[Path]:
 
 def recover_folder(dest: str | Path, owned: Owned) -> list[str]:
     """Finish or undo interrupted swaps of ``dest``; one line per leftover handled."""
-    dest = Path(dest)
+    dest = Path(os.path.abspath(dest))
     notes = []
     builds = {tok: p for p, tok in _siblings(dest, "swap")}
     for old, tok in _siblings(dest, "old"):  # the fallback swap: old renamed aside
@@ -262,12 +269,12 @@ def replace_folder(dest: str | Path, owned: Owned, notes: list[str] | None = Non
     SwapUnavailable
         A user entry of ``dest`` cannot be hard-linked (nothing was changed).
     """
-    dest = Path(dest)
+    dest = Path(os.path.abspath(dest))
     dest.parent.mkdir(parents=True, exist_ok=True)
     found = recover_folder(dest, owned)
     if notes is not None:
         notes.extend(found)
-    tok = secrets.token_hex(6)
+    tok = f"g{secrets.token_hex(6)}"  # (never all digits: older gazeprep used .<name>.old-<pid>)
     build = dest.parent / f".{dest.name}.swap-{tok}"
     build.mkdir()
     fd = _lock(build)  # (recovery leaves a locked build alone: its run is alive)

@@ -168,3 +168,15 @@ def test_blocker_names_what_cannot_be_linked(tmp_path, tree_digest):
     assert folder_swap.blocker(tmp_path / "missing", owned) is None
     os.mkfifo(dest / "imagesTs" / "a-fifo")
     assert "a-fifo is neither a file nor a folder" in folder_swap.blocker(dest, owned)
+
+
+def test_blocker_leaves_links_and_the_current_folder_alone(tmp_path, tree_digest,
+                                                          monkeypatch):
+    dest, _ = _setup(tmp_path, tree_digest)
+    link = tmp_path / "out" / "link"
+    link.symlink_to(dest.name)
+    assert "symbolic link" in folder_swap.blocker(link, owned)
+    monkeypatch.chdir(dest / "imagesTs")
+    assert "current folder" in folder_swap.blocker(dest, owned)
+    monkeypatch.chdir(dest)
+    assert "current folder" in folder_swap.blocker(".", owned)

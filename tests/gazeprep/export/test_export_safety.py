@@ -167,3 +167,20 @@ def test_a_folder_that_cannot_be_swapped_is_replaced_entry_by_entry(cache, tmp_p
     assert "replaced one by one" in " ".join(res.output.split())
     assert (out / "a-pipe").is_fifo() and (out / "notes.txt").read_text() == "mine"
     assert len(json.loads((out / "datalist.json").read_text())["training"]) == 6
+
+
+def test_export_into_the_current_folder_or_a_link(cache, tmp_path, monkeypatch, tree_digest):
+    """`--out .` (the shell's folder) and a symbolic link are replaced entry by entry: the
+    shell is not left in a deleted folder, the link is not replaced by a folder."""
+    out = tmp_path / "monai"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    (tmp_path / "link").symlink_to("monai")
+    monkeypatch.chdir(out)
+    for where in (".", tmp_path / "link"):
+        res = _export("--to", "monai", "--cache", cache, "--out", where)
+        assert res.exit_code == 0, res.output
+        assert "replaced one by one" in " ".join(res.output.split())
+        assert (out / "notes.txt").read_text() == "mine" and (tmp_path / "link").is_symlink()
+        assert len(json.loads((out / "datalist.json").read_text())["training"]) == 6
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.zarr", "link", "monai"]
