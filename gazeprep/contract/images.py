@@ -99,6 +99,12 @@ class ImageOptions:
             raise ValueError(f"slice axis must be 0, 1 or 2, got {self.slice_axis}")
         if self.slice_base not in (0, 1):
             raise ValueError(f"slice base must be 0 or 1, got {self.slice_base}")
+        lo, hi = LABEL_RANGE
+        if self.label is not None and (isinstance(self.label, bool) or not isinstance(
+                self.label, int | np.integer) or not lo <= self.label <= hi):
+            raise ValueError(f"label must be an integer {lo}..{hi}, got {self.label!r}")
+        if self.label is not None:
+            object.__setattr__(self, "label", int(self.label))  # (JSON-ready)
 
     def to_dict(self) -> dict:
         """JSON-ready dict (the window as [center, width] or its name)."""

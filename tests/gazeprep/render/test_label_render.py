@@ -66,3 +66,13 @@ def test_check_label_reads_volumes(tmp_path, medical):
     with pytest.raises(InputError, match=r"--label 7 occurs in none.*values are 0, 2"):
         check_label(refs, ImageOptions(label=7))
     assert check_label(refs, ImageOptions()) == []
+
+
+@pytest.mark.parametrize("label", [-1, 65536, 2.5, "7", True])
+def test_image_options_refuse_a_label_out_of_range(label):
+    """A label from a config file or a checkpoint goes through the same check."""
+    from gazeprep.contract.images import ImageOptions
+
+    with pytest.raises(ValueError, match="label must be an integer 0..65535"):
+        ImageOptions(label=label)
+    assert ImageOptions(label=np.uint16(65535)).label == 65535
