@@ -35,6 +35,7 @@ import contextlib
 import errno
 import json
 import os
+import re
 import secrets
 import shutil
 import sys
@@ -45,6 +46,9 @@ from gazeprep.contract.files import fsync_dir, fsync_path
 
 #: The file inside a built folder that names its build (JSON ``{"token": ...}``).
 TOKEN_FILE = ".gazeprep-swap"
+
+#: The tokens :func:`replace_folder` makes (a sibling of another name is never touched).
+_TOKEN = re.compile(r"g[0-9a-f]{12}")
 
 #: ``owned(top_level_name) -> bool``: whether the writer writes that entry of the folder.
 Owned = Callable[[str], bool]
@@ -72,7 +76,8 @@ def _siblings(dest: Path, kind: str) -> list[tuple[Path, str]]:
     if not dest.parent.is_dir():
         return []
     return [(p, p.name[len(prefix):]) for p in sorted(dest.parent.iterdir())
-            if p.name.startswith(prefix) and p.is_dir() and not p.is_symlink()]
+            if p.name.startswith(prefix) and _TOKEN.fullmatch(p.name[len(prefix):])
+            and p.is_dir() and not p.is_symlink()]
 
 
 def _exchange(a: Path, b: Path) -> bool:

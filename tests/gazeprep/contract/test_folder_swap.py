@@ -180,3 +180,17 @@ def test_blocker_leaves_links_and_the_current_folder_alone(tmp_path, tree_digest
     assert "current folder" in folder_swap.blocker(dest, owned)
     monkeypatch.chdir(dest)
     assert "current folder" in folder_swap.blocker(".", owned)
+
+
+def test_siblings_of_other_names_are_never_touched(tmp_path, tree_digest):
+    dest, _ = _setup(tmp_path, tree_digest)
+    mine = tmp_path / "out" / f".{dest.name}.old-backup"
+    mine.mkdir()
+    (mine / "keep.txt").write_text("a user's backup")
+    shutil_dest = tmp_path / "out" / "missing"
+    other = tmp_path / "out" / ".missing.old-2024"
+    other.mkdir()
+    assert recover_folder(dest, owned) == [] and recover_folder(shutil_dest, owned) == []
+    assert (mine / "keep.txt").is_file() and other.is_dir() and not shutil_dest.exists()
+    _replace(dest)
+    assert (mine / "keep.txt").read_text() == "a user's backup"
