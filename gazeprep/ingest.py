@@ -9,10 +9,11 @@ the reader of its format and detects the fixations of sample files (:func:`inges
 
 Output (``--out``, a folder): ``fixations.parquet``, ``tracks.parquet``, ``quality.parquet``
 (zstd) and ``ingest.json`` (see DESIGN §1), the names in :data:`OUTPUT_FILES`. Only those are
-ever replaced: other files in the folder are the user's. They are replaced all at once through
-:mod:`gazeprep.outputs`, so an interrupted run leaves the previous output or the new one, never
-a mix; ``ingest.json`` (renamed last) records the sha256 of the Parquet files, which readers
-check.
+ever replaced: other files in the folder are the user's. They are replaced all at once
+(:func:`gazeprep.outputs.replace_whole`: the folder is built beside the old one, the user's
+files hard-linked into it, and swapped in with one rename), so polars, pandas or DuckDB reading
+the folder see the previous output or the new one, never a mix, and an interrupted run leaves
+one of them; ``ingest.json`` records the sha256 of the Parquet files, which readers check.
 """
 
 from __future__ import annotations
@@ -378,22 +379,19 @@ def write_outputs(out: Path, fix, tracks, report: dict, notes: list[str] | None 
     check against the files they open. ``quality``: the ``quality.parquet`` frame (None: no
     rows). Call :func:`prepare_out` first.
     """
-    from gazeprep.outputs import sha256_file, transaction
+    from gazeprep.outputs import replace_whole, sha256_file
     from gazeprep.quality import quality_frame
 
     quality = quality_frame([]) if quality is None else quality
-    with transaction(out, owned, notes) as st:
+    with replace_whole(out, owned, RECORD, [] if notes is None else notes) as root:
         recorded = {}
         for name, df in (("fixations.parquet", fix), ("tracks.parquet", tracks),
                          ("quality.parquet", quality)):
-            path = st.file(name)
+            path = root / name
             df.write_parquet(path, compression="zstd")
-            st.add(name)
             recorded[name] = {"sha256": sha256_file(path), "bytes": path.stat().st_size}
         report["outputs"] = recorded
-        st.file(RECORD).write_text(json.dumps(report, indent=1, default=str) + "\n")
-        st.add(RECORD)
-        st.commit(RECORD)
+        (root / RECORD).write_text(json.dumps(report, indent=1, default=str) + "\n")
 
 
 __all__ = ["IngestSummary", "add_quality", "edited_outputs", "ingest_file", "make_report",
