@@ -123,13 +123,18 @@ def blocker(dest: str | Path, owned: Owned) -> str | None:
     dest = Path(os.path.abspath(dest))
     if dest.is_symlink():
         return f"{dest} is a symbolic link (the folder it points to is not swapped)"
-    if not os.access(dest.parent, os.W_OK):
+    parent = dest.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not os.access(parent, os.W_OK):
         return f"the folder holding {dest} is not writable (the new folder is built there)"
     if not dest.is_dir():
         return None
     if Path.cwd() == dest or dest in Path.cwd().parents:
         return f"{dest} holds the current folder (a shell there would be left in the old one)"
     dev = dest.stat().st_dev
+    if dev != parent.stat().st_dev:
+        return f"{dest} is a mount point (the new folder would be built on another file system)"
     for entry in _user_entries(dest, owned):
         for p in _tree(entry):
             st = p.lstat()
@@ -161,6 +166,16 @@ def _carry(old: Path, new: Path, owned: Owned) -> None:
                 raise
             except OSError as exc:
                 raise SwapUnavailable(exc.errno, exc.strerror, str(src)) from exc
+
+
+def _same_owner_and_mode(old: Path, new: Path) -> None:
+    """Give the new folder the old one's permissions and, where allowed (root, e.g. in a
+    container writing to a user's volume), its owner."""
+    shutil.copymode(old, new)
+    st, mine = old.stat(), new.stat()
+    if (st.st_uid, st.st_gid) != (mine.st_uid, mine.st_gid):
+        with contextlib.suppress(OSError):
+            os.chown(new, st.st_uid, st.st_gid)
 
 
 def _same_file(a: Path, b: Path) -> bool:
@@ -290,7 +305,7 @@ def replace_folder(dest: str | Path, owned: Owned, notes: list[str] | None = Non
             _fault("built")
             if dest.is_dir():
                 _carry(dest, build, owned)
-                shutil.copymode(dest, build)
+                _same_owner_and_mode(dest, build)
             fsync_path(build)
             _fault("carried")
         except BaseException:

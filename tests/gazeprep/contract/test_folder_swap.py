@@ -194,3 +194,17 @@ def test_siblings_of_other_names_are_never_touched(tmp_path, tree_digest):
     assert (mine / "keep.txt").is_file() and other.is_dir() and not shutil_dest.exists()
     _replace(dest)
     assert (mine / "keep.txt").read_text() == "a user's backup"
+
+
+def test_a_new_folder_under_missing_parents_is_swapped(tmp_path):
+    assert folder_swap.blocker(tmp_path / "a" / "b" / "Dataset", owned) is None
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root may give a folder to another user")
+def test_the_swapped_folder_keeps_its_owner_and_mode(tmp_path, tree_digest):
+    dest, _ = _setup(tmp_path, tree_digest)
+    os.chown(dest, 1234, 5678)
+    os.chmod(dest, 0o2770)
+    _replace(dest)
+    st = dest.stat()
+    assert (st.st_uid, st.st_gid, st.st_mode & 0o7777) == (1234, 5678, 0o2770)
