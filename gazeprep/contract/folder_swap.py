@@ -62,6 +62,12 @@ def _fault(step: str) -> None:
     """Called at every step; tests replace it to interrupt a swap there."""
 
 
+def _real(dest: str | Path) -> Path:
+    """The folder to swap: ``dest`` made absolute, or the folder it links to (the link stays
+    and then points to the new folder)."""
+    return Path(os.path.realpath(dest) if os.path.islink(dest) else os.path.abspath(dest))
+
+
 def _token(folder: Path) -> str | None:
     try:
         doc = json.loads((folder / TOKEN_FILE).read_text())
@@ -116,13 +122,12 @@ def _user_entries(folder: Path, owned: Owned) -> list[Path]:
 def blocker(dest: str | Path, owned: Owned) -> str | None:
     """Why ``dest`` cannot be swapped as one (a user entry that cannot be hard-linked), or None.
 
-    Checks what :func:`replace_folder` will meet: ``dest`` a symbolic link, or the current
-    folder (or above it), a parent folder that is not writable, special files (pipes, sockets,
-    devices) and other file systems mounted below ``dest``.
+    Checks what :func:`replace_folder` will meet (for a symbolic link, in the folder it links
+    to): ``dest`` the current folder (or above it), or a mount point, a parent folder that is
+    not writable, special files (pipes, sockets, devices) and other file systems mounted below
+    ``dest``.
     """
-    dest = Path(os.path.abspath(dest))
-    if dest.is_symlink():
-        return f"{dest} is a symbolic link (the folder it points to is not swapped)"
+    dest = _real(dest)
     parent = dest.parent
     while not parent.exists() and parent != parent.parent:
         parent = parent.parent
@@ -210,7 +215,7 @@ def _clean_old(old: Path, dest: Path, owned: Owned) -> list[Path]:
 
 def recover_folder(dest: str | Path, owned: Owned) -> list[str]:
     """Finish or undo interrupted swaps of ``dest``; one line per leftover handled."""
-    dest = Path(os.path.abspath(dest))
+    dest = _real(dest)
     notes = []
     builds = {tok: p for p, tok in _siblings(dest, "swap")}
     for old, tok in _siblings(dest, "old"):  # the fallback swap: old renamed aside
@@ -271,7 +276,8 @@ def replace_folder(dest: str | Path, owned: Owned, notes: list[str] | None = Non
     Parameters
     ----------
     dest : str or Path
-        The folder to replace (created when missing).
+        The folder to replace (created when missing). For a symbolic link, the folder it links
+        to is replaced; the link stays.
     owned : callable
         ``owned(name)``: whether top-level entry ``name`` is the writer's. Every other entry of
         the old folder is carried into the new one (see the module notes).
@@ -289,7 +295,7 @@ def replace_folder(dest: str | Path, owned: Owned, notes: list[str] | None = Non
     SwapUnavailable
         A user entry of ``dest`` cannot be hard-linked (nothing was changed).
     """
-    dest = Path(os.path.abspath(dest))
+    dest = _real(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     found = recover_folder(dest, owned)
     if notes is not None:

@@ -170,12 +170,15 @@ def test_blocker_names_what_cannot_be_linked(tmp_path, tree_digest):
     assert "a-fifo is neither a file nor a folder" in folder_swap.blocker(dest, owned)
 
 
-def test_blocker_leaves_links_and_the_current_folder_alone(tmp_path, tree_digest,
+def test_links_are_followed_and_the_current_folder_left_alone(tmp_path, tree_digest,
                                                           monkeypatch):
     dest, _ = _setup(tmp_path, tree_digest)
     link = tmp_path / "out" / "link"
     link.symlink_to(dest.name)
-    assert "symbolic link" in folder_swap.blocker(link, owned)
+    assert folder_swap.blocker(link, owned) is None
+    _replace(link)  # the folder it links to is swapped; the link stays
+    assert link.is_symlink() and read_whole(link) == "B" and read_whole(dest) == "B"
+    assert sorted(p.name for p in dest.parent.iterdir()) == ["Dataset501_Gaze", "link"]
     monkeypatch.chdir(dest / "imagesTs")
     assert "current folder" in folder_swap.blocker(dest, owned)
     monkeypatch.chdir(dest)
