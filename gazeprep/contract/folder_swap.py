@@ -123,9 +123,9 @@ def blocker(dest: str | Path, owned: Owned) -> str | None:
     """Why ``dest`` cannot be swapped as one (a user entry that cannot be hard-linked), or None.
 
     Checks what :func:`replace_folder` will meet (for a symbolic link, in the folder it links
-    to): ``dest`` the current folder (or above it), or a mount point, a parent folder that is
-    not writable, special files (pipes, sockets, devices) and other file systems mounted below
-    ``dest``.
+    to): ``dest`` the current folder (or above it) of this or another process, or a mount
+    point, a parent folder that is not writable, special files (pipes, sockets, devices) and
+    other file systems mounted below ``dest``.
     """
     dest = _real(dest)
     parent = dest.parent
@@ -137,6 +137,10 @@ def blocker(dest: str | Path, owned: Owned) -> str | None:
         return None
     if Path.cwd() == dest or dest in Path.cwd().parents:
         return f"{dest} holds the current folder (a shell there would be left in the old one)"
+    pid = _working_inside(dest)
+    if pid is not None:
+        return (f"process {pid} works inside {dest} (its current folder; it would be left in "
+                "the old one)")
     dev = dest.stat().st_dev
     if dev != parent.stat().st_dev:
         return f"{dest} is a mount point (the new folder would be built on another file system)"
@@ -149,6 +153,23 @@ def blocker(dest: str | Path, owned: Owned) -> str | None:
                 return f"{p} is neither a file nor a folder and cannot be hard-linked"
             if st.st_dev != dev:
                 return f"{p} is on another file system than {dest} and cannot be hard-linked"
+    return None
+
+
+def _working_inside(dest: Path) -> int | None:
+    """A process (Linux: from /proc) whose current folder is ``dest`` or below it, else None."""
+    me, prefix = os.getpid(), str(dest) + os.sep
+    try:
+        pids = [int(p) for p in os.listdir("/proc") if p.isdigit()]
+    except OSError:  # no /proc: nothing known
+        return None
+    for pid in pids:
+        try:
+            cwd = os.readlink(f"/proc/{pid}/cwd")
+        except OSError:  # gone, or another user's
+            continue
+        if pid != me and (cwd == str(dest) or cwd.startswith(prefix)):
+            return pid
     return None
 
 
@@ -191,24 +212,39 @@ def _same_file(a: Path, b: Path) -> bool:
 
 
 def _clean_old(old: Path, dest: Path, owned: Owned) -> list[Path]:
-    """Move user files of ``old`` that ``dest`` lacks into it, then delete ``old``.
+    """Delete the swapped-out folder ``old`` without ever deleting the last name of a user file.
 
-    Returns the files kept back (their name was taken in ``dest``): then ``old`` stays.
+    The writer's own old entries are deleted. Of the user's, only names whose file ``dest``
+    also holds (the hard links made by :func:`_carry`) are removed; a file that appeared in
+    ``old`` meanwhile is moved into ``dest``, or, when ``dest`` has that name already, kept
+    (and ``old`` with it). Returns the files kept.
     """
     kept: list[Path] = []
-    for entry in _user_entries(old, owned):
-        for f in [f for f in _tree(entry) if not f.is_dir() or f.is_symlink()]:
+    for entry in sorted(old.iterdir()):
+        if owned(entry.name) or entry.name == TOKEN_FILE:
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink()
+            continue
+        tree = _tree(entry)
+        for f in [f for f in tree if not f.is_dir() or f.is_symlink()]:
             twin = dest / f.relative_to(old)
             if f.is_symlink() and twin.is_symlink() or _same_file(f, twin):
-                continue
-            if os.path.lexists(twin):
+                f.unlink()
+            elif os.path.lexists(twin):
                 kept.append(f)
-                continue
-            twin.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(f, twin)
-    if not kept:
-        shutil.rmtree(old)
-        fsync_dir(old.parent)
+            else:
+                twin.parent.mkdir(parents=True, exist_ok=True)
+                os.rename(f, twin)
+        for d in reversed([d for d in tree if d.is_dir() and not d.is_symlink()]):
+            with contextlib.suppress(OSError):  # not empty: a file was added meanwhile
+                d.rmdir()
+    try:
+        old.rmdir()
+    except OSError:
+        kept += [p for p in old.rglob("*") if p not in kept and not p.is_dir()] or [old]
+    fsync_dir(old.parent)
     _fault("cleaned")
     return kept
 

@@ -211,3 +211,47 @@ def test_the_swapped_folder_keeps_its_owner_and_mode(tmp_path, tree_digest):
     _replace(dest)
     st = dest.stat()
     assert (st.st_uid, st.st_gid, st.st_mode & 0o7777) == (1234, 5678, 0o2770)
+
+
+@pytest.mark.parametrize("exchange", [True, False], ids=["renameat2", "two-renames"])
+def test_files_written_into_the_old_folder_during_the_swap_are_never_lost(
+        tmp_path, tree_digest, monkeypatch, exchange):
+    """Another process writes into the folder while it is swapped: a new file is moved into
+    the new folder; one whose name the new folder already has is kept, old folder and all."""
+    if not exchange:
+        monkeypatch.setattr(folder_swap, "_exchange", lambda a, b: False)
+    dest, _ = _setup(tmp_path, tree_digest)
+
+    def late_writer(step):
+        if step in ("exchanged", "moved in"):
+            old = next(p for p in dest.parent.iterdir() if p.name != dest.name)
+            (old / "imagesTs" / "late.png").write_bytes(b"written during the swap")
+            (old / "notes.txt").unlink()
+            (old / "notes.txt").write_text("edited during the swap")
+
+    monkeypatch.setattr(folder_swap, "_fault", late_writer)
+    notes: list[str] = []
+    _replace(dest, notes)
+    assert (dest / "imagesTs" / "late.png").read_bytes() == b"written during the swap"
+    assert (dest / "notes.txt").read_text() == "my notes"
+    left = [p for p in dest.parent.iterdir() if p.name != dest.name]
+    assert len(left) == 1 and (left[0] / "notes.txt").read_text() == "edited during the swap"
+    assert sorted(p.name for p in left[0].rglob("*")) == ["notes.txt"]
+    assert any("notes.txt" in n and "check them" in n for n in notes), notes
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs /proc")
+def test_a_folder_another_process_works_in_is_not_swapped(tmp_path, tree_digest):
+    import subprocess
+    import sys
+
+    dest, _ = _setup(tmp_path, tree_digest)
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"],
+                             cwd=dest / "imagesTs")
+    try:
+        why = folder_swap.blocker(dest, owned)
+        assert why is not None and f"process {child.pid} works inside" in why
+    finally:
+        child.kill()
+        child.wait()
+    assert folder_swap.blocker(dest, owned) is None
