@@ -62,7 +62,7 @@ def _fault(step: str) -> None:
     """Called at every step; tests replace it to interrupt a swap there."""
 
 
-def _real(dest: str | Path) -> Path:
+def real_folder(dest: str | Path) -> Path:
     """The folder to swap: ``dest`` made absolute, or the folder it links to (the link stays
     and then points to the new folder)."""
     return Path(os.path.realpath(dest) if os.path.islink(dest) else os.path.abspath(dest))
@@ -127,7 +127,7 @@ def blocker(dest: str | Path, owned: Owned) -> str | None:
     point, a parent folder that is not writable, special files (pipes, sockets, devices) and
     other file systems mounted below ``dest``.
     """
-    dest = _real(dest)
+    dest = real_folder(dest)
     parent = dest.parent
     while not parent.exists() and parent != parent.parent:
         parent = parent.parent
@@ -251,7 +251,7 @@ def _clean_old(old: Path, dest: Path, owned: Owned) -> list[Path]:
 
 def recover_folder(dest: str | Path, owned: Owned) -> list[str]:
     """Finish or undo interrupted swaps of ``dest``; one line per leftover handled."""
-    dest = _real(dest)
+    dest = real_folder(dest)
     notes = []
     builds = {tok: p for p, tok in _siblings(dest, "swap")}
     for old, tok in _siblings(dest, "old"):  # the fallback swap: old renamed aside
@@ -331,7 +331,7 @@ def replace_folder(dest: str | Path, owned: Owned, notes: list[str] | None = Non
     SwapUnavailable
         A user entry of ``dest`` cannot be hard-linked (nothing was changed).
     """
-    dest = _real(dest)
+    dest = real_folder(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     found = recover_folder(dest, owned)
     if notes is not None:
@@ -393,4 +393,5 @@ def _untoken(dest: Path) -> None:
         (dest / TOKEN_FILE).unlink()
 
 
-__all__ = ["TOKEN_FILE", "SwapUnavailable", "blocker", "recover_folder", "replace_folder"]
+__all__ = ["TOKEN_FILE", "SwapUnavailable", "blocker", "real_folder", "recover_folder",
+           "replace_folder"]

@@ -18,6 +18,7 @@ false`` and the rerun finishes only what is missing.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -33,6 +34,9 @@ from gazeprep.contract.cache import (
     SAMPLE_ARRAYS,
     SHARD_SAMPLES,
 )
+from gazeprep.contract.files import fsync_dir
+from gazeprep.contract.folder_swap import blocker, real_folder
+from gazeprep.errors import GazeprepError
 from gazeprep.jobs import check_jobs, cores
 from gazeprep.outputs import replace_whole, transaction
 from gazeprep.render.batches import rendered
@@ -207,18 +211,48 @@ def update_cache(
     job = _Job(plan, params, Path(out), shard, [s.key(digest) for s in plan.samples], report,
                progress, after_batch, jobs)
     old = inspect_out(job.out, report.notes)
+    if old is None and blocker(job.out, owned) is None:
+        _first_render(job, force)
+    else:
+        _bring_up_to_date(job, old, force)
+    return report
+
+
+def _bring_up_to_date(job: _Job, old: dict | None, force: bool) -> None:
+    """Lay out a new cache, rebuild a changed one, or render what changed (module notes)."""
+    plan = job.plan
     if old is None:
-        attrs, table = new_attrs(plan, params), new_table(plan)
-        commit_layout(job.out, plan, params, shard, attrs, table, report.notes)
+        attrs, table = new_attrs(plan, job.params), new_table(plan)
+        commit_layout(job.out, plan, job.params, job.shard, attrs, table, job.report.notes)
         _update_shards(job, list(range(len(plan.samples))), attrs, table)
-        return report
+        return
     present = present_arrays(job.out)
     table = None if force or not _reusable(old, present, job) else stored_table(job.out)
     if table is None or table[ID_ARRAY].tolist() != [s.id for s in plan.samples]:
         _rebuild(job, present)
-        return report
+        return
     _update(job, dict(old), present, table)
-    return report
+
+
+def _first_render(job: _Job, force: bool) -> None:
+    """A new cache is rendered in the hidden sibling ``.<name>.partial`` (a killed render
+    resumes there) and appears at ``--out`` with one rename once complete: other tools never
+    see a half-written cache."""
+    out = real_folder(job.out)
+    work = out.parent / f".{out.name}.partial"
+    job.out = work
+    try:
+        _bring_up_to_date(job, inspect_out(work, job.report.notes), force)
+    finally:
+        job.out = out
+    if out.is_dir():  # an empty folder (inspect_out said so)
+        try:
+            out.rmdir()
+        except OSError as exc:
+            raise GazeprepError(f"--out is no longer empty ({exc.strerror}); the rendered "
+                                f"cache waits in {work}", file=out) from exc
+    os.rename(work, out)
+    fsync_dir(out.parent)
 
 
 def _reusable(attrs: dict, present: list[str], job: _Job) -> bool:
