@@ -7,12 +7,16 @@ Zarr arrays in the group). Render owns only the group's ``zarr.json`` and the ar
 empty nor a gazeprep cache (:func:`inspect_out`). The group's layout (:func:`create_layout`,
 :func:`new_attrs`) follows the cache contract, :mod:`gazeprep.contract.cache`.
 
-Every change goes through :func:`gazeprep.outputs.transaction`, with the group's ``zarr.json``
-(whose attributes hold the sample keys and row checksums) as the commit record:
+How changes reach the disk, so that readers (xarray and zarr included) never see a mix:
 
-- a *rebuild* (new layout, new parameters, ``--force``) writes a whole new group in the staging
-  folder and swaps its arrays in; the old cache stays complete and readable until then;
-- an *incremental* update writes each touched shard in full into a staging copy of its array
+- a *new* cache is rendered in the hidden sibling ``.<name>.partial`` (shard by shard, as an
+  incremental update, so a killed render resumes there) and renamed to ``--out`` once complete;
+- a *rebuild* (new layout, new parameters, ``--force``) writes a whole new group beside the
+  cache and swaps the folder in with one rename, the user's files carried over as hard links
+  (:func:`gazeprep.outputs.replace_whole`); the old cache stays complete until then;
+- an *incremental* update goes through :func:`gazeprep.outputs.transaction`, with the group's
+  ``zarr.json`` (whose attributes hold the sample keys and row checksums) as the commit record:
+  it writes each touched shard in full into a staging copy of its array
   (:func:`stage_shard`: the unchanged rows of that shard are copied, the other shards are not)
   and swaps the shard files in, one transaction per shard, with the sample arrays (one chunk
   each, :func:`stage_table`): a kill leaves every shard old or new with keys that say which,

@@ -10,10 +10,11 @@ Incremental updates: every sample carries a render key (hash of the render param
 and mask files and its fixations) in the attribute ``sample_keys``; a sample is rendered again only
 when its key changed or its shard is damaged. The sample arrays are one chunk each and go into
 every swap whole. How changes reach the disk without ever deleting a
-user's file or leaving a half-replaced cache is in :mod:`gazeprep.render.store`: a rebuild swaps
-a whole new group in; an incremental update swaps shard by shard, keys and checksums in the same
-swap, and ``complete`` is set by the last one, so a render killed half-way leaves ``complete:
-false`` and the rerun finishes only what is missing.
+user's file or leaving a half-replaced cache is in :mod:`gazeprep.render.store`: a new cache
+appears whole once complete, a rebuild swaps a whole new folder in; an incremental update swaps
+shard by shard, keys and checksums in the same swap, and ``complete`` is set by the last one,
+so a render killed half-way leaves ``complete: false`` and the rerun finishes only what is
+missing.
 """
 
 from __future__ import annotations
