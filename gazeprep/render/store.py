@@ -14,13 +14,15 @@ How changes reach the disk, so that readers (xarray and zarr included) never see
 - a *rebuild* (new layout, new parameters, ``--force``) writes a whole new group beside the
   cache and swaps the folder in with one rename, the user's files carried over as hard links
   (:func:`gazeprep.outputs.replace_whole`); the old cache stays complete until then;
-- an *incremental* update goes through :func:`gazeprep.outputs.transaction`, with the group's
-  ``zarr.json`` (whose attributes hold the sample keys and row checksums) as the commit record:
-  it writes each touched shard in full into a staging copy of its array
-  (:func:`stage_shard`: the unchanged rows of that shard are copied, the other shards are not)
-  and swaps the shard files in, one transaction per shard, with the sample arrays (one chunk
-  each, :func:`stage_table`): a kill leaves every shard old or new with keys that say which,
-  ``complete: false`` until the last one, and the rerun finishes.
+- an *incremental* update of an existing cache writes each touched shard in full
+  (:func:`stage_shard`: the unchanged rows of that shard are copied, the other shards are not),
+  the sample arrays (one chunk each, :func:`stage_table`) and ``zarr.json`` into a copy of the
+  cache made of hard links (:func:`link_arrays`; each new file is renamed over its link, never
+  written into it) and swaps that folder in with one rename;
+- while a new cache is written in its ``.partial`` folder, each shard goes in through its own
+  :func:`gazeprep.outputs.transaction`, with the group's ``zarr.json`` (whose attributes hold
+  the sample keys and row checksums) as the commit record: a kill leaves every shard old or new
+  with keys that say which, ``complete: false`` until the last one, and the rerun finishes.
 
 :func:`find_damaged` decodes every shard and compares each row with its recorded CRC32C, so
 the "up to date" check never keeps a damaged, truncated or missing shard; a sample array that
@@ -30,6 +32,7 @@ does not decode (its chunk's CRC32C) makes the cache be rebuilt (:func:`stored_t
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 from pathlib import Path
@@ -256,6 +259,18 @@ def record_sample(attrs: dict, table: dict, plan: RenderPlan, i: int, j: int, ke
     table["has_mask"][i] = plan.with_masks and smp.mask_path is not None
     for name, sums in attrs["row_crc32c"].items():
         sums[i] = row_checksum(res[name][j])
+
+
+def link_arrays(out: Path, root: Path) -> None:
+    """Give every file of the cache's own arrays a second name (hard link) under ``root``."""
+    for name in present_arrays(out):
+        for src in sorted((out / name).rglob("*")):
+            dst = root / src.relative_to(out)
+            if src.is_dir():
+                dst.mkdir(parents=True, exist_ok=True)
+            elif not _PARTIAL.match(src.name):
+                dst.parent.mkdir(parents=True, exist_ok=True)
+                os.link(src, dst)
 
 
 def write_table(root: Path, table: dict) -> None:
