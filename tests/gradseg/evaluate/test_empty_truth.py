@@ -95,3 +95,20 @@ def test_validation_of_a_model_predicting_nothing_on_empty_targets():
     assert scores["val_n_scored"] == 4 and scores["val_dice"] == pytest.approx(
         (2 * 9 / (64 + 9)) / 4)
     assert json.loads(json.dumps(scores))["val_n_scored"] == 4
+
+
+def test_eval_counts_masks_without_the_label(trained, tmp_path, gradseg_cli, unchanged):
+    out, _ = trained
+    imgs, msks = _folder(tmp_path)
+    m = np.zeros((24, 20), np.uint8)
+    m[5:15, 4:12] = 1  # a 0/1 mask: --label 255 is absent from it, so it reads as empty
+    imsave(msks / "im1.png", m, check_contrast=False)
+    check = unchanged(imgs, msks)
+    code, stdout, err = gradseg_cli("eval", "--checkpoint", out / "best.pt", "--images", imgs,
+                                    "--masks", msks, "--label", "255", "--json", "--out",
+                                    tmp_path / "e.parquet")
+    assert code == 0, err
+    res = json.loads(stdout)
+    assert res["n_without_label"] == 1 and res["n_empty_mask"] == 1 and res["n_images"] == 3
+    assert res["n_scored"] in (2, 3)  # im1 is scored only where the model predicts something
+    check()
