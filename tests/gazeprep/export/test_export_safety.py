@@ -16,6 +16,12 @@ from typer.testing import CliRunner
 from gazeprep.cli import app
 from gazeprep.contract.folder_swap import TOKEN_FILE
 
+#: The kill tests below name the steps of the one-rename swap (renameat2); elsewhere the
+#: two-rename fallback runs, tested in tests/gazeprep/contract/test_folder_swap.py.
+LINUX_SWAP = pytest.mark.skipif(not sys.platform.startswith("linux"),
+                                reason="renameat2(RENAME_EXCHANGE) is Linux's")
+
+
 OURS_NNUNET = ("imagesTr", "labelsTr", "dataset.json", "gazeprep-export.json", TOKEN_FILE)
 OURS_MONAI = ("images", "labels", "datalist.json", "gazeprep-export.json", TOKEN_FILE)
 
@@ -115,6 +121,7 @@ KILL = textwrap.dedent("""
 """)
 
 
+@LINUX_SWAP
 def test_export_killed_at_every_step_is_seen_old_or_new_whole(cache, tmp_path, tree_digest):
     steps = ["built", "carried", "exchanged", "cleaned"]
     for k, step in enumerate(steps):

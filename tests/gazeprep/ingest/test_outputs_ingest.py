@@ -23,6 +23,12 @@ from gazeprep.ingest import OUTPUT_FILES, run_ingest
 from gazeprep.read.options import IngestOptions
 from gazeprep.tracks import read_tracks
 
+#: The kill tests below name the steps of the one-rename swap (renameat2); elsewhere the
+#: two-rename fallback runs, tested in tests/gazeprep/contract/test_folder_swap.py.
+LINUX_SWAP = pytest.mark.skipif(not sys.platform.startswith("linux"),
+                                reason="renameat2(RENAME_EXCHANGE) is Linux's")
+
+
 IMAGES_A = ["a0", "a1", "a2"]
 IMAGES_B = ["b0", "b1"]
 
@@ -250,6 +256,7 @@ def _raw_read(out: Path) -> str:
     return "A" if ids == IMAGES_A else "B"
 
 
+@LINUX_SWAP
 @pytest.mark.slow
 def test_fault_injected_at_each_step_of_the_replacement(tmp_path, monkeypatch, tree_digest):
     """The output folder is built beside the old one and swapped in with one rename: killed

@@ -21,6 +21,12 @@ from gazeprep.errors import GazeprepError
 from gazeprep.inspect.load import load_cache
 from gazeprep.render.writer import update_cache
 
+#: The kill tests below name the steps of the one-rename swap (renameat2); elsewhere the
+#: two-rename fallback runs, tested in tests/gazeprep/contract/test_folder_swap.py.
+LINUX_SWAP = pytest.mark.skipif(not sys.platform.startswith("linux"),
+                                reason="renameat2(RENAME_EXCHANGE) is Linux's")
+
+
 CACHE_OWN = (*ARRAYS, *SAMPLE_ARRAYS, "zarr.json", ".gazeprep-staging", ".gazeprep-swap")
 
 
@@ -231,6 +237,7 @@ SCENARIOS = {
 }
 
 
+@LINUX_SWAP
 @pytest.mark.slow
 @pytest.mark.parametrize("scenario", sorted(SCENARIOS))
 def test_fault_injected_at_each_step_leaves_old_or_new_cache(render_dataset, tmp_path_factory,
