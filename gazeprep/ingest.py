@@ -9,10 +9,11 @@ the reader of its format and detects the fixations of sample files (:func:`inges
 
 Output (``--out``, a folder): ``fixations.parquet``, ``tracks.parquet``, ``quality.parquet``
 (zstd) and ``ingest.json`` (see DESIGN §1), the names in :data:`OUTPUT_FILES`. Only those are
-ever replaced: other files in the folder are the user's. They are replaced all at once through
-:mod:`gazeprep.outputs`, so an interrupted run leaves the previous output or the new one, never
-a mix; ``ingest.json`` (renamed last) records the sha256 of the Parquet files, which readers
-check.
+ever replaced: other files in the folder are the user's. They are replaced all at once
+(:func:`gazeprep.outputs.replace_whole`: the folder is built beside the old one, the user's
+files hard-linked into it, and swapped in with one rename), so polars, pandas or DuckDB reading
+the folder see the previous output or the new one, never a mix, and an interrupted run leaves
+one of them; ``ingest.json`` records the sha256 of the Parquet files, which readers check.
 
 Calling this module, ``gazeprep.ingest(...)``, runs :func:`gazeprep.api.ingest` (the Python
 API).
@@ -127,6 +128,7 @@ def run_ingest(
     on_file: Callable[[Path, FileResult | None], None] | None = None,
     on_start: Callable[[int], None] | None = None,
     jobs: int | None = None,
+    overwrite: bool = False,
 ) -> IngestSummary:
     """Read every input, build the fixation/track tables and write them atomically to ``out``.
 
@@ -143,6 +145,8 @@ def run_ingest(
     jobs : int, optional
         Files read side by side, by worker processes (default: every usable core). The
         output does not depend on it: results are merged in input order.
+    overwrite : bool
+        Replace outputs that ingest did not write or that were edited since (else refused).
 
     Returns
     -------
@@ -152,7 +156,7 @@ def run_ingest(
     skipped: list[str] = []
     files = find_inputs(paths, skipped)
     out = Path(out)
-    notes = skipped + prepare_out(out, files)
+    notes = skipped + prepare_out(out, files, overwrite)
     if on_start:
         on_start(len(files))
     results: list[FileResult] = []
@@ -276,7 +280,26 @@ def is_ingest_record(path: Path) -> bool:
     return isinstance(doc, dict) and {"version", "inputs", "totals", "params"} <= set(doc)
 
 
-def prepare_out(out: Path, inputs: list[Path]) -> list[str]:
+def edited_outputs(out: Path) -> list[str]:
+    """The outputs in ``out`` that differ from what ingest wrote (by the sha256s of its record).
+
+    A file the record does not list, while it lists others, is not ingest's either. A record
+    of an older version without sha256s vouches for every output.
+    """
+    from gazeprep.outputs import sha256_file
+
+    try:
+        recorded = json.loads((out / RECORD).read_text()).get("outputs")
+    except (OSError, UnicodeDecodeError, ValueError, AttributeError):
+        return []
+    if not isinstance(recorded, dict):
+        return []
+    return [n for n in OUTPUT_FILES if n != RECORD and os.path.lexists(out / n)
+            and (not (out / n).is_file() or (recorded.get(n) or {}).get("sha256")
+                 != sha256_file(out / n))]
+
+
+def prepare_out(out: Path, inputs: list[Path], overwrite: bool = False) -> list[str]:
     """Check ``out`` before anything is read or written; recover leftovers of interrupted runs.
 
     Returns
@@ -288,7 +311,7 @@ def prepare_out(out: Path, inputs: list[Path]) -> list[str]:
     ------
     GazeprepError
         ``out`` is a file, an input lies inside ``out``, or ``out`` holds a file named like an
-        output that gazeprep ingest did not write.
+        output that gazeprep ingest did not write or that changed since (unless ``overwrite``).
     """
     from gazeprep.outputs import recover
 
@@ -305,10 +328,20 @@ def prepare_out(out: Path, inputs: list[Path]) -> list[str]:
         if note:
             notes.append(note)
         present = [n for n in OUTPUT_FILES if os.path.lexists(out / n)]
+        if overwrite:
+            return notes
         if present and not is_ingest_record(out / RECORD):
             raise GazeprepError(
                 f"holds {', '.join(present)} not written by gazeprep ingest (no ingest.json of "
-                "a previous run); refusing to replace it: choose another --out", file=out)
+                "a previous run); refusing to replace it: choose another --out (or pass "
+                "--overwrite to replace them)", file=out)
+        edited = edited_outputs(out)
+        if edited:
+            raise GazeprepError(
+                f"{', '.join(edited)} changed since gazeprep ingest wrote them (their sha256 "
+                "differs from the one ingest.json records): refusing to replace your edits; "
+                "move them away or choose another --out, or pass --overwrite to replace them",
+                file=out)
     return notes
 
 
@@ -349,26 +382,23 @@ def write_outputs(out: Path, fix, tracks, report: dict, notes: list[str] | None 
     check against the files they open. ``quality``: the ``quality.parquet`` frame (None: no
     rows). Call :func:`prepare_out` first.
     """
-    from gazeprep.outputs import sha256_file, transaction
+    from gazeprep.outputs import replace_whole, sha256_file
     from gazeprep.quality import quality_frame
 
     quality = quality_frame([]) if quality is None else quality
-    with transaction(out, owned, notes) as st:
+    with replace_whole(out, owned, RECORD, [] if notes is None else notes) as root:
         recorded = {}
         for name, df in (("fixations.parquet", fix), ("tracks.parquet", tracks),
                          ("quality.parquet", quality)):
-            path = st.file(name)
+            path = root / name
             df.write_parquet(path, compression="zstd")
-            st.add(name)
             recorded[name] = {"sha256": sha256_file(path), "bytes": path.stat().st_size}
         report["outputs"] = recorded
-        st.file(RECORD).write_text(json.dumps(report, indent=1, default=str) + "\n")
-        st.add(RECORD)
-        st.commit(RECORD)
+        (root / RECORD).write_text(json.dumps(report, indent=1, default=str) + "\n")
 
 
-__all__ = ["IngestSummary", "add_quality", "ingest_file", "make_report", "prepare_out",
-           "quality_report", "quality_table", "run_ingest", "write_outputs"]
+__all__ = ["IngestSummary", "add_quality", "edited_outputs", "ingest_file", "make_report",
+           "prepare_out", "quality_report", "quality_table", "run_ingest", "write_outputs"]
 
 
 from gazeprep.contract.entry import make_callable  # noqa: E402

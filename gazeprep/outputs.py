@@ -305,3 +305,46 @@ def transaction(out: str | Path, owned: Owned, notes: list[str] | None = None
         raise
     finally:
         _unlock(fd)
+
+
+@contextlib.contextmanager
+def replace_whole(out: str | Path, owned: Owned, record: str, notes: list[str]
+                  ) -> Iterator[Path]:
+    """Replace every owned entry of folder ``out`` so that readers see the old set or the new
+    one whole, other tools' readers included (they know nothing of :func:`recover`).
+
+    Yields the folder to write the new owned entries into, under their final names (``record``
+    among them). Normally a sibling of ``out`` swapped in with one rename, the user's entries
+    carried over as hard links (:func:`gazeprep.contract.folder_swap.replace_folder`); owned
+    entries the new set lacks disappear with the old folder. Where an entry of the user's
+    cannot be hard-linked, the entries are replaced one by one (:func:`transaction`) and a
+    note says so.
+    """
+    from gazeprep.contract.folder_swap import SwapUnavailable, blocker, replace_folder
+
+    out = Path(out)
+    if out.is_dir():  # an interrupted entry-by-entry replacement: finish it first
+        note = recover(out, owned)
+        if note:
+            notes.append(note)
+    why = blocker(out, lambda n: owned(n) or n == STAGING)
+    if why is None:
+        try:
+            with replace_folder(out, owned, notes) as root:
+                yield root
+        except SwapUnavailable as exc:
+            raise GazeprepError(f"cannot hard-link a file of yours into the new output "
+                                f"({exc.strerror}); move it out of {out}",
+                                file=exc.filename) from exc
+        return
+    notes.append(f"{why}: the outputs were replaced one by one (a reader of {out} may see a "
+                 "mix of old and new for an instant)")
+    with transaction(out, owned, notes) as st:
+        yield st.path
+        new = {p.name for p in st.path.iterdir() if owned(p.name)}
+        for name in sorted(new):
+            st.add(name)
+        for p in sorted(out.iterdir()):
+            if owned(p.name) and p.name not in new:
+                st.remove(p.name)
+        st.commit(record)

@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import pickle
 from pathlib import Path
 
 import torch
 
 from gradseg.errors import GradsegError
+from gradseg.outputs import atomic_write
 
 FORMAT = "gradseg-checkpoint"
 VERSION = 2  # 2: the payload carries the sha256 of its contents (1: no checksum)
@@ -72,12 +72,7 @@ def save_checkpoint(path: str | Path, *, model, config: dict, step: int,
     if scheduler is not None:
         payload["scheduler"] = scheduler
     payload["sha256"] = tensor_digest(payload)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
-        torch.save(payload, f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    atomic_write(path, lambda tmp: torch.save(payload, tmp))
 
 
 def tensor_digest(payload: dict) -> str:

@@ -323,7 +323,7 @@ def eval_(
     slice_axis: int = typer.Option(None, "--slice-axis", min=0, max=2, help=SLICE_AXIS_HELP),
     slice_base: int = typer.Option(None, "--slice-base", min=0, max=1, help=SLICE_BASE_HELP),
     flip: bool = typer.Option(None, "--flip/--no-flip", help=FLIP_HELP),
-    label: int = typer.Option(None, "--label", help=LABEL_HELP),
+    label: int = typer.Option(None, "--label", min=0, max=65535, help=LABEL_HELP),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace --out even when it is "
                                    "not an earlier eval output."),
 ) -> None:

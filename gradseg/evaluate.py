@@ -6,6 +6,11 @@ distances between the S x S masks are measured with the pitch (H / S, W / S) of 
 H x W image (:func:`gazeprep.contract.metrics.original_spacing`); and in millimetres
 (``hd95_mm``) when the image file gives its pixel spacing (DICOM, NIfTI, NRRD), else null.
 
+An empty ground-truth mask is never a perfect score: where the prediction is empty too, the
+image's metrics are undefined (NaN), left out of the means and counted (``n_empty_mask``,
+``n_scored``); where it is not, Dice and IoU are 0. With ``--label``, a label that no mask
+holds is an error (:func:`gazeprep.contract.images.check_label`).
+
 Calling this module, ``gradseg.evaluate(...)``, runs :func:`gradseg.api.evaluate` (the Python
 API).
 """
@@ -18,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from gazeprep.contract.metrics import all_metrics, original_spacing
+from gazeprep.contract.metrics import all_metrics, mean_defined, original_spacing
 from gradseg.errors import GradsegError
 
 
@@ -90,7 +95,7 @@ def _cache_row(info, i: int, pred: np.ndarray, ref: np.ndarray) -> dict:
     px = original_spacing(pred.shape, (h, w))
     scaled = None if mm is None else original_spacing(pred.shape, (h, w), mm)
     return {"image": info.ids[i], **all_metrics(pred, ref, px, scaled), "height": int(h),
-            "width": int(w)}
+            "width": int(w), "empty_mask": not ref.any()}
 
 
 def evaluate_folders(model, config: dict, images: str | Path, masks: str | Path,
@@ -104,13 +109,18 @@ def evaluate_folders(model, config: dict, images: str | Path, masks: str | Path,
     size or slice count differs from its image's is an error naming both files. ``cues``: as
     for :func:`evaluate_cache`.
     """
-    from gazeprep.contract.images import check_pair, image_size
+    from gazeprep.contract.errors import InputError
+    from gazeprep.contract.images import check_label, check_pair, image_size
     from gazeprep.contract.spacing import pixel_spacing
     from gradseg.predict import list_images, predict_image, read_mask, select_images
 
     imgs, msks = list_images(images, options), list_images(masks, options)
     keys = sorted(imgs) if ids is None else list(select_images(imgs, ids, images))
     scored = [k for k in keys if k in msks]
+    try:
+        n_without_label = len(check_label([msks[k] for k in scored], options))
+    except InputError as exc:
+        raise GradsegError(exc.message, file=exc.file) from exc
     if cues is not None:
         cues.check(scored)
     rows = []
@@ -119,31 +129,50 @@ def evaluate_folders(model, config: dict, images: str | Path, masks: str | Path,
         check_pair(imgs[k], msks[k], image_size(imgs[k]), ref.shape)
         pred = predict_image(model, config, imgs[k], options, amp, cues, k) >= 0.5
         rows.append({"image": k, **all_metrics(pred, ref, None, pixel_spacing(imgs[k])),
-                     "height": ref.shape[0], "width": ref.shape[1]})
+                     "height": ref.shape[0], "width": ref.shape[1], "empty_mask": not ref.any()})
         if advance:
             advance(1)
-    return rows, {"n_without_mask": len(keys) - len(scored), "source": str(images)}
+    extra = {"n_without_mask": len(keys) - len(scored), "source": str(images)}
+    if options is not None and options.label is not None:
+        extra["n_without_label"] = n_without_label
+    return rows, extra
 
 
 def summarise(rows: list[dict], extra: dict) -> dict:
     """Means of the per-image metrics plus counts: keys dice, iou, hd95 (original pixels),
-    n_images, ...; hd95_mm and n_hd95_mm (the images with a spacing) when any has one."""
+    n_images, n_empty_mask (images whose mask is empty), n_scored (the images the means are
+    over: the others have an empty mask and an empty prediction), ...; hd95_mm and n_hd95_mm
+    (the images with a spacing) when any has one.
+
+    Raises
+    ------
+    GradsegError
+        No image, or every mask and prediction empty (no defined score).
+    """
     if not rows:
         raise GradsegError("no image with a ground-truth mask to evaluate")
-    out = {k: float(np.mean([r[k] for r in rows])) for k in ("dice", "iou", "hd95")}
-    out["dice_std"] = float(np.std([r["dice"] for r in rows]))
-    out["hd95_median"] = float(np.median([r["hd95"] for r in rows]))
+    out = {k: mean_defined([r[k] for r in rows])[0] for k in ("dice", "iou", "hd95")}
+    n = mean_defined([r["dice"] for r in rows])[1]
+    if n == 0:
+        raise GradsegError(f"every ground-truth mask is empty ({len(rows)} images) and the "
+                           "model predicts nothing on them: no score is defined; check the "
+                           "masks (and --label)")
+    dice = np.array([r["dice"] for r in rows], dtype=np.float64)
+    out["dice_std"] = float(np.nanstd(dice))
+    out["hd95_median"] = float(np.nanmedian([r["hd95"] for r in rows]))
     mm = [r["hd95_mm"] for r in rows if r.get("hd95_mm") is not None]
-    if mm:
-        out["hd95_mm"] = float(np.mean(mm))
-        out["n_hd95_mm"] = len(mm)
+    if mm and not np.isnan(mm).all():
+        out["hd95_mm"], out["n_hd95_mm"] = mean_defined(mm)
     out["n_images"] = len(rows)
+    out["n_empty_mask"] = sum(bool(r.get("empty_mask")) for r in rows)
+    out["n_scored"] = n
     out.update(extra)
     return out
 
 
 def write_parquet(rows: list[dict], path: str | Path) -> None:
-    """Per-image metrics table (image, dice, iou, hd95, hd95_mm, height, width) as zstd Parquet."""
+    """Per-image metrics table (image, dice, iou, hd95, hd95_mm, height, width, empty_mask) as
+    zstd Parquet; NaN where mask and prediction are both empty."""
     import polars as pl
 
     from gradseg.outputs import atomic_write
@@ -162,8 +191,10 @@ def validation_scores(model, loader, device: torch.device, amp: bool, channels_l
                       target: str, keep: int = 4) -> tuple[dict[str, float], list[dict]]:
     """Mean Dice and IoU of thresholded predictions against ``target`` on the validation set.
 
-    Returns the means (``val_dice``, ``val_iou``) and up to ``keep`` samples (image, gaze map,
-    target, prediction) for the validation picture.
+    Returns the means (``val_dice``, ``val_iou``, over the images whose score is defined: an
+    empty target with an empty prediction is left out, never a perfect score), their count
+    ``val_n_scored``, and up to ``keep`` samples (image, gaze map, target, prediction) for the
+    validation picture.
     """
     from gazeprep.contract.metrics import dice_iou
     from gradseg.device import to_device
@@ -187,7 +218,8 @@ def validation_scores(model, loader, device: torch.device, amp: bool, channels_l
                 rows.append({"image": batch["image"][j].permute(1, 2, 0).numpy(),
                              "gaze": gaze.numpy(), "target": tgt[j], "pred": pred[j]})
     model.train(was_training)
-    return {"val_dice": float(np.mean(dices)), "val_iou": float(np.mean(ious))}, rows
+    (val_dice, n), (val_iou, _) = mean_defined(dices), mean_defined(ious)
+    return {"val_dice": val_dice, "val_iou": val_iou, "val_n_scored": n}, rows
 
 
 from gazeprep.contract.entry import make_callable  # noqa: E402

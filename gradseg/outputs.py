@@ -2,7 +2,9 @@
 
 A file is replaced only when it is recognisably one that gradseg wrote (``is_ours``) or the
 user passed ``--overwrite`` (:func:`check_replaceable`), and it is written whole or not at
-all (:func:`atomic_write`: a temporary file in the same folder, flushed, then renamed).
+all (:func:`atomic_write`: a temporary file in the same folder, flushed, then renamed): the
+run folder's ``summary.json``, ``config.json``, ``metrics.jsonl`` (:func:`append_line`),
+pictures and checkpoints are each seen old or new whole by any reader, at every instant.
 """
 
 from __future__ import annotations
@@ -32,6 +34,19 @@ def is_parquet_with(columns: set[str]) -> Callable[[Path], bool]:
 def write_text(path: Path, text: str) -> None:
     """Write a text file whole or not at all."""
     atomic_write(Path(path), lambda tmp: tmp.write_text(text))
+
+
+def append_line(path: Path, line: str) -> None:
+    """Add one line to a text file, whole or not at all: the file is rewritten beside itself
+    and renamed over, so a reader (or a kill) never meets a torn last line."""
+    path = Path(path)
+    try:
+        old = path.read_bytes()
+    except FileNotFoundError:
+        old = b""
+    if old and not old.endswith(b"\n"):  # a torn line of an older version: dropped
+        old = old[:old.rfind(b"\n") + 1]
+    atomic_write(path, lambda tmp: tmp.write_bytes(old + line.encode() + b"\n"))
 
 
 #: Files ``gradseg train`` writes into its run folder (--out); other files there are left alone.

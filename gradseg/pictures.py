@@ -59,9 +59,12 @@ def overlay(image: np.ndarray, mask: np.ndarray, color=(0, 230, 255), alpha: flo
     return out.astype(np.uint8)
 
 
-def _dice(pred: np.ndarray, target: np.ndarray) -> float:
-    total = int(pred.sum()) + int(target.sum())
-    return 1.0 if total == 0 else 2 * int((pred & target).sum()) / total
+def dice_label(pred: np.ndarray, target: np.ndarray) -> str:
+    """A panel's Dice caption; "n/a" when both are empty (never a perfect score)."""
+    from gazeprep.contract.metrics import dice
+
+    d = dice(pred, target)
+    return "Dice n/a (empty target)" if math.isnan(d) else f"Dice {d:.2f}"
 
 
 def validation_panel(rows: list[dict], path: str | Path, target: str = "mask") -> None:
@@ -100,7 +103,7 @@ def validation_panel(rows: list[dict], path: str | Path, target: str = "mask") -
         for c, a in enumerate(cells):
             big = np.repeat(np.repeat(a, k, axis=0), k, axis=1)
             canvas.paste(Image.fromarray(big), (c * (cell + gap), y))
-        label = f"Dice {_dice(row['pred'].astype(bool), row['target'].astype(bool)):.2f}"
+        label = dice_label(row["pred"], row["target"])
         x0 = 3 * (cell + gap)
         box = draw.textbbox((x0 + 4, y + 4), label, font=f)
         draw.rectangle((box[0] - 3, box[1] - 3, box[2] + 3, box[3] + 3), fill=(0, 0, 0))
@@ -193,7 +196,8 @@ def curves(records: list[dict], path: str | Path,
         ("every step" if steps else None, steps, LIGHT, 1, False),
         ("mean between validations", mean, BLUE, 2, True)], xlim, ylim, f, small)
     val = [("Dice", "val_dice", ORANGE), ("IoU", "val_iou", GREEN)]
-    series = [(label, [(r["step"], r[key]) for r in records if r.get(key) is not None],
+    series = [(label, [(r["step"], r[key]) for r in records
+                       if r.get(key) is not None and math.isfinite(r[key])],
                colour, 2, True) for label, key, colour in val]
     title = "validation" if any(s[1] for s in series) else "validation (none in this run)"
     _chart(draw, (500, 0, 1000, 380), title, series, xlim, (0.0, 1.0), f, small,

@@ -39,7 +39,7 @@ from gradseg.device import Process, peak_memory, reset_peak_memory, start_proces
 from gradseg.errors import GradsegError
 from gradseg.methods import Method, method_class
 from gradseg.optim import Optimizers
-from gradseg.outputs import check_run_folder, write_text
+from gradseg.outputs import append_line, atomic_write, check_run_folder, write_text
 
 __all__ = ["TrainConfig", "train"]
 
@@ -326,13 +326,13 @@ class Validator:
                                              run.channels_last, run.cfg.val_target)
             rec.update(scores)
             self.last = scores["val_dice"]
-            validation_panel(rows, run.out / "val.png", run.cfg.val_target)
+            atomic_write(run.out / "val.png",
+                         lambda tmp: validation_panel(rows, tmp, run.cfg.val_target))
             if self.last > self.best:
                 self.best = self.last
                 save_checkpoint(run.out / "best.pt", model=model, config=run.config, step=step,
                                 best_dice=self.best, val_dice=self.last)
-        with open(run.out / "metrics.jsonl", "a") as fh:
-            fh.write(json.dumps(rec) + "\n")
+        append_line(run.out / "metrics.jsonl", json.dumps(rec))
         self.runlog.validation(rec)
 
 

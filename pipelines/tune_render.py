@@ -29,7 +29,7 @@ import numpy as np
 from _common import data_dir, run
 from kvasir_split import SEED, split_ids
 
-from gazeprep.contract.metrics import dice_iou
+from gazeprep.contract.metrics import dice_iou, mean_defined
 from gazeprep.render.images import index_folder, load_image, load_mask
 from gazeprep.render.maps import render_images
 from gazeprep.render.params import RenderParams
@@ -102,7 +102,7 @@ def pseudo_dice(maps, heat, images, masks, params, edge_cache):
                          for e, s, h in zip(edge_cache, src, heat, strict=True)])
     else:
         pred = pseudo_masks(maps, params)[:, 0] > 0
-    return float(dice_iou(pred, masks)[0].mean())
+    return mean_defined(dice_iou(pred, masks)[0])[0]
 
 
 def main() -> None:
@@ -225,9 +225,9 @@ def main() -> None:
                           rho=best.rho, alpha=best.alpha)
     for k in range(maps.shape[1]):
         table.append((f"level {k + 1} map > 0.5", "", *[
-            float(dice_iou(maps[ix, k] > 0.5, masks[ix])[0].mean()) for ix in (tune, conf)]))
+            mean_defined(dice_iou(maps[ix, k] > 0.5, masks[ix])[0])[0] for ix in (tune, conf)]))
     table.append(("GazeMedSeg heatmap > 0.5 (baseline)", "sigma 70 @ 768", *[
-        float(dice_iou(heat[ix] > 0.5, masks[ix])[0].mean()) for ix in (tune, conf)]))
+        mean_defined(dice_iou(heat[ix] > 0.5, masks[ix])[0])[0] for ix in (tune, conf)]))
 
     md = [f"# pipelines/tune_render.py — {len(tune)} tune / {len(conf)} confirm, S = {args.size}",
           "", "| rule | parameters | Dice tune (780) | Dice confirm (100) |", "|---|---|---|---|"]

@@ -27,8 +27,9 @@ FLIP = typer.Option(
     "its transpose."
 )
 LABEL = typer.Option(
-    None, "--label", help="Masks: foreground is this label value (default: nonzero; 8-bit "
-    "masks with values >= 128: >= 128)."
+    None, "--label", min=0, max=65535, help="Masks: foreground is this label value, 0-65535 "
+    "(default: nonzero; 8-bit masks with values >= 128: >= 128). A label no mask holds is an "
+    "error; masks without it are counted."
 )
 
 

@@ -25,13 +25,14 @@ def export(
     dataset_id: int = typer.Option(501, "--dataset-id", min=1, max=999,
                                    help="nnunet: the dataset id (DatasetXXX)."),
     name: str = typer.Option("Gaze", "--name", help="nnunet: the dataset name."),
-    overwrite: bool = typer.Option(False, "--overwrite", help="Replace entries of the layout's "
-                                   "names that gazeprep export did not write."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace files an earlier export "
+                                   "wrote that were edited since. Files gazeprep export did "
+                                   "not write are never replaced or deleted."),
 ) -> None:
     """Write the cache as an nnU-Net v2 or MONAI training set (images and 0/1 label PNGs).
 
     Images are RGB PNG as stored (S x S); only the layout's own entries are replaced, all at
-    once."""
+    once: the dataset folder is built beside the old one and swapped in with one rename."""
     import re
 
     from rich.console import Console

@@ -165,6 +165,9 @@ def ingest(
              "than this (%).", callback=number(0, 1000),
     ),
     jobs: int | None = JOBS,
+    overwrite: bool = typer.Option(
+        False, "--overwrite", help="Replace outputs in --out that gazeprep ingest did not "
+        "write or that were edited since (their sha256 differs from ingest.json's); else refused."),
 ) -> None:
     """Read eye-tracker logs (EyeLink EDF and ASC, fixation reports, sample CSV/TSV) into
     fixations, ordered gaze tracks and per-trial gaze quality."""
@@ -204,7 +207,7 @@ def ingest(
 
     with Progress("ingest", unit="files") as bar:
         summary = run_ingest(paths, out, opts, on_start=lambda n: bar.update(total=n),
-                             on_file=on_file, jobs=jobs)
+                             on_file=on_file, jobs=jobs, overwrite=overwrite)
     _print_summary(summary)
     from rich.markup import escape
 

@@ -191,6 +191,7 @@ def render(
     console = Console(stderr=True)
     plan = plan_render(gaze, images, masks, params.image, exclude_flagged=exclude_flagged)
     check_fits(plan, params, out, shard, jobs)
+    without_label = _check_label(plan, params.image)
     with Progress("render", unit="images") as bar:
         report = update_cache(plan, params, out, shard=shard, force=force, jobs=jobs,
                               progress=lambda done, total: bar.update(done, total=total))
@@ -213,6 +214,11 @@ def render(
         console.print(f"--exclude-flagged: {plan.left_out} track(s) of flagged trials left out",
                       soft_wrap=True)
     _print_notes(console, report)
+    if without_label:
+        more = " ..." if len(without_label) > 5 else ""
+        console.print(f"note: --label {label} is absent from {len(without_label)} mask(s), "
+                      "rendered as empty masks (scored as undefined, never as perfect): "
+                      f"{', '.join(without_label[:5])}{more}", soft_wrap=True, markup=False)
     if not report.rendered:
         console.print("nothing to render: the cache is up to date")
 
@@ -228,6 +234,15 @@ def check_trainable(size: int, levels: int) -> None:
             f"{size} is not divisible by 2**levels = {step}: gradseg trains a U-Net with one "
             f"decoder stage per level (L = {levels}), each halving the side; expected e.g. "
             f"--size {near}", param_hint="'--size'")
+
+
+def _check_label(plan, options) -> list[str]:
+    """Ids whose mask lacks ``--label`` (an error when every mask lacks it)."""
+    from gazeprep.contract.images import check_label
+
+    with_mask = [s for s in plan.samples if s.mask is not None]
+    absent = {id(r) for r in check_label([s.mask for s in with_mask], options)}
+    return [s.id for s in with_mask if id(s.mask) in absent]
 
 
 def human(n: float) -> str:

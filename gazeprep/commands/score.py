@@ -68,6 +68,12 @@ def score(
             name, f"{summary[name + '_dice']:.4f}", f"{summary[name + '_iou']:.4f}"
         )
     console.print(table)
+    if summary["n_empty_mask"]:
+        console.print(
+            f"{summary['n_empty_mask']} image(s) have an empty mask: scored 0 where the "
+            "prediction is not empty, left out of the means where it is empty too "
+            f"(pseudo: mean over {summary['n_pseudo_scored']} images)"
+        )
     console.print(
         f"levels thresholded at > {level_threshold}, heatmap at > {heatmap_threshold}; "
         f"per image: {out}"

@@ -64,8 +64,8 @@ from gazeprep.contract._window import Window, auto_window, parse_window, window_
 from gazeprep.contract.errors import InputError
 
 __all__ = ["ImageOptions", "ImageRef", "index_folder", "read_image", "read_mask", "image_size",
-           "check_pair", "resize_mask", "window_rule", "window_to_uint8", "parse_window",
-           "RASTER_SUFFIXES"]
+           "check_pair", "check_label", "LABEL_RANGE", "resize_mask", "window_rule",
+           "window_to_uint8", "parse_window", "RASTER_SUFFIXES"]
 
 RASTER_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 #: PIL modes PIL itself converts to RGB (8 bits per channel).
@@ -107,6 +107,12 @@ class ImageOptions:
             raise ValueError(f"slice axis must be 0, 1 or 2, got {self.slice_axis}")
         if self.slice_base not in (0, 1):
             raise ValueError(f"slice base must be 0 or 1, got {self.slice_base}")
+        lo, hi = LABEL_RANGE
+        if self.label is not None and (isinstance(self.label, bool) or not isinstance(
+                self.label, int | np.integer) or not lo <= self.label <= hi):
+            raise ValueError(f"label must be an integer {lo}..{hi}, got {self.label!r}")
+        if self.label is not None:
+            object.__setattr__(self, "label", int(self.label))  # (JSON-ready)
 
     def to_dict(self) -> dict:
         """JSON-ready dict (the window as [center, width] or its name)."""
@@ -378,26 +384,69 @@ def read_mask(ref: ImageRef, size: int | None = None,
     ndarray of bool, shape (H, W), or (S, S) with ``size``
     """
     label = (options or ImageOptions()).label
-    if ref.kind == "raster":
-        im = _open_raster(ref.path, None)
-        eight = im.mode in _PIL_8BIT
-        if eight and im.mode not in ("1", "L") and not (label is not None and im.mode == "P"):
-            im = im.convert("L")  # colour masks: their luminance
-        m = np.asarray(im)
-        if m.ndim != 2:
-            raise InputError(f"expected a 2-D mask, got shape {m.shape}", file=ref.path)
-        check_finite(m, ref.path, "the mask's values")
-        if label is not None:
-            fg = m == label
-        elif eight and m.dtype != bool and m.max() >= 128:
-            fg = m >= 128
-        else:
-            fg = m != 0
+    m, eight = _stored_mask(ref, label)
+    if label is not None:
+        fg = m == label
+    elif eight and m.dtype != bool and m.max() >= 128:
+        fg = m >= 128
     else:
-        _, m = _frame(ref, "mask")
-        fg = m == label if label is not None else m != 0
+        fg = m != 0
     fg = np.asarray(fg, dtype=bool)
     return fg if size is None else resize_mask(fg, size)
+
+
+def _stored_mask(ref: ImageRef, label: int | None) -> tuple[np.ndarray, bool]:
+    """A mask's stored values (H, W) and whether they are 8-bit raster values."""
+    if ref.kind != "raster":
+        return _frame(ref, "mask")[1], False
+    im = _open_raster(ref.path, None)
+    eight = im.mode in _PIL_8BIT
+    if eight and im.mode not in ("1", "L") and not (label is not None and im.mode == "P"):
+        im = im.convert("L")  # colour masks: their luminance
+    m = np.asarray(im)
+    if m.ndim != 2:
+        raise InputError(f"expected a 2-D mask, got shape {m.shape}", file=ref.path)
+    check_finite(m, ref.path, "the mask's values")
+    return m, eight
+
+
+#: The values ``--label`` may name (what 8- and 16-bit label masks hold).
+LABEL_RANGE = (0, 65535)
+
+
+def check_label(masks: list[ImageRef], options: ImageOptions | None) -> list[ImageRef]:
+    """The masks that do not hold ``options.label`` (they read as empty); an error when none does.
+
+    Nothing to check (an empty list) without a label. Reads every mask once.
+
+    Raises
+    ------
+    InputError
+        The label is outside :data:`LABEL_RANGE`, or no mask holds it: the message names the
+        label and the values the masks hold.
+    """
+    label = (options or ImageOptions()).label
+    if label is None or not masks:
+        return []
+    lo, hi = LABEL_RANGE
+    if not lo <= label <= hi:
+        raise InputError(f"--label {label} is outside {lo}..{hi}; expected a value the masks "
+                         "hold", file=masks[0].path.parent)
+    absent, counts = [], {}
+    for ref in masks:
+        m, _ = _stored_mask(ref, label)
+        if not (m == label).any():
+            absent.append(ref)
+            if len(counts) < 4096:  # enough to name the common values of any mask set
+                for v, c in zip(*np.unique(m, return_counts=True), strict=True):
+                    counts[v.item()] = counts.get(v.item(), 0) + int(c)
+    if len(absent) == len(masks):
+        common = sorted(sorted(counts, key=counts.get, reverse=True)[:8])
+        values = ", ".join(f"{v:g}" for v in common) + (" ..." if len(counts) > 8 else "")
+        raise InputError(f"--label {label} occurs in none of the {len(masks)} masks; their "
+                         f"most common values are {values}; expected one of those (or no "
+                         "--label: nonzero is foreground)", file=masks[0].path.parent)
+    return absent
 
 
 def resize_mask(mask: np.ndarray, size: int) -> np.ndarray:

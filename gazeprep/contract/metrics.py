@@ -5,7 +5,13 @@ ground truth) both use these functions, so their numbers mean the same thing.
 
 Conventions:
 
-- Dice and IoU are 1 when prediction and reference are both empty, 0 when exactly one is.
+- An empty reference is never a perfect score. When prediction and reference are both empty,
+  Dice, IoU and HD95 are undefined (NaN: nothing to find, nothing found; nnU-Net's convention);
+  a prediction on an empty reference scores Dice 0 and IoU 0. Means leave the undefined images
+  out and say how many they left out (:func:`mean_defined`): every summary reports that count
+  beside the mean, so a model that predicts nothing on images with nothing to find is neither
+  rewarded (1.0) nor punished (0.0) for it.
+- Dice and IoU are 0 when exactly one mask is empty.
 - HD95 is the 95th percentile of the union of both directed boundary distance sets (medpy's
   ``medpy.metric.binary.hd95``; MONAI's ``compute_hausdorff_distance(percentile=95)`` takes the
   larger of the two directed 95th percentiles instead, which is never smaller). Boundaries are
@@ -15,7 +21,7 @@ Conventions:
   to S x S gives distances in the original image's pixels with ``spacing=(H / S, W / S)``
   (:func:`original_spacing`), and in millimetres with each factor multiplied by the image's
   pixel spacing in mm.
-- HD95 is 0 when both masks are empty; when exactly one is empty it is the image diagonal in
+- HD95 is NaN when both masks are empty; when exactly one is empty it is the image diagonal in
   the same units (``hypot(H * spacing[0], W * spacing[1])``, the largest distance possible in
   the image), a worst-case penalty that keeps means finite.
 """
@@ -31,7 +37,7 @@ UNIT_SPACING = (1.0, 1.0)
 
 
 def dice_iou(pred: np.ndarray, truth: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Dice and IoU of binary masks over their last two axes (1.0 when both are empty).
+    """Dice and IoU of binary masks over their last two axes (NaN when both are empty).
 
     Parameters
     ----------
@@ -56,9 +62,27 @@ def dice_iou(pred: np.ndarray, truth: np.ndarray) -> tuple[np.ndarray, np.ndarra
     inter = (pred & truth).sum(axis=(-2, -1)).astype(np.float64)
     total = pred.sum(axis=(-2, -1)).astype(np.float64) + truth.sum(axis=(-2, -1))
     union = total - inter
-    dice = np.where(total > 0, 2 * inter / np.maximum(total, 1), 1.0)
-    iou = np.where(union > 0, inter / np.maximum(union, 1), 1.0)
+    dice = np.where(total > 0, 2 * inter / np.maximum(total, 1), np.nan)
+    iou = np.where(union > 0, inter / np.maximum(union, 1), np.nan)
     return dice, iou
+
+
+def mean_defined(values) -> tuple[float, int]:
+    """Mean of the defined (non-NaN) scores and how many there are.
+
+    Returns
+    -------
+    (mean, n) : (float, int)
+        ``mean`` is NaN when no score is defined (every reference and prediction empty).
+
+    Examples
+    --------
+    >>> mean_defined([1.0, float("nan"), 0.5])
+    (0.75, 2)
+    """
+    v = np.asarray(values, dtype=np.float64).ravel()
+    ok = v[~np.isnan(v)]
+    return (float(ok.mean()) if ok.size else float("nan")), int(ok.size)
 
 
 def _mask2d(a: np.ndarray) -> np.ndarray:
@@ -69,12 +93,12 @@ def _mask2d(a: np.ndarray) -> np.ndarray:
 
 
 def dice(pred: np.ndarray, ref: np.ndarray) -> float:
-    """Dice coefficient 2|P & R| / (|P| + |R|) of two binary 2-D masks (1.0 when both empty)."""
+    """Dice coefficient 2|P & R| / (|P| + |R|) of two binary 2-D masks (NaN when both empty)."""
     return float(dice_iou(_mask2d(pred), _mask2d(ref))[0])
 
 
 def iou(pred: np.ndarray, ref: np.ndarray) -> float:
-    """Intersection over union |P & R| / |P | R| of two binary 2-D masks (1.0 when both empty)."""
+    """Intersection over union |P & R| / |P | R| of two binary 2-D masks (NaN when both empty)."""
     return float(dice_iou(_mask2d(pred), _mask2d(ref))[1])
 
 
@@ -139,7 +163,7 @@ def hd95(pred: np.ndarray, ref: np.ndarray, spacing: Sequence[float] | None = No
     sp = _spacing(spacing)
     pe, re_ = not p.any(), not r.any()
     if pe and re_:
-        return 0.0
+        return float("nan")
     if pe or re_:
         return float(np.hypot(p.shape[0] * sp[0], p.shape[1] * sp[1]))
     d = np.concatenate([surface_distances(p, r, sp), surface_distances(r, p, sp)])

@@ -27,7 +27,9 @@ and counted).
 
 Each layout's own entries (the two folders, the JSON file and ``gazeprep-export.json``, which
 records what was written and the sha256 of every file) are replaced at once; other files in the
-folder (an ``imagesTs`` of your own) stay.
+folder (an ``imagesTs`` of your own) stay. The folder is built beside the old one and swapped in
+with one rename, so nnU-Net and MONAI see the old export or the new one whole at every instant;
+a file the export did not write is never replaced or deleted (:mod:`gazeprep.export.owned`).
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ from pathlib import Path
 import numpy as np
 
 from gazeprep.errors import GazeprepError
-from gazeprep.export.owned import check_outputs, file_sums
+from gazeprep.export.owned import check_export, file_sums, writing
 
 WRITER = "gazeprep export"
 #: The record of what an export wrote, inside its folder.
@@ -115,7 +117,8 @@ def export_cache(cache: str | Path, out: str | Path, layout: str, *, labels: str
     dataset_id, name : int, str
         nnU-Net's dataset id (1..999) and name.
     overwrite : bool
-        Replace entries of the layout's names that this command did not write.
+        Replace files an earlier export wrote that were edited since (files it did not write
+        are never replaced).
     progress : callable(done, total), optional
 
     Raises
@@ -127,7 +130,6 @@ def export_cache(cache: str | Path, out: str | Path, layout: str, *, labels: str
     from gazeprep.contract.errors import InputError
     from gazeprep.contract.zarr_io import CorruptRowError, open_arrays, read_rows
     from gazeprep.inspect.load import load_layout
-    from gazeprep.outputs import transaction
 
     info = load_layout(cache)
     if labels == "mask" and "mask" not in info.arrays:
@@ -145,12 +147,12 @@ def export_cache(cache: str | Path, out: str | Path, layout: str, *, labels: str
         raise GazeprepError("no image to export (no requested image has a mask)",
                             file=info.path)
     folder, entries = report.folder, [*_names(layout), RECORD]
-    check_outputs(folder, RECORD, entries[:3], WRITER, overwrite)
+    check_export(folder, RECORD, entries, WRITER, overwrite)
     arrays = open_arrays(info.path, ["image", labels])
     sums = [info.checksums("image"), info.checksums(labels)]
-    with transaction(folder, lambda n: n.split("/", 1)[0] in entries, report.notes) as st:
+    with writing(folder, entries, RECORD, report.notes) as root:
         for sub in _names(layout)[:2]:
-            (st.path / sub).mkdir()
+            (root / sub).mkdir()
         for start in range(0, len(pos), BATCH):
             rows = pos[start:start + BATCH]
             try:
@@ -160,19 +162,16 @@ def export_cache(cache: str | Path, out: str | Path, layout: str, *, labels: str
                 raise GazeprepError(exc.message, file=info.path) from exc
             for r, im, lab in zip(rows, image, label, strict=True):
                 img_file, lab_file = _files(layout, info.ids[r])
-                _save_png(st.path / img_file, np.moveaxis(im, 0, -1))
-                _save_png(st.path / lab_file, (lab[0] > 0).astype(np.uint8))
+                _save_png(root / img_file, np.moveaxis(im, 0, -1))
+                _save_png(root / lab_file, (lab[0] > 0).astype(np.uint8))
             if progress is not None:
                 progress(min(len(pos), start + BATCH), len(pos))
         keys = [info.ids[p] for p in pos]
         desc = _names(layout)[2]
-        st.file(desc).write_text(json.dumps(_description(layout, keys, name), indent=1) + "\n")
+        (root / desc).write_text(json.dumps(_description(layout, keys, name), indent=1) + "\n")
         record = {"written_by": WRITER, "layout": layout, "labels": labels,
                   "cache": str(info.path), "n_images": len(keys),
-                  "files": file_sums(st.path, list(_names(layout)))}
-        st.file(RECORD).write_text(json.dumps(record, indent=1) + "\n")
-        for entry in entries:
-            st.add(entry)
-        st.commit(RECORD)
+                  "files": file_sums(root, list(_names(layout)))}
+        (root / RECORD).write_text(json.dumps(record, indent=1) + "\n")
     report.exported = keys
     return report

@@ -1,7 +1,8 @@
 """Quality of a render cache against its ground-truth masks: Dice and IoU per image.
 
 The metrics are the contract's (:mod:`gazeprep.contract.metrics`), the ones ``gradseg eval``
-reports.
+reports: an empty mask is never a perfect score (undefined where the prediction is empty
+too, left out of the means and counted; 0 where it is not).
 """
 
 from __future__ import annotations
@@ -35,8 +36,15 @@ def score_cache(g, level_threshold: float = LEVEL_THRESHOLD,
     Returns
     -------
     polars.DataFrame
-        One row per image with a mask: ``image``, ``n_fixations``, ``pseudo_dice``, ``pseudo_iou``,
-        ``level{k}_dice``, ``level{k}_iou`` (k = 1..L), ``heatmap_dice``, ``heatmap_iou``.
+        One row per image with a mask: ``image``, ``n_fixations``, ``empty_mask`` (the mask has
+        no foreground), ``pseudo_dice``, ``pseudo_iou``, ``level{k}_dice``, ``level{k}_iou``
+        (k = 1..L), ``heatmap_dice``, ``heatmap_iou`` (NaN where mask and prediction are both
+        empty).
+
+    Raises
+    ------
+    GazeprepError
+        No mask, or every mask empty (nothing to score against).
     """
     import numpy as np
     import polars as pl
@@ -52,7 +60,7 @@ def score_cache(g, level_threshold: float = LEVEL_THRESHOLD,
     ids, has, n_fix = values[ID_ARRAY], values["has_mask"], values["n_fixations"]
     n = len(ids)
     levels = g["maps"].shape[1]
-    cols: dict[str, list] = {"image": [], "n_fixations": []}
+    cols: dict[str, list] = {"image": [], "n_fixations": [], "empty_mask": []}
     for start in range(0, n, batch):
         sl = slice(start, min(n, start + batch))
         keep = np.asarray(has[sl], dtype=bool)
@@ -69,6 +77,7 @@ def score_cache(g, level_threshold: float = LEVEL_THRESHOLD,
         }
         cols["image"] += [i for i, k in zip(ids[sl], keep, strict=True) if k]
         cols["n_fixations"] += [int(v) for v, k in zip(n_fix[sl], keep, strict=True) if k]
+        cols["empty_mask"] += (~truth.any(axis=(-2, -1))).tolist()
         for name, pred in parts.items():
             d, j = dice_iou(pred, truth)
             cols.setdefault(f"{name}_dice", []).extend(d.tolist())
@@ -77,15 +86,29 @@ def score_cache(g, level_threshold: float = LEVEL_THRESHOLD,
             progress(sl.stop, n)
     if not cols["image"]:
         raise GazeprepError("no image in the cache has a ground-truth mask")
+    if all(cols["empty_mask"]):
+        raise GazeprepError(f"every ground-truth mask is empty ({len(cols['image'])} masks): "
+                            "nothing to score against; was the cache rendered with a --label "
+                            "that the masks do not hold?")
     return pl.DataFrame(cols)
 
 
 def summarise(df) -> dict[str, float]:
-    """Mean of every metric column plus the image count."""
-    out: dict[str, float] = {"n_images": int(df.height)}
+    """Mean of every metric column over its defined values, plus counts.
+
+    ``n_images``: images with a mask; ``n_empty_mask``: those whose mask is empty;
+    ``n_<name>_scored``: the images each prediction's mean is over (the others have an empty
+    mask and an empty prediction: undefined, see :mod:`gazeprep.contract.metrics`).
+    """
+    from gazeprep.contract.metrics import mean_defined
+
+    out: dict[str, float] = {"n_images": int(df.height),
+                             "n_empty_mask": int(df["empty_mask"].sum())}
     for c in df.columns:
         if c.endswith("_dice") or c.endswith("_iou"):
-            out[c] = float(df[c].mean())
+            out[c], n = mean_defined(df[c].to_numpy())
+            if c.endswith("_dice"):
+                out[f"n_{c[:-5]}_scored"] = n
     return out
 
 

@@ -7,16 +7,22 @@ Zarr arrays in the group). Render owns only the group's ``zarr.json`` and the ar
 empty nor a gazeprep cache (:func:`inspect_out`). The group's layout (:func:`create_layout`,
 :func:`new_attrs`) follows the cache contract, :mod:`gazeprep.contract.cache`.
 
-Every change goes through :func:`gazeprep.outputs.transaction`, with the group's ``zarr.json``
-(whose attributes hold the sample keys and row checksums) as the commit record:
+How changes reach the disk, so that readers (xarray and zarr included) never see a mix:
 
-- a *rebuild* (new layout, new parameters, ``--force``) writes a whole new group in the staging
-  folder and swaps its arrays in; the old cache stays complete and readable until then;
-- an *incremental* update writes each touched shard in full into a staging copy of its array
-  (:func:`stage_shard`: the unchanged rows of that shard are copied, the other shards are not)
-  and swaps the shard files in, one transaction per shard, with the sample arrays (one chunk
-  each, :func:`stage_table`): a kill leaves every shard old or new with keys that say which,
-  ``complete: false`` until the last one, and the rerun finishes.
+- a *new* cache is rendered in the hidden sibling ``.<name>.partial`` (shard by shard, as an
+  incremental update, so a killed render resumes there) and renamed to ``--out`` once complete;
+- a *rebuild* (new layout, new parameters, ``--force``) writes a whole new group beside the
+  cache and swaps the folder in with one rename, the user's files carried over as hard links
+  (:func:`gazeprep.outputs.replace_whole`); the old cache stays complete until then;
+- an *incremental* update of an existing cache writes each touched shard in full
+  (:func:`stage_shard`: the unchanged rows of that shard are copied, the other shards are not),
+  the sample arrays (one chunk each, :func:`stage_table`) and ``zarr.json`` into a copy of the
+  cache made of hard links (:func:`link_arrays`; each new file is renamed over its link, never
+  written into it) and swaps that folder in with one rename;
+- while a new cache is written in its ``.partial`` folder, each shard goes in through its own
+  :func:`gazeprep.outputs.transaction`, with the group's ``zarr.json`` (whose attributes hold
+  the sample keys and row checksums) as the commit record: a kill leaves every shard old or new
+  with keys that say which, ``complete: false`` until the last one, and the rerun finishes.
 
 :func:`find_damaged` decodes every shard and compares each row with its recorded CRC32C, so
 the "up to date" check never keeps a damaged, truncated or missing shard; a sample array that
@@ -26,6 +32,7 @@ does not decode (its chunk's CRC32C) makes the cache be rebuilt (:func:`stored_t
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 from pathlib import Path
@@ -45,6 +52,7 @@ from gazeprep.contract.cache import (
     sample_table,
 )
 from gazeprep.contract.errors import InputError
+from gazeprep.contract.folder_swap import recover_folder
 from gazeprep.contract.zarr_io import open_arrays, pipeline, row_checksum
 from gazeprep.errors import GazeprepError
 from gazeprep.outputs import recover, transaction
@@ -75,6 +83,7 @@ def inspect_out(out: Path, notes: list[str]) -> dict | None:
         gazeprep cache, or a cache written by a newer gazeprep: it is never touched.
     """
 
+    notes += recover_folder(out, owned)  # a rebuild swapped in whole, interrupted
     if not out.exists():
         return None
     if not out.is_dir():
@@ -107,7 +116,30 @@ def inspect_out(out: Path, notes: list[str]) -> dict | None:
     if not isinstance(version, int) or version > FORMAT_VERSION:
         raise GazeprepError(f"cache format version {version!r} is newer than this gazeprep's "
                             f"({FORMAT_VERSION}); refusing to touch it", file=out)
+    foreign = foreign_in_arrays(out)
+    if foreign:
+        raise GazeprepError(
+            f"{len(foreign)} file(s) inside the cache's arrays were not written by gazeprep "
+            f"render and would be lost when it replaces them: {', '.join(foreign[:5])}; move "
+            "them out of the arrays (files beside them in the cache folder are kept)", file=out)
     return attrs
+
+
+def foreign_in_arrays(out: Path) -> list[str]:
+    """Files inside the cache's own array folders that Zarr does not write there (its
+    ``zarr.json``, the chunks under ``c/`` and its temporary files)."""
+    found = []
+    for name in (*ARRAYS, *SAMPLE_ARRAYS):
+        root = out / name
+        if not root.is_dir() or root.is_symlink():
+            continue
+        for f in sorted(root.rglob("*")):
+            rel = f.relative_to(root)
+            ours = (rel.parts[0] == "c" and (f.is_dir() or f.is_file()) and not f.is_symlink()
+                    or str(rel) == RECORD or _PARTIAL.match(rel.name))
+            if not ours:
+                found.append(f"{name}/{rel.as_posix()}")
+    return found
 
 
 def array_specs(levels: int, with_masks: bool) -> dict[str, tuple[int, str]]:
@@ -227,6 +259,18 @@ def record_sample(attrs: dict, table: dict, plan: RenderPlan, i: int, j: int, ke
     table["has_mask"][i] = plan.with_masks and smp.mask_path is not None
     for name, sums in attrs["row_crc32c"].items():
         sums[i] = row_checksum(res[name][j])
+
+
+def link_arrays(out: Path, root: Path) -> None:
+    """Give every file of the cache's own arrays a second name (hard link) under ``root``."""
+    for name in present_arrays(out):
+        for src in sorted((out / name).rglob("*")):
+            dst = root / src.relative_to(out)
+            if src.is_dir():
+                dst.mkdir(parents=True, exist_ok=True)
+            elif not _PARTIAL.match(src.name):
+                dst.parent.mkdir(parents=True, exist_ok=True)
+                os.link(src, dst)
 
 
 def write_table(root: Path, table: dict) -> None:

@@ -10,14 +10,16 @@ Incremental updates: every sample carries a render key (hash of the render param
 and mask files and its fixations) in the attribute ``sample_keys``; a sample is rendered again only
 when its key changed or its shard is damaged. The sample arrays are one chunk each and go into
 every swap whole. How changes reach the disk without ever deleting a
-user's file or leaving a half-replaced cache is in :mod:`gazeprep.render.store`: a rebuild swaps
-a whole new group in; an incremental update swaps shard by shard, keys and checksums in the same
-swap, and ``complete`` is set by the last one, so a render killed half-way leaves ``complete:
-false`` and the rerun finishes only what is missing.
+user's file or leaving a half-replaced cache is in :mod:`gazeprep.render.store`: a new cache
+appears whole once complete (it is written shard by shard in a hidden folder, keys and
+checksums in each shard's swap, so a render killed half-way leaves ``complete: false`` there
+and the rerun finishes only what is missing); a rebuild or an incremental update of an
+existing cache swaps a whole new folder in.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -33,8 +35,11 @@ from gazeprep.contract.cache import (
     SAMPLE_ARRAYS,
     SHARD_SAMPLES,
 )
+from gazeprep.contract.files import fsync_dir
+from gazeprep.contract.folder_swap import blocker, real_folder
+from gazeprep.errors import GazeprepError
 from gazeprep.jobs import check_jobs, cores
-from gazeprep.outputs import transaction
+from gazeprep.outputs import replace_whole, transaction
 from gazeprep.render.batches import rendered
 from gazeprep.render.params import RenderParams
 from gazeprep.render.plan import RenderPlan, Sample
@@ -46,6 +51,7 @@ from gazeprep.render.store import (
     create_layout,
     find_damaged,
     inspect_out,
+    link_arrays,
     new_attrs,
     new_table,
     owned,
@@ -90,6 +96,8 @@ class _Job:
     progress: Callable[[int, int], None] | None = None
     after_batch: Callable[[int], None] | None = None
     jobs: int = 1
+    #: Writing a new cache in its hidden ``.partial`` folder: shard by shard, resumable.
+    resumable: bool = False
 
     @property
     def names(self) -> list[str]:
@@ -207,18 +215,48 @@ def update_cache(
     job = _Job(plan, params, Path(out), shard, [s.key(digest) for s in plan.samples], report,
                progress, after_batch, jobs)
     old = inspect_out(job.out, report.notes)
+    if old is None and blocker(job.out, owned) is None:
+        _first_render(job, force)
+    else:
+        _bring_up_to_date(job, old, force)
+    return report
+
+
+def _bring_up_to_date(job: _Job, old: dict | None, force: bool) -> None:
+    """Lay out a new cache, rebuild a changed one, or render what changed (module notes)."""
+    plan = job.plan
     if old is None:
-        attrs, table = new_attrs(plan, params), new_table(plan)
-        commit_layout(job.out, plan, params, shard, attrs, table, report.notes)
+        attrs, table = new_attrs(plan, job.params), new_table(plan)
+        commit_layout(job.out, plan, job.params, job.shard, attrs, table, job.report.notes)
         _update_shards(job, list(range(len(plan.samples))), attrs, table)
-        return report
+        return
     present = present_arrays(job.out)
     table = None if force or not _reusable(old, present, job) else stored_table(job.out)
     if table is None or table[ID_ARRAY].tolist() != [s.id for s in plan.samples]:
         _rebuild(job, present)
-        return report
+        return
     _update(job, dict(old), present, table)
-    return report
+
+
+def _first_render(job: _Job, force: bool) -> None:
+    """A new cache is rendered in the hidden sibling ``.<name>.partial`` (a killed render
+    resumes there) and appears at ``--out`` with one rename once complete: other tools never
+    see a half-written cache."""
+    out = real_folder(job.out)
+    work = out.parent / f".{out.name}.partial"
+    job.out, job.resumable = work, True
+    try:
+        _bring_up_to_date(job, inspect_out(work, job.report.notes), force)
+    finally:
+        job.out, job.resumable = out, False
+    if out.is_dir():  # an empty folder (inspect_out said so)
+        try:
+            out.rmdir()
+        except OSError as exc:
+            raise GazeprepError(f"--out is no longer empty ({exc.strerror}); the rendered "
+                                f"cache waits in {work}", file=out) from exc
+    os.rename(work, out)
+    fsync_dir(out.parent)
 
 
 def _reusable(attrs: dict, present: list[str], job: _Job) -> bool:
@@ -257,12 +295,13 @@ def _update(job: _Job, attrs: dict, present: list[str], table: dict) -> None:
 
 
 def _rebuild(job: _Job, present: list[str]) -> None:
-    """Render everything into a new group in the staging folder, then swap its arrays in."""
+    """Render everything into a new group beside the cache, then swap it in whole (one rename:
+    zarr and xarray readers see the old cache or the new one, never a mix)."""
     plan, params, report = job.plan, job.params, job.report
     n = len(plan.samples)
     attrs, table = new_attrs(plan, params), new_table(plan)
-    with transaction(job.out, owned, report.notes) as st:
-        arrays = create_layout(st.path, params, plan.with_masks, job.shard, attrs, table)
+    with replace_whole(job.out, owned, RECORD, report.notes) as root:
+        arrays = create_layout(root, params, plan.with_masks, job.shard, attrs, table)
         per = arrays["image"].shards[0]
         done = 0
         groups = [members for _, members in by_shard(list(range(n)), per)]
@@ -276,32 +315,31 @@ def _rebuild(job: _Job, present: list[str]) -> None:
             done += len(members)
             job.batch_done(done, n)
         attrs.update(empty=report.empty, complete=True)
-        write_table(st.path, table)
-        write_attrs(st.path / RECORD, st.path / RECORD, attrs)
+        write_table(root, table)
+        write_attrs(root / RECORD, root / RECORD, attrs)
         written = (*arrays, *SAMPLE_ARRAYS)
-        for name in written:
-            st.add(name)
-        for name in present:
-            if name not in written:
-                st.remove(name)
-                report.removed.append(name)
-        st.add(RECORD)
-        st.commit(RECORD)
+        report.removed += [name for name in present if name not in written]
     report.rebuilt = True
     report.rendered = [s.id for s in plan.samples]
 
 
 def _update_shards(job: _Job, todo: list[int], attrs: dict, table: dict) -> None:
-    """Render ``todo`` and swap each touched shard in, keys, checksums and sample arrays with
-    it."""
+    """Render ``todo`` and put each touched shard in, keys, checksums and sample arrays with it.
+
+    Into a cache that other tools may be reading, all at once (:func:`_update_whole`); into a
+    new cache still hidden in its ``.partial`` folder, one transaction per shard, so a killed
+    render resumes where it stopped."""
     from gazeprep.contract.zarr_io import open_arrays
 
     plan, report, names = job.plan, job.report, job.names
     arrays = open_arrays(job.out, names)
     per = arrays["image"].shards[0]
     groups = by_shard(todo, per)
-    done = 0
     batches = rendered(render_samples, plan.samples, [m for _, m in groups], job.params, job.jobs)
+    if groups and not job.resumable:
+        _update_whole(job, arrays, zip(groups, batches, strict=True), len(todo), attrs, table)
+        return
+    done = 0
     for g, ((k, members), res) in enumerate(zip(groups, batches, strict=True)):
         for j, i in enumerate(members):
             record_sample(attrs, table, plan, i, j, job.keys[i], res)
@@ -309,7 +347,12 @@ def _update_shards(job: _Job, todo: list[int], attrs: dict, table: dict) -> None
             attrs.update(empty=report.empty, complete=True)
         else:
             attrs["complete"] = False
-        _swap_shard(job, arrays, k, members, res, attrs, table)
+        with transaction(job.out, owned, job.report.notes) as st:
+            _stage_shard_rows(job, arrays, k, members, res, attrs, st)
+            stage_table(job.out, st, table)
+            write_attrs(st.file(RECORD), job.out / RECORD, attrs)
+            st.add(RECORD)
+            st.commit(RECORD)
         report.rendered += [plan.samples[i].id for i in members]
         done += len(members)
         job.batch_done(done, len(todo))
@@ -321,11 +364,60 @@ def _update_shards(job: _Job, todo: list[int], attrs: dict, table: dict) -> None
             st.commit(RECORD)
 
 
-def _swap_shard(job: _Job, arrays: dict, k: int, members: list[int], res: dict,
-                attrs: dict, table: dict) -> None:
-    """Write shard ``k`` whole (the rendered ``members`` and its other rows, read back checked)
-    into the staging folder and swap it in with the sample arrays and the group's attributes,
-    in one transaction."""
+def _update_whole(job: _Job, arrays: dict, work, total: int, attrs: dict, table: dict) -> None:
+    """The touched shards written into a copy of the cache made of hard links (each new file
+    renamed over its link, never written into it), swapped in with one rename: zarr and xarray
+    see the old cache or the updated one."""
+    plan, report = job.plan, job.report
+    done = 0
+    with replace_whole(job.out, owned, RECORD, report.notes) as root:
+        link_arrays(job.out, root)
+        st = _IntoFolder(root)
+        for (k, members), res in work:
+            for j, i in enumerate(members):
+                record_sample(attrs, table, plan, i, j, job.keys[i], res)
+            _stage_shard_rows(job, arrays, k, members, res, attrs, st)
+            report.rendered += [plan.samples[i].id for i in members]
+            done += len(members)
+            job.batch_done(done, total)
+        attrs.update(empty=report.empty, complete=True)
+        stage_table(job.out, st, table)
+        write_attrs(st.file(RECORD), job.out / RECORD, attrs)
+        st.add(RECORD)
+        st.close()
+
+
+class _IntoFolder:
+    """What :func:`~gazeprep.render.store.stage_shard` writes through (a transaction's
+    ``file``, ``add`` and ``remove``), aimed at a folder built of hard links: each entry is
+    written in a scratch folder, then renamed over its name in ``root``."""
+
+    def __init__(self, root: Path):
+        self.root, self.path = root, root / ".gazeprep-scratch"
+
+    def file(self, name: str) -> Path:
+        p = self.path / name
+        p.parent.mkdir(parents=True, exist_ok=True)
+        return p
+
+    def add(self, name: str) -> None:
+        dst = self.root / name
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(self.path / name, dst)
+
+    def remove(self, name: str) -> None:
+        (self.root / name).unlink(missing_ok=True)
+
+    def close(self) -> None:
+        import shutil
+
+        shutil.rmtree(self.path, ignore_errors=True)
+
+
+def _stage_shard_rows(job: _Job, arrays: dict, k: int, members: list[int], res: dict,
+                      attrs: dict, st) -> None:
+    """Stage shard ``k`` whole into ``st``: the rendered ``members`` and its other rows, read
+    back from the cache and checked."""
     from gazeprep.contract.zarr_io import read_rows
 
     names, n, per = job.names, len(job.plan.samples), arrays["image"].shards[0]
@@ -334,14 +426,9 @@ def _swap_shard(job: _Job, arrays: dict, k: int, members: list[int], res: dict,
     keep = [i for i in range(lo, hi) if i not in mine]
     old = read_rows([arrays[m] for m in names], keep, ids=[s.id for s in job.plan.samples],
                     checksums=[attrs["row_crc32c"][m] for m in names]) if keep else None
-    with transaction(job.out, owned, job.report.notes) as st:
-        for m, name in enumerate(names):
-            block = np.empty((hi - lo, *arrays[name].shape[1:]), arrays[name].dtype)
-            block[[i - lo for i in members]] = res[name]
-            if keep:
-                block[[i - lo for i in keep]] = old[m]
-            stage_shard(job.out, st, name, k, lo, block)
-        stage_table(job.out, st, table)
-        write_attrs(st.file(RECORD), job.out / RECORD, attrs)
-        st.add(RECORD)
-        st.commit(RECORD)
+    for m, name in enumerate(names):
+        block = np.empty((hi - lo, *arrays[name].shape[1:]), arrays[name].dtype)
+        block[[i - lo for i in members]] = res[name]
+        if keep:
+            block[[i - lo for i in keep]] = old[m]
+        stage_shard(job.out, st, name, k, lo, block)

@@ -10,6 +10,7 @@ from gazeprep.contract.metrics import (
     dice_iou,
     hd95,
     iou,
+    mean_defined,
     original_spacing,
 )
 
@@ -61,9 +62,26 @@ def test_shift_gives_known_hd95():
 def test_empty_mask_conventions():
     e = np.zeros((30, 40), bool)
     m = _square(40, 2, 2, 5)[:30]
-    assert dice(e, e) == 1.0 and iou(e, e) == 1.0 and hd95(e, e) == 0.0
-    assert dice(e, m) == 0.0 and iou(m, e) == 0.0
+    # An empty reference is never a perfect score: undefined when nothing is predicted
+    # (nnU-Net's convention), 0 when something is.
+    assert np.isnan(dice(e, e)) and np.isnan(iou(e, e)) and np.isnan(hd95(e, e))
+    assert dice(m, e) == 0.0 and iou(m, e) == 0.0 and dice(e, m) == 0.0
     assert hd95(e, m) == pytest.approx(50.0)  # the 30 x 40 image diagonal
+    assert hd95(m, e) == pytest.approx(50.0)
+
+
+def test_mean_scores_leave_out_undefined_images_and_count_them():
+    e = np.zeros((4, 8, 8), bool)
+    pred = e.copy()
+    pred[1, 2:4, 2:4] = True  # a prediction on an empty reference: scores 0
+    truth = e.copy()
+    truth[2, 2:4, 2:4] = True
+    pred[2] = truth[2]  # a perfect one
+    d, _ = dice_iou(pred, truth)
+    assert np.isnan(d[0]) and np.isnan(d[3]) and d[1] == 0.0 and d[2] == 1.0
+    assert mean_defined(d) == (0.5, 2)
+    mean, n = mean_defined(np.full(3, np.nan))
+    assert np.isnan(mean) and n == 0
 
 
 def test_dice_iou_batched_equals_per_mask():
@@ -71,8 +89,8 @@ def test_dice_iou_batched_equals_per_mask():
     a, b = rng.random((2, 5, 16, 12)) > 0.6
     a[3] = b[3] = False  # both empty
     d, j = dice_iou(a, b)
-    assert d.shape == (5,) and d[3] == 1.0 and j[3] == 1.0
-    for k in range(5):
+    assert d.shape == (5,) and np.isnan(d[3]) and np.isnan(j[3])
+    for k in (0, 1, 2, 4):
         assert d[k] == pytest.approx(dice(a[k], b[k])) and j[k] == pytest.approx(iou(a[k], b[k]))
 
 

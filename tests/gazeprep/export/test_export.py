@@ -124,8 +124,13 @@ def test_export_replaces_only_its_own_entries(cache, tmp_path, tree_digest):
     before = tree_digest(other)
     res = _export("--to", "monai", "--cache", cache, "--out", other)
     assert res.exit_code == 1 and tree_digest(other) == before
-    assert _export("--to", "monai", "--cache", cache, "--out", other,
-                   "--overwrite").exit_code == 0
+    # --overwrite replaces only what export wrote: never someone's own images or datalist
+    res = _export("--to", "monai", "--cache", cache, "--out", other, "--overwrite")
+    assert res.exit_code == 1 and tree_digest(other) == before
+    assert "images/a.png" in str(res.exception) and "datalist.json" in str(res.exception)
+    (other / "images" / "a.png").rename(tmp_path / "a.png")
+    (other / "datalist.json").unlink()
+    assert _export("--to", "monai", "--cache", cache, "--out", other).exit_code == 0
     assert len(json.loads((other / "datalist.json").read_text())["training"]) == 6
 
 

@@ -5,6 +5,7 @@ Every test hashes the user's files before and after and asserts they are byte-id
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import subprocess
@@ -21,6 +22,12 @@ from gazeprep.errors import GazeprepError
 from gazeprep.ingest import OUTPUT_FILES, run_ingest
 from gazeprep.read.options import IngestOptions
 from gazeprep.tracks import read_tracks
+
+#: The kill tests below name the steps of the one-rename swap (renameat2); elsewhere the
+#: two-rename fallback runs, tested in tests/gazeprep/contract/test_folder_swap.py.
+LINUX_SWAP = pytest.mark.skipif(not sys.platform.startswith("linux"),
+                                reason="renameat2(RENAME_EXCHANGE) is Linux's")
+
 
 IMAGES_A = ["a0", "a1", "a2"]
 IMAGES_B = ["b0", "b1"]
@@ -165,7 +172,7 @@ def _check_after_kill(digest, tmp_path, out: Path, user: dict, b_report: Path,
                       reader_first: bool = True) -> str:
     """After a kill: a complete output, user files intact; the reader (render's read_tracks) or
     the next run cleans up the leftovers and says so in one line."""
-    assert digest(out, skip=(*OUTPUT_FILES, ".gazeprep-staging")) == user
+    assert digest(out, skip=(*OUTPUT_FILES, ".gazeprep-staging", ".gazeprep-swap")) == user
     notes: list[str] = []
     which = None
     if reader_first:
@@ -210,11 +217,12 @@ def test_kill_at_every_rename_or_delete_leaves_old_or_new_output(tmp_path, tree_
 _KILL_AT_STEP = textwrap.dedent("""
     import os, sys
     from gazeprep import outputs
+    from gazeprep.contract import folder_swap
     step = sys.argv[1]
     def fault(s):
         if s == step:
             os._exit(77)
-    outputs._fault = fault
+    outputs._fault = folder_swap._fault = fault
     from gazeprep.ingest import run_ingest
     from gazeprep.read.options import IngestOptions
     run_ingest([sys.argv[2]], sys.argv[3], IngestOptions())
@@ -222,55 +230,71 @@ _KILL_AT_STEP = textwrap.dedent("""
 
 
 def _steps(digest, tmp_path, monkeypatch) -> list[str]:
-    from gazeprep import outputs
+    from gazeprep.contract import folder_swap
 
     steps: list[str] = []
     (tmp_path / "spy").mkdir()
     out, _, b = _setup(digest, tmp_path / "spy")
-    monkeypatch.setattr(outputs, "_fault", steps.append)
+    monkeypatch.setattr(folder_swap, "_fault", steps.append)
     _ingest(b, out)
     monkeypatch.undo()
     return steps
 
 
+def _raw_read(out: Path) -> str:
+    """What polars sees in the folder, without gazeprep's reader: 'A' or 'B', asserting the
+    tables agree with each other and with ingest.json."""
+    fix = pl.read_parquet(out / "fixations.parquet")
+    tracks = pl.read_parquet(out / "tracks.parquet")
+    ids = sorted(tracks["image"].unique().to_list())
+    assert sorted(fix["image"].unique().to_list()) == ids
+    rep = json.loads((out / "ingest.json").read_text())
+    for name in ("fixations.parquet", "tracks.parquet"):
+        digest = hashlib.sha256((out / name).read_bytes()).hexdigest()
+        assert rep["outputs"][name]["sha256"] == digest, name
+    assert ids in (IMAGES_A, IMAGES_B), ids
+    return "A" if ids == IMAGES_A else "B"
+
+
+@LINUX_SWAP
 @pytest.mark.slow
 def test_fault_injected_at_each_step_of_the_replacement(tmp_path, monkeypatch, tree_digest):
+    """The output folder is built beside the old one and swapped in with one rename: killed
+    or interrupted at each step, every reader (polars itself included) sees A or B whole."""
+    from gazeprep.contract import folder_swap
+
     steps = _steps(tree_digest, tmp_path, monkeypatch)
-    assert steps[0] == "begin" and "committed" in steps and steps[-1] == "cleaned"
-    assert [s for s in steps if s.startswith("staged")] == [f"staged {n}" for n in OUTPUT_FILES]
-    replaced = [s for s in steps if s.startswith("replaced")]
-    assert replaced[-1] == "replaced ingest.json", "the commit record is renamed last"
-    commit = steps.index("committed")
+    assert steps == ["built", "carried", "exchanged", "cleaned"], steps
+    commit = steps.index("exchanged")
     for i, step in enumerate(steps):
         # 1) a kill (os._exit) at this step
         case = tmp_path / f"kill{i}"
         case.mkdir()
         out, user, b = _setup(tree_digest, case)
         assert _killed_run(_KILL_AT_STEP, step, b, out) == 77, step
+        assert _raw_read(out) == ("A" if i < commit else "B"), step  # before any recovery
         which, notes = _check_after_kill(tree_digest, case, out, user, b, reader_first=i % 2 == 0)
-        # odd i reads the files before any roll-forward: from the commit on, either is complete
-        assert which == ("A" if i < commit else "B") or (i % 2 and i >= commit), step
-        staging_left = 0 < i < len(steps) - 1
-        if staging_left:
-            word = "rolled forward" if i >= commit else "removed"
-            assert any(word in n for n in notes), (step, notes)
-        # 2) an exception at this step: the run cleans up itself
+        assert which == ("A" if i < commit else "B"), step
+        if step != "cleaned":  # a build, or the swapped-out old folder, was left beside
+            assert any("removed" in n for n in notes), (step, notes)
+        # 2) an exception at this step: the output is whole, the next run tidies up
         case = tmp_path / f"exc{i}"
         case.mkdir()
         out, user, b = _setup(tree_digest, case)
-        from gazeprep import outputs
 
         def boom(s, step=step):
             if s == step:
                 raise OSError(f"injected at {s}")
 
-        monkeypatch.setattr(outputs, "_fault", boom)
+        monkeypatch.setattr(folder_swap, "_fault", boom)
         with pytest.raises(OSError, match="injected"):
             _ingest(b, out)
         monkeypatch.undo()
+        assert _raw_read(out) == ("A" if i < commit else "B"), step
         assert _output_of(tree_digest, out)[0] == ("A" if i < commit else "B"), step
-        assert not (out / ".gazeprep-staging").exists(), step
-        assert tree_digest(out, skip=OUTPUT_FILES) == user
+        assert tree_digest(out, skip=(*OUTPUT_FILES, ".gazeprep-swap")) == user
+        _ingest(b, out)
+        assert [p.name for p in case.rglob(".*")] == [], step
 
 
 def test_uncommitted_staging_with_foreign_files_is_not_deleted(tmp_path, tree_digest):
@@ -284,11 +308,33 @@ def test_uncommitted_staging_with_foreign_files_is_not_deleted(tmp_path, tree_di
     assert tree_digest(out) == before
 
 
+_KILL_OLD_TRANSACTION = textwrap.dedent("""
+    import os, shutil, sys
+    from pathlib import Path
+    from gazeprep import outputs
+    from gazeprep.tracks import OUTPUT_FILES, RECORD, owned
+    def fault(s):
+        if s == "replaced fixations.parquet":
+            os._exit(77)
+    outputs._fault = fault
+    new, out = Path(sys.argv[1]), Path(sys.argv[2])
+    with outputs.transaction(out, owned) as st:
+        for name in OUTPUT_FILES:
+            shutil.copy(new / name, st.file(name))
+            st.add(name)
+        st.commit(RECORD)
+""")
+
+
 def test_render_finishes_an_interrupted_ingest_and_says_so(tmp_path, tree_digest, run_cli):
+    """An ingest of an earlier version, killed between its renames (fixations of B, the rest
+    of A, the commit marker staged): render's reader rolls it forward and says so."""
     from skimage.io import imsave
 
     out, user, b = _setup(tree_digest, tmp_path)
-    assert _killed_run(_KILL_AT_STEP, "replaced fixations.parquet", b, out) == 77
+    new = tmp_path / "b-output"
+    _ingest(b, new)
+    assert _killed_run(_KILL_OLD_TRANSACTION, new, out) == 77
     assert (out / ".gazeprep-staging" / "COMMITTED").is_file()
     imgs = tmp_path / "images"
     imgs.mkdir()
@@ -301,3 +347,25 @@ def test_render_finishes_an_interrupted_ingest_and_says_so(tmp_path, tree_digest
     assert len(notes) == 1 and str(out) in notes[0], res.stderr  # one line, not wrapped
     assert _output_of(tree_digest, out)[0] == "B" and not (out / ".gazeprep-staging").exists()
     assert tree_digest(out, skip=OUTPUT_FILES) == user
+
+
+def test_hand_edited_outputs_are_not_replaced_without_overwrite(tmp_path, tree_digest, run_cli,
+                                                                error_line):
+    """ingest.json records the sha256 of what ingest wrote: a file that no longer matches was
+    edited by hand, and a rerun refuses to replace it (naming it) unless --overwrite."""
+    out = tmp_path / "gaze"
+    _ingest(write_report(tmp_path / "a.csv", IMAGES_A, 1), out)
+    tracks = pl.read_parquet(out / "tracks.parquet")
+    tracks.filter(pl.col("image") != "a1").write_parquet(out / "tracks.parquet")  # an edit
+    (out / "quality.parquet").write_bytes(b"notes kept under this name")
+    b_report = write_report(tmp_path / "b.csv", IMAGES_B, 2)
+    before = tree_digest(tmp_path)
+    res = run_cli("gazeprep", "ingest", b_report, "--out", out)
+    assert res.returncode == 1
+    line = error_line(res.stderr)
+    assert "tracks.parquet" in line and "quality.parquet" in line and "--overwrite" in line
+    assert "fixations.parquet" not in line  # unchanged: ours to replace
+    assert tree_digest(tmp_path) == before
+    res = run_cli("gazeprep", "ingest", b_report, "--out", out, "--overwrite")
+    assert res.returncode == 0, res.stderr
+    assert _output_of(tree_digest, out)[0] == "B"

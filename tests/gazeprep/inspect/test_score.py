@@ -24,15 +24,16 @@ def test_dice_iou_values():
     a[0, :4] = True
     b[0, :2] = True  # half overlap: dice 2*16/(32+16) = 2/3, iou 16/32
     a[1, :4] = True  # b empty -> 0
-    d, j = dice_iou(a, b)  # third: both empty -> 1
-    np.testing.assert_allclose(d, [2 / 3, 0.0, 1.0])
-    np.testing.assert_allclose(j, [0.5, 0.0, 1.0])
+    d, j = dice_iou(a, b)  # third: both empty -> undefined, never a perfect 1
+    np.testing.assert_allclose(d, [2 / 3, 0.0, np.nan])
+    np.testing.assert_allclose(j, [0.5, 0.0, np.nan])
 
 
-def _cache(path, with_mask=True):
+def _cache(path, with_mask=True, empty=()):
     n = 3
     mask = np.zeros((n, 1, S, S), np.uint8)
     mask[:, :, 2:6, 2:6] = 1
+    mask[list(empty)] = 0
     pseudo = mask.copy()
     pseudo[1] = 0  # miss
     maps = np.zeros((n, 2, S, S), np.uint8)  # stored as round(255 x)
@@ -87,3 +88,28 @@ def test_cli_score_refuses_incomplete_cache(tmp_path):
     g.attrs.update({"complete": False})
     res = CliRunner().invoke(app, ["score", "--cache", str(cache)])
     assert res.exit_code != 0 and "incomplete" in str(res.exception)
+
+
+def test_cli_score_empty_masks_are_never_perfect(tmp_path):
+    """A mask with no foreground (e.g. rendered with a --label no mask holds) is not a
+    perfect score: both empty -> left out of the means and counted; a prediction on it -> 0."""
+    cache = _cache(tmp_path / "c.zarr", empty=(1,))  # b: empty mask; pseudo b is empty too
+    out = tmp_path / "per.parquet"
+    res = CliRunner().invoke(app, ["score", "--cache", str(cache), "--json", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    obj = json.loads(res.stdout.strip())
+    assert obj["n_images"] == 2 and obj["n_empty_mask"] == 1
+    assert obj["pseudo_dice"] == 1.0 and obj["n_pseudo_scored"] == 1  # a alone
+    assert obj["level1_dice"] == 1.0  # level 1 on b: empty too (maps follow the mask)
+    df = pl.read_parquet(out)
+    assert df["empty_mask"].to_list() == [False, True]
+    assert np.isnan(df["pseudo_dice"][1])
+    res = CliRunner().invoke(app, ["score", "--cache", str(cache), "--out", str(out)])
+    assert res.exit_code == 0 and "1 image(s) have an empty mask" in res.output
+
+
+def test_cli_score_every_mask_empty_is_an_error(tmp_path):
+    cache = _cache(tmp_path / "c.zarr", empty=(0, 1))
+    res = CliRunner().invoke(app, ["score", "--cache", str(cache), "--json"])
+    assert res.exit_code == 1
+    assert "every ground-truth mask is empty" in str(res.exception)

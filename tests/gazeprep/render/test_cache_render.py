@@ -100,17 +100,23 @@ def test_interrupted_render_resumes_to_identical_cache(render_dataset, render_pl
     class Killed(Exception):
         pass
 
+    seen = []
+
     def kill(done):
+        seen.append(out.exists())  # what another tool finds at --out while it renders
         if done >= 2:
             raise Killed
 
     with pytest.raises(Killed):
         update_cache(render_plan(render_dataset), render_params(), out, shard=2, after_batch=kill)
-    g = zarr.open_group(str(out), mode="r")
+    assert seen == [False] and not out.exists()  # a new cache appears whole or not at all
+    partial = render_dataset / ".maps.zarr.partial"  # where the killed render resumes
+    g = zarr.open_group(str(partial), mode="r")
     assert g.attrs["complete"] is False
     with pytest.raises(GazeprepError, match="incomplete"):
-        load_cache(out)
+        load_cache(partial)
     rep = update_cache(render_plan(render_dataset), render_params(), out, shard=2)
+    assert not partial.exists()
     assert len(rep.rendered) == 3 and len(rep.skipped) == 2
     g, r = load_cache(out), load_cache(ref)
     for name in r.array_keys():

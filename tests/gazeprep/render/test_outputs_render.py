@@ -21,12 +21,19 @@ from gazeprep.errors import GazeprepError
 from gazeprep.inspect.load import load_cache
 from gazeprep.render.writer import update_cache
 
-CACHE_OWN = (*ARRAYS, *SAMPLE_ARRAYS, "zarr.json", ".gazeprep-staging")
+#: The kill tests below name the steps of the one-rename swap (renameat2); elsewhere the
+#: two-rename fallback runs, tested in tests/gazeprep/contract/test_folder_swap.py.
+LINUX_SWAP = pytest.mark.skipif(not sys.platform.startswith("linux"),
+                                reason="renameat2(RENAME_EXCHANGE) is Linux's")
 
 
-def _snapshot(out: Path) -> dict:
-    """Every array's data and the attributes that describe it, read through load_cache."""
-    g = load_cache(out)
+CACHE_OWN = (*ARRAYS, *SAMPLE_ARRAYS, "zarr.json", ".gazeprep-staging", ".gazeprep-swap")
+
+
+def _snapshot(out: Path, raw: bool = False) -> dict:
+    """Every array's data and the attributes that describe it, read through load_cache (or,
+    ``raw``, as zarr itself reads it: what xarray and other tools see, no recovery)."""
+    g = zarr.open_group(str(out), mode="r") if raw else load_cache(out)
     snap = {name: g[name][:] for name in (*ARRAYS, *SAMPLE_ARRAYS) if name in g}
     snap["attrs"] = {k: g.attrs[k] for k in ("levels", "sample_keys", "row_crc32c")}
     return snap
@@ -199,11 +206,12 @@ def test_render_cli_says_what_was_damaged(render_dataset, render_size, run_cli):
 _KILL_AT_STEP = textwrap.dedent("""
     import os, sys, json
     from gazeprep import outputs
+    from gazeprep.contract import folder_swap
     step = sys.argv[1]
     def fault(s):
         if s == step:
             os._exit(77)
-    outputs._fault = fault
+    outputs._fault = folder_swap._fault = fault
     from pathlib import Path
     from gazeprep.render.params import RenderParams
     from gazeprep.render.plan import plan_render
@@ -229,12 +237,14 @@ SCENARIOS = {
 }
 
 
+@LINUX_SWAP
 @pytest.mark.slow
 @pytest.mark.parametrize("scenario", sorted(SCENARIOS))
 def test_fault_injected_at_each_step_leaves_old_or_new_cache(render_dataset, tmp_path_factory,
                                                              scenario, monkeypatch, render_plan,
                                                              render_params, tree_digest):
     from gazeprep import outputs
+    from gazeprep.contract import folder_swap
 
     tmp_path = tmp_path_factory.mktemp("cases")
     kw, change = SCENARIOS[scenario]
@@ -252,13 +262,14 @@ def test_fault_injected_at_each_step_leaves_old_or_new_cache(render_dataset, tmp
         change(ref_dir)
     steps: list[str] = []
     monkeypatch.setattr(outputs, "_fault", steps.append)
+    monkeypatch.setattr(folder_swap, "_fault", steps.append)
     update_cache(render_plan(ref_dir), new_params, ref_dir / "maps.zarr", shard=2)
     monkeypatch.undo()
     new = _snapshot(ref_dir / "maps.zarr")
     assert not _same(old, new)
-    assert "committed" in steps and steps[-1] == "cleaned"
-    assert [s for s in steps if s.startswith("replaced")][-1] == "replaced zarr.json"
-    commit = steps.index("committed")
+    # one folder swap, for a rebuild and for an update of a few samples alike
+    assert steps == ["built", "carried", "exchanged", "cleaned"], steps
+    commit = steps.index("exchanged")
     for i, step in enumerate(steps):
         case = tmp_path / f"k{i}"
         shutil.copytree(base, case)
@@ -270,12 +281,15 @@ def test_fault_injected_at_each_step_leaves_old_or_new_cache(render_dataset, tmp
                               timeout=300).returncode
         assert code == 77, step
         assert tree_digest(case / "maps.zarr", skip=CACHE_OWN) == user, step
+        # before any recovery, as xarray would read it
+        assert _same(_snapshot(case / "maps.zarr", raw=True), old if i < commit else new), step
         got = _snapshot(case / "maps.zarr")  # load_cache rolls a committed swap forward
         assert _same(got, old if i < commit else new), step
         assert not (case / "maps.zarr" / ".gazeprep-staging").exists(), step
         rep = update_cache(render_plan(case), new_params, case / "maps.zarr", shard=2)
         assert _same(_snapshot(case / "maps.zarr"), new), step
         assert tree_digest(case / "maps.zarr", skip=CACHE_OWN) == user, step
+        assert not list(case.glob(".maps.zarr.*")), step  # no build or old folder left
         del rep
 
 
@@ -356,3 +370,18 @@ def test_read_rows_names_the_failing_row(render_dataset, render_plan, render_par
         pytest.skip("no single-bit flip decoded silently to other bytes")
     with pytest.raises(CorruptRowError, match="does not match its checksum"):
         read_rows([arrays["maps"]], [3], ids=ids, checksums=[sums["maps"]])
+
+
+def test_a_users_file_inside_a_cache_array_is_never_deleted(render_dataset, render_plan,
+                                                            render_params, tree_digest):
+    """Render replaces its arrays whole: a file of the user's put inside one of them would be
+    lost with the old array, so the render is refused, naming it."""
+    out = render_dataset / "maps.zarr"
+    update_cache(render_plan(render_dataset), render_params(), out, shard=2)
+    (out / "maps" / "my-notes.txt").write_text("which level looked best")
+    before = tree_digest(render_dataset)
+    with pytest.raises(GazeprepError, match=r"maps/my-notes.txt.*move") as err:
+        update_cache(render_plan(render_dataset), render_params(ratios=(1.0, 0.5)), out,
+                     shard=2)
+    assert "not written by gazeprep render" in str(err.value)
+    assert tree_digest(render_dataset) == before
