@@ -245,7 +245,9 @@ def train(
     summary = run(cfg, resume=resume, stop_after=stop_after, progress=not quiet,
                   log=console.print)
     if os.environ.get("RANK", "0") == "0":
-        print_table(f"gradseg train: {summary['method']}", summary)
+        # best_val_dice repeats best_val_dice_vs_<target> for scripts: shown once, named
+        print_table(f"gradseg train: {summary['method']}",
+                    {k: v for k, v in summary.items() if k != "best_val_dice"})
 
 
 #: The help panel of each of ``train``'s options (FGI's and the protocol's have their own).
@@ -362,7 +364,9 @@ def eval_(
     summary = summarise(rows, extra)
     write_parquet(rows, path)
     summary.update({"checkpoint": str(checkpoint), "method": config["method"],
-                    "model": model_, "parquet": str(path)})
+                    "parquet": str(path)})
+    if config["method"] in fgi_settings.FGI_METHODS:  # two networks: say which one predicted
+        summary["model"] = model_
     if as_json:
         print(json.dumps(summary))
     else:
