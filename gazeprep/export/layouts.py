@@ -23,7 +23,10 @@ and counted).
       <out>/images/<id>.png, <out>/labels/<id>.png
 
   as ``monai.data.load_decathlon_datalist(<out>/datalist.json)`` reads it (paths relative to
-  the datalist's folder).
+  the datalist's folder). From a split (``split=``, what ``gazeprep split`` wrote), the
+  datalist also has a ``validation`` list (image and label) and a ``test`` list (images; their
+  labels too with ``labels="mask"``), as ``load_decathlon_datalist(..., data_list_key=
+  "validation")`` reads them.
 
 Each layout's own entries (the two folders, the JSON file and ``gazeprep-export.json``, which
 records what was written and the sha256 of every file) are replaced at once; other files in the
@@ -82,13 +85,48 @@ def _files(layout: str, key: str) -> tuple[str, str]:
     return f"{images}/{key}{suffix}.png", f"{labels}/{key}.png"
 
 
-def _description(layout: str, keys: list[str], name: str) -> dict:
+def _description(layout: str, keys: list[str], name: str,
+                 parts: dict[str, list[str]] | None = None, test_labels: bool = False) -> dict:
     if layout == "nnunet":
         return {"channel_names": {"0": "R", "1": "G", "2": "B"}, "labels": dict(LABELS),
                 "numTraining": len(keys), "file_ending": ".png", "name": name,
                 "description": "gaze-derived training set written by gazeprep export"}
-    return {"training": [dict(zip(("image", "label"), _files(layout, k), strict=True))
-                         for k in keys]}
+    parts, kept = parts or {"training": keys}, set(keys)
+    out = {}
+    for part, ids in parts.items():
+        with_label = part != "test" or test_labels
+        out[part] = [dict(zip(("image", "label"), _files(layout, k)[:2 if with_label else 1],
+                              strict=False)) for k in ids if k in kept]
+    return out
+
+
+#: A split's id files (``gazeprep split``) -> the MONAI datalist's lists.
+SPLIT_PARTS = {"train": "training", "val": "validation", "test": "test"}
+
+
+def read_split(folder: str | Path) -> dict[str, list[str]]:
+    """The datalist's lists from a ``gazeprep split`` folder (``train.txt``, ``val.txt``,
+    ``test.txt``): ``{"training": [...], "validation": [...], "test": [...]}``.
+
+    Raises
+    ------
+    GazeprepError
+        A missing id file, or one that cannot be read.
+    """
+    from gazeprep.contract.errors import InputError
+    from gazeprep.contract.ids import read_ids_file
+
+    out = {}
+    for stem, part in SPLIT_PARTS.items():
+        path = Path(folder) / f"{stem}.txt"
+        if not path.is_file():
+            raise GazeprepError(f"no {stem}.txt here: expected a folder written by `gazeprep "
+                                "split`", file=folder)
+        try:
+            out[part] = read_ids_file(path)
+        except InputError as exc:
+            raise GazeprepError(exc.message, file=exc.file) from exc
+    return out
 
 
 def _save_png(path: Path, pixels: np.ndarray) -> None:
@@ -99,8 +137,8 @@ def _save_png(path: Path, pixels: np.ndarray) -> None:
 
 def export_cache(cache: str | Path, out: str | Path, layout: str, *, labels: str = "pseudo",
                  ids: list[str] | None = None, dataset_id: int = 501, name: str = "Gaze",
-                 overwrite: bool = False, progress: Callable[[int, int], None] | None = None
-                 ) -> ExportReport:
+                 overwrite: bool = False, progress: Callable[[int, int], None] | None = None,
+                 split: dict[str, list[str]] | None = None) -> ExportReport:
     """Write the cache's images and labels in ``layout`` (see the module notes).
 
     Parameters
@@ -120,6 +158,9 @@ def export_cache(cache: str | Path, out: str | Path, layout: str, *, labels: str
         Replace files an earlier export wrote that were edited since (files it did not write
         are never replaced).
     progress : callable(done, total), optional
+    split : dict, optional
+        MONAI only: the datalist's ``training``, ``validation`` and ``test`` lists
+        (:func:`read_split`); every image of the three is exported, ``ids`` must be None.
 
     Raises
     ------
@@ -135,6 +176,10 @@ def export_cache(cache: str | Path, out: str | Path, layout: str, *, labels: str
     if labels == "mask" and "mask" not in info.arrays:
         raise GazeprepError("the cache has no ground-truth masks (--labels mask): render it "
                             "with --masks DIR, or export --labels pseudo", file=info.path)
+    if split is not None:
+        if layout != "monai" or ids is not None:
+            raise GazeprepError("a split's lists are for --to monai, without --ids")
+        ids = sorted({i for part in split.values() for i in part})
     try:
         pos = info.positions(ids if ids is not None else info.ids)
     except InputError as exc:  # unknown ids
@@ -168,7 +213,8 @@ def export_cache(cache: str | Path, out: str | Path, layout: str, *, labels: str
                 progress(min(len(pos), start + BATCH), len(pos))
         keys = [info.ids[p] for p in pos]
         desc = _names(layout)[2]
-        (root / desc).write_text(json.dumps(_description(layout, keys, name), indent=1) + "\n")
+        text = json.dumps(_description(layout, keys, name, split, labels == "mask"), indent=1)
+        (root / desc).write_text(text + "\n")
         record = {"written_by": WRITER, "layout": layout, "labels": labels,
                   "cache": str(info.path), "n_images": len(keys),
                   "files": file_sums(root, list(_names(layout)))}
