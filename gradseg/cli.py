@@ -133,6 +133,9 @@ def train(
                                          help="Write last.pt every N iterations."),
     test_ids: Path = typer.Option(None, "--test-ids", "--exclude-ids", help="File of ids (one a "
                                   "line) held out: never trained or validated on."),
+    val_ids: Path = typer.Option(None, "--val-ids", help="File of validation ids (one a line) "
+                                 "instead of a seeded --val-fraction draw. Default: val.txt "
+                                 "beside --test-ids when that comes from `gazeprep split`."),
     stop_after: int = typer.Option(None, min=1, help="Stop after N iterations in this "
                                    "invocation (continue later with --resume)."),
     threads: int = typer.Option(_D.threads, min=1, help="CPU threads for torch (default: the CPUs "
@@ -232,6 +235,9 @@ def train(
     settings, given = _train_settings(ctx)
     file = read_config_file(config) if config is not None else {}
     merged = merge_settings(settings, file, given)
+    console = Console(stderr=True, soft_wrap=True, markup=False, highlight=False)
+    if not merged["val_ids"] and "val_fraction" not in given:
+        merged["val_ids"] = _split_val_ids(ctx.params.get("test_ids"), console.print)
     if merged["iterations"] is not None and merged["epochs"] is not None:
         raise typer.BadParameter("give --iterations or --epochs, not both")
     if merged["cache"] is None:
@@ -241,7 +247,6 @@ def train(
     cfg = TrainConfig(**merged)
     # the preset fills in only what neither the command line nor the --config file set
     cfg = proto.with_protocol(cfg, protocol, proto.given_options(ctx) | set(file))
-    console = Console(stderr=True, soft_wrap=True, markup=False, highlight=False)
     summary = run(cfg, resume=resume, stop_after=stop_after, progress=not quiet,
                   log=console.print)
     if os.environ.get("RANK", "0") == "0":
@@ -252,7 +257,8 @@ def train(
 
 #: The help panel of each of ``train``'s options (FGI's and the protocol's have their own).
 _PANELS = {
-    DATA: ("cache", "size", "val_fraction", "test_ids", "workers", "in_memory", "augment"),
+    DATA: ("cache", "size", "val_fraction", "test_ids", "val_ids", "workers", "in_memory",
+           "augment"),
     MODEL: ("method", "base_channels", "map_order"),
     OPTIM: ("iterations", "epochs", "batch_size", "lr", "warmup", "seg_weight", "att_weight",
             "consistency_weight", "thresholds_"),
@@ -268,6 +274,24 @@ for _panel, _names in _PANELS.items():
 _NOT_SETTINGS = ("config", "resume", "stop_after", "quiet", "protocol", "sets")
 #: Options whose setting has another name in TrainConfig.
 _SETTING_NAMES = {"thresholds_": "thresholds", "test_ids": "exclude_ids"}
+#: The files `gazeprep split` writes beside its id files.
+_SPLIT_RECORD = "split.json"
+
+
+def _split_val_ids(test_ids: str | Path | None, log) -> list[str]:
+    """The validation ids of the `gazeprep split` folder ``--test-ids`` comes from (its
+    ``val.txt``), said in one line; none when it comes from no split or the split has none."""
+    if test_ids is None:
+        return []
+    folder = Path(test_ids).parent
+    val = folder / "val.txt"
+    if not (folder / _SPLIT_RECORD).is_file() or not val.is_file():
+        return []
+    ids = ids_option(val) or []
+    if ids:
+        log(f"train: validation on the {len(ids)} ids of {val} (the split --test-ids comes "
+            "from; --val-ids or --val-fraction to choose otherwise)")
+    return ids
 
 
 def _train_settings(ctx: typer.Context) -> tuple[dict, dict]:
@@ -286,7 +310,7 @@ def _train_settings(ctx: typer.Context) -> tuple[dict, dict]:
             value = str(value)
         if name == "thresholds_":
             value = [float(t) for t in value.split(",") if t.strip()]
-        elif name == "test_ids":
+        elif name in ("test_ids", "val_ids"):
             value = ids_option(None if value is None else Path(value)) or []
         settings[_SETTING_NAMES.get(name, name)] = value
     for name, value in fgi_sets(ctx.params.get("sets")).items():

@@ -126,7 +126,8 @@ def set_up(cfg: TrainConfig, resume: bool) -> Run:
     kind = method_class(cfg.method)
     cfg = resolve(cfg, info, kind.uses_masks)
     check_memory(cfg, info, proc.device)
-    split = make_split(info, exclude_ids=cfg.exclude_ids, val_fraction=cfg.val_fraction,
+    split = make_split(info, exclude_ids=cfg.exclude_ids, val_ids=cfg.val_ids,
+                       val_fraction=cfg.val_fraction,
                        seed=cfg.seed, val_target=cfg.val_target, masks_only=kind.uses_masks)
     cues = kind.settle(cfg, split["train"])
     n_train = len(split["train"])

@@ -67,6 +67,7 @@ class TrainConfig:
     eval_every: int = 200
     checkpoint_every: int = 200
     exclude_ids: list[str] = field(default_factory=list)
+    val_ids: list[str] = field(default_factory=list)  # empty: a seeded val_fraction draw
     threads: int | None = None
     text: str | None = None
     text_missing: str = "error"
