@@ -13,7 +13,7 @@ from gazeprep.read.options import IngestOptions
 
 #: The defaults of every option (one home: :class:`gazeprep.read.options.IngestOptions`).
 _D = IngestOptions()
-_SAMPLES = "Sample CSV/TSV"
+_SAMPLES = "Columns of sample tables and fixation reports"
 _DETECT = "Fixation detection (I-VT / I-DT)"
 _QUALITY = "Gaze quality (flags in quality.parquet; see `gazeprep qc`)"
 # The choices of the options, from the registry (click refuses any other value, exit 2).
@@ -133,7 +133,13 @@ def ingest(
     ),
     image_col: str | None = typer.Option(
         None, "--image-col", rich_help_panel=_SAMPLES,
-        help="Column naming the image per sample (default: one image, the file stem).",
+        help="Column naming the image per sample or fixation (samples default: one image, the "
+             "file stem).",
+    ),
+    duration_col: str | None = typer.Option(
+        None, "--duration-col", rich_help_panel=_SAMPLES,
+        help="Fixation reports: the duration column (ms); --time-col is then the fixation's "
+             "start, --x-col/--y-col/--pupil-col/--image-col its other columns.",
     ),
     time_unit: TimeUnit = typer.Option(
         _D.time_unit, "--time-unit", rich_help_panel=_SAMPLES,
@@ -182,7 +188,8 @@ def ingest(
     from gazeprep.ingest import run_ingest
 
     mapping = {k: v for k, v in (("time", time_col), ("x", x_col), ("y", y_col),
-                                 ("pupil", pupil_col), ("image", image_col)) if v}
+                                 ("pupil", pupil_col), ("image", image_col),
+                                 ("duration", duration_col)) if v}
     opts = IngestOptions(
         format=format, detector=detector, eye=eye,
         images=None if images is None else str(images),
