@@ -5,7 +5,8 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-REPORT = "PIC,PX,PY,DUR,T0,X\na.png,0.5,0.25,300,0,9\na.png,0.6,0.75,200,400,9\nb.png,0.4,0.4,250,0,9\n"
+REPORT = ("PIC,PX,PY,DUR,T0,X\na.png,0.5,0.25,300,0,9\na.png,0.6,0.75,200,400,9\n"
+          "b.png,0.4,0.4,250,0,9\n")
 
 
 def test_column_options_name_a_reports_columns(tmp_path, run_cli, untouched):
