@@ -8,6 +8,7 @@ from typing import Literal
 import typer
 
 from gazeprep.commands.options import GAZE_DIR, JOBS, POSITIVE_PAIR, RECT, SCREEN_PX, number
+from gazeprep.contract.tables import print_table
 from gazeprep.read import options as o
 from gazeprep.read.options import IngestOptions
 
@@ -274,7 +275,7 @@ def _print_summary(summary) -> None:
                       f"{r.rows_kept:,}", *(f"{r.dropped.get(k, 0):,}" for k in reasons),
                       str(len(r.errors)), str(len(r.anomalies)))
     console = Console()
-    console.print(table)
+    print_table(table, console)
     console.print(f"{summary.n_fixations:,} fixations, {summary.n_tracks:,} tracks, "
                   f"{summary.n_images:,} images -> {summary.out}")
 

@@ -14,6 +14,7 @@ import typer
 from gazeprep.commands import _image_options as img_opts
 from gazeprep.commands.options import CACHE_DIR, GAZE_DIR, JOBS, number, problem
 from gazeprep.contract.cache import SHARD_SAMPLES
+from gazeprep.contract.tables import print_table
 from gazeprep.render import params as rp
 from gazeprep.render.params import defaults
 
@@ -209,7 +210,7 @@ def render(
     ]
     for name, ids in rows:
         table.add_row(name, str(len(ids)), ", ".join(ids[:5]) + (" ..." if len(ids) > 5 else ""))
-    console.print(table)
+    print_table(table, console)
     if exclude_flagged:
         console.print(f"--exclude-flagged: {plan.left_out} track(s) of flagged trials left out",
                       soft_wrap=True)
