@@ -22,6 +22,12 @@ def export(
         "ground-truth masks (mask; images without one are left out)."),
     ids: Path = typer.Option(None, "--ids", help="File of ids (one a line) to export, e.g. a "
                              "split's train.txt (default: every image)."),
+    images: Path = typer.Option(None, "--images", help="The images folder render read: export "
+                                "each image at its own resolution, labels resized back "
+                                "(nearest); DICOM/NIfTI/NRRD as one-channel NIfTI of the file's "
+                                "own values and pixel spacing."),
+    modality: str = typer.Option(None, "--modality", help="With --images, radiology: the "
+                                 "channel name (CT, MR, T2...; default: DICOM's Modality)."),
     split: Path = typer.Option(None, "--split", help="monai: a `gazeprep split` folder; the "
                                "datalist gets its training, validation and test lists (test "
                                "without labels unless --labels mask)."),
@@ -60,7 +66,8 @@ def export(
     console = Console(stderr=True)
     with Progress(f"export {to}", unit="images") as bar:
         report = export_cache(cache, out, to, labels=labels, ids=wanted, dataset_id=dataset_id,
-                              name=name, overwrite=overwrite, split=parts,
+                              name=name, overwrite=overwrite, split=parts, images=images,
+                              modality=modality,
                               progress=lambda done, total: bar.update(done, total=total))
     for note in report.notes:
         console.print(f"note: {note}", markup=False, soft_wrap=True)

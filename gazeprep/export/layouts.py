@@ -42,9 +42,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-
 from gazeprep.errors import GazeprepError
+from gazeprep.export.native import CacheFiles, SourceFiles
 from gazeprep.export.owned import check_export, file_sums, writing
 
 WRITER = "gazeprep export"
@@ -79,23 +78,24 @@ def _names(layout: str) -> tuple[str, str, str]:
         "images", "labels", "datalist.json")
 
 
-def _files(layout: str, key: str) -> tuple[str, str]:
+def _files(layout: str, key: str, ending: str = ".png") -> tuple[str, str]:
     images, labels, _ = _names(layout)
     suffix = "_0000" if layout == "nnunet" else ""
-    return f"{images}/{key}{suffix}.png", f"{labels}/{key}.png"
+    return f"{images}/{key}{suffix}{ending}", f"{labels}/{key}{ending}"
 
 
-def _description(layout: str, keys: list[str], name: str,
+def _description(layout: str, keys: list[str], name: str, files,
                  parts: dict[str, list[str]] | None = None, test_labels: bool = False) -> dict:
     if layout == "nnunet":
-        return {"channel_names": {"0": "R", "1": "G", "2": "B"}, "labels": dict(LABELS),
-                "numTraining": len(keys), "file_ending": ".png", "name": name,
+        return {"channel_names": dict(files.channels), "labels": dict(LABELS),
+                "numTraining": len(keys), "file_ending": files.ending, "name": name,
                 "description": "gaze-derived training set written by gazeprep export"}
     parts, kept = parts or {"training": keys}, set(keys)
     out = {}
     for part, ids in parts.items():
         with_label = part != "test" or test_labels
-        out[part] = [dict(zip(("image", "label"), _files(layout, k)[:2 if with_label else 1],
+        out[part] = [dict(zip(("image", "label"),
+                              _files(layout, k, files.ending)[:2 if with_label else 1],
                               strict=False)) for k in ids if k in kept]
     return out
 
@@ -129,16 +129,11 @@ def read_split(folder: str | Path) -> dict[str, list[str]]:
     return out
 
 
-def _save_png(path: Path, pixels: np.ndarray) -> None:
-    from PIL import Image
-
-    Image.fromarray(np.ascontiguousarray(pixels)).save(path, format="PNG")
-
-
 def export_cache(cache: str | Path, out: str | Path, layout: str, *, labels: str = "pseudo",
                  ids: list[str] | None = None, dataset_id: int = 501, name: str = "Gaze",
                  overwrite: bool = False, progress: Callable[[int, int], None] | None = None,
-                 split: dict[str, list[str]] | None = None) -> ExportReport:
+                 split: dict[str, list[str]] | None = None, images: str | Path | None = None,
+                 modality: str | None = None) -> ExportReport:
     """Write the cache's images and labels in ``layout`` (see the module notes).
 
     Parameters
@@ -161,6 +156,11 @@ def export_cache(cache: str | Path, out: str | Path, layout: str, *, labels: str
     split : dict, optional
         MONAI only: the datalist's ``training``, ``validation`` and ``test`` lists
         (:func:`read_split`); every image of the three is exported, ``ids`` must be None.
+    images : str or Path, optional
+        The folder render read the images from: export each at its own resolution, radiology
+        as NIfTI of its own values and spacing (:class:`gazeprep.export.native.SourceFiles`).
+    modality : str, optional
+        With ``images``: the channel name of radiology images (default: DICOM's Modality).
 
     Raises
     ------
@@ -191,6 +191,8 @@ def export_cache(cache: str | Path, out: str | Path, layout: str, *, labels: str
     if not pos:
         raise GazeprepError("no image to export (no requested image has a mask)",
                             file=info.path)
+    files = CacheFiles() if images is None else SourceFiles(
+        _source_refs(images, [info.ids[p] for p in pos], info), modality)
     folder, entries = report.folder, [*_names(layout), RECORD]
     check_export(folder, RECORD, entries, WRITER, overwrite)
     arrays = open_arrays(info.path, ["image", labels])
@@ -206,14 +208,14 @@ def export_cache(cache: str | Path, out: str | Path, layout: str, *, labels: str
             except CorruptRowError as exc:
                 raise GazeprepError(exc.message, file=info.path) from exc
             for r, im, lab in zip(rows, image, label, strict=True):
-                img_file, lab_file = _files(layout, info.ids[r])
-                _save_png(root / img_file, np.moveaxis(im, 0, -1))
-                _save_png(root / lab_file, (lab[0] > 0).astype(np.uint8))
+                img_file, lab_file = _files(layout, info.ids[r], files.ending)
+                files.write(root / img_file, root / lab_file, info.ids[r], im, lab)
             if progress is not None:
                 progress(min(len(pos), start + BATCH), len(pos))
         keys = [info.ids[p] for p in pos]
         desc = _names(layout)[2]
-        text = json.dumps(_description(layout, keys, name, split, labels == "mask"), indent=1)
+        text = json.dumps(_description(layout, keys, name, files, split, labels == "mask"),
+                          indent=1)
         (root / desc).write_text(text + "\n")
         record = {"written_by": WRITER, "layout": layout, "labels": labels,
                   "cache": str(info.path), "n_images": len(keys),
@@ -221,3 +223,17 @@ def export_cache(cache: str | Path, out: str | Path, layout: str, *, labels: str
         (root / RECORD).write_text(json.dumps(record, indent=1) + "\n")
     report.exported = keys
     return report
+
+
+def _source_refs(folder: str | Path, keys: list[str], info) -> dict:
+    """The image files of ``keys`` in ``folder``, read with the options render recorded."""
+    from gazeprep.contract.images import ImageOptions, index_folder
+
+    options = ImageOptions.from_dict((info.attrs.get("params") or {}).get("image"))
+    refs = index_folder(folder, options)
+    missing = [k for k in keys if k not in refs]
+    if missing:
+        raise GazeprepError(f"{len(missing)} exported image(s) have no file here, e.g. "
+                            f"{missing[:3]}; expected the folder render read (--images)",
+                            file=folder)
+    return {k: refs[k] for k in keys}
