@@ -402,14 +402,21 @@ def predict(
     checkpoint: Path = typer.Option(..., help="Checkpoint (e.g. runs/NAME/best.pt)."),
     images: Path = typer.Option(..., help="Folder of images (png/jpg/bmp/tif, DICOM, NIfTI, "
                                 "NRRD)."),
-    out: Path = typer.Option(..., help="Folder for <id>.png masks and <id>_overlay.png "
+    out: Path = typer.Option(..., help="Folder for the masks (<id>.png; <id>.nii.gz with the "
+                             "image's pixel spacing for DICOM/NIfTI/NRRD) and <id>_overlay.png "
                              "(not inside --images)."),
+    threshold: float = typer.Option(0.5, callback=number(0, 1, lo_open=True, hi_open=True),
+                                    help="Foreground where the probability is >= this."),
+    save_probabilities: bool = typer.Option(False, "--save-probabilities", help="Also write "
+                                            "each image's foreground probabilities (float32): "
+                                            "<id>_probabilities.npy, or .nii.gz for "
+                                            "radiology."),
     ids: Path = typer.Option(None, help="File of ids (one a line) to predict, e.g. a split's "
                              "test.txt (default: every image in --images)."),
     device: str = typer.Option("auto", metavar=DEVICE_METAVAR, callback=device_choice,
                                help=DEVICE_HELP),
-    overwrite: bool = typer.Option(False, "--overwrite", help="Replace existing <id>.png and "
-                                   "<id>_overlay.png files in --out (else refused)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace existing output files "
+                                   "of those names in --out (else refused)."),
     model_: Network = typer.Option("student", "--model", help=MODEL_HELP),
     text: Path = typer.Option(None, "--text", help=TEXT_HELP),
     text_missing: TextMissing = typer.Option("error", help=TEXT_MISSING_HELP),
@@ -419,7 +426,8 @@ def predict(
     slice_base: int = typer.Option(None, "--slice-base", min=0, max=1, help=SLICE_BASE_HELP),
     flip: bool = typer.Option(None, "--flip/--no-flip", help=FLIP_HELP),
 ) -> None:
-    """Write a 0/255 PNG mask per image at the image's own size, plus an overlay picture."""
+    """Write a mask per image at the image's own size (0/255 PNG for photographs, 0/1 NIfTI
+    with the pixel spacing for DICOM/NIfTI/NRRD), plus an overlay picture."""
     from rich.console import Console
 
     from gazeprep.contract.progress import Progress
@@ -428,8 +436,9 @@ def predict(
     from gradseg.predict import (
         check_out,
         choose_network,
-        iter_predictions,
+        iter_probabilities,
         list_images,
+        output_names,
         select_images,
         write_prediction,
     )
@@ -440,16 +449,21 @@ def predict(
     cues = choose_network(model, config, model_, text, text_missing)
     opts = image_options(config, window, slice_axis, slice_base, flip, None)
     files = select_images(list_images(images, opts), id_list, images)
-    for note in check_out(images, out, list(files), overwrite):  # before anything is written
+    def names(key: str) -> list[str]:
+        return output_names(key, files[key].kind, save_probabilities)
+
+    for note in check_out(images, out, list(files), overwrite, names):  # before any write
         Console(stderr=True).print(f"note: {note}", markup=False, soft_wrap=True)
     out.mkdir(parents=True, exist_ok=True)
     n = 0
     with Progress("predict", len(files), unit="images") as bar:
-        for key, rgb, mask in iter_predictions(model, config, files, options=opts, cues=cues):
-            write_prediction(out, key, rgb, mask)
+        for key, rgb, prob in iter_probabilities(model, config, files, options=opts, cues=cues):
+            write_prediction(out, key, rgb, prob, threshold, files[key], save_probabilities)
             n += 1
             bar.advance(1)
-    Console().print(f"wrote {n} masks and {n} overlays to {out}")
+    extra = " and probabilities" if save_probabilities else ""
+    Console().print(f"wrote {n} masks, {n} overlays{extra} to {out} (threshold {threshold:g})",
+                    soft_wrap=True, markup=False)
 
 
 def _one_line(exc: BaseException) -> str:

@@ -5,6 +5,8 @@ them (nnU-Net normalises intensities itself and trains at the original spacing),
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from gazeprep.contract.images import ImageRef, _frame, _open_raster, check_finite
@@ -31,3 +33,18 @@ def modality(ref: ImageRef) -> str | None:
     value = pydicom.dcmread(ref.path, stop_before_pixels=True, specific_tags=["Modality"]).get(
         "Modality")
     return str(value).strip() or None if value else None
+
+
+def save_nifti(path: Path, rows_cols: np.ndarray, spacing: tuple[float, float]) -> None:
+    """An (H, W) image as a NIfTI volume of one slice: voxel axes (column, row, 1), voxel sizes
+    (column spacing, row spacing, 1) mm, as nnU-Net's NIfTI reader takes a 2-D image.
+
+    ``spacing``: (between rows, between columns) in mm, as
+    :func:`gazeprep.contract.spacing.pixel_spacing` gives it."""
+    import nibabel as nib
+
+    data = np.ascontiguousarray(rows_cols.T[:, :, None])
+    affine = np.diag([float(spacing[1]), float(spacing[0]), 1.0, 1.0])
+    img = nib.Nifti1Image(data, affine)
+    img.header.set_xyzt_units("mm")
+    nib.save(img, str(path))

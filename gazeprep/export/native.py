@@ -78,7 +78,7 @@ class SourceFiles:
     def write(self, image_path: Path, label_path: Path, key: str, image: np.ndarray,
               label: np.ndarray) -> None:
         from gazeprep.contract.images import read_image
-        from gazeprep.contract.source import read_values
+        from gazeprep.contract.source import read_values, save_nifti
         from gazeprep.contract.spacing import pixel_spacing
 
         ref = self.refs[key]
@@ -102,15 +102,3 @@ def _nearest(mask: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
 
     im = Image.fromarray(mask.astype(np.uint8)).resize((shape[1], shape[0]), Image.NEAREST)
     return np.asarray(im) > 0
-
-
-def save_nifti(path: Path, rows_cols: np.ndarray, spacing: tuple[float, float]) -> None:
-    """An (H, W) image as a NIfTI volume of one slice: voxel axes (column, row, 1), voxel sizes
-    (column spacing, row spacing, 1) mm, as nnU-Net's NIfTI reader takes a 2-D image."""
-    import nibabel as nib
-
-    data = np.ascontiguousarray(rows_cols.T[:, :, None])
-    affine = np.diag([float(spacing[1]), float(spacing[0]), 1.0, 1.0])
-    img = nib.Nifti1Image(data, affine)
-    img.header.set_xyzt_units("mm")
-    nib.save(img, str(path))
