@@ -172,6 +172,7 @@ def run_ingest(
         results.append(res)
         if on_file:
             on_file(f, res)
+    notes += trial_label_ids(results)
     fix = build_fixations(results)
     tracks = build_tracks(fix)
     quality = quality_table(results)
@@ -183,6 +184,36 @@ def run_ingest(
     write_outputs(out, fix, tracks, report, notes, quality)
     return IngestSummary(results, out, fix.height, tracks.height,
                          fix["image"].n_unique(), report, notes)
+
+
+def trial_label_ids(results: list[FileResult]) -> list[str]:
+    """Image ids made from TRIALID texts: prefixed with their recording's name where several
+    recordings give the same one (trial "1" of two recordings is not one image), and one note
+    saying so (empty when no id came from a trial label).
+    """
+    import polars as pl
+
+    files: dict[str, set[str]] = {}
+    for res in results:
+        for i in res.trial_image_ids:
+            files.setdefault(i, set()).add(res.path)
+    if not files:
+        return []
+    shared = {i for i, paths in files.items() if len(paths) > 1}
+    for res in results:
+        rename = {i: f"{Path(res.path).stem}_{i}" for i in res.trial_image_ids & shared}
+        if rename and res.fixations is not None:
+            res.fixations = res.fixations.with_columns(pl.col("image").replace(rename))
+            res.images = {rename.get(k, k): {**v, "id": rename.get(k, k)}
+                          for k, v in res.images.items()}
+    note = (f"the ids of {len(files)} image(s) are TRIALID texts (e.g. {sorted(files)[0]!r}): "
+            "these recordings name no image (no !V IMGLOAD, no image TRIAL_VAR), so check that "
+            "the trial labels are the image file names")
+    if shared:
+        note += (f"; {len(shared)} label(s) come from several recordings and were prefixed with "
+                 f"the recording's name, e.g. {sorted(shared)[0]!r} -> "
+                 f"'<recording>_{sorted(shared)[0]}'")
+    return [note]
 
 
 def make_report(results: list[FileResult], opts: IngestOptions, n_fix: int, n_tracks: int,

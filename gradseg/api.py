@@ -94,16 +94,18 @@ def evaluate(checkpoint: PathLike, *, cache: PathLike | None = None,
 
 
 def predict(checkpoint: PathLike, images: PathLike, *, ids: list[str] | None = None,
-            device: str = "cpu") -> dict[str, np.ndarray]:
-    """Masks of every image in ``images`` at the image's own size, ``{id: bool array (H, W)}``
-    (what ``gradseg predict`` writes as ``<id>.png``; nothing is written here)."""
+            device: str = "cpu", threshold: float = 0.5) -> dict[str, np.ndarray]:
+    """Masks of every image in ``images`` at the image's own size, ``{id: bool array (H, W)}``:
+    foreground where the probability is >= ``threshold`` (what ``gradseg predict`` writes;
+    nothing is written here)."""
     from gradseg.predict import iter_predictions, list_images, select_images
 
     model, config = load_checkpoint(checkpoint, device)
     options = _image_options(config)
     files = select_images(list_images(images, options), ids, images)
     return {key: mask for key, _rgb, mask in iter_predictions(model, config, files,
-                                                               options=options)}
+                                                               options=options,
+                                                               threshold=threshold)}
 
 
 def _image_options(config: dict):

@@ -133,6 +133,9 @@ def train(
                                          help="Write last.pt every N iterations."),
     test_ids: Path = typer.Option(None, "--test-ids", "--exclude-ids", help="File of ids (one a "
                                   "line) held out: never trained or validated on."),
+    val_ids: Path = typer.Option(None, "--val-ids", help="File of validation ids (one a line) "
+                                 "instead of a seeded --val-fraction draw. Default: val.txt "
+                                 "beside --test-ids when that comes from `gazeprep split`."),
     stop_after: int = typer.Option(None, min=1, help="Stop after N iterations in this "
                                    "invocation (continue later with --resume)."),
     threads: int = typer.Option(_D.threads, min=1, help="CPU threads for torch (default: the CPUs "
@@ -232,6 +235,9 @@ def train(
     settings, given = _train_settings(ctx)
     file = read_config_file(config) if config is not None else {}
     merged = merge_settings(settings, file, given)
+    console = Console(stderr=True, soft_wrap=True, markup=False, highlight=False)
+    if not merged["val_ids"] and "val_fraction" not in given:
+        merged["val_ids"] = _split_val_ids(ctx.params.get("test_ids"), console.print)
     if merged["iterations"] is not None and merged["epochs"] is not None:
         raise typer.BadParameter("give --iterations or --epochs, not both")
     if merged["cache"] is None:
@@ -241,16 +247,18 @@ def train(
     cfg = TrainConfig(**merged)
     # the preset fills in only what neither the command line nor the --config file set
     cfg = proto.with_protocol(cfg, protocol, proto.given_options(ctx) | set(file))
-    console = Console(stderr=True, soft_wrap=True, markup=False, highlight=False)
     summary = run(cfg, resume=resume, stop_after=stop_after, progress=not quiet,
                   log=console.print)
     if os.environ.get("RANK", "0") == "0":
-        print_table(f"gradseg train: {summary['method']}", summary)
+        # best_val_dice repeats best_val_dice_vs_<target> for scripts: shown once, named
+        print_table(f"gradseg train: {summary['method']}",
+                    {k: v for k, v in summary.items() if k != "best_val_dice"})
 
 
 #: The help panel of each of ``train``'s options (FGI's and the protocol's have their own).
 _PANELS = {
-    DATA: ("cache", "size", "val_fraction", "test_ids", "workers", "in_memory", "augment"),
+    DATA: ("cache", "size", "val_fraction", "test_ids", "val_ids", "workers", "in_memory",
+           "augment"),
     MODEL: ("method", "base_channels", "map_order"),
     OPTIM: ("iterations", "epochs", "batch_size", "lr", "warmup", "seg_weight", "att_weight",
             "consistency_weight", "thresholds_"),
@@ -266,6 +274,24 @@ for _panel, _names in _PANELS.items():
 _NOT_SETTINGS = ("config", "resume", "stop_after", "quiet", "protocol", "sets")
 #: Options whose setting has another name in TrainConfig.
 _SETTING_NAMES = {"thresholds_": "thresholds", "test_ids": "exclude_ids"}
+#: The files `gazeprep split` writes beside its id files.
+_SPLIT_RECORD = "split.json"
+
+
+def _split_val_ids(test_ids: str | Path | None, log) -> list[str]:
+    """The validation ids of the `gazeprep split` folder ``--test-ids`` comes from (its
+    ``val.txt``), said in one line; none when it comes from no split or the split has none."""
+    if test_ids is None:
+        return []
+    folder = Path(test_ids).parent
+    val = folder / "val.txt"
+    if not (folder / _SPLIT_RECORD).is_file() or not val.is_file():
+        return []
+    ids = ids_option(val) or []
+    if ids:
+        log(f"train: validation on the {len(ids)} ids of {val} (the split --test-ids comes "
+            "from; --val-ids or --val-fraction to choose otherwise)")
+    return ids
 
 
 def _train_settings(ctx: typer.Context) -> tuple[dict, dict]:
@@ -284,7 +310,7 @@ def _train_settings(ctx: typer.Context) -> tuple[dict, dict]:
             value = str(value)
         if name == "thresholds_":
             value = [float(t) for t in value.split(",") if t.strip()]
-        elif name == "test_ids":
+        elif name in ("test_ids", "val_ids"):
             value = ids_option(None if value is None else Path(value)) or []
         settings[_SETTING_NAMES.get(name, name)] = value
     for name, value in fgi_sets(ctx.params.get("sets")).items():
@@ -362,7 +388,9 @@ def eval_(
     summary = summarise(rows, extra)
     write_parquet(rows, path)
     summary.update({"checkpoint": str(checkpoint), "method": config["method"],
-                    "model": model_, "parquet": str(path)})
+                    "parquet": str(path)})
+    if config["method"] in fgi_settings.FGI_METHODS:  # two networks: say which one predicted
+        summary["model"] = model_
     if as_json:
         print(json.dumps(summary))
     else:
@@ -374,14 +402,21 @@ def predict(
     checkpoint: Path = typer.Option(..., help="Checkpoint (e.g. runs/NAME/best.pt)."),
     images: Path = typer.Option(..., help="Folder of images (png/jpg/bmp/tif, DICOM, NIfTI, "
                                 "NRRD)."),
-    out: Path = typer.Option(..., help="Folder for <id>.png masks and <id>_overlay.png "
+    out: Path = typer.Option(..., help="Folder for the masks (<id>.png; <id>.nii.gz with the "
+                             "image's pixel spacing for DICOM/NIfTI/NRRD) and <id>_overlay.png "
                              "(not inside --images)."),
+    threshold: float = typer.Option(0.5, callback=number(0, 1, lo_open=True, hi_open=True),
+                                    help="Foreground where the probability is >= this."),
+    save_probabilities: bool = typer.Option(False, "--save-probabilities", help="Also write "
+                                            "each image's foreground probabilities (float32): "
+                                            "<id>_probabilities.npy, or .nii.gz for "
+                                            "radiology."),
     ids: Path = typer.Option(None, help="File of ids (one a line) to predict, e.g. a split's "
                              "test.txt (default: every image in --images)."),
     device: str = typer.Option("auto", metavar=DEVICE_METAVAR, callback=device_choice,
                                help=DEVICE_HELP),
-    overwrite: bool = typer.Option(False, "--overwrite", help="Replace existing <id>.png and "
-                                   "<id>_overlay.png files in --out (else refused)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace existing output files "
+                                   "of those names in --out (else refused)."),
     model_: Network = typer.Option("student", "--model", help=MODEL_HELP),
     text: Path = typer.Option(None, "--text", help=TEXT_HELP),
     text_missing: TextMissing = typer.Option("error", help=TEXT_MISSING_HELP),
@@ -391,7 +426,8 @@ def predict(
     slice_base: int = typer.Option(None, "--slice-base", min=0, max=1, help=SLICE_BASE_HELP),
     flip: bool = typer.Option(None, "--flip/--no-flip", help=FLIP_HELP),
 ) -> None:
-    """Write a 0/255 PNG mask per image at the image's own size, plus an overlay picture."""
+    """Write a mask per image at the image's own size (0/255 PNG for photographs, 0/1 NIfTI
+    with the pixel spacing for DICOM/NIfTI/NRRD), plus an overlay picture."""
     from rich.console import Console
 
     from gazeprep.contract.progress import Progress
@@ -400,8 +436,9 @@ def predict(
     from gradseg.predict import (
         check_out,
         choose_network,
-        iter_predictions,
+        iter_probabilities,
         list_images,
+        output_names,
         select_images,
         write_prediction,
     )
@@ -412,16 +449,21 @@ def predict(
     cues = choose_network(model, config, model_, text, text_missing)
     opts = image_options(config, window, slice_axis, slice_base, flip, None)
     files = select_images(list_images(images, opts), id_list, images)
-    for note in check_out(images, out, list(files), overwrite):  # before anything is written
+    def names(key: str) -> list[str]:
+        return output_names(key, files[key].kind, save_probabilities)
+
+    for note in check_out(images, out, list(files), overwrite, names):  # before any write
         Console(stderr=True).print(f"note: {note}", markup=False, soft_wrap=True)
     out.mkdir(parents=True, exist_ok=True)
     n = 0
     with Progress("predict", len(files), unit="images") as bar:
-        for key, rgb, mask in iter_predictions(model, config, files, options=opts, cues=cues):
-            write_prediction(out, key, rgb, mask)
+        for key, rgb, prob in iter_probabilities(model, config, files, options=opts, cues=cues):
+            write_prediction(out, key, rgb, prob, threshold, files[key], save_probabilities)
             n += 1
             bar.advance(1)
-    Console().print(f"wrote {n} masks and {n} overlays to {out}")
+    extra = " and probabilities" if save_probabilities else ""
+    Console().print(f"wrote {n} masks, {n} overlays{extra} to {out} (threshold {threshold:g})",
+                    soft_wrap=True, markup=False)
 
 
 def _one_line(exc: BaseException) -> str:

@@ -93,6 +93,12 @@ def resolve(cfg: TrainConfig, info: CacheLayout, uses_masks: bool) -> TrainConfi
     cfg.levels = info.levels
     cfg.cache_size = info.size
     cfg.image_options = (info.attrs.get("params") or {}).get("image")
+    if cfg.size is None and info.size % (2**info.levels):
+        raise GradsegError(
+            f"the cache's size {info.size} (from `gazeprep render --size`) is not divisible by "
+            f"2**levels = {2**info.levels} (the U-Net has one decoder stage per cache level, "
+            f"L = {info.levels}): render again with another --size, or give train --size N "
+            f"divisible by {2**info.levels}", file=info.path)
     cfg.size = cfg.size or info.size
     if cfg.size % (2**info.levels):
         raise GradsegError(

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import typer
 
+from gazeprep.contract.tables import print_table as show_table
 from gradseg.settings import MAP_ORDERS, METHODS, VAL_TARGETS
 
 #: The choices of ``--method``, ``--map-order``, ``--val-target`` (from gradseg.settings).
@@ -123,7 +124,6 @@ def image_options(config: dict, window: str | None, slice_axis: int | None,
 
 def print_table(title: str, summary: dict) -> None:
     """A two-column table of a summary dict on stdout."""
-    from rich.console import Console
     from rich.table import Table
 
     table = Table(title=title)
@@ -131,7 +131,7 @@ def print_table(title: str, summary: dict) -> None:
     table.add_column("value", justify="right")
     for k, v in summary.items():
         table.add_row(k, f"{v:.4f}" if isinstance(v, float) else str(v))
-    Console().print(table)
+    show_table(table)
 
 
 def fgi_help(key: str, text: str) -> str:

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
+from gazeprep.contract.colours import heat_colours
+
 #: Smallest side a validation cell is shown at (small models are enlarged, nearest).
 MIN_CELL = 128
 INK, GRID, LIGHT = (30, 30, 30), (225, 225, 225), (170, 190, 215)
@@ -86,18 +88,21 @@ def validation_panel(rows: list[dict], path: str | Path, target: str = "mask") -
     k = max(1, math.ceil(MIN_CELL / s))
     cell, gap = s * k, 4
     f = font(max(12, cell // 10))
-    head = f.size + 10 if hasattr(f, "size") else 20
-    titles = ["image", "gaze (track map)",
+    title_h = f.size + 10 if hasattr(f, "size") else 20
+    head = title_h + 10  # the titles, then the gaze column's colour bar
+    titles = ["image", "gaze (track map, 0-1)",
               "ground-truth mask" if target == "mask" else "pseudo-mask (target)", "prediction"]
     canvas = Image.new("RGB", (4 * cell + 3 * gap, head + len(rows) * (cell + gap) - gap),
                        "white")
     draw = ImageDraw.Draw(canvas)
     for c, title in enumerate(titles):
-        draw.text((c * (cell + gap) + cell / 2, head / 2), title, fill=INK, font=f, anchor="mm")
+        draw.text((c * (cell + gap) + cell / 2, title_h / 2), title, fill=INK, font=f,
+                  anchor="mm")
+    _colour_bar(canvas, (cell + gap, title_h, 2 * cell + gap, title_h + 7))
     for r, row in enumerate(rows):
         img = to_uint8_rgb(row["image"])
         g = row["gaze"]
-        cells = [img, to_uint8_rgb(np.stack([g, g * 0.6, 1 - g], axis=-1)),
+        cells = [img, heat_colours(g),
                  to_uint8_rgb(row["target"].astype(np.float32)), overlay(img, row["pred"])]
         y = head + r * (cell + gap)
         for c, a in enumerate(cells):
@@ -109,6 +114,15 @@ def validation_panel(rows: list[dict], path: str | Path, target: str = "mask") -
         draw.rectangle((box[0] - 3, box[1] - 3, box[2] + 3, box[3] + 3), fill=(0, 0, 0))
         draw.text((x0 + 4, y + 4), label, fill=(255, 255, 255), font=f)
     canvas.save(str(path), format="PNG")
+
+
+def _colour_bar(canvas, box: tuple[int, int, int, int]) -> None:
+    """The gaze map's colour ramp (0 at the left, 1 at the right) under its column title."""
+    from PIL import Image
+
+    x0, y0, x1, y1 = box
+    ramp = heat_colours(np.linspace(0, 1, x1 - x0))[None].repeat(y1 - y0, axis=0)
+    canvas.paste(Image.fromarray(ramp), (x0, y0))
 
 
 # --- training curves -------------------------------------------------------------------------
@@ -199,7 +213,11 @@ def curves(records: list[dict], path: str | Path,
     series = [(label, [(r["step"], r[key]) for r in records
                        if r.get(key) is not None and math.isfinite(r[key])],
                colour, 2, True) for label, key, colour in val]
-    title = "validation" if any(s[1] for s in series) else "validation (none in this run)"
+    target = next((r["val_target"] for r in records if r.get("val_target")), None)
+    title = {"mask": "validation vs ground-truth masks",
+             "pseudo": "validation vs gaze pseudo-masks (no masks)"}.get(target, "validation")
+    if not any(s[1] for s in series):
+        title = "validation (none in this run)"
     _chart(draw, (500, 0, 1000, 380), title, series, xlim, (0.0, 1.0), f, small,
            legend_top=False)
     canvas.save(str(path), format="PNG")

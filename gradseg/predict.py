@@ -157,23 +157,41 @@ def predict_image(model, config: dict, ref: ImageRef, options: ImageOptions | No
     return p[0, 0].numpy()
 
 
-def iter_predictions(model, config: dict, images: dict[str, ImageRef], amp: bool = False,
-                     options: ImageOptions | None = None, cues=None
-                     ) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
-    """Yield (id, uint8 RGB image, bool mask at the image's size) for each image."""
+def iter_probabilities(model, config: dict, images: dict[str, ImageRef], amp: bool = False,
+                       options: ImageOptions | None = None, cues=None
+                       ) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
+    """Yield (id, uint8 RGB image, float32 foreground probability at the image's size)."""
     if cues is not None:
         cues.check(list(images))
     for key, ref in images.items():
         rgb = read_rgb(ref, options)
-        yield key, rgb, predict_image(model, config, ref, options, amp, cues, key) >= 0.5
+        yield key, rgb, predict_image(model, config, ref, options, amp, cues, key)
 
 
-def output_names(key: str) -> tuple[str, str]:
-    """The files ``predict`` writes for image ``key``: its mask and its overlay picture."""
-    return f"{key}.png", f"{key}_overlay.png"
+def iter_predictions(model, config: dict, images: dict[str, ImageRef], amp: bool = False,
+                     options: ImageOptions | None = None, cues=None, threshold: float = 0.5
+                     ) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
+    """Yield (id, uint8 RGB image, bool mask at the image's size: probability >= threshold)."""
+    for key, rgb, p in iter_probabilities(model, config, images, amp, options, cues):
+        yield key, rgb, p >= threshold
 
 
-def check_out(images: Path, out: Path, ids: list[str], overwrite: bool) -> list[str]:
+#: What ``predict`` writes for an image file of each kind: its mask's file ending (radiology:
+#: NIfTI with the image's pixel spacing) and its probabilities' (``--save-probabilities``).
+ENDINGS = {"raster": (".png", ".npy"), "dicom": (".nii.gz", ".nii.gz"),
+           "volume": (".nii.gz", ".nii.gz")}
+
+
+def output_names(key: str, kind: str = "raster", probabilities: bool = False) -> list[str]:
+    """The files ``predict`` writes for image ``key`` (of :attr:`ImageRef.kind` ``kind``): its
+    mask, its overlay picture and, with ``probabilities``, its probability map."""
+    mask, prob = ENDINGS[kind]
+    names = [f"{key}{mask}", f"{key}_overlay.png"]
+    return names + [f"{key}_probabilities{prob}"] if probabilities else names
+
+
+def check_out(images: Path, out: Path, ids: list[str], overwrite: bool,
+              names_of=output_names) -> list[str]:
     """Refuse, before anything is written, an ``--out`` that would lose a user's file.
 
     Returns
@@ -187,6 +205,8 @@ def check_out(images: Path, out: Path, ids: list[str], overwrite: bool) -> list[
         ``out`` is, or lies inside, ``images`` (compared resolved); two ids would write the same
         file name (compared case-insensitively, for case-insensitive file systems); ``out`` is
         a file; or, without ``overwrite``, some output file exists already.
+
+    ``names_of(key)``: the files written for ``key`` (default :func:`output_names`).
     """
     root = Path(images).resolve()
     where = Path(out).resolve()
@@ -195,15 +215,15 @@ def check_out(images: Path, out: Path, ids: list[str], overwrite: bool) -> list[
                            "replace or mix with the input images; choose another --out", file=out)
     owner: dict[str, str] = {}
     for key in ids:
-        for name in output_names(key):
+        for name in names_of(key):
             other = owner.setdefault(name.casefold(), key)
             if other != key:
                 raise GradsegError(f"image ids {other!r} and {key!r} would both write {name}; "
                                    "rename one of the images", file=images)
     if out.exists() and not out.is_dir():
         raise GradsegError("--out exists and is not a folder", file=out)
-    notes = _remove_leftovers(out, ids)
-    names = [n for key in ids for n in output_names(key)]
+    names = [n for key in ids for n in names_of(key)]
+    notes = _remove_leftovers(out, set(names))
     existing = [n for n in names if os.path.lexists(out / n)]
     if existing and not overwrite:
         raise GradsegError(f"{len(existing)} existing file(s) would be replaced (e.g. "
@@ -212,14 +232,13 @@ def check_out(images: Path, out: Path, ids: list[str], overwrite: bool) -> list[
     return notes
 
 
-_TMP = re.compile(r"^\.(?P<name>.+)\.tmp-\d+\.png$")
+_TMP = re.compile(r"^\.(?P<name>.+)\.tmp-\d+(\.png|\.nii\.gz|\.npy)$")
 
 
-def _remove_leftovers(out: Path, ids: list[str]) -> list[str]:
-    """Delete temporary files an interrupted ``predict`` left for these outputs."""
+def _remove_leftovers(out: Path, ours: set[str]) -> list[str]:
+    """Delete temporary files an interrupted ``predict`` left for the outputs ``ours``."""
     if not out.is_dir():
         return []
-    ours = {n for key in ids for n in output_names(key)}
     notes = []
     for p in out.iterdir():
         m = _TMP.match(p.name)
@@ -229,29 +248,52 @@ def _remove_leftovers(out: Path, ids: list[str]) -> list[str]:
     return notes
 
 
-def _save_png(path: Path, image: np.ndarray) -> None:
-    """Write a PNG whole or not at all (temporary file in the same folder, then rename)."""
-    from skimage.io import imsave
-
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}.png")
+def _save(path: Path, write) -> None:
+    """``write(tmp)`` a file whole or not at all (a temporary file beside it, then a rename)."""
+    ending = next(e for e in (".nii.gz", ".png", ".npy") if path.name.endswith(e))
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}{ending}")
     try:
-        imsave(str(tmp), image, check_contrast=False)
+        write(tmp)
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
 
 
-def write_prediction(out: Path, key: str, rgb: np.ndarray, mask: np.ndarray) -> None:
-    """Write ``<id>.png`` (0/255 mask) and ``<id>_overlay.png`` into ``out``.
+def _save_png(path: Path, image: np.ndarray) -> None:
+    from skimage.io import imsave
+
+    _save(path, lambda tmp: imsave(str(tmp), image, check_contrast=False))
+
+
+def write_prediction(out: Path, key: str, rgb: np.ndarray, prob: np.ndarray,
+                     threshold: float = 0.5, ref: ImageRef | None = None,
+                     probabilities: bool = False) -> np.ndarray:
+    """Write the files of :func:`output_names` for image ``key`` into ``out``: the mask
+    (probability >= ``threshold``; 0/255 PNG for photographs, 0/1 NIfTI with the image's pixel
+    spacing for DICOM/NIfTI/NRRD ``ref``), the overlay, and with ``probabilities`` the float32
+    probability map (``.npy``, or NIfTI for radiology). Returns the mask.
 
     Call :func:`check_out` first: this replaces existing files of those names.
     """
+    from gazeprep.contract.source import save_nifti
+    from gazeprep.contract.spacing import pixel_spacing
     from gradseg.pictures import overlay
 
-    mask_name, overlay_name = output_names(key)
-    _save_png(out / mask_name, mask.astype(np.uint8) * 255)
-    _save_png(out / overlay_name, overlay(rgb, mask))
+    kind = "raster" if ref is None else ref.kind
+    mask = prob >= threshold
+    names = output_names(key, kind, probabilities)
+    if kind == "raster":
+        _save_png(out / names[0], mask.astype(np.uint8) * 255)
+        if probabilities:
+            _save(out / names[2], lambda tmp: np.save(tmp, prob.astype(np.float32)))
+    else:
+        spacing = pixel_spacing(ref) or (1.0, 1.0)
+        _save(out / names[0], lambda tmp: save_nifti(tmp, mask.astype(np.uint8), spacing))
+        if probabilities:
+            _save(out / names[2], lambda tmp: save_nifti(tmp, prob.astype(np.float32), spacing))
+    _save_png(out / names[1], overlay(rgb, mask))
+    return mask
 
 
 from gazeprep.contract.entry import make_callable  # noqa: E402

@@ -3,8 +3,10 @@
 ``metrics.jsonl`` (one line per validation) is written by the trainer; this module keeps every
 step's loss for the curves, redraws ``curves.png`` after each validation from the whole of
 ``metrics.jsonl`` (a resumed run's earlier part included), and, when the ``tensorboard``
-package is installed, logs the same numbers as TensorBoard scalars under ``<out>/tensorboard``
-(``tensorboard --logdir runs`` then compares runs).
+package is installed, logs the same numbers as TensorBoard scalars in the run folder itself
+(``tensorboard --logdir runs`` then lists each run under its own name, and the validation
+scalars under what they were measured against: ``val_vs_mask/dice`` or
+``val_vs_pseudo/dice``).
 """
 
 from __future__ import annotations
@@ -14,11 +16,10 @@ import math
 from pathlib import Path
 
 #: The TensorBoard folder inside a run folder.
-TENSORBOARD_DIR = "tensorboard"
 
 
 def tensorboard_writer(out: Path, log=print):
-    """A ``SummaryWriter`` into ``out/tensorboard``, or None when tensorboard is missing."""
+    """A ``SummaryWriter`` into the run folder ``out``, or None when tensorboard is missing."""
     import importlib.util
 
     if importlib.util.find_spec("tensorboard") is None:
@@ -26,7 +27,7 @@ def tensorboard_writer(out: Path, log=print):
     try:
         from torch.utils.tensorboard import SummaryWriter
 
-        return SummaryWriter(str(out / TENSORBOARD_DIR), flush_secs=10)
+        return SummaryWriter(str(out), flush_secs=10)
     except Exception as exc:  # noqa: BLE001 - a broken optional install must not stop training
         log(f"note: TensorBoard logging off ({type(exc).__name__}: {exc})")
         return None
@@ -78,7 +79,8 @@ class RunLog:
         if self.writer is not None:
             for key, value in record.items():
                 if key.startswith("val_") and isinstance(value, float) and math.isfinite(value):
-                    self.writer.add_scalar(f"val/{key[4:]}", value, record["step"])
+                    group = f"val_vs_{record.get('val_target', 'target')}"
+                    self.writer.add_scalar(f"{group}/{key[4:]}", value, record["step"])
         records = read_metrics(self.out / "metrics.jsonl")
         atomic_write(self.out / "curves.png", lambda tmp: curves(records, tmp, self.steps))
 

@@ -40,6 +40,7 @@ from gradseg.errors import GradsegError
 from gradseg.methods import Method, method_class
 from gradseg.optim import Optimizers
 from gradseg.outputs import append_line, atomic_write, check_run_folder, write_text
+from gradseg.settings import VAL_TARGET_TEXT, val_key
 
 __all__ = ["TrainConfig", "train"]
 
@@ -81,6 +82,8 @@ def train(cfg: TrainConfig, *, resume: bool = False, stop_after: int | None = No
             f"{'s' if threads > 1 else ''}), "
             f"{len(run.split['train'])} training and {len(run.split['val'])} validation "
             f"images, steps {step + 1}..{cfg.iterations} -> {run.out}")
+        log(f"train: validation Dice against the {VAL_TARGET_TEXT[cfg.val_target]}; best.pt "
+            f"is the step with the highest such Dice")
     validator = Validator(run, data.val_loader, best, log)
     end = cfg.iterations if stop_after is None else min(cfg.iterations, step + stop_after)
     reset_peak_memory(run.proc.device)
@@ -123,7 +126,8 @@ def set_up(cfg: TrainConfig, resume: bool) -> Run:
     kind = method_class(cfg.method)
     cfg = resolve(cfg, info, kind.uses_masks)
     check_memory(cfg, info, proc.device)
-    split = make_split(info, exclude_ids=cfg.exclude_ids, val_fraction=cfg.val_fraction,
+    split = make_split(info, exclude_ids=cfg.exclude_ids, val_ids=cfg.val_ids,
+                       val_fraction=cfg.val_fraction,
                        seed=cfg.seed, val_target=cfg.val_target, masks_only=kind.uses_masks)
     cues = kind.settle(cfg, split["train"])
     n_train = len(split["train"])
@@ -316,7 +320,8 @@ class Validator:
         from gradseg.pictures import validation_panel
 
         run = self.run
-        rec = {"step": step, "epoch": step / run.steps_per_epoch,
+        rec = {"step": step, "epoch": _epochs(step, run.steps_per_epoch),
+               "val_target": run.cfg.val_target,
                "loss": self.loss_sum / self.loss_n, "lr": lr,
                "time_s": round(time.time() - self.t0, 2)}
         self.loss_sum, self.loss_n = 0.0, 0
@@ -346,10 +351,12 @@ def finish(run: Run, model: nn.Module, validator: Validator, losses: list[float]
     cfg = run.cfg
     if run.proc.main and validator.loader is None and step == cfg.iterations:
         save_checkpoint(run.out / "best.pt", model=model, config=run.config, step=step)
+    best_val = None if validator.best < 0 else validator.best
     summary = {"method": cfg.method, "steps": step, "iterations": cfg.iterations,
-               "epochs": round(step / run.steps_per_epoch, 2), "n_train": len(run.split["train"]),
+               "epochs": _epochs(step, run.steps_per_epoch), "n_train": len(run.split["train"]),
                "n_val": len(run.split["val"]), "n_held_out": len(run.split["held_out"]),
-               "best_val_dice": None if validator.best < 0 else validator.best,
+               "val_target": cfg.val_target, val_key(cfg.val_target): best_val,
+               "best_val_dice": best_val,  # the same number, for scripts of earlier versions
                "final_loss": losses[-1] if losses else None,
                "first_loss": losses[0] if losses else None, "seconds": round(seconds, 2),
                "step_seconds": round((seconds - other) / len(losses), 4) if losses else None,
@@ -360,6 +367,12 @@ def finish(run: Run, model: nn.Module, validator: Validator, losses: list[float]
     if run.proc.world > 1:
         torch.distributed.barrier()
     return summary
+
+
+def _epochs(step: int, steps_per_epoch: int) -> int | float:
+    """Epochs done: a whole number when whole (``25``, not ``25.0``), else two decimals."""
+    epochs = step / steps_per_epoch
+    return int(epochs) if epochs == int(epochs) else round(epochs, 2)
 
 
 from gazeprep.contract.entry import make_callable  # noqa: E402

@@ -8,12 +8,13 @@ from typing import Literal
 import typer
 
 from gazeprep.commands.options import GAZE_DIR, JOBS, POSITIVE_PAIR, RECT, SCREEN_PX, number
+from gazeprep.contract.tables import print_table
 from gazeprep.read import options as o
 from gazeprep.read.options import IngestOptions
 
 #: The defaults of every option (one home: :class:`gazeprep.read.options.IngestOptions`).
 _D = IngestOptions()
-_SAMPLES = "Sample CSV/TSV"
+_SAMPLES = "Columns of sample tables and fixation reports"
 _DETECT = "Fixation detection (I-VT / I-DT)"
 _QUALITY = "Gaze quality (flags in quality.parquet; see `gazeprep qc`)"
 # The choices of the options, from the registry (click refuses any other value, exit 2).
@@ -133,7 +134,13 @@ def ingest(
     ),
     image_col: str | None = typer.Option(
         None, "--image-col", rich_help_panel=_SAMPLES,
-        help="Column naming the image per sample (default: one image, the file stem).",
+        help="Column naming the image per sample or fixation (samples default: one image, the "
+             "file stem).",
+    ),
+    duration_col: str | None = typer.Option(
+        None, "--duration-col", rich_help_panel=_SAMPLES,
+        help="Fixation reports: the duration column (ms); --time-col is then the fixation's "
+             "start, --x-col/--y-col/--pupil-col/--image-col its other columns.",
     ),
     time_unit: TimeUnit = typer.Option(
         _D.time_unit, "--time-unit", rich_help_panel=_SAMPLES,
@@ -182,7 +189,8 @@ def ingest(
     from gazeprep.ingest import run_ingest
 
     mapping = {k: v for k, v in (("time", time_col), ("x", x_col), ("y", y_col),
-                                 ("pupil", pupil_col), ("image", image_col)) if v}
+                                 ("pupil", pupil_col), ("image", image_col),
+                                 ("duration", duration_col)) if v}
     opts = IngestOptions(
         format=format, detector=detector, eye=eye,
         images=None if images is None else str(images),
@@ -267,7 +275,7 @@ def _print_summary(summary) -> None:
                       f"{r.rows_kept:,}", *(f"{r.dropped.get(k, 0):,}" for k in reasons),
                       str(len(r.errors)), str(len(r.anomalies)))
     console = Console()
-    console.print(table)
+    print_table(table, console)
     console.print(f"{summary.n_fixations:,} fixations, {summary.n_tracks:,} tracks, "
                   f"{summary.n_images:,} images -> {summary.out}")
 

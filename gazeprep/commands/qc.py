@@ -10,6 +10,7 @@ from pathlib import Path
 import typer
 
 from gazeprep.commands.options import GAZE_DIR
+from gazeprep.contract.tables import print_table
 
 
 def qc(
@@ -48,10 +49,10 @@ def qc(
             console.print(f"no quality rows in {data}: its inputs hold no gaze samples "
                           "(fixation reports)")
         else:
-            console.print(_session_table(summary, thr))
+            print_table(_session_table(summary, thr), console)
             if per_trial:
                 for session, rows in frame.group_by("session", maintain_order=True):
-                    console.print(_trial_table(session[0], rows))
+                    print_table(_trial_table(session[0], rows), console, min_width=120)
             _print_reasons(console, frame)
     if plot is not None:
         written = _plots(frame, thr, plot, overwrite)

@@ -14,6 +14,7 @@ import typer
 from gazeprep.commands import _image_options as img_opts
 from gazeprep.commands.options import CACHE_DIR, GAZE_DIR, JOBS, number, problem
 from gazeprep.contract.cache import SHARD_SAMPLES
+from gazeprep.contract.tables import print_table
 from gazeprep.render import params as rp
 from gazeprep.render.params import defaults
 
@@ -168,6 +169,7 @@ def render(
 
     if images is None:
         raise GazeprepError("--images DIR is required (the images the gaze was recorded on)")
+    check_trainable(size, levels)
     params = RenderParams(
         size=size,
         ratios=_ratios(ratios, levels),
@@ -208,7 +210,7 @@ def render(
     ]
     for name, ids in rows:
         table.add_row(name, str(len(ids)), ", ".join(ids[:5]) + (" ..." if len(ids) > 5 else ""))
-    console.print(table)
+    print_table(table, console)
     if exclude_flagged:
         console.print(f"--exclude-flagged: {plan.left_out} track(s) of flagged trials left out",
                       soft_wrap=True)
@@ -220,6 +222,19 @@ def render(
                       f"{', '.join(without_label[:5])}{more}", soft_wrap=True, markup=False)
     if not report.rendered:
         console.print("nothing to render: the cache is up to date")
+
+
+def check_trainable(size: int, levels: int) -> None:
+    """Refuse (usage error on --size) a size gradseg cannot train on: its U-Net has one decoder
+    stage per track-map level, halving the side each time, so S must be divisible by 2**L."""
+    step = 2**levels
+    if size % step:
+        lower, upper = size - size % step, size - size % step + step
+        near = f"{lower} or {upper}" if lower >= 8 else f"{upper}"
+        raise typer.BadParameter(
+            f"{size} is not divisible by 2**levels = {step}: gradseg trains a U-Net with one "
+            f"decoder stage per level (L = {levels}), each halving the side; expected e.g. "
+            f"--size {near}", param_hint="'--size'")
 
 
 def _check_label(plan, options) -> list[str]:

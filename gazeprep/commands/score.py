@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from gazeprep.commands.options import CACHE_DIR, number
+from gazeprep.contract.tables import print_table
 from gazeprep.inspect.score import HEATMAP_THRESHOLD, LEVEL_THRESHOLD
 
 
@@ -67,7 +68,7 @@ def score(
         table.add_row(
             name, f"{summary[name + '_dice']:.4f}", f"{summary[name + '_iou']:.4f}"
         )
-    console.print(table)
+    print_table(table, console)
     if summary["n_empty_mask"]:
         console.print(
             f"{summary['n_empty_mask']} image(s) have an empty mask: scored 0 where the "

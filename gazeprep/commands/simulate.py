@@ -9,6 +9,7 @@ from pathlib import Path
 
 import typer
 
+from gazeprep.contract.tables import print_table
 from gazeprep.simulate.config import SimConfig
 
 #: The defaults of every option (one home: :class:`gazeprep.simulate.config.SimConfig`).
@@ -89,7 +90,7 @@ def simulate(
     table.add_column("count", justify="right")
     for key in ("images", "sessions", "fixations", "samples", "blinks"):
         table.add_row(key, f"{summary[key]:,}")
-    Console().print(table)
+    print_table(table)
     for note in summary.get("notes", []):
         console.print(f"note: {note}", markup=False, soft_wrap=True)
     if ingest_hint(cfg):

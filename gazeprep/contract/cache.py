@@ -7,15 +7,17 @@ row (axis 0), one sample per chunk, :data:`SHARD_SAMPLES` samples per shard file
 array     dimensions                  values
 ========  ==========================  =======================================================
 image     (sample, rgb, y, x)         RGB pixels (grey images repeated to 3 channels)
-maps      (sample, level, y, x)       track maps, level 0 = whole track ... L-1 = shortest tail
+maps      (sample, level, y, x)       track maps: index k is level k + 1 (1 = whole track, L = tail)
 heatmap   (sample, band, y, x)        GazeMedSeg baseline heatmap
 pseudo    (sample, band, y, x)        0/1 pseudo-mask
 mask      (sample, band, y, x)        0/1 ground truth, only when render was given masks
 ========  ==========================  =======================================================
 
 ``maps``, ``heatmap`` and ``image`` hold ``round(UNIT_SCALE * x)`` of values x in [0, 1] and
-carry the CF attributes ``scale_factor`` (1 / UNIT_SCALE), ``units`` and ``long_name``, so
-xarray decodes them to [0, 1]; ``pseudo`` and ``mask`` hold 0/1 (``flag_values``).
+say so in their attributes (``scale`` = 1 / UNIT_SCALE, ``units``, ``long_name``). They carry
+no CF ``scale_factor`` on purpose: xarray would decode the uint8 arrays to float64, 8 times
+their size (a JSON attribute is a double); in xarray they stay uint8 (divide by
+``UNIT_SCALE`` for [0, 1]). ``pseudo`` and ``mask`` hold 0/1 (``flag_values``).
 
 The *sample arrays* hold one value (or pair) per sample, dimension ``sample``
 (:data:`SAMPLE_ARRAYS`): ``sample`` (the image ids, a string array: xarray's ``sample``
@@ -71,12 +73,15 @@ DIMENSIONS: dict[str, tuple[str, ...]] = {
     "maps": ("sample", "level", "y", "x"),
     **{name: ("sample", "band", "y", "x") for name in ("heatmap", "pseudo", "mask")},
 }
-_UNIT_ATTRS = {"units": "1", "scale_factor": 1.0 / UNIT_SCALE}
+_UNIT_ATTRS = {"units": "1", "scale": 1.0 / UNIT_SCALE,
+               "comment": f"stored as round({UNIT_SCALE} x) of values x in [0, 1]"}
 _MASK_ATTRS = {"flag_values": [0, 1], "flag_meanings": "background foreground"}
-#: CF attributes of every row array (xarray applies ``scale_factor`` when it decodes).
+#: Attributes of every row array (no CF ``scale_factor``: see the module notes).
 ATTRIBUTES: dict[str, dict] = {
     "image": {"long_name": "image, RGB", **_UNIT_ATTRS},
-    "maps": {"long_name": "gaze-track map, level 0 = whole track", **_UNIT_ATTRS},
+    "maps": {"long_name": "gaze-track map; index k along 'level' is level k + 1 "
+                          "(level 1 = the whole track, level L = its shortest tail)",
+             **_UNIT_ATTRS},
     "heatmap": {"long_name": "gaze heatmap (GazeMedSeg)", **_UNIT_ATTRS},
     "pseudo": {"long_name": "pseudo-mask from gaze", **_MASK_ATTRS},
     "mask": {"long_name": "ground-truth mask", **_MASK_ATTRS},

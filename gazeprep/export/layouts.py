@@ -23,7 +23,10 @@ and counted).
       <out>/images/<id>.png, <out>/labels/<id>.png
 
   as ``monai.data.load_decathlon_datalist(<out>/datalist.json)`` reads it (paths relative to
-  the datalist's folder).
+  the datalist's folder). From a split (``split=``, what ``gazeprep split`` wrote), the
+  datalist also has a ``validation`` list (image and label) and a ``test`` list (images; their
+  labels too with ``labels="mask"``), as ``load_decathlon_datalist(..., data_list_key=
+  "validation")`` reads them.
 
 Each layout's own entries (the two folders, the JSON file and ``gazeprep-export.json``, which
 records what was written and the sha256 of every file) are replaced at once; other files in the
@@ -39,9 +42,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-
 from gazeprep.errors import GazeprepError
+from gazeprep.export.native import CacheFiles, SourceFiles
 from gazeprep.export.owned import check_export, file_sums, writing
 
 WRITER = "gazeprep export"
@@ -76,31 +78,62 @@ def _names(layout: str) -> tuple[str, str, str]:
         "images", "labels", "datalist.json")
 
 
-def _files(layout: str, key: str) -> tuple[str, str]:
+def _files(layout: str, key: str, ending: str = ".png") -> tuple[str, str]:
     images, labels, _ = _names(layout)
     suffix = "_0000" if layout == "nnunet" else ""
-    return f"{images}/{key}{suffix}.png", f"{labels}/{key}.png"
+    return f"{images}/{key}{suffix}{ending}", f"{labels}/{key}{ending}"
 
 
-def _description(layout: str, keys: list[str], name: str) -> dict:
+def _description(layout: str, keys: list[str], name: str, files,
+                 parts: dict[str, list[str]] | None = None, test_labels: bool = False) -> dict:
     if layout == "nnunet":
-        return {"channel_names": {"0": "R", "1": "G", "2": "B"}, "labels": dict(LABELS),
-                "numTraining": len(keys), "file_ending": ".png", "name": name,
+        return {"channel_names": dict(files.channels), "labels": dict(LABELS),
+                "numTraining": len(keys), "file_ending": files.ending, "name": name,
                 "description": "gaze-derived training set written by gazeprep export"}
-    return {"training": [dict(zip(("image", "label"), _files(layout, k), strict=True))
-                         for k in keys]}
+    parts, kept = parts or {"training": keys}, set(keys)
+    out = {}
+    for part, ids in parts.items():
+        with_label = part != "test" or test_labels
+        out[part] = [dict(zip(("image", "label"),
+                              _files(layout, k, files.ending)[:2 if with_label else 1],
+                              strict=False)) for k in ids if k in kept]
+    return out
 
 
-def _save_png(path: Path, pixels: np.ndarray) -> None:
-    from PIL import Image
+#: A split's id files (``gazeprep split``) -> the MONAI datalist's lists.
+SPLIT_PARTS = {"train": "training", "val": "validation", "test": "test"}
 
-    Image.fromarray(np.ascontiguousarray(pixels)).save(path, format="PNG")
+
+def read_split(folder: str | Path) -> dict[str, list[str]]:
+    """The datalist's lists from a ``gazeprep split`` folder (``train.txt``, ``val.txt``,
+    ``test.txt``): ``{"training": [...], "validation": [...], "test": [...]}``.
+
+    Raises
+    ------
+    GazeprepError
+        A missing id file, or one that cannot be read.
+    """
+    from gazeprep.contract.errors import InputError
+    from gazeprep.contract.ids import read_ids_file
+
+    out = {}
+    for stem, part in SPLIT_PARTS.items():
+        path = Path(folder) / f"{stem}.txt"
+        if not path.is_file():
+            raise GazeprepError(f"no {stem}.txt here: expected a folder written by `gazeprep "
+                                "split`", file=folder)
+        try:
+            out[part] = read_ids_file(path)
+        except InputError as exc:
+            raise GazeprepError(exc.message, file=exc.file) from exc
+    return out
 
 
 def export_cache(cache: str | Path, out: str | Path, layout: str, *, labels: str = "pseudo",
                  ids: list[str] | None = None, dataset_id: int = 501, name: str = "Gaze",
-                 overwrite: bool = False, progress: Callable[[int, int], None] | None = None
-                 ) -> ExportReport:
+                 overwrite: bool = False, progress: Callable[[int, int], None] | None = None,
+                 split: dict[str, list[str]] | None = None, images: str | Path | None = None,
+                 modality: str | None = None) -> ExportReport:
     """Write the cache's images and labels in ``layout`` (see the module notes).
 
     Parameters
@@ -120,6 +153,14 @@ def export_cache(cache: str | Path, out: str | Path, layout: str, *, labels: str
         Replace files an earlier export wrote that were edited since (files it did not write
         are never replaced).
     progress : callable(done, total), optional
+    split : dict, optional
+        MONAI only: the datalist's ``training``, ``validation`` and ``test`` lists
+        (:func:`read_split`); every image of the three is exported, ``ids`` must be None.
+    images : str or Path, optional
+        The folder render read the images from: export each at its own resolution, radiology
+        as NIfTI of its own values and spacing (:class:`gazeprep.export.native.SourceFiles`).
+    modality : str, optional
+        With ``images``: the channel name of radiology images (default: DICOM's Modality).
 
     Raises
     ------
@@ -135,6 +176,10 @@ def export_cache(cache: str | Path, out: str | Path, layout: str, *, labels: str
     if labels == "mask" and "mask" not in info.arrays:
         raise GazeprepError("the cache has no ground-truth masks (--labels mask): render it "
                             "with --masks DIR, or export --labels pseudo", file=info.path)
+    if split is not None:
+        if layout != "monai" or ids is not None:
+            raise GazeprepError("a split's lists are for --to monai, without --ids")
+        ids = sorted({i for part in split.values() for i in part})
     try:
         pos = info.positions(ids if ids is not None else info.ids)
     except InputError as exc:  # unknown ids
@@ -146,6 +191,8 @@ def export_cache(cache: str | Path, out: str | Path, layout: str, *, labels: str
     if not pos:
         raise GazeprepError("no image to export (no requested image has a mask)",
                             file=info.path)
+    files = CacheFiles() if images is None else SourceFiles(
+        _source_refs(images, [info.ids[p] for p in pos], info), modality)
     folder, entries = report.folder, [*_names(layout), RECORD]
     check_export(folder, RECORD, entries, WRITER, overwrite)
     arrays = open_arrays(info.path, ["image", labels])
@@ -161,17 +208,32 @@ def export_cache(cache: str | Path, out: str | Path, layout: str, *, labels: str
             except CorruptRowError as exc:
                 raise GazeprepError(exc.message, file=info.path) from exc
             for r, im, lab in zip(rows, image, label, strict=True):
-                img_file, lab_file = _files(layout, info.ids[r])
-                _save_png(root / img_file, np.moveaxis(im, 0, -1))
-                _save_png(root / lab_file, (lab[0] > 0).astype(np.uint8))
+                img_file, lab_file = _files(layout, info.ids[r], files.ending)
+                files.write(root / img_file, root / lab_file, info.ids[r], im, lab)
             if progress is not None:
                 progress(min(len(pos), start + BATCH), len(pos))
         keys = [info.ids[p] for p in pos]
         desc = _names(layout)[2]
-        (root / desc).write_text(json.dumps(_description(layout, keys, name), indent=1) + "\n")
+        text = json.dumps(_description(layout, keys, name, files, split, labels == "mask"),
+                          indent=1)
+        (root / desc).write_text(text + "\n")
         record = {"written_by": WRITER, "layout": layout, "labels": labels,
                   "cache": str(info.path), "n_images": len(keys),
                   "files": file_sums(root, list(_names(layout)))}
         (root / RECORD).write_text(json.dumps(record, indent=1) + "\n")
     report.exported = keys
     return report
+
+
+def _source_refs(folder: str | Path, keys: list[str], info) -> dict:
+    """The image files of ``keys`` in ``folder``, read with the options render recorded."""
+    from gazeprep.contract.images import ImageOptions, index_folder
+
+    options = ImageOptions.from_dict((info.attrs.get("params") or {}).get("image"))
+    refs = index_folder(folder, options)
+    missing = [k for k in keys if k not in refs]
+    if missing:
+        raise GazeprepError(f"{len(missing)} exported image(s) have no file here, e.g. "
+                            f"{missing[:3]}; expected the folder render read (--images)",
+                            file=folder)
+    return {k: refs[k] for k in keys}

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from gazeprep.contract.colours import heat_colours
 from gazeprep.errors import GazeprepError
 from gazeprep.render.maps import from_uint8
 
@@ -68,13 +69,6 @@ def _label(draw, text: str, x: int, f) -> None:
     box = draw.textbbox((x + 6, 6), text, font=f)
     draw.rectangle((box[0] - 4, box[1] - 3, box[2] + 4, box[3] + 3), fill=(0, 0, 0))
     draw.text((x + 6, 6), text, font=f, fill=WHITE)
-
-
-def heat_colours(v: np.ndarray) -> np.ndarray:
-    """Black -> red -> yellow -> white colour ramp of values in [0, 1], uint8 (H, W, 3)."""
-    v = np.clip(np.asarray(v, dtype=np.float32), 0, 1)
-    rgb = np.stack([np.clip(3 * v, 0, 1), np.clip(3 * v - 1, 0, 1), np.clip(3 * v - 2, 0, 1)], -1)
-    return (rgb * 255).astype(np.uint8)
 
 
 def _contour(canvas, mask, colour):

@@ -73,17 +73,33 @@ MISSING = (".", "", "NA", "N/A")
 AUTO_NORMALISED_RANGE = (-0.5, 1.5)
 
 
-def resolve_columns(names: list[str], path: str) -> dict[str, str]:
-    """Map canonical fields to the file's column names.
+#: ``--<option>-col`` of ``gazeprep ingest`` -> the report field it names (``--time-col``: the
+#: fixation's start).
+OPTION_FIELDS = {"image": "image", "x": "x", "y": "y", "pupil": "pupil", "time": "start",
+                 "duration": "duration"}
+
+
+def resolve_columns(names: list[str], path: str,
+                    given: dict[str, str] | None = None) -> dict[str, str]:
+    """Map canonical fields to the file's column names: ``given`` (``--x-col`` and the other
+    column options, by option name) first, then :data:`ALIASES`.
 
     Raises
     ------
     GazeprepError
-        Naming the missing fields and the names accepted for them (line 1 = the header).
+        A given column that is not in the header, or missing fields with the names accepted for
+        them (line 1 = the header).
     """
     upper = {n.strip().strip('"').upper(): n for n in names}
     found = {}
+    for option, column in (given or {}).items():
+        if column not in names:
+            raise GazeprepError(f"column {column!r} (--{option}-col) not in the header {names}; "
+                                "expected one of those names", file=path, line=1)
+        found[OPTION_FIELDS[option]] = column
     for key, aliases in ALIASES.items():
+        if key in found:
+            continue
         for a in aliases:
             if a in upper:
                 found[key] = upper[a]
@@ -148,11 +164,6 @@ def _bad_rows(t: pl.DataFrame) -> pl.Series:
         if key in REQUIRED and not position:
             reasons.append(pl.when(raw.is_null()).then(pl.lit(f"{key} is missing")).otherwise(None))
     reasons += _limit_reasons(t)
-    reasons.append(
-        pl.when(pl.col("image").is_null() | (pl.col("image") == ""))
-        .then(pl.lit("image is missing"))
-        .otherwise(None)
-    )
     reasons.append(
         pl.when(pl.col("duration") < 0)
         .then(pl.format("negative duration {}", pl.col("raw_duration")))
@@ -255,12 +266,16 @@ def read(path: str, opts: IngestOptions) -> FileResult:
     table = read_table(str(path), "fixation report")
     df, lines = table.df, table.lines
     res.notes.update(table.notes)
-    cols = resolve_columns(df.columns, res.path)
+    cols = resolve_columns(df.columns, res.path, opts.sample_columns)
     check_unique(table.header, cols.values(), res.path)
     res.rows_read = df.height
     t = _numeric(df, cols).with_columns(
         pl.Series("line", lines), pl.int_range(pl.len(), dtype=pl.Int64).alias("_row")
     )
+    empty = pl.col("image").is_null() | (pl.col("image") == "")
+    t = _fail_or_drop(res, t, t.select(pl.when(empty).then(pl.lit(
+        f"the image cell (column {cols['image']!r}) is empty")).otherwise(None)).to_series(),
+        "bad_value", opts.lenient, "the name of the image the fixation was on")
     expected = ("a finite number in duration (0 to one day), start (|start| <= 2**53 ms) and "
                 "any numeric column, or '.'; a number or '.' in x, y")
     t = _fail_or_drop(res, t, _bad_rows(t), "bad_value", opts.lenient, expected)

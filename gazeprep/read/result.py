@@ -97,6 +97,9 @@ class FileResult:
     anomalies: list[dict] = field(default_factory=list)
     notes: dict = field(default_factory=dict)
     images: dict[str, dict] = field(default_factory=dict)
+    #: Image ids made from TRIALID texts (the recording names no image): ingest warns, and
+    #: prefixes them with the recording when two recordings give the same one.
+    trial_image_ids: set[str] = field(default_factory=set)
     quality_input: Any = None
     quality: Any = None
 

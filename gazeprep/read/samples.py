@@ -70,6 +70,9 @@ def _columns(names: list[str], mapping: dict[str, str], path: str,
              need_time: bool) -> dict[str, str]:
     by_upper = {n.strip().upper(): n for n in names}
     found: dict[str, str] = {}
+    for key in sorted(set(mapping) - set(COLUMNS)):
+        raise GazeprepError(f"--{key}-col is for fixation reports; this is a sample file "
+                            f"(columns {', '.join(COLUMNS)})", file=path, line=1)
     for key, aliases in COLUMNS.items():
         if key in mapping:
             if mapping[key] not in names:

@@ -40,7 +40,8 @@ def split_ids(ids: list[str], val_fraction: float, seed: int) -> tuple[list[str]
 
 
 def make_split(info: CacheLayout, *, exclude_ids: list[str], val_fraction: float, seed: int,
-               val_target: str, masks_only: bool) -> dict[str, list[str]]:
+               val_target: str, masks_only: bool,
+               val_ids: list[str] | None = None) -> dict[str, list[str]]:
     """Train/val ids after removing held-out ids (and, where masks are needed, unmasked ids).
 
     Parameters
@@ -54,6 +55,8 @@ def make_split(info: CacheLayout, *, exclude_ids: list[str], val_fraction: float
         With ``mask``, validation images without a mask go back to training.
     masks_only : bool
         Train only on images with a mask (the fully supervised method).
+    val_ids : list of str, optional
+        The validation images (e.g. a split's ``val.txt``) instead of a seeded draw.
 
     Returns
     -------
@@ -70,7 +73,11 @@ def make_split(info: CacheLayout, *, exclude_ids: list[str], val_fraction: float
     no_mask = [i for i in pool if not has[i]]
     if masks_only:
         pool = [i for i in pool if has[i]]
-    train, val = split_ids(pool, val_fraction, seed)
+    if val_ids:
+        _check_val_ids(info, set(val_ids), held)
+        train, val = [i for i in pool if i not in set(val_ids)], sorted(set(val_ids) & set(pool))
+    else:
+        train, val = split_ids(pool, val_fraction, seed)
     if val_target == "mask":
         # Validation images without a mask cannot be scored; they go back to training.
         train = sorted(train + [i for i in val if not has[i]])
@@ -81,3 +88,14 @@ def make_split(info: CacheLayout, *, exclude_ids: list[str], val_fraction: float
         val = [i for i in val if has[i]]
     return {"train": train, "val": val, "held_out": sorted(held),
             "no_mask": sorted(no_mask)}
+
+
+def _check_val_ids(info: CacheLayout, val: set[str], held: set[str]) -> None:
+    """Validation ids must be in the cache and not held out."""
+    unknown, both = val - set(info.ids), val & held
+    if unknown:
+        raise GradsegError(f"{len(unknown)} validation id(s) not in the cache, e.g. "
+                           f"{sorted(unknown)[:5]}", file=info.path)
+    if both:
+        raise GradsegError(f"{len(both)} id(s) are both validation and held-out (test) ids, "
+                           f"e.g. {sorted(both)[:5]}", file=info.path)

@@ -67,6 +67,7 @@ class TrainConfig:
     eval_every: int = 200
     checkpoint_every: int = 200
     exclude_ids: list[str] = field(default_factory=list)
+    val_ids: list[str] = field(default_factory=list)  # empty: a seeded val_fraction draw
     threads: int | None = None
     text: str | None = None
     text_missing: str = "error"
@@ -90,6 +91,19 @@ RESUME_FREE = {"device", "amp", "compile", "workers", "in_memory", "eval_every",
                "checkpoint_every", "out", "threads", "channels_last", "log_every", "prefetch"}
 #: What validation Dice is computed against (``auto``: mask when the cache has masks).
 VAL_TARGETS = ("auto", "mask", "pseudo")
+#: How each resolved validation target is named wherever a user sees a validation number.
+VAL_TARGET_TEXT = {"mask": "ground-truth masks",
+                   "pseudo": "gaze pseudo-masks (no ground truth: agreement with the gaze labels)"}
+
+
+def val_key(target: str) -> str:
+    """The summary key of the best validation Dice against ``target``, e.g.
+    ``best_val_dice_vs_mask``.
+
+    >>> val_key("pseudo")
+    'best_val_dice_vs_pseudo'
+    """
+    return f"best_val_dice_vs_{target}"
 #: What an image without a text cue gets (see :mod:`gradseg.data.text`).
 TEXT_MISSING = ("error", "zero")
 #: Choices of the settings added for the published protocol (gradseg.protocol).

@@ -173,7 +173,9 @@ def _place(log: AscLog, cand, eyes: set[str], opts: IngestOptions, res: FileResu
             cache[st] = where = _image_for(log, st, opts, stem)
             if not where.problem:
                 res.image(where.image, where.size, where.size_from, where.name_problems)
-        image, trial_id, t0, rect, size, _, problem, _ = cache[st]
+        image, trial_id, t0, rect, size, _, problem, _, from_trial = cache[st]
+        if from_trial:
+            res.trial_image_ids.add(image)
         why, detail = _unusable(cand, i, rect, problem, opts)
         if why is not None:
             if problem and not opts.lenient:
@@ -226,6 +228,8 @@ class Placement(NamedTuple):
     size_from: str
     problem: str | None
     name_problems: list[str]
+    #: The id is the trial's TRIALID text (no IMGLOAD, no image TRIAL_VAR): see ingest.
+    from_trial: bool = False
 
 
 def _pixel_size(log: AscLog, image: str, opts: IngestOptions,
@@ -278,18 +282,18 @@ def _image_for(log: AscLog, state: int, opts: IngestOptions, stem: str) -> Place
             if k.lower() in IMAGE_VARS and image_id(v):
                 name = image_id(v)
                 break
-        name = name or image_id(tr.id)
-    name = name or stem
+    from_trial = bool(tr) and not name and bool(image_id(tr.id))
+    name = name or (image_id(tr.id) if tr else "") or stem
     if opts.image_rect is not None:
         rect, src = tuple(float(v) for v in opts.image_rect), "--image-rect"
         problem = rect_problem(rect)
         if problem:
             return Placement(name, label, t0, None, None, "unknown",
-                             f"--image-rect X Y W H: {problem}", [])
+                             f"--image-rect X Y W H: {problem}", [], from_trial)
     else:
         rect, src = scr, "screen"
     size, src, probs = _pixel_size(log, name, opts, rect and rect[2:], src)
     if rect is None:
         return Placement(name, label, t0, None, size, src, "no IMGLOAD and no GAZE_COORDS to "
-                         "place the image; expected --image-rect X Y W H", probs)
-    return Placement(name, label, t0, rect, size, src, None, probs)
+                         "place the image; expected --image-rect X Y W H", probs, from_trial)
+    return Placement(name, label, t0, rect, size, src, None, probs, from_trial)

@@ -65,7 +65,7 @@ def gaze_on(write_tracks):
 def render(root: Path, limit: int = LIMIT_AS) -> subprocess.CompletedProcess:
     """Render ``root/images`` with the tracks in ``root/gaze``, under ``limit``."""
     return run_limited("render", "--gaze", root / "gaze", "--images", root / "images",
-                       "--out", root / "c.zarr", "--size", "24", "--jobs", "1", limit=limit)
+                       "--out", root / "c.zarr", "--size", "32", "--jobs", "1", limit=limit)
 
 
 @pytest.fixture()

@@ -160,3 +160,24 @@ def test_export_names_a_damaged_sample(cache, tmp_path):
     res = _export("--to", "monai", "--cache", cache, "--out", tmp_path / "o")
     assert res.exit_code == 1 and "array 'image'" in str(res.exception)
     assert not (tmp_path / "o" / "datalist.json").exists()
+
+
+def test_monai_split_gives_training_validation_and_test_lists(cache, tmp_path):
+    monai_data = pytest.importorskip("monai.data", reason="monai not installed")
+    split, out = tmp_path / "split", tmp_path / "monai"
+    res = CliRunner().invoke(app, ["split", str(cache), "--out", str(split), "--counts", "3,1,2",
+                                   "--seed", "0"])
+    assert res.exit_code == 0, res.output
+    res = _export("--to", "monai", "--cache", cache, "--out", out, "--split", split)
+    assert res.exit_code == 0, res.output
+    parts = {p: (split / f"{s}.txt").read_text().split("\n")[1:-1]
+             for s, p in (("train", "training"), ("val", "validation"), ("test", "test"))}
+    for key, ids in parts.items():
+        items = monai_data.load_decathlon_datalist(str(out / "datalist.json"),
+                                                   is_segmentation=key != "test",
+                                                   data_list_key=key)
+        assert [item["image"] for item in items] == [str(out / "images" / f"{i}.png")
+                                                     for i in ids]
+        assert all(("label" in item) == (key != "test") for item in items)
+    bad = _export("--to", "nnunet", "--cache", cache, "--out", tmp_path / "raw", "--split", split)
+    assert bad.exit_code == 2 and "--split is for --to monai" in bad.output
