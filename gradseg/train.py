@@ -281,7 +281,7 @@ def loop(run: Run, data: Data, model: nn.Module, opts: Optimizers, validator: Va
                             optimizer=optimizer, scheduler=scheduler, best_dice=validator.best,
                             val_dice=validator.last)
         bar.update(step, info={"loss": values[-1], "lr": f"{opts.lr:.2e}",
-                               "val Dice": validator.last})
+                               f"val Dice vs {run.cfg.val_target}": validator.last})
         other += time.perf_counter() - t
     bar.close()
     validator.close()
