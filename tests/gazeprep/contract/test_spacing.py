@@ -148,10 +148,11 @@ def test_render_records_spacing_and_eval_reports_hd95_in_mm(tmp_path, medical, c
     summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     df = pl.read_parquet(tmp_path / "e.parquet")
     assert df["image"].to_list() == ["v_0", "v_1"] and summary["n_hd95_mm"] == 2
-    from PIL import Image
+    import nibabel as nib
 
     for k, key in enumerate(df["image"]):
-        pred = np.asarray(Image.open(tmp_path / "pred" / f"{key}.png")) > 0
+        # predict writes NIfTI masks for volume inputs: voxel axes (column, row, 1)
+        pred = np.asarray(nib.load(tmp_path / "pred" / f"{key}.nii.gz").dataobj)[:, :, 0].T > 0
         assert df["hd95_mm"][k] == pytest.approx(hd95(pred, masks[k] > 0, (0.5, 0.8)))
         assert df["hd95"][k] == pytest.approx(hd95(pred, masks[k] > 0))
 
