@@ -41,6 +41,7 @@ from gradseg.options import (
     image_options,
     number,
     print_table,
+    split_val_ids,
     thresholds,
 )
 from gradseg.settings import TEXT_MISSING, TrainConfig
@@ -237,7 +238,7 @@ def train(
     merged = merge_settings(settings, file, given)
     console = Console(stderr=True, soft_wrap=True, markup=False, highlight=False)
     if not merged["val_ids"] and "val_fraction" not in given:
-        merged["val_ids"] = _split_val_ids(ctx.params.get("test_ids"), console.print)
+        merged["val_ids"] = split_val_ids(ctx.params.get("test_ids"), console.print)
     if merged["iterations"] is not None and merged["epochs"] is not None:
         raise typer.BadParameter("give --iterations or --epochs, not both")
     if merged["cache"] is None:
@@ -274,24 +275,7 @@ for _panel, _names in _PANELS.items():
 _NOT_SETTINGS = ("config", "resume", "stop_after", "quiet", "protocol", "sets")
 #: Options whose setting has another name in TrainConfig.
 _SETTING_NAMES = {"thresholds_": "thresholds", "test_ids": "exclude_ids"}
-#: The files `gazeprep split` writes beside its id files.
-_SPLIT_RECORD = "split.json"
 
-
-def _split_val_ids(test_ids: str | Path | None, log) -> list[str]:
-    """The validation ids of the `gazeprep split` folder ``--test-ids`` comes from (its
-    ``val.txt``), said in one line; none when it comes from no split or the split has none."""
-    if test_ids is None:
-        return []
-    folder = Path(test_ids).parent
-    val = folder / "val.txt"
-    if not (folder / _SPLIT_RECORD).is_file() or not val.is_file():
-        return []
-    ids = ids_option(val) or []
-    if ids:
-        log(f"train: validation on the {len(ids)} ids of {val} (the split --test-ids comes "
-            "from; --val-ids or --val-fraction to choose otherwise)")
-    return ids
 
 
 def _train_settings(ctx: typer.Context) -> tuple[dict, dict]:

@@ -190,3 +190,22 @@ def _typed(text: str, default, item: str):
         raise typer.BadParameter(f"{item!r}: {text!r} is not a {type(default).__name__}",
                                  param_hint="'--set'") from exc
 
+
+#: The record `gazeprep split` writes beside its id files.
+SPLIT_RECORD = "split.json"
+
+
+def split_val_ids(test_ids: str | Path | None, log) -> list[str]:
+    """The validation ids of the `gazeprep split` folder ``--test-ids`` comes from (its
+    ``val.txt``), said in one line; none when it comes from no split or the split has none."""
+    if test_ids is None:
+        return []
+    folder = Path(test_ids).parent
+    val = folder / "val.txt"
+    if not (folder / SPLIT_RECORD).is_file() or not val.is_file():
+        return []
+    ids = ids_option(val) or []
+    if ids:
+        log(f"train: validation on the {len(ids)} ids of {val} (the split --test-ids comes "
+            "from; --val-ids or --val-fraction to choose otherwise)")
+    return ids

@@ -31,7 +31,8 @@ def test_train_lines_have_step_loss_lr_val_dice(piped_run) -> None:
     progress = [ln for ln in lines if re.match(r"train: \d+/12 steps", ln)]
     assert progress[0] == "train: 0/12 steps"
     assert re.match(r"train: 12/12 steps \(100%\), [\d.]+ (steps/s|s/step), \d+s elapsed \| "
-                    r"loss [\d.e-]+, lr [\d.]+e-\d\d, val Dice (0|1)\.\d+$", progress[-1]), lines
+                    r"loss [\d.e-]+, lr [\d.]+e-\d\d, val Dice vs (mask|pseudo) (0|1)\.\d+$",
+                    progress[-1]), lines
     assert "\x1b[" not in res.stderr
 
 

@@ -54,8 +54,9 @@ def _user_files(out: Path) -> None:
 
 
 def _render_args(size: int, d: Path, out: Path, *extra: str) -> list[str]:
+    # 3 levels: render refuses a size gradseg cannot train on (24 px is not divisible by 2**4)
     return ["render", "--gaze", str(d / "gaze"), "--images", str(d / "images"), "--size",
-            str(size), "--out", str(out), *extra]
+            str(size), "--levels", "3", "--out", str(out), *extra]
 
 
 def test_foreign_zarr_group_is_refused_untouched(render_dataset, tmp_path, render_size,

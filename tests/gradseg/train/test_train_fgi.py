@@ -148,7 +148,7 @@ def test_fgi_options_are_grouped_in_the_help(gradseg_cli, monkeypatch):
     for option in ("--fgi-darm-ratio", "--fgi-cps-pos", "--fgi-rampup-iters", "--text-missing"):
         assert option in out
     # FGI's defaults are shown (brackets would be eaten as rich markup)
-    for default in ("(FGI: group)", "(FGI: bce)", "(FGI: 4000)", "(FGI: imagenet mean colour)"):
+    for default in ("(FGI: group)", "(FGI: bce)", "(FGI: 4000)", "(FGI: imagenet)"):
         assert default in out
 
 
