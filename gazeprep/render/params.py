@@ -26,7 +26,8 @@ DURATION_LAWS = ("power", "const", "off")
 COMBINES = ("mean", "max")
 DIRECTIONS = ("reverse", "forward")
 PSEUDO_SOURCES = ("level", "mean")
-REFINES = ("none", "fill", "slic", "watershed")
+#: The names of gazeprep.render.refine.REFINERS (a test keeps them equal).
+REFINES = ("none", "fill", "slic", "watershed", "grabcut", "random_walker")
 
 
 def default_ratios(levels: int) -> tuple[float, ...]:

@@ -1,0 +1,49 @@
+"""GrabCut (OpenCV): colour models of object and background, a graph cut seeded by the gaze.
+
+Sure foreground: ``src > pseudo_threshold``; sure background: ``heat <= bg_threshold``; the
+watershed pseudo-mask (:mod:`.watershed`) splits the rest into probable foreground and probable
+background, so GrabCut starts from v1 and moves its border where the colours disagree. Needs
+``opencv-python-headless`` (``pip install 'gazeprep[refine]'``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from gazeprep.errors import GazeprepError
+from gazeprep.render.refine import watershed
+
+#: GrabCut iterations (OpenCV's EM over the colour models + graph cut).
+ITERATIONS = 3
+
+
+def _cv2():
+    try:
+        import cv2
+    except ImportError as exc:
+        raise GazeprepError("--refine grabcut needs OpenCV: pip install "
+                            "'gazeprep[refine]' (opencv-python-headless)") from exc
+    cv2.setNumThreads(1)  # images are refined in parallel by the caller
+    return cv2
+
+
+def refine(image: np.ndarray, src: np.ndarray, heat: np.ndarray, params) -> np.ndarray:
+    """GrabCut pseudo-mask of one image, shape (S, S) bool (see the module docstring)."""
+    fg = src > params.pseudo_threshold
+    bg = heat <= params.bg_threshold
+    if not fg.any() or not bg.any():
+        return fg
+    cv2 = _cv2()
+    start = watershed.refine(image, src, heat, params)
+    mask = np.where(start, cv2.GC_PR_FGD, cv2.GC_PR_BGD).astype(np.uint8)
+    mask[bg] = cv2.GC_BGD
+    mask[fg] = cv2.GC_FGD
+    if (mask == cv2.GC_PR_BGD).all() or np.isin(mask, (cv2.GC_BGD, cv2.GC_FGD)).all():
+        return fg | start
+    bgr = np.ascontiguousarray(np.moveaxis(image, 0, -1)[..., ::-1])
+    bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
+    try:
+        cv2.grabCut(bgr, mask, None, bgd, fgd, ITERATIONS, cv2.GC_INIT_WITH_MASK)
+    except cv2.error:  # a colour model it cannot fit (too few distinct pixels): keep v1
+        return start
+    return (mask == cv2.GC_FGD) | (mask == cv2.GC_PR_FGD)
