@@ -118,18 +118,20 @@ def render(
     refine: Refine = typer.Option(
         _D.refine,
         "--refine",
-        help="Pseudo-mask refinement: none, fill (holes), slic, watershed (image edges).",
+        help="Pseudo-mask refinement (docs/labels.md): none, fill (holes), slic, watershed "
+        "(image edges; v1), grabcut (colour models + graph cut from the watershed; needs "
+        "opencv-python-headless), random_walker.",
     ),
     bg_threshold: float = typer.Option(
         _D.bg_threshold,
         "--bg-threshold",
-        help="--refine watershed: heatmap <= this seeds the background.",
+        help="--refine watershed/grabcut/random_walker: heatmap <= this seeds the background.",
         callback=number(0, 1),
     ),
     edge_sigma: float = typer.Option(
         _D.edge_sigma,
         "--edge-sigma",
-        help="--refine watershed: smoothing (px at S=256) before the Sobel edges.",
+        help="--refine watershed/grabcut: smoothing (px at S=256) before the Sobel edges.",
         callback=number(0, 100),
     ),
     shard: int = typer.Option(SHARD_SAMPLES, "--shard", min=1, max=4096,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from gazeprep.errors import GazeprepError
-from gazeprep.render.refine import watershed
+from gazeprep.render.refine.watershed import refine as watershed_refine
 
 #: GrabCut iterations (OpenCV's EM over the colour models + graph cut).
 ITERATIONS = 3
@@ -34,7 +34,7 @@ def refine(image: np.ndarray, src: np.ndarray, heat: np.ndarray, params) -> np.n
     if not fg.any() or not bg.any():
         return fg
     cv2 = _cv2()
-    start = watershed.refine(image, src, heat, params)
+    start = watershed_refine(image, src, heat, params)
     mask = np.where(start, cv2.GC_PR_FGD, cv2.GC_PR_BGD).astype(np.uint8)
     mask[bg] = cv2.GC_BGD
     mask[fg] = cv2.GC_FGD
