@@ -2,8 +2,8 @@
 
 Sure foreground: ``src > pseudo_threshold``; sure background: ``heat <= bg_threshold``; the
 watershed pseudo-mask (:mod:`.watershed`) splits the rest into probable foreground and probable
-background, so GrabCut starts from v1 and moves its border where the colours disagree. Needs
-``opencv-python-headless`` (``pip install 'gazeprep[refine]'``).
+background, so GrabCut starts from v1 and moves its border where the colours disagree
+(OpenCV's ``grabCut``, ``opencv-python-headless``).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ def _cv2():
         import cv2
     except ImportError as exc:
         raise GazeprepError("--refine grabcut needs OpenCV: pip install "
-                            "'gazeprep[refine]' (opencv-python-headless)") from exc
+                            "opencv-python-headless (or render with --refine watershed)") from exc
     cv2.setNumThreads(1)  # images are refined in parallel by the caller
     return cv2
 
