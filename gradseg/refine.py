@@ -111,7 +111,7 @@ def predict_cache(model, cache: str, batch: int = 32) -> np.ndarray:
 def refine(rc: RefineConfig, log=print) -> list[dict]:
     """Run ``rc.rounds`` rounds; returns one record per round (name, minutes, settings)."""
     from gazeprep.contract.cache import validate
-    from gazeprep.contract.labels import check_name, read_labels, write_labels
+    from gazeprep.contract.labels import check_name, list_labels, read_labels, write_labels
     from gazeprep.contract.zarr_io import open_arrays
     from gradseg.checkpoint import load_model
     from gradseg.train import TrainConfig
@@ -119,6 +119,10 @@ def refine(rc: RefineConfig, log=print) -> list[dict]:
 
     layout = validate(rc.cache)
     names = [check_name(f"{rc.prefix}-r{k}") for k in range(1, rc.rounds + 1)]
+    taken = sorted(set(names) & set(list_labels(rc.cache)))
+    if taken and not rc.overwrite:  # before hours of training, not after
+        raise GradsegError(f"labels {taken} exist already in the cache (another --prefix, or "
+                           "--overwrite)", file=rc.cache)
     threshold = float((layout.attrs.get("params") or {}).get("pseudo_threshold", 0.7))
     maps = open_arrays(rc.cache, ["maps"])["maps"][...].astype(np.float32) / 255.0
     current, records = rc.start, []

@@ -3,6 +3,8 @@ gradseg train --labels reading them."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -71,3 +73,28 @@ def test_train_refuses_unknown_labels(toy_cache, tiny, tmp_path):
 
     with pytest.raises(Exception, match="not in the cache"):
         train(tiny(toy_cache(), tmp_path / "run", iterations=2, labels="nope"), progress=False)
+
+
+def test_cli_refine_then_train_on_its_labels(toy_cache, gradseg_cli, tmp_path):
+    cache = toy_cache(n=8, size=32, levels=3, fresh=True)
+    ids = tmp_path / "held.txt"
+    ids.write_text("toy000\ntoy001\n")
+    code, out, err = gradseg_cli("refine", "--cache", cache, "--out", tmp_path / "st",
+                                 "--iterations", "3", "--batch-size", "4", "--base-channels",
+                                 "4", "--threads", "1", "--device", "cpu", "--prefix", "v2",
+                                 "--exclude-ids", ids)
+    assert code == 0, err
+    assert json.loads(out.strip().splitlines()[-1])[0]["name"] == "v2-r1"
+    assert list_labels(cache) == ["v2-r1"]
+    code, _, err = gradseg_cli("refine", "--cache", cache, "--out", tmp_path / "st2",
+                               "--iterations", "3", "--batch-size", "4", "--base-channels",
+                               "4", "--threads", "1", "--device", "cpu", "--prefix", "v2")
+    assert code == 1 and "exist already" in err  # never replaced unless asked
+    code, _, err = gradseg_cli("train", "--cache", cache, "--out", tmp_path / "run",
+                               "--iterations", "2", "--batch-size", "4", "--base-channels", "4",
+                               "--threads", "1", "--labels", "v2-r1", "--quiet")
+    assert code == 0, err
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["labels"] == "v2-r1"
+    code, _, err = gradseg_cli("train", "--cache", cache, "--out", tmp_path / "run2",
+                               "--iterations", "2", "--labels", "nope", "--quiet")
+    assert code == 2 and "not in the cache" in err
