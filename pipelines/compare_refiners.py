@@ -7,6 +7,7 @@ Usage (from the project root; a cache rendered with masks, e.g. at 256 px)::
         --masks ../shared/data/kvasir-seg/masks --size 256 --out /tmp/kv256.zarr
     OMP_NUM_THREADS=1 .venv/bin/python pipelines/compare_refiners.py /tmp/kv256.zarr \\
         [--refiners watershed,grabcut,random_walker] [--tune-subset 200] [--json out.json]
+        [--set pseudo_threshold=0.6]
 
 Every refiner of :data:`gazeprep.render.refine.REFINERS` runs on the cache's stored track maps,
 heatmap and image with the render parameters the cache records (only ``refine`` changes); the
@@ -63,6 +64,8 @@ def main() -> None:
     ap.add_argument("--refiners", default=",".join(REFINERS))
     ap.add_argument("--tune-subset", type=int, default=200,
                     help="tuning ids scored (seeded subset; 0: all 780)")
+    ap.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                    help="override a render parameter, e.g. pseudo_threshold=0.6 (repeatable)")
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
 
@@ -72,6 +75,9 @@ def main() -> None:
     params = RenderParams(**{k: v for k, v in layout.attrs["params"].items()
                              if k not in ("ratios", "image")},
                           ratios=tuple(layout.attrs["params"]["ratios"]))
+    for item in args.set:
+        name, value = item.split("=", 1)
+        params = dataclasses.replace(params, **{name: type(getattr(params, name))(value)})
     tune, held = split_ids(layout.ids)
     if args.tune_subset:
         tune = sorted(np.random.default_rng(0).permutation(tune)[:args.tune_subset].tolist())
