@@ -32,3 +32,14 @@ def test_keeps_the_sure_seeds(generated):
 def test_hostile(hostile):
     got = check_hostile(grabcut.refine, hostile)
     assert got["one fixation"].any() and got["uniform image"].any()
+
+
+def test_without_opencv_the_error_says_what_to_install(generated, monkeypatch):
+    import sys
+
+    from gazeprep.errors import GazeprepError
+
+    monkeypatch.setitem(sys.modules, "cv2", None)  # import cv2 -> ImportError
+    img, src, heat, _ = generated
+    with pytest.raises(GazeprepError, match="opencv-python-headless"):
+        grabcut.refine(img, src, heat, params())
