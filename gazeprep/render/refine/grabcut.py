@@ -42,6 +42,10 @@ def refine(image: np.ndarray, src: np.ndarray, heat: np.ndarray, params) -> np.n
         return fg | start
     bgr = np.ascontiguousarray(np.moveaxis(image, 0, -1)[..., ::-1])
     bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
+    # GrabCut seeds its colour models by k-means++ from OpenCV's per-thread RNG: reseeding it
+    # makes every image's result independent of which images that thread refined before
+    # (--jobs, worker threads).
+    cv2.setRNGSeed(0)
     try:
         cv2.grabCut(bgr, mask, None, bgd, fgd, ITERATIONS, cv2.GC_INIT_WITH_MASK)
     except cv2.error:  # a colour model it cannot fit (too few distinct pixels): keep v1
