@@ -19,7 +19,7 @@ from gazeprep.render.params import defaults
 
 # The defaults of every option are RenderParams()'s: the tuned ones (pipelines/tune_render.py,
 # 780-image tuning split: pseudo Dice 0.832 tune, 0.821 on the 100 confirming images vs 0.731
-# for the heatmap baseline, with the watershed) and the GrabCut refiner (0.834 on the 100,
+# for the heatmap baseline, with the watershed) and the GrabCut refiner (0.840 on the 100,
 # pipelines/compare_refiners.py, docs/labels.md).
 _D = defaults()
 # The choices of the options, from RenderParams' lists (click refuses others, exit 2).

@@ -77,7 +77,7 @@ class RenderParams:
     refine : {'none', 'fill', 'slic', 'watershed', 'grabcut', 'random_walker'}
         Refinement against the image (:data:`gazeprep.render.refine.REFINERS`): fill holes,
         vote within SLIC superpixels, marker watershed on the image's edges (v1), GrabCut
-        started from the watershed (the default: +1.5 points Dice on the 100 held-out Kvasir
+        started from the watershed (the default: +2.1 points Dice on the 100 held-out Kvasir
         images, docs/labels.md) or a random walker (foreground seeds: source > threshold;
         background seeds: heatmap <= ``bg_threshold``).
     bg_threshold : float
