@@ -18,6 +18,7 @@ import typer
 
 from gazeprep.contract.command import VERBOSE_HELP, Command, Group, interrupted, quick_exit
 from gradseg import protocol_cli as proto
+from gradseg import refine_cli
 from gradseg.options import (
     DEVICE_HELP,
     DEVICE_METAVAR,
@@ -220,6 +221,9 @@ def train(
     norm: proto.Norm = proto.NORM,
     augmentation: proto.Augmentation = proto.AUGMENTATION,
     seg_target: proto.SegTarget = proto.SEG_TARGET,
+    labels: str = typer.Option(None, "--labels", help="Train on this labels array of the cache "
+                               "(`gradseg refine` writes them; `gazeprep score` lists them) "
+                               "instead of the render's pseudo-masks."),
     channels_last: bool = proto.CHANNELS_LAST,
     log_every: int = proto.LOG_EVERY,
     prefetch: int = proto.PREFETCH,
@@ -310,6 +314,7 @@ def _train_settings(ctx: typer.Context) -> tuple[dict, dict]:
 
 
 app.command("bench", cls=Command)(proto.bench)
+app.command("refine", cls=Command)(refine_cli.refine)
 
 
 @app.command("eval", cls=Command)

@@ -118,6 +118,14 @@ def resolve(cfg: TrainConfig, info: CacheLayout, uses_masks: bool) -> TrainConfi
                               "method that trains on gaze (gradtrack, gazesup, fgi...)")
     if cfg.val_target == "auto":
         cfg.val_target = "mask" if info.mask_available else "pseudo"
+    if cfg.labels not in (None, "pseudo"):
+        from gazeprep.contract.errors import InputError
+        from gazeprep.contract.labels import labels_info
+
+        try:
+            labels_info(info.path, cfg.labels)
+        except InputError as exc:
+            raise usage_error("--labels", exc.message) from exc
     return cfg
 
 

@@ -22,7 +22,8 @@ from pathlib import Path
 
 from _common import data_dir, run
 
-VERSIONED = ("numpy", "polars", "pillow", "scikit-image", "scipy", "zarr", "numba")
+VERSIONED = ("numpy", "polars", "pillow", "scikit-image", "scipy", "zarr", "numba",
+             "opencv-python-headless")
 #: Kvasir-SEG images rendered (the first N ids in sorted order keep the check quick).
 N_IMAGES = 120
 SIZE = 64

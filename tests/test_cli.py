@@ -32,6 +32,7 @@ def test_help_imports_no_heavy_library(tool: str) -> None:
 @pytest.mark.parametrize("argv", [
     ["gazeprep", "ingest"], ["gazeprep", "render"], ["gazeprep", "score"], ["gazeprep", "show"],
     ["gazeprep", "simulate"], ["gradseg", "train"], ["gradseg", "eval"], ["gradseg", "predict"],
+    ["gradseg", "refine"],
 ])
 def test_subcommand_help_imports_no_heavy_library(argv: list[str]) -> None:
     # Every sub-command's --help too: only the command-line library is loaded to print it.

@@ -17,9 +17,10 @@ def export(
     out: Path = typer.Option(..., "--out", help="nnunet: the nnUNet_raw folder (Dataset<ID>_"
                              "<Name> is made inside); monai: the datalist's folder."),
     cache: Path = typer.Option(CACHE_DIR, "--cache", help="Render cache (Zarr)."),
-    labels: Literal["pseudo", "mask"] = typer.Option(
-        "pseudo", "--labels", help="Label PNGs from the gaze pseudo-masks (pseudo) or the "
-        "ground-truth masks (mask; images without one are left out)."),
+    labels: str = typer.Option(
+        "pseudo", "--labels", help="Label PNGs from the gaze pseudo-masks (pseudo), the "
+        "ground-truth masks (mask; images without one are left out) or a labels array of the "
+        "cache by name (`gradseg refine`'s, e.g. st-r2; `gazeprep score` lists them)."),
     ids: Path = typer.Option(None, "--ids", help="File of ids (one a line) to export, e.g. a "
                              "split's train.txt (default: every image)."),
     images: Path = typer.Option(None, "--images", help="The images folder render read: export "

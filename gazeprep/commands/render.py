@@ -20,7 +20,8 @@ from gazeprep.render.params import defaults
 
 # The defaults of every option are RenderParams()'s: the tuned ones (pipelines/tune_render.py,
 # 780-image tuning split: pseudo Dice 0.832 tune, 0.821 on the 100 confirming images vs 0.731
-# for the heatmap baseline).
+# for the heatmap baseline, with the watershed) and the GrabCut refiner (0.840 on the 100,
+# pipelines/compare_refiners.py, docs/labels.md).
 _D = defaults()
 # The choices of the options, from RenderParams' lists (click refuses others, exit 2).
 DurationLaw = Literal[rp.DURATION_LAWS]
@@ -119,18 +120,20 @@ def render(
     refine: Refine = typer.Option(
         _D.refine,
         "--refine",
-        help="Pseudo-mask refinement: none, fill (holes), slic, watershed (image edges).",
+        help="Pseudo-mask refinement (docs/labels.md): none, fill (holes), slic, watershed "
+        "(image edges; v1), grabcut (colour models + graph cut from the watershed; needs "
+        "opencv-python-headless), random_walker.",
     ),
     bg_threshold: float = typer.Option(
         _D.bg_threshold,
         "--bg-threshold",
-        help="--refine watershed: heatmap <= this seeds the background.",
+        help="--refine watershed/grabcut/random_walker: heatmap <= this seeds the background.",
         callback=number(0, 1),
     ),
     edge_sigma: float = typer.Option(
         _D.edge_sigma,
         "--edge-sigma",
-        help="--refine watershed: smoothing (px at S=256) before the Sobel edges.",
+        help="--refine watershed/grabcut: smoothing (px at S=256) before the Sobel edges.",
         callback=number(0, 100),
     ),
     shard: int = typer.Option(SHARD_SAMPLES, "--shard", min=1, max=4096,

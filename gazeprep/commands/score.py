@@ -35,7 +35,8 @@ def score(
         False, "--overwrite", help="Replace --out even when it is not a score table."
     ),
 ) -> None:
-    """Score the cache's pseudo-masks, thresholded levels and heatmap against its masks."""
+    """Score the cache's pseudo-masks, thresholded levels, heatmap and every labels array
+    (`gradseg refine`'s labels/NAME) against its masks."""
     import json
 
     from rich.console import Console
@@ -43,7 +44,7 @@ def score(
 
     from gazeprep.contract.progress import Progress
     from gazeprep.inspect.load import load_cache
-    from gazeprep.inspect.score import is_score_table, score_cache, summarise
+    from gazeprep.inspect.score import is_score_table, labels_names, score_cache, summarise
     from gazeprep.outputs import atomic_write, check_replaceable
 
     out = out or cache.with_name(cache.name + ".score.parquet")
@@ -63,7 +64,8 @@ def score(
     table.add_column("prediction")
     table.add_column("mean Dice", justify="right")
     table.add_column("mean IoU", justify="right")
-    names = ["pseudo"] + [f"level{k + 1}" for k in range(g["maps"].shape[1])] + ["heatmap"]
+    names = (["pseudo"] + [f"level{k + 1}" for k in range(g["maps"].shape[1])] + ["heatmap"]
+             + [f"labels/{k}" for k in labels_names(g)])
     for name in names:
         table.add_row(
             name, f"{summary[name + '_dice']:.4f}", f"{summary[name + '_iou']:.4f}"

@@ -21,7 +21,8 @@ def show(
                                    "not a picture gazeprep show wrote."),
 ) -> None:
     """Draw numbered fixations (disk size by duration, polyline in time order), each level's
-    map, the heatmap and the pseudo-mask, with the ground-truth contour in green."""
+    map, the heatmap, the pseudo-mask and every labels array of the cache (`gradseg refine`'s)
+    side by side, with the ground-truth contour in green."""
     from rich.console import Console
 
     from gazeprep.inspect.load import load_cache

@@ -129,6 +129,19 @@ def read_split(folder: str | Path) -> dict[str, list[str]]:
     return out
 
 
+def _label_source(info, labels: str) -> tuple[str, list[int]]:
+    """The array the labels are read from and its row checksums (pseudo, mask, labels/NAME)."""
+    from gazeprep.contract.errors import InputError
+    from gazeprep.contract.labels import array_path, labels_info
+
+    if labels in ("pseudo", "mask"):
+        return labels, info.checksums(labels)
+    try:
+        return array_path(labels), labels_info(info.path, labels)["row_crc32c"]
+    except InputError as exc:
+        raise GazeprepError(exc.message, file=info.path) from exc
+
+
 def export_cache(cache: str | Path, out: str | Path, layout: str, *, labels: str = "pseudo",
                  ids: list[str] | None = None, dataset_id: int = 501, name: str = "Gaze",
                  overwrite: bool = False, progress: Callable[[int, int], None] | None = None,
@@ -144,7 +157,9 @@ def export_cache(cache: str | Path, out: str | Path, layout: str, *, labels: str
         nnU-Net: the ``nnUNet_raw`` folder (the dataset folder is made inside); MONAI: the
         folder of the datalist.
     layout : {'nnunet', 'monai'}
-    labels : {'pseudo', 'mask'}
+    labels : str
+        ``pseudo`` (the render's), ``mask`` (ground truth) or the name of a labels array of the
+        cache (:mod:`gazeprep.contract.labels`, e.g. ``gradseg refine``'s ``st-r2``).
     ids : list of str, optional
         Export only these (e.g. a split's ``train.txt``); default every sample.
     dataset_id, name : int, str
@@ -195,8 +210,9 @@ def export_cache(cache: str | Path, out: str | Path, layout: str, *, labels: str
         _source_refs(images, [info.ids[p] for p in pos], info), modality)
     folder, entries = report.folder, [*_names(layout), RECORD]
     check_export(folder, RECORD, entries, WRITER, overwrite)
-    arrays = open_arrays(info.path, ["image", labels])
-    sums = [info.checksums("image"), info.checksums(labels)]
+    source, label_sums = _label_source(info, labels)
+    arrays = open_arrays(info.path, ["image", source])
+    sums = [info.checksums("image"), label_sums]
     with writing(folder, entries, RECORD, report.notes) as root:
         for sub in _names(layout)[:2]:
             (root / sub).mkdir()

@@ -38,8 +38,9 @@ def score_cache(g, level_threshold: float = LEVEL_THRESHOLD,
     polars.DataFrame
         One row per image with a mask: ``image``, ``n_fixations``, ``empty_mask`` (the mask has
         no foreground), ``pseudo_dice``, ``pseudo_iou``, ``level{k}_dice``, ``level{k}_iou``
-        (k = 1..L), ``heatmap_dice``, ``heatmap_iou`` (NaN where mask and prediction are both
-        empty).
+        (k = 1..L), ``heatmap_dice``, ``heatmap_iou``, and ``labels/<name>_dice``,
+        ``labels/<name>_iou`` for every labels array of the cache (:func:`labels_names`); NaN
+        where mask and prediction are both empty.
 
     Raises
     ------
@@ -60,6 +61,7 @@ def score_cache(g, level_threshold: float = LEVEL_THRESHOLD,
     ids, has, n_fix = values[ID_ARRAY], values["has_mask"], values["n_fixations"]
     n = len(ids)
     levels = g["maps"].shape[1]
+    extra = {f"labels/{k}": g[f"labels/{k}"] for k in labels_names(g)}
     cols: dict[str, list] = {"image": [], "n_fixations": [], "empty_mask": []}
     for start in range(0, n, batch):
         sl = slice(start, min(n, start + batch))
@@ -74,6 +76,7 @@ def score_cache(g, level_threshold: float = LEVEL_THRESHOLD,
             "pseudo": g["pseudo"][sl][keep, 0] > 0,
             **{f"level{k + 1}": maps[:, k] > level_threshold for k in range(levels)},
             "heatmap": from_uint8(g["heatmap"][sl][keep, 0]) > heatmap_threshold,
+            **{name: a[sl][keep, 0] > 0 for name, a in extra.items()},
         }
         cols["image"] += [i for i, k in zip(ids[sl], keep, strict=True) if k]
         cols["n_fixations"] += [int(v) for v, k in zip(n_fix[sl], keep, strict=True) if k]
@@ -91,6 +94,15 @@ def score_cache(g, level_threshold: float = LEVEL_THRESHOLD,
                             "nothing to score against; was the cache rendered with a --label "
                             "that the masks do not hold?")
     return pl.DataFrame(cols)
+
+
+def labels_names(g) -> list[str]:
+    """Names of the labels arrays (``gradseg refine``'s) of an open cache, sorted."""
+    from gazeprep.contract.labels import GROUP
+
+    if GROUP not in g:
+        return []
+    return sorted(k for k in g[GROUP].array_keys() if not k.startswith("."))
 
 
 def summarise(df) -> dict[str, float]:

@@ -1,4 +1,5 @@
-"""One picture per image to trust the maps: track, levels, heatmap, pseudo-mask, ground truth.
+"""One picture per image to trust the maps: track, levels, heatmap, pseudo-mask, every labels
+array (v1 and v2 side by side), ground truth.
 
 Tiles are composed with numpy and skimage.draw; every word and number is drawn with Pillow's
 scalable font (``ImageFont.load_default(size=...)``), sized to the tile. Fixation numbers are
@@ -113,6 +114,7 @@ def compose(
     mask: np.ndarray | None,
     tracks: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
     tile: int = 256,
+    labels: dict[str, np.ndarray] | None = None,
 ) -> np.ndarray:
     """Build the panel: image + track, one tile per level, heatmap, pseudo-mask; a legend below.
 
@@ -128,10 +130,13 @@ def compose(
         One per session, normalised coordinates in temporal order.
     tile : int
         Minimum tile side in pixels (small caches are enlarged by an integer factor).
+    labels : dict of str to ndarray (S, S) 0/1, optional
+        Further labels (the cache's labels arrays, e.g. ``gradseg refine``'s), one tile each
+        beside the pseudo-mask, tinted like it.
 
     Returns
     -------
-    ndarray of uint8, shape (T + legend, T * (L + 3) + gaps, 3), T the tile side
+    ndarray of uint8, shape (T + legend, T * (L + 3 + len(labels)) + gaps, 3), T the tile side
     """
     from PIL import Image, ImageDraw
 
@@ -153,10 +158,11 @@ def compose(
                f"level {lv + 1}" + (" (whole track)" if lv == 0 else "")) for lv in
               range(maps.shape[0])]
     tiles.append((np.maximum(dim, heat_colours(up(heatmap).astype(np.float32))), "heatmap"))
-    ps = dim.copy()
-    inside = up(pseudo) > 0
-    ps[inside] = (0.5 * rgb[inside] + 0.5 * np.array(MAGENTA)).astype(np.uint8)
-    tiles.append((ps, "pseudo-mask"))
+    for name, m in {"pseudo-mask": pseudo, **(labels or {})}.items():
+        ps = dim.copy()
+        inside = up(m) > 0
+        ps[inside] = (0.5 * rgb[inside] + 0.5 * np.array(MAGENTA)).astype(np.uint8)
+        tiles.append((ps, name))
     gap = 2 * scale
     strip = []
     for img, _ in tiles:
@@ -215,6 +221,7 @@ def render_show(g, image_id: str, tracks) -> np.ndarray:
     """Panel of one cached image (see :func:`compose`); ``tracks`` as in ``compose``."""
     from gazeprep.contract.cache import ID_ARRAY
     from gazeprep.inspect.load import sample_values
+    from gazeprep.inspect.score import labels_names
 
     values = sample_values(g)
     ids = values[ID_ARRAY]
@@ -230,6 +237,7 @@ def render_show(g, image_id: str, tracks) -> np.ndarray:
         g["pseudo"][i, 0],
         g["mask"][i, 0] if has_mask else None,
         tracks,
+        labels={f"labels {k}": g[f"labels/{k}"][i, 0] for k in labels_names(g)},
     )
 
 

@@ -82,6 +82,9 @@ class CacheDataset(Dataset):
         Random flips, resized crop and rotation, identical on every field; None = no augmentation.
     in_memory : bool
         Read the arrays into RAM once instead of streaming from disk.
+    labels : str, optional
+        Read the ``pseudo`` field from the cache's labels array of this name
+        (:mod:`gazeprep.contract.labels`, written by ``gradseg refine``) instead of the render's.
     raw : bool
         The training data path: items are the stored uint8 rows at the cache size, unchanged,
         plus ``theta``, the sample's transform as a (2, 3) matrix
@@ -99,7 +102,9 @@ class CacheDataset(Dataset):
 
     def __init__(self, info: CacheLayout, positions: list[int], fields=(), size: int | None = None,
                  augment: AugmentConfig | None = None, in_memory: bool = False,
-                 raw: bool = False):
+                 raw: bool = False, labels: str | None = None):
+        from gazeprep.contract.labels import PSEUDO, array_path, labels_info
+
         self.path = str(info.path)
         self.ids = info.ids
         self.positions = list(positions)
@@ -108,7 +113,11 @@ class CacheDataset(Dataset):
         self.size = size or info.size
         self.augment = augment
         self.raw = raw
-        self.sums = [info.checksums(f) for f in self.fields]
+        # Where each field is stored: ``pseudo`` may come from a labels array instead.
+        self.sources = [array_path(labels) if f == PSEUDO else f for f in self.fields]
+        self.sums = [labels_info(info.path, labels)["row_crc32c"]
+                     if f == PSEUDO and labels not in (None, PSEUDO) else info.checksums(f)
+                     for f in self.fields]
         self._arrays = None
         self._ram: dict[str, np.ndarray] | None = None
         if in_memory:
@@ -127,7 +136,8 @@ class CacheDataset(Dataset):
         if self._arrays is None:
             from gazeprep.contract.zarr_io import open_arrays
 
-            self._arrays = open_arrays(self.path, self.fields)
+            arrays = open_arrays(self.path, self.sources)
+            self._arrays = {f: arrays[a] for f, a in zip(self.fields, self.sources, strict=True)}
         return self._arrays
 
     def _read(self, items: list[int]) -> dict[str, np.ndarray]:

@@ -63,12 +63,12 @@ class Data:
         self.run = run
         aug = AugmentConfig(kind=cfg.augmentation) if cfg.augment else None
         self.train = CacheDataset(info, info.positions(run.split["train"]), run.method.fields(),
-                                  cfg.size, aug, cfg.in_memory, raw=True)
+                                  cfg.size, aug, cfg.in_memory, raw=True, labels=cfg.labels)
         self.val_loader = None
         if run.proc.main and run.split["val"]:
             fields = tuple(dict.fromkeys((cfg.val_target, "maps", "heatmap")))
             val = CacheDataset(info, info.positions(run.split["val"]), fields, cfg.size, None,
-                               cfg.in_memory)
+                               cfg.in_memory, labels=cfg.labels)
             self.val_loader = DataLoader(val, batch_size=max(1, cfg.batch_size),
                                          **loader_options(run))
 

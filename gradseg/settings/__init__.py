@@ -84,6 +84,7 @@ class TrainConfig:
     channels_last: bool | None = None
     log_every: int | None = None
     prefetch: int = 4
+    labels: str | None = None  # a labels array of the cache in place of ``pseudo``
 
 
 #: Settings that may differ when resuming (they do not change the result on CPU).

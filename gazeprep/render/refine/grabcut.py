@@ -1,0 +1,57 @@
+"""GrabCut (OpenCV): colour models of object and background, a graph cut seeded by the gaze.
+
+Sure foreground: ``src > pseudo_threshold``; sure background: ``heat <= bg_threshold``; the
+watershed pseudo-mask (:mod:`.watershed`) splits the rest into probable foreground and probable
+background, so GrabCut starts from v1 and moves its border where the colours disagree (OpenCV's
+``grabCut``, ``opencv-python-headless``). The image is smoothed first as for the watershed's
+edges (``edge_sigma``, pixels at S = 256): +0.3 points Dice on the tuning images.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from gazeprep.errors import GazeprepError
+from gazeprep.render.refine.watershed import refine as watershed_refine
+
+#: GrabCut iterations (OpenCV's EM over the colour models + graph cut).
+ITERATIONS = 3
+
+
+def _cv2():
+    try:
+        import cv2
+    except ImportError as exc:
+        raise GazeprepError("--refine grabcut needs OpenCV: pip install "
+                            "opencv-python-headless (or render with --refine watershed)") from exc
+    cv2.setNumThreads(1)  # images are refined in parallel by the caller
+    return cv2
+
+
+def refine(image: np.ndarray, src: np.ndarray, heat: np.ndarray, params) -> np.ndarray:
+    """GrabCut pseudo-mask of one image, shape (S, S) bool (see the module docstring)."""
+    fg = src > params.pseudo_threshold
+    bg = heat <= params.bg_threshold
+    if not fg.any() or not bg.any():
+        return fg
+    cv2 = _cv2()
+    start = watershed_refine(image, src, heat, params)
+    mask = np.where(start, cv2.GC_PR_FGD, cv2.GC_PR_BGD).astype(np.uint8)
+    mask[bg] = cv2.GC_BGD
+    mask[fg] = cv2.GC_FGD
+    if (mask == cv2.GC_PR_BGD).all() or np.isin(mask, (cv2.GC_BGD, cv2.GC_FGD)).all():
+        return fg | start
+    bgr = np.ascontiguousarray(np.moveaxis(image, 0, -1)[..., ::-1])
+    sigma = params.edge_sigma * params.size / 256
+    if sigma > 0:  # the watershed's smoothing: colour models of the surfaces, not their grain
+        bgr = cv2.GaussianBlur(bgr, (0, 0), sigma)
+    bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
+    # GrabCut seeds its colour models by k-means++ from OpenCV's per-thread RNG: reseeding it
+    # makes every image's result independent of which images that thread refined before
+    # (--jobs, worker threads).
+    cv2.setRNGSeed(0)
+    try:
+        cv2.grabCut(bgr, mask, None, bgd, fgd, ITERATIONS, cv2.GC_INIT_WITH_MASK)
+    except cv2.error:  # a colour model it cannot fit (too few distinct pixels): keep v1
+        return start
+    return (mask == cv2.GC_FGD) | (mask == cv2.GC_PR_FGD)
