@@ -58,11 +58,13 @@ def readers() -> dict[str, ModuleType]:
         reflacx,
         samples,
         smi,
+        tobii_prolab,
+        tobii_studio,
     )
 
     return {"edf": edf_reader, "asc": asc, "smi-begaze": smi, "pupil-core": pupil,
             "pupil-neon": pupil_neon, "gazepoint": gazepoint, "reflacx": reflacx,
-            # TOBII: the coordinator registers the Tobii readers here at merge.
+            "tobii-prolab": tobii_prolab, "tobii-studio": tobii_studio,
             "fixreport": fixreport, "samples": samples}
 
 
