@@ -88,7 +88,8 @@ def sniff_format(path: Path) -> str:
     raise GazeprepError(
         f"unknown format (header {probe.header[:8]}); expected an EyeLink EDF or ASC, a fixation "
         "report with CURRENT_FIX_X/Y/DURATION and IMAGE columns, a sample file with time,x,y "
-        "columns, or an SMI BeGaze, Pupil Labs, Gazepoint or REFLACX export (or pass --format)",
+        "columns, or a Tobii, SMI BeGaze, Pupil Labs, Gazepoint or REFLACX export (or pass "
+        "--format)",
         file=path, line=1)
 
 
