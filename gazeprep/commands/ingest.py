@@ -40,7 +40,7 @@ def ingest(
     ),
     detector: Detector = typer.Option(
         _D.detector, "--detector",
-        help="tracker: the log's EFIX events (or the export's own fixations: SMI, Pupil, "
+        help="tracker: the log's EFIX events (or the export's own fixations: Tobii, SMI, Pupil, "
              "Gazepoint, REFLACX); ivt, idt: detected on the samples; auto: tracker when the "
              "file has fixation events, else ivt.",
     ),

@@ -58,11 +58,13 @@ def readers() -> dict[str, ModuleType]:
         reflacx,
         samples,
         smi,
+        tobii_prolab,
+        tobii_studio,
     )
 
     return {"edf": edf_reader, "asc": asc, "smi-begaze": smi, "pupil-core": pupil,
             "pupil-neon": pupil_neon, "gazepoint": gazepoint, "reflacx": reflacx,
-            # TOBII: the coordinator registers the Tobii readers here at merge.
+            "tobii-prolab": tobii_prolab, "tobii-studio": tobii_studio,
             "fixreport": fixreport, "samples": samples}
 
 
@@ -86,7 +88,8 @@ def sniff_format(path: Path) -> str:
     raise GazeprepError(
         f"unknown format (header {probe.header[:8]}); expected an EyeLink EDF or ASC, a fixation "
         "report with CURRENT_FIX_X/Y/DURATION and IMAGE columns, a sample file with time,x,y "
-        "columns, or an SMI BeGaze, Pupil Labs, Gazepoint or REFLACX export (or pass --format)",
+        "columns, or a Tobii, SMI BeGaze, Pupil Labs, Gazepoint or REFLACX export (or pass "
+        "--format)",
         file=path, line=1)
 
 

@@ -15,7 +15,7 @@ from gazeprep.errors import GazeprepError
 
 #: ``--format``: ``auto`` (the readers' own sniffing) or a reader of :func:`gazeprep.read.readers`.
 FORMAT_CHOICES = ("auto", "edf", "asc", "smi-begaze", "pupil-core", "pupil-neon", "gazepoint",
-                  "reflacx", "fixreport", "samples")
+                  "reflacx", "tobii-prolab", "tobii-studio", "fixreport", "samples")
 #: ``--detector``: ``auto``, the tracker's own events, or a detector of
 #: :data:`gazeprep.detect.DETECTORS`.
 DETECTOR_CHOICES = ("auto", "tracker", "ivt", "idt")
