@@ -28,6 +28,10 @@ What each side includes (all on the 880 Kvasir-SEG training images with their re
 
 Numba compile time is excluded (a warm-up call first; the kernels are ``cache=True``).
 
+``--refine`` (default ``watershed``) is the render's pseudo-mask refiner in every timing of ours:
+the comparison is of rendering the gaze; render's default refiner, GrabCut, adds its own time
+(``docs/labels.md``).
+
 Whole processes (``--whole``), as a user times them (numba's cache warm, masks given, a new
 cache each time): ``gazeprep render --levels L --images ... --masks ...`` (every core,
 and ``--jobs 1``) against one process running the anchor recipe above on ``--anchor-n`` images
@@ -195,7 +199,8 @@ def whole(args, tmp: Path) -> dict:
     img, msk = args.data / "kvasir-seg" / "images", args.data / "kvasir-seg" / "masks"
     n = len(list(img.glob("*.jpg")))
     base = ["gazeprep", "render", "--levels", str(args.levels), "--size", str(args.size),
-            "--gaze", args.gaze, "--images", img, "--masks", msk, "--out", tmp / "w.zarr"]
+            "--refine", args.refine, "--gaze", args.gaze, "--images", img, "--masks", msk,
+            "--out", tmp / "w.zarr"]
     run(base, echo=False)  # numba's cache on disk
 
     def fresh() -> None:  # a new cache each time, as a first render makes it
@@ -219,7 +224,8 @@ def whole(args, tmp: Path) -> dict:
     for k in args.scales:
         ti, tm, tg, nk = tiled_dataset(args.data, tmp / f"x{k}", k)
         m = measure(["gazeprep", "render", "--levels", str(args.levels), "--size",
-                     str(args.size), "--gaze", tg, "--images", ti, "--masks", tm,
+                     str(args.size), "--refine", args.refine, "--gaze", tg, "--images", ti,
+                     "--masks", tm,
                      "--out", tmp / f"x{k}.zarr"], plain=1,
                     before=lambda k=k: shutil.rmtree(tmp / f"x{k}.zarr", ignore_errors=True))
         m.update(scale=k, images=nk)
@@ -266,6 +272,9 @@ def main() -> None:
     ap.add_argument("--gaze", type=Path, default=Path("data/kvasir/gaze"))
     ap.add_argument("--size", type=int, default=256)
     ap.add_argument("--levels", type=int, default=4)
+    ap.add_argument("--refine", default="watershed",
+                    help="render's pseudo-mask refiner (default watershed: the fast one; "
+                         "grabcut, render's default, adds about 150-200 ms per image)")
     ap.add_argument("--out", type=Path, default=Path("data/bench/maps.zarr"))
     ap.add_argument("--anchor-n", type=int, default=880, help="images timed for the anchor")
     ap.add_argument("--reads", type=int, default=2000, help="random samples read per read path")
@@ -293,7 +302,7 @@ def main() -> None:
     plan = plan_render(args.gaze, args.data / "kvasir-seg" / "images",
                        args.data / "kvasir-seg" / "masks")
     n = len(plan.samples)
-    params = RenderParams(size=args.size, ratios=default_ratios(args.levels))
+    params = RenderParams(size=args.size, ratios=default_ratios(args.levels), refine=args.refine)
     s = params.size
     args.out.parent.mkdir(parents=True, exist_ok=True)
 
