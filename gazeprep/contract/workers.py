@@ -17,7 +17,11 @@ command and the temporary folder's length.
   bytes for that path, so a temporary folder longer than 75 bytes (job schedulers on clusters
   make such folders) made every command that starts workers fail with "AF_UNIX path too
   long". Where the path does not fit (:func:`forkserver_usable`), workers are started with
-  ``spawn``: slower to start (each imports what it needs), the same results.
+  ``spawn``: slower to start (each imports what it needs), the same results. Processes also
+  pass open files to each other through such sockets (torch's DataLoader sends each batch's
+  shared memory that way): with a long ``TMPDIR`` that failed with four tracebacks and the
+  command hung. So multiprocessing's own folder (``pymp-*``) is then made under a short
+  temporary folder (:func:`short_socket_folder`), in the command and in every worker.
 
 What each stage's workers preload is the stage's own (``gazeprep/read/_preload.py``,
 ``gazeprep/render/_preload.py``, ``torch`` and ``gradseg.data.cache`` for gradseg).
@@ -29,6 +33,7 @@ import os
 import signal
 import threading
 from collections.abc import Sequence
+from multiprocessing import context
 
 #: Bytes a Unix socket path may hold on Linux (``sun_path``, 108, less its final NUL).
 SOCKET_PATH_MAX = 107
@@ -48,8 +53,40 @@ def forkserver_usable() -> bool:
     return len(os.fsencode(tempfile.gettempdir())) + _ADDED <= SOCKET_PATH_MAX
 
 
+#: Where multiprocessing's folder goes when ``TMPDIR`` is too long for a socket path.
+SHORT_FOLDERS = ("/tmp", "/var/tmp", "/dev/shm")
+
+
+def short_socket_folder() -> None:
+    """Where ``TMPDIR`` leaves no room for a socket path (see the module), make
+    multiprocessing's private folder (``pymp-*``, mode 0700, removed at exit by
+    multiprocessing) under the first of :data:`SHORT_FOLDERS` that is a writable folder;
+    nothing changes otherwise, nor for anything but multiprocessing."""
+    import tempfile
+    from multiprocessing import process, util
+
+    config = process.current_process()._config
+    current = config.get("tempdir") or tempfile.gettempdir()
+    if len(os.fsencode(current)) + _ADDED <= SOCKET_PATH_MAX:
+        return
+    for base in SHORT_FOLDERS:
+        if os.path.isdir(base) and os.access(base, os.W_OK | os.X_OK):
+            break
+    else:
+        return
+    old = tempfile.tempdir
+    config.pop("tempdir", None)
+    tempfile.tempdir = base
+    try:
+        util.get_temp_dir()  # made now, under base, and kept by multiprocessing
+    finally:
+        tempfile.tempdir = old
+
+
 def start_method() -> str:
-    """``forkserver`` where it can run (:func:`forkserver_usable`), else ``spawn``."""
+    """``forkserver`` where it can run (:func:`forkserver_usable`), else ``spawn``; either
+    way processes can pass files to each other (:func:`short_socket_folder`)."""
+    short_socket_folder()
     return "forkserver" if forkserver_usable() else "spawn"
 
 
@@ -70,16 +107,44 @@ def prestart(preload: Sequence[str]) -> None:
         forkserver.ensure_running()
 
 
+class _DieNow:
+    """Unpickled in a spawned worker as the call of :func:`die_with_parent`."""
+
+    def __reduce__(self):
+        return die_with_parent, ()
+
+
+def _rebuild(_die: None, cls: type, state: dict):
+    obj = cls.__new__(cls)
+    obj.__dict__.update(state)
+    return obj
+
+
+class DyingSpawnProcess(context.SpawnProcess):
+    """A spawned worker that dies with the command from the first thing it unpickles: before
+    the imports its task needs (torch: seconds), during which a command killed left it
+    running for good (its ``worker_init_fn`` had not run yet)."""
+
+    def __reduce__(self):
+        return _rebuild, (_DieNow(), type(self), self.__dict__)
+
+
+class DyingSpawnContext(context.SpawnContext):
+    """The spawn context of :class:`DyingSpawnProcess`."""
+
+    Process = DyingSpawnProcess
+
+
 def worker_context(preload: Sequence[str]):
     """The multiprocessing context of workers started by a library that takes one (torch's
     DataLoader): the fork server with ``preload`` (:func:`prestart`), else spawn. Its workers
     should call :func:`worker_start` first."""
     import multiprocessing as mp
 
-    method = start_method()
-    if method == "forkserver":
-        prestart(preload)
-    return mp.get_context(method)
+    if start_method() != "forkserver":
+        return DyingSpawnContext()
+    prestart(preload)
+    return mp.get_context("forkserver")
 
 
 def _libc(name: str):
@@ -123,9 +188,10 @@ def worker_start(_worker_id: int | None = None) -> None:
     import sys
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    short_socket_folder()
     server = sys.modules.get(SERVER_MODULE)  # loaded: forked from that server
     die_with_parent(server.SERVER if server is not None else None)
 
 
 __all__ = ["SERVER_MODULE", "SOCKET_PATH_MAX", "die_with_parent", "forkserver_usable",
-           "prestart", "start_method", "worker_context", "worker_start"]
+           "prestart", "short_socket_folder", "start_method", "worker_context", "worker_start"]
