@@ -108,10 +108,11 @@ def prestart(preload: Sequence[str]) -> None:
 
 
 class _DieNow:
-    """Unpickled in a spawned worker as the call of :func:`die_with_parent`."""
+    """Unpickled in a spawned worker as the call of :func:`die_with_parent` with the pid of
+    the process that pickled it: a worker whose command ended while it started exits."""
 
     def __reduce__(self):
-        return die_with_parent, ()
+        return die_with_parent, (os.getpid(),)
 
 
 def _rebuild(_die: None, cls: type, state: dict):

@@ -135,8 +135,6 @@ def test_train_with_a_too_long_tmpdir_runs(cache, tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(reason="spawned DataLoader workers outlive a killed gradseg train (open)",
-                   strict=False)
 def test_train_with_a_too_long_tmpdir_spawned_workers_end(cache, tmp_path):
     cmd = _train(cache, tmp_path / "run", {"TMPDIR": str(_long_tmpdir(tmp_path))})
     helpers: set[int] = set()
