@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from gazeprep.contract._window import auto_window
-from gazeprep.contract.errors import InputError, require
+from gazeprep.contract.errors import InputError, reason, require
 
 #: Decoded volumes kept: the current image and mask volume of two threads at a volume boundary.
 CACHE_VOLUMES = 4
@@ -144,7 +144,7 @@ def volume_shape(path: Path) -> tuple[int, int, int]:
     except InputError:
         raise
     except Exception as exc:  # noqa: BLE001 - any reader failure is a bad input file
-        raise InputError(f"cannot read the volume header ({exc})", file=path) from exc
+        raise InputError(f"cannot read the volume header ({reason(exc)})", file=path) from exc
     return _as_3d(tuple(int(s) for s in shape), path)
 
 
@@ -178,7 +178,7 @@ def load_volume(path: Path, role: str, axis: int, transpose: bool) -> Volume:
     except InputError:
         raise
     except Exception as exc:  # noqa: BLE001 - any reader failure is a bad input file
-        raise InputError(f"cannot read the volume ({exc})", file=path) from exc
+        raise InputError(f"cannot read the volume ({reason(exc)})", file=path) from exc
     data = data.reshape(_as_3d(data.shape, path))
     if not data.dtype.isnative:
         data = data.astype(data.dtype.newbyteorder("="))

@@ -1,4 +1,5 @@
-"""A full disk names the file being written and what to do (the system's message names none)."""
+"""Error messages name the file, what was wrong and what to do: a full disk (the system's message
+names no file), an error raised without a message."""
 
 from __future__ import annotations
 
@@ -34,3 +35,11 @@ def test_other_write_errors_pass_unchanged(tmp_path, monkeypatch):
     with pytest.raises(OSError) as err:
         atomic_write_bytes(tmp_path / "x.bin", b"1")
     assert err.value.errno == errno.EIO and not isinstance(err.value, InputError)
+
+
+@pytest.mark.parametrize("exc", [EOFError(), KeyError(""), ValueError("  ")])
+def test_an_error_without_a_message_is_named(exc):
+    from gazeprep.contract.errors import reason
+
+    assert reason(exc) == f"{type(exc).__name__} with no message"
+    assert reason(ValueError("bad header")) == "bad header"
