@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import pickle
 from pathlib import Path
 
@@ -72,12 +71,9 @@ def save_checkpoint(path: str | Path, *, model, config: dict, step: int,
     if scheduler is not None:
         payload["scheduler"] = scheduler
     payload["sha256"] = tensor_digest(payload)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
-        torch.save(payload, f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    from gazeprep.contract.files import atomic_write  # a full disk names the checkpoint
+
+    atomic_write(path, lambda tmp: torch.save(payload, tmp))
 
 
 def tensor_digest(payload: dict) -> str:
