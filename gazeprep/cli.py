@@ -19,7 +19,14 @@ from gazeprep.commands.score import score
 from gazeprep.commands.show import show
 from gazeprep.commands.simulate import simulate
 from gazeprep.commands.split import split
-from gazeprep.contract.command import VERBOSE_HELP, Command, Group, interrupted, quick_exit
+from gazeprep.contract.command import (
+    VERBOSE_HELP,
+    Command,
+    Group,
+    interrupted,
+    quick_exit,
+    say_interrupted,
+)
 
 app = typer.Typer(
     name="gazeprep",
@@ -63,11 +70,11 @@ def main(argv: list[str] | None = None) -> None:
         # standalone mode: typer itself turns usage errors into exit code 2.
         app(args=args, prog_name="gazeprep")
     except KeyboardInterrupt:
-        print("gazeprep: interrupted", file=sys.stderr)
+        say_interrupted("gazeprep")
         sys.exit(130)
     except SystemExit as exc:  # typer's exit 130 for Ctrl-C during a command
         if exc.code == 130 and interrupted(exc):
-            print("gazeprep: interrupted", file=sys.stderr)
+            say_interrupted("gazeprep")
         raise
     except Exception as exc:  # noqa: BLE001 - every failure becomes one line and exit code 1
         if verbose:

@@ -5,8 +5,9 @@
   :func:`check_jobs` (1 to 4 x cores).
 - :func:`numba_threads`: numba's thread count for the kernels run in this process.
 - :func:`process_pool` and :func:`ordered`: worker processes and an in-order, bounded map over
-  them. Workers come from a fork server (``spawn`` where there is none) that imports the
-  modules named by the caller once; each worker is then a cheap fork of it. A plain ``fork`` of
+  them. Workers come from a fork server (``spawn`` where there is none;
+  :mod:`gazeprep.contract.workers`, with their start-up) that imports the modules named by the
+  caller once; each worker is then a cheap fork of it. A plain ``fork`` of
   the caller is never used: the caller may hold OpenMP (numba's parallel kernels) or polars
   thread pools, which a forked child inherits broken.
 
@@ -23,12 +24,12 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
+from gazeprep.contract.workers import _libc, prestart, start_method, worker_start
 from gazeprep.errors import GazeprepError
 
 #: --jobs may ask for up to this many workers per usable core (I/O-bound inputs gain from more).
@@ -97,63 +98,6 @@ def numba_threads(n: int) -> Iterator[None]:
         numba.set_num_threads(old)
 
 
-def start_method() -> str:
-    """``forkserver`` where it can run (:func:`gazeprep.contract.processes.forkserver_usable`:
-    the platform has it and the temporary folder's path is short enough), else ``spawn``."""
-    from gazeprep.contract.processes import forkserver_usable
-
-    return "forkserver" if forkserver_usable() else "spawn"
-
-
-def prestart(preload: Sequence[str]) -> None:
-    """Start the fork server now, importing ``preload`` there, so that its start overlaps
-    whatever the caller does before it needs workers. A server already running is kept (its
-    workers import anything else they need on first use). The server imports
-    :mod:`gazeprep._forkserver` first: it ignores Ctrl-C and dies with this process."""
-    import multiprocessing as mp
-
-    if start_method() != "forkserver":
-        return
-    from multiprocessing import forkserver
-
-    mp.get_context("forkserver").set_forkserver_preload(["gazeprep._forkserver", *preload])
-    forkserver.ensure_running()
-
-
-def _libc(name: str):
-    """Function ``name`` of the C library this process already runs, or None where it has none
-    (``ctypes.util.find_library`` would fork ``ldconfig``; Windows has no ``dlopen(NULL)``)."""
-    import ctypes
-
-    try:
-        return getattr(ctypes.CDLL(None), name)
-    except (OSError, AttributeError, TypeError):
-        return None
-
-
-def die_with_parent(parent: int | None = None) -> bool:
-    """Have the kernel kill this process (SIGKILL) when its parent ends, on Linux
-    (``prctl(PR_SET_PDEATHSIG)``); elsewhere nothing changes. Returns whether it is set.
-    ``parent``: the pid the parent should have (default: the current one); a process whose
-    parent has already ended exits at once.
-
-    For gazeprep's own helper processes (the fork server, the workers): a command killed alone
-    (``kill PID``, SIGKILL, a closed terminal) otherwise left them running, workers blocked on
-    their results and holding their memory. They only read inputs and return results to the
-    command, which writes every file, so ending them abruptly loses nothing.
-    """
-    parent = os.getppid() if parent is None else parent
-    prctl = _libc("prctl")
-    if prctl is None:  # not Linux
-        return False
-    pr_set_pdeathsig = 1  # <linux/prctl.h>
-    if prctl(pr_set_pdeathsig, int(signal.SIGKILL), 0, 0, 0) != 0:
-        return False
-    if os.getppid() != parent:  # the parent ended before the call: no signal will come
-        os._exit(1)
-    return True
-
-
 def keep_freed_memory() -> bool:
     """Make this process keep the memory it frees for its next allocations (glibc's malloc;
     elsewhere nothing changes). Returns whether the setting took.
@@ -177,16 +121,13 @@ def keep_freed_memory() -> bool:
 
 
 def _start_worker(threads: int, initializer: Callable | None, initargs: tuple) -> None:
-    """First call in every worker: Ctrl-C is the parent's to handle (it stops the pool), the
-    worker ends with the fork server (:func:`die_with_parent`; the server ends with the
-    command), numba's kernels get ``threads`` threads each, and freed memory is kept for the
-    next item (:func:`keep_freed_memory`)."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    """First call in every worker: Ctrl-C is the parent's to handle and the worker ends with
+    the command (:func:`gazeprep.contract.workers.worker_start`), numba's kernels get
+    ``threads`` threads each, and freed memory is kept for the next item
+    (:func:`keep_freed_memory`)."""
     import sys
 
-    server = sys.modules.get("gazeprep._forkserver")  # loaded: forked from that server
-    die_with_parent(server.SERVER if server is not None else None)
-
+    worker_start()
     numba = sys.modules.get("numba")
     if numba is not None:  # loaded by the fork server: its thread limit is fixed
         numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
@@ -266,6 +207,6 @@ def ordered(executor: Executor, fn: Callable, items: Iterable[tuple], ahead: int
             fut.cancel()
 
 
-__all__ = ["JOBS_PER_CORE", "RemoteTraceback", "check_jobs", "cores", "die_with_parent",
+__all__ = ["JOBS_PER_CORE", "RemoteTraceback", "check_jobs", "cores",
            "keep_freed_memory", "keep_traceback", "max_jobs", "numba_threads", "ordered",
-           "prestart", "process_pool", "restore_traceback", "start_method"]
+           "process_pool", "restore_traceback"]

@@ -16,7 +16,14 @@ from typing import Literal
 
 import typer
 
-from gazeprep.contract.command import VERBOSE_HELP, Command, Group, interrupted, quick_exit
+from gazeprep.contract.command import (
+    VERBOSE_HELP,
+    Command,
+    Group,
+    interrupted,
+    quick_exit,
+    say_interrupted,
+)
 from gradseg import protocol_cli as proto
 from gradseg import refine_cli
 from gradseg.options import (
@@ -481,11 +488,11 @@ def main(argv: list[str] | None = None) -> None:
         # standalone mode: typer itself turns usage errors into exit code 2.
         app(args=args, prog_name="gradseg")
     except KeyboardInterrupt:
-        print("gradseg: interrupted", file=sys.stderr)
+        say_interrupted("gradseg")
         sys.exit(130)
     except SystemExit as exc:  # typer's exit 130 for Ctrl-C during a command
         if exc.code == 130 and interrupted(exc):
-            print("gradseg: interrupted", file=sys.stderr)
+            say_interrupted("gradseg")
         raise
     except Exception as exc:  # noqa: BLE001 - every failure becomes one line and exit code 1
         if verbose:

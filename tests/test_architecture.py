@@ -19,7 +19,7 @@ MAX_MODULE_LINES = 500
 MAX_FUNCTION_LINES = 80
 
 #: gazeprep's stages in data-flow order: a module may import its own stage and earlier ones.
-STAGES = ("contract", "errors", "_numba", "jobs", "_forkserver", "limits", "outputs", "read",
+STAGES = ("contract", "errors", "_numba", "jobs", "limits", "outputs", "read",
           "detect", "tracks", "quality", "ingest", "render", "inspect", "export", "simulate",
           "api", "commands", "cli")
 #: What gradseg may import from gazeprep.

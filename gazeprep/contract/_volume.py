@@ -27,7 +27,7 @@ from gazeprep.contract._checks import (
 )
 from gazeprep.contract._nrrd import nrrd_layout, read_nrrd
 from gazeprep.contract._window import auto_window
-from gazeprep.contract.errors import InputError, require
+from gazeprep.contract.errors import InputError, reason, require
 
 #: Decoded volumes kept: the current image and mask volume of two threads at a volume boundary.
 CACHE_VOLUMES = 4
@@ -154,8 +154,7 @@ def volume_shape(path: Path) -> tuple[int, int, int]:
     except InputError:
         raise
     except Exception as exc:  # noqa: BLE001 - any reader failure is a bad input file
-        raise InputError(f"cannot read the volume header ({type(exc).__name__}: {exc})",
-                         file=path) from exc
+        raise InputError(f"cannot read the volume header ({reason(exc)})", file=path) from exc
     dims = _as_3d(tuple(int(s) for s in shape), path)
     for axis, n in enumerate(dims):
         check_frames(n, path, f"axis {axis} size")
@@ -268,8 +267,7 @@ def load_volume(path: Path, role: str, axis: int, transpose: bool) -> Volume:
     except MemoryError:
         raise out_of_memory(path, "the volume") from None
     except Exception as exc:  # noqa: BLE001 - any reader failure is a bad input file
-        raise InputError(f"cannot read the volume ({type(exc).__name__}: {exc})",
-                         file=path) from exc
+        raise InputError(f"cannot read the volume ({reason(exc)})", file=path) from exc
     data = data.reshape(_as_3d(data.shape, path))
     if not data.dtype.isnative:
         data = data.astype(data.dtype.newbyteorder("="))

@@ -43,6 +43,18 @@ def quick_exit() -> None:
 _quick_exit = False
 
 
+def say_interrupted(prog: str) -> None:
+    """Say on stderr that the command ``prog`` was interrupted (Ctrl-C), and keep the rest of
+    the process's exit quiet about errors in finalisers (``sys.unraisablehook``): a half-built
+    object freed as the command unwinds printed a traceback (torch's DataLoader iterator
+    interrupted while it started its workers: "Exception ignored in ... __del__"), though this
+    line says why the command ends."""
+    import sys
+
+    sys.unraisablehook = lambda _unraisable: None
+    print(f"{prog}: interrupted", file=sys.stderr)
+
+
 def interrupted(exc: BaseException) -> bool:
     """Whether ``exc`` comes from Ctrl-C: typer turns a KeyboardInterrupt into exit code 130
     (a SystemExit whose chain holds the KeyboardInterrupt), and ``main`` then says so."""

@@ -34,6 +34,26 @@ class InputError(Exception):
         return f"{where}: {self.message}" if where else self.message
 
 
+def reason(exc: BaseException) -> str:
+    """``exc``'s message for a one-line error, never empty: libraries raise some errors with
+    none (an ``EOFError()``, a ``KeyError('')``), which printed as "cannot read the volume ()"."""
+    text = str(exc).strip()
+    if not text or text in ("''", '""'):
+        return f"{type(exc).__name__} with no message"
+    return text
+
+
+def out_of_space(exc: BaseException, path: str | Path) -> InputError | None:
+    """The error to raise instead of ``exc`` when it is a full disk or quota met while writing
+    ``path`` (the system's "No space left on device" names no file), else None."""
+    import errno
+
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return InputError(f"no space left on the device while writing this ({exc.strerror}); "
+                          "free some space or write the output elsewhere", file=path)
+    return None
+
+
 #: Import name -> the pip package that provides it, for the radiology readers.
 _PIP_NAMES = {"pydicom": "pydicom", "nibabel": "nibabel", "nrrd": "pynrrd"}
 

@@ -13,7 +13,7 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-from gazeprep.contract.errors import InputError
+from gazeprep.contract.errors import InputError, out_of_space
 
 
 def fsync_path(path: Path) -> None:
@@ -75,9 +75,12 @@ def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
         write(tmp)
         fsync_file(tmp)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(OSError):
             tmp.unlink()
+        full = out_of_space(exc, path)
+        if full is not None:
+            raise full from exc
         raise
     fsync_dir(path.parent)
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+from gazeprep.contract.workers import prestart
 from gazeprep.errors import GazeprepError
-from gazeprep.jobs import prestart
 
 #: Inputs are read by worker processes only when there are several and they hold at least this
 #: many bytes in all: below it, starting the workers costs more than it saves.

@@ -22,7 +22,8 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import closing
 from typing import TYPE_CHECKING
 
-from gazeprep.jobs import numba_threads, ordered, prestart, process_pool
+from gazeprep.contract.workers import prestart
+from gazeprep.jobs import numba_threads, ordered, process_pool
 from gazeprep.render.params import RenderParams
 
 if TYPE_CHECKING:  # this module stays light: the render command imports it first

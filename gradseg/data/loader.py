@@ -21,33 +21,24 @@ def loader_options(run) -> dict:
     """DataLoader settings of the run: workers kept for the run, batches prefetched, and pinned
     host memory (for asynchronous copies) when training on CUDA.
 
-    Workers that decode the cache start from a fork server (:func:`worker_context`); with
-    ``in_memory`` they only slice arrays already read, and are forked from this process.
+    Workers that decode the cache start from a fork server with torch and the cache reader
+    imported (fast starts; spawned where there is none, or ``TMPDIR`` is too long for its
+    socket); with ``in_memory`` they only slice arrays already read, and are forked from this
+    process. Either way they ignore Ctrl-C and end with the command, whatever ends it
+    (:mod:`gazeprep.contract.workers`).
+
+    Not a plain fork for the cache readers: a process forked after this one decoded Zarr
+    chunks through zarrs hangs at its first decode (zarrs' thread pool does not survive a fork).
     """
+    from gazeprep.contract.workers import worker_context, worker_start
+
     opts = {"num_workers": run.workers, "pin_memory": run.proc.device.type == "cuda"}
     if run.workers > 0:
-        opts.update(persistent_workers=True, prefetch_factor=run.cfg.prefetch)
+        opts.update(persistent_workers=True, prefetch_factor=run.cfg.prefetch,
+                    worker_init_fn=worker_start)
         if not run.cfg.in_memory:
-            opts["multiprocessing_context"] = worker_context()
+            opts["multiprocessing_context"] = worker_context(["torch", "gradseg.data.cache"])
     return opts
-
-
-def worker_context():
-    """The start method of workers that decode the cache: a fork server with torch and the
-    cache reader imported (fast starts), else spawn.
-
-    Not a plain fork: a process forked after this one decoded Zarr chunks through zarrs
-    hangs at its first decode (zarrs' thread pool does not survive a fork).
-    """
-    import multiprocessing
-
-    from gazeprep.contract.processes import forkserver_usable
-
-    if not forkserver_usable():  # no fork server here, or TMPDIR too long for its socket
-        return multiprocessing.get_context("spawn")
-    ctx = multiprocessing.get_context("forkserver")
-    ctx.set_forkserver_preload(["torch", "gradseg.data.cache"])
-    return ctx
 
 
 class Data:

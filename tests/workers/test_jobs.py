@@ -256,7 +256,7 @@ def test_helpers_end_with_a_command_killed_alone(sig):
 
 _EXCEPTHOOK = """
 import sys
-import gazeprep._forkserver  # as in the fork server: its excepthook, inherited by workers
+import gazeprep.contract._forkserver  # as in the fork server: its excepthook, inherited by workers
 ns = {}
 exec(compile("def __setstate__(kind):\\n    raise kind(2, 'No such file or directory')\\n",
              "/usr/lib/python3/multiprocessing/synchronize.py", "exec"), ns)

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from gazeprep.contract.processes import forkserver_usable
+from gazeprep.contract.workers import forkserver_usable
 
 linux = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="fork server, Linux")
 
@@ -34,7 +34,7 @@ def test_the_socket_path_of_a_fork_server_that_fits_is_accepted(tmp_path):
 
     folder = tmp_path / ("a" * (75 - len(str(tmp_path)) - 1))
     folder.mkdir()
-    code = ("import multiprocessing as mp; from gazeprep.contract.processes import "
+    code = ("import multiprocessing as mp; from gazeprep.contract.workers import "
             "forkserver_usable; assert forkserver_usable(); "
             "print(mp.get_context('forkserver').Pool(1).apply(abs, (-3,)))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
