@@ -26,6 +26,7 @@ from gazeprep.contract.command import (
 )
 from gradseg import protocol_cli as proto
 from gradseg import refine_cli
+from gradseg.errors import one_line
 from gradseg.options import (
     DEVICE_HELP,
     DEVICE_METAVAR,
@@ -462,21 +463,6 @@ def predict(
                     soft_wrap=True, markup=False)
 
 
-def _one_line(exc: BaseException) -> str:
-    """The error's message on one line.
-
-    A DataLoader worker's error comes back as "Caught X in DataLoader worker process N." plus
-    the worker's traceback; its last line holds the original message.
-    """
-    text = str(exc)
-    lines = [ln for ln in text.splitlines() if ln.strip()]
-    if len(lines) > 1 and "Original Traceback" in text:
-        import re
-
-        return re.sub(r"^[\w.]+: ", "", lines[-1], count=1)
-    return " ".join(ln.strip() for ln in lines)
-
-
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI: usage errors exit 2, failures exit 1 with a one-line cause on stderr."""
     quick_exit()
@@ -497,7 +483,7 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as exc:  # noqa: BLE001 - every failure becomes one line and exit code 1
         if verbose:
             traceback.print_exc()
-        print(f"gradseg: error: {_one_line(exc)}", file=sys.stderr)
+        print(f"gradseg: error: {one_line(exc)}", file=sys.stderr)
         if not verbose:
             print("(run again with --verbose for the traceback)", file=sys.stderr)
         sys.exit(1)

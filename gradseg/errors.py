@@ -33,3 +33,18 @@ def usage_error(option: str, message: str) -> Exception:
     import typer
 
     return typer.BadParameter(message, param_hint=f"'{option}'")
+
+
+def one_line(exc: BaseException) -> str:
+    """The error's message on one line.
+
+    A DataLoader worker's error comes back as "Caught X in DataLoader worker process N." plus
+    the worker's traceback; its last line holds the original message.
+    """
+    text = str(exc)
+    lines = [ln for ln in text.splitlines() if ln.strip()]
+    if len(lines) > 1 and "Original Traceback" in text:
+        import re
+
+        return re.sub(r"^[\w.]+: ", "", lines[-1], count=1)
+    return " ".join(ln.strip() for ln in lines)
