@@ -71,3 +71,25 @@ def load_layout(path: str | Path, *, require_complete: bool = True):
         return validate(path, require_complete)
     except InputError as exc:
         raise GazeprepError(exc.message, file=exc.file, line=exc.line) from exc
+
+
+def read_checked(g, name: str, rows: slice, ids: list[str]):
+    """``g[name][rows]``, a damaged chunk (zarr's checksum mismatch) reported as one line
+    naming the array and the samples, and what to do.
+
+    Raises
+    ------
+    GazeprepError
+        The stored bytes of those samples fail their CRC32C or do not decode.
+    """
+    try:
+        return g[name][rows]
+    except Exception as exc:  # noqa: BLE001 - zarr's codecs raise several types for damage
+        if "checksum" not in str(exc).lower() and "decompress" not in str(exc).lower():
+            raise
+        first, last = ids[rows.start], ids[min(rows.stop, len(ids)) - 1]
+        raise GazeprepError(
+            f"array {name!r} is damaged in samples {first} .. {last} (the stored bytes fail "
+            "their checksum); render the cache again (`gazeprep render` re-renders damaged "
+            "samples)", file=getattr(g.store, "root", None)) from exc
+

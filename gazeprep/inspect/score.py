@@ -52,7 +52,7 @@ def score_cache(g, level_threshold: float = LEVEL_THRESHOLD,
 
     from gazeprep.contract.cache import ID_ARRAY
     from gazeprep.contract.metrics import dice_iou
-    from gazeprep.inspect.load import sample_values
+    from gazeprep.inspect.load import read_checked, sample_values
     from gazeprep.render.maps import from_uint8
 
     if "mask" not in g:  # (listing members would warn about user files in the folder)
@@ -70,13 +70,14 @@ def score_cache(g, level_threshold: float = LEVEL_THRESHOLD,
             if progress is not None:
                 progress(sl.stop, n)
             continue
-        truth = g["mask"][sl][keep, 0]
-        maps = from_uint8(g["maps"][sl][keep])
+        rows = {name: read_checked(g, name, sl, ids)[keep]
+                for name in ("mask", "maps", "pseudo", "heatmap", *extra)}
+        truth, maps = rows["mask"][:, 0], from_uint8(rows["maps"])
         parts = {
-            "pseudo": g["pseudo"][sl][keep, 0] > 0,
+            "pseudo": rows["pseudo"][:, 0] > 0,
             **{f"level{k + 1}": maps[:, k] > level_threshold for k in range(levels)},
-            "heatmap": from_uint8(g["heatmap"][sl][keep, 0]) > heatmap_threshold,
-            **{name: a[sl][keep, 0] > 0 for name, a in extra.items()},
+            "heatmap": from_uint8(rows["heatmap"][:, 0]) > heatmap_threshold,
+            **{name: rows[name][:, 0] > 0 for name in extra},
         }
         cols["image"] += [i for i, k in zip(ids[sl], keep, strict=True) if k]
         cols["n_fixations"] += [int(v) for v, k in zip(n_fix[sl], keep, strict=True) if k]
