@@ -94,7 +94,15 @@ def _train(cache: Path, out: Path, env: dict, workers: int = 2) -> subprocess.Po
             "--threads", "1", "--device", "cpu", "--quiet"]
     return subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env={**os.environ, "OMP_NUM_THREADS": "1", **env},
-                            start_new_session=True)
+                            start_new_session=True, preexec_fn=_default_signals)
+
+
+def _default_signals() -> None:
+    """The signals a user's command gets, whatever this test runs under: a shell's background
+    job (as some CI runners start their scripts) inherits SIGINT ignored, and Python then
+    never turns Ctrl-C into KeyboardInterrupt."""
+    for sig in (signal.SIGINT, signal.SIGHUP, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_DFL)
 
 
 @pytest.mark.slow
