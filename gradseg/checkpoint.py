@@ -120,12 +120,12 @@ def load_checkpoint(path: str | Path) -> dict:
     try:
         ckpt = torch.load(p, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
-        if "weights only load failed" in str(exc).lower():
-            # torch's own message suggests loading it unsafely; we never do, nor suggest it.
+        # torch's own message suggests loading it unsafely; we never do, nor suggest it.
+        foreign = _foreign_global(str(exc))
+        if foreign is not None:
             raise GradsegError(
-                "not loaded: the file holds pickled code or objects other than tensors; "
-                "gradseg loads only the tensors and plain values its own checkpoints hold",
-                file=p) from exc
+                f"not loaded: the file refers to {foreign}, code or an object other than the "
+                "tensors and plain values gradseg's checkpoints hold", file=p) from exc
         raise _unreadable(p, exc) from exc
     except Exception as exc:  # noqa: BLE001 - truncated zip, bad record, ...: all unusable
         raise _unreadable(p, exc) from exc
@@ -145,8 +145,33 @@ def load_checkpoint(path: str | Path) -> dict:
 
 
 def _unreadable(p: Path, exc: BaseException) -> GradsegError:
-    return GradsegError(f"not a readable gradseg checkpoint (truncated or corrupt file: "
-                        f"{type(exc).__name__})", file=p)
+    return GradsegError(f"damaged: not a readable gradseg checkpoint (truncated or corrupt "
+                        f"file: {type(exc).__name__})", file=p)
+
+
+def _foreign_global(message: str) -> str | None:
+    """The importable name a refused pickle refers to (``posix.system``), or None when the
+    refusal is damage: an unknown opcode, or a name no installed module has ("tor9h.Long
+    Storage", one flipped byte in ``torch.LongStorage``).
+
+    Only modules already imported are looked into; others are only looked up
+    (``importlib.util.find_spec`` of the top-level name runs none of their code).
+    """
+    import importlib.util
+    import re
+    import sys
+
+    found = re.search(r"\bGLOBAL ([\w.]+)", message)
+    if found is None:
+        return None
+    name = found.group(1)
+    module, _, attr = name.rpartition(".")
+    top = module.partition(".")[0]
+    if not module or not top.isidentifier() or importlib.util.find_spec(top) is None:
+        return None
+    if module in sys.modules and not hasattr(sys.modules[module], attr):
+        return None
+    return name
 
 
 def load_state(model: torch.nn.Module, state: dict, path: str | Path) -> None:

@@ -145,6 +145,28 @@ def test_truncated_checkpoint_is_refused(ckpt, cache, tmp_path):
     assert "truncated or corrupt" in line and str(bad) in line
 
 
+def _flip_in_pickle(ckpt: Path, dest: Path, find: bytes, at: int, byte: int) -> Path:
+    """``ckpt`` with the byte ``at`` places into the first ``find`` of its pickle replaced:
+    the damage a flipped bit does there (torch checks no CRC, the zip is stored)."""
+    raw = bytearray(ckpt.read_bytes())
+    i = raw.index(find) + at
+    raw[i] = byte
+    dest.write_bytes(bytes(raw))
+    return dest
+
+
+@pytest.mark.parametrize(("find", "at", "byte"), [
+    (b"FloatStorage", 4, ord("9")),       # a name in the pickle: "Float9torage"
+    (b"ctorch\nFloatStorage", 0, 0x2B),  # an opcode: torch says "Unsupported operand 43"
+])
+def test_a_damaged_pickle_is_called_damaged_not_code(ckpt, cache, tmp_path, find, at, byte):
+    bad = _flip_in_pickle(ckpt, tmp_path / "bad.pt", find, at, byte)
+    res = run_cli("gradseg", "eval", "--checkpoint", bad, "--cache", cache)
+    assert res.returncode == 1
+    line = error_line(res.stderr)
+    assert str(bad) in line and "damaged" in line and "code" not in line, line
+
+
 class _Evil:
     def __reduce__(self):
         return (os.system, (f"touch {os.environ.get('SG_PWNED', '/nonexistent/pwned')}",))
@@ -159,7 +181,7 @@ def test_pickle_with_code_is_refused_without_suggesting_unsafe_loading(cache, tm
     res = run_cli("gradseg", "eval", "--checkpoint", evil, "--cache", cache)
     assert res.returncode == 1
     line = error_line(res.stderr)
-    assert "not loaded" in line and "code" in line
+    assert "not loaded" in line and "code" in line and "system" in line
     assert "weights_only" not in res.stderr and "weights-only=False" not in res.stderr
     assert not pwned.exists()
 
