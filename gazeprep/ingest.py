@@ -413,11 +413,13 @@ def write_outputs(out: Path, fix, tracks, report: dict, notes: list[str] | None 
     check against the files they open. ``quality``: the ``quality.parquet`` frame (None: no
     rows). Call :func:`prepare_out` first.
     """
+    from gazeprep.contract.files import naming_full_disk
     from gazeprep.outputs import replace_whole, sha256_file
     from gazeprep.quality import quality_frame
 
     quality = quality_frame([]) if quality is None else quality
-    with replace_whole(out, owned, RECORD, [] if notes is None else notes) as root:
+    with (replace_whole(out, owned, RECORD, [] if notes is None else notes) as root,
+          naming_full_disk(out)):
         recorded = {}
         for name, df in (("fixations.parquet", fix), ("tracks.parquet", tracks),
                          ("quality.parquet", quality)):

@@ -45,13 +45,39 @@ def reason(exc: BaseException) -> str:
 
 def out_of_space(exc: BaseException, path: str | Path) -> InputError | None:
     """The error to raise instead of ``exc`` when it is a full disk or quota met while writing
-    ``path`` (the system's "No space left on device" names no file), else None."""
+    ``path`` (the system's "No space left on device" names no file), else None.
+
+    Call it before the partial file is removed: some writers lose the system's error number
+    (polars' Parquet writer can fail with "Invalid thrift: transport error" when the disk fills
+    while it writes the footer), so a failed write on a device with no space left counts too.
+    """
+    if not _is_full_disk(exc, Path(path)):
+        return None
+    why = getattr(exc, "strerror", None) or "No space left on device"
+    return InputError(f"no space left on the device while writing this ({why}); "
+                      "free some space or write the output elsewhere", file=path)
+
+
+def _is_full_disk(exc: BaseException, path: Path) -> bool:
     import errno
+    import shutil
 
     if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
-        return InputError(f"no space left on the device while writing this ({exc.strerror}); "
-                          "free some space or write the output elsewhere", file=path)
-    return None
+        return True
+    text = str(exc)
+    if "No space left on device" in text or "Disk quota exceeded" in text:
+        return True
+    if not isinstance(exc, Exception) or isinstance(exc, InputError):
+        return False
+    folder = path if path.is_dir() else path.parent
+    try:
+        return shutil.disk_usage(folder).free < _NEARLY_FULL
+    except OSError:
+        return False
+
+
+#: Free bytes below which a failed write is taken for a full disk (a few file-system blocks).
+_NEARLY_FULL = 64 * 1024
 
 
 #: Import name -> the pip package that provides it, for the radiology readers.

@@ -85,6 +85,20 @@ def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
     fsync_dir(path.parent)
 
 
+@contextlib.contextmanager
+def naming_full_disk(path: Path):
+    """Inside, a full disk is an :class:`InputError` naming ``path`` (or the file the system
+    error names) instead of the writer's own text, which names no file or, for polars'
+    Parquet writer, no disk ("Invalid thrift: transport error")."""
+    try:
+        yield
+    except Exception as exc:
+        full = out_of_space(exc, getattr(exc, "filename", None) or path)
+        if full is not None:
+            raise full from exc
+        raise
+
+
 def check_replaceable(path: Path, is_ours: Callable[[Path], bool], writer: str,
                       overwrite: bool = False) -> None:
     """Refuse to replace ``path`` unless it is missing, written by ``writer``, or ``overwrite``.

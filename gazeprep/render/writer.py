@@ -35,7 +35,7 @@ from gazeprep.contract.cache import (
     SAMPLE_ARRAYS,
     SHARD_SAMPLES,
 )
-from gazeprep.contract.files import fsync_dir
+from gazeprep.contract.files import fsync_dir, naming_full_disk
 from gazeprep.contract.folder_swap import blocker, real_folder
 from gazeprep.errors import GazeprepError
 from gazeprep.jobs import check_jobs, cores
@@ -214,11 +214,12 @@ def update_cache(
     report.missing_mask = [s.id for s in plan.samples if plan.with_masks and s.mask_path is None]
     job = _Job(plan, params, Path(out), shard, [s.key(digest) for s in plan.samples], report,
                progress, after_batch, jobs)
-    old = inspect_out(job.out, report.notes)
-    if old is None and blocker(job.out, owned) is None:
-        _first_render(job, force)
-    else:
-        _bring_up_to_date(job, old, force)
+    with naming_full_disk(job.out):
+        old = inspect_out(job.out, report.notes)
+        if old is None and blocker(job.out, owned) is None:
+            _first_render(job, force)
+        else:
+            _bring_up_to_date(job, old, force)
     return report
 
 
