@@ -95,7 +95,7 @@ SLICE_BASE_HELP = ("First k in the ids <stem>_<k> of slices and frames, 0 or 1 (
                    "the cache was rendered, else 0).")
 FLIP_HELP = "NIfTI/NRRD stored rows first: slice k is data[:, :, k], not its transpose."
 LABEL_HELP = ("Masks: foreground is this label value, 0-65535 (default: as rendered, else "
-              "nonzero). A label no mask holds is an error.")
+              "nonzero). A label no mask holds is an error; JPEG masks (lossy) are refused.")
 MODEL_HELP = ("Network that predicts: student (default; every method's one network), teacher "
               "or ensemble (fgi, gradtrack+fgi; a teacher trained with text needs --text).")
 TEXT_HELP = ("Text cues for --model teacher|ensemble: a Parquet table (image, embedding) or a "

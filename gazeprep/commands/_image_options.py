@@ -29,7 +29,7 @@ FLIP = typer.Option(
 LABEL = typer.Option(
     None, "--label", min=0, max=65535, help="Masks: foreground is this label value, 0-65535 "
     "(default: nonzero; 8-bit masks with values >= 128: >= 128). A label no mask holds is an "
-    "error; masks without it are counted."
+    "error; masks without it are counted; JPEG masks (lossy) are refused."
 )
 
 

@@ -410,6 +410,9 @@ def _stored_mask(ref: ImageRef, label: int | None) -> tuple[np.ndarray, bool]:
     return m, eight
 
 
+#: Mask files whose values are not exact (lossy compression): ``--label`` refuses them.
+LOSSY_SUFFIXES = (".jpg", ".jpeg", ".jpe", ".jfif")
+
 #: The values ``--label`` may name (what 8- and 16-bit label masks hold).
 LABEL_RANGE = (0, 65535)
 
@@ -422,8 +425,9 @@ def check_label(masks: list[ImageRef], options: ImageOptions | None) -> list[Ima
     Raises
     ------
     InputError
-        The label is outside :data:`LABEL_RANGE`, or no mask holds it: the message names the
-        label and the values the masks hold.
+        The label is outside :data:`LABEL_RANGE`, no mask holds it (the message names the
+        label and the values the masks hold), or a mask is lossy (JPEG): its values are not
+        labels.
     """
     label = (options or ImageOptions()).label
     if label is None or not masks:
@@ -432,6 +436,7 @@ def check_label(masks: list[ImageRef], options: ImageOptions | None) -> list[Ima
     if not lo <= label <= hi:
         raise InputError(f"--label {label} is outside {lo}..{hi}; expected a value the masks "
                          "hold", file=masks[0].path.parent)
+    lossy = next((r for r in masks if r.path.suffix.lower() in LOSSY_SUFFIXES), None)
     absent, counts = [], {}
     for ref in masks:
         m, _ = _stored_mask(ref, label)
@@ -446,6 +451,11 @@ def check_label(masks: list[ImageRef], options: ImageOptions | None) -> list[Ima
         raise InputError(f"--label {label} occurs in none of the {len(masks)} masks; their "
                          f"most common values are {values}; expected one of those (or no "
                          "--label: nonzero is foreground)", file=masks[0].path.parent)
+    if lossy is not None:
+        raise InputError(f"is a JPEG mask, whose compression changes values (a 0/255 mask holds "
+                         f"1..10 near its edges), so --label {label} cannot be told from noise; "
+                         "expected lossless masks (PNG, TIFF, NIfTI, ...) with --label, or no "
+                         "--label", file=lossy.path)
     return absent
 
 

@@ -38,7 +38,31 @@ def test_a_label_out_of_range_is_a_usage_error(render_dataset, capsys, value, tr
     assert tree_digest(render_dataset) == before
 
 
+def _jpeg_noise_value(path) -> int:
+    """A value below 128 that a 0/255 JPEG mask holds only through its compression."""
+    from PIL import Image
+
+    held = np.unique(np.asarray(Image.open(path).convert("L")))
+    noise = [int(v) for v in held if 0 < v < 128]
+    assert noise, held
+    return noise[0]
+
+
+def test_a_label_on_lossy_masks_is_refused(render_dataset, capsys, tree_digest):
+    jpeg = render_dataset / "masks" / "im0.jpg"
+    label = _jpeg_noise_value(jpeg)  # --label finds it, but it is noise, not a label
+    before = tree_digest(render_dataset)
+    with pytest.raises(SystemExit) as ex:
+        main(_args(render_dataset, "--label", str(label)))
+    assert ex.value.code == 1
+    first = capsys.readouterr().err.strip().splitlines()[0]
+    assert str(jpeg) in first and "JPEG" in first and "--label" in first, first
+    assert tree_digest(render_dataset) == before
+    assert not (render_dataset / "maps.zarr").exists()
+
+
 def test_masks_without_the_label_are_counted(render_dataset, capsys, tree_digest):
+    (render_dataset / "masks" / "im0.jpg").unlink()  # a lossy mask holds no exact label
     m = np.zeros((30, 40), np.uint8)
     m[8:22, 10:30] = 1  # a 0/1 mask among 0/255 ones: --label 255 is absent from it
     imsave(render_dataset / "masks" / "im2.png", m, check_contrast=False)
