@@ -68,6 +68,7 @@ __all__ = ["ImageOptions", "ImageRef", "index_folder", "read_image", "read_mask"
            "window_to_uint8", "parse_window", "RASTER_SUFFIXES"]
 
 RASTER_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
+LOSSY_SUFFIXES = (".jpg", ".jpeg")  # their values are not exact: ``--label`` refuses them
 #: PIL modes PIL itself converts to RGB (8 bits per channel).
 _PIL_8BIT = {"1", "L", "LA", "P", "PA", "RGB", "RGBA", "RGBX", "CMYK", "YCbCr", "La", "RGBa"}
 
@@ -410,9 +411,6 @@ def _stored_mask(ref: ImageRef, label: int | None) -> tuple[np.ndarray, bool]:
     return m, eight
 
 
-#: Mask files whose values are not exact (lossy compression): ``--label`` refuses them.
-LOSSY_SUFFIXES = (".jpg", ".jpeg", ".jpe", ".jfif")
-
 #: The values ``--label`` may name (what 8- and 16-bit label masks hold).
 LABEL_RANGE = (0, 65535)
 
@@ -426,8 +424,7 @@ def check_label(masks: list[ImageRef], options: ImageOptions | None) -> list[Ima
     ------
     InputError
         The label is outside :data:`LABEL_RANGE`, no mask holds it (the message names the
-        label and the values the masks hold), or a mask is lossy (JPEG): its values are not
-        labels.
+        values they hold), or a mask is lossy (JPEG): its values are not labels.
     """
     label = (options or ImageOptions()).label
     if label is None or not masks:
@@ -452,10 +449,9 @@ def check_label(masks: list[ImageRef], options: ImageOptions | None) -> list[Ima
                          f"most common values are {values}; expected one of those (or no "
                          "--label: nonzero is foreground)", file=masks[0].path.parent)
     if lossy is not None:
-        raise InputError(f"is a JPEG mask, whose compression changes values (a 0/255 mask holds "
-                         f"1..10 near its edges), so --label {label} cannot be told from noise; "
-                         "expected lossless masks (PNG, TIFF, NIfTI, ...) with --label, or no "
-                         "--label", file=lossy.path)
+        raise InputError(f"is a JPEG mask: its compression changes values (1..10 near the "
+                         f"edges of a 0/255 mask), so --label {label} may be noise; expected "
+                         "lossless masks (PNG, TIFF, NIfTI) with --label", file=lossy.path)
     return absent
 
 
