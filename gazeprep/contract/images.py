@@ -449,9 +449,8 @@ def check_label(masks: list[ImageRef], options: ImageOptions | None) -> list[Ima
                          f"most common values are {values}; expected one of those (or no "
                          "--label: nonzero is foreground)", file=masks[0].path.parent)
     if lossy is not None:
-        raise InputError(f"is a JPEG mask: its compression changes values (1..10 near the "
-                         f"edges of a 0/255 mask), so --label {label} may be noise; expected "
-                         "lossless masks (PNG, TIFF, NIfTI) with --label", file=lossy.path)
+        raise InputError(f"is a JPEG mask: its compression changes values, so --label {label} "
+                         "may be noise; expected lossless masks (PNG, TIFF)", file=lossy.path)
     return absent
 
 
