@@ -41,6 +41,7 @@ nothing from the rest of either package, so gradseg can depend on it alone.
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -236,6 +237,7 @@ def validate(path: str | Path, require_complete: bool = True) -> CacheLayout:
     if (p / STAGING / COMMITTED).is_file():
         raise InputError("an interrupted gazeprep render left this cache half swapped; run "
                          "`gazeprep render` again to finish it", file=p)
+    check_links_inside(p)
     group = _open_group(p)
     attrs = dict(group.attrs)
     check_attrs(attrs, p, require_complete)
@@ -257,6 +259,21 @@ def validate(path: str | Path, require_complete: bool = True) -> CacheLayout:
                       for r, c in table["spacing"]]
     layout.n_fixations = [int(v) for v in table["n_fixations"]]
     return layout
+
+
+def check_links_inside(p: Path) -> None:
+    """Refuse a cache holding a link (file or folder) to anything outside its folder: what a
+    cache someone shared holds must not make us read the user's other files."""
+    root = os.path.realpath(p)
+    for folder, dirs, files in os.walk(p):
+        for name in dirs + files:
+            entry = os.path.join(folder, name)
+            if os.path.islink(entry):
+                target = os.path.realpath(entry)
+                if os.path.commonpath([root, target]) != root:
+                    raise InputError("links outside the cache; a cache's files must be inside "
+                                     "its folder (copy them in, or render the cache again)",
+                                     file=entry)
 
 
 def _open_group(p: Path):
