@@ -46,6 +46,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from gazeprep.contract.errors import InputError
+from gazeprep.contract.ids import check_file_names
 
 FORMAT = "gazeprep-maps"
 #: 4: dimension names, CF attributes and per-sample arrays; 3: CRC32C per chunk and per row;
@@ -336,6 +337,7 @@ def read_sample_table(path: str | Path, group=None) -> dict:
             raise InputError(f"array {name!r} has shape {values.shape}, expected {want}",
                              file=p)
         table[name] = values.astype(object if spec.dtype == "str" else spec.dtype)
+    check_file_names(table[ID_ARRAY], p)
     return table
 
 

@@ -36,6 +36,23 @@ def id_of_line(line: str) -> str | None:
     return s
 
 
+def check_file_names(ids, where: str | Path) -> None:
+    """Refuse an id that is not a plain file name: ids name the files of exports, predictions
+    and pictures, so ``../x``, ``/x``, ``a/b``, ``a\\b``, ``.``, ``..``, a NUL or an empty id
+    would write outside the output folder.
+
+    Raises
+    ------
+    InputError
+        Naming the first such id and ``where`` it came from.
+    """
+    for i in ids:
+        if not i or i in (".", "..") or any(c in i for c in "/\\\0"):
+            raise InputError(f"sample id {i!r} is not a file name (ids name the files of exports "
+                             "and predictions); expected no path separators, NUL, '.' or '..'",
+                             file=where)
+
+
 def read_ids_file(path: str | Path) -> list[str]:
     """The ids of an id file, in file order (see the module notes for the format).
 
