@@ -174,10 +174,12 @@ def _foreign_global(message: str) -> str | None:
     return name
 
 
-def load_state(model: torch.nn.Module, state: dict, path: str | Path) -> None:
-    """Load a state dict, turning key/shape mismatches into one clear error."""
+def load_state(model: torch.nn.Module, state: dict, path: str | Path,
+               assign: bool = False) -> None:
+    """Load a state dict, turning key/shape mismatches into one clear error (``assign``: the
+    model's tensors become the state's, as ``torch.nn.Module.load_state_dict`` does)."""
     try:
-        unwrap(model).load_state_dict(state, strict=True)
+        unwrap(model).load_state_dict(state, strict=True, assign=assign)
     except RuntimeError as exc:
         lines = [s.strip() for s in str(exc).splitlines() if s.strip()]
         raise GradsegError(
@@ -199,8 +201,14 @@ def load_model(path: str | Path, device: str | torch.device = "cpu"):
     ckpt = load_checkpoint(path)
     config = ckpt["config"]
     try:
-        model = build_model(config)
+        # On the meta device: a config claiming a huge network allocates nothing before its
+        # shapes are checked against the weights the file really holds.
+        with torch.device("meta"):
+            model = build_model(config)
     except (KeyError, ValueError, TypeError) as exc:
         raise GradsegError(f"checkpoint config cannot build a model: {exc}", file=path) from exc
-    load_state(model, ckpt["model"], path)
+    load_state(model, ckpt["model"], path, assign=True)
+    if any(t.is_meta for t in (*model.parameters(), *model.buffers())):
+        model = build_model(config)  # a tensor the file does not hold: built for real
+        load_state(model, ckpt["model"], path)
     return model.to(device).eval(), config

@@ -186,6 +186,35 @@ def test_pickle_with_code_is_refused_without_suggesting_unsafe_loading(cache, tm
     assert not pwned.exists()
 
 
+@pytest.mark.slow
+def test_a_config_claiming_a_huge_network_allocates_nothing(ckpt, cache, tmp_path):
+    """The config is inside the checksum, but anyone can recompute a checksum: a file whose
+    config claims 100,000 channels is refused by its weights' shapes, within 2 GiB."""
+    import resource
+    import subprocess
+    import sys
+
+    from gradseg.checkpoint import tensor_digest
+
+    raw = torch.load(ckpt, weights_only=True)
+    cfg = json.loads(raw["config"])
+    cfg["base_channels"] = 100_000
+    raw["config"] = json.dumps(cfg)
+    raw["sha256"] = tensor_digest(raw)
+    bad = tmp_path / "huge.pt"
+    torch.save(raw, bad)
+
+    def limit():
+        resource.setrlimit(resource.RLIMIT_AS, (2 * 2**30, 2 * 2**30))
+
+    res = subprocess.run([sys.executable, "-m", "gradseg.cli", "eval", "--checkpoint", str(bad),
+                          "--cache", str(cache)], capture_output=True, text=True, timeout=300,
+                         preexec_fn=limit)
+    assert res.returncode == 1, res.stderr
+    line = error_line(res.stderr)
+    assert str(bad) in line and "weights do not match the model its config describes" in line
+
+
 def test_checkpoint_carries_a_checksum_of_every_tensor(ckpt):
     from gradseg.checkpoint import load_checkpoint, tensor_digest
 
