@@ -200,16 +200,15 @@ def test_predict_and_eval_on_volumes_use_the_checkpoints_options(tmp_path, capsy
               str(tmp_path / "pred")])
     assert e.value.code in (0, None)
     written = sorted(p.name for p in (tmp_path / "pred").iterdir())
-    # volumes: NIfTI masks (voxel axes column, row, 1) and PNG overlays
-    assert written == sorted([f"v_{k}.nii.gz" for k in (1, 2, 3)]
-                             + [f"v_{k}_overlay.png" for k in (1, 2, 3)])
+    # a volume: one NIfTI mask in its voxel grid, and a PNG overlay per slice (ids from 1)
+    assert written == sorted(["v.nii.gz"] + [f"v_{k}_overlay.png" for k in (1, 2, 3)])
     import nibabel as nib
 
-    assert nib.load(tmp_path / "pred" / "v_1.nii.gz").shape == (W, H, 1)
+    assert nib.load(tmp_path / "pred" / "v.nii.gz").shape == (W, H, K)
     with pytest.raises(SystemExit):
         main(["predict", "--checkpoint", str(ckpt), "--images", str(img_dir), "--out",
               str(tmp_path / "pred0"), "--slice-base", "0"])
-    assert (tmp_path / "pred0" / "v_0.nii.gz").is_file()
+    assert (tmp_path / "pred0" / "v_0_overlay.png").is_file()
     capsys.readouterr()
     with pytest.raises(SystemExit):
         main(["eval", "--checkpoint", str(ckpt), "--images", str(img_dir), "--masks",

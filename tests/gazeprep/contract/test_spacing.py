@@ -150,9 +150,12 @@ def test_render_records_spacing_and_eval_reports_hd95_in_mm(tmp_path, medical, c
     assert df["image"].to_list() == ["v_0", "v_1"] and summary["n_hd95_mm"] == 2
     import nibabel as nib
 
-    for k, key in enumerate(df["image"]):
-        # predict writes NIfTI masks for volume inputs: voxel axes (column, row, 1)
-        pred = np.asarray(nib.load(tmp_path / "pred" / f"{key}.nii.gz").dataobj)[:, :, 0].T > 0
+    # predict writes one NIfTI mask per volume, in the volume's voxel grid: slice k is [:, :, k].T
+    vol = nib.load(tmp_path / "pred" / "v.nii.gz")
+    assert vol.header.get_zooms() == pytest.approx((0.8, 0.5, 3.0))
+    assert df["image"].to_list() == ["v_0", "v_1"]
+    for k in range(2):
+        pred = np.asarray(vol.dataobj)[:, :, k].T > 0
         assert df["hd95_mm"][k] == pytest.approx(hd95(pred, masks[k] > 0, (0.5, 0.8)))
         assert df["hd95"][k] == pytest.approx(hd95(pred, masks[k] > 0))
 

@@ -1,0 +1,232 @@
+"""`gradseg predict` on radiology writes one NIfTI per scan in the scan's own geometry.
+
+Real files: the NIfTI volumes nibabel ships (an LAS anatomical scan, an RAS one, one without
+units), its two-slice Siemens DICOM series, and a CT series built from pydicom's CT_small.dcm
+(its slices moved along their normal, the files named out of order).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+nib = pytest.importorskip("nibabel", reason="nibabel not installed (extra 'medical')")
+pydicom = pytest.importorskip("pydicom", reason="pydicom not installed (extra 'medical')")
+pytest.importorskip("highdicom", reason="highdicom not installed (extra 'medical')")
+
+from gazeprep.contract.images import index_folder  # noqa: E402
+from gazeprep.contract.source import read_values  # noqa: E402
+from gradseg.predict_volumes import plan_outputs, write_scan  # noqa: E402
+
+NIFTI = ("anatomical.nii", "reoriented_anat_moved.nii", "standard.nii.gz")
+
+
+def _ct_series(folder: Path, src: Path, z: list[float]) -> dict[str, float]:
+    """CT_small.dcm as a series of slices at offsets ``z`` mm along its normal, in files whose
+    names do not follow the slice order; returns file stem -> offset."""
+    ds = pydicom.dcmread(src)
+    row, col = np.asarray(ds.ImageOrientationPatient[:3]), np.asarray(
+        ds.ImageOrientationPatient[3:])
+    normal, origin = np.cross(row, col), np.asarray(ds.ImagePositionPatient, float)
+    placed = {}
+    for k, dz in enumerate(z):
+        ds.ImagePositionPatient = [float(v) for v in origin + dz * normal]
+        ds.InstanceNumber = k + 1
+        ds.SOPInstanceUID = pydicom.uid.generate_uid()
+        name = f"ct{(7 * k) % len(z)}"
+        ds.save_as(folder / f"{name}.dcm")
+        placed[name] = dz
+    return placed
+
+
+def _dicom_world_ras(path: Path, r: int, c: int) -> np.ndarray:
+    """The RAS position of pixel (row r, column c) of a DICOM file, from its header (PS3.3
+    C.7.6.2.1.1), as the reference for where the mask must land."""
+    ds = pydicom.dcmread(path, stop_before_pixels=True)
+    iop = np.asarray(ds.ImageOrientationPatient, float)
+    dr, dc = (float(v) for v in ds.PixelSpacing)
+    lps = np.asarray(ds.ImagePositionPatient, float) + c * dc * iop[:3] + r * dr * iop[3:]
+    return lps * [-1, -1, 1]
+
+
+@pytest.fixture()
+def scans_folder(tmp_path, medical) -> Path:
+    folder = tmp_path / "images"
+    folder.mkdir()
+    for name in NIFTI:
+        shutil.copy(medical.nibabel_file(name), folder / name)
+    for name in ("0.dcm", "1.dcm"):
+        shutil.copy(medical.nibabel_file(name), folder / f"siemens{name}")
+    _ct_series(folder, medical.pydicom_file("CT_small.dcm"), [0.0, 2.5, 5.0, 7.5, 10.0])
+    return folder
+
+
+def test_volumes_come_back_with_the_source_affine_and_voxels(scans_folder, tmp_path):
+    refs = index_folder(scans_folder)
+    plan = plan_outputs(refs, refs)
+    assert plan.notes == []
+    by_name = {s.name: s for s in plan.scans.values()}
+    assert sorted(by_name) == ["anatomical", "reoriented_anat_moved", "series-1", "series-12",
+                               "standard"]
+    out = tmp_path / "out"
+    out.mkdir()
+    for unit, scan in plan.scans.items():
+        # a "prediction" that is the image's own bright pixels: where they land is checkable
+        probs = {}
+        for key in plan.units[unit]:
+            v = read_values(refs[key]).astype(np.float32)
+            probs[key] = (v > np.percentile(v, 90)).astype(np.float32)
+        assert write_scan(out, scan, probs, 0.5, True, lambda p, w: w(p)) is None
+        for stem in NIFTI:
+            name = stem.split(".")[0]
+            if scan.name == name:
+                src, got = nib.load(scans_folder / stem), nib.load(out / f"{name}.nii.gz")
+                assert got.shape == src.shape[:3]
+                np.testing.assert_array_equal(got.affine, src.affine)
+                data = np.asarray(src.dataobj).reshape(src.shape[:3]).astype(np.float32)
+                for k in range(data.shape[2]):  # slice k of the file is the image <name>_k
+                    v = data[:, :, k]
+                    np.testing.assert_array_equal(np.asarray(got.dataobj)[:, :, k],
+                                                  v > np.percentile(v.T, 90))
+                prob = nib.load(out / f"{name}_probabilities.nii.gz")
+                assert prob.get_data_dtype() == np.float32
+                np.testing.assert_array_equal(prob.affine, src.affine)
+
+
+def test_a_dicom_series_mask_lands_on_its_files_positions(scans_folder, tmp_path):
+    refs = index_folder(scans_folder)
+    plan = plan_outputs(refs, refs)
+    scan = next(s for s in plan.scans.values() if s.name == "series-1")  # the CT series
+    assert scan.depth == 5 and scan.frame_shape == (128, 128)
+    out = tmp_path / "out"
+    out.mkdir()
+    # files ct0, ct2, ct4, ct1, ct3 lie 0, 2.5, 5, 7.5, 10 mm along the normal: stacked in
+    # that order (highdicom's, from the far end, so that (slice, row, column) is right-handed)
+    assert scan.slots == {"ct3": 0, "ct1": 1, "ct4": 2, "ct2": 3, "ct0": 4}
+    blobs = {"ct2": (10, 90), "ct4": (100, 7)}
+    probs = {k: np.zeros((128, 128), np.float32) for k in scan.slots}
+    for key, (r, c) in blobs.items():
+        probs[key][r, c] = 1.0
+    write_scan(out, scan, probs, 0.5, False, lambda p, w: w(p))
+    got = nib.load(out / "series-1.nii.gz")
+    data = np.asarray(got.dataobj)
+    assert data.shape == (128, 128, 5) and data.sum() == len(blobs)
+    zooms = got.header.get_zooms()
+    assert zooms == pytest.approx((0.661468, 0.661468, 2.5), abs=1e-5)
+    for key, (r, c) in blobs.items():
+        voxel = np.argwhere(data == 1)
+        world = nib.affines.apply_affine(got.affine, voxel)
+        want = _dicom_world_ras(scans_folder / f"{key}.dcm", r, c)
+        assert np.min(np.linalg.norm(world - want, axis=1)) < 1e-3, key
+
+
+def test_predict_cli_writes_a_volume_per_scan_and_records_unpredicted_slices(
+        scans_folder, tmp_path, gradseg_cli, untouched):
+    check = untouched(scans_folder)
+    ckpt = _checkpoint(tmp_path, 32)
+    ids = tmp_path / "ids.txt"
+    ids.write_text("anatomical_3\nanatomical_4\nct2\nct0\nsiemens0\nsiemens1\n")
+    out = tmp_path / "pred"
+    code, stdout, err = gradseg_cli("predict", "--checkpoint", ckpt, "--images", scans_folder,
+                                    "--out", out, "--ids", ids, "--save-probabilities",
+                                    "--threshold", "0.4", "--device", "cpu")
+    assert code == 0, err
+    assert "wrote 3 volume masks, 0 image masks, 6 overlays" in stdout
+    assert "anatomical.nii.gz: 2 of 25 slices predicted; the other 23 are 0" in err
+    assert "series-1.nii.gz: 2 of 5 slices predicted" in err
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        [f"{n}{e}" for n in ("anatomical", "series-1", "series-12")
+         for e in (".nii.gz", "_probabilities.nii.gz")]
+        + ["anatomical_slices.json", "series-1_slices.json"]
+        + [f"{k}_overlay.png" for k in ids.read_text().split()])
+    src = nib.load(scans_folder / "anatomical.nii")
+    mask = nib.load(out / "anatomical.nii.gz")
+    prob = nib.load(out / "anatomical_probabilities.nii.gz")
+    np.testing.assert_array_equal(mask.affine, src.affine)
+    m, p = np.asarray(mask.dataobj), prob.get_fdata()
+    np.testing.assert_array_equal(m > 0, p >= 0.4)
+    assert p[:, :, 3].max() > 0 and p[:, :, 4].max() > 0
+    assert not p[:, :, [k for k in range(25) if k not in (3, 4)]].any()
+    record = json.loads((out / "anatomical_slices.json").read_text())
+    assert record["predicted"] == ["anatomical_3", "anatomical_4"]
+    assert len(record["not_predicted"]) == 23 and record["value_of_not_predicted"] == 0
+    check()
+    # next time its files are refused by their real names
+    code, _o, err = gradseg_cli("predict", "--checkpoint", ckpt, "--images", scans_folder,
+                                "--out", out, "--ids", ids, "--device", "cpu")
+    assert code == 1 and "anatomical.nii.gz" in err
+
+
+def test_dicom_without_plane_attributes_stays_2d(tmp_path, medical):
+    folder = tmp_path / "images"
+    folder.mkdir()
+    medical.write_dicom(folder / "a.dcm", np.zeros((8, 10), np.uint8))
+    refs = index_folder(folder)
+    plan = plan_outputs(refs, refs)
+    assert plan.scans == {} and list(plan.units) == ["a"]
+    assert "no ImagePositionPatient" in plan.notes[0]
+
+
+def test_shared_radiology_volumes_keep_their_affine(shared_data, tmp_path):
+    root = shared_data()
+    found = sorted(p for pat in ("*.nii.gz", "*.nii") for p in root.rglob(pat))
+    if not found:
+        pytest.skip(f"no NIfTI volume under {root} (its README: the NCI-ISBI slices are not "
+                    "available here)")
+    folder = tmp_path / "images"
+    folder.mkdir()
+    shutil.copy(found[0], folder / found[0].name)
+    refs = index_folder(folder)
+    scan = next(iter(plan_outputs(refs, refs).scans.values()))
+    probs = {k: np.zeros(scan.frame_shape, np.float32) for k in scan.slots}
+    write_scan(tmp_path, scan, probs, 0.5, False, lambda p, w: w(p))
+    np.testing.assert_array_equal(nib.load(tmp_path / f"{scan.name}.nii.gz").affine,
+                                  nib.load(found[0]).affine)
+
+
+def _checkpoint(tmp_path, size: int) -> Path:
+    """A gradseg checkpoint with untrained weights (writing its outputs needs no more)."""
+    import torch
+
+    from gradseg.checkpoint import save_checkpoint
+    from gradseg.methods import build_model
+
+    config = {"method": "gradtrack", "levels": 2, "base_channels": 4, "size": size,
+              "cache_size": size, "image_options": None}
+    torch.manual_seed(0)
+    path = tmp_path / "best.pt"
+    save_checkpoint(path, model=build_model(config), config=config, step=0)
+    return path
+
+
+def test_an_nrrd_volume_keeps_its_place_in_the_patient(tmp_path):
+    """An oblique LPS NRRD: every voxel of the NIfTI written lies where SimpleITK (ITK's own
+    NRRD and NIfTI readers, the library 3D Slicer uses) places the same voxel of the NRRD."""
+    nrrd = pytest.importorskip("nrrd", reason="pynrrd not installed (extra 'medical')")
+    sitk = pytest.importorskip("SimpleITK", reason="SimpleITK not installed (medpy needs it)")
+    folder = tmp_path / "images"
+    folder.mkdir()
+    theta = np.deg2rad(20)
+    dirs = np.array([[0.7 * np.cos(theta), 0.7 * np.sin(theta), 0],
+                     [-0.9 * np.sin(theta), 0.9 * np.cos(theta), 0], [0, 0, 3.0]])
+    data = np.arange(6 * 5 * 4, dtype=np.int16).reshape(6, 5, 4)
+    nrrd.write(str(folder / "obl.nrrd"), data, {"space": "left-posterior-superior",
+                                                 "space directions": dirs,
+                                                 "space origin": [10.0, -20.0, 5.0]})
+    refs = index_folder(folder)
+    scan = next(iter(plan_outputs(refs, refs).scans.values()))
+    probs = {k: (read_values(refs[k]) % 7 == 0).astype(np.float32) for k in scan.slots}
+    write_scan(tmp_path, scan, probs, 0.5, False, lambda p, w: w(p))
+    got = sitk.ReadImage(str(tmp_path / "obl.nii.gz"))
+    src = sitk.ReadImage(str(folder / "obl.nrrd"))
+    assert got.GetSize() == src.GetSize() == (6, 5, 4)
+    np.testing.assert_allclose(got.GetOrigin(), src.GetOrigin(), atol=1e-4)
+    np.testing.assert_allclose(got.GetDirection(), src.GetDirection(), atol=1e-4)
+    np.testing.assert_allclose(got.GetSpacing(), src.GetSpacing(), atol=1e-4)
+    # and the voxels are the image's own, in place: mask == (value % 7 == 0) voxel by voxel
+    np.testing.assert_array_equal(sitk.GetArrayFromImage(got) > 0,
+                                  sitk.GetArrayFromImage(src) % 7 == 0)
