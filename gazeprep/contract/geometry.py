@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from gazeprep.contract._dicom import _frame_item, _read
 from gazeprep.contract.errors import require
 from gazeprep.contract.images import ImageRef
 
@@ -92,8 +93,9 @@ def group_scans(refs: dict[str, ImageRef]) -> tuple[list[Scan], list[str]]:
         if first.kind == "volume":
             scans.append(_volume_scan(path, members, first))
         elif first.frames > 1:
+            ds = _read(path, pixels=False)
             got = _dicom_stack(path.name[: -len(path.suffix)] or path.name,
-                               [(k, _frame_plane(path, r.index)) for k, r in members.items()],
+                               [(k, _frame_plane(ds, r.index)) for k, r in members.items()],
                                first.shape)
             (scans if isinstance(got, Scan) else notes).append(got if isinstance(got, Scan)
                                                               else f"{path}: {got}")
@@ -168,12 +170,9 @@ def _nrrd_affine(path: Path) -> np.ndarray:
     return affine
 
 
-def _frame_plane(path: Path, k: int) -> tuple | None:
+def _frame_plane(ds, k: int) -> tuple | None:
     """(ImagePositionPatient, ImageOrientationPatient, PixelSpacing) of frame ``k`` of a
-    DICOM file (enhanced files: the frame's or the shared functional groups), or None."""
-    from gazeprep.contract._dicom import _frame_item, _read
-
-    ds = _read(path, pixels=False)
+    DICOM data set (enhanced files: the frame's or the shared functional groups), or None."""
     pos = _frame_item(ds, k, "PlanePositionSequence")
     ori = _frame_item(ds, k, "PlaneOrientationSequence")
     pix = _frame_item(ds, k, "PixelMeasuresSequence")
@@ -191,15 +190,13 @@ def _attr(item, ds, name: str):
 
 def _series_scans(singles: dict[str, ImageRef]) -> tuple[list[Scan], list[str]]:
     """Single-frame DICOM files grouped by folder and SeriesInstanceUID, each group a scan."""
-    from gazeprep.contract._dicom import _read
-
     groups: dict[tuple, dict] = {}
     numbers: dict[tuple, str] = {}
     for key, ref in singles.items():
         ds = _read(ref.path, pixels=False)
         uid = str(ds.get("SeriesInstanceUID") or ref.path.name)
         group = (ref.path.parent, uid)
-        groups.setdefault(group, {})[key] = (ref, _frame_plane(ref.path, 0))
+        groups.setdefault(group, {})[key] = (ref, _frame_plane(ds, 0))
         numbers[group] = str(ds.get("SeriesNumber") or "").strip()
     scans, notes = [], []
     for group, members in groups.items():

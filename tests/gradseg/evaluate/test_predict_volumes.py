@@ -74,13 +74,8 @@ def test_volumes_come_back_with_the_source_affine_and_voxels(scans_folder, tmp_p
                                "standard"]
     out = tmp_path / "out"
     out.mkdir()
-    for unit, scan in plan.scans.items():
-        # a "prediction" that is the image's own bright pixels: where they land is checkable
-        probs = {}
-        for key in plan.units[unit]:
-            v = read_values(refs[key]).astype(np.float32)
-            probs[key] = (v > np.percentile(v, 90)).astype(np.float32)
-        assert write_scan(out, scan, probs, 0.5, True, lambda p, w: w(p)) is None
+    for scan in plan.scans.values():
+        assert write_scan(out, scan, _bright(refs, scan), 0.5, True, lambda p, w: w(p)) is None
         for stem in NIFTI:
             name = stem.split(".")[0]
             if scan.name == name:
@@ -161,7 +156,7 @@ def test_predict_cli_writes_a_volume_per_scan_and_records_unpredicted_slices(
     assert code == 1 and "anatomical.nii.gz" in err
 
 
-def test_dicom_without_plane_attributes_stays_2d(tmp_path, medical):
+def test_dicom_without_a_regular_geometry_stays_2d(tmp_path, medical):
     folder = tmp_path / "images"
     folder.mkdir()
     medical.write_dicom(folder / "a.dcm", np.zeros((8, 10), np.uint8))
@@ -169,6 +164,14 @@ def test_dicom_without_plane_attributes_stays_2d(tmp_path, medical):
     plan = plan_outputs(refs, refs)
     assert plan.scans == {} and list(plan.units) == ["a"]
     assert "no ImagePositionPatient" in plan.notes[0]
+    # slices 0, 2.5 and 7.5 mm apart are no regular stack: each file stays an image, said so
+    uneven = tmp_path / "uneven"
+    uneven.mkdir()
+    _ct_series(uneven, medical.pydicom_file("CT_small.dcm"), [0.0, 2.5, 7.5])
+    refs = index_folder(uneven)
+    plan = plan_outputs(refs, refs)
+    assert plan.scans == {} and sorted(plan.units) == ["ct0", "ct1", "ct2"]
+    assert "not a regular stack" in plan.notes[0]
 
 
 def test_shared_radiology_volumes_keep_their_affine(shared_data, tmp_path):
@@ -230,3 +233,38 @@ def test_an_nrrd_volume_keeps_its_place_in_the_patient(tmp_path):
     # and the voxels are the image's own, in place: mask == (value % 7 == 0) voxel by voxel
     np.testing.assert_array_equal(sitk.GetArrayFromImage(got) > 0,
                                   sitk.GetArrayFromImage(src) % 7 == 0)
+
+
+def _bright(refs, scan) -> dict[str, np.ndarray]:
+    """Each image's brightest tenth as its "prediction" (where it lands is checkable)."""
+    out = {}
+    for key in scan.slots:
+        v = read_values(refs[key]).astype(np.float32)
+        out[key] = (v > np.percentile(v, 90)).astype(np.float32)
+    return out
+
+
+def test_an_enhanced_multiframe_file_gives_the_volume_of_its_series(tmp_path, medical):
+    """highdicom's legacy conversion of the CT series into one enhanced CT file (frames with
+    per-frame positions): its mask volume equals the series', affine and voxels."""
+    hd = pytest.importorskip("highdicom")
+    series, single = tmp_path / "series", tmp_path / "enhanced"
+    series.mkdir()
+    single.mkdir()
+    _ct_series(series, medical.pydicom_file("CT_small.dcm"), [0.0, 2.5, 5.0, 7.5])
+    enhanced = hd.legacy.LegacyConvertedEnhancedCTImage(
+        legacy_datasets=[pydicom.dcmread(p) for p in sorted(series.glob("*.dcm"))],
+        series_instance_uid=hd.UID(), series_number=2, sop_instance_uid=hd.UID(),
+        instance_number=1)
+    enhanced.save_as(single / "enh.dcm")
+    got = {}
+    for folder in (series, single):
+        refs = index_folder(folder)
+        scan = next(iter(plan_outputs(refs, refs).scans.values()))
+        write_scan(tmp_path, scan, _bright(refs, scan), 0.5, False, lambda p, w: w(p))
+        got[folder] = nib.load(tmp_path / f"{scan.name}.nii.gz")
+    a, b = got[series], got[single]
+    assert a.shape == b.shape == (128, 128, 4)
+    np.testing.assert_allclose(a.affine, b.affine, atol=1e-4)
+    np.testing.assert_array_equal(np.asarray(a.dataobj), np.asarray(b.dataobj))
+    assert np.asarray(a.dataobj).any()
