@@ -408,6 +408,9 @@ def predict(
                                             "each image's foreground probabilities (float32): "
                                             "<id>_probabilities.npy, or "
                                             "<scan>_probabilities.nii.gz for radiology."),
+    dicom_seg: bool = typer.Option(False, "--dicom-seg", help="Also write each DICOM series "
+                                   "or multi-frame file's mask as a DICOM Segmentation, "
+                                   "<scan>.seg.dcm, referencing the source images."),
     ids: Path = typer.Option(None, help="File of ids (one a line) to predict, e.g. a split's "
                              "test.txt (default: every image in --images)."),
     device: str = typer.Option("auto", metavar=DEVICE_METAVAR, callback=device_choice,
@@ -443,8 +446,8 @@ def predict(
     err = Console(stderr=True)
     n = run_predict(model, config, images, folder, files, out, threshold=threshold,
                     probabilities=save_probabilities, overwrite=overwrite, options=opts,
-                    cues=cues, say=lambda line: err.print(f"note: {line}", markup=False,
-                                                          soft_wrap=True))
+                    cues=cues, dicom_seg=dicom_seg,
+                    say=lambda line: err.print(f"note: {line}", markup=False, soft_wrap=True))
     extra = " and probabilities" if save_probabilities else ""
     Console().print(f"wrote {n['volumes']} volume masks, {n['images']} image masks, "
                     f"{n['overlays']} overlays{extra} to {out} (threshold {threshold:g})",

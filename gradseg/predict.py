@@ -232,7 +232,7 @@ def check_out(images: Path, out: Path, ids: list[str], overwrite: bool,
     return notes
 
 
-_TMP = re.compile(r"^\.(?P<name>.+)\.tmp-\d+(\.png|\.nii\.gz|\.npy|\.json)$")
+_TMP = re.compile(r"^\.(?P<name>.+)\.tmp-\d+(\.png|\.nii\.gz|\.npy|\.json|\.dcm)$")
 
 
 def _remove_leftovers(out: Path, ours: set[str]) -> list[str]:
@@ -250,7 +250,7 @@ def _remove_leftovers(out: Path, ours: set[str]) -> list[str]:
 
 def _save(path: Path, write) -> None:
     """``write(tmp)`` a file whole or not at all (a temporary file beside it, then a rename)."""
-    ending = next(e for e in (".nii.gz", ".png", ".npy", ".json") if path.name.endswith(e))
+    ending = next(e for e in (".nii.gz", ".png", ".npy", ".json", ".dcm") if path.name.endswith(e))
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}{ending}")
     try:
         write(tmp)

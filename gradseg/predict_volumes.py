@@ -10,6 +10,8 @@ the volume's own affine, so the mask overlays its scan in ITK-SNAP or 3D Slicer:
 - ``<scan>_slices.json``, only when some of the scan's images were not predicted (``--ids``
   named only some of them): which were and which were not; those slices are 0 in both
   volumes, and a note on stderr says so;
+- ``<scan>.seg.dcm`` (``--dicom-seg``, DICOM scans only): the mask as a DICOM Segmentation
+  that references the predicted source instances (:mod:`gradseg.dicom_seg`);
 - ``<id>_overlay.png`` for every image predicted, as for photographs.
 
 Photographs, and DICOM images without the plane attributes that place them, are written per
@@ -41,11 +43,14 @@ class Plan:
         Unit name -> its :class:`~gazeprep.contract.geometry.Scan` (volumes only).
     notes : list of str
         Why some DICOM images are written one by one.
+    seg : set of str
+        The units (DICOM scans) that get a DICOM Segmentation.
     """
 
     units: dict[str, list[str]] = field(default_factory=dict)
     scans: dict[str, Scan] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    seg: set[str] = field(default_factory=set)
 
     def names(self, unit: str, kind: str, probabilities: bool) -> list[str]:
         """The files written for ``unit`` (``kind``: the image kind of a single image)."""
@@ -59,12 +64,16 @@ class Plan:
             names.append(f"{scan.name}_probabilities.nii.gz")
         if len(ids) < scan.depth:
             names.append(f"{scan.name}_slices.json")
+        if unit in self.seg:
+            names.append(f"{scan.name}.seg.dcm")
         return names
 
 
-def plan_outputs(folder: dict[str, ImageRef], files: dict[str, ImageRef]) -> Plan:
+def plan_outputs(folder: dict[str, ImageRef], files: dict[str, ImageRef],
+                 dicom_seg: bool = False) -> Plan:
     """Group the images to predict (``files``) by the scan they came from; ``folder`` is the
-    whole folder's index (a DICOM series' other files count as its slices)."""
+    whole folder's index (a DICOM series' other files count as its slices). ``dicom_seg``:
+    DICOM scans also get a DICOM Segmentation; other DICOM images are named in the notes."""
     touched = {r.path for r in files.values()}
     candidates = {k: r for k, r in folder.items() if r.path in touched
                   or (r.kind == "dicom" and r.frames == 1)}
@@ -79,6 +88,14 @@ def plan_outputs(folder: dict[str, ImageRef], files: dict[str, ImageRef]) -> Pla
         unit = f"{scan.name} (volume)"
         plan.scans[unit] = scan
         plan.units.setdefault(unit, []).append(key)
+    if dicom_seg:
+        plan.seg = {u for u, ids in plan.units.items()
+                    if u in plan.scans and files[ids[0]].kind == "dicom"}
+        alone = [k for u, ids in plan.units.items() if u not in plan.scans for k in ids
+                 if files[k].kind == "dicom"]
+        if alone:
+            plan.notes.append(f"no DICOM Segmentation for {len(alone)} DICOM image(s) not "
+                              f"placed in a scan (e.g. {', '.join(alone[:3])})")
     return plan
 
 
@@ -113,7 +130,8 @@ def write_scan(out: Path, scan: Scan, probs: dict[str, np.ndarray], threshold: f
 
 def run_predict(model, config: dict, images: Path, folder: dict[str, ImageRef],
                 files: dict[str, ImageRef], out: Path, *, threshold: float,
-                probabilities: bool, overwrite: bool, options, cues, say: Callable) -> dict:
+                probabilities: bool, overwrite: bool, options, cues, say: Callable,
+                dicom_seg: bool = False) -> dict:
     """Predict ``files`` (of the folder ``images`` indexed as ``folder``) into ``out``.
 
     Refuses first (:func:`gradseg.predict.check_out`) anything that would lose a file;
@@ -122,9 +140,9 @@ def run_predict(model, config: dict, images: Path, folder: dict[str, ImageRef],
     """
     from gazeprep.contract.progress import Progress
     from gradseg.pictures import overlay
-    from gradseg.predict import _save, _save_png, check_out, iter_probabilities, write_prediction
+    from gradseg.predict import _save_png, check_out, iter_probabilities, write_prediction
 
-    plan = plan_outputs(folder, files)
+    plan = plan_outputs(folder, files, dicom_seg)
     for note in plan.notes:
         say(note)
 
@@ -150,11 +168,26 @@ def run_predict(model, config: dict, images: Path, folder: dict[str, ImageRef],
                 got = pending.setdefault(unit, {})
                 got[key] = prob
                 if len(got) == len(plan.units[unit]):
-                    note = write_scan(out, plan.scans[unit], pending.pop(unit), threshold,
-                                      probabilities, _save)
+                    _finish(out, plan, unit, pending.pop(unit), files, threshold,
+                            probabilities, say)
                     counts["volumes"] += 1
-                    if note:
-                        say(note)
             counts["overlays"] += 1
             bar.advance(1)
     return counts
+
+
+def _finish(out: Path, plan: Plan, unit: str, probs: dict[str, np.ndarray],
+            files: dict[str, ImageRef], threshold: float, probabilities: bool,
+            say: Callable) -> None:
+    """Write the files of a scan whose images are all predicted."""
+    from gradseg.predict import _save
+
+    scan = plan.scans[unit]
+    note = write_scan(out, scan, probs, threshold, probabilities, _save)
+    if note:
+        say(note)
+    if unit in plan.seg:
+        from gradseg.dicom_seg import write_dicom_seg
+
+        write_dicom_seg(out / f"{scan.name}.seg.dcm",
+                        {k: p >= threshold for k, p in probs.items()}, files, _save)

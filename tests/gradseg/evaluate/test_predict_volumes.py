@@ -268,3 +268,61 @@ def test_an_enhanced_multiframe_file_gives_the_volume_of_its_series(tmp_path, me
     np.testing.assert_allclose(a.affine, b.affine, atol=1e-4)
     np.testing.assert_array_equal(np.asarray(a.dataobj), np.asarray(b.dataobj))
     assert np.asarray(a.dataobj).any()
+
+
+def test_dicom_seg_frames_land_on_their_source_instances(tmp_path, medical):
+    """A DICOM Segmentation of three of five slices of a CT series, read back by highdicom:
+    each predicted file's frame is that file's mask; the two others are not referenced."""
+    hd = pytest.importorskip("highdicom")
+    from gradseg.dicom_seg import SEGMENT_LABEL, write_dicom_seg
+
+    folder = tmp_path / "ct"
+    folder.mkdir()
+    _ct_series(folder, medical.pydicom_file("CT_small.dcm"), [0.0, 2.5, 5.0, 7.5, 10.0])
+    refs = index_folder(folder)
+    masks = {k: np.zeros((128, 128), bool) for k in ("ct1", "ct3", "ct4")}
+    masks["ct1"][10:20, 30:44] = True
+    masks["ct4"][60:64, 2:9] = True  # ct3 stays empty
+    write_dicom_seg(tmp_path / "s.seg.dcm", masks, refs, lambda p, w: w(p))
+    seg = hd.seg.segread(tmp_path / "s.seg.dcm")
+    assert seg.get_segment_description(1).SegmentLabel == SEGMENT_LABEL
+    uid = {k: pydicom.dcmread(folder / f"{k}.dcm").SOPInstanceUID for k in refs}
+    referenced = {u for _s, _r, u in seg.get_source_image_uids()}
+    assert referenced == {uid[k] for k in masks}
+    for key in ("ct1", "ct4"):
+        got = seg.get_pixels_by_source_instance([uid[key]], segment_numbers=[1])
+        np.testing.assert_array_equal(got[0, :, :, 0], masks[key])
+    # the frame of reference and the series are the source's
+    src = pydicom.dcmread(folder / "ct1.dcm")
+    assert seg.FrameOfReferenceUID == src.FrameOfReferenceUID
+    assert seg.ReferencedSeriesSequence[0].SeriesInstanceUID == src.SeriesInstanceUID
+
+
+def test_predict_cli_writes_dicom_seg_for_dicom_scans_only(scans_folder, tmp_path,
+                                                           gradseg_cli):
+    ckpt = _checkpoint(tmp_path, 32)
+    ids = tmp_path / "ids.txt"
+    ids.write_text("ct0\nct1\nanatomical_0\n")
+    out = tmp_path / "pred"
+    code, _o, err = gradseg_cli("predict", "--checkpoint", ckpt, "--images", scans_folder,
+                                "--out", out, "--ids", ids, "--dicom-seg", "--threshold", "0.05",
+                                "--device", "cpu")
+    assert code == 0, err
+    assert (out / "series-1.seg.dcm").is_file() and not (out / "anatomical.seg.dcm").exists()
+    seg = pydicom.dcmread(out / "series-1.seg.dcm")
+    assert seg.Modality == "SEG"
+    # the NIfTI mask and the Segmentation agree slice by slice
+    nifti = np.asarray(nib.load(out / "series-1.nii.gz").dataobj)
+    refs = index_folder(scans_folder)
+    scan = next(s for s in plan_outputs(refs, refs).scans.values() if s.name == "series-1")
+    hd = pytest.importorskip("highdicom")
+    back = hd.seg.segread(out / "series-1.seg.dcm")
+    compared = 0
+    for key in ("ct0", "ct1"):
+        sop = pydicom.dcmread(scans_folder / f"{key}.dcm").SOPInstanceUID
+        want = nifti[:, :, scan.slots[key]].T > 0
+        if want.any():  # (empty frames are left out of a Segmentation)
+            got = back.get_pixels_by_source_instance([sop], segment_numbers=[1])[0, :, :, 0]
+            np.testing.assert_array_equal(got > 0, want)
+            compared += 1
+    assert compared  # the untrained model marks something on these slices
