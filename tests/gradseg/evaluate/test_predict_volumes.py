@@ -120,9 +120,9 @@ def test_a_dicom_series_mask_lands_on_its_files_positions(scans_folder, tmp_path
 
 
 def test_predict_cli_writes_a_volume_per_scan_and_records_unpredicted_slices(
-        scans_folder, tmp_path, gradseg_cli, untouched):
+        scans_folder, tmp_path, gradseg_cli, untouched, untrained_checkpoint):
     check = untouched(scans_folder)
-    ckpt = _checkpoint(tmp_path, 32)
+    ckpt = untrained_checkpoint(tmp_path, 32)
     ids = tmp_path / "ids.txt"
     ids.write_text("anatomical_3\nanatomical_4\nct2\nct0\nsiemens0\nsiemens1\n")
     out = tmp_path / "pred"
@@ -190,20 +190,6 @@ def test_shared_radiology_volumes_keep_their_affine(shared_data, tmp_path):
     np.testing.assert_array_equal(nib.load(tmp_path / f"{scan.name}.nii.gz").affine,
                                   nib.load(found[0]).affine)
 
-
-def _checkpoint(tmp_path, size: int) -> Path:
-    """A gradseg checkpoint with untrained weights (writing its outputs needs no more)."""
-    import torch
-
-    from gradseg.checkpoint import save_checkpoint
-    from gradseg.methods import build_model
-
-    config = {"method": "gradtrack", "levels": 2, "base_channels": 4, "size": size,
-              "cache_size": size, "image_options": None}
-    torch.manual_seed(0)
-    path = tmp_path / "best.pt"
-    save_checkpoint(path, model=build_model(config), config=config, step=0)
-    return path
 
 
 def test_an_nrrd_volume_keeps_its_place_in_the_patient(tmp_path):
@@ -299,8 +285,8 @@ def test_dicom_seg_frames_land_on_their_source_instances(tmp_path, medical):
 
 
 def test_predict_cli_writes_dicom_seg_for_dicom_scans_only(scans_folder, tmp_path,
-                                                           gradseg_cli):
-    ckpt = _checkpoint(tmp_path, 32)
+                                                           gradseg_cli, untrained_checkpoint):
+    ckpt = untrained_checkpoint(tmp_path, 32)
     ids = tmp_path / "ids.txt"
     ids.write_text("ct0\nct1\nanatomical_0\n")
     out = tmp_path / "pred"
