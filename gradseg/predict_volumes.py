@@ -75,9 +75,10 @@ def plan_outputs(folder: dict[str, ImageRef], files: dict[str, ImageRef],
     whole folder's index (a DICOM series' other files count as its slices). ``dicom_seg``:
     DICOM scans also get a DICOM Segmentation; other DICOM images are named in the notes."""
     touched = {r.path for r in files.values()}
+    series = any(r.kind == "dicom" and r.frames == 1 for r in files.values())
     candidates = {k: r for k, r in folder.items() if r.path in touched
-                  or (r.kind == "dicom" and r.frames == 1)}
-    scans, notes = group_scans(candidates)
+                  or (series and r.kind == "dicom" and r.frames == 1)}
+    scans, notes = group_scans(candidates, keep=set(files))
     plan = Plan(notes=notes)
     scan_of = {k: s for s in scans for k in s.slots}
     for key in files:
@@ -85,7 +86,7 @@ def plan_outputs(folder: dict[str, ImageRef], files: dict[str, ImageRef],
         if scan is None:
             plan.units[key] = [key]
             continue
-        unit = f"{scan.name} (volume)"
+        unit = f"{scan.name} ({scan.source})"
         plan.scans[unit] = scan
         plan.units.setdefault(unit, []).append(key)
     if dicom_seg:

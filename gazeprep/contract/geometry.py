@@ -51,11 +51,14 @@ class Scan:
         in the folder (not only those asked for).
     frame_shape : (int, int)
         (rows, columns) of each image.
+    source : str
+        Where the volume is: its file, or ``DICOM series <uid> in <folder>``.
     """
 
     name: str
     slots: dict[str, int]
     frame_shape: tuple[int, int]
+    source: str
     _build: Callable[[np.ndarray], object]
 
     @property
@@ -72,8 +75,10 @@ class Scan:
         return self._build(stack)
 
 
-def group_scans(refs: dict[str, ImageRef]) -> tuple[list[Scan], list[str]]:
+def group_scans(refs: dict[str, ImageRef], keep=None) -> tuple[list[Scan], list[str]]:
     """The volumes the images ``refs`` (id -> ref, a whole folder's index) came from.
+
+    ``keep`` (a set of ids): only the volumes holding one of them, and only their notes.
 
     Returns
     -------
@@ -87,21 +92,26 @@ def group_scans(refs: dict[str, ImageRef]) -> tuple[list[Scan], list[str]]:
     for key, ref in refs.items():
         if ref.kind != "raster":
             by_file.setdefault(ref.path, {})[key] = ref
+    kept = (lambda ids: True) if keep is None else (lambda ids: not keep.isdisjoint(ids))
     scans, notes, singles = [], [], {}
     for path, members in by_file.items():
         first = next(iter(members.values()))
-        if first.kind == "volume":
+        if first.kind == "dicom" and first.frames == 1:
+            singles.update(members)  # grouped by series below
+        elif not kept(members):
+            continue
+        elif first.kind == "volume":
             scans.append(_volume_scan(path, members, first))
-        elif first.frames > 1:
+        else:
             ds = _read(path, pixels=False)
-            got = _dicom_stack(path.name[: -len(path.suffix)] or path.name,
+            got = _dicom_stack(path.name[: -len(path.suffix)] or path.name, str(path),
                                [(k, _frame_plane(ds, r.index)) for k, r in members.items()],
                                first.shape)
-            (scans if isinstance(got, Scan) else notes).append(got if isinstance(got, Scan)
-                                                              else f"{path}: {got}")
-        else:
-            singles.update(members)
-    more, why = _series_scans(singles)
+            if isinstance(got, Scan):
+                scans.append(got)
+            else:
+                notes.append(f"{path}: {got}")
+    more, why = _series_scans(singles, kept)
     return scans + more, notes + why
 
 
@@ -120,7 +130,7 @@ def _volume_scan(path: Path, members: dict[str, ImageRef], first: ImageRef) -> S
         return _nifti(np.moveaxis(data, 0, axis).reshape(shape), affine, header)
 
     return Scan(path.name[: -len(suffix)], {k: r.index for k, r in members.items()},
-                first.shape, build)
+                first.shape, str(path), build)
 
 
 def _nifti_geometry(path: Path):
@@ -188,8 +198,10 @@ def _attr(item, ds, name: str):
     return None if value is None or len(value) == 0 else value
 
 
-def _series_scans(singles: dict[str, ImageRef]) -> tuple[list[Scan], list[str]]:
-    """Single-frame DICOM files grouped by folder and SeriesInstanceUID, each group a scan."""
+def _series_scans(singles: dict[str, ImageRef], kept: Callable
+                  ) -> tuple[list[Scan], list[str]]:
+    """Single-frame DICOM files grouped by folder and SeriesInstanceUID, each group a scan
+    (the groups whose ids ``kept`` accepts)."""
     groups: dict[tuple, dict] = {}
     numbers: dict[tuple, str] = {}
     for key, ref in singles.items():
@@ -200,12 +212,15 @@ def _series_scans(singles: dict[str, ImageRef]) -> tuple[list[Scan], list[str]]:
         numbers[group] = str(ds.get("SeriesNumber") or "").strip()
     scans, notes = [], []
     for group, members in groups.items():
+        if not kept(members):
+            continue
         folder, uid = group
         same = [g for g in groups if g[0] == folder and numbers[g] == numbers[group]]
         name = (next(iter(members)) if len(members) == 1 else
                 f"series-{numbers[group]}" if numbers[group] and len(same) == 1 else
                 f"series-{uid}")
-        got = _dicom_stack(name, [(k, plane) for k, (_r, plane) in members.items()],
+        got = _dicom_stack(name, f"DICOM series {uid} in {folder}",
+                           [(k, plane) for k, (_r, plane) in members.items()],
                            next(iter(members.values()))[0].shape)
         if isinstance(got, Scan):
             scans.append(got)
@@ -214,8 +229,8 @@ def _series_scans(singles: dict[str, ImageRef]) -> tuple[list[Scan], list[str]]:
     return scans, notes
 
 
-def _dicom_stack(name: str, planes: list[tuple[str, tuple | None]], frame_shape
-                 ) -> Scan | str:
+def _dicom_stack(name: str, source: str, planes: list[tuple[str, tuple | None]],
+                 frame_shape) -> Scan | str:
     """A scan of DICOM images placed by their planes, or the reason there is none."""
     if any(p is None for _k, p in planes):
         return "no ImagePositionPatient, ImageOrientationPatient or PixelSpacing: left as 2-D"
@@ -239,5 +254,5 @@ def _dicom_stack(name: str, planes: list[tuple[str, tuple | None]], frame_shape
         # NIfTI's usual voxel order, as dcm2niix writes it: (column, row, slice)
         return vol.permute_spatial_axes([2, 1, 0]).to_nibabel()
 
-    return Scan(name, slots, tuple(frame_shape), build)
+    return Scan(name, slots, tuple(frame_shape), source, build)
 

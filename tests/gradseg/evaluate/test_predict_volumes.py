@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 
 nib = pytest.importorskip("nibabel", reason="nibabel not installed (extra 'medical')")
 pydicom = pytest.importorskip("pydicom", reason="pydicom not installed (extra 'medical')")
@@ -172,6 +173,31 @@ def test_dicom_without_a_regular_geometry_stays_2d(tmp_path, medical):
     plan = plan_outputs(refs, refs)
     assert plan.scans == {} and sorted(plan.units) == ["ct0", "ct1", "ct2"]
     assert "not a regular stack" in plan.notes[0]
+    # asked for PNGs only, the folder's DICOM series are not looked at (nor noted)
+    Image.fromarray(np.zeros((8, 8), np.uint8)).save(uneven / "photo.png")
+    refs = index_folder(uneven)
+    plan = plan_outputs(refs, {"photo": refs["photo"]})
+    assert plan.notes == [] and list(plan.units) == ["photo"]
+    # a lone file with its plane is a scan of one slice, named by its id
+    lone = tmp_path / "lone"
+    lone.mkdir()
+    shutil.copy(medical.pydicom_file("MR_small.dcm"), lone / "mr.dcm")
+    refs = index_folder(lone)
+    (scan,) = plan_outputs(refs, refs).scans.values()
+    assert (scan.name, scan.depth, scan.frame_shape) == ("mr", 1, (64, 64))
+
+
+def test_two_scans_that_would_write_one_name_are_refused(scans_folder, tmp_path):
+    from gradseg.errors import GradsegError
+    from gradseg.predict import check_out
+
+    shutil.copy(scans_folder / "standard.nii.gz", scans_folder / "series-1.nii.gz")
+    refs = index_folder(scans_folder)
+    plan = plan_outputs(refs, refs)
+    assert len(plan.scans) == 6  # the file and the CT series stay two scans
+    with pytest.raises(GradsegError, match="would both write series-1.nii.gz"):
+        check_out(scans_folder, tmp_path / "out", list(plan.units), False,
+                  lambda u: plan.names(u, "dicom", False))
 
 
 def test_shared_radiology_volumes_keep_their_affine(shared_data, tmp_path):
