@@ -54,6 +54,15 @@ def _dicom_world_ras(path: Path, r: int, c: int) -> np.ndarray:
     return lps * [-1, -1, 1]
 
 
+def _bright(refs, scan) -> dict[str, np.ndarray]:
+    """Each image's brightest tenth as its "prediction" (where it lands is checkable)."""
+    out = {}
+    for key in scan.slots:
+        v = read_values(refs[key]).astype(np.float32)
+        out[key] = (v > np.percentile(v, 90)).astype(np.float32)
+    return out
+
+
 @pytest.fixture()
 def scans_folder(tmp_path, medical) -> Path:
     folder = tmp_path / "images"
@@ -247,15 +256,6 @@ def test_an_nrrd_volume_keeps_its_place_in_the_patient(tmp_path):
                                   sitk.GetArrayFromImage(src) % 7 == 0)
 
 
-def _bright(refs, scan) -> dict[str, np.ndarray]:
-    """Each image's brightest tenth as its "prediction" (where it lands is checkable)."""
-    out = {}
-    for key in scan.slots:
-        v = read_values(refs[key]).astype(np.float32)
-        out[key] = (v > np.percentile(v, 90)).astype(np.float32)
-    return out
-
-
 def test_an_enhanced_multiframe_file_gives_the_volume_of_its_series(tmp_path, medical):
     """highdicom's legacy conversion of the CT series into one enhanced CT file (frames with
     per-frame positions): its mask volume equals the series', affine and voxels."""
@@ -338,3 +338,21 @@ def test_predict_cli_writes_dicom_seg_for_dicom_scans_only(scans_folder, tmp_pat
             np.testing.assert_array_equal(got > 0, want)
             compared += 1
     assert compared  # the untrained model marks something on these slices
+
+
+@pytest.mark.parametrize("axis,flip", [(0, False), (1, True), (2, True)])
+def test_other_slice_axes_put_each_slice_back_in_place(tmp_path, medical, axis, flip):
+    from gazeprep.contract.images import ImageOptions
+
+    folder = tmp_path / "images"
+    folder.mkdir()
+    shutil.copy(medical.nibabel_file("anatomical.nii"), folder / "anatomical.nii")
+    refs = index_folder(folder, ImageOptions(slice_axis=axis, flip=flip))
+    (scan,) = plan_outputs(refs, refs).scans.values()
+    write_scan(tmp_path, scan, _bright(refs, scan), 0.5, False, lambda p, w: w(p))
+    src, got = nib.load(folder / "anatomical.nii"), nib.load(tmp_path / "anatomical.nii.gz")
+    np.testing.assert_array_equal(got.affine, src.affine)
+    data, mask = src.get_fdata(dtype=np.float32), np.asarray(got.dataobj)
+    for k in range(data.shape[axis]):
+        v = np.take(data, k, axis=axis)
+        np.testing.assert_array_equal(np.take(mask, k, axis=axis), v > np.percentile(v, 90))
