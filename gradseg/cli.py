@@ -399,15 +399,18 @@ def predict(
     checkpoint: Path = typer.Option(..., help="Checkpoint (e.g. runs/NAME/best.pt)."),
     images: Path = typer.Option(..., help="Folder of images (png/jpg/bmp/tif, DICOM, NIfTI, "
                                 "NRRD)."),
-    out: Path = typer.Option(..., help="Folder for the masks (<id>.png; <id>.nii.gz with the "
-                             "image's pixel spacing for DICOM/NIfTI/NRRD) and <id>_overlay.png "
-                             "(not inside --images)."),
+    out: Path = typer.Option(..., help="Folder for the masks (<id>.png; for a NIfTI/NRRD "
+                             "volume or DICOM series one <scan>.nii.gz in its geometry) and "
+                             "<id>_overlay.png (not inside --images)."),
     threshold: float = typer.Option(0.5, callback=number(0, 1, lo_open=True, hi_open=True),
                                     help="Foreground where the probability is >= this."),
     save_probabilities: bool = typer.Option(False, "--save-probabilities", help="Also write "
                                             "each image's foreground probabilities (float32): "
-                                            "<id>_probabilities.npy, or .nii.gz for "
-                                            "radiology."),
+                                            "<id>_probabilities.npy, or "
+                                            "<scan>_probabilities.nii.gz for radiology."),
+    dicom_seg: bool = typer.Option(False, "--dicom-seg", help="Also write each DICOM series "
+                                   "or multi-frame file's mask as a DICOM Segmentation, "
+                                   "<scan>.seg.dcm, referencing the source images."),
     ids: Path = typer.Option(None, help="File of ids (one a line) to predict, e.g. a split's "
                              "test.txt (default: every image in --images)."),
     device: str = typer.Option("auto", metavar=DEVICE_METAVAR, callback=device_choice,
@@ -423,43 +426,31 @@ def predict(
     slice_base: int = typer.Option(None, "--slice-base", min=0, max=1, help=SLICE_BASE_HELP),
     flip: bool = typer.Option(None, "--flip/--no-flip", help=FLIP_HELP),
 ) -> None:
-    """Write a mask per image at the image's own size (0/255 PNG for photographs, 0/1 NIfTI
-    with the pixel spacing for DICOM/NIfTI/NRRD), plus an overlay picture."""
+    """Write a mask per image at the image's own size (0/255 PNG for photographs), one 0/1
+    NIfTI mask per scan for radiology (a NIfTI/NRRD volume, a DICOM series or multi-frame
+    file) in the scan's own geometry, plus an overlay picture per image."""
     from rich.console import Console
 
-    from gazeprep.contract.progress import Progress
     from gradseg.checkpoint import load_model
     from gradseg.device import pick_device, use_threads
-    from gradseg.predict import (
-        check_out,
-        choose_network,
-        iter_probabilities,
-        list_images,
-        output_names,
-        select_images,
-        write_prediction,
-    )
+    from gradseg.predict import choose_network, list_images, select_images
+    from gradseg.predict_volumes import run_predict
 
     id_list = ids_option(ids)
     use_threads()
     model, config = load_model(checkpoint, pick_device(device))
     cues = choose_network(model, config, model_, text, text_missing)
     opts = image_options(config, window, slice_axis, slice_base, flip, None)
-    files = select_images(list_images(images, opts), id_list, images)
-    def names(key: str) -> list[str]:
-        return output_names(key, files[key].kind, save_probabilities)
-
-    for note in check_out(images, out, list(files), overwrite, names):  # before any write
-        Console(stderr=True).print(f"note: {note}", markup=False, soft_wrap=True)
-    out.mkdir(parents=True, exist_ok=True)
-    n = 0
-    with Progress("predict", len(files), unit="images") as bar:
-        for key, rgb, prob in iter_probabilities(model, config, files, options=opts, cues=cues):
-            write_prediction(out, key, rgb, prob, threshold, files[key], save_probabilities)
-            n += 1
-            bar.advance(1)
+    folder = list_images(images, opts)
+    files = select_images(folder, id_list, images)
+    err = Console(stderr=True)
+    n = run_predict(model, config, images, folder, files, out, threshold=threshold,
+                    probabilities=save_probabilities, overwrite=overwrite, options=opts,
+                    cues=cues, dicom_seg=dicom_seg,
+                    say=lambda line: err.print(f"note: {line}", markup=False, soft_wrap=True))
     extra = " and probabilities" if save_probabilities else ""
-    Console().print(f"wrote {n} masks, {n} overlays{extra} to {out} (threshold {threshold:g})",
+    Console().print(f"wrote {n['volumes']} volume masks, {n['images']} image masks, "
+                    f"{n['overlays']} overlays{extra} to {out} (threshold {threshold:g})",
                     soft_wrap=True, markup=False)
 
 

@@ -176,8 +176,10 @@ def iter_predictions(model, config: dict, images: dict[str, ImageRef], amp: bool
         yield key, rgb, p >= threshold
 
 
-#: What ``predict`` writes for an image file of each kind: its mask's file ending (radiology:
-#: NIfTI with the image's pixel spacing) and its probabilities' (``--save-probabilities``).
+#: What ``predict`` writes for an image of each kind written on its own: its mask's file ending
+#: (radiology: NIfTI with the image's pixel spacing) and its probabilities'
+#: (``--save-probabilities``). Images of a scan are written per scan instead
+#: (:mod:`gradseg.predict_volumes`); DICOM that no scan places comes here.
 ENDINGS = {"raster": (".png", ".npy"), "dicom": (".nii.gz", ".nii.gz"),
            "volume": (".nii.gz", ".nii.gz")}
 
@@ -232,7 +234,7 @@ def check_out(images: Path, out: Path, ids: list[str], overwrite: bool,
     return notes
 
 
-_TMP = re.compile(r"^\.(?P<name>.+)\.tmp-\d+(\.png|\.nii\.gz|\.npy)$")
+_TMP = re.compile(r"^\.(?P<name>.+)\.tmp-\d+(\.png|\.nii\.gz|\.npy|\.json|\.dcm)$")
 
 
 def _remove_leftovers(out: Path, ours: set[str]) -> list[str]:
@@ -250,7 +252,7 @@ def _remove_leftovers(out: Path, ours: set[str]) -> list[str]:
 
 def _save(path: Path, write) -> None:
     """``write(tmp)`` a file whole or not at all (a temporary file beside it, then a rename)."""
-    ending = next(e for e in (".nii.gz", ".png", ".npy") if path.name.endswith(e))
+    ending = next(e for e in (".nii.gz", ".png", ".npy", ".json", ".dcm") if path.name.endswith(e))
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}{ending}")
     try:
         write(tmp)
@@ -270,9 +272,10 @@ def write_prediction(out: Path, key: str, rgb: np.ndarray, prob: np.ndarray,
                      threshold: float = 0.5, ref: ImageRef | None = None,
                      probabilities: bool = False) -> np.ndarray:
     """Write the files of :func:`output_names` for image ``key`` into ``out``: the mask
-    (probability >= ``threshold``; 0/255 PNG for photographs, 0/1 NIfTI with the image's pixel
-    spacing for DICOM/NIfTI/NRRD ``ref``), the overlay, and with ``probabilities`` the float32
-    probability map (``.npy``, or NIfTI for radiology). Returns the mask.
+    (probability >= ``threshold``; 0/255 PNG for photographs, 0/1 one-slice NIfTI with the
+    image's pixel spacing for a DICOM ``ref`` that no scan places), the overlay, and with
+    ``probabilities`` the float32 probability map (``.npy``, or NIfTI for radiology). Returns
+    the mask. (Images of a volume: :func:`gradseg.predict_volumes.write_scan`.)
 
     Call :func:`check_out` first: this replaces existing files of those names.
     """

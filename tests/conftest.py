@@ -300,3 +300,29 @@ def render_params() -> Callable:
     from gazeprep.render.params import RenderParams
 
     return lambda **kw: RenderParams(size=RENDER_SIZE, **kw)
+
+
+# -- a checkpoint for tests that read and write files, not for tests of what it learnt -----------
+
+def _untrained_checkpoint(folder: Path, size: int, *, cache_size: int | None = None,
+                          image_options: dict | None = None) -> Path:
+    """``folder/best.pt``: a gradtrack checkpoint with untrained weights (seed 0)."""
+    import torch
+
+    from gradseg.checkpoint import save_checkpoint
+    from gradseg.methods import build_model
+
+    config = {"method": "gradtrack", "levels": 2, "base_channels": 4, "size": size,
+              "cache_size": cache_size or size, "image_options": image_options}
+    torch.manual_seed(0)
+    path = Path(folder) / "best.pt"
+    save_checkpoint(path, model=build_model(config), config=config, step=0)
+    return path
+
+
+@pytest.fixture(scope="session")
+def untrained_checkpoint() -> Callable[..., Path]:
+    """``untrained_checkpoint(folder, size, cache_size=None, image_options=None)``: the path
+    of an untrained gradtrack checkpoint written into ``folder`` (enough for predict and eval
+    to read and write files)."""
+    return _untrained_checkpoint

@@ -23,8 +23,10 @@ The *sample arrays* hold one value (or pair) per sample, dimension ``sample``
 (:data:`SAMPLE_ARRAYS`): ``sample`` (the image ids, a string array: xarray's ``sample``
 coordinate), ``orig_size`` (original (height, width) in pixels), ``spacing`` (the original
 image's pixel spacing in mm between rows and between columns; NaN when the file gives none),
-``has_mask`` and ``n_fixations``. Every array carries ``dimension_names``, so
-``xarray.open_zarr(path, consolidated=False)`` opens a cache as a Dataset.
+``has_mask`` and ``n_fixations``. Every array carries ``dimension_names``, and the group's
+``zarr.json`` holds the consolidated metadata of every array (labels included), so
+``xarray.open_zarr(path)`` opens a cache as a Dataset (``group="labels"``: the labels arrays).
+The cache's own readers ignore that copy and read each array's own ``zarr.json``.
 
 Group attributes: ``format``, ``format_version``, ``size`` (S), ``levels`` (L),
 ``row_crc32c`` (per row array, the CRC32C of every row), ``params`` (every render parameter),
@@ -281,7 +283,7 @@ def _open_group(p: Path):
     import zarr
 
     try:
-        return zarr.open_group(str(p), mode="r", zarr_format=3)
+        return zarr.open_group(str(p), mode="r", zarr_format=3, use_consolidated=False)
     except Exception as exc:  # noqa: BLE001 - zarr raises several types for a non-group
         raise InputError(f"not a Zarr v3 group ({type(exc).__name__}); expected a cache "
                          "written by gazeprep render", file=p) from exc
@@ -419,7 +421,7 @@ def write_cache(path: str | Path, rows: dict, table: dict, attrs: dict,
     """
     import zarr
 
-    from gazeprep.contract.zarr_io import row_checksums
+    from gazeprep.contract.zarr_io import consolidate, row_checksums
 
     n, levels, size = rows["maps"].shape[:3]
     group = zarr.open_group(str(path), mode="w", zarr_format=3)
@@ -429,3 +431,4 @@ def write_cache(path: str | Path, rows: dict, table: dict, attrs: dict,
     group.attrs.update({"format": FORMAT, "format_version": FORMAT_VERSION, "size": int(size),
                         "levels": int(levels), "complete": True,
                         "row_crc32c": {k: row_checksums(v) for k, v in rows.items()}, **attrs})
+    consolidate(path)

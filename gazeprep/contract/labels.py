@@ -117,7 +117,7 @@ def write_labels(cache: str | Path, name: str, data, provenance: dict,
     import numpy as np
 
     from gazeprep.contract.cache import ATTRIBUTES, DIMENSIONS, validate
-    from gazeprep.contract.zarr_io import create_rows_array, row_checksums
+    from gazeprep.contract.zarr_io import consolidate, create_rows_array, row_checksums
 
     layout = validate(cache)
     want = layout.shape(PSEUDO)
@@ -135,7 +135,7 @@ def write_labels(cache: str | Path, name: str, data, provenance: dict,
     tmp = root / f"{_TMP}{name}-{os.getpid()}"
     import zarr
 
-    group = zarr.open_group(str(root), mode="r+", zarr_format=3)
+    group = zarr.open_group(str(root), mode="r+", zarr_format=3, use_consolidated=False)
     attrs = {**ATTRIBUTES[PSEUDO], "long_name": f"labels {name}",
              "row_crc32c": row_checksums(data), "provenance": provenance}
     create_rows_array(group, tmp.name, want[0], want[1:], "uint8", 32,
@@ -147,6 +147,7 @@ def write_labels(cache: str | Path, name: str, data, provenance: dict,
         shutil.rmtree(old)
     else:
         os.rename(tmp, final)
+    consolidate(cache)
     return final
 
 

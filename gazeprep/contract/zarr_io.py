@@ -106,7 +106,8 @@ def array_name(array) -> str:
 
 
 def open_arrays(path: str | Path, names: Sequence[str], mode: str = "r") -> dict:
-    """Open the named arrays of the Zarr v3 group at ``path`` on the fast pipeline.
+    """Open the named arrays of the Zarr v3 group at ``path`` on the fast pipeline (from
+    their own metadata, never from a consolidated copy, see :func:`consolidate`).
 
     Returns
     -------
@@ -115,8 +116,31 @@ def open_arrays(path: str | Path, names: Sequence[str], mode: str = "r") -> dict
     import zarr
 
     with pipeline():
-        group = zarr.open_group(str(path), mode=mode, zarr_format=3)
+        group = zarr.open_group(str(path), mode=mode, zarr_format=3, use_consolidated=False)
         return {name: group[name] for name in names}
+
+
+def consolidate(path: str | Path) -> None:
+    """Write the consolidated metadata of the group at ``path`` (every array and sub-group
+    below it, ``labels/`` included) into its ``zarr.json``, so that ``xarray.open_zarr(path)``
+    reads one file and does not warn.
+
+    Every writer of a cache calls this last, after its other writes (zarr writes the file
+    whole, under a temporary name): a consolidated copy is a snapshot, so the cache's own
+    readers never use it and read each array's own ``zarr.json``.
+    """
+    import warnings
+
+    import zarr
+
+    with warnings.catch_warnings():
+        # "not part in the Zarr format 3 specification": zarr-python and xarray read it
+        warnings.filterwarnings("ignore", message="Consolidated metadata",
+                                category=UserWarning)
+        # a user's own files beside the arrays (notes, a run folder) are no Zarr nodes
+        warnings.filterwarnings("ignore", message=".*not recognized as a component of a Zarr",
+                                category=UserWarning)
+        zarr.consolidate_metadata(str(path), zarr_format=3)
 
 
 def create_rows_array(group, name: str, rows: int, row_shape: tuple[int, ...], dtype: str,

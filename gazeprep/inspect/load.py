@@ -46,7 +46,7 @@ def load_cache(path: str | Path, *, require_complete: bool = True):
         validate(path, require_complete)
     except InputError as exc:  # the contract's error, as gazeprep's
         raise GazeprepError(exc.message, file=exc.file, line=exc.line) from exc
-    return zarr.open_group(str(path), mode="r", zarr_format=3)
+    return zarr.open_group(str(path), mode="r", zarr_format=3, use_consolidated=False)
 
 
 def sample_values(g) -> dict:

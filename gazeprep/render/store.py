@@ -164,9 +164,12 @@ def stored_table(out: Path) -> dict | None:
 
 
 def write_attrs(path: Path, template: Path, attrs: dict) -> None:
-    """Write a group ``zarr.json`` at ``path``: ``template``'s metadata with ``attrs``."""
+    """Write a group ``zarr.json`` at ``path``: ``template``'s metadata with ``attrs``,
+    without its consolidated metadata (a snapshot of the old arrays; render consolidates
+    again when it is done, :func:`gazeprep.contract.zarr_io.consolidate`)."""
     doc = json.loads(template.read_text())
     doc["attributes"] = attrs
+    doc.pop("consolidated_metadata", None)
     path.write_text(json.dumps(doc, indent=2, allow_nan=False))
 
 
@@ -277,7 +280,8 @@ def write_table(root: Path, table: dict) -> None:
     """(Re)write every sample array of the group at ``root`` with ``table``'s values."""
     import zarr
 
-    create_sample_arrays(zarr.open_group(str(root), mode="r+", zarr_format=3), table)
+    create_sample_arrays(zarr.open_group(str(root), mode="r+", zarr_format=3,
+                                         use_consolidated=False), table)
 
 
 def stage_table(out: Path, st, table: dict) -> None:

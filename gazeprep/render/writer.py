@@ -37,6 +37,7 @@ from gazeprep.contract.cache import (
 )
 from gazeprep.contract.files import fsync_dir, naming_full_disk
 from gazeprep.contract.folder_swap import blocker, real_folder
+from gazeprep.contract.zarr_io import consolidate
 from gazeprep.errors import GazeprepError
 from gazeprep.jobs import check_jobs, cores
 from gazeprep.outputs import replace_whole, transaction
@@ -220,6 +221,7 @@ def update_cache(
             _first_render(job, force)
         else:
             _bring_up_to_date(job, old, force)
+        consolidate(job.out)
     return report
 
 

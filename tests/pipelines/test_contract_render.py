@@ -172,44 +172,30 @@ def test_render_refuses_masks_of_another_geometry(tmp_path, medical):
 
 # ----------------------------------------------------------------------------- gradseg
 
-def _checkpoint(tmp_path: Path, image_options: dict | None, size: int = S) -> Path:
-    """A gradseg checkpoint with untrained weights: enough to test reading and writing files."""
-    import torch
-
-    from gradseg.checkpoint import save_checkpoint
-    from gradseg.methods import build_model
-
-    config = {"method": "gradtrack", "levels": 2, "base_channels": 4, "size": size,
-              "cache_size": S, "image_options": image_options}
-    torch.manual_seed(0)
-    path = tmp_path / "best.pt"
-    save_checkpoint(path, model=build_model(config), config=config, step=0)
-    return path
-
-
 def test_predict_and_eval_on_volumes_use_the_checkpoints_options(tmp_path, capsys, medical,
-                                                                 tree_digest):
+                                                                 tree_digest,
+                                                                 untrained_checkpoint):
     from gradseg.cli import main
 
     images, masks, _ = _lesions(4, deep=True)
     img_dir, msk_dir = _write_as(medical, "nii.gz", tmp_path / "d", images, masks)
     before = tree_digest(tmp_path / "d")
-    ckpt = _checkpoint(tmp_path, ImageOptions(window=(1900, 1600), slice_base=1).to_dict())
+    ckpt = untrained_checkpoint(tmp_path, S, image_options=ImageOptions(
+        window=(1900, 1600), slice_base=1).to_dict())
     with pytest.raises(SystemExit) as e:
         main(["predict", "--checkpoint", str(ckpt), "--images", str(img_dir), "--out",
               str(tmp_path / "pred")])
     assert e.value.code in (0, None)
     written = sorted(p.name for p in (tmp_path / "pred").iterdir())
-    # volumes: NIfTI masks (voxel axes column, row, 1) and PNG overlays
-    assert written == sorted([f"v_{k}.nii.gz" for k in (1, 2, 3)]
-                             + [f"v_{k}_overlay.png" for k in (1, 2, 3)])
+    # a volume: one NIfTI mask in its voxel grid, and a PNG overlay per slice (ids from 1)
+    assert written == sorted(["v.nii.gz"] + [f"v_{k}_overlay.png" for k in (1, 2, 3)])
     import nibabel as nib
 
-    assert nib.load(tmp_path / "pred" / "v_1.nii.gz").shape == (W, H, 1)
+    assert nib.load(tmp_path / "pred" / "v.nii.gz").shape == (W, H, K)
     with pytest.raises(SystemExit):
         main(["predict", "--checkpoint", str(ckpt), "--images", str(img_dir), "--out",
               str(tmp_path / "pred0"), "--slice-base", "0"])
-    assert (tmp_path / "pred0" / "v_0.nii.gz").is_file()
+    assert (tmp_path / "pred0" / "v_0_overlay.png").is_file()
     capsys.readouterr()
     with pytest.raises(SystemExit):
         main(["eval", "--checkpoint", str(ckpt), "--images", str(img_dir), "--masks",
@@ -224,14 +210,14 @@ def test_predict_and_eval_on_volumes_use_the_checkpoints_options(tmp_path, capsy
     assert tree_digest(tmp_path / "d") == before
 
 
-def test_eval_refuses_a_mask_of_another_size(tmp_path, capsys, medical):
+def test_eval_refuses_a_mask_of_another_size(tmp_path, capsys, medical, untrained_checkpoint):
     from gradseg.cli import main
 
     images, masks, _ = _lesions(5)
     img_dir, msk_dir = _write_as(medical, "png", tmp_path / "p", images, masks)
     Image.fromarray(np.zeros((H, W + 2), np.uint8)).save(msk_dir / "v_0.png")
     with pytest.raises(SystemExit) as e:
-        main(["eval", "--checkpoint", str(_checkpoint(tmp_path, None)), "--images",
+        main(["eval", "--checkpoint", str(untrained_checkpoint(tmp_path, S)), "--images",
               str(img_dir), "--masks", str(msk_dir), "--out", str(tmp_path / "e.parquet")])
     assert e.value.code == 1
     err = capsys.readouterr().err

@@ -27,7 +27,7 @@ def _check_dataset(path) -> None:
     """xarray's view of the cache equals the stored arrays and the contract's layout."""
     layout = validate(path)
     g = zarr.open_group(str(path), mode="r")
-    ds = xr.open_zarr(path, consolidated=False)
+    ds = xr.open_zarr(path)
     assert ds.sample.values.tolist() == layout.ids
     assert ds.attrs["format_version"] == FORMAT_VERSION == 4
     for name in layout.arrays:
@@ -58,7 +58,7 @@ def test_rendered_cache_opens_in_xarray(render_dataset, render_plan, render_para
     out = render_dataset / "maps.zarr"
     update_cache(render_plan(render_dataset), render_params(), out, shard=2)
     _check_dataset(out)
-    ds = xr.open_zarr(out, consolidated=False)
+    ds = xr.open_zarr(out)
     assert "scale_factor" not in ds.maps.encoding and ds.maps.dtype == np.uint8 and "mask" in ds
     assert ds.maps.nbytes == ds.maps.size  # one byte a value, as stored
 
@@ -68,11 +68,11 @@ def test_toy_cache_opens_in_xarray(tmp_path):
 
     ids = write_toy_cache(tmp_path / "toy.zarr", n=5, size=16, levels=3, shard=2)
     _check_dataset(tmp_path / "toy.zarr")
-    ds = xr.open_zarr(tmp_path / "toy.zarr", consolidated=False)
+    ds = xr.open_zarr(tmp_path / "toy.zarr")
     assert ds.sample.values.tolist() == ids and ds.maps.sizes["level"] == 3
     nomask = write_toy_cache(tmp_path / "nomask.zarr", n=3, size=16, levels=2, with_mask=False)
     _check_dataset(tmp_path / "nomask.zarr")
-    assert "mask" not in xr.open_zarr(tmp_path / "nomask.zarr", consolidated=False)
+    assert "mask" not in xr.open_zarr(tmp_path / "nomask.zarr")
     assert nomask == validate(tmp_path / "nomask.zarr").ids
 
 

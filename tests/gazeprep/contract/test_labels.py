@@ -47,7 +47,11 @@ def test_write_read_list_and_provenance(cache, tree_digest):
     np.testing.assert_array_equal(read_labels(cache, "v2", [3, 1]), truth[[3, 1]])
     assert labels_info(cache, "v2")["provenance"] == {"made_by": "test", "round": 1}
     after = tree_digest(cache)
-    assert {k: v for k, v in after.items() if not k.startswith("labels/")} == before
+    # outside labels/ only the group's consolidated metadata changed (it now lists labels/v2)
+    assert {k: v for k, v in after.items() if not k.startswith("labels/")} == {
+        **before, "zarr.json": after["zarr.json"]}
+    doc = json.loads((cache / "zarr.json").read_text())
+    assert "labels/v2" in doc["consolidated_metadata"]["metadata"]
     validate(cache)
 
 

@@ -92,7 +92,8 @@ def test_png_has_no_spacing(render_dataset):
     assert set(_spacing_of(render_dataset / "images").values()) == {None}
 
 
-def test_render_records_spacing_and_eval_reports_hd95_in_mm(tmp_path, medical, capsys):
+def test_render_records_spacing_and_eval_reports_hd95_in_mm(tmp_path, medical, capsys,
+                                                          untrained_checkpoint):
     """A NIfTI volume of 0.5 x 0.8 mm pixels: the cache records it, eval on the cache gives
     hd95_mm = HD95 with pitch (H/S * 0.5, W/S * 0.8), and eval on the files the same pitch."""
     import polars as pl
@@ -137,7 +138,7 @@ def test_render_records_spacing_and_eval_reports_hd95_in_mm(tmp_path, medical, c
     assert row["hd95_mm"] == pytest.approx(
         hd95(pred, ref, original_spacing((s, s), (h, w), (0.5, 0.8))))
     # eval on the files: the same model's masks, HD95 in mm with the files' spacing
-    ckpt = _checkpoint(tmp_path, s)
+    ckpt = untrained_checkpoint(tmp_path, s)
     for args in (["predict", "--out", str(tmp_path / "pred")],
                  ["eval", "--masks", str(tmp_path / "masks"), "--json", "--out",
                   str(tmp_path / "e.parquet")]):
@@ -150,23 +151,12 @@ def test_render_records_spacing_and_eval_reports_hd95_in_mm(tmp_path, medical, c
     assert df["image"].to_list() == ["v_0", "v_1"] and summary["n_hd95_mm"] == 2
     import nibabel as nib
 
-    for k, key in enumerate(df["image"]):
-        # predict writes NIfTI masks for volume inputs: voxel axes (column, row, 1)
-        pred = np.asarray(nib.load(tmp_path / "pred" / f"{key}.nii.gz").dataobj)[:, :, 0].T > 0
+    # predict writes one NIfTI mask per volume, in the volume's voxel grid: slice k is [:, :, k].T
+    vol = nib.load(tmp_path / "pred" / "v.nii.gz")
+    assert vol.header.get_zooms() == pytest.approx((0.8, 0.5, 3.0))
+    assert df["image"].to_list() == ["v_0", "v_1"]
+    for k in range(2):
+        pred = np.asarray(vol.dataobj)[:, :, k].T > 0
         assert df["hd95_mm"][k] == pytest.approx(hd95(pred, masks[k] > 0, (0.5, 0.8)))
         assert df["hd95"][k] == pytest.approx(hd95(pred, masks[k] > 0))
 
-
-def _checkpoint(tmp_path, size: int):
-    """A gradseg checkpoint with untrained weights (reading files and scoring need no more)."""
-    import torch
-
-    from gradseg.checkpoint import save_checkpoint
-    from gradseg.methods import build_model
-
-    config = {"method": "gradtrack", "levels": 2, "base_channels": 4, "size": size,
-              "cache_size": size, "image_options": None}
-    torch.manual_seed(0)
-    path = tmp_path / "best.pt"
-    save_checkpoint(path, model=build_model(config), config=config, step=0)
-    return path

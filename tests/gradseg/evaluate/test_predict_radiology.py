@@ -1,4 +1,4 @@
-"""`gradseg predict` on DICOM/NIfTI: NIfTI masks with the image's pixel spacing, probabilities,
+"""`gradseg predict` on NIfTI volumes: a NIfTI mask per volume with its affine, probabilities,
 a threshold."""
 
 from __future__ import annotations
@@ -30,15 +30,20 @@ def test_predict_writes_nifti_masks_and_probabilities(tmp_path, run_cli, untouch
                   "--threshold", "0.3", "--device", "cpu")
     assert got.returncode == 0, got.stderr
     assert "threshold 0.3" in got.stdout
-    key = "sim0_mr000_0"
-    mask = nib.load(out / f"{key}.nii.gz")
-    prob = nib.load(out / f"{key}_probabilities.nii.gz")
-    assert mask.shape == prob.shape == (48, 48, 1)
+    # one NIfTI per volume, in the volume's own voxel grid and affine; an overlay per slice
+    source = nib.load(sim / "images" / "sim0_mr000.nii.gz")
+    mask = nib.load(out / "sim0_mr000.nii.gz")
+    prob = nib.load(out / "sim0_mr000_probabilities.nii.gz")
+    assert mask.shape == prob.shape == source.shape
+    np.testing.assert_array_equal(mask.affine, source.affine)
     assert mask.header.get_zooms()[:2] == pytest.approx((0.8, 0.8))  # the image's spacing
+    assert prob.get_data_dtype() == np.float32
     p = prob.get_fdata()
     assert p.min() >= 0 and p.max() <= 1
     np.testing.assert_array_equal(np.asarray(mask.dataobj) > 0, p >= 0.3)
-    assert (out / f"{key}_overlay.png").is_file() and not (out / f"{key}.png").exists()
+    assert (out / "sim0_mr000_0_overlay.png").is_file()
+    assert not (out / "sim0_mr000_0.png").exists()
+    assert not (out / "sim0_mr000_0.nii.gz").exists()
     check()
     # the outputs are refused next time, by their real names
     again = run_cli("gradseg", "predict", "--checkpoint", tmp_path / "run" / "best.pt",
