@@ -20,6 +20,7 @@ image as before (:func:`gradseg.predict.write_prediction`).
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -152,29 +153,53 @@ def run_predict(model, config: dict, images: Path, folder: dict[str, ImageRef],
 
     for note in check_out(images, out, list(plan.units), overwrite, names):
         say(note)
-    out.mkdir(parents=True, exist_ok=True)
+    written = {n for unit in plan.units for n in names(unit)}
+    # A record of a partial scan from an earlier run goes when this run predicts it whole.
+    written |= {f"{scan.name}_slices.json" for scan in plan.scans.values()}
     order = {k: files[k] for ids in plan.units.values() for k in ids}
     unit_of = {k: u for u, ids in plan.units.items() for k in ids}
     pending: dict[str, dict[str, np.ndarray]] = {}
     counts = {"volumes": 0, "images": 0, "overlays": 0}
-    with Progress("predict", len(order), unit="images") as bar:
+    # Every file goes into a new folder that replaces --out when all are written.
+    with whole_folder(out, written.__contains__, say) as build, \
+            Progress("predict", len(order), unit="images") as bar:
         for key, rgb, prob in iter_probabilities(model, config, order, options=options,
                                                  cues=cues):
             unit = unit_of[key]
             if unit not in plan.scans:
-                write_prediction(out, key, rgb, prob, threshold, files[key], probabilities)
+                write_prediction(build, key, rgb, prob, threshold, files[key], probabilities)
                 counts["images"] += 1
             else:
-                _save_png(out / f"{key}_overlay.png", overlay(rgb, prob >= threshold))
+                _save_png(build / f"{key}_overlay.png", overlay(rgb, prob >= threshold))
                 got = pending.setdefault(unit, {})
                 got[key] = prob
                 if len(got) == len(plan.units[unit]):
-                    _finish(out, plan, unit, pending.pop(unit), files, threshold,
+                    _finish(build, plan, unit, pending.pop(unit), files, threshold,
                             probabilities, say)
                     counts["volumes"] += 1
             counts["overlays"] += 1
             bar.advance(1)
     return counts
+
+
+@contextlib.contextmanager
+def whole_folder(out: Path, owned: Callable[[str], bool], say: Callable):
+    """The folder to write ``out``'s new files into: it replaces ``out`` in one step when the
+    block ends (:func:`gazeprep.contract.folder_swap.replace_folder`; the entries ``owned``
+    does not claim, the user's, are carried over), and vanishes if the block fails."""
+    from gazeprep.contract.folder_swap import SwapUnavailable, replace_folder
+    from gradseg.errors import GradsegError
+
+    notes: list[str] = []
+    try:
+        with replace_folder(out, owned, notes) as build:
+            yield build
+    except SwapUnavailable as exc:
+        raise GradsegError(f"cannot hard-link a file of yours into the new --out folder "
+                           f"({exc.strerror}); move it out of {out}", file=exc.filename) from exc
+    finally:
+        for note in notes:
+            say(note)
 
 
 def _finish(out: Path, plan: Plan, unit: str, probs: dict[str, np.ndarray],
