@@ -1,7 +1,8 @@
 """Ctrl-C at any moment of a command's start (the first 0.3 s: the interpreter, the modules
 loading, ``ingest --jobs 2`` starting its workers) ends it as quietly as later: no traceback,
 exit status 130 (or the signal itself before Python can catch it), no helper left running and
-no output written. The console scripts are run as a user runs them."""
+no output written. (Ctrl-C before the entry point's function runs gets the interpreter's own
+message: see :func:`_before_us`.) The console scripts are run as a user runs them."""
 
 from __future__ import annotations
 
@@ -21,6 +22,17 @@ BIN = Path(sys.executable).parent
 
 def _default_signals() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)  # a background job inherits it ignored
+
+
+def _before_us(stderr: str) -> bool:
+    """Whether Ctrl-C landed before the entry point's function ran: in the interpreter's own
+    start ("Fatal Python error: init_import_site") or while the console script imported the
+    small entry module (a traceback that never reaches ``launch``). That takes a few ms, longer
+    on a loaded machine, and no program can catch it; from ``launch`` on, nothing may print a
+    traceback."""
+    if stderr.startswith("Fatal Python error: init_import_site"):
+        return True
+    return "Traceback" in stderr and ", in launch\n" not in stderr and "cli.py" not in stderr
 
 
 def _interrupt(args: list[str], delay: float) -> tuple[subprocess.CompletedProcess, set[int]]:
@@ -50,11 +62,16 @@ def test_ctrl_c_while_ingest_starts_is_quiet(reports, tmp_path, untouched, delay
     out = tmp_path / "gaze"
     res, helpers = _interrupt([str(BIN / "gazeprep"), "ingest", str(reports), "--out", str(out),
                                "--jobs", "2"], delay)
+    if _before_us(res.stderr):
+        assert not out.exists() and res.returncode != 0
+        return
     assert "Traceback" not in res.stderr, res.stderr
     if res.returncode == 0:  # it finished first (a fast machine): nothing to check
         return
     assert res.returncode in (130, -signal.SIGINT), res.stderr
-    assert not out.exists()
+    # nothing, or the whole output (Ctrl-C after it was swapped in, while the summary printed)
+    assert not out.exists() or {"ingest.json", "tracks.parquet", "fixations.parquet"} <= {
+        p.name for p in out.iterdir()}
     assert_all_end(helpers)
     check()
 
@@ -63,5 +80,5 @@ def test_ctrl_c_while_ingest_starts_is_quiet(reports, tmp_path, untouched, delay
 def test_ctrl_c_while_gradseg_loads_is_quiet(tmp_path, delay):
     res, _ = _interrupt([str(BIN / "gradseg"), "train", "--cache", str(tmp_path / "none.zarr"),
                          "--out", str(tmp_path / "run")], delay)
-    assert "Traceback" not in res.stderr, res.stderr
+    assert _before_us(res.stderr) or "Traceback" not in res.stderr, res.stderr
     assert res.returncode in (130, -signal.SIGINT, 1), res.stderr
