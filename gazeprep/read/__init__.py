@@ -109,7 +109,12 @@ def read(path: str | Path, opts: IngestOptions) -> FileResult | Recording:
     if reader is None:
         raise GazeprepError(f"unknown --format {fmt!r}; expected one of "
                             f"{', '.join(FORMAT_CHOICES)}")
-    return reader.read(str(path), opts)
+    import numpy as np
+
+    # Arithmetic on hostile numbers (1e308 s * 1000) may overflow: every result is checked
+    # afterwards (gazeprep.limits), so numpy's warnings would only add lines to stderr.
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        return reader.read(str(path), opts)
 
 
 def find_inputs(paths: Iterable[str | Path], notes: list[str] | None = None) -> list[Path]:
