@@ -145,6 +145,9 @@ def find_inputs(paths: Iterable[str | Path], notes: list[str] | None = None) -> 
             files += _without_companions(_without_converted_edf(found, notes), notes)
         elif p.is_file():
             files.append(p)
+        elif p.exists():  # reading a named pipe would wait for a writer, a device never end
+            raise GazeprepError("not a regular file (a named pipe or device); expected an input "
+                                "file or folder", file=p)
         else:
             raise GazeprepError("no such file or folder", file=p)
     seen: set[Path] = set()
