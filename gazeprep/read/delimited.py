@@ -50,10 +50,11 @@ BOMS = (
 )
 #: Longest line of a text table (bytes): a 1-MiB line is far beyond any export's widest row.
 MAX_LINE_BYTES = 1 << 20
-#: Address space ingest needs per byte of a table, beyond what it holds when it opens the file
-#: (measured under ``RLIMIT_AS``: a 46 MB Gazepoint CSV of a million rows fails with 1.1 GiB
-#: left and runs with 1.3 GiB, i.e. 24 to 28 times its size; polars' columns, the copies).
-MEMORY_PER_BYTE = 28
+#: Memory ingest needs per byte of a table, beyond what it holds when it opens the file:
+#: (address space, resident). Measured on a 46 MB Gazepoint CSV of a million rows: under
+#: ``RLIMIT_AS`` it fails with 1.1 GiB of address space left and runs with 1.3 GiB (24 to 28
+#: times its size); its resident memory peaks 0.46 GB above the start (10 times).
+MEMORY_PER_BYTE = (28, 12)
 RESAVE = ("re-save it as 'CSV UTF-8 (Comma delimited)' in Excel, or convert it with "
           "`iconv -f UTF-16LE -t UTF-8`")
 
@@ -152,7 +153,7 @@ def read_bytes(path: str, what: str) -> bytes:
         Not a regular file (a named pipe is opened without waiting for a writer), more than
         the process's memory can parse, or a line over :data:`MAX_LINE_BYTES`.
     """
-    from gazeprep.contract._checks import human_bytes, memory_available
+    from gazeprep.contract._checks import human_bytes, memory_left
 
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
@@ -164,8 +165,10 @@ def read_bytes(path: str, what: str) -> bytes:
         if not stat.S_ISREG(st.st_mode):
             raise GazeprepError(f"not a regular file (a named pipe, device or folder); "
                                 f"expected a {what}", file=path)
-        need, left = MEMORY_PER_BYTE * st.st_size, memory_available()
-        if left is not None and need > left:
+        need, left = next(((f * st.st_size, room) for f, room in zip(
+            MEMORY_PER_BYTE, memory_left(), strict=True)
+            if room is not None and f * st.st_size > room), (0, None))
+        if left is not None:
             raise GazeprepError(f"a {human_bytes(st.st_size)} file needs about "
                                 f"{human_bytes(need)} of memory to parse, but this process can "
                                 f"use only {human_bytes(max(left, 0))} more; expected a smaller "
