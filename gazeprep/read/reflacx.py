@@ -50,6 +50,8 @@ ALIASES = {
     "y": ("y_position", "average_y_position"),
     "pupil": ("pupil_area_normalized", "average_pupil_area_normalized"),
 }
+#: Columns of the metadata table that are read (each must appear once).
+META_COLUMNS = ("id", "dicom_id", "image_size_x", "image_size_y", "eye_tracking_data_discarded")
 #: Files of a reading folder that hold no fixations.
 READING_FILES = ("anomaly_location_ellipses.csv", "chest_bounding_box.csv", "transcription.txt",
                  "timestamps_transcription.csv")
@@ -104,6 +106,7 @@ def _read_metadata(tables: tuple) -> dict[str, dict]:
     out: dict[str, dict] = {}
     for p, _, _ in tables:
         t = read_table(str(p), "REFLACX metadata table")
+        check_unique(t.header, META_COLUMNS, str(p))
         cols = {c.strip().lower(): c for c in t.df.columns}
         if not {"id", "dicom_id"} <= set(cols):
             raise GazeprepError(f"metadata table lacks id or dicom_id; found {t.header}",

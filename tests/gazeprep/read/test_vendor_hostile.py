@@ -289,6 +289,16 @@ def test_names_that_give_no_usable_image_id_are_refused(make, field, line, tmp_p
     assert (f"{p.name if line is None else ''}" in err) and (line is None or f":{line}: " in err)
 
 
+def test_a_metadata_column_written_twice_is_refused(tmp_path, ingest_here):
+    user = tmp_path / "user"
+    fix = reflacx(user)
+    meta = user / "main_data" / "metadata_phase_1.csv"
+    meta.write_text(meta.read_text().replace("image_size_y\n", "image_size_y,DICOM_ID\n")
+                    .replace(",2500\n", ",2500,d9\n"))
+    err = one_error(*ingest_here(user, fix))
+    assert "metadata_phase_1.csv:1: column 'dicom_id' appears more than once" in err
+
+
 # -- 2. tables that would exhaust memory: one line in 2 GiB ------------------------------------
 
 def _long_line(path: Path, header: str, n: int) -> Path:
