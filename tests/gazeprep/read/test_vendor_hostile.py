@@ -527,3 +527,16 @@ def test_a_file_that_vanishes_while_ingest_runs(tmp_path, ingest_here, monkeypat
     code, lines = ingest_here(user / "a", user)
     err = one_error(code, lines)
     assert str(gone) in err and "No such file or directory" in err
+
+
+def test_an_error_without_a_message_is_named_by_its_type(tmp_path, ingest_here, monkeypatch):
+    import gazeprep.ingest as ingest_module
+
+    def empty(*args, **kwargs):
+        raise MemoryError  # what an allocation that fails in Python raises: no message
+
+    monkeypatch.setattr(ingest_module, "ingest_file", empty)
+    monkeypatch.setattr(ingest_module, "use_workers", lambda files, jobs: False)
+    user = tmp_path / "user"
+    err = one_error(*ingest_here(user, gazepoint(user)))
+    assert err == "gazeprep: error: MemoryError with no message"
