@@ -16,7 +16,7 @@ What is accepted, so that an export opened and re-saved in Excel reads like the 
 
 What is refused before any table is built (:func:`read_bytes`), each in one line naming the
 file: a named pipe, device or folder (opening one could wait for ever or never end); a file
-the memory left to the process cannot parse (:data:`MEMORY_PER_BYTE` x its size); a line
+the memory left to the process cannot parse (:data:`MEMORY_PER_BYTE` times its size); a line
 longer than :data:`MAX_LINE_BYTES` (a file without line breaks, a header of a million
 columns: no export writes such lines, and parsing one would exhaust memory); a quoted field
 that never closes (naming the line where it opens).
@@ -165,14 +165,13 @@ def read_bytes(path: str, what: str) -> bytes:
         if not stat.S_ISREG(st.st_mode):
             raise GazeprepError(f"not a regular file (a named pipe, device or folder); "
                                 f"expected a {what}", file=path)
-        need, left = next(((f * st.st_size, room) for f, room in zip(
-            MEMORY_PER_BYTE, memory_left(), strict=True)
-            if room is not None and f * st.st_size > room), (0, None))
-        if left is not None:
-            raise GazeprepError(f"a {human_bytes(st.st_size)} file needs about "
-                                f"{human_bytes(need)} of memory to parse, but this process can "
-                                f"use only {human_bytes(max(left, 0))} more; expected a smaller "
-                                "file (split it) or more memory", file=path)
+        for factor, left in zip(MEMORY_PER_BYTE, memory_left(), strict=True):
+            if left is not None and factor * st.st_size > left:
+                raise GazeprepError(f"a {human_bytes(st.st_size)} file needs about "
+                                    f"{human_bytes(factor * st.st_size)} of memory to parse, but "
+                                    f"this process can use only {human_bytes(max(left, 0))} "
+                                    "more; expected a smaller file (split it) or more memory",
+                                    file=path)
         try:
             raw = fh.read()
         except MemoryError:

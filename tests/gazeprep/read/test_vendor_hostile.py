@@ -125,7 +125,8 @@ def neon(d: Path, rec="r1", end=None, start2=None) -> Path:
     starts = [T0, start2 if start2 is not None else T0 + 400_000_000]
     ends[1] = starts[1] + 300_000_000
     (d / "fixations.csv").write_text(NEON_FIX + "\n" + "".join(
-        f"s,{rec},{i},{s},{e},300,800,600\n" for i, (s, e) in enumerate(zip(starts, ends), 1)))
+        f"s,{rec},{i},{s},{e},300,800,600\n" for i, (s, e) in
+        enumerate(zip(starts, ends, strict=True), 1)))
     return d / "fixations.csv"
 
 
