@@ -152,7 +152,8 @@ def read(path: str, opts: IngestOptions):
     res = FileResult(path=str(path), format="pupil-core")
     res.notes.update(table.notes)
     surface = _surface(p) if kind.startswith("surface") else None
-    name = image_name(surface, path, what="surface name") if surface else session_of(p)
+    name = image_name(*((surface, path, None, "surface name") if surface else
+                        (session_of(p), path, None, "recording folder name")))
     if kind in ("gaze", "surface_gaze"):
         return _gaze(res, table, kind, name, opts)
     return _fixations(res, table, kind, name, p, opts)

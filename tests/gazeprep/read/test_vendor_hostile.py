@@ -541,3 +541,14 @@ def test_an_error_without_a_message_is_named_by_its_type(tmp_path, ingest_here, 
     user = tmp_path / "user"
     err = one_error(*ingest_here(user, gazepoint(user)))
     assert err == "gazeprep: error: MemoryError with no message"
+
+
+def test_a_line_break_in_a_folder_name_keeps_the_error_on_one_line(tmp_path, ingest_here):
+    user = tmp_path / "user"
+    exp = user / "rec\nx" / "exports" / "000"
+    exp.mkdir(parents=True)
+    (exp / "fixations.csv").write_text("id,start_timestamp,duration,norm_pos_x,norm_pos_y\n"
+                                       "1,10.0,300,0.5,0.5\n")
+    err = one_error(*ingest_here(user, user))
+    assert "rec\\nx/exports/000/fixations.csv: recording folder name 'rec\\nx' gives no " \
+           "image id" in err
