@@ -27,6 +27,7 @@ from gazeprep.contract.command import (
     quick_exit,
     say_interrupted,
 )
+from gazeprep.contract.errors import reason
 
 app = typer.Typer(
     name="gazeprep",
@@ -79,7 +80,7 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as exc:  # noqa: BLE001 - every failure becomes one line and exit code 1
         if verbose:
             traceback.print_exc()
-        print(f"gazeprep: error: {exc}", file=sys.stderr)
+        print(f"gazeprep: error: {reason(exc)}", file=sys.stderr)
         if not verbose:
             print("(run again with --verbose for the traceback)", file=sys.stderr)
         sys.exit(1)

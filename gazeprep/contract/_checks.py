@@ -83,15 +83,24 @@ def memory_available() -> int | None:
     The least of: the address space ``RLIMIT_AS`` leaves, the system's ``MemAvailable`` and
     what the cgroup (a container's or a scheduler job's memory limit) leaves.
     """
-    found = []
+    found = [v for v in memory_left() if v is not None]
+    return min(found) if found else None
+
+
+def memory_left() -> tuple[int | None, int | None]:
+    """``(address space, memory)`` this process can still use, each None when nothing limits
+    or says it: what ``RLIMIT_AS`` leaves (virtual: counts reserved, untouched pages too), and
+    the least of ``MemAvailable`` and the cgroup's room (resident pages)."""
+    space = None
     try:
         import resource
 
         soft, _ = resource.getrlimit(resource.RLIMIT_AS)
         if soft != resource.RLIM_INFINITY:
-            found.append(soft - _status_kib("/proc/self/status", "VmSize:") * 1024)
+            space = soft - _status_kib("/proc/self/status", "VmSize:") * 1024
     except (ImportError, OSError, ValueError):
         pass
+    found = []
     try:
         found.append(_status_kib("/proc/meminfo", "MemAvailable:") * 1024)
     except (OSError, ValueError):
@@ -99,7 +108,7 @@ def memory_available() -> int | None:
     left = _cgroup_left()
     if left is not None:
         found.append(left)
-    return min(found) if found else None
+    return space, (min(found) if found else None)
 
 
 def _status_kib(path: str, key: str) -> int:

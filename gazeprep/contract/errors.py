@@ -28,7 +28,8 @@ class InputError(Exception):
         self.line = line
 
     def __str__(self) -> str:
-        where = self.file or ""
+        # A control character in a file name (a line break) would split the one line.
+        where = "".join(c if c.isprintable() else repr(c)[1:-1] for c in self.file or "")
         if self.file is not None and self.line is not None:
             where += f":{self.line}"
         return f"{where}: {self.message}" if where else self.message

@@ -109,7 +109,12 @@ def read(path: str | Path, opts: IngestOptions) -> FileResult | Recording:
     if reader is None:
         raise GazeprepError(f"unknown --format {fmt!r}; expected one of "
                             f"{', '.join(FORMAT_CHOICES)}")
-    return reader.read(str(path), opts)
+    import numpy as np
+
+    # Arithmetic on hostile numbers (1e308 s * 1000) may overflow: every result is checked
+    # afterwards (gazeprep.limits), so numpy's warnings would only add lines to stderr.
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        return reader.read(str(path), opts)
 
 
 def find_inputs(paths: Iterable[str | Path], notes: list[str] | None = None) -> list[Path]:
@@ -140,6 +145,9 @@ def find_inputs(paths: Iterable[str | Path], notes: list[str] | None = None) -> 
             files += _without_companions(_without_converted_edf(found, notes), notes)
         elif p.is_file():
             files.append(p)
+        elif p.exists():  # reading a named pipe would wait for a writer, a device never end
+            raise GazeprepError("not a regular file (a named pipe or device); expected an input "
+                                "file or folder", file=p)
         else:
             raise GazeprepError("no such file or folder", file=p)
     seen: set[Path] = set()

@@ -14,6 +14,13 @@ What is accepted, so that an export opened and re-saved in Excel reads like the 
   field is an error naming its line;
 - quoted fields with separators, quotes or line breaks inside.
 
+What is refused before any table is built (:func:`read_bytes`), each in one line naming the
+file: a named pipe, device or folder (opening one could wait for ever or never end); a file
+the memory left to the process cannot parse (:data:`MEMORY_PER_BYTE` times its size); a line
+longer than :data:`MAX_LINE_BYTES` (a file without line breaks, a header of a million
+columns: no export writes such lines, and parsing one would exhaust memory); a quoted field
+that never closes (naming the line where it opens).
+
 A column the reader uses that appears twice in the header (case and surrounding spaces ignored)
 is an error naming it: picking one of the two silently could read the wrong numbers.
 """
@@ -22,7 +29,9 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable
+import os
+import stat
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -39,6 +48,13 @@ BOMS = (
     (b"\xff\xfe", "utf-16-le", "UTF-16 (byte-order mark)"),
     (b"\xfe\xff", "utf-16-be", "UTF-16 (byte-order mark)"),
 )
+#: Longest line of a text table (bytes): a 1-MiB line is far beyond any export's widest row.
+MAX_LINE_BYTES = 1 << 20
+#: Memory ingest needs per byte of a table, beyond what it holds when it opens the file:
+#: (address space, resident). Measured on a 46 MB Gazepoint CSV of a million rows: under
+#: ``RLIMIT_AS`` it fails with 1.1 GiB of address space left and runs with 1.3 GiB (24 to 28
+#: times its size); its resident memory peaks 0.46 GB above the start (10 times).
+MEMORY_PER_BYTE = (28, 12)
 RESAVE = ("re-save it as 'CSV UTF-8 (Comma delimited)' in Excel, or convert it with "
           "`iconv -f UTF-16LE -t UTF-8`")
 
@@ -128,6 +144,88 @@ def decode_text(raw: bytes, path: str, *, head: bool = False,
     return out
 
 
+def read_bytes(path: str, what: str) -> bytes:
+    """The bytes of a regular file, refused in one line when they cannot be a text table.
+
+    Raises
+    ------
+    GazeprepError
+        Not a regular file (a named pipe is opened without waiting for a writer), more than
+        the process's memory can parse, or a line over :data:`MAX_LINE_BYTES`.
+    """
+    from gazeprep.contract._checks import human_bytes, memory_left
+
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as exc:
+        raise GazeprepError(f"cannot open ({exc.strerror}); expected a readable {what}",
+                            file=path) from exc
+    with os.fdopen(fd, "rb") as fh:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise GazeprepError(f"not a regular file (a named pipe, device or folder); "
+                                f"expected a {what}", file=path)
+        for factor, left in zip(MEMORY_PER_BYTE, memory_left(), strict=True):
+            if left is not None and factor * st.st_size > left:
+                raise GazeprepError(f"a {human_bytes(st.st_size)} file needs about "
+                                    f"{human_bytes(factor * st.st_size)} of memory to parse, but "
+                                    f"this process can use only {human_bytes(max(left, 0))} "
+                                    "more; expected a smaller file (split it) or more memory",
+                                    file=path)
+        try:
+            raw = fh.read()
+        except MemoryError:
+            raise GazeprepError(f"ran out of memory reading this {human_bytes(st.st_size)} "
+                                "file; expected a smaller file or more memory",
+                                file=path) from None
+    _check_line_lengths(raw, path, what)
+    return raw
+
+
+def _check_line_lengths(raw: bytes, path: str, what: str) -> None:
+    """Refuse the first line longer than :data:`MAX_LINE_BYTES` (scanned in chunks, so the
+    check itself needs little memory)."""
+    a = np.frombuffer(raw, np.uint8)
+    chunk, prev, lines = 1 << 24, -1, 0
+    for s in range(0, a.size + 1, chunk):
+        nl = np.flatnonzero(a[s:s + chunk] == 10) + s
+        ends = np.concatenate((nl, [a.size])) if s + chunk >= a.size else nl
+        starts = np.concatenate(([prev], ends[:-1]))
+        long = np.flatnonzero(ends - starts - 1 > MAX_LINE_BYTES)
+        if long.size:
+            i = int(long[0])
+            raise GazeprepError(
+                f"line is longer than {MAX_LINE_BYTES >> 20} MiB ({int(ends[i] - starts[i] - 1)}"
+                f" bytes or more); expected a {what} with one row per line", file=path,
+                line=lines + i + 1)
+        if nl.size:
+            prev, lines = int(nl[-1]), lines + nl.size
+
+
+def records(text: bytes, sep: str, path: str) -> Iterator[tuple[int, list[str]]]:
+    """``(first line, fields)`` of each CSV record of ``text`` (quoted line breaks kept).
+
+    Raises
+    ------
+    GazeprepError
+        A quoted field that never closes (it runs past the csv module's field limit),
+        naming the line where its record starts.
+    """
+    reader = csv.reader(io.StringIO(text.decode("utf-8"), newline=""), delimiter=sep)
+    prev = 0
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            raise GazeprepError(f"a field of this row never ends ({exc}): a quote opened here "
+                                "is not closed; expected a closing quote (\") in the same row",
+                                file=path, line=prev + 1) from None
+        yield prev + 1, row
+        prev = reader.line_num
+
+
 def sniff_separator(header: str) -> str:
     """Tab, semicolon or comma: whichever splits the header line into the most fields."""
     return max(("\t", ";", ","), key=lambda s: (header.count(s), s == ","))
@@ -181,17 +279,13 @@ class Table:
     latin1_lines: list[int] = field(default_factory=list)
 
 
-def _row_lines(text: bytes, sep: str, n_rows: int) -> np.ndarray:
+def _row_lines(text: bytes, sep: str, n_rows: int, path: str) -> np.ndarray:
     """1-based file line where each data row starts (exact with quoted line breaks too)."""
-    lines = text.split(b"\n")
-    n = len(lines) - 1 - (lines[-1] in (b"", b"\r"))
+    last = text[text.rfind(b"\n") + 1:]
+    n = text.count(b"\n") - (last in (b"", b"\r"))
     if n == n_rows and b'"' not in text:
         return np.arange(2, n_rows + 2, dtype=np.int64)
-    reader = csv.reader(io.StringIO(text.decode("utf-8"), newline=""), delimiter=sep)
-    starts, prev = [], 0
-    for _ in reader:
-        starts.append(prev + 1)
-        prev = reader.line_num
+    starts = [start for start, _ in records(text, sep, path)]
     rows = np.asarray(starts[1:], dtype=np.int64)
     return rows if rows.size == n_rows else np.arange(2, n_rows + 2, dtype=np.int64)
 
@@ -201,10 +295,8 @@ def _ragged(text: bytes, sep: str, n_cols: int, path: str) -> int:
 
     Returns the number of such rows (all with only empty extras).
     """
-    reader = csv.reader(io.StringIO(text.decode("utf-8"), newline=""), delimiter=sep)
-    n, prev = 0, 0
-    for i, row in enumerate(reader):
-        start, prev = prev + 1, reader.line_num
+    n = 0
+    for i, (start, row) in enumerate(records(text, sep, path)):
         if i == 0 or len(row) <= n_cols:
             continue
         if any(v.strip() for v in row[n_cols:]):
@@ -233,8 +325,7 @@ def read_table(path: str, what: str = "table") -> Table:
     """
     import polars as pl
 
-    with open(path, "rb") as fh:
-        raw = fh.read()
+    raw = read_bytes(path, what)
     if not raw.strip():
         raise GazeprepError(f"empty file; expected a header line and {what} rows", file=path)
     dec = decode_text(raw, path, what=f"a text {what} (CSV or TSV)")
@@ -261,7 +352,7 @@ def read_table(path: str, what: str = "table") -> Table:
                 "fields on every line", file=path) from exc
         notes["trailing_empty_fields"] = n
         df = parse(True)
-    lines = _row_lines(text, sep, df.height)
+    lines = _row_lines(text, sep, df.height, path)
     empty = pl.all_horizontal(
         [pl.col(c).is_null() | (pl.col(c).str.strip_chars() == "") for c in df.columns])
     blank = df.select(empty).to_series() if df.width else pl.Series([True] * df.height)

@@ -31,11 +31,12 @@ import polars as pl
 
 from gazeprep.errors import GazeprepError
 from gazeprep.read.delimited import check_unique
-from gazeprep.read.result import FileResult, image_id, images_lookup
+from gazeprep.read.result import FileResult, images_lookup
 from gazeprep.read.vendor import (
     candidates,
     check_order,
     finish,
+    image_name,
     numbers,
     read_rows,
     screen_rect,
@@ -94,15 +95,19 @@ def read(path: str, opts: IngestOptions) -> FileResult:
     df = table.df
     v = numbers(df, cols, table.lines, res.path,
                 required=("time", "fpogid", "fpogv", "fpogs", "fpogd"))
+    _check_whole(v, "fpogid", cols["fpogid"], res.path)
     tick = bool(_TICK.match(cols["time"].strip()))
     by = {h.strip().upper(): h for h in table.header}
     stem = Path(path).stem
     img_col = by.get("DICOM_ID") or by.get("MEDIA_NAME")
     image = pl.lit(stem)
     if img_col:
-        names = df[img_col].unique().to_list()
-        image = pl.Series(df[img_col]).replace_strict(
-            names, [image_id(n or "") for n in names], return_dtype=pl.String)
+        first = df.select(pl.col(img_col), pl.Series("line", table.lines)).unique(
+            img_col, keep="first", maintain_order=True)
+        names = first[img_col].to_list()
+        image = pl.Series(df[img_col]).replace_strict(names, [
+            image_name(n, res.path, line, img_col) for n, line in first.iter_rows()],
+            return_dtype=pl.String)
     session = df[by["SESSION_ID"]].str.strip_chars() if "SESSION_ID" in by else pl.lit(stem)
     v = v.with_columns(image.fill_null("").alias("image"), session.fill_null(stem)
                        .alias("session"),
@@ -119,7 +124,24 @@ def read(path: str, opts: IngestOptions) -> FileResult:
     res.n_samples = df.height
     vendor_fixations(res, opts, "Gazepoint's fixations (one per FPOGID)",
                      "only Gazepoint's own fixations are read from its CSV")
-    return finish(res, _place(res, fix, "x_original" in cols, opts), opts)
+    return finish(res, _place(res, fix, "x_original" in cols, opts), opts,
+                  {"duration_ms": "column FPOGD", "onset_ms": "column FPOGS",
+                   "pupil": "columns LPMM, RPMM"})
+
+
+def _check_whole(v: pl.DataFrame, key: str, column: str, path: str) -> None:
+    """Refuse a fixation number that is not a whole number (it would split one fixation).
+
+    Raises
+    ------
+    GazeprepError
+        Naming the first such row's line and the column.
+    """
+    bad = (v[key] != v[key].round()).fill_null(False).to_numpy()
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise GazeprepError(f"column {column!r} is {v[key][i]!r}; expected a whole number "
+                            "(the fixation's number)", file=path, line=int(v["line"][i]))
 
 
 def _fixations(v: pl.DataFrame) -> pl.DataFrame:

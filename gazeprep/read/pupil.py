@@ -37,11 +37,14 @@ import polars as pl
 
 from gazeprep.errors import GazeprepError
 from gazeprep.read.delimited import check_unique
-from gazeprep.read.result import FileResult, image_id
+from gazeprep.read.result import FileResult
 from gazeprep.read.vendor import (
     candidates,
     check_order,
+    check_samples,
+    companion,
     finish,
+    image_name,
     numbers,
     read_rows,
     require,
@@ -149,7 +152,8 @@ def read(path: str, opts: IngestOptions):
     res = FileResult(path=str(path), format="pupil-core")
     res.notes.update(table.notes)
     surface = _surface(p) if kind.startswith("surface") else None
-    name = image_id(surface) if surface else session_of(p)
+    name = image_name(*((surface, path, None, "surface name") if surface else
+                        (session_of(p), path, None, "recording folder name")))
     if kind in ("gaze", "surface_gaze"):
         return _gaze(res, table, kind, name, opts)
     return _fixations(res, table, kind, name, p, opts)
@@ -185,21 +189,32 @@ def _fixations(res: FileResult, table, kind: str, name: str, p: Path,
         onset_ms=start - t0 * 1000.0, duration_ms=f["duration"], pupil=None,
         width=size[0] if size else None, height=size[1] if size else None, order=start,
         line=f["line"], drop=np.where(f["on"].to_numpy(), None, "outside_image").tolist(),
-        detail=None if not surf else "off the surface (on_surf False)"), opts)
+        detail=None if not surf else "off the surface (on_surf False)"), opts,
+        {"duration_ms": "column duration", "onset_ms": "column start_timestamp"})
 
 
 def _first_gaze(p: Path, default: float) -> float:
     """The first gaze time (s) of the gaze file matching fixation file ``p``, else
-    ``default``: when the gaze (and the image) began."""
+    ``default``: when the gaze (and the image) began.
+
+    Raises
+    ------
+    GazeprepError
+        The gaze file is there but is no regular file in this folder (:func:`companion`).
+    """
+    from gazeprep.read.probe import Probe
+
     m = SURFACE.match(p.name)
     gaze = p.with_name(f"gaze_positions_on_surface_{m.group(2)}.csv" if m else
                        "gaze_positions.csv")
+    if not gaze.is_symlink() and not gaze.exists():
+        return default
+    # Its first lines only: the head a format probe reads.
+    text = Probe.of(companion(gaze, "the gaze file beside the fixations")).text
     try:
-        with open(gaze, encoding="utf-8", errors="replace") as fh:
-            head = fh.readline().strip().split(",")
-            row = fh.readline().strip().split(",")
+        head, row = (ln.strip().split(",") for ln in text.split("\n", 2)[:2])
         return float(row[head.index("gaze_timestamp")])
-    except (OSError, ValueError, IndexError):
+    except (ValueError, IndexError):
         return default
 
 
@@ -225,6 +240,8 @@ def _gaze(res: FileResult, table, kind: str, name: str, opts: IngestOptions):
     v = numbers(table.df, cols, table.lines, res.path, required=("t",))
     v = v.unique("t", keep="first", maintain_order=True)
     check_order(v["t"].to_numpy(), v["line"].to_numpy(), res.path, "gaze_timestamp")
+    if "c" in v.columns:
+        _check_confidence(v, res.path)
     low = (v["c"] < MIN_CONFIDENCE).fill_null(False) if "c" in v.columns else \
         pl.Series([False] * v.height)
     res.notes["low_confidence_samples"] = int(low.sum())
@@ -240,5 +257,22 @@ def _gaze(res: FileResult, table, kind: str, name: str, opts: IngestOptions):
     frame = pl.DataFrame({"t": v["t"].to_numpy() * 1000.0, "x": rect[0] + xs * rect[2],
                           "y": rect[1] + ys * rect[3], "pupil": np.full(v.height, np.nan),
                           "image": [name] * v.height, "line": v["line"]})
+    check_samples(frame, res.path, "gaze_timestamp")
     res.n_samples = frame.height
     return SampleRecording(res, detector, screen, frame, False, rect, opts, set())
+
+
+def _check_confidence(v: pl.DataFrame, path: str) -> None:
+    """Refuse a confidence outside 0-1 (NaN included): Pupil writes 0 to 1, and another
+    number means another column or a damaged file, which the 0.6 threshold would misread.
+
+    Raises
+    ------
+    GazeprepError
+        Naming the first such sample's line.
+    """
+    bad = (v["c"].is_nan() | (v["c"] < 0) | (v["c"] > 1)).fill_null(False).to_numpy()
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise GazeprepError(f"column 'confidence' is {v['c'][i]!r}; expected a confidence from "
+                            "0 to 1 (or an empty cell)", file=path, line=int(v["line"][i]))

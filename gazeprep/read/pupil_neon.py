@@ -30,11 +30,14 @@ import polars as pl
 
 from gazeprep.errors import GazeprepError
 from gazeprep.read.delimited import check_unique
-from gazeprep.read.result import FileResult, image_id, images_lookup
+from gazeprep.read.result import FileResult, images_lookup
 from gazeprep.read.vendor import (
     candidates,
     check_order,
+    check_samples,
+    companion,
     finish,
+    image_name,
     numbers,
     read_rows,
     require,
@@ -142,7 +145,7 @@ def _scale(res: FileResult, p: Path, det: str | None, xcol: str,
         return None
     if det is None:  # the scene camera
         return None
-    name = image_id(p.parent.name)
+    name = image_name(p.parent.name, res.path, what="the enrichment folder's name")
     size, problems = images_lookup(opts, name)
     if size is None:
         size = _reference_size(p.parent)
@@ -163,18 +166,27 @@ def _reference_size(folder: Path) -> tuple[int, int] | None:
 
     for f in sorted(folder.glob("reference_image.*")):
         try:
-            with Image.open(f) as im:
+            with Image.open(companion(f, "reference image")) as im:
                 return im.size
         except OSError:
             continue
     return None
 
 
-def _image(res: FileResult, p: Path, det: str | None, rec: pl.Series,
+def _image(res: FileResult, p: Path, det: str | None, v: pl.DataFrame,
            opts: IngestOptions, record: bool = True) -> tuple[list[str], dict]:
     """Image id per row (the recording's scene video, or the enrichment's surface) and each
     image's size, recorded in ``res.images``."""
-    names = rec.to_list() if det is None else [image_id(p.parent.name)] * rec.len()
+    rec = v["rec"]
+    if det is None:  # the id of a recording's first row, refused when it is no usable id
+        ids: dict[str, str] = {}
+        for r, line in zip(rec.to_list(), v["line"].to_list(), strict=True):
+            if r not in ids:
+                ids[r] = image_name(r, res.path, line, "recording id")
+        names = [ids[r] for r in rec.to_list()]
+    else:
+        names = [image_name(p.parent.name, res.path, what="the enrichment folder's name")
+                 ] * rec.len()
     sizes = {}
     for n in dict.fromkeys(names):
         size, problems = images_lookup(opts, n)
@@ -192,7 +204,7 @@ def _image(res: FileResult, p: Path, det: str | None, rec: pl.Series,
 def _fixations(res: FileResult, v: pl.DataFrame, det: str | None, scale, p: Path,
                opts: IngestOptions) -> FileResult:
     """Pupil Cloud's fixations, normalised, those off the surface dropped."""
-    names, sizes = _image(res, p, det, v["rec"], opts)
+    names, sizes = _image(res, p, det, v, opts)
     x, y = v["x"].fill_null(np.nan).to_numpy(), v["y"].fill_null(np.nan).to_numpy()
     if scale is not None:
         x, y = x / scale[0], y / scale[1]
@@ -211,7 +223,9 @@ def _fixations(res: FileResult, v: pl.DataFrame, det: str | None, scale, p: Path
         duration_ms=dur, pupil=None, width=[sizes[n][0] for n in names],
         height=[sizes[n][1] for n in names], order=t, line=v["line"],
         drop=np.where(off, "outside_image", None).tolist(),
-        detail=np.where(off, f"not {det}", None).tolist() if det else None), opts)
+        detail=np.where(off, f"not {det}", None).tolist() if det else None), opts,
+        {"duration_ms": "column end timestamp [ns] - start timestamp [ns]" if "end" in v.columns
+         else "column duration [ms]", "onset_ms": "column start timestamp [ns]"})
 
 
 def _gaze(res: FileResult, v: pl.DataFrame, det: str | None, scale, p: Path,
@@ -229,7 +243,7 @@ def _gaze(res: FileResult, v: pl.DataFrame, det: str | None, scale, p: Path,
         raise GazeprepError("a gaze file carries no fixations; expected --detector ivt or idt, "
                             "or the fixations.csv of the export", file=res.path)
     res.notes["detector"] = detector
-    names, sizes = _image(res, p, det, v["rec"], opts, record=False)
+    names, sizes = _image(res, p, det, v, opts, record=False)
     x, y = v["x"].fill_null(np.nan).to_numpy(), v["y"].fill_null(np.nan).to_numpy()
     if scale is not None:
         x, y = x / scale[0], y / scale[1]
@@ -243,5 +257,6 @@ def _gaze(res: FileResult, v: pl.DataFrame, det: str | None, scale, p: Path,
         "t": v["t"].to_numpy() / 1e6, "x": rect[0] + np.where(off, np.nan, x) * rect[2],
         "y": rect[1] + np.where(off, np.nan, y) * rect[3], "pupil": np.full(v.height, np.nan),
         "image": names, "line": v["line"]})
+    check_samples(frame, res.path, "timestamp [ns]")
     res.n_samples = frame.height
     return SampleRecording(res, detector, screen, frame, False, rect, opts, set())

@@ -25,12 +25,15 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from gazeprep.errors import GazeprepError
+from gazeprep.limits import size_problem
 from gazeprep.read.delimited import check_unique, read_table
-from gazeprep.read.result import FileResult, image_id, images_lookup
+from gazeprep.read.result import FileResult, images_lookup
 from gazeprep.read.vendor import (
     candidates,
     check_order,
+    companion,
     finish,
+    image_name,
     numbers,
     read_rows,
     vendor_fixations,
@@ -47,6 +50,8 @@ ALIASES = {
     "y": ("y_position", "average_y_position"),
     "pupil": ("pupil_area_normalized", "average_pupil_area_normalized"),
 }
+#: Columns of the metadata table that are read (each must appear once).
+META_COLUMNS = ("id", "dicom_id", "image_size_x", "image_size_y", "eye_tracking_data_discarded")
 #: Files of a reading folder that hold no fixations.
 READING_FILES = ("anomaly_location_ellipses.csv", "chest_bounding_box.csv", "transcription.txt",
                  "timestamps_transcription.csv")
@@ -91,7 +96,8 @@ def companions(files: list[Path]) -> dict[Path, str]:
 def _metadata(folder: Path) -> dict[str, dict]:
     """Reading id -> its metadata row, from every ``metadata_phase_*.csv`` in ``folder``
     (read once per version of the tables: thousands of readings share them)."""
-    tables = sorted(folder.glob("metadata_phase*.csv"))
+    tables = [companion(p, "REFLACX metadata table")
+              for p in sorted(folder.glob("metadata_phase*.csv"))]
     return _read_metadata(tuple((p, p.stat().st_mtime_ns, p.stat().st_size) for p in tables))
 
 
@@ -100,12 +106,14 @@ def _read_metadata(tables: tuple) -> dict[str, dict]:
     out: dict[str, dict] = {}
     for p, _, _ in tables:
         t = read_table(str(p), "REFLACX metadata table")
+        check_unique(t.header, META_COLUMNS, str(p))
         cols = {c.strip().lower(): c for c in t.df.columns}
         if not {"id", "dicom_id"} <= set(cols):
             raise GazeprepError(f"metadata table lacks id or dicom_id; found {t.header}",
                                 file=p, line=1)
-        for row in t.df.rename({v: k for k, v in cols.items()}).iter_rows(named=True):
-            out.setdefault(str(row["id"]).strip(), row | {"_table": p.name})
+        rows = t.df.rename({v: k for k, v in cols.items()}).iter_rows(named=True)
+        for row, line in zip(rows, t.lines.tolist(), strict=True):
+            out.setdefault(str(row["id"]).strip(), row | {"_table": p, "_line": line})
     return out
 
 
@@ -155,10 +163,10 @@ def read(path: str, opts: IngestOptions) -> FileResult:
     check_order(v["start"].to_numpy(), v["line"].to_numpy(), res.path,
                 "timestamp_start_fixation")
     meta = _reading(p)
-    name = image_id(str(meta["dicom_id"] or ""))
+    name = image_name(meta["dicom_id"], str(meta["_table"]), meta["_line"], "dicom_id")
     size = _size(res, name, meta, opts)
     vendor_fixations(res, opts, f"EyeLink's fixations as REFLACX exports them (image from "
-                     f"{meta['_table']})", "REFLACX's gaze.csv is not read")
+                     f"{meta['_table'].name})", "REFLACX's gaze.csv is not read")
     discarded = str(meta.get("eye_tracking_data_discarded", "")).strip().lower() == "true"
     start, end = v["start"].to_numpy() * 1000.0, v["end"].to_numpy() * 1000.0
     w, h = (np.nan, np.nan) if size is None else size
@@ -170,18 +178,35 @@ def read(path: str, opts: IngestOptions) -> FileResult:
         width=None if size is None else size[0], height=None if size is None else size[1],
         order=start, line=v["line"],
         drop=["discarded_by_dataset" if discarded else None] * v.height,
-        detail="eye_tracking_data_discarded in the metadata" if discarded else None), opts)
+        detail="eye_tracking_data_discarded in the metadata" if discarded else None), opts,
+        {"duration_ms": f"{cols['end']} - {cols['start']}",
+         "onset_ms": f"column {cols['start']}", "pupil": f"column {cols.get('pupil')}"})
 
 
 def _size(res: FileResult, name: str, meta: dict, opts: IngestOptions) -> tuple[int, int]:
-    """The image's pixel size: the metadata's ``image_size_x/y``, else ``--images``."""
-    try:
-        size = (int(float(meta["image_size_x"])), int(float(meta["image_size_y"])))
+    """The image's pixel size: the metadata's ``image_size_x/y``, else ``--images``.
+
+    Raises
+    ------
+    GazeprepError
+        A metadata size that is not a whole number of pixels (naming the table, its line and
+        the column), or no size at all.
+    """
+    given = [meta.get(k) for k in ("image_size_x", "image_size_y")]
+    if all(v is not None and str(v).strip() for v in given):
+        try:
+            w, h = (float(v) for v in given)
+        except ValueError:
+            w = h = float("nan")
+        problem = size_problem(w, h)
+        if problem:
+            raise GazeprepError(f"image_size_x/y {given[0]!r}, {given[1]!r} of reading "
+                                f"{meta['id']!r}: {problem}; expected the image's size in "
+                                "pixels", file=meta["_table"], line=meta["_line"])
+        size = (int(w), int(h))
         res.image(name, size, "metadata table", images_lookup(opts, name)[1]
                   if opts.images and opts.image_size(name) is None else [])
         return size
-    except (KeyError, TypeError, ValueError):
-        pass
     size, problems = images_lookup(opts, name)
     if size is None:
         raise GazeprepError(f"no size for image {name!r}: the metadata has no image_size_x/y "

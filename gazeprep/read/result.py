@@ -60,6 +60,9 @@ SIZE_SOURCES = ("report columns", "--images file", "IMGLOAD w h", "--image-rect"
 NOT_IN_IMAGES = "not in --images"
 LATIN1_NAME = "name not valid UTF-8, decoded as Latin-1"
 
+#: Longest image id, in UTF-8 bytes: a file name's limit (NAME_MAX) less room for an ending.
+MAX_ID_BYTES = 240
+
 #: How many individual drops ``ingest.json`` lists per file and reason (all are counted).
 MAX_DROPS_LISTED = 1000
 
@@ -296,8 +299,13 @@ def image_id(name: str) -> str:
     Returns
     -------
     str
-        The stem; empty when nothing usable is left (the caller treats that as bad input).
+        The stem; empty when nothing usable is left, or when the stem could not be a file
+        name (over :data:`MAX_ID_BYTES` bytes, a control character): the caller treats that
+        as bad input.
     """
     base = name.strip().strip('"').replace("\\", "/").rsplit("/", 1)[-1]
     stem = Path(base).stem if "." in base[1:] else base
-    return "" if stem in ("", ".", "..") else stem
+    if stem in ("", ".", "..") or len(stem.encode("utf-8", "replace")) > MAX_ID_BYTES:
+        return ""
+    # A control character (a NUL, a line break) cannot be in a file name or an id file line.
+    return "" if any(c < " " or "\x7f" <= c <= "\x9f" for c in stem) else stem

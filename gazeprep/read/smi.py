@@ -39,11 +39,13 @@ import numpy as np
 import polars as pl
 
 from gazeprep.errors import GazeprepError
-from gazeprep.read.delimited import decode_text
+from gazeprep.limits import rect_problem
+from gazeprep.read.delimited import decode_text, read_bytes
 from gazeprep.read.result import FileResult, image_id
 from gazeprep.read.vendor import (
     candidates,
     check_order,
+    check_samples,
     finish,
     numbers,
     pick_eye,
@@ -92,8 +94,7 @@ def read(path: str, opts: IngestOptions):
         No header block, a table without its header, a missing column, text where a number
         must be, times going backwards, an eye the file lacks.
     """
-    with open(path, "rb") as fh:
-        raw = fh.read()
+    raw = read_bytes(path, "SMI BeGaze text export")
     text = decode_text(raw, path, what="an SMI BeGaze text export").data
     meta, tables, body_at, body_line = _header(text, path)
     res = FileResult(path=str(path), format="smi-begaze")
@@ -127,7 +128,7 @@ def _header(text: bytes, path: str) -> tuple[dict, dict, int, int]:
             return meta, tables, pos, line
         elif ":" in body:
             k, v = body.split(":", 1)
-            meta[k.strip()] = v.strip()
+            meta[k.strip()], meta[f"_line:{k.strip()}"] = v.strip(), line
         elif s.strip() and not s.startswith(("[BeGaze]", "##")):
             raise GazeprepError(f"unexpected line {s[:60]!r}; expected {EXPECTED}",
                                 file=path, line=line)
@@ -141,10 +142,40 @@ def _header(text: bytes, path: str) -> tuple[dict, dict, int, int]:
     return meta, tables, pos, line
 
 
-def _screen(meta: dict) -> tuple[float, float] | None:
-    """The header's ``Calibration Area: W H`` (px), if any."""
-    nums = re.findall(r"\d+(?:\.\d+)?", meta.get("Calibration Area", ""))
-    return (float(nums[0]), float(nums[1])) if len(nums) >= 2 else None
+def _screen(meta: dict, path: str) -> tuple[float, float] | None:
+    """The header's ``Calibration Area: W H`` (px), if any.
+
+    Raises
+    ------
+    GazeprepError
+        A calibration area that is not two sizes in pixels (naming its line).
+    """
+    given = meta.get("Calibration Area")
+    if not given:
+        return None
+    try:
+        w, h = (float(v) for v in given.split())
+        problem = rect_problem((0.0, 0.0, w, h))
+    except ValueError:
+        problem = "not two numbers"
+    if problem:
+        raise GazeprepError(f"Calibration Area {given!r}: {problem}; expected the screen's width "
+                            "and height in pixels (or pass --screen-px)", file=path,
+                            line=meta["_line:Calibration Area"])
+    return w, h
+
+
+def _cut_row(body: bytes, first: int, fields: int, sep: str, path: str) -> None:
+    """Refuse a last line without a line end and with fewer than ``fields`` fields: the file
+    was cut in the middle of a row, whose last number may be cut too."""
+    if not body.strip() or body.endswith(b"\n"):
+        return
+    last = body[body.rfind(b"\n") + 1:]
+    got = last.count(sep.encode()) + 1
+    if got < fields:
+        raise GazeprepError(f"the file ends in the middle of a row ({got} of {fields} fields); "
+                            "expected the whole export (copy it again)", file=path,
+                            line=first + body.count(b"\n"))
 
 
 def _line_numbers(body: bytes, first: int) -> np.ndarray:
@@ -185,6 +216,9 @@ def _events(res: FileResult, meta: dict, tables: dict, body: bytes, first: int,
     row = body.split(b"\n", 1)[0]
     sep = "\t" if row.count(b"\t") > row.count(b",") else ","
     width = max(len(c) for c in tables.values())
+    last = body.rstrip(b"\r\n").rsplit(b"\n", 1)[-1].decode("utf-8", "replace")
+    last_table = tables.get(TABLES.get(re.split(r"[\t, ]", last, maxsplit=1)[0], ""), [])
+    _cut_row(body, first, len(last_table), sep, res.path)
     rows = _rows(body, first, sep, width)
     kind = rows["c0"].str.strip_chars()
     known = kind.str.split(" ").list.first().is_in(list(TABLES))
@@ -210,7 +244,7 @@ def _events(res: FileResult, meta: dict, tables: dict, body: bytes, first: int,
     vendor_fixations(res, opts, "SMI BeGaze's fixations (Fixation L/R rows)",
                      "export the samples from BeGaze for our detectors")
     eyes = pick_eye(res, [e for e in ("L", "R") if (eye == e).any()], opts)
-    screen, rect = screen_rect(res, opts, _screen(meta))
+    screen, rect = screen_rect(res, opts, None if opts.screen_px else _screen(meta, res.path))
     frames = []
     for e in eyes:
         sel = (eye == e).to_numpy()
@@ -219,7 +253,8 @@ def _events(res: FileResult, meta: dict, tables: dict, body: bytes, first: int,
                     f"Fixation {e} start")
         frames.append(_place(res, v, images, e, eyes, rect, opts))
     cand = pl.concat(frames) if frames else candidates()
-    return finish(res, cand, opts)
+    return finish(res, cand, opts, {"duration_ms": "column Duration", "onset_ms": "column Start",
+                                    "pupil": "column Avg. Pupil Size X"})
 
 
 def _stimuli(res: FileResult, events: pl.DataFrame, tables: dict,
@@ -301,6 +336,7 @@ def _samples(res: FileResult, meta: dict, body: bytes, first: int, opts: IngestO
         raise GazeprepError(f"sample header lacks 'L POR X [px]' / 'L POR Y [px]' (or R); "
                             f"found {names}", file=res.path, line=first)
     e = eye[0]
+    _cut_row(body, first, len(names), sep, res.path)
     df = pl.read_csv(body, separator=sep, infer_schema=False, truncate_ragged_lines=True,
                      quote_char=None)
     lines = _line_numbers(body, first)[1:]
@@ -329,7 +365,8 @@ def _samples(res: FileResult, meta: dict, body: bytes, first: int, opts: IngestO
         "pupil": (v["pupil"].fill_null(np.nan).to_numpy() if pupil else np.full(v.height,
                                                                                np.nan)),
         "image": pl.Series(ids, dtype=pl.String).gather(seg), "line": v["line"]})
+    check_samples(frame, res.path, "Time")
     res.n_samples = frame.height
     res.notes["detector"] = detector
-    screen, rect = screen_rect(res, opts, _screen(meta))
+    screen, rect = screen_rect(res, opts, None if opts.screen_px else _screen(meta, res.path))
     return SampleRecording(res, detector, screen, frame, True, rect, opts, set())

@@ -8,11 +8,22 @@
 - :func:`finish`: candidate fixations in 0-1 of their image -> the file's
   :class:`~gazeprep.read.result.FileResult`, every drop counted by reason with its line
   (``invalid`` and the like decided by the reader, then ``outside_image`` and ``short``);
-- :func:`pick_eye`: which eye of a binocular export is read (``--eye``).
+- :func:`pick_eye`: which eye of a binocular export is read (``--eye``);
+- :func:`image_name`: an image id from a name the file gives, refused when none is usable;
+- :func:`companion`: a file a reader finds beside its input (a metadata table, a reference
+  image), used only when it is a regular file lying, links followed, in its folder;
+- :func:`check_samples`: sample times and positions handed to the detector, within
+  :mod:`gazeprep.limits`.
+
+Numbers that would make a silently wrong table are refused naming file, line and column
+(``--lenient``: dropped as ``bad_value``): a duration that is not a number, negative or over a
+day, an onset more than a day from its viewing's start (a clock that jumps), a pupil size
+beyond float32.
 """
 
 from __future__ import annotations
 
+import stat
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -20,8 +31,21 @@ import numpy as np
 import polars as pl
 
 from gazeprep.errors import GazeprepError
-from gazeprep.limits import MAX_COORD_PX, rect_problem
-from gazeprep.read.result import FileResult, conform, images_lookup
+from gazeprep.limits import (
+    MAX_COORD_PX,
+    MAX_DURATION_MS,
+    coarse_times,
+    rect_problem,
+    time_problem,
+)
+from gazeprep.read.result import (
+    MAX_ID_BYTES,
+    FileResult,
+    conform,
+    image_id,
+    images_lookup,
+    sample_interval,
+)
 
 if TYPE_CHECKING:
     from gazeprep.read.options import IngestOptions
@@ -32,6 +56,10 @@ MISSING = ("", "-", ".", "NA", "NAN", "N/A", "NONE")
 DEFAULT_SCREEN = (1920.0, 1080.0)
 _COMMA = r"^[+-]?\d+,\d+$"
 _POINT = r"^[+-]?\d*\.\d+([eE][+-]?\d+)?$"
+#: Largest pupil size a float32 column holds.
+_MAX_PUPIL = float(np.finfo(np.float32).max)
+NUMBERS_EXPECTED = ("a duration from 0 to one day, an onset within a day of its viewing's start "
+                    "and a pupil size within float32 (--lenient drops such a fixation)")
 
 
 def numbers(df: pl.DataFrame, cols: dict[str, str], lines: np.ndarray, path: str,
@@ -250,7 +278,98 @@ def session_of(stem: str, eye: str, eyes: list[str]) -> str:
     return f"{stem}:{eye}" if len(eyes) > 1 else stem
 
 
-def finish(res: FileResult, cand: pl.DataFrame, opts: IngestOptions) -> FileResult:
+def image_name(name: str | None, path: str, line: int | None = None,
+               what: str = "image name") -> str:
+    """The image id of ``name`` (:func:`~gazeprep.read.result.image_id`).
+
+    Raises
+    ------
+    GazeprepError
+        No usable id: empty, a path without a file name, a control character, too long.
+    """
+    got = image_id(name or "")
+    if not got:
+        shown = (name or "")[:60] + ("..." if len(name or "") > 60 else "")
+        raise GazeprepError(f"{what} {shown!r} gives no image id (empty, a path without a file "
+                            f"name, a control character or over {MAX_ID_BYTES} bytes); expected "
+                            "an image file name", file=path, line=line)
+    return got
+
+
+def companion(path: Path, what: str) -> Path:
+    """``path`` resolved, when it is a regular file that lies, links followed, in the folder
+    where it was found (never a named pipe, which would block, nor a link out of the folder).
+
+    Raises
+    ------
+    GazeprepError
+        Naming ``path``; the message does not depend on what a link points to.
+    """
+    real = path.resolve()
+    if not real.is_relative_to(path.parent.resolve()):
+        raise GazeprepError(f"{what} is a link to a file outside its folder; expected the file "
+                            "itself in this folder (copy it here)", file=path)
+    try:
+        mode = real.stat().st_mode
+    except OSError as exc:
+        raise GazeprepError(f"cannot read {what} ({exc.strerror}); expected a readable file",
+                            file=path) from exc
+    if not stat.S_ISREG(mode):
+        raise GazeprepError(f"{what} is not a regular file (a named pipe, device or folder); "
+                            "expected a file", file=path)
+    return real
+
+
+def check_samples(frame: pl.DataFrame, path: str, time_col: str) -> None:
+    """Refuse sample times (``t``, ms) and positions (``x``, ``y``, screen px) the detector
+    cannot use: a time that is not finite, beyond 2**53 ms or too coarse for the sampling
+    interval, a position beyond +-:data:`~gazeprep.limits.MAX_COORD_PX`.
+
+    Raises
+    ------
+    GazeprepError
+        Naming the first such sample's line and the column.
+    """
+    t = frame["t"].to_numpy()
+    bad = ~np.isfinite(t) | coarse_times(t, sample_interval(t))
+    with np.errstate(invalid="ignore"):
+        far = [np.abs(frame[k].to_numpy()) > MAX_COORD_PX for k in ("x", "y")]
+    first = np.flatnonzero(bad | far[0] | far[1])
+    if not first.size:
+        return
+    i = int(first[0])
+    if bad[i]:
+        why = f"column {time_col!r}: {time_problem(float(t[i]), sample_interval(t))}"
+    else:
+        k = "x" if far[0][i] else "y"
+        why = (f"{k} {_num(frame[k][i])} px on screen is beyond +-{MAX_COORD_PX:g} px; expected "
+               "a position column in the units the reader documents")
+    raise GazeprepError(why, file=path, line=int(frame["line"][i]))
+
+
+def _number_problems(cand: pl.DataFrame, columns: dict[str, str]) -> pl.Series:
+    """Per candidate the reader did not flag, why its duration, onset or pupil is unusable."""
+    def src(k: str) -> str:
+        return f" ({columns[k]})" if k in columns else ""
+
+    d, o, p = pl.col("duration_ms"), pl.col("onset_ms"), pl.col("pupil")
+    return cand.select(
+        pl.when(pl.col("drop").is_not_null()).then(None)
+        .when(d.is_null() | ~d.is_finite())
+        .then(pl.format(f"duration {{}} ms{src('duration_ms')} is not a finite number", d))
+        .when(d < 0).then(pl.format(f"duration {{}} ms{src('duration_ms')} is negative", d))
+        .when(d > MAX_DURATION_MS)
+        .then(pl.format(f"duration {{}} ms{src('duration_ms')} is over a day", d))
+        .when(o.is_null() | ~o.is_finite() | (o.abs() > MAX_DURATION_MS))
+        .then(pl.format(f"onset {{}} ms{src('onset_ms')} is not within a day of the start "
+                        "of its viewing (a time that jumps)", o))
+        .when(p.is_not_null() & ~p.is_nan() & (p.abs() > _MAX_PUPIL))
+        .then(pl.format(f"pupil size {{}}{src('pupil')} does not fit a float32", p))
+        .otherwise(None).alias("bad")).to_series()
+
+
+def finish(res: FileResult, cand: pl.DataFrame, opts: IngestOptions,
+           columns: dict[str, str] | None = None) -> FileResult:
     """The file's fixations from its candidates; drops counted by reason with their lines.
 
     Parameters
@@ -261,6 +380,11 @@ def finish(res: FileResult, cand: pl.DataFrame, opts: IngestOptions) -> FileResu
         One row per candidate fixation: ``image, session, trial, eye, x, y`` (0-1 of the
         image), ``onset_ms, duration_ms, pupil, width, height, order, line`` and ``drop``
         (a reason the reader decided, e.g. ``invalid``, else null) with ``detail``.
+    opts : IngestOptions
+        ``min_duration``, ``lenient``.
+    columns : dict, optional
+        Where ``duration_ms``, ``onset_ms`` and ``pupil`` come from (``"column 'Duration'"``),
+        for the messages.
 
     Returns
     -------
@@ -268,8 +392,23 @@ def finish(res: FileResult, cand: pl.DataFrame, opts: IngestOptions) -> FileResu
         ``res`` with its fixations; candidates the reader flagged are dropped under their
         reason, then those outside their image (``outside_image``), then those shorter than
         ``--min-duration`` (``short``).
+
+    Raises
+    ------
+    GazeprepError
+        A duration, onset or pupil size that is not usable (see the module notes), naming
+        its line, unless ``--lenient``.
     """
     res.rows_read += cand.height
+    bad = _number_problems(cand, columns or {})
+    if bad.is_not_null().any():
+        i = int(np.flatnonzero(bad.is_not_null().to_numpy())[0])
+        if not opts.lenient:
+            raise GazeprepError(f"{bad[i]}; expected {NUMBERS_EXPECTED}", file=res.path,
+                                line=int(cand["line"][i]))
+        cand = cand.with_columns(pl.when(bad.is_not_null()).then(pl.lit("bad_value"))
+                                 .otherwise(pl.col("drop")).alias("drop"),
+                                 pl.coalesce(bad, pl.col("detail")).alias("detail"))
     far = pl.col("x").abs().is_between(0, MAX_COORD_PX) & pl.col("y").abs().is_between(
         0, MAX_COORD_PX)
     why = cand.select(
