@@ -49,8 +49,10 @@ INPUT_EXTENSIONS = (".edf", ".asc", ".csv", ".tsv", ".txt", ".xls")
 def readers() -> dict[str, ModuleType]:
     """The registry: ``--format`` name -> reader module, in the order ``auto`` tries them."""
     from gazeprep.read import asc, edf_reader, fixreport, samples
+    from gazeprep.read.tobii import prolab, sdk, studio
 
-    return {"edf": edf_reader, "asc": asc, "fixreport": fixreport, "samples": samples}
+    return {"edf": edf_reader, "asc": asc, "tobii-prolab": prolab, "tobii-studio": studio,
+            "tobii-sdk": sdk, "fixreport": fixreport, "samples": samples}
 
 
 def sniff_format(path: Path) -> str:
@@ -71,9 +73,10 @@ def sniff_format(path: Path) -> str:
         if reader.sniff(probe):
             return name
     raise GazeprepError(
-        f"unknown format (header {probe.header[:8]}); expected an EyeLink EDF or ASC, a fixation "
-        "report with CURRENT_FIX_X/Y/DURATION and IMAGE columns, or a sample file with time,x,y "
-        "columns (or pass --format)", file=path, line=1)
+        f"unknown format (header {probe.header[:8]}); expected an EyeLink EDF or ASC, a Tobii "
+        "export (Pro Lab, Studio, Pro SDK), a fixation report with CURRENT_FIX_X/Y/DURATION and "
+        "IMAGE columns, or a sample file with time,x,y columns (or pass --format)",
+        file=path, line=1)
 
 
 def read(path: str | Path, opts: IngestOptions) -> FileResult | Recording:

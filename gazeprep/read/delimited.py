@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -170,7 +170,8 @@ class Table:
 
     ``df`` has one row per data row (blank rows removed); ``lines`` the 1-based file line of
     each row; ``header`` the column names as written (duplicates kept); ``notes`` what was
-    converted or skipped (for ``ingest.json``); ``latin1_lines`` as in :class:`Decoded`.
+    converted or skipped (for ``ingest.json``); ``latin1_lines`` as in :class:`Decoded`;
+    ``preamble`` the text before the header (``skip_lines``).
     """
 
     df: pl.DataFrame
@@ -179,6 +180,7 @@ class Table:
     sep: str
     notes: dict = field(default_factory=dict)
     latin1_lines: list[int] = field(default_factory=list)
+    preamble: str = ""
 
 
 def _row_lines(text: bytes, sep: str, n_rows: int) -> np.ndarray:
@@ -196,7 +198,7 @@ def _row_lines(text: bytes, sep: str, n_rows: int) -> np.ndarray:
     return rows if rows.size == n_rows else np.arange(2, n_rows + 2, dtype=np.int64)
 
 
-def _ragged(text: bytes, sep: str, n_cols: int, path: str) -> int:
+def _ragged(text: bytes, sep: str, n_cols: int, path: str, offset: int = 0) -> int:
     """Rows with more fields than the header: error unless the extra fields are all empty.
 
     Returns the number of such rows (all with only empty extras).
@@ -211,12 +213,13 @@ def _ragged(text: bytes, sep: str, n_cols: int, path: str) -> int:
             raise GazeprepError(
                 f"row has {len(row)} fields, the header {n_cols}; expected the same number of "
                 "fields on every line (a separator inside a value must be quoted)",
-                file=path, line=start)
+                file=path, line=start + offset)
         n += 1
     return n
 
 
-def read_table(path: str, what: str = "table") -> Table:
+def read_table(path: str, what: str = "table", *, skip_lines: int = 0,
+               pick: Callable[[list[str]], list[str]] | None = None) -> Table:
     """Read a delimited text file as all-string columns (see the module notes).
 
     Parameters
@@ -225,6 +228,13 @@ def read_table(path: str, what: str = "table") -> Table:
         CSV/TSV file (comma, tab or semicolon separated; sniffed from the header).
     what : str
         What the file should be, for error messages ("fixation report", ...).
+    skip_lines : int
+        Lines before the header (a ``Key: value`` block), kept in ``Table.preamble``; row
+        line numbers still count from the file's first line.
+    pick : callable, optional
+        ``pick(header) -> names``: parse only these columns (the others are not converted,
+        which matters for exports of a hundred columns); blank rows are then those whose
+        picked fields are all empty.
 
     Raises
     ------
@@ -238,22 +248,29 @@ def read_table(path: str, what: str = "table") -> Table:
     if not raw.strip():
         raise GazeprepError(f"empty file; expected a header line and {what} rows", file=path)
     dec = decode_text(raw, path, what=f"a text {what} (CSV or TSV)")
-    text = dec.data
+    text, preamble = dec.data, b""
+    if skip_lines:
+        cut = 0
+        for _ in range(skip_lines):
+            cut = text.index(b"\n", cut) + 1
+        text, preamble = text[cut:], text[:cut]
     first = text.split(b"\n", 1)[0].decode("utf-8")
     sep = sniff_separator(first)
     notes = {"encoding": dec.encoding} if dec.encoding else {}
     if dec.latin1_lines:
         notes["latin1_lines"] = {"count": len(dec.latin1_lines), "first": dec.latin1_lines[:20]}
 
+    columns = pick(header_fields(first, sep)) if pick else None
+
     def parse(ragged: bool) -> pl.DataFrame:
         return pl.read_csv(text, separator=sep, infer_schema=False, encoding="utf8",
-                           truncate_ragged_lines=ragged)
+                           truncate_ragged_lines=ragged, columns=columns)
 
     try:
         df = parse(False)
     except pl.exceptions.PolarsError as exc:
         header = header_fields(first, sep)
-        n = _ragged(text, sep, len(header), path)
+        n = _ragged(text, sep, len(header), path, skip_lines)
         if not n:
             raise GazeprepError(
                 f"cannot parse as a {'tab' if sep == chr(9) else repr(sep)}-separated {what} "
@@ -261,7 +278,7 @@ def read_table(path: str, what: str = "table") -> Table:
                 "fields on every line", file=path) from exc
         notes["trailing_empty_fields"] = n
         df = parse(True)
-    lines = _row_lines(text, sep, df.height)
+    lines = _row_lines(text, sep, df.height) + skip_lines
     empty = pl.all_horizontal(
         [pl.col(c).is_null() | (pl.col(c).str.strip_chars() == "") for c in df.columns])
     blank = df.select(empty).to_series() if df.width else pl.Series([True] * df.height)
@@ -269,4 +286,5 @@ def read_table(path: str, what: str = "table") -> Table:
         notes["blank_rows_skipped"] = int(blank.sum())
         keep = ~blank
         df, lines = df.filter(keep), lines[keep.to_numpy()]
-    return Table(df, lines, header_fields(first, sep), sep, notes, dec.latin1_lines)
+    return Table(df, lines, header_fields(first, sep), sep, notes,
+                 dec.latin1_lines, preamble.decode("utf-8"))

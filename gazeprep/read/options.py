@@ -14,7 +14,8 @@ from typing import Any
 from gazeprep.errors import GazeprepError
 
 #: ``--format``: ``auto`` (the readers' own sniffing) or a reader of :func:`gazeprep.read.readers`.
-FORMAT_CHOICES = ("auto", "edf", "asc", "fixreport", "samples")
+FORMAT_CHOICES = ("auto", "edf", "asc", "tobii-prolab", "tobii-studio", "tobii-sdk", "fixreport",
+                  "samples")
 #: ``--detector``: ``auto``, the tracker's own events, or a detector of
 #: :data:`gazeprep.detect.DETECTORS`.
 DETECTOR_CHOICES = ("auto", "tracker", "ivt", "idt")
