@@ -123,7 +123,7 @@ def find_inputs(paths: Iterable[str | Path], notes: list[str] | None = None) -> 
                 raise GazeprepError(
                     f"folder holds no input file; expected files ending in "
                     f"{', '.join(INPUT_EXTENSIONS)}", file=p)
-            files += _without_converted_edf(found, notes)
+            files += _without_split_duplicates(_without_converted_edf(found, notes), notes)
         elif p.is_file():
             files.append(p)
         else:
@@ -144,3 +144,28 @@ def _without_converted_edf(found: list[Path], notes: list[str] | None) -> list[P
             continue
         keep.append(f)
     return keep
+
+
+def _without_split_duplicates(found: list[Path], notes: list[str] | None) -> list[Path]:
+    """``found`` less the ``P-All-Data.tsv`` and ``P-Event-Data.tsv`` of a Tobii Studio split
+    export whose ``P-Fixation-Data.tsv`` lies in the same folder: the fixations are read once,
+    from Tobii's own fixation file (see :mod:`gazeprep.read.tobii.studio`)."""
+    from gazeprep.read.tobii.studio import KEPT, SPLIT
+
+    def split(f: Path) -> tuple[Path, str, str] | None:
+        for suffix in SPLIT:
+            if f.suffix.lower() == ".tsv" and f.stem.lower().endswith(suffix.lower()):
+                return f.parent, f.stem[: -len(suffix)], suffix
+        return None
+
+    kept = {(s[0], s[1]) for f in found if (s := split(f)) and s[2] == KEPT}
+    out = []
+    for f in found:
+        s = split(f)
+        if s and s[2] != KEPT and (s[0], s[1]) in kept:
+            if notes is not None:
+                notes.append(f"{f}: skipped, the fixations of {s[1]} are read from "
+                             f"{s[1]}{KEPT}.tsv beside it; name the file itself to read it")
+            continue
+        out.append(f)
+    return out

@@ -260,16 +260,20 @@ def read_table(path: str, what: str = "table", *, skip_lines: int = 0,
     if dec.latin1_lines:
         notes["latin1_lines"] = {"count": len(dec.latin1_lines), "first": dec.latin1_lines[:20]}
 
-    columns = pick(header_fields(first, sep)) if pick else None
+    header = header_fields(first, sep)
+    # Picked columns by position (a CRLF file's last name ends in '\r' for polars), renamed
+    # to the names as written.
+    columns = sorted({header.index(c) for c in pick(header)}) if pick else None
 
     def parse(ragged: bool) -> pl.DataFrame:
-        return pl.read_csv(text, separator=sep, infer_schema=False, encoding="utf8",
-                           truncate_ragged_lines=ragged, columns=columns)
+        df = pl.read_csv(text, separator=sep, infer_schema=False, encoding="utf8",
+                         truncate_ragged_lines=ragged, columns=columns)
+        return df if columns is None else df.rename(dict(zip(
+            df.columns, [header[i] for i in columns], strict=True)))
 
     try:
         df = parse(False)
     except pl.exceptions.PolarsError as exc:
-        header = header_fields(first, sep)
         n = _ragged(text, sep, len(header), path, skip_lines)
         if not n:
             raise GazeprepError(
@@ -286,5 +290,5 @@ def read_table(path: str, what: str = "table", *, skip_lines: int = 0,
         notes["blank_rows_skipped"] = int(blank.sum())
         keep = ~blank
         df, lines = df.filter(keep), lines[keep.to_numpy()]
-    return Table(df, lines, header_fields(first, sep), sep, notes,
+    return Table(df, lines, header, sep, notes,
                  dec.latin1_lines, preamble.decode("utf-8"))

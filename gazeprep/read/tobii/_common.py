@@ -36,6 +36,7 @@ from gazeprep.read.result import (
     Recording,
     Series,
     conform,
+    empty_reader_frame,
     images_lookup,
     sample_interval,
 )
@@ -242,58 +243,74 @@ class TobiiRecording(Recording):
         return self.keep(pl.concat(rows) if rows else None)
 
     def keep(self, cand: pl.DataFrame | None) -> FileResult:
-        """Place candidate fixations (screen px, media rectangle) on their images; drop and
-        count those off any image, outside it or too short."""
-        res, opts = self.result, self.opts
-        counts: Counter = res.quality_input.fixations
-        if cand is None or not cand.height:
-            res.fixations = conform(pl.DataFrame())
-            res.check_balance()
-            return res
-        res.rows_read += cand.height
-        cand = cand.with_columns(((pl.col("sx") - pl.col("mx")) / pl.col("mw")).alias("nx"),
-                                 ((pl.col("sy") - pl.col("my")) / pl.col("mh")).alias("ny"))
-        why = cand.select(
-            pl.when(pl.col("image").is_null()).then(pl.lit("no_image"))
-            .when(~(pl.col("sx").is_finite() & pl.col("sy").is_finite()))
-            .then(pl.lit("no_position"))
-            .when(~(pl.col("nx").is_between(0, 1) & pl.col("ny").is_between(0, 1)))
-            .then(pl.lit("outside_image"))
-            .when(pl.col("duration") < opts.min_duration).then(pl.lit("short"))
-            .otherwise(None)).to_series()
-        for ln, trial, reason in cand.select("line", "trial").with_columns(why.alias("r")).rows():
-            counts[(trial, "", reason or "kept")] += 1
-            if reason:
-                res.drop(reason, ln)
-        kept = cand.filter(why.is_null())
-        sizes = self._sizes(kept)
-        eye = self.opts.eye if self.opts.eye in ("L", "R") else ""
-        res.fixations = conform(kept.join(sizes, on="image", how="left", maintain_order="left")
-                                .select(
+        """:func:`keep` with this recording's result, options and fixation counts."""
+        return keep(self.result, cand, self.opts, self.media, self.result.quality_input.fixations)
+
+
+def keep(res: FileResult, cand: pl.DataFrame | None, opts: IngestOptions, media: bool,
+         counts: Counter) -> FileResult:
+    """Place candidate fixations on their images; drop and count those off any image, outside
+    it or too short; the result's fixations.
+
+    Parameters
+    ----------
+    cand : polars.DataFrame or None
+        One row per candidate: ``session, trial, image, line, start`` (ms), ``onset``,
+        ``duration`` (ms), ``sx, sy`` (screen px), ``pupil``, the media rectangle ``mx, my,
+        mw, mh`` and original size ``iw, ih``.
+    counts : Counter
+        ``(trial, eye, kept or reason)`` counts for gaze quality.
+    """
+    if cand is None or not cand.height:
+        res.fixations = empty_reader_frame()
+        res.check_balance()
+        return res
+    res.rows_read += cand.height
+    cand = cand.with_columns(((pl.col("sx") - pl.col("mx")) / pl.col("mw")).alias("nx"),
+                             ((pl.col("sy") - pl.col("my")) / pl.col("mh")).alias("ny"))
+    why = cand.select(
+        pl.when(pl.col("image").is_null()).then(pl.lit("no_image"))
+        .when(~(pl.col("sx").is_finite() & pl.col("sy").is_finite()))
+        .then(pl.lit("no_position"))
+        .when(~(pl.col("nx").is_between(0, 1) & pl.col("ny").is_between(0, 1)))
+        .then(pl.lit("outside_image"))
+        .when(pl.col("duration") < opts.min_duration).then(pl.lit("short"))
+        .otherwise(None)).to_series()
+    for ln, trial, reason in cand.select("line", "trial").with_columns(why.alias("r")).rows():
+        counts[(trial, "", reason or "kept")] += 1
+        if reason:
+            res.drop(reason, ln)
+    kept = cand.filter(why.is_null())
+    eye = opts.eye if opts.eye in ("L", "R") else ""
+    res.fixations = conform(
+        kept.join(_sizes(res, kept, opts, media), on="image", how="left",
+                  maintain_order="left").select(
             "image", "session", "trial", pl.lit(eye).alias("eye"), pl.col("nx").alias("x"),
             pl.col("ny").alias("y"), pl.col("onset").alias("onset_ms"),
             pl.col("duration").alias("duration_ms"), pl.col("pupil").fill_nan(None),
             "width", "height", pl.lit(Path(res.path).name).alias("source"),
             pl.col("start").alias("order"), "line"))
-        res.check_balance()
-        return res
+    res.check_balance()
+    return res
 
-    def _sizes(self, kept: pl.DataFrame) -> pl.DataFrame:
-        """Pixel size per image (see the module notes), recorded in ``res.images``."""
-        rows = []
-        for image, iw, ih, mw, mh in kept.group_by("image", maintain_order=True).agg(
-                pl.col("iw", "ih", "mw", "mh").drop_nans().first()).rows():
-            size, problems = images_lookup(self.opts, image)
-            source = "--images file" if size else "unknown"
-            if size is None and self.opts.images is None:
-                pick = (iw, ih) if iw and ih else (mw, mh)
-                size = (int(round(pick[0])), int(round(pick[1])))
-                source = ("report columns" if self.media else
-                          "--image-rect" if self.opts.image_rect is not None else "screen")
-            self.result.image(image, size, source, problems)
-            rows.append((image, *(size or (None, None))))
-        return pl.DataFrame(rows, schema={"image": pl.String, "width": pl.Int32,
-                                          "height": pl.Int32}, orient="row")
+
+def _sizes(res: FileResult, kept: pl.DataFrame, opts: IngestOptions,
+           media: bool) -> pl.DataFrame:
+    """Pixel size per image (see the module notes), recorded in ``res.images``."""
+    rows = []
+    for image, iw, ih, mw, mh in kept.group_by("image", maintain_order=True).agg(
+            pl.col("iw", "ih", "mw", "mh").drop_nans().first()).rows():
+        size, problems = images_lookup(opts, image)
+        source = "--images file" if size else "unknown"
+        if size is None and opts.images is None:
+            pick = (iw, ih) if iw and ih else (mw, mh)
+            size = (int(round(pick[0])), int(round(pick[1])))
+            source = ("report columns" if media else
+                      "--image-rect" if opts.image_rect is not None else "screen")
+        res.image(image, size, source, problems)
+        rows.append((image, *(size or (None, None))))
+    return pl.DataFrame(rows, schema={"image": pl.String, "width": pl.Int32,
+                                      "height": pl.Int32}, orient="row")
 
 
 def _facts(res: FileResult, series: list[Series], labels: list[str | None]) -> RecordingFacts:

@@ -22,11 +22,12 @@ if TYPE_CHECKING:
 
 #: A time unit in a header (``[ms]``, ``[μs]`` with U+03BC or U+00B5, ``[us]``, ``[s]``) -> ms.
 UNIT_MS = {"ms": 1.0, "\u03bcs": 1e-3, "\u00b5s": 1e-3, "us": 1e-3, "s": 1000.0}
-_BRACKET = re.compile(r"^(.*?)\s*\[([^\]]*)\]\s*$")
+_BRACKET = re.compile(r"^(.*?)\s*[\[(]([^\])]*)[\])]\s*$")
 
 
 def split_unit(name: str) -> tuple[str, str | None]:
-    """``"Recording timestamp [ms]"`` -> ``("Recording timestamp", "ms")``; no brackets: None."""
+    """``"Recording timestamp [ms]"`` -> ``("Recording timestamp", "ms")`` (Tobii Studio writes
+    ``"GazePointX (ADCSpx)"``); no unit: None."""
     m = _BRACKET.match(name.strip())
     return (m.group(1), m.group(2).strip()) if m else (name.strip(), None)
 
