@@ -59,8 +59,12 @@ FIXATION = "Fixation"
 
 def average_eyes(left: np.ndarray, right: np.ndarray, lvalid: np.ndarray,
                  rvalid: np.ndarray, eye: str) -> np.ndarray:
-    """Tobii's eye selection: ``L``/``R`` one eye; else the mean of the valid eyes (one valid:
-    that one; none: NaN).
+    """Tobii's eye selection: ``L``/``R`` one eye; else the mean of the eyes.
+
+    Where only one eye is valid, the mean is that eye shifted by half the last difference
+    between the eyes seen before it (the first seen after it at the start): the eyes'
+    estimates differ by a steady offset (often a degree or more), and a mean that jumped to
+    one eye whenever the other dropped out for a sample would look like a saccade to I-VT.
 
     Parameters
     ----------
@@ -72,13 +76,21 @@ def average_eyes(left: np.ndarray, right: np.ndarray, lvalid: np.ndarray,
         ``"L"``, ``"R"`` or ``"auto"`` (average).
     """
     nan = np.full_like(left, np.nan)
-    lv, rv = lvalid[:, None] & np.isfinite(left), rvalid[:, None] & np.isfinite(right)
+    lv = lvalid & np.isfinite(left).all(axis=1)
+    rv = rvalid & np.isfinite(right).all(axis=1)
     if eye == "L":
-        return np.where(lv, left, nan)
+        return np.where(lv[:, None], left, nan)
     if eye == "R":
-        return np.where(rv, right, nan)
-    both = (left + right) / 2
-    return np.where(lv & rv, both, np.where(lv, left, np.where(rv, right, nan)))
+        return np.where(rv[:, None], right, nan)
+    both = lv & rv
+    offset = np.zeros_like(left)
+    if both.any():
+        idx = np.where(both, np.arange(both.size), -1)
+        last = np.maximum.accumulate(idx)
+        last[last < 0] = np.flatnonzero(both)[0]
+        offset = (right - left)[last] / 2
+    return np.where(both[:, None], (left + right) / 2, np.where(
+        lv[:, None], left + offset, np.where(rv[:, None], right - offset, nan)))
 
 
 def check_eye(opts: IngestOptions, path: str) -> str:
@@ -162,9 +174,11 @@ def finish(res: FileResult, s: pl.DataFrame, opts: IngestOptions, *, media: bool
         res.notes["fixations_from"] = f"Tobii: {filter_name or 'fixation filter of the export'}"
         rec = TobiiRecording(res, "tracker", screen, s, opts, media)
         return rec.keep(_vendor_fixations(s))
+    rec = TobiiRecording(res, detector, screen, s, opts, media)
+    rec.filter_name = filter_name
     res.notes["fixations_from"] = f"gazeprep {detector}" + (
-        " (--preset tobii)" if getattr(opts, "preset", "none") == "tobii" else "")
-    return TobiiRecording(res, detector, screen, s, opts, media)
+        " (--preset tobii)" if opts.preset == "tobii" and detector == "ivt" else "")
+    return rec
 
 
 def _vendor_fixations(s: pl.DataFrame) -> pl.DataFrame:
@@ -202,9 +216,12 @@ class TobiiRecording(Recording):
     """The gaze samples of a Tobii export, one :class:`~gazeprep.read.result.Series` per
     viewing on an image (see the module notes), and the placement of fixations on the images.
 
-    ``labels``: Tobii's per-sample label (``Eye movement type``) of each series, for checking
-    a detector against Tobii's own filter (``pipelines/bench_ivt_tobii.py``).
+    ``labels``: Tobii's per-sample label (``Eye movement type``) of each series, and
+    ``filter_name`` the filter that made them, for checking a detector against Tobii's own
+    filter (``pipelines/bench_ivt_tobii.py``).
     """
+
+    filter_name: str | None = None
 
     def __init__(self, res: FileResult, detector: str, screen: tuple[float, float],
                  s: pl.DataFrame, opts: IngestOptions, media: bool):
