@@ -159,10 +159,12 @@ def write_sdk(path: Path, sep: str = ";", index_col: bool = False, rows=None,
         # 530 x 300 mm screen, eye 600 mm in front of its centre (UCS: origin at the centre).
         g = f"({(dx - 0.5) * 530!r}, {(0.5 - dy) * 300!r}, 0.0)"
         e = "(0.0, 0.0, 600.0)"
-        lines.append(sep.join(([str(i)] if index_col else []) + [
-            str(int(round(r["t"] * 1000))), str(int(round(r["t"] * 1000)) + 5),
-            disp, "0" if lost else "1", f"({dx!r}, {dy!r})", "1", "nan" if lost else "3.1",
-            "3.2", "(nan, nan, nan)" if lost else g, g, "(nan, nan, nan)" if lost else e, e]))
+        cells = [str(int(round(r["t"] * 1000))), str(int(round(r["t"] * 1000)) + 5),
+                 disp, "0" if lost else "1", f"({dx!r}, {dy!r})", "1", "nan" if lost else "3.1",
+                 "3.2", "(nan, nan, nan)" if lost else g, g, "(nan, nan, nan)" if lost else e, e]
+        if sep == ",":  # as pandas writes a CSV: cells holding the separator quoted
+            cells = [f'"{c}"' if "," in c else c for c in cells]
+        lines.append(sep.join(([str(i)] if index_col else []) + cells))
     path.write_text("\n".join(lines) + "\n")
     return path
 
