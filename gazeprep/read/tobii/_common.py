@@ -32,6 +32,7 @@ import polars as pl
 from gazeprep.errors import GazeprepError
 from gazeprep.read.recorded import RecordingFacts
 from gazeprep.read.result import (
+    MAX_DROPS_LISTED,
     FileResult,
     Recording,
     Series,
@@ -182,15 +183,19 @@ def finish(res: FileResult, s: pl.DataFrame, opts: IngestOptions, *, media: bool
 
 
 def _vendor_fixations(s: pl.DataFrame) -> pl.DataFrame:
-    """One candidate per Tobii fixation: the samples labelled Fixation with one index.
+    """One candidate per Tobii fixation: a run of consecutive samples labelled Fixation with
+    one index.
 
     Start: the first sample; duration: the export's event duration, else last - first + one
     sample interval; position: the export's fixation point, else the mean gaze; image and
     media rectangle: of the first sample on an image."""
     dt = sample_interval(s["t"].to_numpy())
     on = pl.col("image").is_not_null()
-    fix = s.filter((pl.col("kind") == FIXATION) & pl.col("index").is_finite())
-    g = fix.group_by("session", "index", maintain_order=True).agg(
+    key = pl.struct("session", "kind", "index")
+    fix = s.with_columns((key != key.shift(1)).fill_null(True).cum_sum().alias("_run")).filter(
+        (pl.col("kind") == FIXATION) & pl.col("index").is_finite())
+    g = fix.group_by("_run", maintain_order=True).agg(
+        pl.col("session").first(),
         pl.col("line").first(), pl.col("t").first().alias("start"),
         pl.col("t").last().alias("end"), pl.col("fdur").max(),
         pl.col("fx").drop_nans().first(), pl.col("fy").drop_nans().first(),
@@ -293,10 +298,11 @@ def keep(res: FileResult, cand: pl.DataFrame | None, opts: IngestOptions, media:
         .then(pl.lit("outside_image"))
         .when(pl.col("duration") < opts.min_duration).then(pl.lit("short"))
         .otherwise(None)).to_series()
-    for ln, trial, reason in cand.select("line", "trial").with_columns(why.alias("r")).rows():
-        counts[(trial, "", reason or "kept")] += 1
-        if reason:
-            res.drop(reason, ln)
+    tally = cand.select("trial", why.fill_null("kept").alias("r"), "line")
+    for trial, reason, n in tally.group_by("trial", "r").len().rows():
+        counts[(trial, "", reason)] += n
+    for reason, part in tally.filter(pl.col("r") != "kept").group_by("r", maintain_order=True):
+        _drops(res, reason[0], part["line"])
     kept = cand.filter(why.is_null())
     eye = opts.eye if opts.eye in ("L", "R") else ""
     res.fixations = conform(
@@ -309,6 +315,15 @@ def keep(res: FileResult, cand: pl.DataFrame | None, opts: IngestOptions, media:
             pl.col("start").alias("order"), "line"))
     res.check_balance()
     return res
+
+
+def _drops(res: FileResult, reason: str, lines: pl.Series) -> None:
+    """Count every drop of one reason; list the first :data:`MAX_DROPS_LISTED` (as
+    :meth:`FileResult.drop` does one by one)."""
+    listed = max(0, MAX_DROPS_LISTED - res.dropped[reason])
+    for ln in lines.head(listed).to_list():
+        res.drop(reason, ln)
+    res.dropped[reason] += max(0, lines.len() - listed)
 
 
 def _sizes(res: FileResult, kept: pl.DataFrame, opts: IngestOptions,

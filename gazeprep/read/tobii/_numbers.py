@@ -87,7 +87,7 @@ def to_numbers(df: pl.DataFrame, spec: dict[str, str | None], mark: str, lines: 
     GazeprepError
         Text that is not a number, naming the line and the column.
     """
-    exprs, checks = [], []
+    exprs = []
     for key, col in spec.items():
         if col is None:
             exprs.append(pl.lit(float("nan"), pl.Float64).alias(key))
@@ -96,18 +96,19 @@ def to_numbers(df: pl.DataFrame, spec: dict[str, str | None], mark: str, lines: 
         if mark == ",":
             s = s.str.replace(",", ".", literal=True)
         miss = s.is_null() | s.is_in(list(missing))
-        val = s.cast(pl.Float64, strict=False)
-        exprs.append(pl.when(miss).then(float("nan")).otherwise(val).alias(key))
-        checks.append(pl.when(~miss & val.is_null()).then(
-            pl.format(f"{col} = '{{}}' is not a number", pl.col(col))).otherwise(None))
+        # Null (not NaN) where the text is not a number: found below in one pass.
+        exprs.append(pl.when(miss).then(float("nan")).otherwise(
+            s.cast(pl.Float64, strict=False)).alias(key))
     out = df.select(exprs) if exprs else pl.DataFrame()
-    if checks:
-        bad = df.select(pl.coalesce(checks).alias("why")).to_series()
-        if bad.null_count() < bad.len():
-            i = int(bad.is_not_null().arg_max())
-            point = "a decimal comma" if mark == "," else "a decimal point"
-            raise GazeprepError(f"{bad[i]}; expected a number (with {point}) or an empty field",
-                                file=path, line=int(lines[i]))
+    bad = out.select(pl.any_horizontal(pl.all().is_null()).fill_null(False)).to_series() \
+        if out.width else pl.Series([], dtype=pl.Boolean)
+    if bad.any():
+        i = int(bad.arg_max())
+        key = next(k for k in out.columns if out[k][i] is None)
+        point = "a decimal comma" if mark == "," else "a decimal point"
+        raise GazeprepError(f"{spec[key]} = '{df[spec[key]][i]}' is not a number; expected a "
+                            f"number (with {point}) or an empty field", file=path,
+                            line=int(lines[i]))
     return out
 
 
