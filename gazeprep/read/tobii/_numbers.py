@@ -132,6 +132,19 @@ def truncated_row(path: str, table: Table) -> GazeprepError | None:
         "that row)", file=path, line=int(table.lines[-1]))
 
 
+def complete_rows(path: str, table: Table, res, lenient: bool
+                  ) -> tuple[pl.DataFrame, np.ndarray]:
+    """The table's rows and lines, refusing a truncated last row (:func:`truncated_row`) or,
+    with ``lenient``, dropping it and recording the error on ``res``."""
+    cut = truncated_row(path, table)
+    if cut is None:
+        return table.df, table.lines
+    if not lenient:
+        raise cut
+    res.error(cut)
+    return table.df.head(-1), table.lines[:-1]
+
+
 def image_ids(names: pl.Series) -> pl.Series:
     """The image id (:func:`~gazeprep.read.result.image_id`) of each media name; null where
     no media was shown (empty) or the name has no usable stem."""

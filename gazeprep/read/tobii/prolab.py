@@ -42,13 +42,13 @@ from gazeprep.read.tobii._common import (
 )
 from gazeprep.read.tobii._numbers import (
     UNIT_MS,
+    complete_rows,
     decimal_mark,
     find,
     image_ids,
     split_unit,
     stem,
     to_numbers,
-    truncated_row,
 )
 
 if TYPE_CHECKING:
@@ -140,13 +140,7 @@ def read(path: str, opts: IngestOptions):
 
     table = read_table(str(path), "Tobii Pro Lab export", pick=pick)
     res.notes.update(table.notes)
-    df, lines = table.df, table.lines
-    cut = truncated_row(str(path), table)
-    if cut is not None:
-        if not opts.lenient:
-            raise cut
-        res.error(cut)
-        df, lines = df.head(-1), lines[:-1]
+    df, lines = complete_rows(str(path), table, res, opts.lenient)
     df, lines = _gaze_rows(res, df, lines, cols)
     numeric = {k: cols[k] for k in (*NUMERIC, "time", "fdur")}
     mark = decimal_mark(df, [c for c in numeric.values() if c], lines, str(path))

@@ -34,7 +34,7 @@ from gazeprep.read.tobii._common import (
     no_media,
     screen_rect,
 )
-from gazeprep.read.tobii._numbers import decimal_mark, to_numbers, truncated_row
+from gazeprep.read.tobii._numbers import complete_rows, decimal_mark, to_numbers
 
 if TYPE_CHECKING:
     from gazeprep.read.options import IngestOptions
@@ -105,18 +105,12 @@ def read(path: str, opts: IngestOptions):
 
     table = read_table(str(path), "Tobii Pro SDK dump", pick=pick)
     res.notes.update(table.notes)
-    df, lines = table.df, table.lines
     if where["time"] is None or not (where["left_disp_0"] or where["right_disp_0"]):
         raise GazeprepError("Tobii Pro SDK dump lacks 'device_time_stamp' (or "
                             "'system_time_stamp') or '<eye>_gaze_point_on_display_area'; "
                             f"expected the SDK's GazeData field names; found {table.header}",
                             file=path, line=1)
-    cut = truncated_row(str(path), table)
-    if cut is not None:
-        if not opts.lenient:
-            raise cut
-        res.error(cut)
-        df, lines = df.head(-1), lines[:-1]
+    df, lines = complete_rows(str(path), table, res, opts.lenient)
     parts = _components(df, where, lines, str(path))
     mark = decimal_mark(parts, parts.columns, lines, str(path))
     num = to_numbers(parts, {c: c for c in parts.columns}, mark, lines, str(path), MISSING)

@@ -51,11 +51,11 @@ from gazeprep.read.tobii._common import (
 )
 from gazeprep.read.tobii._numbers import (
     UNIT_MS,
+    complete_rows,
     decimal_mark,
     find,
     image_ids,
     to_numbers,
-    truncated_row,
 )
 
 if TYPE_CHECKING:
@@ -142,13 +142,7 @@ def read(path: str, opts: IngestOptions):
 
     table = read_table(str(path), "Tobii Studio export", skip_lines=skip, pick=pick)
     res.notes.update(table.notes)
-    df, lines = table.df, table.lines
-    cut = truncated_row(str(path), table)
-    if cut is not None:
-        if not opts.lenient:
-            raise cut
-        res.error(cut)
-        df, lines = df.head(-1), lines[:-1]
+    df, lines = complete_rows(str(path), table, res, opts.lenient)
     meta = _meta(table.preamble)
     name = re.sub("(" + "|".join(SPLIT) + ")$", "", Path(path).stem, flags=re.I)
     if cols["time_ms"] is None:
