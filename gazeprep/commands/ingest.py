@@ -177,8 +177,9 @@ def ingest(
     ),
     jobs: int | None = JOBS,
 ) -> None:
-    """Read eye-tracker logs (EyeLink EDF and ASC, fixation reports, sample CSV/TSV) into
-    fixations, ordered gaze tracks and per-trial gaze quality."""
+    """Read eye-tracker logs (EyeLink EDF and ASC, Tobii Pro Lab, Studio and Pro SDK exports,
+    fixation reports, sample CSV/TSV) into fixations, ordered gaze tracks and per-trial gaze
+    quality."""
     from gazeprep.jobs import check_jobs
     from gazeprep.read.parallel import warm_workers
 
