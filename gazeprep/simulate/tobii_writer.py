@@ -93,7 +93,7 @@ def _trial_frame(tr: AscTrial, cfg: SimConfig, session: str, counters: dict[str,
     return pl.concat([samples, extra], how="diagonal_relaxed")
 
 
-def write_prolab(path: str | Path, trials: list[AscTrial], cfg: SimConfig, session: str,
+def write_tobii(path: str | Path, trials: list[AscTrial], cfg: SimConfig, session: str,
                  decimal: str = ",") -> int:
     """Write one session's trials as a Tobii Pro Lab data export (TSV).
 

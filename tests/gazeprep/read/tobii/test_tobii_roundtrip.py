@@ -10,7 +10,7 @@ from gazeprep.ingest import run_ingest
 from gazeprep.read.options import IngestOptions
 from gazeprep.simulate import dataset
 from gazeprep.simulate.config import SimConfig
-from gazeprep.simulate.tobii_writer import write_prolab
+from gazeprep.simulate.tobii_writer import write_tobii
 
 
 @pytest.mark.parametrize("decimal", [",", "."])
@@ -20,7 +20,7 @@ def test_simulated_tobii_equals_asc(tmp_path, monkeypatch, decimal):
     asc = dataset.write_asc
 
     def both(path, trials, cfg, session):
-        write_prolab(written / f"{session}.tsv", trials, cfg, session, decimal=decimal)
+        write_tobii(written / f"{session}.tsv", trials, cfg, session, decimal=decimal)
         return asc(path, trials, cfg, session=session)
 
     monkeypatch.setattr(dataset, "write_asc", both)
