@@ -28,6 +28,8 @@ if TYPE_CHECKING:
 
 #: Text meaning "no value" in the exports (Pupil writes empty cells, SMI ``-``).
 MISSING = ("", "-", ".", "NA", "NAN", "N/A", "NONE")
+#: Short rows listed one by one in ``ingest.json`` with ``--lenient`` (all are dropped).
+MAX_ERRORS_LISTED = 20
 #: The screen assumed when neither the file nor ``--screen-px`` gives one.
 DEFAULT_SCREEN = (1920.0, 1080.0)
 _COMMA = r"^[+-]?\d+,\d+$"
@@ -94,37 +96,40 @@ def _check_decimals(raw: pl.DataFrame, comma: pl.Series, lines: np.ndarray, path
         file=path, line=int(lines[later]))
 
 
-def read_rows(path: str, what: str):
-    """:func:`~gazeprep.read.delimited.read_table`, refusing rows with fewer fields than the
-    header (a file cut short, a lost separator): polars would fill them with nulls, which would
-    pass for missing values.
+def read_rows(path: str, what: str, lenient: FileResult | None = None, **kwargs):
+    """:func:`~gazeprep.read.delimited.read_table` (``kwargs`` passed on), refusing rows with
+    fewer fields than the header (a file cut short, a lost separator): polars would fill them
+    with nulls, which would pass for missing values.
+
+    Parameters
+    ----------
+    lenient : FileResult, optional
+        ``--lenient``: drop such rows instead, each recorded as an error of this result.
 
     Raises
     ------
     GazeprepError
         Naming the first short row's line, its field count and the header's.
     """
-    import csv
+    from gazeprep.read.delimited import read_table
 
-    from gazeprep.read.delimited import decode_text, read_table
-
-    table = read_table(path, what)
-    # polars fills a short row with nulls: only rows with a null can be short.
-    maybe = table.df.select(pl.any_horizontal(pl.all().is_null())).to_series().to_numpy()
-    if not maybe.any():
+    table = read_table(path, what, count_fields=True, **kwargs)
+    if not table.short.size:
         return table
-    with open(path, "rb") as fh:
-        raw = fh.read()
-    text = decode_text(raw, path, what=what).data.split(b"\n")
-    n = len(table.header)
-    for line in table.lines[maybe].tolist():
-        row = text[line - 1].decode("utf-8", "replace").rstrip("\r")
-        fields = len(next(csv.reader([row], delimiter=table.sep), []))
-        if fields < n:
-            cut = " (the file ends in the middle of a row)" if line == len(text) else ""
-            raise GazeprepError(f"row has {fields} fields, the header {n}{cut}; expected a "
-                                "value (or an empty field) for every column", file=path,
-                                line=line)
+    n, last = len(table.header), table.df.height - 1
+    errors = [GazeprepError(
+        f"row has {k} fields, the header {n}"
+        f"{' (the file ends in the middle of a row)' if i == last else ''}; expected a value "
+        "(or an empty field) for every column", file=path, line=int(table.lines[i]))
+        for i, k in zip(table.short.tolist(), table.fields.tolist(), strict=True)]
+    if lenient is None:
+        raise errors[0]
+    for err in errors[:MAX_ERRORS_LISTED]:
+        lenient.error(err)
+    keep = np.ones(table.df.height, bool)
+    keep[table.short] = False
+    table.df, table.lines = table.df.filter(pl.Series(keep)), table.lines[keep]
+    table.short = table.fields = np.zeros(0, np.int64)
     return table
 
 
