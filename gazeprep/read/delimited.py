@@ -189,8 +189,8 @@ class Table:
 
 def _row_lines(text: bytes, sep: str, n_rows: int) -> np.ndarray:
     """1-based file line where each data row starts (exact with quoted line breaks too)."""
-    lines = text.split(b"\n")
-    n = len(lines) - 1 - (lines[-1] in (b"", b"\r"))
+    last = text[text.rfind(b"\n") + 1:]
+    n = text.count(b"\n") - (last in (b"", b"\r"))
     if n == n_rows and b'"' not in text:
         return np.arange(2, n_rows + 2, dtype=np.int64)
     reader = csv.reader(io.StringIO(text.decode("utf-8"), newline=""), delimiter=sep)
@@ -212,9 +212,9 @@ def _short_rows(text: bytes, sep: str, n_cols: int, lines: np.ndarray
     file quotes fields (a quoted separator or line break).
     """
     data = np.frombuffer(text, np.uint8)
-    starts = np.concatenate(([0], np.flatnonzero(data == 10) + 1))
-    starts = starts[starts < data.size]
-    seps = np.add.reduceat(data == ord(sep), starts, dtype=np.int64) if starts.size else starts
+    bounds = np.concatenate(([0], np.flatnonzero(data == 10) + 1, [data.size]))
+    # separators before each line's start, by binary search: per line, the difference
+    seps = np.diff(np.searchsorted(np.flatnonzero(data == ord(sep)), bounds))
     idx = lines - 1
     ok = idx < seps.size
     cand = np.flatnonzero(ok)[seps[idx[ok]] < n_cols - 1]
@@ -246,6 +246,26 @@ def _ragged(text: bytes, sep: str, n_cols: int, path: str, offset: int = 0) -> i
                 file=path, line=start + offset)
         n += 1
     return n
+
+
+def _blank(df: pl.DataFrame) -> pl.Series:
+    """Rows whose fields are all empty or whitespace; only rows whose first field is blank
+    are looked at in full (in a sample table, almost none)."""
+    import polars as pl
+
+    if not df.width:
+        return pl.Series([True] * df.height)
+
+    def empty(c: str) -> pl.Expr:
+        return pl.col(c).is_null() | (pl.col(c).str.strip_chars() == "")
+
+    first = df.select(empty(df.columns[0])).to_series()
+    if not first.any():
+        return first
+    if df.width == 1:
+        return first
+    rest = df.filter(first).select(pl.all_horizontal([empty(c) for c in df.columns[1:]]))
+    return first.scatter(np.flatnonzero(first.to_numpy()), rest.to_series())
 
 
 def read_table(path: str, what: str = "table", *, skip_lines: int = 0,
@@ -297,10 +317,19 @@ def read_table(path: str, what: str = "table", *, skip_lines: int = 0,
     # Picked columns by position (a CRLF file's last name ends in '\r' for polars), renamed
     # to the names as written.
     columns = sorted({header.index(c) for c in pick(header)}) if pick else None
+    # A short row has its last field null (polars fills the missing ones): with no null in
+    # the last column (parsed for that alone if not picked), no row needs counting.
+    tail = columns is not None and count_fields and len(header) - 1 not in columns
+    last_nulls = 0
 
     def parse(ragged: bool) -> pl.DataFrame:
+        nonlocal last_nulls
         df = pl.read_csv(text, separator=sep, infer_schema=False, encoding="utf8",
-                         truncate_ragged_lines=ragged, columns=columns)
+                         truncate_ragged_lines=ragged,
+                         columns=[*columns, len(header) - 1] if tail else columns)
+        last_nulls = df[:, -1].null_count() if df.width else 0
+        if tail:
+            df = df[:, :-1]
         return df if columns is None else df.rename(dict(zip(
             df.columns, [header[i] for i in columns], strict=True)))
 
@@ -317,12 +346,10 @@ def read_table(path: str, what: str = "table", *, skip_lines: int = 0,
         df = parse(True)
     lines = _row_lines(text, sep, df.height)
     short = fields = np.zeros(0, np.int64)
-    if count_fields:
+    if count_fields and last_nulls:
         short, fields = _short_rows(text, sep, len(header), lines)
     lines = lines + skip_lines
-    empty = pl.all_horizontal(
-        [pl.col(c).is_null() | (pl.col(c).str.strip_chars() == "") for c in df.columns])
-    blank = df.select(empty).to_series() if df.width else pl.Series([True] * df.height)
+    blank = _blank(df)
     if blank.any():
         notes["blank_rows_skipped"] = int(blank.sum())
         keep = ~blank

@@ -52,21 +52,29 @@ def numbers(df: pl.DataFrame, cols: dict[str, str], lines: np.ndarray, path: str
     """
     raw = df.select([pl.col(c).alias(k) for k, c in cols.items()])
     val = raw.select(pl.all().cast(pl.Float64, strict=False))
-    unparsed = {k: val[k].null_count() - raw[k].null_count() for k in cols}
-    if any(unparsed.values()):  # spaces or quotes around numbers
-        raw = raw.select(pl.all().str.strip_chars(' "\r'))
-        val = raw.select(pl.all().cast(pl.Float64, strict=False))
-        unparsed = {k: val[k].null_count() - raw[k].null_count() for k in cols}
-    if any(unparsed.values()):  # the slow path: missing markers, decimal commas, text
-        comma = raw.select(pl.any_horizontal(pl.all().str.contains(_COMMA).fill_null(False))
+
+    def unparsed_columns() -> list[str]:
+        return [k for k in cols if val[k].null_count() > raw[k].null_count()]
+
+    def recast(names: list[str]) -> pl.DataFrame:
+        return val.with_columns(raw.select(pl.col(names).cast(pl.Float64, strict=False)))
+
+    redo = unparsed_columns()  # only these columns are looked at again
+    if redo:  # spaces or quotes around numbers
+        raw = raw.with_columns(pl.col(redo).str.strip_chars(' "\r'))
+        val = recast(redo)
+        redo = unparsed_columns()
+    unparsed = dict.fromkeys(redo, True)
+    if redo:  # the slow path: missing markers, decimal commas, text
+        comma = raw.select(pl.any_horizontal(pl.col(redo).str.contains(_COMMA).fill_null(False))
                            ).to_series()
         if comma.any():
             _check_decimals(raw, comma, lines, path)
-            raw = raw.select(pl.all().str.replace(",", ".", literal=True))
-            val = raw.select(pl.all().cast(pl.Float64, strict=False))
+            raw = raw.with_columns(pl.col(redo).str.replace(",", ".", literal=True))
+            val = recast(redo)
     for k in cols:
         bad = val[k].is_infinite().fill_null(False)
-        if unparsed[k]:
+        if unparsed.get(k):
             bad = bad | (val[k].is_null() & raw[k].is_not_null()
                          & ~raw[k].str.to_uppercase().is_in(list(MISSING)))
         if k in required:
