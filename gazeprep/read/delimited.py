@@ -202,27 +202,32 @@ def _row_lines(text: bytes, sep: str, n_rows: int) -> np.ndarray:
     return rows if rows.size == n_rows else np.arange(2, n_rows + 2, dtype=np.int64)
 
 
-def _short_rows(text: bytes, sep: str, n_cols: int, lines: np.ndarray
+def _short_rows(text: bytes, sep: str, n_cols: int, lines: np.ndarray, maybe: np.ndarray
                 ) -> tuple[np.ndarray, np.ndarray]:
-    """Rows (indices into ``lines``) with fewer fields than the header, and their counts.
+    """Rows (indices into ``lines``) with fewer than ``n_cols`` fields, and their counts.
 
     polars fills the missing fields of a short row with nulls, which would pass for empty
-    cells: a file cut mid-row, a lost separator. Separators are counted per line in one
-    vectorised pass; the few lines short of separators are checked with :mod:`csv` when the
-    file quotes fields (a quoted separator or line break).
+    cells: a file cut mid-row, a lost separator. Only the rows of ``maybe`` (a null where
+    the last field should be) are counted: one by one when they are few, else every line's
+    separators in one vectorised pass. A file that quotes fields has the rows short of
+    separators checked again with :mod:`csv` (a quoted separator or line break).
     """
+    rows = np.flatnonzero(maybe)
     data = np.frombuffer(text, np.uint8)
     bounds = np.concatenate(([0], np.flatnonzero(data == 10) + 1, [data.size]))
-    # separators before each line's start, by binary search: per line, the difference
-    seps = np.diff(np.searchsorted(np.flatnonzero(data == ord(sep)), bounds))
-    idx = lines - 1
-    ok = idx < seps.size
-    cand = np.flatnonzero(ok)[seps[idx[ok]] < n_cols - 1]
-    fields = seps[idx[cand]] + 1
+    at = lines[rows] - 1
+    if rows.size * 20 < lines.size:
+        b = sep.encode()
+        seps = np.array([text.count(b, bounds[i], bounds[i + 1]) for i in at.tolist()],
+                        dtype=np.int64)
+    else:  # separators before each line's start, by binary search: per line, the difference
+        seps = np.diff(np.searchsorted(np.flatnonzero(data == ord(sep)), bounds))[at]
+    short = seps < n_cols - 1
+    cand, fields = rows[short], seps[short] + 1
     if cand.size and b'"' in text:
-        rows = text.split(b"\n")
-        fields = np.array([len(next(csv.reader([rows[i].decode("utf-8", "replace")],
-                                               delimiter=sep), [])) for i in idx[cand]],
+        split = text.split(b"\n")
+        fields = np.array([len(next(csv.reader([split[i].decode("utf-8", "replace")],
+                                               delimiter=sep), [])) for i in at[short]],
                           dtype=np.int64)
         cand, fields = cand[fields < n_cols], fields[fields < n_cols]
     return cand, fields
@@ -317,19 +322,22 @@ def read_table(path: str, what: str = "table", *, skip_lines: int = 0,
     # Picked columns by position (a CRLF file's last name ends in '\r' for polars), renamed
     # to the names as written.
     columns = sorted({header.index(c) for c in pick(header)}) if pick else None
-    # A short row has its last field null (polars fills the missing ones): with no null in
-    # the last column (parsed for that alone if not picked), no row needs counting.
-    tail = columns is not None and count_fields and len(header) - 1 not in columns
-    last_nulls = 0
+    # A short row lacks the last named column (polars fills it with null): only the rows
+    # with a null there are counted; that column is parsed for this alone if not picked.
+    named = max((i for i, h in enumerate(header) if h.strip()), default=len(header) - 1)
+    extra = count_fields and columns is not None and named not in columns
+    parsed = sorted([*columns, named]) if extra else columns
+    maybe = np.zeros(0, bool)
 
     def parse(ragged: bool) -> pl.DataFrame:
-        nonlocal last_nulls
+        nonlocal maybe
         df = pl.read_csv(text, separator=sep, infer_schema=False, encoding="utf8",
-                         truncate_ragged_lines=ragged,
-                         columns=[*columns, len(header) - 1] if tail else columns)
-        last_nulls = df[:, -1].null_count() if df.width else 0
-        if tail:
-            df = df[:, :-1]
+                         truncate_ragged_lines=ragged, columns=parsed)
+        if count_fields and df.width:
+            at = named if parsed is None else parsed.index(named)
+            maybe = df[:, at].is_null().to_numpy()
+            if extra:
+                df = df.drop(df.columns[at])
         return df if columns is None else df.rename(dict(zip(
             df.columns, [header[i] for i in columns], strict=True)))
 
@@ -346,8 +354,8 @@ def read_table(path: str, what: str = "table", *, skip_lines: int = 0,
         df = parse(True)
     lines = _row_lines(text, sep, df.height)
     short = fields = np.zeros(0, np.int64)
-    if count_fields and last_nulls:
-        short, fields = _short_rows(text, sep, len(header), lines)
+    if maybe.any():
+        short, fields = _short_rows(text, sep, named + 1, lines, maybe)
     lines = lines + skip_lines
     blank = _blank(df)
     if blank.any():

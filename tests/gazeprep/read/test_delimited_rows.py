@@ -26,15 +26,17 @@ def _reference_short(text: str, sep: str) -> list[tuple[int, int]]:
 
 @pytest.mark.parametrize("seed", range(4))
 @pytest.mark.parametrize("pick_last", [True, False])
-def test_short_rows_match_csv(tmp_path, seed, pick_last):
+@pytest.mark.parametrize("note", ["", "n"])  # last column empty: every row a candidate
+def test_short_rows_match_csv(tmp_path, seed, pick_last, note):
     rng = np.random.default_rng(seed)
     sep = "\t" if seed % 2 else ","
     lines = [sep.join(["t", "x", "y", "note"])]
-    for i in range(200):
-        cells = [str(i), f"{rng.random():.3f}", "" if rng.random() < 0.3 else "1", ""]
+    short = 0.01 if note else 0.05  # few candidates: counted one by one
+    for i in range(400):
+        cells = [str(i), f"{rng.random():.3f}", "" if rng.random() < 0.3 else "1", note]
         if rng.random() < 0.1:  # a quoted separator and a quoted line break: not short
             cells[3] = f'"a{sep}b\nc"'
-        if rng.random() < 0.05:
+        if rng.random() < short:
             cells = cells[: int(rng.integers(1, 4))]
         lines.append(sep.join(cells))
     text = "\n".join(lines) + ("\n" if seed < 2 else "")  # with and without a last newline
@@ -64,3 +66,12 @@ def test_blank_matches_reference(seed):
     assert _blank(df).to_list() == want
     assert _blank(df.select("a")).to_list() == [r[0] is None or not r[0].strip()
                                                for r in df.iter_rows()]
+
+
+def test_unnamed_trailing_column_need_not_be_there(tmp_path):
+    """Tobii Studio ends every line with a tab (an unnamed last column): a row without that
+    empty field is whole; one without a named field is short."""
+    path = tmp_path / "t.tsv"
+    path.write_text("a\tb\t\n1\t2\t\n3\t4\n5\n", encoding="utf-8")
+    table = read_table(str(path), count_fields=True)
+    assert table.lines[table.short].tolist() == [4] and table.fields.tolist() == [1]
