@@ -32,7 +32,8 @@ floor under any reader. Every figure carries the machine's 1-minute load average
 
     .venv/bin/pip install pymovements==0.28.0
     .venv/bin/python pipelines/bench_trackers.py            # 30 MB files
-    .venv/bin/python pipelines/bench_trackers.py --mb 10 --json --only tobii
+    .venv/bin/python pipelines/bench_trackers.py --mb 200 --only tobii    # or --only others
+    .venv/bin/python pipelines/bench_trackers.py --mb 10 --json
 """
 
 from __future__ import annotations
@@ -274,7 +275,9 @@ def build(tmp: Path, mb: float, only: str | None = None,
     cases.append({"what": "Pupil Player surface gaze (simulated, tiled)", "file": p, "rows": n,
                   "ours": [], "sep": ",", "skip": 0,
                   "anchors": _csv_anchors(p, "gaze_timestamp", "x_norm", "y_norm")})
-    return cases + (tobii_cases(tmp, mb, prolab) if (EMDAT / "4Ctest.csv").exists() else [])
+    if only == "others" or not (EMDAT / "4Ctest.csv").exists():
+        return cases
+    return cases + tobii_cases(tmp, mb, prolab)
 
 
 def _csv_anchors(p: Path, time: str, x: str, y: str) -> list[tuple[str, list]]:
@@ -405,7 +408,8 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--mb", type=float, default=30.0, help="size of each file (MB)")
     ap.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    ap.add_argument("--only", choices=["tobii"], help="only these files")
+    ap.add_argument("--only", choices=["tobii", "others"],
+                    help="only the Tobii files, or only the others")
     ap.add_argument("--prolab", type=Path, default=PROLAB,
                     help="a Tobii Pro Lab data export to tile (default: %(default)s)")
     args = ap.parse_args(argv)
