@@ -12,14 +12,27 @@ files of ``--mb`` megabytes built in a temporary folder:
   as ``MSG``; then tiled (its rows repeated with shifted times). Ours runs I-VT on the samples;
   pymovements loads them and gathers BeGaze's labels into events (less work than ours).
 - **SMI BeGaze event export**, the real one tiled: ours only (pymovements has no reader).
+- **Tobii** (pymovements 0.28 has no Tobii reader: its path for these files is the generic
+  ``gaze.from_csv`` with the export's columns named): the real Tobii Studio fixation export
+  ``P61-Fixation-Data.tsv`` and Pro SDK dump ``4Ctest.csv`` of ``$GAZE_DATA/vendors/emdat``
+  (its truncated last row dropped), and a Pro Lab data export (``--prolab``; default the
+  fetched ``/tmp/tobii_bench/ivt_normal_export_short.tsv``, see ``docs/formats/tobii.md``;
+  skipped when absent), tiled as text (the header block once, the rows repeated with their
+  times shifted). Ours reads Tobii's fixations (Pro Lab also with ``--detector ivt --preset
+  tobii``; the SDK dump with I-VT); pymovements reads the table.
 - **Gazepoint GP3 CSV** and **Pupil Player surface gaze** (``gaze_positions_on_surface_
   <name>.csv``), from ``gazeprep simulate --tracker gazepoint|pupil`` (no real export is
   given), tiled, vs pymovements' generic ``gaze.from_csv`` loading the time and gaze columns
   (no detection: again less work than ours, which forms Gazepoint's fixations / runs I-VT).
 
-Every figure carries the machine's 1-minute load average. Usage::
+Then the same reads in this process, best of 3 after a warm-up (imports excluded): ours
+(``gazeprep.cli.main`` with the same arguments: reading, detection and the written outputs),
+each anchor's script, and a bare ``polars.read_csv`` of the file (every column as text), the
+floor under any reader. Every figure carries the machine's 1-minute load average. Usage::
 
+    .venv/bin/pip install pymovements==0.28.0
     .venv/bin/python pipelines/bench_trackers.py            # 30 MB files
+    .venv/bin/python pipelines/bench_trackers.py --mb 200 --only tobii    # or --only others
     .venv/bin/python pipelines/bench_trackers.py --mb 10 --json
 """
 
@@ -27,15 +40,19 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
 import polars as pl
 from _common import data_dir, run
 
-REAL_SMI = data_dir() / "vendors" / "emdat" / "SMI_Sample_67_Events.txt"
+EMDAT = data_dir() / "vendors" / "emdat"
+REAL_SMI = EMDAT / "SMI_Sample_67_Events.txt"
+PROLAB = Path("/tmp/tobii_bench/ivt_normal_export_short.tsv")
 
 PM_BEGAZE = """
 import sys
@@ -56,6 +73,15 @@ if sys.argv[7] == "ivt":
     g.pos2vel()
     g.detect("ivt")
 print(g.samples.height, g.events.frame.height)
+"""
+PM_TOBII = """
+import sys
+import pymovements as pm
+g = pm.gaze.from_csv(sys.argv[1], time_column=sys.argv[2], time_unit=sys.argv[3],
+                     pixel_columns=sys.argv[4].split("|"),
+                     read_csv_kwargs={"separator": sys.argv[5], "skip_rows": int(sys.argv[6]),
+                                      "decimal_comma": sys.argv[7] == "comma"})
+print(g.samples.height)
 """
 
 
@@ -155,8 +181,74 @@ def tile_csv(src: Path, dst: Path, time_col: str, mb: float, scale: float = 1.0)
     return big.height
 
 
-def build(tmp: Path, mb: float) -> list[dict]:
+def tile_text(src: Path, dst: Path, mb: float, time_cols: list[str], skip: int = 0,
+              sep: str = "\t", drop_last: bool = False) -> int:
+    """Write ``src`` tiled to about ``mb`` MB as text: the preamble (``skip`` lines) and header
+    once, the rows again and again with ``time_cols`` shifted past the previous copy (other
+    cells as written: decimal commas, tuple cells). Returns the number of data rows."""
+    lines = src.read_bytes().decode("utf-8-sig").replace("\r\n", "\n").rstrip("\n").split("\n")
+    pre, header, rows = lines[:skip], lines[skip], lines[skip + 1:-1 if drop_last else None]
+    names = [c.strip() for c in header.split(sep)]
+    idx = [names.index(c) for c in time_cols]
+    cells = [r.split(sep) for r in rows]
+    values = [[float(c[i]) if c[i].strip() else None for i in idx] for c in cells]
+    span = [max(v[k] for v in values if v[k] is not None)
+            - min(v[k] for v in values if v[k] is not None) for k in range(len(idx))]
+    gap = [1000.0 if re.search(r"us|\u03bcs|time_stamp", c) else 1.0 for c in time_cols]
+    one = sum(len(r) + 1 for r in rows)
+    reps = max(1, round(mb * 1e6 / one))
+    with open(dst, "w", encoding="utf-8") as fh:
+        fh.write("\n".join([*pre, header]) + "\n")
+        for copy in range(reps):
+            for c, v in zip(cells, values, strict=True):
+                for k, i in enumerate(idx):
+                    if v[k] is not None:
+                        c[i] = f"{v[k] + (span[k] + gap[k]) * copy:.0f}"
+            fh.write("\n".join(sep.join(c) for c in cells) + "\n")
+    return reps * len(rows)
+
+
+def tobii_cases(tmp: Path, mb: float, prolab: Path | None) -> list[dict]:
+    """The Tobii exports (see the module notes), tiled."""
+    cases = []
+    p = tmp / "P61-Fixation-Data.tsv"
+    n = tile_text(EMDAT / "P61-Fixation-Data.tsv", p, mb, ["Timestamp"], skip=18)
+    cases.append({"what": "Tobii Studio fixation export (real P61, tiled)", "file": p,
+                  "rows": n, "ours": [], "sep": "\t", "skip": 18, "anchors": [(
+                      "pm.gaze.from_csv", ["-c", PM_TOBII, p, "Timestamp", "ms",
+                                           "MappedFixationPointX|MappedFixationPointY", "\t",
+                                           "18", "point"])]})
+    p = tmp / "4Ctest.csv"
+    n = tile_text(EMDAT / "4Ctest.csv", p, mb, ["device_time_stamp"], sep=";", drop_last=True)
+    cases.append({"what": "Tobii Pro SDK dump (real 4Ctest, tiled; I-VT)", "file": p,
+                  "rows": n, "ours": [], "sep": ";", "skip": 0, "anchors": [(
+                      "pm.gaze.from_csv", ["-c", PM_TOBII, p, "device_time_stamp", "us",
+                                           "left_gaze_point_on_display_area", ";", "0",
+                                           "point"])]})
+    if prolab is None or not prolab.exists():
+        print(f"note: no Pro Lab export ({prolab}): its cases skipped", file=sys.stderr)
+        return cases
+    head = prolab.read_text(encoding="utf-8").split("\n", 1)[0].split("\t")
+    p = tmp / "prolab.tsv"
+    n = tile_text(prolab, p, mb, [c for c in head if re.match(r"(Recording|Eyetracker) "
+                                                             r"timestamp", c)])
+    anchor = [("pm.gaze.from_csv", ["-c", PM_TOBII, p, "Recording timestamp [ms]", "ms",
+                                    "Gaze point X [DACS px]|Gaze point Y [DACS px]", "\t",
+                                    "0", "comma"])]
+    for what, ours in (("Tobii's fixations", []),
+                       ("--detector ivt --preset tobii", ["--detector", "ivt", "--preset",
+                                                           "tobii"])):
+        cases.append({"what": f"Tobii Pro Lab data export ({prolab.name}, tiled; {what})",
+                      "file": p, "rows": n, "ours": ours, "sep": "\t", "skip": 0,
+                      "anchors": anchor})
+    return cases
+
+
+def build(tmp: Path, mb: float, only: str | None = None,
+          prolab: Path | None = PROLAB) -> list[dict]:
     """The benchmark's files: what each is, our command's extra options, the anchor."""
+    if only == "tobii":
+        return tobii_cases(tmp, mb, prolab)
     cases = []
     if REAL_SMI.exists():
         p = tmp / "smi_samples.txt"
@@ -174,15 +266,18 @@ def build(tmp: Path, mb: float) -> list[dict]:
     p = tmp / "gazepoint.csv"
     n = tile_csv(gp / "raw" / "obs01.csv", p, "TIME(2026/01/01 00:00:00.000)", mb, 1.0)
     cases.append({"what": "Gazepoint GP3 CSV (simulated, tiled)", "file": p, "rows": n,
-                  "ours": [], "anchors": _csv_anchors(p, "TIME(2026/01/01 00:00:00.000)",
-                                                      "BPOGX", "BPOGY")})
+                  "ours": [], "sep": ",", "skip": 0,
+                  "anchors": _csv_anchors(p, "TIME(2026/01/01 00:00:00.000)", "BPOGX", "BPOGY")})
     pu = simulated("pupil", tmp)
     src = sorted((pu / "raw").rglob("gaze_positions_on_surface_*.csv"))[0]
     p = tmp / "gaze_positions_on_surface_x.csv"
     n = tile_csv(src, p, "gaze_timestamp", mb, 1.0)
     cases.append({"what": "Pupil Player surface gaze (simulated, tiled)", "file": p, "rows": n,
-                  "ours": [], "anchors": _csv_anchors(p, "gaze_timestamp", "x_norm", "y_norm")})
-    return cases
+                  "ours": [], "sep": ",", "skip": 0,
+                  "anchors": _csv_anchors(p, "gaze_timestamp", "x_norm", "y_norm")})
+    if only == "others" or not (EMDAT / "4Ctest.csv").exists():
+        return cases
+    return cases + tobii_cases(tmp, mb, prolab)
 
 
 def _csv_anchors(p: Path, time: str, x: str, y: str) -> list[tuple[str, list]]:
@@ -191,8 +286,58 @@ def _csv_anchors(p: Path, time: str, x: str, y: str) -> list[tuple[str, list]]:
             for label, what in (("", "load"), (" + pix2deg, pos2vel, detect('ivt')", "ivt"))]
 
 
+def best_of(fn, n: int = 3) -> float | str:
+    """Best wall seconds of ``n`` calls of ``fn`` after one warm-up call, or its error."""
+    import contextlib
+    import io
+
+    times = []
+    for k in range(n + 1):
+        t0 = time.perf_counter()
+        try:
+            with contextlib.redirect_stdout(io.StringIO()), \
+                    contextlib.redirect_stderr(io.StringIO()):
+                fn()
+        except Exception as exc:  # the anchor's own error, reported as such
+            return f"{type(exc).__name__}: {str(exc).splitlines()[0][:100]}"
+        if k:
+            times.append(time.perf_counter() - t0)
+    return min(times)
+
+
+def _ours(args: list) -> None:
+    from gazeprep.cli import main
+
+    try:
+        main([str(a) for a in args])
+    except SystemExit as ex:
+        if ex.code:
+            raise RuntimeError(f"gazeprep exited {ex.code}") from ex
+
+
+def _script(argv: list) -> None:
+    """Run an anchor's ``-c`` script in this process with its arguments."""
+    code = compile(argv[1], "<anchor>", "exec")
+    saved, sys.argv = sys.argv, ["-c", *map(str, argv[2:])]
+    try:
+        exec(code, {"__name__": "__main__"})
+    finally:
+        sys.argv = saved
+
+
+def in_process(c: dict, ours_cmd: list) -> dict:
+    """Ours, each anchor and a bare ``polars.read_csv`` of the file, in this process."""
+    r = {"ours_s": best_of(lambda: _ours(ours_cmd[1:])),
+         "anchors": [best_of(lambda a=argv: _script(a)) for _, argv in c["anchors"]]}
+    if "sep" in c:
+        r["polars_read_s"] = best_of(lambda: pl.read_csv(
+            c["file"], separator=c["sep"], skip_rows=c["skip"], infer_schema=False))
+    return r
+
+
 def bench(cases: list[dict], tmp: Path) -> list[dict]:
-    """Whole-process timings of every case, ours and the anchor side by side."""
+    """Whole-process timings of every case, ours and the anchor side by side; then the same
+    in this process."""
     import shutil
 
     from _whole import measure
@@ -202,24 +347,40 @@ def bench(cases: list[dict], tmp: Path) -> list[dict]:
     def clean() -> None:
         shutil.rmtree(out, ignore_errors=True)
 
+    def anchor(argv: list) -> dict:
+        try:
+            return measure([sys.executable, *argv], plain=1)
+        except SystemExit as exc:  # pymovements cannot read the file
+            lines = [ln.strip() for ln in str(exc).splitlines() if "Error" in ln]
+            return {"error": (lines[-1] if lines else str(exc).strip())[:120]}
+
     results = []
     for c in cases:
         ours_cmd = ["gazeprep", "ingest", c["file"], "--out", out, *c["ours"]]
         run(ours_cmd, echo=False)  # numba cache warm
         first = measure(ours_cmd, plain=2, before=clean)
         r = {"what": c["what"], "mb": c["file"].stat().st_size / 1e6, "rows": c["rows"],
-             "anchors": [{"name": name, **measure([sys.executable, *argv], plain=1)}
-                         for name, argv in c["anchors"]]}
+             "command": " ".join(map(str, ours_cmd[:2] + ["FILE", *ours_cmd[3:]])),
+             "anchors": [{"name": name, **anchor(argv)} for name, argv in c["anchors"]]}
         last = measure(ours_cmd, plain=2, before=clean)
         r["ours"] = min(first, last, key=lambda m: m["wall_s"])
         for a in r["anchors"]:
-            a["ratio"] = a["wall_s"] / r["ours"]["wall_s"]
+            if "wall_s" in a:
+                a["ratio"] = a["wall_s"] / r["ours"]["wall_s"]
+        clean()
+        r["in_process"] = in_process(c, ours_cmd)
+        clean()
         results.append(r)
     return results
 
 
+def _s(v) -> str:
+    return f"{v:.2f}" if isinstance(v, float) else "-" if v is None else f"fails ({v})"
+
+
 def show(results: list[dict]) -> None:
-    """A Markdown table (as the docs quote it)."""
+    """Markdown tables (as the docs quote them): whole processes, then in this process."""
+    print("Whole processes (wall s; ours the best of 4 unsampled runs around the anchor's):\n")
     print("| file | MB | rows | ours: wall s | CPU s | peak PSS MiB | load | anchor | wall s "
           "| peak PSS MiB | ratio | load |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
@@ -227,20 +388,37 @@ def show(results: list[dict]) -> None:
         o = r["ours"]
         for a in r["anchors"] or [{"name": "(none)"}]:
             anchor = (f"{a['wall_s']:.2f} | {a['peak_pss_mib']:.0f} | **{a['ratio']:.1f}x** | "
-                      f"{a['load']:.2f}" if "wall_s" in a else "- | - | - | -")
+                      f"{a['load']:.2f}" if "wall_s" in a else
+                      f"fails ({a['error']}) | - | - | -" if "error" in a else "- | - | - | -")
             print(f"| {r['what']} | {r['mb']:.1f} | {r['rows']:,} | {o['wall_s']:.2f} | "
                   f"{o['cpu_s']:.2f} | {o['peak_pss_mib']:.0f} | {o['load']:.2f} | "
                   f"{a['name']} | {anchor} |")
+    print("\nIn this process (best of 3 after a warm-up; imports excluded):\n")
+    print("| file | ours (read + detect + outputs) s | anchor s | bare polars.read_csv s |")
+    print("|---|---|---|---|")
+    for r in results:
+        ip = r["in_process"]
+        anchors = "; ".join(f"{a['name']}: {_s(v)}" for a, v in zip(
+            r["anchors"], ip["anchors"], strict=True)) or "-"
+        print(f"| {r['what']} | {_s(ip['ours_s'])} | {anchors} | "
+              f"{_s(ip.get('polars_read_s'))} |")
 
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--mb", type=float, default=30.0, help="size of each file (MB)")
     ap.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    ap.add_argument("--only", choices=["tobii", "others"],
+                    help="only the Tobii files, or only the others")
+    ap.add_argument("--prolab", type=Path, default=PROLAB,
+                    help="a Tobii Pro Lab data export to tile (default: %(default)s)")
     args = ap.parse_args(argv)
+    from _whole import load_average
+
+    print(f"load average at start: {load_average():.2f}", file=sys.stderr)
     with tempfile.TemporaryDirectory(prefix="bench_trackers_") as d:
         tmp = Path(d)
-        results = bench(build(tmp, args.mb), tmp)
+        results = bench(build(tmp, args.mb, args.only, args.prolab), tmp)
     if args.json:
         print(json.dumps(results, indent=2, default=str))
     else:

@@ -23,10 +23,12 @@ Detector = Literal[o.DETECTOR_CHOICES]
 Eye = Literal[o.EYE_CHOICES]
 Coords = Literal[o.COORDS_CHOICES]
 Units = Literal[o.UNITS_CHOICES]
+Preset = Literal[o.PRESET_CHOICES]
 TimeUnit = Literal[o.TIME_UNIT_CHOICES]
 
 
 def ingest(
+    ctx: typer.Context,
     paths: list[Path] = typer.Argument(
         ..., metavar="PATH...", show_default=False,
         help="Input files or folders (folders are walked recursively).",
@@ -124,6 +126,18 @@ def ingest(
         help="...whose positions differ by at most this (deg, or px with --units px).",
         callback=number(0, 1e6),
     ),
+    preset: Preset = typer.Option(
+        _D.preset, "--preset", rich_help_panel=_DETECT,
+        help="tobii: Tobii's I-VT fixation filter with --detector ivt (or auto without Tobii's "
+             f"own fixations): {o.describe_preset('tobii')}; eye selection average; angular "
+             "velocity from eye position and gaze point (mm) when the file has them, else from "
+             "--distance-cm and --screen-size-cm. Options given explicitly override it.",
+    ),
+    gap_fill: float = typer.Option(
+        _D.gap_fill, "--gap-fill", rich_help_panel=_DETECT,
+        help="--preset tobii: interpolate missing samples in gaps up to this long (ms).",
+        callback=number(0, 1e6),
+    ),
     time_col: str | None = typer.Option(
         None, "--time-col", rich_help_panel=_SAMPLES, help="Time column (default: auto)."
     ),
@@ -176,8 +190,9 @@ def ingest(
         False, "--overwrite", help="Replace outputs in --out that gazeprep ingest did not "
         "write or that were edited since (their sha256 differs from ingest.json's); else refused."),
 ) -> None:
-    """Read eye-tracker logs (EyeLink EDF and ASC, fixation reports, sample CSV/TSV) into
-    fixations, ordered gaze tracks and per-trial gaze quality."""
+    """Read eye-tracker logs (EyeLink EDF and ASC, Tobii Pro Lab, Studio and Pro SDK exports,
+    fixation reports, sample CSV/TSV) into fixations, ordered gaze tracks and per-trial gaze
+    quality."""
     from gazeprep.jobs import check_jobs
     from gazeprep.read.parallel import warm_workers
 
@@ -203,8 +218,15 @@ def ingest(
         merge_distance=merge_distance, sample_columns=mapping,
         sample_rate=sample_rate, time_unit=time_unit,
         max_validation_avg=max_validation_avg, max_validation_max=max_validation_max,
-        max_loss=max_loss, max_rate_deviation=max_rate_deviation,
+        max_loss=max_loss, max_rate_deviation=max_rate_deviation, preset=preset,
+        gap_fill=gap_fill,
     )
+    if preset != "none":
+        if detector == "idt":
+            raise typer.BadParameter(f"--preset {preset} is an I-VT filter; expected --detector "
+                                     "ivt or auto", param_hint="--preset")
+        opts = opts.with_preset({k for k in o.PRESETS[preset] if getattr(
+            ctx.get_parameter_source(k), "name", "DEFAULT") not in ("DEFAULT", "DEFAULT_MAP")})
     console = Console(stderr=True)
     kept = 0
 

@@ -44,7 +44,8 @@ def simulate(
                                help="Slices per volume (--format dicom | nifti)."),
     tracker: str = typer.Option(
         _D.tracker, "--tracker",
-        help="Format of the recordings: eyelink (raw/obsNN.asc) | smi (BeGaze event export, "
+        help="Format of the recordings: eyelink (raw/obsNN.asc) | tobii (Pro Lab data export, "
+             "raw/obsNN.tsv) | smi (BeGaze event export, "
              "raw/obsNN.txt) | gazepoint (GP3 CSV, raw/obsNN.csv) | pupil (Pupil Player "
              "surface export, raw/obsNN/exports/000/). The same gaze in each; smi and "
              "gazepoint are in screen pixels: ingest them with the --image-rect printed."),

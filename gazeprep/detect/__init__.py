@@ -127,13 +127,18 @@ def detect_recording(rec: Recording, opts: IngestOptions) -> list[dict[str, np.n
 
     The thresholds of ``opts`` (degrees or pixels) are converted to pixels with the screen
     ``rec.screen_px`` first, so a missing screen size is an error even for a file whose
-    samples are all missing.
+    samples are all missing. I-VT with ``--preset tobii`` is Tobii's filter
+    (:mod:`gazeprep.detect.tobii`).
 
     Returns
     -------
     list of dict
         One :func:`detect` result per ``rec.series``, in order.
     """
+    if opts.preset == "tobii" and rec.detector == "ivt":
+        from gazeprep.detect.tobii import detect_series
+
+        return [detect_series(se, opts, rec.screen_px) for se in rec.series]
     thr = thresholds(opts, rec.screen_px)
     s = Settings(thr["velocity"], thr["dispersion"], opts.ivt_window, opts.idt_window,
                  opts.max_gap, opts.merge_gap, thr["merge_distance"])

@@ -58,13 +58,12 @@ def readers() -> dict[str, ModuleType]:
         reflacx,
         samples,
         smi,
-        tobii_prolab,
-        tobii_studio,
     )
+    from gazeprep.read.tobii import prolab, sdk, studio
 
     return {"edf": edf_reader, "asc": asc, "smi-begaze": smi, "pupil-core": pupil,
             "pupil-neon": pupil_neon, "gazepoint": gazepoint, "reflacx": reflacx,
-            "tobii-prolab": tobii_prolab, "tobii-studio": tobii_studio,
+            "tobii-prolab": prolab, "tobii-studio": studio, "tobii-sdk": sdk,
             "fixreport": fixreport, "samples": samples}
 
 
@@ -88,8 +87,8 @@ def sniff_format(path: Path) -> str:
     raise GazeprepError(
         f"unknown format (header {probe.header[:8]}); expected an EyeLink EDF or ASC, a fixation "
         "report with CURRENT_FIX_X/Y/DURATION and IMAGE columns, a sample file with time,x,y "
-        "columns, or a Tobii, SMI BeGaze, Pupil Labs, Gazepoint or REFLACX export (or pass "
-        "--format)",
+        "columns, or a Tobii (Pro Lab, Studio, Pro SDK), SMI BeGaze, Pupil Labs, Gazepoint or "
+        "REFLACX export (or pass --format)",
         file=path, line=1)
 
 
@@ -181,3 +180,4 @@ def _without_converted_edf(found: list[Path], notes: list[str] | None) -> list[P
             continue
         keep.append(f)
     return keep
+

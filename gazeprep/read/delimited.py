@@ -31,7 +31,7 @@ import csv
 import io
 import os
 import stat
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -268,7 +268,10 @@ class Table:
 
     ``df`` has one row per data row (blank rows removed); ``lines`` the 1-based file line of
     each row; ``header`` the column names as written (duplicates kept); ``notes`` what was
-    converted or skipped (for ``ingest.json``); ``latin1_lines`` as in :class:`Decoded`.
+    converted or skipped (for ``ingest.json``); ``latin1_lines`` as in :class:`Decoded`;
+    ``preamble`` the text before the header (``skip_lines``); ``short`` (with
+    ``count_fields``) the index in ``df`` of each row with fewer fields than the header and
+    ``fields`` its field count.
     """
 
     df: pl.DataFrame
@@ -277,6 +280,9 @@ class Table:
     sep: str
     notes: dict = field(default_factory=dict)
     latin1_lines: list[int] = field(default_factory=list)
+    preamble: str = ""
+    short: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    fields: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
 
 
 def _row_lines(text: bytes, sep: str, n_rows: int, path: str) -> np.ndarray:
@@ -290,7 +296,38 @@ def _row_lines(text: bytes, sep: str, n_rows: int, path: str) -> np.ndarray:
     return rows if rows.size == n_rows else np.arange(2, n_rows + 2, dtype=np.int64)
 
 
-def _ragged(text: bytes, sep: str, n_cols: int, path: str) -> int:
+def _short_rows(text: bytes, sep: str, n_cols: int, lines: np.ndarray, maybe: np.ndarray
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """Rows (indices into ``lines``) with fewer than ``n_cols`` fields, and their counts.
+
+    polars fills the missing fields of a short row with nulls, which would pass for empty
+    cells: a file cut mid-row, a lost separator. Only the rows of ``maybe`` (a null where
+    the last field should be) are counted: one by one when they are few, else every line's
+    separators in one vectorised pass. A file that quotes fields has the rows short of
+    separators checked again with :mod:`csv` (a quoted separator or line break).
+    """
+    rows = np.flatnonzero(maybe)
+    data = np.frombuffer(text, np.uint8)
+    bounds = np.concatenate(([0], np.flatnonzero(data == 10) + 1, [data.size]))
+    at = lines[rows] - 1
+    if rows.size * 20 < lines.size:
+        b = sep.encode()
+        seps = np.array([text.count(b, bounds[i], bounds[i + 1]) for i in at.tolist()],
+                        dtype=np.int64)
+    else:  # separators before each line's start, by binary search: per line, the difference
+        seps = np.diff(np.searchsorted(np.flatnonzero(data == ord(sep)), bounds))[at]
+    short = seps < n_cols - 1
+    cand, fields = rows[short], seps[short] + 1
+    if cand.size and b'"' in text:
+        split = text.split(b"\n")
+        fields = np.array([len(next(csv.reader([split[i].decode("utf-8", "replace")],
+                                               delimiter=sep), [])) for i in at[short]],
+                          dtype=np.int64)
+        cand, fields = cand[fields < n_cols], fields[fields < n_cols]
+    return cand, fields
+
+
+def _ragged(text: bytes, sep: str, n_cols: int, path: str, offset: int = 0) -> int:
     """Rows with more fields than the header: error unless the extra fields are all empty.
 
     Returns the number of such rows (all with only empty extras).
@@ -303,12 +340,34 @@ def _ragged(text: bytes, sep: str, n_cols: int, path: str) -> int:
             raise GazeprepError(
                 f"row has {len(row)} fields, the header {n_cols}; expected the same number of "
                 "fields on every line (a separator inside a value must be quoted)",
-                file=path, line=start)
+                file=path, line=start + offset)
         n += 1
     return n
 
 
-def read_table(path: str, what: str = "table") -> Table:
+def _blank(df: pl.DataFrame) -> pl.Series:
+    """Rows whose fields are all empty or whitespace; only rows whose first field is blank
+    are looked at in full (in a sample table, almost none)."""
+    import polars as pl
+
+    if not df.width:
+        return pl.Series([True] * df.height)
+
+    def empty(c: str) -> pl.Expr:
+        return pl.col(c).is_null() | (pl.col(c).str.strip_chars() == "")
+
+    first = df.select(empty(df.columns[0])).to_series()
+    if not first.any():
+        return first
+    if df.width == 1:
+        return first
+    rest = df.filter(first).select(pl.all_horizontal([empty(c) for c in df.columns[1:]]))
+    return first.scatter(np.flatnonzero(first.to_numpy()), rest.to_series())
+
+
+def read_table(path: str, what: str = "table", *, skip_lines: int = 0,
+               pick: Callable[[list[str]], list[str]] | None = None,
+               count_fields: bool = False) -> Table:
     """Read a delimited text file as all-string columns (see the module notes).
 
     Parameters
@@ -317,6 +376,15 @@ def read_table(path: str, what: str = "table") -> Table:
         CSV/TSV file (comma, tab or semicolon separated; sniffed from the header).
     what : str
         What the file should be, for error messages ("fixation report", ...).
+    skip_lines : int
+        Lines before the header (a ``Key: value`` block), kept in ``Table.preamble``; row
+        line numbers still count from the file's first line.
+    pick : callable, optional
+        ``pick(header) -> names``: parse only these columns (the others are not converted,
+        which matters for exports of a hundred columns); blank rows are then those whose
+        picked fields are all empty.
+    count_fields : bool
+        Find the rows with fewer fields than the header (``Table.short``).
 
     Raises
     ------
@@ -329,22 +397,45 @@ def read_table(path: str, what: str = "table") -> Table:
     if not raw.strip():
         raise GazeprepError(f"empty file; expected a header line and {what} rows", file=path)
     dec = decode_text(raw, path, what=f"a text {what} (CSV or TSV)")
-    text = dec.data
+    text, preamble = dec.data, b""
+    if skip_lines:
+        cut = 0
+        for _ in range(skip_lines):
+            cut = text.index(b"\n", cut) + 1
+        text, preamble = text[cut:], text[:cut]
     first = text.split(b"\n", 1)[0].decode("utf-8")
     sep = sniff_separator(first)
     notes = {"encoding": dec.encoding} if dec.encoding else {}
     if dec.latin1_lines:
         notes["latin1_lines"] = {"count": len(dec.latin1_lines), "first": dec.latin1_lines[:20]}
 
+    header = header_fields(first, sep)
+    # Picked columns by position (a CRLF file's last name ends in '\r' for polars), renamed
+    # to the names as written.
+    columns = sorted({header.index(c) for c in pick(header)}) if pick else None
+    # A short row lacks the last named column (polars fills it with null): only the rows
+    # with a null there are counted; that column is parsed for this alone if not picked.
+    named = max((i for i, h in enumerate(header) if h.strip()), default=len(header) - 1)
+    extra = count_fields and columns is not None and named not in columns
+    parsed = sorted([*columns, named]) if extra else columns
+    maybe = np.zeros(0, bool)
+
     def parse(ragged: bool) -> pl.DataFrame:
-        return pl.read_csv(text, separator=sep, infer_schema=False, encoding="utf8",
-                           truncate_ragged_lines=ragged)
+        nonlocal maybe
+        df = pl.read_csv(text, separator=sep, infer_schema=False, encoding="utf8",
+                         truncate_ragged_lines=ragged, columns=parsed)
+        if count_fields and df.width:
+            at = named if parsed is None else parsed.index(named)
+            maybe = df[:, at].is_null().to_numpy()
+            if extra:
+                df = df.drop(df.columns[at])
+        return df if columns is None else df.rename(dict(zip(
+            df.columns, [header[i] for i in columns], strict=True)))
 
     try:
         df = parse(False)
     except pl.exceptions.PolarsError as exc:
-        header = header_fields(first, sep)
-        n = _ragged(text, sep, len(header), path)
+        n = _ragged(text, sep, len(header), path, skip_lines)
         if not n:
             raise GazeprepError(
                 f"cannot parse as a {'tab' if sep == chr(9) else repr(sep)}-separated {what} "
@@ -353,11 +444,18 @@ def read_table(path: str, what: str = "table") -> Table:
         notes["trailing_empty_fields"] = n
         df = parse(True)
     lines = _row_lines(text, sep, df.height, path)
-    empty = pl.all_horizontal(
-        [pl.col(c).is_null() | (pl.col(c).str.strip_chars() == "") for c in df.columns])
-    blank = df.select(empty).to_series() if df.width else pl.Series([True] * df.height)
+    short = fields = np.zeros(0, np.int64)
+    if maybe.any():
+        short, fields = _short_rows(text, sep, named + 1, lines, maybe)
+    lines = lines + skip_lines
+    blank = _blank(df)
     if blank.any():
         notes["blank_rows_skipped"] = int(blank.sum())
         keep = ~blank
         df, lines = df.filter(keep), lines[keep.to_numpy()]
-    return Table(df, lines, header_fields(first, sep), sep, notes, dec.latin1_lines)
+        if short.size:  # a row of empty fields is blank, not short
+            new = np.cumsum(keep.to_numpy()) - 1
+            kept = keep.to_numpy()[short]
+            short, fields = new[short[kept]], fields[kept]
+    return Table(df, lines, header, sep, notes,
+                 dec.latin1_lines, preamble.decode("utf-8"), short, fields)

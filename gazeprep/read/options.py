@@ -15,7 +15,7 @@ from gazeprep.errors import GazeprepError
 
 #: ``--format``: ``auto`` (the readers' own sniffing) or a reader of :func:`gazeprep.read.readers`.
 FORMAT_CHOICES = ("auto", "edf", "asc", "smi-begaze", "pupil-core", "pupil-neon", "gazepoint",
-                  "reflacx", "tobii-prolab", "tobii-studio", "fixreport", "samples")
+                  "reflacx", "tobii-prolab", "tobii-studio", "tobii-sdk", "fixreport", "samples")
 #: ``--detector``: ``auto``, the tracker's own events, or a detector of
 #: :data:`gazeprep.detect.DETECTORS`.
 DETECTOR_CHOICES = ("auto", "tracker", "ivt", "idt")
@@ -24,6 +24,25 @@ EYE_CHOICES = ("auto", "L", "R", "both")
 COORDS_CHOICES = ("auto", "normalised", "normalized", "pixels")
 UNITS_CHOICES = ("deg", "px")
 TIME_UNIT_CHOICES = ("ms", "s", "us")
+#: ``--preset``: named sets of detection parameters, applied to the options not given on the
+#: command line. ``tobii``: Tobii's I-VT fixation filter (Olsen 2012, "The Tobii I-VT Fixation
+#: Filter"; :mod:`gazeprep.detect.tobii`), with I-VT.
+PRESETS: dict[str, dict[str, float]] = {
+    "none": {},
+    "tobii": {"gap_fill": 75.0, "ivt_window": 20.0, "ivt_velocity": 30.0, "merge_gap": 75.0,
+              "merge_distance": 0.5, "min_duration": 60.0},
+}
+PRESET_CHOICES = tuple(PRESETS)
+#: How each preset parameter reads in ``--help`` (value inserted).
+_PRESET_TEXT = {"gap_fill": "gap fill-in up to {:g} ms (linear)",
+                "ivt_window": "velocity window {:g} ms", "ivt_velocity": "threshold {:g} deg/s",
+                "merge_gap": "merge fixations <= {:g} ms apart", "merge_distance":
+                "and <= {:g} deg", "min_duration": "discard fixations < {:g} ms"}
+
+
+def describe_preset(name: str) -> str:
+    """``--help`` text of a preset, from :data:`PRESETS` (the one place its values live)."""
+    return ", ".join(_PRESET_TEXT[k].format(v) for k, v in PRESETS[name].items())
 
 
 @dataclass
@@ -81,6 +100,11 @@ class IngestOptions:
     max_rate_deviation : float
         Gaze quality: a trial whose measured sampling rate differs from the header's by more
         than this (%) is flagged.
+    preset : str
+        ``none`` or a key of :data:`PRESETS` (``tobii``: Tobii's I-VT filter, which then
+        replaces plain I-VT; :meth:`with_preset` sets its parameters).
+    gap_fill : float
+        ``--preset tobii``: missing samples in gaps up to this long (ms) are interpolated.
     """
 
     format: str = "auto"
@@ -109,8 +133,17 @@ class IngestOptions:
     max_validation_max: float = 1.5
     max_loss: float = 20.0
     max_rate_deviation: float = 5.0
+    preset: str = "none"
+    gap_fill: float = 0.0
     _sizes: dict[str, tuple[int, int] | None] = field(default_factory=dict, repr=False)
     _image_paths: dict[str, Path] | None = field(default=None, repr=False)
+
+    def with_preset(self, given: set[str] | frozenset[str] = frozenset()) -> IngestOptions:
+        """These options with :attr:`preset`'s parameters, except those named in ``given``
+        (the options the user set explicitly)."""
+        from dataclasses import replace
+
+        return replace(self, **{k: v for k, v in PRESETS[self.preset].items() if k not in given})
 
     def params(self) -> dict[str, Any]:
         """The parameters as JSON-able values."""

@@ -237,6 +237,9 @@ class Series:
         Pupil size; NaN = missing.
     dt : float, optional
         Sample interval (ms); None: the detector takes the median step of ``t``.
+    eye_mm, gaze_mm : float64 arrays (n, 3), optional
+        Eye position and gaze point (mm, one frame of reference), when the file has them:
+        the true visual angle between samples for ``--preset tobii``.
     """
 
     t: np.ndarray
@@ -244,6 +247,8 @@ class Series:
     y: np.ndarray
     pupil: np.ndarray
     dt: float | None = None
+    eye_mm: np.ndarray | None = None
+    gaze_mm: np.ndarray | None = None
 
 
 def sample_interval(t: np.ndarray) -> float:

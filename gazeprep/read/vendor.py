@@ -52,6 +52,8 @@ if TYPE_CHECKING:
 
 #: Text meaning "no value" in the exports (Pupil writes empty cells, SMI ``-``).
 MISSING = ("", "-", ".", "NA", "NAN", "N/A", "NONE")
+#: Short rows listed one by one in ``ingest.json`` with ``--lenient`` (all are dropped).
+MAX_ERRORS_LISTED = 20
 #: The screen assumed when neither the file nor ``--screen-px`` gives one.
 DEFAULT_SCREEN = (1920.0, 1080.0)
 _COMMA = r"^[+-]?\d+,\d+$"
@@ -78,21 +80,29 @@ def numbers(df: pl.DataFrame, cols: dict[str, str], lines: np.ndarray, path: str
     """
     raw = df.select([pl.col(c).alias(k) for k, c in cols.items()])
     val = raw.select(pl.all().cast(pl.Float64, strict=False))
-    unparsed = {k: val[k].null_count() - raw[k].null_count() for k in cols}
-    if any(unparsed.values()):  # spaces or quotes around numbers
-        raw = raw.select(pl.all().str.strip_chars(' "\r'))
-        val = raw.select(pl.all().cast(pl.Float64, strict=False))
-        unparsed = {k: val[k].null_count() - raw[k].null_count() for k in cols}
-    if any(unparsed.values()):  # the slow path: missing markers, decimal commas, text
-        comma = raw.select(pl.any_horizontal(pl.all().str.contains(_COMMA).fill_null(False))
+
+    def unparsed_columns() -> list[str]:
+        return [k for k in cols if val[k].null_count() > raw[k].null_count()]
+
+    def recast(names: list[str]) -> pl.DataFrame:
+        return val.with_columns(raw.select(pl.col(names).cast(pl.Float64, strict=False)))
+
+    redo = unparsed_columns()  # only these columns are looked at again
+    if redo:  # spaces or quotes around numbers
+        raw = raw.with_columns(pl.col(redo).str.strip_chars(' "\r'))
+        val = recast(redo)
+        redo = unparsed_columns()
+    unparsed = dict.fromkeys(redo, True)
+    if redo:  # the slow path: missing markers, decimal commas, text
+        comma = raw.select(pl.any_horizontal(pl.col(redo).str.contains(_COMMA).fill_null(False))
                            ).to_series()
         if comma.any():
             _check_decimals(raw, comma, lines, path)
-            raw = raw.select(pl.all().str.replace(",", ".", literal=True))
-            val = raw.select(pl.all().cast(pl.Float64, strict=False))
+            raw = raw.with_columns(pl.col(redo).str.replace(",", ".", literal=True))
+            val = recast(redo)
     for k in cols:
         bad = val[k].is_infinite().fill_null(False)
-        if unparsed[k]:
+        if unparsed.get(k):
             bad = bad | (val[k].is_null() & raw[k].is_not_null()
                          & ~raw[k].str.to_uppercase().is_in(list(MISSING)))
         if k in required:
@@ -122,37 +132,40 @@ def _check_decimals(raw: pl.DataFrame, comma: pl.Series, lines: np.ndarray, path
         file=path, line=int(lines[later]))
 
 
-def read_rows(path: str, what: str):
-    """:func:`~gazeprep.read.delimited.read_table`, refusing rows with fewer fields than the
-    header (a file cut short, a lost separator): polars would fill them with nulls, which would
-    pass for missing values.
+def read_rows(path: str, what: str, lenient: FileResult | None = None, **kwargs):
+    """:func:`~gazeprep.read.delimited.read_table` (``kwargs`` passed on), refusing rows with
+    fewer fields than the header (a file cut short, a lost separator): polars would fill them
+    with nulls, which would pass for missing values.
+
+    Parameters
+    ----------
+    lenient : FileResult, optional
+        ``--lenient``: drop such rows instead, each recorded as an error of this result.
 
     Raises
     ------
     GazeprepError
         Naming the first short row's line, its field count and the header's.
     """
-    import csv
+    from gazeprep.read.delimited import read_table
 
-    from gazeprep.read.delimited import decode_text, read_table
-
-    table = read_table(path, what)
-    # polars fills a short row with nulls: only rows with a null can be short.
-    maybe = table.df.select(pl.any_horizontal(pl.all().is_null())).to_series().to_numpy()
-    if not maybe.any():
+    table = read_table(path, what, count_fields=True, **kwargs)
+    if not table.short.size:
         return table
-    with open(path, "rb") as fh:
-        raw = fh.read()
-    text = decode_text(raw, path, what=what).data.split(b"\n")
-    n = len(table.header)
-    for line in table.lines[maybe].tolist():
-        row = text[line - 1].decode("utf-8", "replace").rstrip("\r")
-        fields = len(next(csv.reader([row], delimiter=table.sep), []))
-        if fields < n:
-            cut = " (the file ends in the middle of a row)" if line == len(text) else ""
-            raise GazeprepError(f"row has {fields} fields, the header {n}{cut}; expected a "
-                                "value (or an empty field) for every column", file=path,
-                                line=line)
+    n, last = len(table.header), table.df.height - 1
+    errors = [GazeprepError(
+        f"row has {k} fields, the header {n}"
+        f"{' (the file ends in the middle of a row)' if i == last else ''}; expected a value "
+        "(or an empty field) for every column", file=path, line=int(table.lines[i]))
+        for i, k in zip(table.short.tolist(), table.fields.tolist(), strict=True)]
+    if lenient is None:
+        raise errors[0]
+    for err in errors[:MAX_ERRORS_LISTED]:
+        lenient.error(err)
+    keep = np.ones(table.df.height, bool)
+    keep[table.short] = False
+    table.df, table.lines = table.df.filter(pl.Series(keep)), table.lines[keep]
+    table.short = table.fields = np.zeros(0, np.int64)
     return table
 
 

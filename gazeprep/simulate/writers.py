@@ -5,12 +5,14 @@ events, :class:`~gazeprep.simulate.config.AscTrial`) in one tracker's export for
 ``gazeprep ingest`` gives the same fixation table from each (within the format's precision):
 
 - ``eyelink``: an EyeLink ASC file, ``raw/<session>.asc`` (:mod:`.asc_writer`);
+- ``tobii``: a Tobii Pro Lab data export, ``raw/<session>.tsv`` (:mod:`.tobii_writer`);
 - ``smi``: an SMI BeGaze event export, ``raw/<session>.txt`` (:mod:`.smi_writer`);
 - ``gazepoint``: a Gazepoint GP3 CSV, ``raw/<session>.csv`` (:mod:`.gazepoint_writer`);
 - ``pupil``: a Pupil Player surface export, ``raw/<session>/exports/000/...``
   (:mod:`.pupil_writer`).
 
-The ASC file and the Pupil surfaces place the image themselves; the SMI and Gazepoint files
+The ASC file, the Pro Lab export (its media columns) and the Pupil surfaces place the image
+themselves; the SMI and Gazepoint files
 are in screen coordinates, so their ingest needs ``--image-rect`` (:func:`ingest_hint`).
 """
 
@@ -25,6 +27,7 @@ from gazeprep.simulate.asc_writer import write_asc
 from gazeprep.simulate.config import AscTrial, SimConfig
 from gazeprep.simulate.gazepoint_writer import write_gazepoint
 from gazeprep.simulate.smi_writer import write_smi
+from gazeprep.simulate.tobii_writer import write_tobii
 
 
 @dataclass(frozen=True)
@@ -46,18 +49,17 @@ class Writer:
     places_image: bool
 
 
-def _one_file(suffix: str, fn: Callable) -> Writer:
+def _one_file(suffix: str, fn: Callable, places_image: bool = False) -> Writer:
     return Writer(files=lambda s, ids: [f"raw/{s}{suffix}"],
                   write=lambda out, trials, cfg, s: fn(out / "raw" / f"{s}{suffix}", trials,
                                                        cfg, s),
-                  places_image=suffix == ".asc")
+                  places_image=places_image)
 
 
 #: ``--tracker`` name -> writer.
 WRITERS: dict[str, Writer] = {
-    "eyelink": _one_file(".asc", write_asc),
-    # TOBII: the coordinator wires gazeprep/simulate/tobii_writer.py here at merge
-    # ("tobii": _one_file(".tsv", write_tobii)).
+    "eyelink": _one_file(".asc", write_asc, places_image=True),
+    "tobii": _one_file(".tsv", write_tobii, places_image=True),
     "smi": _one_file(".txt", write_smi),
     "pupil": Writer(
         files=lambda s, ids: [f"raw/{n}" for n in pupil_writer.names(s, ids)],

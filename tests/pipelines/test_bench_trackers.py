@@ -49,3 +49,18 @@ def test_rendered_sample_export(shared_data, tmp_path):
     pm = pytest.importorskip("pymovements")
     g = pm.gaze.from_begaze(p)
     assert g.samples.height == n
+
+
+def test_tiled_tobii_export_is_the_export_again(shared_data, tmp_path):
+    """The benchmark's tiled Tobii file holds the real export's fixations once per copy, at
+    later and later times (so ours and pymovements read the same rows)."""
+    real = shared_data("vendors", "emdat", "P61-Fixation-Data.tsv")
+    bt = _bench()
+    p = tmp_path / "P61-Fixation-Data.tsv"
+    n = bt.tile_text(real, p, 0.3, ["Timestamp"], skip=18)
+    one = ingest_file(real, IngestOptions())
+    tiled = ingest_file(p, IngestOptions())
+    copies = n // 4664
+    assert copies > 1 and n == tiled.rows_read == copies * one.rows_read == copies * 4664
+    assert tiled.rows_kept == copies * one.rows_kept
+    assert np.all(np.diff(tiled.fixations["order"].to_numpy()) > 0)

@@ -66,18 +66,22 @@ def test_prolab_fixations_on_their_media(tmp_path, run_cli, untouched):
     check()
 
 
-def test_prolab_samples_only_says_what_to_do(tmp_path, run_cli, error_line):
+def test_prolab_samples_only_are_read_with_ivt(tmp_path, run_cli):
     header = ["Recording timestamp [ms]", "Gaze point X [DACS px]", "Gaze point Y [DACS px]"]
-    src = _write(tmp_path / "s.tsv", header, [["0", "1", "2"], ["8", "1", "2"]])
+    rows = [[str(8 * i), "960" if i < 30 else "400", "540"] for i in range(60)]
+    src = _write(tmp_path / "s.tsv", header, rows)
     got = run_cli("gazeprep", "ingest", src, "--out", tmp_path / "out")
-    assert got.returncode == 1
-    assert "s.tsv:1:" in error_line(got.stderr) and "fixation filter" in got.stderr
+    assert got.returncode == 0, got.stderr
+    entry = json.loads((tmp_path / "out" / "ingest.json").read_text())["inputs"][0]
+    assert entry["notes"]["detector"] == "ivt"
+    fix = pl.read_parquet(tmp_path / "out" / "fixations.parquet")
+    assert fix["x"].to_list() == pytest.approx([0.5, 400 / 1920], abs=1e-3)
 
 
 @pytest.mark.parametrize(("edit", "message"), [
     (lambda rows: rows.__setitem__(3, [r.replace("3,5", "3.5") for r in rows[3]]),
      "decimal"),
-    (lambda rows: rows.__setitem__(5, ["100"] + rows[5][1:]), "backwards"),
+    (lambda rows: rows.__setitem__(5, ["100"] + rows[5][1:]), "earlier"),
     (lambda rows: rows.__setitem__(4, rows[4][:5]), "fields"),
 ])
 def test_prolab_bad_input_names_file_and_line(tmp_path, run_cli, error_line, untouched, edit,
