@@ -78,7 +78,8 @@ class RenderParams:
         Refinement against the image (:data:`gazeprep.render.refine.REFINERS`): fill holes,
         vote within SLIC superpixels, marker watershed on the image's edges (v1), GrabCut
         started from the watershed (the default: +2.1 points Dice on the 100 held-out Kvasir
-        images, docs/labels.md) or a random walker (foreground seeds: source > threshold;
+        images, docs/labels.md), GrabCut from the dense inner track (``grabcut_gaze``: +0.4
+        more) or a random walker (foreground seeds: source > threshold;
         background seeds: heatmap <= ``bg_threshold``).
     bg_threshold : float
         Heatmap level at or below which pixels seed the background (the image refiners).
