@@ -54,10 +54,3 @@ def test_hostile(hostile):
     got = check_hostile(grabcut_gaze.refine, hostile)
     assert got["one fixation"].any() and got["uniform image"].any()
     assert not got["track outside the object"][20:45, 20:50].any()
-
-
-def test_same_result_whatever_ran_before(kvasir_small):
-    first = [grabcut_gaze.refine(im, s, h, params()) for im, s, h, _ in kvasir_small]
-    again = [grabcut_gaze.refine(im, s, h, params()) for im, s, h, _ in reversed(kvasir_small)]
-    for a, b in zip(first, reversed(again), strict=True):
-        np.testing.assert_array_equal(a, b)
