@@ -122,12 +122,14 @@ def render(
         "--refine",
         help="Pseudo-mask refinement (docs/labels.md): none, fill (holes), slic, watershed "
         "(image edges; v1), grabcut (colour models + graph cut from the watershed; needs "
-        "opencv-python-headless), random_walker.",
+        "opencv-python-headless), grabcut_gaze (GrabCut, sure foreground only where the "
+        "fixations are dense), random_walker.",
     ),
     bg_threshold: float = typer.Option(
         _D.bg_threshold,
         "--bg-threshold",
-        help="--refine watershed/grabcut/random_walker: heatmap <= this seeds the background.",
+        help="--refine watershed/grabcut/grabcut_gaze/random_walker: heatmap <= this seeds "
+        "the background.",
         callback=number(0, 1),
     ),
     edge_sigma: float = typer.Option(

@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from gazeprep.render.refine import basic, grabcut, random_walker, watershed
+from gazeprep.render.refine import basic, grabcut, grabcut_gaze, random_walker, watershed
 
 
 @dataclass(frozen=True)
@@ -53,6 +53,12 @@ REFINERS: dict[str, Refiner] = {
     "grabcut": Refiner(grabcut.refine, "OpenCV GrabCut colour model seeded by the gaze; the "
                        "watershed result is its probable foreground",
                        defaults={"iterations": grabcut.ITERATIONS}),
+    "grabcut_gaze": Refiner(grabcut_gaze.refine, "GrabCut whose sure foreground is the inner "
+                            "track where the fixations are dense; the rest of the track and the "
+                            "watershed result are its probable foreground",
+                            defaults={"iterations": grabcut.ITERATIONS,
+                                      "dense": grabcut_gaze.DENSE,
+                                      "probable": grabcut_gaze.PROBABLE}),
     "random_walker": Refiner(random_walker.refine, "random walker on CIE Lab seeded by the gaze",
                              defaults={"beta": random_walker.BETA}),
 }

@@ -13,14 +13,16 @@ from gazeprep.render.refine import REFINERS
 
 def test_names_are_the_render_choices_and_the_default_is_registered():
     assert tuple(REFINERS) == rp.REFINES == (
-        "none", "fill", "slic", "watershed", "grabcut", "random_walker")
+        "none", "fill", "slic", "watershed", "grabcut", "grabcut_gaze", "random_walker")
     assert rp.RenderParams().refine == "grabcut"
 
 
 def test_method_defaults():
     assert {k: r.defaults for k, r in REFINERS.items() if r.defaults} == {
         "fill": {"max_hole": 0.05}, "slic": {"n_segments": 200, "compactness": 10},
-        "grabcut": {"iterations": 3}, "random_walker": {"beta": 130.0}}
+        "grabcut": {"iterations": 3},
+        "grabcut_gaze": {"iterations": 3, "dense": 0.5, "probable": 0.5},
+        "random_walker": {"beta": 130.0}}
     assert [k for k, r in REFINERS.items() if not r.needs_image] == ["none", "fill"]
 
 
