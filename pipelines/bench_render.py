@@ -274,7 +274,7 @@ def main() -> None:
     ap.add_argument("--levels", type=int, default=4)
     ap.add_argument("--refine", default="watershed",
                     help="render's pseudo-mask refiner (default watershed: the fast one; "
-                         "grabcut, render's default, adds about 150-200 ms per image)")
+                         "grabcut_gaze, render's default, adds about 150-200 ms per image)")
     ap.add_argument("--out", type=Path, default=Path("data/bench/maps.zarr"))
     ap.add_argument("--anchor-n", type=int, default=880, help="images timed for the anchor")
     ap.add_argument("--reads", type=int, default=2000, help="random samples read per read path")

@@ -14,7 +14,7 @@ from gazeprep.render.refine import REFINERS
 def test_names_are_the_render_choices_and_the_default_is_registered():
     assert tuple(REFINERS) == rp.REFINES == (
         "none", "fill", "slic", "watershed", "grabcut", "grabcut_gaze", "random_walker")
-    assert rp.RenderParams().refine == "grabcut"
+    assert rp.RenderParams().refine == "grabcut_gaze"
 
 
 def test_method_defaults():
