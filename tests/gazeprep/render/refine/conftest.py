@@ -8,23 +8,12 @@ import csv
 
 import numpy as np
 import pytest
-from refine_inputs import S, params
+from refine_inputs import S, evidence, object_image, params, track
 
-from gazeprep.render.maps import render_images
 from gazeprep.tracks import Track
 
 #: Three Kvasir-SEG images (file stems) with gaze in GazeMedSeg's kvasir_fixation.csv.
 IDS = ("cju88y1mwoln50871emyfny1g", "cju0qkwl35piu0993l0dewei2", "cju0qoxqj9q6s0835b43399p4")
-
-
-def evidence(tracks: list[Track], p) -> tuple[np.ndarray, np.ndarray]:
-    """(src, heat), each (S, S), of one image's tracks: mean of the levels and the heatmap."""
-    maps, heat = render_images([tracks], p)
-    return maps[0].mean(axis=0), heat[0, 0]
-
-
-def track(xs, ys) -> Track:
-    return Track(np.asarray(xs, float), np.asarray(ys, float), np.full(len(xs), 250.0))
 
 
 @pytest.fixture(scope="module")
@@ -53,20 +42,10 @@ def kvasir_small(shared_data):
     return out
 
 
-def _object_image() -> tuple[np.ndarray, np.ndarray]:
-    """A reddish disk on a darker textured background (generated), and its mask."""
-    rng = np.random.default_rng(3)
-    yy, xx = np.mgrid[:S, :S]
-    mask = (yy - 30) ** 2 + (xx - 34) ** 2 < 14**2
-    img = rng.integers(40, 70, size=(3, S, S)).astype(np.uint8)
-    img[0][mask], img[1][mask], img[2][mask] = 200, 90, 80
-    return img, mask
-
-
 @pytest.fixture(scope="module")
 def generated():
-    """(image, src, heat, mask): gaze scanning the disk of :func:`_object_image`."""
-    img, mask = _object_image()
+    """(image, src, heat, mask): gaze scanning the disk of :func:`refine_inputs.object_image`."""
+    img, mask = object_image()
     t = np.linspace(0, 2 * np.pi, 12)
     src, heat = evidence([track(34 / S + 0.1 * np.cos(t), 30 / S + 0.1 * np.sin(t))], params())
     return img, src, heat, mask
@@ -75,7 +54,7 @@ def generated():
 @pytest.fixture(scope="module")
 def hostile():
     """name -> (image, src, heat): inputs a refiner must survive."""
-    img, _ = _object_image()
+    img, _ = object_image()
     p = params()
     empty = evidence([Track(np.zeros(0), np.zeros(0), np.zeros(0))], p)
     one = evidence([track([0.5], [0.5])], p)

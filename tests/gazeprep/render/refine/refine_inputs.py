@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from gazeprep.render.maps import render_images
 from gazeprep.render.params import RenderParams
+from gazeprep.tracks import Track
 
 #: Side of every test image in pixels.
 S = 64
@@ -31,3 +33,23 @@ def check_hostile(fn, hostile, **kw) -> dict[str, np.ndarray]:
         got[name] = m
     assert not got["empty track"].any()
     return got
+
+
+def evidence(tracks: list[Track], p) -> tuple[np.ndarray, np.ndarray]:
+    """(src, heat), each (S, S), of one image's tracks: mean of the levels and the heatmap."""
+    maps, heat = render_images([tracks], p)
+    return maps[0].mean(axis=0), heat[0, 0]
+
+
+def track(xs, ys) -> Track:
+    return Track(np.asarray(xs, float), np.asarray(ys, float), np.full(len(xs), 250.0))
+
+
+def object_image() -> tuple[np.ndarray, np.ndarray]:
+    """A reddish disk on a darker textured background (generated), and its mask."""
+    rng = np.random.default_rng(3)
+    yy, xx = np.mgrid[:S, :S]
+    mask = (yy - 30) ** 2 + (xx - 34) ** 2 < 14**2
+    img = rng.integers(40, 70, size=(3, S, S)).astype(np.uint8)
+    img[0][mask], img[1][mask], img[2][mask] = 200, 90, 80
+    return img, mask

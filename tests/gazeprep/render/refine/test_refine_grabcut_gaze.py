@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from refine_inputs import check_hostile, dice, params
+from refine_inputs import check_hostile, dice, evidence, object_image, params, track
 
 from gazeprep.render.refine import grabcut, grabcut_gaze
 
@@ -34,9 +34,7 @@ def test_a_sparse_pass_off_the_object_is_left_to_the_colours():
     # A bright disk watched with 12 fixations, plus one brief pass over the dark background
     # to its right: the pass is on the inner track (plain GrabCut keeps it as sure foreground)
     # but not where the fixations are dense, so the colour models drop it.
-    from conftest import _object_image, evidence, track
-
-    img, mask = _object_image()
+    img, mask = object_image()
     t = np.linspace(0, 2 * np.pi, 12)
     xs = list(34 / 64 + 0.1 * np.cos(t)) + [0.85]
     ys = list(30 / 64 + 0.1 * np.sin(t)) + [30 / 64]
