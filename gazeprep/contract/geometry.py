@@ -181,8 +181,9 @@ def _nrrd_affine(path: Path) -> np.ndarray:
 
 
 def _frame_plane(ds, k: int) -> tuple | None:
-    """(ImagePositionPatient, ImageOrientationPatient, PixelSpacing) of frame ``k`` of a
-    DICOM data set (enhanced files: the frame's or the shared functional groups), or None."""
+    """(ImagePositionPatient, ImageOrientationPatient, PixelSpacing, slice depth or None) of
+    frame ``k`` of a DICOM data set (enhanced files: the frame's or the shared functional
+    groups), or None."""
     pos = _frame_item(ds, k, "PlanePositionSequence")
     ori = _frame_item(ds, k, "PlaneOrientationSequence")
     pix = _frame_item(ds, k, "PixelMeasuresSequence")
@@ -190,7 +191,21 @@ def _frame_plane(ds, k: int) -> tuple | None:
               _attr(pix, ds, "PixelSpacing"))
     if any(v is None for v in values):
         return None
-    return tuple(tuple(float(x) for x in v) for v in values)
+    return (*(tuple(float(x) for x in v) for v in values), _slice_depth(pix, ds))
+
+
+def _slice_depth(item, ds) -> float | None:
+    """The slice spacing a header states (SpacingBetweenSlices, else SliceThickness), in mm,
+    or None: what places a lone slice, whose neighbours cannot."""
+    for name in ("SpacingBetweenSlices", "SliceThickness"):
+        value = (item.get(name) if item is not None else None) or ds.get(name)
+        try:
+            depth = float(value)
+        except (TypeError, ValueError):
+            continue
+        if np.isfinite(depth) and depth > 0:
+            return depth
+    return None
 
 
 def _attr(item, ds, name: str):
@@ -243,6 +258,8 @@ def _dicom_stack(name: str, source: str, planes: list[tuple[str, tuple | None]],
     spacing, order = hd.spatial.get_volume_positions([p[0] for _k, p in planes], orientation)
     if spacing is None:
         return "the slices are not a regular stack (uneven or repeated positions): left as 2-D"
+    if len(planes) == 1 and planes[0][1][3] is not None:
+        spacing = planes[0][1][3]  # highdicom has no neighbour to measure, and says 1 mm
     slots = {k: int(i) for (k, _p), i in zip(planes, order, strict=True)}
     first = next(p[0] for (_k, p), i in zip(planes, order, strict=True) if i == 0)
 

@@ -194,6 +194,9 @@ def test_dicom_without_a_regular_geometry_stays_2d(tmp_path, medical):
     refs = index_folder(lone)
     (scan,) = plan_outputs(refs, refs).scans.values()
     assert (scan.name, scan.depth, scan.frame_shape) == ("mr", 1, (64, 64))
+    # its slice spacing is the file's SliceThickness (0.8 mm), not a made-up 1 mm
+    zooms = scan.to_nifti(np.zeros((1, 64, 64), np.uint8)).header.get_zooms()
+    assert np.allclose(zooms, (0.3125, 0.3125, 0.8))
 
 
 def test_two_scans_that_would_write_one_name_are_refused(scans_folder, tmp_path):
