@@ -20,10 +20,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 __version__ = "0.1.0"
-__all__ = ["train", "evaluate", "predict", "load_checkpoint", "open_cache", "TrainConfig"]
+__all__ = ["train", "evaluate", "predict", "predict_scans", "load_checkpoint", "open_cache",
+           "TrainConfig"]
 
 if TYPE_CHECKING:
-    from gradseg.api import evaluate, load_checkpoint, open_cache, predict, train
+    from gradseg.api import evaluate, load_checkpoint, open_cache, predict, predict_scans, train
     from gradseg.config import TrainConfig
 
 

@@ -7,6 +7,7 @@
     summary, rows = gradseg.evaluate("runs/api/best.pt", images="test/images",
                                      masks="test/masks")
     masks = gradseg.predict("runs/api/best.pt", "new/images")   # {id: bool mask}
+    volumes = gradseg.predict_scans("runs/api/best.pt", "new/scans")  # {scan: NIfTI image}
 
 Settings are keywords named as the fields of :class:`gradseg.config.TrainConfig` (the keys of
 a run's ``config.json``; defaults are the command line's).
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
 
     from gradseg.data.cache import CacheLayout
 
-__all__ = ["train", "evaluate", "predict", "load_checkpoint", "open_cache"]
+__all__ = ["train", "evaluate", "predict", "predict_scans", "load_checkpoint", "open_cache"]
 
 PathLike = str | Path
 
@@ -106,6 +107,43 @@ def predict(checkpoint: PathLike, images: PathLike, *, ids: list[str] | None = N
     return {key: mask for key, _rgb, mask in iter_predictions(model, config, files,
                                                                options=options,
                                                                threshold=threshold)}
+
+
+def predict_scans(checkpoint: PathLike, images: PathLike, *, ids: list[str] | None = None,
+                  device: str = "cpu", threshold: float = 0.5, probabilities: bool = False
+                  ) -> dict[str, Any]:
+    """Masks of the radiology scans in ``images`` (NIfTI or NRRD volumes, DICOM series,
+    multi-frame DICOM files), one per scan in the scan's own geometry, as ``gradseg predict``
+    writes ``<scan>.nii.gz`` (nothing is written here).
+
+    Returns
+    -------
+    dict
+        Scan name -> ``nibabel.Nifti1Image`` with the scan's voxel grid and affine: uint8 0/1
+        (probability >= ``threshold``), or float32 probabilities with ``probabilities=True``.
+        Slices that ``ids`` leaves out are 0. Photographs, and DICOM files no scan places, are
+        not here (:func:`predict` has every image).
+    """
+    import numpy as np
+
+    from gradseg.predict import iter_probabilities, list_images, select_images
+    from gradseg.predict_volumes import plan_outputs, scan_stack
+
+    model, config = load_checkpoint(checkpoint, device)
+    options = _image_options(config)
+    folder = list_images(images, options)
+    plan = plan_outputs(folder, select_images(folder, ids, images))
+    probs: dict[str, dict[str, np.ndarray]] = {unit: {} for unit in plan.scans}
+    unit_of = {k: unit for unit in plan.scans for k in plan.units[unit]}
+    wanted = {k: folder[k] for k in unit_of}
+    for key, _rgb, p in iter_probabilities(model, config, wanted, options=options):
+        probs[unit_of[key]][key] = p
+    out = {}
+    for unit, scan in plan.scans.items():
+        stack = scan_stack(scan, probs[unit])
+        out[scan.name] = scan.to_nifti(stack if probabilities
+                                       else (stack >= threshold).astype(np.uint8))
+    return out
 
 
 def _image_options(config: dict):

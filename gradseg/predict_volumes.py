@@ -101,6 +101,15 @@ def plan_outputs(folder: dict[str, ImageRef], files: dict[str, ImageRef],
     return plan
 
 
+def scan_stack(scan: Scan, probs: dict[str, np.ndarray]) -> np.ndarray:
+    """(depth, rows, columns) float32: each predicted image's probabilities at its slice of
+    ``scan``, 0 at the slices not predicted."""
+    stack = np.zeros((scan.depth, *scan.frame_shape), dtype=np.float32)
+    for key, p in probs.items():
+        stack[scan.slots[key]] = p
+    return stack
+
+
 def write_scan(out: Path, scan: Scan, probs: dict[str, np.ndarray], threshold: float,
                probabilities: bool, save: Callable) -> str | None:
     """Write one scan's files (see the module notes) from each predicted image's
@@ -109,9 +118,7 @@ def write_scan(out: Path, scan: Scan, probs: dict[str, np.ndarray], threshold: f
     ``save(path, write)`` writes a file whole or not at all."""
     import nibabel as nib
 
-    stack = np.zeros((scan.depth, *scan.frame_shape), dtype=np.float32)
-    for key, p in probs.items():
-        stack[scan.slots[key]] = p
+    stack = scan_stack(scan, probs)
     mask = scan.to_nifti((stack >= threshold).astype(np.uint8))
     save(out / f"{scan.name}.nii.gz", lambda tmp: nib.save(mask, tmp))
     if probabilities:

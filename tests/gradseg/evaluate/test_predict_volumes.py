@@ -160,6 +160,20 @@ def test_predict_cli_writes_a_volume_per_scan_and_records_unpredicted_slices(
     assert record["predicted"] == ["anatomical_3", "anatomical_4"]
     assert len(record["not_predicted"]) == 23 and record["value_of_not_predicted"] == 0
     check()
+    # the Python API gives the volumes the command wrote, in memory
+    import gradseg
+
+    for probabilities, suffix in ((False, ".nii.gz"), (True, "_probabilities.nii.gz")):
+        got = gradseg.predict_scans(ckpt, scans_folder, ids=ids.read_text().split(),
+                                    threshold=0.4, probabilities=probabilities)
+        assert sorted(got) == ["anatomical", "series-1", "series-12"]
+        for name, image in got.items():
+            written = nib.load(out / f"{name}{suffix}")
+            # NIfTI stores the affine as float32
+            np.testing.assert_array_equal(image.affine.astype(np.float32), written.affine)
+            np.testing.assert_array_equal(np.asarray(image.dataobj),
+                                          np.asarray(written.dataobj))
+    check()
     # next time its files are refused by their real names
     code, _o, err = gradseg_cli("predict", "--checkpoint", ckpt, "--images", scans_folder,
                                 "--out", out, "--ids", ids, "--device", "cpu")
