@@ -19,7 +19,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-__version__ = "0.1.0"
+from gradseg._version import __version__ as __version__
+
 __all__ = ["train", "evaluate", "predict", "predict_scans", "load_checkpoint", "open_cache",
            "TrainConfig"]
 

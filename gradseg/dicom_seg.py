@@ -34,7 +34,7 @@ def write_dicom_seg(path: Path, masks: dict[str, np.ndarray], refs: dict[str, Im
     pydicom = require("pydicom", "DICOM (.dcm)")
     from pydicom.sr.codedict import codes
 
-    from gradseg import __version__
+    from gradseg._version import __version__
 
     files = list(dict.fromkeys(refs[k].path for k in masks))
     sources = [pydicom.dcmread(str(p)) for p in files]
