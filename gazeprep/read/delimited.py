@@ -240,7 +240,7 @@ def _key(name: str) -> str:
     return name.strip().strip('"').upper()
 
 
-def check_unique(header: list[str], used: Iterable[str], path: str) -> None:
+def check_unique(header: list[str], used: Iterable[str], path: str, line: int = 1) -> None:
     """Refuse a header that names a column the reader uses more than once.
 
     Names compare case-insensitively and without surrounding spaces, as the readers match them.
@@ -248,7 +248,7 @@ def check_unique(header: list[str], used: Iterable[str], path: str) -> None:
     Raises
     ------
     GazeprepError
-        Naming the first such column, its positions and the file's line 1.
+        Naming the first such column, its positions and the header's ``line``.
     """
     keys = [_key(h) for h in header]
     wanted = {_key(u) for u in used}
@@ -259,7 +259,7 @@ def check_unique(header: list[str], used: Iterable[str], path: str) -> None:
             raise GazeprepError(
                 f"column {header[i].strip()!r} appears more than once in the header (fields "
                 f"{', '.join(str(j + 1) for j in pos)}: {spelled}); expected each column name "
-                "once (rename or delete the extra column)", file=path, line=1)
+                "once (rename or delete the extra column)", file=path, line=line)
 
 
 @dataclass

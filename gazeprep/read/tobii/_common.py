@@ -30,6 +30,7 @@ import numpy as np
 import polars as pl
 
 from gazeprep.errors import GazeprepError
+from gazeprep.limits import MAX_COORD_PX, MAX_SIDE_PX
 from gazeprep.read.recorded import RecordingFacts
 from gazeprep.read.result import (
     MAX_DROPS_LISTED,
@@ -41,6 +42,7 @@ from gazeprep.read.result import (
     images_lookup,
     sample_interval,
 )
+from gazeprep.read.vendor import NUMBERS_EXPECTED, _number_problems, check_samples
 
 if TYPE_CHECKING:
     from gazeprep.read.options import IngestOptions
@@ -175,6 +177,8 @@ def finish(res: FileResult, s: pl.DataFrame, opts: IngestOptions, *, media: bool
         res.notes["fixations_from"] = f"Tobii: {filter_name or 'fixation filter of the export'}"
         rec = TobiiRecording(res, "tracker", screen, s, opts, media)
         return rec.keep(_vendor_fixations(s))
+    check_samples(s.filter(pl.col("image").is_not_null()) if media else s, res.path,
+                  "time")
     rec = TobiiRecording(res, detector, screen, s, opts, media)
     rec.filter_name = filter_name
     res.notes["fixations_from"] = f"gazeprep {detector}" + (
@@ -288,10 +292,18 @@ def keep(res: FileResult, cand: pl.DataFrame | None, opts: IngestOptions, media:
         res.check_balance()
         return res
     res.rows_read += cand.height
+    bad = _bad_numbers(cand)
+    if bad.is_not_null().any():
+        i = int(bad.is_not_null().arg_max())
+        if not opts.lenient:
+            raise GazeprepError(f"{bad[i]}; expected {NUMBERS_EXPECTED} and a media size in "
+                                f"(0, {MAX_SIDE_PX}] px", file=res.path,
+                                line=int(cand["line"][i]))
     cand = cand.with_columns(((pl.col("sx") - pl.col("mx")) / pl.col("mw")).alias("nx"),
                              ((pl.col("sy") - pl.col("my")) / pl.col("mh")).alias("ny"))
     why = cand.select(
         pl.when(pl.col("image").is_null()).then(pl.lit("no_image"))
+        .when(bad.is_not_null()).then(pl.lit("bad_value"))
         .when(~(pl.col("sx").is_finite() & pl.col("sy").is_finite()))
         .then(pl.lit("no_position"))
         .when(~(pl.col("nx").is_between(0, 1) & pl.col("ny").is_between(0, 1)))
@@ -315,6 +327,28 @@ def keep(res: FileResult, cand: pl.DataFrame | None, opts: IngestOptions, media:
             pl.col("start").alias("order"), "line"))
     res.check_balance()
     return res
+
+
+def _bad_numbers(cand: pl.DataFrame) -> pl.Series:
+    """Per candidate on an image, why its duration, onset, pupil size or media rectangle
+    cannot be used (null if they can): an inf duration or a media 0 px wide would make a
+    table that looks right."""
+    def size(c: str) -> pl.Expr:  # NaN: not in the export
+        return pl.col(c).is_nan() | pl.col(c).is_between(0, MAX_SIDE_PX, closed="right")
+
+    media = pl.all_horizontal(*(size(c) for c in ("mw", "mh", "iw", "ih")),
+                              *(pl.col(c).is_nan() | (pl.col(c).abs() <= MAX_COORD_PX)
+                                for c in ("mx", "my")))
+    numbers = _number_problems(cand.select(
+        pl.when(pl.col("image").is_null()).then(pl.lit("no_image")).otherwise(None)
+        .alias("drop"), pl.col("duration").alias("duration_ms"),
+        pl.col("onset").alias("onset_ms"), "pupil"), {})
+    return cand.select(
+        pl.when(pl.col("image").is_null()).then(None).when(numbers.is_not_null())
+        .then(numbers).when(~media)
+        .then(pl.format("media {} x {} px at ({}, {}) px, original size {} x {}, is no image "
+                        "rectangle", "mw", "mh", "mx", "my", "iw", "ih"))
+        .otherwise(None).alias("bad")).to_series()
 
 
 def _drops(res: FileResult, reason: str, lines: pl.Series) -> None:

@@ -24,6 +24,7 @@ import numpy as np
 import polars as pl
 
 from gazeprep.errors import GazeprepError
+from gazeprep.read.delimited import check_unique
 from gazeprep.read.result import FileResult
 from gazeprep.read.tobii._common import (
     MM_COLUMNS,
@@ -98,7 +99,9 @@ def read(path: str, opts: IngestOptions):
 
     def pick(header: list[str]) -> list[str]:
         where.update(_locate(header))
-        return [c for c in dict.fromkeys(v[0] for v in where.values() if v)]
+        used = [c for c in dict.fromkeys(v[0] for v in where.values() if v)]
+        check_unique(header, used, str(path))
+        return used
 
     table = read_rows(str(path), "Tobii Pro SDK dump", res if opts.lenient else None,
                       pick=pick)
