@@ -61,7 +61,38 @@ def _array(cache: str | Path, name: str):
         have = ", ".join(list_labels(cache)) or "none"
         raise InputError(f"labels {name!r} not in the cache (it has: {have}; make some with "
                          "`gradseg refine`)", file=cache)
-    return zarr.open_array(str(path), mode="r", zarr_format=3)
+    a = zarr.open_array(str(path), mode="r", zarr_format=3)
+    want = zarr.open_array(str(Path(cache) / PSEUDO), mode="r", zarr_format=3).shape
+    sums = a.attrs.get("row_crc32c")
+    problem = (f"{a.dtype} of shape {a.shape}" if a.dtype != "uint8" or a.shape != want else
+               "without one CRC32C per row (row_crc32c)" if not isinstance(sums, list)
+               or len(sums) != want[0] or not all(isinstance(v, int) for v in sums) else None)
+    if problem:
+        raise InputError(f"labels {name!r} are {problem}; expected uint8 0/1 of shape {want} "
+                         "(the cache's pseudo) with one CRC32C per row, as `gradseg refine` "
+                         "writes them", file=cache)
+    return a
+
+
+def check_values(name: str, block, positions, ids, cache: str | Path) -> None:
+    """Refuse rows of labels ``name`` (``block``, rows ``positions`` of the cache) holding
+    values other than 0 and 1: a 0/255 mask that another tool wrote, checksums and all.
+
+    Raises
+    ------
+    InputError
+        Naming the first such sample, its id and the value.
+    """
+    import numpy as np
+
+    block = np.asarray(block)
+    if not block.size or block.max() <= 1:
+        return
+    k = int(np.argmax(block.reshape(len(block), -1).max(axis=1) > 1))
+    pos = int(positions[k])
+    raise InputError(f"labels {name!r}, sample {pos} (id {ids[pos]!r}) holds the value "
+                     f"{int(block[k].max())}; expected 0 or 1 (write labels with `gradseg "
+                     "refine` or `gazeprep.contract.labels.write_labels`)", file=cache)
 
 
 def labels_info(cache: str | Path, name: str) -> dict:
@@ -90,6 +121,7 @@ def read_labels(cache: str | Path, name: str, positions=None):
     if bad:
         raise InputError(f"labels {name!r}: row(s) {bad[:5]} do not match their CRC32C "
                          "(damaged); write them again with `gradseg refine`", file=cache)
+    check_values(name, data, pos, [str(p) for p in range(a.shape[0])], cache)
     return data
 
 
