@@ -205,11 +205,17 @@ def export_cache(cache: str | Path, out: str | Path, layout: str, *, labels: str
         if layout != "monai" or ids is not None:
             raise GazeprepError("a split's lists are for --to monai, without --ids")
         ids = sorted({i for part in split.values() for i in part})
+    repeated = 0
+    if ids is not None:  # an id listed twice is exported once (a million repeats: minutes)
+        unique = list(dict.fromkeys(ids))
+        repeated, ids = len(ids) - len(unique), unique
     try:
         pos = info.positions(ids if ids is not None else info.ids)
     except InputError as exc:  # unknown ids
         raise GazeprepError(exc.message, file=exc.file) from exc
     report = ExportReport(dataset_folder(Path(out), layout, dataset_id, name))
+    if repeated:
+        report.notes.append(f"{repeated} repeated id(s) in --ids: each image is exported once")
     if labels == "mask":
         report.without_mask = [info.ids[p] for p in pos if not info.has_mask[p]]
         pos = [p for p in pos if info.has_mask[p]]

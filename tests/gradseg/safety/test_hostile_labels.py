@@ -97,3 +97,18 @@ def test_read_labels_refuses_values_other_than_0_and_1(toy_cache):
     cache = _hostile_cache(toy_cache, "value 2")
     with pytest.raises(InputError, match="expected 0 or 1"):
         read_labels(cache, "st")
+
+
+def test_export_ids_repeated_a_million_times_export_each_image_once(toy_cache, tmp_path,
+                                                                     run_cli):
+    """An id file holding one id a million times once kept export writing for minutes (each
+    repeat exported again); each image is exported once, and the summary says so."""
+    cache = toy_cache(n=8, size=32, levels=3)
+    ids = tmp_path / "ids.txt"
+    ids.write_text("toy001\n" * 1_000_000 + "toy002\n")
+    out = tmp_path / "monai"
+    r = run_cli("gazeprep", "export", "--cache", str(cache), "--to", "monai", "--out", str(out),
+                "--ids", str(ids), timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert sorted(p.name for p in (out / "images").iterdir()) == ["toy001.png", "toy002.png"]
+    assert "999999 repeated id(s)" in r.stderr + r.stdout
