@@ -126,6 +126,7 @@ def _volume_scan(path: Path, members: dict[str, ImageRef], first: ImageRef) -> S
     shape = volume_shape(path)
     affine, header = (_nifti_geometry(path) if suffix in NIFTI_SUFFIXES
                       else (_nrrd_affine(path), None))
+    _check_affine(affine, path)
     axis, transpose = first.axis, first.transpose
 
     def build(stack: np.ndarray):
@@ -134,6 +135,20 @@ def _volume_scan(path: Path, members: dict[str, ImageRef], first: ImageRef) -> S
 
     return Scan(path.name[: -len(suffix)], {k: r.index for k, r in members.items()},
                 first.shape, str(path), build)
+
+
+def _check_affine(affine: np.ndarray, path: Path) -> None:
+    """Refuse an affine that places no voxel (NaN, or a singular matrix): the mask written in
+    it would be unreadable (nibabel cannot decompose it), after every slice was predicted."""
+    m = np.asarray(affine, dtype=float)[:3, :3]
+    with np.errstate(all="ignore"):
+        ok = bool(np.all(np.isfinite(affine))) and abs(np.linalg.det(m)) > 1e-12 * max(
+            1.0, float(np.abs(m).max()) ** 3)
+    if not ok:
+        rows = "; ".join(" ".join(f"{v:g}" for v in r) for r in np.asarray(affine)[:3])
+        raise InputError(f"the volume's affine ({rows}) is not finite or is singular; expected "
+                         "an sform or qform that places every voxel (finite, invertible)",
+                         file=path)
 
 
 def _nifti_geometry(path: Path):

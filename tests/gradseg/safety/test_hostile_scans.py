@@ -125,3 +125,32 @@ def test_predict_scans_api_raises_the_same_error(tmp_path, medical, lax_pydicom,
     folder = _series(tmp_path / "images", medical.pydicom_file("CT_small.dcm"), "uid /etc/x")
     with pytest.raises(InputError, match="SeriesInstanceUID"):
         gradseg.predict_scans(untrained_checkpoint(tmp_path, 32), folder)
+
+
+def _nifti_with_sform(path: Path, rows) -> Path:
+    """A NIfTI volume whose sform (coded) is ``rows``, as a broken converter writes it."""
+    h = nib.Nifti1Header()
+    h.set_data_shape((20, 20, 2))
+    h.set_data_dtype(np.float32)
+    h["srow_x"], h["srow_y"], h["srow_z"] = rows
+    h["sform_code"], h["qform_code"] = 1, 0
+    data = np.random.default_rng(2).normal(size=(20, 20, 2)).astype(np.float32)
+    nib.save(nib.Nifti1Image(data, None, header=h), str(path))
+    return path
+
+
+NIFTI_CASES = {"singular": ([0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0]),
+               "nan": ([np.nan, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0]),
+               "two equal rows": ([1, 0, 0, 0], [1, 0, 0, 0], [0, 0, 1, 0])}
+
+
+@pytest.mark.parametrize("case", list(NIFTI_CASES))
+def test_nifti_whose_affine_places_nothing_is_refused_before_predicting(case, tmp_path):
+    folder = tmp_path / "images"
+    folder.mkdir()
+    path = _nifti_with_sform(folder / "v.nii.gz", NIFTI_CASES[case])
+    refs = index_folder(folder)
+    with pytest.raises(InputError) as got:
+        plan_outputs(refs, refs)
+    msg = str(got.value)
+    assert msg.startswith(str(path)) and "affine" in msg and "expected" in msg, msg
