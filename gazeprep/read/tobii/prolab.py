@@ -33,10 +33,12 @@ from gazeprep.errors import GazeprepError
 from gazeprep.read.delimited import check_unique
 from gazeprep.read.result import FileResult
 from gazeprep.read.tobii._common import (
+    MEMORY_PER_BYTE,
     MM_COLUMNS,
     average_eyes,
     check_eye,
     finish,
+    load_detector_first,
     no_media,
 )
 from gazeprep.read.tobii._numbers import (
@@ -132,6 +134,7 @@ def read(path: str, opts: IngestOptions):
     """
     res = FileResult(path=str(path), format="tobii-prolab")
     eye = check_eye(opts, path)
+    load_detector_first(str(path), opts)
     cols: dict[str, str | None] = {}
 
     def pick(header: list[str]) -> list[str]:
@@ -141,7 +144,7 @@ def read(path: str, opts: IngestOptions):
         return used
 
     table = read_rows(str(path), "Tobii Pro Lab export", res if opts.lenient else None,
-                      pick=pick)
+                      pick=pick, memory_per_byte=MEMORY_PER_BYTE)
     res.notes.update(table.notes)
     df, lines = table.df, table.lines
     df, lines = _gaze_rows(res, df, lines, cols)

@@ -42,10 +42,12 @@ from gazeprep.read.delimited import check_unique
 from gazeprep.read.result import FileResult
 from gazeprep.read.tobii._common import (
     FIXATION,
+    MEMORY_PER_BYTE,
     average_eyes,
     check_eye,
     finish,
     keep,
+    load_detector_first,
     no_media,
 )
 from gazeprep.read.tobii._numbers import (
@@ -142,6 +144,7 @@ def read(path: str, opts: IngestOptions):
     """
     res = FileResult(path=str(path), format="tobii-studio")
     eye = check_eye(opts, path)
+    load_detector_first(str(path), opts)
     with open(path, "rb") as fh:
         head = fh.read(65536).decode("utf-8", "replace").lstrip("\ufeff")
     skip = _header_line(head) if head.lstrip().split("\n", 1)[0].strip().endswith(":") else 0
@@ -158,7 +161,7 @@ def read(path: str, opts: IngestOptions):
         return used
 
     table = read_rows(str(path), "Tobii Studio export", res if opts.lenient else None,
-                      skip_lines=skip, pick=pick)
+                      skip_lines=skip, pick=pick, memory_per_byte=MEMORY_PER_BYTE)
     res.notes.update(table.notes)
     df, lines = table.df, table.lines
     meta = _meta(table.preamble)

@@ -159,3 +159,46 @@ def test_sdk_pupil_beyond_float32_is_refused(sdk, tmp_path, run_cli, error_line)
     assert r.returncode == 1, r.stderr
     msg = error_line(r.stderr)
     assert msg.startswith(f"gazeprep: error: {path}:") and "float32" in msg, msg
+
+
+def _big_prolab(path, prolab, mib: int):
+    """The fixture's Pro Lab export repeated (times shifted) to about ``mib`` MiB."""
+    lines = prolab().read_text(encoding="utf-8").splitlines()
+    head, body = lines[0], lines[1:]
+    col = head.split("\t").index(US)
+    rows = [ln.split("\t") for ln in body]
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write(head + "\n")
+        rep = 0
+        while fh.tell() < mib << 20:
+            for f in rows:
+                g = list(f)
+                if g[col]:
+                    g[col] = str(int(g[col]) + rep * 10_000_000)
+                fh.write("\t".join(g) + "\n")
+            rep += 1
+    return path
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("detector", "mib"), [("ivt", 34), ("ivt", 45), ("auto", 50)])
+def test_a_large_export_under_2_gib_ends_in_one_line_or_runs(detector, mib, prolab, tmp_path,
+                                                              error_line):
+    """A 45 MiB export with I-VT under a 2 GiB address-space limit was killed by an
+    allocation failure (numba's kernels, loaded after the table's memory check, took the
+    room it had counted on): now it runs or ends in one line."""
+    import resource
+    import subprocess
+    import sys
+
+    path = _big_prolab(tmp_path / "big.tsv", prolab, mib)
+
+    def limit():
+        resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))
+
+    r = subprocess.run([sys.executable, "-m", "gazeprep.cli", "ingest", str(path), "--out",
+                        str(tmp_path / "gaze"), "--detector", detector], capture_output=True,
+                       text=True, preexec_fn=limit, timeout=300)
+    assert r.returncode in (0, 1), r.stderr[-2000:]
+    if r.returncode == 1:
+        assert "memory" in error_line(r.stderr), r.stderr
