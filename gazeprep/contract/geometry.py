@@ -252,14 +252,15 @@ def _check_plane(values, path: Path) -> tuple[tuple[float, ...], ...]:
 
 def _slice_depth(item, ds) -> float | None:
     """The slice spacing a header states (SpacingBetweenSlices, else SliceThickness), in mm,
-    or None: what places a lone slice, whose neighbours cannot."""
+    or None (also for a value that is no size in (0, :data:`MAX_MM`]): what places a lone
+    slice, whose neighbours cannot."""
     for name in ("SpacingBetweenSlices", "SliceThickness"):
         value = (item.get(name) if item is not None else None) or ds.get(name)
         try:
             depth = float(value)
         except (TypeError, ValueError):
             continue
-        if np.isfinite(depth) and depth > 0:
+        if np.isfinite(depth) and 0 < depth <= MAX_MM:
             return depth
     return None
 

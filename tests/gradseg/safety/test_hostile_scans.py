@@ -154,3 +154,22 @@ def test_nifti_whose_affine_places_nothing_is_refused_before_predicting(case, tm
         plan_outputs(refs, refs)
     msg = str(got.value)
     assert msg.startswith(str(path)) and "affine" in msg and "expected" in msg, msg
+
+
+@pytest.mark.parametrize("thickness", ["nan", "-3", "1e308"])
+def test_a_lone_slice_with_an_absurd_thickness_gets_the_default_spacing(thickness, tmp_path,
+                                                                          medical, lax_pydicom):
+    """SliceThickness places a lone slice; one that is not a size in (0, 1e6] mm is unknown
+    (highdicom's 1 mm), never an affine of 1e308 mm."""
+    folder = tmp_path / "images"
+    folder.mkdir()
+    ds = pydicom.dcmread(medical.pydicom_file("CT_small.dcm"))
+    ds.SliceThickness = thickness
+    if "SpacingBetweenSlices" in ds:
+        del ds.SpacingBetweenSlices
+    ds.save_as(folder / "s0.dcm")
+    refs = index_folder(folder)
+    (scan,) = plan_outputs(refs, refs).scans.values()
+    affine = scan.to_nifti(np.zeros((1, *scan.frame_shape), np.uint8)).affine
+    assert np.isfinite(affine).all()
+    assert np.linalg.norm(affine[:3, 2]) == pytest.approx(1.0)
