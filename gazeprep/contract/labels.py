@@ -110,19 +110,32 @@ def read_labels(cache: str | Path, name: str, positions=None):
     """
     import numpy as np
 
-    from gazeprep.contract.zarr_io import row_checksums
-
     a = _array(cache, name)
     pos = list(range(a.shape[0])) if positions is None else [int(p) for p in positions]
     data = a.get_orthogonal_selection((np.asarray(pos, dtype=np.int64),)) if pos else \
         np.zeros((0, *a.shape[1:]), np.uint8)
-    want = [a.attrs["row_crc32c"][p] for p in pos]
-    bad = [p for p, got, w in zip(pos, row_checksums(data), want, strict=True) if got != w]
+    check_rows(name, data, pos, a.attrs["row_crc32c"], cache)
+    return data
+
+
+def check_rows(name: str, data, positions, sums: list[int], cache: str | Path,
+               ids=None) -> None:
+    """Refuse rows ``positions`` of labels ``name`` (``data``) that do not match their CRC32C
+    (``sums``, the array's ``row_crc32c``) or hold values other than 0 and 1.
+
+    Raises
+    ------
+    InputError
+        Naming the labels and the first such rows.
+    """
+    from gazeprep.contract.zarr_io import row_checksums
+
+    pos = [int(p) for p in positions]
+    bad = [p for p, got in zip(pos, row_checksums(data), strict=True) if got != sums[p]]
     if bad:
         raise InputError(f"labels {name!r}: row(s) {bad[:5]} do not match their CRC32C "
                          "(damaged); write them again with `gradseg refine`", file=cache)
-    check_values(name, data, pos, [str(p) for p in range(a.shape[0])], cache)
-    return data
+    check_values(name, data, pos, ids or {p: str(p) for p in pos}, cache)
 
 
 def write_labels(cache: str | Path, name: str, data, provenance: dict,

@@ -62,6 +62,7 @@ def score_cache(g, level_threshold: float = LEVEL_THRESHOLD,
     n = len(ids)
     levels = g["maps"].shape[1]
     extra = {f"labels/{k}": g[f"labels/{k}"] for k in labels_names(g)}
+    sums = _labels_checksums(g, extra)
     cols: dict[str, list] = {"image": [], "n_fixations": [], "empty_mask": []}
     for start in range(0, n, batch):
         sl = slice(start, min(n, start + batch))
@@ -70,8 +71,11 @@ def score_cache(g, level_threshold: float = LEVEL_THRESHOLD,
             if progress is not None:
                 progress(sl.stop, n)
             continue
-        rows = {name: read_checked(g, name, sl, ids)[keep]
+        rows = {name: read_checked(g, name, sl, ids)
                 for name in ("mask", "maps", "pseudo", "heatmap", *extra)}
+        for name in extra:
+            _check_labels_rows(g, name, rows[name], sl, sums[name], ids)
+        rows = {name: v[keep] for name, v in rows.items()}
         truth, maps = rows["mask"][:, 0], from_uint8(rows["maps"])
         parts = {
             "pseudo": rows["pseudo"][:, 0] > 0,
@@ -95,6 +99,32 @@ def score_cache(g, level_threshold: float = LEVEL_THRESHOLD,
                             "nothing to score against; was the cache rendered with a --label "
                             "that the masks do not hold?")
     return pl.DataFrame(cols)
+
+
+def _labels_checksums(g, extra: dict) -> dict[str, list[int]]:
+    """Each labels array's row CRC32C, once it is checked to fit the cache (shape, dtype,
+    one checksum per row: :mod:`gazeprep.contract.labels`)."""
+    from gazeprep.contract.errors import InputError
+    from gazeprep.contract.labels import labels_info
+
+    root = getattr(g.store, "root", None)
+    try:
+        return {name: labels_info(root, name[len("labels/"):])["row_crc32c"] for name in extra}
+    except InputError as exc:
+        raise GazeprepError(exc.message, file=root) from exc
+
+
+def _check_labels_rows(g, name: str, block, sl: slice, sums: list[int], ids) -> None:
+    """A labels array's rows ``sl`` checked against their CRC32C and for values 0/1."""
+    from gazeprep.contract.errors import InputError
+    from gazeprep.contract.labels import check_rows
+
+    root = getattr(g.store, "root", None)
+    try:
+        check_rows(name[len("labels/"):], block, range(sl.start, sl.start + len(block)), sums,
+                   root, ids)
+    except InputError as exc:
+        raise GazeprepError(exc.message, file=root) from exc
 
 
 def labels_names(g) -> list[str]:

@@ -15,14 +15,16 @@ from gazeprep.contract.labels import read_labels, write_labels  # noqa: E402
 from gazeprep.contract.zarr_io import consolidate, open_arrays, row_checksums  # noqa: E402
 
 
-def _rewrite(cache, data, attrs=None, drop=()):
+def _rewrite(cache, data, attrs=None, drop=(), checksums=True):
     """Replace labels ``st`` by ``data``, with checksums that match it, as another tool
-    would write it (``attrs`` added, ``drop`` attributes removed)."""
+    would write it (``attrs`` added, ``drop`` attributes removed; ``checksums=False``: the old
+    ones kept, as a damaged row leaves them)."""
     group = zarr.open_group(str(cache / "labels"), mode="r+", zarr_format=3,
                             use_consolidated=False)
     old = dict(group["st"].attrs)
     del group["st"]
-    new = {**old, "row_crc32c": row_checksums(data), **(attrs or {})}
+    new = {**old, **({"row_crc32c": row_checksums(data)} if checksums else {}),
+           **(attrs or {})}
     for k in drop:
         new.pop(k)
     group.create_array("st", shape=data.shape, chunks=(1, *data.shape[1:]), dtype=data.dtype,
@@ -51,13 +53,17 @@ def _hostile_cache(toy_cache, kind):
         _rewrite(cache, np.concatenate([p, p]))
     elif kind == "no checksums":
         _rewrite(cache, p, drop=("row_crc32c",))
+    elif kind == "damaged row":
+        q = p.copy()
+        q[3, 0, 5, 5] ^= 1
+        _rewrite(cache, q, checksums=False)
     else:  # "short checksum list"
         _rewrite(cache, p, attrs={"row_crc32c": [0, 1]})
     return cache
 
 
 KINDS = ["values 0/255", "value 2", "float32", "half size", "two channels", "fewer rows",
-         "more rows", "no checksums", "short checksum list"]
+         "more rows", "no checksums", "short checksum list", "damaged row"]
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -71,8 +77,22 @@ def test_export_refuses_labels_that_do_not_fit_the_cache(kind, toy_cache, tmp_pa
     assert r.returncode == 1, r.stderr
     msg = error_line(r.stderr)
     assert msg.startswith(f"gazeprep: error: {cache}") and "labels 'st'" in msg, msg
-    assert "expected" in msg, msg
+    assert "expected" in msg or "write them again" in msg, msg
     assert not any(out.rglob("*.png")) if out.exists() else True
+    assert tree_digest(cache) == before
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_score_refuses_labels_that_do_not_fit_the_cache(kind, toy_cache, run_cli, error_line,
+                                                        tree_digest):
+    """``gazeprep score`` scored a damaged row as it was, and named no file for a labels
+    array of the wrong shape or row count."""
+    cache = _hostile_cache(toy_cache, kind)
+    before = tree_digest(cache)
+    r = run_cli("gazeprep", "score", "--cache", str(cache))
+    assert r.returncode == 1, r.stderr
+    msg = error_line(r.stderr)
+    assert msg.startswith(f"gazeprep: error: {cache}") and "labels 'st'" in msg, msg
     assert tree_digest(cache) == before
 
 
