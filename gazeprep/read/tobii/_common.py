@@ -30,7 +30,7 @@ import numpy as np
 import polars as pl
 
 from gazeprep.errors import GazeprepError
-from gazeprep.limits import MAX_COORD_PX, MAX_SIDE_PX
+from gazeprep.limits import MAX_COORD_PX, MAX_SIDE_PX, rect_problem
 from gazeprep.read.recorded import RecordingFacts
 from gazeprep.read.result import (
     MAX_DROPS_LISTED,
@@ -132,6 +132,26 @@ def load_detector_first(path: str, opts: IngestOptions) -> None:
     from gazeprep.detect.ivt import ivt
 
     ivt(np.arange(2.0), np.zeros(2), np.zeros(2), velocity=30.0, window=20.0, max_gap=75.0)
+
+
+def file_screen(screen: tuple[float, float] | None, opts: IngestOptions, path: str,
+                what: str) -> tuple[float, float] | None:
+    """The export's recording resolution ``screen`` (from ``what``), when ``--screen-px`` does
+    not replace it.
+
+    Raises
+    ------
+    GazeprepError
+        A resolution that is no screen (0 x 0, over 1e6 px), naming where it came from.
+    """
+    if screen is None or opts.screen_px is not None:
+        return screen
+    problem = rect_problem((0.0, 0.0, *screen))
+    if problem:
+        raise GazeprepError(f"{what}: {screen[0]:g} x {screen[1]:g} is no screen size "
+                            f"({problem}); expected the screen in pixels (or pass --screen-px)",
+                            file=path)
+    return screen
 
 
 def check_eye(opts: IngestOptions, path: str) -> str:

@@ -37,6 +37,7 @@ from gazeprep.read.tobii._common import (
     MM_COLUMNS,
     average_eyes,
     check_eye,
+    file_screen,
     finish,
     load_detector_first,
     no_media,
@@ -151,7 +152,8 @@ def read(path: str, opts: IngestOptions):
     numeric = {k: cols[k] for k in (*NUMERIC, "time", "fdur")}
     num = to_numbers(df, numeric, lines, str(path))
     num = num.with_columns(pl.col("time") * UNIT_MS[split_unit(cols["time"])[1]])
-    screen, rect = screen_rect(res, opts, _screen(num))
+    screen, rect = screen_rect(res, opts, file_screen(
+        _screen(num), opts, path, "columns 'Recording resolution width/height [px]'"))
     s = _samples(df, num, cols, lines, eye, stem(path), path)
     media = bool(cols["media"]) and s["image"].is_not_null().any()
     if not media:

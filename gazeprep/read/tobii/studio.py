@@ -45,6 +45,7 @@ from gazeprep.read.tobii._common import (
     MEMORY_PER_BYTE,
     average_eyes,
     check_eye,
+    file_screen,
     finish,
     keep,
     load_detector_first,
@@ -172,7 +173,9 @@ def read(path: str, opts: IngestOptions):
                             line=skip + 1)
     numeric = {k: cols[k] for k in NAMES}
     num = to_numbers(df, numeric, lines, str(path))
-    screen, rect = screen_rect(res, opts, _screen(df, cols, meta))
+    screen, rect = screen_rect(res, opts, file_screen(
+        _screen(df, cols, meta), opts, str(path),
+        "RecordingResolution (or the block's resolution)"))
     if not (cols["lx"] or cols["rx"] or cols["ax"] or cols["kind"]):
         if cols["fx"] and cols["fdur"] and cols["index"]:
             return _fixation_data(res, num, lines, opts, name, rect,

@@ -202,3 +202,24 @@ def test_a_large_export_under_2_gib_ends_in_one_line_or_runs(detector, mib, prol
     assert r.returncode in (0, 1), r.stderr[-2000:]
     if r.returncode == 1:
         assert "memory" in error_line(r.stderr), r.stderr
+
+
+@pytest.mark.parametrize("dialect", ["studio", "prolab"])
+def test_a_screen_size_of_zero_names_the_column_it_came_from(dialect, studio, prolab,
+                                                             tmp_path, run_cli, error_line):
+    """The export's own recording resolution of 0 x 0 was blamed on --image-rect /
+    --screen-px, which the user never gave."""
+    if dialect == "studio":
+        path = studio()
+        path.write_bytes(path.read_bytes().replace(b"1920 x 1080", b"0 x 0"))
+        column = "RecordingResolution"
+    else:
+        path = prolab()
+        lines, cols = _lines(path)
+        lines = _set(lines, cols, "Recording resolution width [px]", "0", "all")
+        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        column = "Recording resolution width"
+    r = run_cli("gazeprep", "ingest", str(path), "--out", str(tmp_path / "gaze"))
+    assert r.returncode == 1, r.stderr
+    msg = error_line(r.stderr)
+    assert column in msg and "--image-rect" not in msg and "expected" in msg, msg
