@@ -58,8 +58,9 @@ SAMPLE_SCHEMA: dict[str, Any] = {
 MM_COLUMNS = ("ex", "ey", "ez", "gx", "gy", "gz")
 #: Tobii's label of a fixation sample.
 FIXATION = "Fixation"
-#: Address space numba and the detector's kernels take once loaded (measured 0.28 GiB: the
-#: import 0.17, the first call 0.11), which the table's memory check does not see.
+#: Address space numba and its kernels take once loaded (measured 0.27 GiB: the import 0.17,
+#: the first call 0.10; the detector's kernels 1 MB more), which the table's memory check
+#: does not see.
 KERNELS_SPACE = 320 << 20
 #: Memory (address space, resident) a Tobii export needs per byte, its samples' frames and the
 #: detector's series included: under ``RLIMIT_AS``, I-VT on a 45 MiB Pro Lab export failed
@@ -104,10 +105,11 @@ def average_eyes(left: np.ndarray, right: np.ndarray, lvalid: np.ndarray,
 
 
 def load_detector_first(path: str, opts: IngestOptions) -> None:
-    """Under a tight ``RLIMIT_AS``, load the detector's kernels before a large export is read,
-    so that the table's memory check (:func:`gazeprep.read.delimited.read_bytes`) counts what
-    they take: loaded after it, they left too little room and the process was killed by an
-    allocation failure (numba and polars abort) instead of ending in one line.
+    """Under a tight ``RLIMIT_AS``, load numba (which the detector's kernels run on) before a
+    large export is read, so that the table's memory check
+    (:func:`gazeprep.read.delimited.read_bytes`) counts what it takes: loaded after it, it
+    left too little room and the process was killed by an allocation failure (numba and
+    polars abort) instead of ending in one line.
 
     Raises
     ------
@@ -119,7 +121,7 @@ def load_detector_first(path: str, opts: IngestOptions) -> None:
 
     from gazeprep.contract._checks import human_bytes, memory_left
 
-    if opts.detector == "tracker" or "gazeprep.detect._kernels" in sys.modules:
+    if opts.detector == "tracker" or "numba" in sys.modules:
         return
     space = memory_left()[0]
     if space is None or MEMORY_PER_BYTE[0] * os.stat(path).st_size + KERNELS_SPACE <= space:
@@ -129,9 +131,11 @@ def load_detector_first(path: str, opts: IngestOptions) -> None:
                             "memory (address space) for its kernels, but this process can use "
                             f"only {human_bytes(max(space, 0))} more; expected more memory "
                             "(or --detector tracker)", file=path)
-    from gazeprep.detect.ivt import ivt
+    # numba's import and first call take the room (a read-stage kernel: the detector's own
+    # add 1 MB more); the detector is a later stage, not imported from here.
+    from gazeprep.read.asc._kernels import split_lines
 
-    ivt(np.arange(2.0), np.zeros(2), np.zeros(2), velocity=30.0, window=20.0, max_gap=75.0)
+    split_lines(np.frombuffer(b"MSG\t1 a\nEND\t2\n", np.uint8))
 
 
 def file_screen(screen: tuple[float, float] | None, opts: IngestOptions, path: str,
