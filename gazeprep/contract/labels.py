@@ -20,7 +20,7 @@ import re
 import shutil
 from pathlib import Path
 
-from gazeprep.contract.errors import InputError
+from gazeprep.contract.errors import InputError, reason
 
 #: The group holding the labels arrays inside a cache.
 GROUP = "labels"
@@ -61,7 +61,12 @@ def _array(cache: str | Path, name: str):
         have = ", ".join(list_labels(cache)) or "none"
         raise InputError(f"labels {name!r} not in the cache (it has: {have}; make some with "
                          "`gradseg refine`)", file=cache)
-    a = zarr.open_array(str(path), mode="r", zarr_format=3)
+    try:
+        a = zarr.open_array(str(path), mode="r", zarr_format=3)
+    except Exception as exc:  # noqa: BLE001 - zarr raises several types for bad metadata
+        raise InputError(f"labels {name!r} cannot be opened as an array ({reason(exc)}); "
+                         "expected a Zarr v3 array, as `gradseg refine` writes them",
+                         file=cache) from exc
     want = zarr.open_array(str(Path(cache) / PSEUDO), mode="r", zarr_format=3).shape
     sums = a.attrs.get("row_crc32c")
     problem = (f"{a.dtype} of shape {a.shape}" if a.dtype != "uint8" or a.shape != want else

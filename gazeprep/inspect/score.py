@@ -61,8 +61,9 @@ def score_cache(g, level_threshold: float = LEVEL_THRESHOLD,
     ids, has, n_fix = values[ID_ARRAY], values["has_mask"], values["n_fixations"]
     n = len(ids)
     levels = g["maps"].shape[1]
-    extra = {f"labels/{k}": g[f"labels/{k}"] for k in labels_names(g)}
-    sums = _labels_checksums(g, extra)
+    names = [f"labels/{k}" for k in labels_names(g)]
+    sums = _labels_checksums(g, names)  # each checked to fit the cache before it is opened
+    extra = {name: g[name] for name in names}
     cols: dict[str, list] = {"image": [], "n_fixations": [], "empty_mask": []}
     for start in range(0, n, batch):
         sl = slice(start, min(n, start + batch))
@@ -101,7 +102,7 @@ def score_cache(g, level_threshold: float = LEVEL_THRESHOLD,
     return pl.DataFrame(cols)
 
 
-def _labels_checksums(g, extra: dict) -> dict[str, list[int]]:
+def _labels_checksums(g, extra: list[str]) -> dict[str, list[int]]:
     """Each labels array's row CRC32C, once it is checked to fit the cache (shape, dtype,
     one checksum per row: :mod:`gazeprep.contract.labels`)."""
     from gazeprep.contract.errors import InputError
@@ -128,9 +129,14 @@ def _check_labels_rows(g, name: str, block, sl: slice, sums: list[int], ids) -> 
 
 
 def labels_names(g) -> list[str]:
-    """Names of the labels arrays (``gradseg refine``'s) of an open cache, sorted."""
-    from gazeprep.contract.labels import GROUP
+    """Names of the labels arrays (``gradseg refine``'s) of an open cache, sorted: every
+    ``labels/<name>`` with metadata, so that one which is no array is refused by name, not
+    left out (:func:`_labels_checksums`)."""
+    from gazeprep.contract.labels import GROUP, list_labels
 
+    root = getattr(g.store, "root", None)
+    if root is not None:
+        return list_labels(root)
     if GROUP not in g:
         return []
     return sorted(k for k in g[GROUP].array_keys() if not k.startswith("."))

@@ -53,6 +53,10 @@ def _hostile_cache(toy_cache, kind):
         _rewrite(cache, np.concatenate([p, p]))
     elif kind == "no checksums":
         _rewrite(cache, p, drop=("row_crc32c",))
+    elif kind in ("a group", "metadata not JSON"):
+        meta = cache / "labels" / "st" / "zarr.json"
+        meta.write_text('{"zarr_format": 3, "node_type": "group", "attributes": {}}'
+                        if kind == "a group" else "{not json")
     elif kind == "damaged row":
         q = p.copy()
         q[3, 0, 5, 5] ^= 1
@@ -63,7 +67,8 @@ def _hostile_cache(toy_cache, kind):
 
 
 KINDS = ["values 0/255", "value 2", "float32", "half size", "two channels", "fewer rows",
-         "more rows", "no checksums", "short checksum list", "damaged row"]
+         "more rows", "no checksums", "short checksum list", "damaged row", "a group",
+         "metadata not JSON"]
 
 
 @pytest.mark.parametrize("kind", KINDS)
