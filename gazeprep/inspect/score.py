@@ -115,6 +115,20 @@ def _labels_checksums(g, extra: list[str]) -> dict[str, list[int]]:
         raise GazeprepError(exc.message, file=root) from exc
 
 
+def labels_rows(g, rows: slice, ids) -> dict[str, object]:
+    """Rows ``rows`` of every labels array (``labels/<name>`` -> uint8 (n, 1, S, S)), each
+    array checked to fit the cache and each row against its CRC32C and for values 0/1."""
+    from gazeprep.inspect.load import read_checked
+
+    names = [f"labels/{k}" for k in labels_names(g)]
+    sums = _labels_checksums(g, names)
+    out = {}
+    for name in names:
+        out[name] = read_checked(g, name, rows, ids)
+        _check_labels_rows(g, name, out[name], rows, sums[name], ids)
+    return out
+
+
 def _check_labels_rows(g, name: str, block, sl: slice, sums: list[int], ids) -> None:
     """A labels array's rows ``sl`` checked against their CRC32C and for values 0/1."""
     from gazeprep.contract.errors import InputError

@@ -137,3 +137,17 @@ def test_export_ids_repeated_a_million_times_export_each_image_once(toy_cache, t
     assert r.returncode == 0, r.stderr
     assert sorted(p.name for p in (out / "images").iterdir()) == ["toy001.png", "toy002.png"]
     assert "999999 repeated id(s)" in r.stderr + r.stdout
+
+
+@pytest.mark.parametrize("kind", ["values 0/255", "half size", "damaged row", "a group"])
+def test_show_refuses_labels_that_do_not_fit_the_cache(kind, toy_cache, tmp_path, run_cli,
+                                                       tree_digest):
+    """``gazeprep show`` drew every labels array of the cache unchecked."""
+    cache = _hostile_cache(toy_cache, kind)
+    before = tree_digest(cache)
+    out = tmp_path / "toy003.png"
+    r = run_cli("gazeprep", "show", "toy003", "--cache", str(cache), "--out", str(out))
+    assert r.returncode == 1, r.stderr
+    (msg,) = [ln for ln in r.stderr.splitlines() if ln.startswith("gazeprep: error:")]
+    assert msg.startswith(f"gazeprep: error: {cache}") and "labels 'st'" in msg, msg
+    assert not out.exists() and tree_digest(cache) == before
