@@ -30,7 +30,7 @@ import numpy as np
 import polars as pl
 
 from gazeprep.errors import GazeprepError
-from gazeprep.limits import MAX_COORD_PX, MAX_SIDE_PX, rect_problem
+from gazeprep.limits import MAX_COORD_PX, MAX_SIDE_PX, MAX_TIME_MS, rect_problem
 from gazeprep.read.recorded import RecordingFacts
 from gazeprep.read.result import (
     MAX_DROPS_LISTED,
@@ -191,6 +191,18 @@ def _checked_times(res: FileResult, s: pl.DataFrame, lenient: bool) -> pl.DataFr
     return s
 
 
+def _check_index(res: FileResult, s: pl.DataFrame) -> None:
+    """Refuse a fixation index that is not a whole number from 0 to 2**53: one such sample
+    split its fixation in three without a word."""
+    i = s["index"]
+    bad = (i.is_finite() & ((i != i.floor()) | (i < 0) | (i > MAX_TIME_MS))).fill_null(False)
+    if bad.any():
+        k = int(bad.arg_max())
+        raise GazeprepError(f"fixation index {i[k]!r} is not a whole number from 0 to 2**53; "
+                            "expected Tobii's event index", file=res.path,
+                            line=int(s["line"][k]))
+
+
 def _viewings(s: pl.DataFrame, media: bool) -> pl.DataFrame:
     """Add ``view`` (contiguous session x image runs), its ``trial`` label and ``t0``."""
     key = pl.col("session") + pl.lit("\x00") + pl.col("image").fill_null("\x01")
@@ -224,6 +236,7 @@ def finish(res: FileResult, s: pl.DataFrame, opts: IngestOptions, *, media: bool
         Tobii's fixation filter, when the export names it.
     """
     s = _checked_times(res, s, opts.lenient)
+    _check_index(res, s)
     res.n_samples = int((s["x"].is_finite() & s["y"].is_finite()).sum())
     s = _viewings(s, media)
     labelled = bool((s["kind"] == FIXATION).any())

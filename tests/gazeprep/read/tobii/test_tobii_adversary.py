@@ -63,6 +63,9 @@ def _hostile(kind: str, prolab):
         lines = [ln.replace("\ta.png\t", f"\t{name}\t") for ln in lines]
         line, words = next(i for i, ln in enumerate(lines) if f"\t{name}\t" in ln
                            and "Eye Tracker" in ln) + 1, "Presented Media name"
+    elif kind in ("index 1e308", "index 2,5"):
+        lines = _set(lines, cols, "Eye movement type index", kind.split()[-1], [fix[5]])
+        line, words = fix[5] + 1, "index"
     elif kind == "column twice":
         head = lines[0].split("\t")
         head[cols["Gaze point left X [DACS px]"]] = "Gaze point X [DACS px]"
@@ -81,7 +84,8 @@ def _hostile(kind: str, prolab):
 
 CASES = ["duration 1e308", "duration over a day", "pupil 1e308", "clock jumps by years",
          "media width 0", "media width -800", "media width 1e308", "media ..", "media long",
-         "media dir/", "column twice", "ivt gaze 1e20", "ivt times beyond 2**53 ms"]
+         "media dir/", "column twice", "ivt gaze 1e20", "ivt times beyond 2**53 ms",
+         "index 1e308", "index 2,5"]
 
 
 @pytest.mark.parametrize("kind", CASES)
