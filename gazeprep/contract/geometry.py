@@ -15,7 +15,11 @@ volume they came from, with that volume's affine. :func:`group_scans` finds the 
   must be regularly spaced) and written by highdicom's NIfTI conversion (LPS to RAS).
 
 DICOM without those attributes, or whose slices are not a regular stack, gives no scan: its
-images stay 2-D, and :func:`group_scans` says why in its notes.
+images stay 2-D, and :func:`group_scans` says why in its notes. Attributes that are there but
+cannot place anything (a NaN position, orientation vectors that are not orthogonal unit
+vectors, a pixel spacing of 0; :func:`_check_plane`), a SeriesInstanceUID or SeriesNumber that
+would name an output ``../x`` (:func:`_name_part`), and a volume affine that is not finite or
+singular are refused (:class:`~gazeprep.contract.errors.InputError` naming file and field).
 """
 
 from __future__ import annotations

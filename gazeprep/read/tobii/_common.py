@@ -30,7 +30,7 @@ import numpy as np
 import polars as pl
 
 from gazeprep.errors import GazeprepError
-from gazeprep.limits import MAX_COORD_PX, MAX_SIDE_PX, MAX_TIME_MS, rect_problem
+from gazeprep.limits import MAX_COORD_PX, MAX_SIDE_PX, rect_problem
 from gazeprep.read.recorded import RecordingFacts
 from gazeprep.read.result import (
     MAX_DROPS_LISTED,
@@ -195,7 +195,7 @@ def _check_index(res: FileResult, s: pl.DataFrame) -> None:
     """Refuse a fixation index that is not a whole number from 0 to 2**53: one such sample
     split its fixation in three without a word."""
     i = s["index"]
-    bad = (i.is_finite() & ((i != i.floor()) | (i < 0) | (i > MAX_TIME_MS))).fill_null(False)
+    bad = (i.is_finite() & ((i != i.floor()) | (i < 0) | (i > 2.0**53))).fill_null(False)
     if bad.any():
         k = int(bad.arg_max())
         raise GazeprepError(f"fixation index {i[k]!r} is not a whole number from 0 to 2**53; "
