@@ -307,7 +307,11 @@ def _train_settings(ctx: typer.Context) -> tuple[dict, dict]:
         if name == "thresholds_":
             value = [float(t) for t in value.split(",") if t.strip()]
         elif name in ("test_ids", "val_ids"):
-            value = ids_option(None if value is None else Path(value)) or []
+            path, value = value, ids_option(None if value is None else Path(value)) or []
+            if name == "val_ids" and path is not None and not value:
+                raise typer.BadParameter(
+                    f"{path} holds no id; expected the validation ids, one a line (leave "
+                    "--val-ids out for a --val-fraction draw)", param_hint="'--val-ids'")
         settings[_SETTING_NAMES.get(name, name)] = value
     for name, value in fgi_sets(ctx.params.get("sets")).items():
         if name in fgi:

@@ -120,12 +120,14 @@ def resolve(cfg: TrainConfig, info: CacheLayout, uses_masks: bool) -> TrainConfi
         cfg.val_target = "mask" if info.mask_available else "pseudo"
     if cfg.labels not in (None, "pseudo"):
         from gazeprep.contract.errors import InputError
-        from gazeprep.contract.labels import labels_info
+        from gazeprep.contract.labels import labels_info, list_labels
 
         try:
-            labels_info(info.path, cfg.labels)
+            if cfg.labels not in list_labels(info.path):
+                labels_info(info.path, cfg.labels)  # says which labels the cache has
         except InputError as exc:
             raise usage_error("--labels", exc.message) from exc
+        labels_info(info.path, cfg.labels)  # labels that do not fit: a failure (exit 1)
     return cfg
 
 

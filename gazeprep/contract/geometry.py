@@ -15,11 +15,16 @@ volume they came from, with that volume's affine. :func:`group_scans` finds the 
   must be regularly spaced) and written by highdicom's NIfTI conversion (LPS to RAS).
 
 DICOM without those attributes, or whose slices are not a regular stack, gives no scan: its
-images stay 2-D, and :func:`group_scans` says why in its notes.
+images stay 2-D, and :func:`group_scans` says why in its notes. Attributes that are there but
+cannot place anything (a NaN position, orientation vectors that are not orthogonal unit
+vectors, a pixel spacing of 0; :func:`_check_plane`), a SeriesInstanceUID or SeriesNumber that
+would name an output ``../x`` (:func:`_name_part`), and a volume affine that is not finite or
+singular are refused (:class:`~gazeprep.contract.errors.InputError` naming file and field).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,9 +32,11 @@ from pathlib import Path
 import numpy as np
 
 from gazeprep.contract._dicom import _frame_item, _read
-from gazeprep.contract.errors import require
+from gazeprep.contract.errors import InputError, require
 from gazeprep.contract.images import ImageRef
 
+#: The largest position (mm from the origin) and pixel size a DICOM plane may state: a km.
+MAX_MM = 1e6
 #: NRRD ``space`` names and the signs that turn their coordinates into RAS.
 _NRRD_TO_RAS = {"right-anterior-superior": (1, 1, 1), "ras": (1, 1, 1),
                 "left-anterior-superior": (-1, 1, 1), "las": (-1, 1, 1),
@@ -105,8 +112,8 @@ def group_scans(refs: dict[str, ImageRef], keep=None) -> tuple[list[Scan], list[
         else:
             ds = _read(path, pixels=False)
             got = _dicom_stack(path.name[: -len(path.suffix)] or path.name, str(path),
-                               [(k, _frame_plane(ds, r.index)) for k, r in members.items()],
-                               first.shape)
+                               [(k, _frame_plane(ds, r.index, path))
+                                for k, r in members.items()], first.shape)
             if isinstance(got, Scan):
                 scans.append(got)
             else:
@@ -123,6 +130,7 @@ def _volume_scan(path: Path, members: dict[str, ImageRef], first: ImageRef) -> S
     shape = volume_shape(path)
     affine, header = (_nifti_geometry(path) if suffix in NIFTI_SUFFIXES
                       else (_nrrd_affine(path), None))
+    _check_affine(affine, path)
     axis, transpose = first.axis, first.transpose
 
     def build(stack: np.ndarray):
@@ -131,6 +139,20 @@ def _volume_scan(path: Path, members: dict[str, ImageRef], first: ImageRef) -> S
 
     return Scan(path.name[: -len(suffix)], {k: r.index for k, r in members.items()},
                 first.shape, str(path), build)
+
+
+def _check_affine(affine: np.ndarray, path: Path) -> None:
+    """Refuse an affine that places no voxel (NaN, or a singular matrix): the mask written in
+    it would be unreadable (nibabel cannot decompose it), after every slice was predicted."""
+    m = np.asarray(affine, dtype=float)[:3, :3]
+    with np.errstate(all="ignore"):
+        ok = bool(np.all(np.isfinite(affine))) and abs(np.linalg.det(m)) > 1e-12 * max(
+            1.0, float(np.abs(m).max()) ** 3)
+    if not ok:
+        rows = "; ".join(" ".join(f"{v:g}" for v in r) for r in np.asarray(affine)[:3])
+        raise InputError(f"the volume's affine ({rows}) is not finite or is singular; expected "
+                         "an sform or qform that places every voxel (finite, invertible)",
+                         file=path)
 
 
 def _nifti_geometry(path: Path):
@@ -180,10 +202,10 @@ def _nrrd_affine(path: Path) -> np.ndarray:
     return affine
 
 
-def _frame_plane(ds, k: int) -> tuple | None:
+def _frame_plane(ds, k: int, path: Path) -> tuple | None:
     """(ImagePositionPatient, ImageOrientationPatient, PixelSpacing, slice depth or None) of
     frame ``k`` of a DICOM data set (enhanced files: the frame's or the shared functional
-    groups), or None."""
+    groups), or None; the numbers checked (:func:`_check_plane`)."""
     pos = _frame_item(ds, k, "PlanePositionSequence")
     ori = _frame_item(ds, k, "PlaneOrientationSequence")
     pix = _frame_item(ds, k, "PixelMeasuresSequence")
@@ -191,26 +213,71 @@ def _frame_plane(ds, k: int) -> tuple | None:
               _attr(pix, ds, "PixelSpacing"))
     if any(v is None for v in values):
         return None
-    return (*(tuple(float(x) for x in v) for v in values), _slice_depth(pix, ds))
+    return (*_check_plane(values, path), _slice_depth(pix, ds))
+
+
+def _check_plane(values, path: Path) -> tuple[tuple[float, ...], ...]:
+    """The plane attributes as numbers, if they place an image: a finite position within
+    +-:data:`MAX_MM`, two orthogonal unit vectors, two pixel sizes in (0, :data:`MAX_MM`].
+
+    Raises
+    ------
+    InputError
+        Naming the file and the field: a NaN position or a zero vector would make every
+        slice "irregular" (or highdicom's message, without a file) and an absurd one an affine
+        that overflows.
+    """
+    names = ("ImagePositionPatient", "ImageOrientationPatient", "PixelSpacing")
+    wants = (f"three finite numbers within +-{MAX_MM:g} mm",
+             "two orthogonal unit vectors (six finite numbers)",
+             f"two finite numbers in (0, {MAX_MM:g}] mm")
+    got = []
+    for name, want, v, n in zip(names, wants, values, (3, 6, 2), strict=True):
+        try:
+            x = np.array([float(e) for e in v], dtype=float)
+        except (TypeError, ValueError):
+            x = np.full(0, np.nan)
+        with np.errstate(all="ignore"):
+            ok = x.size == n and bool(np.all(np.isfinite(x)))
+            if ok and name == "ImagePositionPatient":
+                ok = bool(np.all(np.abs(x) <= MAX_MM))
+            elif ok and name == "ImageOrientationPatient":
+                r, c = x[:3], x[3:]
+                ok = (abs(np.linalg.norm(r) - 1) <= 1e-2 and abs(np.linalg.norm(c) - 1) <= 1e-2
+                      and abs(r @ c) <= 1e-3)
+            elif ok:
+                ok = bool(np.all((x > 0) & (x <= MAX_MM)))
+        if not ok:
+            raise InputError(f"DICOM {name} {str(v)[:80]} does not place the image; expected "
+                             f"{want}", file=path)
+        got.append(tuple(float(e) for e in x))
+    return tuple(got)
 
 
 def _slice_depth(item, ds) -> float | None:
     """The slice spacing a header states (SpacingBetweenSlices, else SliceThickness), in mm,
-    or None: what places a lone slice, whose neighbours cannot."""
+    or None (also for a value that is no size in (0, :data:`MAX_MM`]): what places a lone
+    slice, whose neighbours cannot."""
     for name in ("SpacingBetweenSlices", "SliceThickness"):
         value = (item.get(name) if item is not None else None) or ds.get(name)
         try:
             depth = float(value)
         except (TypeError, ValueError):
             continue
-        if np.isfinite(depth) and depth > 0:
+        if np.isfinite(depth) and 0 < depth <= MAX_MM:
             return depth
     return None
 
 
-def _attr(item, ds, name: str):
+def _attr(item, ds, name: str) -> list | None:
+    """The values of attribute ``name`` of ``item`` or else ``ds`` as a list (a lone number
+    too), or None when absent or empty."""
     value = (item.get(name) if item is not None else None) or ds.get(name)
-    return None if value is None or len(value) == 0 else value
+    if value is None:
+        return None
+    values = [value] if isinstance(value, str | bytes) or not hasattr(value, "__iter__") \
+        else list(value)
+    return values or None
 
 
 def _series_scans(singles: dict[str, ImageRef], kept: Callable
@@ -221,10 +288,10 @@ def _series_scans(singles: dict[str, ImageRef], kept: Callable
     numbers: dict[tuple, str] = {}
     for key, ref in singles.items():
         ds = _read(ref.path, pixels=False)
-        uid = str(ds.get("SeriesInstanceUID") or ref.path.name)
+        uid = _name_part(ds, "SeriesInstanceUID", ref.path) or ref.path.name
         group = (ref.path.parent, uid)
-        groups.setdefault(group, {})[key] = (ref, _frame_plane(ds, 0))
-        numbers[group] = str(ds.get("SeriesNumber") or "").strip()
+        groups.setdefault(group, {})[key] = (ref, _frame_plane(ds, 0, ref.path))
+        numbers[group] = _name_part(ds, "SeriesNumber", ref.path)
     scans, notes = [], []
     for group, members in groups.items():
         if not kept(members):
@@ -242,6 +309,31 @@ def _series_scans(singles: dict[str, ImageRef], kept: Callable
         else:
             notes.append(f"DICOM series {uid} in {folder} ({len(members)} file(s)): {got}")
     return scans, notes
+
+
+#: What a SeriesInstanceUID (a DICOM UID) and a SeriesNumber (an IS) may be: they name the
+#: output files of a series (``series-<number>``, ``series-<uid>``).
+_NAME_PARTS = {"SeriesInstanceUID": (re.compile(r"[0-9]+(\.[0-9]+)*"), 64,
+                                     "a DICOM UID: digits and dots"),
+               "SeriesNumber": (re.compile(r"[+-]?[0-9]+"), 12, "a whole number")}
+
+
+def _name_part(ds, name: str, path: Path) -> str:
+    """``ds``'s SeriesInstanceUID or SeriesNumber as written ("" when absent).
+
+    Raises
+    ------
+    InputError
+        A value that is not a UID (or whole number): it would name an output ``../x``.
+    """
+    value = ds.get(name)
+    text = "" if value is None else str(value).strip()
+    pattern, most, what = _NAME_PARTS[name]
+    if text and not (len(text) <= most and pattern.fullmatch(text)):
+        raise InputError(f"DICOM {name} {text[:70]!r} is not {what} (at most {most} "
+                         "characters); expected one, since it names the series' output files",
+                         file=path)
+    return text
 
 
 def _dicom_stack(name: str, source: str, planes: list[tuple[str, tuple | None]],

@@ -59,11 +59,14 @@ def read_ids_file(path: str | Path) -> list[str]:
     Raises
     ------
     InputError
-        The file is missing or not UTF-8 text.
+        The file is missing, not a regular file or not UTF-8 text.
     """
     p = Path(path)
-    if not p.is_file():
+    if not p.exists():
         raise InputError("ids file not found", file=p)
+    if not p.is_file():  # a pipe would block the read
+        raise InputError("the ids file is not a regular file (a folder, named pipe or device); "
+                         "expected a text file of ids, one a line", file=p)
     try:
         text = p.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:

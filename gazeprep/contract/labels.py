@@ -20,7 +20,7 @@ import re
 import shutil
 from pathlib import Path
 
-from gazeprep.contract.errors import InputError
+from gazeprep.contract.errors import InputError, reason
 
 #: The group holding the labels arrays inside a cache.
 GROUP = "labels"
@@ -61,7 +61,43 @@ def _array(cache: str | Path, name: str):
         have = ", ".join(list_labels(cache)) or "none"
         raise InputError(f"labels {name!r} not in the cache (it has: {have}; make some with "
                          "`gradseg refine`)", file=cache)
-    return zarr.open_array(str(path), mode="r", zarr_format=3)
+    try:
+        a = zarr.open_array(str(path), mode="r", zarr_format=3)
+    except Exception as exc:  # noqa: BLE001 - zarr raises several types for bad metadata
+        raise InputError(f"labels {name!r} cannot be opened as an array ({reason(exc)}); "
+                         "expected a Zarr v3 array, as `gradseg refine` writes them",
+                         file=cache) from exc
+    want = zarr.open_array(str(Path(cache) / PSEUDO), mode="r", zarr_format=3).shape
+    sums = a.attrs.get("row_crc32c")
+    problem = (f"{a.dtype} of shape {a.shape}" if a.dtype != "uint8" or a.shape != want else
+               "without one CRC32C per row (row_crc32c)" if not isinstance(sums, list)
+               or len(sums) != want[0] or not all(isinstance(v, int) for v in sums) else None)
+    if problem:
+        raise InputError(f"labels {name!r} are {problem}; expected uint8 0/1 of shape {want} "
+                         "(the cache's pseudo) with one CRC32C per row, as `gradseg refine` "
+                         "writes them", file=cache)
+    return a
+
+
+def check_values(name: str, block, positions, ids, cache: str | Path) -> None:
+    """Refuse rows of labels ``name`` (``block``, rows ``positions`` of the cache) holding
+    values other than 0 and 1: a 0/255 mask that another tool wrote, checksums and all.
+
+    Raises
+    ------
+    InputError
+        Naming the first such sample, its id and the value.
+    """
+    import numpy as np
+
+    block = np.asarray(block)
+    if not block.size or block.max() <= 1:
+        return
+    k = int(np.argmax(block.reshape(len(block), -1).max(axis=1) > 1))
+    pos = int(positions[k])
+    raise InputError(f"labels {name!r}, sample {pos} (id {ids[pos]!r}) holds the value "
+                     f"{int(block[k].max())}; expected 0 or 1 (write labels with `gradseg "
+                     "refine` or `gazeprep.contract.labels.write_labels`)", file=cache)
 
 
 def labels_info(cache: str | Path, name: str) -> dict:
@@ -79,18 +115,32 @@ def read_labels(cache: str | Path, name: str, positions=None):
     """
     import numpy as np
 
-    from gazeprep.contract.zarr_io import row_checksums
-
     a = _array(cache, name)
     pos = list(range(a.shape[0])) if positions is None else [int(p) for p in positions]
     data = a.get_orthogonal_selection((np.asarray(pos, dtype=np.int64),)) if pos else \
         np.zeros((0, *a.shape[1:]), np.uint8)
-    want = [a.attrs["row_crc32c"][p] for p in pos]
-    bad = [p for p, got, w in zip(pos, row_checksums(data), want, strict=True) if got != w]
+    check_rows(name, data, pos, a.attrs["row_crc32c"], cache)
+    return data
+
+
+def check_rows(name: str, data, positions, sums: list[int], cache: str | Path,
+               ids=None) -> None:
+    """Refuse rows ``positions`` of labels ``name`` (``data``) that do not match their CRC32C
+    (``sums``, the array's ``row_crc32c``) or hold values other than 0 and 1.
+
+    Raises
+    ------
+    InputError
+        Naming the labels and the first such rows.
+    """
+    from gazeprep.contract.zarr_io import row_checksums
+
+    pos = [int(p) for p in positions]
+    bad = [p for p, got in zip(pos, row_checksums(data), strict=True) if got != sums[p]]
     if bad:
         raise InputError(f"labels {name!r}: row(s) {bad[:5]} do not match their CRC32C "
                          "(damaged); write them again with `gradseg refine`", file=cache)
-    return data
+    check_values(name, data, pos, ids or {p: str(p) for p in pos}, cache)
 
 
 def write_labels(cache: str | Path, name: str, data, provenance: dict,

@@ -84,7 +84,11 @@ class CorruptRowError(InputError):
 
     def __init__(self, array: str, row: int, id: str | None, what: str):
         label = f"sample {row}" + (f" (id {id!r})" if id is not None else "")
-        super().__init__(f"array {array!r}, {label}: {what}; render the cache again")
+        if array.startswith("labels/"):  # gradseg refine's, not render's
+            super().__init__(f"labels {array[7:]!r}, {label}: {what}; write them again with "
+                             "`gradseg refine`")
+        else:
+            super().__init__(f"array {array!r}, {label}: {what}; render the cache again")
         self.array, self.row, self.id = array, row, id
 
 
@@ -101,8 +105,11 @@ def row_checksums(block: np.ndarray) -> list[int]:
 
 
 def array_name(array) -> str:
-    """The array's name inside its group (``maps``)."""
-    return str(getattr(array, "basename", None) or array.path or array)
+    """The array's name inside its group (``maps``; a labels array ``labels/<name>``)."""
+    path = str(getattr(array, "path", "") or "")
+    if path.startswith("labels/"):
+        return path
+    return str(getattr(array, "basename", None) or path or array)
 
 
 def open_arrays(path: str | Path, names: Sequence[str], mode: str = "r") -> dict:

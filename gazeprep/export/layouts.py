@@ -142,6 +142,16 @@ def _label_source(info, labels: str) -> tuple[str, list[int]]:
         raise GazeprepError(exc.message, file=info.path) from exc
 
 
+def _check_label_values(labels: str, block, rows: list[int], info) -> None:
+    from gazeprep.contract.errors import InputError
+    from gazeprep.contract.labels import check_values
+
+    try:
+        check_values(labels, block, rows, info.ids, info.path)
+    except InputError as exc:
+        raise GazeprepError(exc.message, file=info.path) from exc
+
+
 def export_cache(cache: str | Path, out: str | Path, layout: str, *, labels: str = "pseudo",
                  ids: list[str] | None = None, dataset_id: int = 501, name: str = "Gaze",
                  overwrite: bool = False, progress: Callable[[int, int], None] | None = None,
@@ -195,11 +205,17 @@ def export_cache(cache: str | Path, out: str | Path, layout: str, *, labels: str
         if layout != "monai" or ids is not None:
             raise GazeprepError("a split's lists are for --to monai, without --ids")
         ids = sorted({i for part in split.values() for i in part})
+    repeated = 0
+    if ids is not None:  # an id listed twice is exported once (a million repeats: minutes)
+        unique = list(dict.fromkeys(ids))
+        repeated, ids = len(ids) - len(unique), unique
     try:
         pos = info.positions(ids if ids is not None else info.ids)
     except InputError as exc:  # unknown ids
         raise GazeprepError(exc.message, file=exc.file) from exc
     report = ExportReport(dataset_folder(Path(out), layout, dataset_id, name))
+    if repeated:
+        report.notes.append(f"{repeated} repeated id(s) in --ids: each image is exported once")
     if labels == "mask":
         report.without_mask = [info.ids[p] for p in pos if not info.has_mask[p]]
         pos = [p for p in pos if info.has_mask[p]]
@@ -223,6 +239,8 @@ def export_cache(cache: str | Path, out: str | Path, layout: str, *, labels: str
                                          checksums=sums)
             except CorruptRowError as exc:
                 raise GazeprepError(exc.message, file=info.path) from exc
+            if source != labels:  # a labels array: 0/1 only
+                _check_label_values(labels, label, rows, info)
             for r, im, lab in zip(rows, image, label, strict=True):
                 img_file, lab_file = _files(layout, info.ids[r], files.ending)
                 files.write(root / img_file, root / lab_file, info.ids[r], im, lab)

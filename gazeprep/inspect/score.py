@@ -61,7 +61,9 @@ def score_cache(g, level_threshold: float = LEVEL_THRESHOLD,
     ids, has, n_fix = values[ID_ARRAY], values["has_mask"], values["n_fixations"]
     n = len(ids)
     levels = g["maps"].shape[1]
-    extra = {f"labels/{k}": g[f"labels/{k}"] for k in labels_names(g)}
+    names = [f"labels/{k}" for k in labels_names(g)]
+    sums = _labels_checksums(g, names)  # each checked to fit the cache before it is opened
+    extra = {name: g[name] for name in names}
     cols: dict[str, list] = {"image": [], "n_fixations": [], "empty_mask": []}
     for start in range(0, n, batch):
         sl = slice(start, min(n, start + batch))
@@ -70,8 +72,11 @@ def score_cache(g, level_threshold: float = LEVEL_THRESHOLD,
             if progress is not None:
                 progress(sl.stop, n)
             continue
-        rows = {name: read_checked(g, name, sl, ids)[keep]
+        rows = {name: read_checked(g, name, sl, ids)
                 for name in ("mask", "maps", "pseudo", "heatmap", *extra)}
+        for name in extra:
+            _check_labels_rows(g, name, rows[name], sl, sums[name], ids)
+        rows = {name: v[keep] for name, v in rows.items()}
         truth, maps = rows["mask"][:, 0], from_uint8(rows["maps"])
         parts = {
             "pseudo": rows["pseudo"][:, 0] > 0,
@@ -97,10 +102,55 @@ def score_cache(g, level_threshold: float = LEVEL_THRESHOLD,
     return pl.DataFrame(cols)
 
 
-def labels_names(g) -> list[str]:
-    """Names of the labels arrays (``gradseg refine``'s) of an open cache, sorted."""
-    from gazeprep.contract.labels import GROUP
+def _labels_checksums(g, extra: list[str]) -> dict[str, list[int]]:
+    """Each labels array's row CRC32C, once it is checked to fit the cache (shape, dtype,
+    one checksum per row: :mod:`gazeprep.contract.labels`)."""
+    from gazeprep.contract.errors import InputError
+    from gazeprep.contract.labels import labels_info
 
+    root = getattr(g.store, "root", None)
+    try:
+        return {name: labels_info(root, name[len("labels/"):])["row_crc32c"] for name in extra}
+    except InputError as exc:
+        raise GazeprepError(exc.message, file=root) from exc
+
+
+def labels_rows(g, rows: slice, ids) -> dict[str, object]:
+    """Rows ``rows`` of every labels array (``labels/<name>`` -> uint8 (n, 1, S, S)), each
+    array checked to fit the cache and each row against its CRC32C and for values 0/1."""
+    from gazeprep.inspect.load import read_checked
+
+    names = [f"labels/{k}" for k in labels_names(g)]
+    sums = _labels_checksums(g, names)
+    out = {}
+    for name in names:
+        out[name] = read_checked(g, name, rows, ids)
+        _check_labels_rows(g, name, out[name], rows, sums[name], ids)
+    return out
+
+
+def _check_labels_rows(g, name: str, block, sl: slice, sums: list[int], ids) -> None:
+    """A labels array's rows ``sl`` checked against their CRC32C and for values 0/1."""
+    from gazeprep.contract.errors import InputError
+    from gazeprep.contract.labels import check_rows
+
+    root = getattr(g.store, "root", None)
+    try:
+        check_rows(name[len("labels/"):], block, range(sl.start, sl.start + len(block)), sums,
+                   root, ids)
+    except InputError as exc:
+        raise GazeprepError(exc.message, file=root) from exc
+
+
+def labels_names(g) -> list[str]:
+    """Names of the labels arrays (``gradseg refine``'s) of an open cache, sorted: every
+    ``labels/<name>`` with metadata, so that one which is no array is refused by name, not
+    left out (:func:`_labels_checksums`)."""
+    from gazeprep.contract.labels import GROUP, list_labels
+
+    root = getattr(g.store, "root", None)
+    if root is not None:
+        return list_labels(root)
     if GROUP not in g:
         return []
     return sorted(k for k in g[GROUP].array_keys() if not k.startswith("."))

@@ -221,7 +221,7 @@ def render_show(g, image_id: str, tracks) -> np.ndarray:
     """Panel of one cached image (see :func:`compose`); ``tracks`` as in ``compose``."""
     from gazeprep.contract.cache import ID_ARRAY
     from gazeprep.inspect.load import sample_values
-    from gazeprep.inspect.score import labels_names
+    from gazeprep.inspect.score import labels_rows
 
     values = sample_values(g)
     ids = values[ID_ARRAY]
@@ -237,7 +237,8 @@ def render_show(g, image_id: str, tracks) -> np.ndarray:
         g["pseudo"][i, 0],
         g["mask"][i, 0] if has_mask else None,
         tracks,
-        labels={f"labels {k}": g[f"labels/{k}"][i, 0] for k in labels_names(g)},
+        labels={f"labels {k[len('labels/'):]}": v[0, 0]
+                for k, v in labels_rows(g, slice(i, i + 1), ids).items()},
     )
 
 

@@ -144,7 +144,8 @@ def decode_text(raw: bytes, path: str, *, head: bool = False,
     return out
 
 
-def read_bytes(path: str, what: str) -> bytes:
+def read_bytes(path: str, what: str, memory_per_byte: tuple[int, int] = MEMORY_PER_BYTE
+               ) -> bytes:
     """The bytes of a regular file, refused in one line when they cannot be a text table.
 
     Raises
@@ -165,7 +166,7 @@ def read_bytes(path: str, what: str) -> bytes:
         if not stat.S_ISREG(st.st_mode):
             raise GazeprepError(f"not a regular file (a named pipe, device or folder); "
                                 f"expected a {what}", file=path)
-        for factor, left in zip(MEMORY_PER_BYTE, memory_left(), strict=True):
+        for factor, left in zip(memory_per_byte, memory_left(), strict=True):
             if left is not None and factor * st.st_size > left:
                 raise GazeprepError(f"a {human_bytes(st.st_size)} file needs about "
                                     f"{human_bytes(factor * st.st_size)} of memory to parse, but "
@@ -240,7 +241,7 @@ def _key(name: str) -> str:
     return name.strip().strip('"').upper()
 
 
-def check_unique(header: list[str], used: Iterable[str], path: str) -> None:
+def check_unique(header: list[str], used: Iterable[str], path: str, line: int = 1) -> None:
     """Refuse a header that names a column the reader uses more than once.
 
     Names compare case-insensitively and without surrounding spaces, as the readers match them.
@@ -248,7 +249,7 @@ def check_unique(header: list[str], used: Iterable[str], path: str) -> None:
     Raises
     ------
     GazeprepError
-        Naming the first such column, its positions and the file's line 1.
+        Naming the first such column, its positions and the header's ``line``.
     """
     keys = [_key(h) for h in header]
     wanted = {_key(u) for u in used}
@@ -259,7 +260,7 @@ def check_unique(header: list[str], used: Iterable[str], path: str) -> None:
             raise GazeprepError(
                 f"column {header[i].strip()!r} appears more than once in the header (fields "
                 f"{', '.join(str(j + 1) for j in pos)}: {spelled}); expected each column name "
-                "once (rename or delete the extra column)", file=path, line=1)
+                "once (rename or delete the extra column)", file=path, line=line)
 
 
 @dataclass
@@ -367,7 +368,8 @@ def _blank(df: pl.DataFrame) -> pl.Series:
 
 def read_table(path: str, what: str = "table", *, skip_lines: int = 0,
                pick: Callable[[list[str]], list[str]] | None = None,
-               count_fields: bool = False) -> Table:
+               count_fields: bool = False,
+               memory_per_byte: tuple[int, int] = MEMORY_PER_BYTE) -> Table:
     """Read a delimited text file as all-string columns (see the module notes).
 
     Parameters
@@ -385,6 +387,9 @@ def read_table(path: str, what: str = "table", *, skip_lines: int = 0,
         picked fields are all empty.
     count_fields : bool
         Find the rows with fewer fields than the header (``Table.short``).
+    memory_per_byte : (int, int)
+        What reading and using the table needs per byte of file (:data:`MEMORY_PER_BYTE`; a
+        reader whose later steps need more says so).
 
     Raises
     ------
@@ -393,7 +398,7 @@ def read_table(path: str, what: str = "table", *, skip_lines: int = 0,
     """
     import polars as pl
 
-    raw = read_bytes(path, what)
+    raw = read_bytes(path, what, memory_per_byte)
     if not raw.strip():
         raise GazeprepError(f"empty file; expected a header line and {what} rows", file=path)
     dec = decode_text(raw, path, what=f"a text {what} (CSV or TSV)")

@@ -148,16 +148,23 @@ class CacheDataset(Dataset):
 
     def _read_positions(self, positions: list[int], batch: int = 256) -> dict[str, np.ndarray]:
         """Rows ``positions`` of every field, checked against their CRC32C, in batches."""
+        from gazeprep.contract.errors import InputError
+        from gazeprep.contract.labels import GROUP, check_values
         from gazeprep.contract.zarr_io import CorruptRowError, read_rows
 
         arrays = self._open()
         parts = []
         for start in range(0, max(1, len(positions)), batch):
+            rows = positions[start:start + batch]
             try:
-                parts.append(read_rows([arrays[f] for f in self.fields],
-                                       positions[start:start + batch], ids=self.ids,
+                parts.append(read_rows([arrays[f] for f in self.fields], rows, ids=self.ids,
                                        checksums=self.sums))
+                for src, block in zip(self.sources, parts[-1], strict=True):
+                    if src.startswith(f"{GROUP}/"):  # a labels array: 0/1 only
+                        check_values(src[len(GROUP) + 1:], block, rows, self.ids, self.path)
             except CorruptRowError as exc:
+                raise GradsegError(exc.message, file=self.path) from exc
+            except InputError as exc:
                 raise GradsegError(exc.message, file=self.path) from exc
         if len(parts) == 1:  # a training batch: no copy
             return dict(zip(self.fields, parts[0], strict=True))

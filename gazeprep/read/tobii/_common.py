@@ -30,6 +30,7 @@ import numpy as np
 import polars as pl
 
 from gazeprep.errors import GazeprepError
+from gazeprep.limits import MAX_COORD_PX, MAX_SIDE_PX, rect_problem
 from gazeprep.read.recorded import RecordingFacts
 from gazeprep.read.result import (
     MAX_DROPS_LISTED,
@@ -41,6 +42,7 @@ from gazeprep.read.result import (
     images_lookup,
     sample_interval,
 )
+from gazeprep.read.vendor import NUMBERS_EXPECTED, _number_problems, check_samples
 
 if TYPE_CHECKING:
     from gazeprep.read.options import IngestOptions
@@ -56,6 +58,14 @@ SAMPLE_SCHEMA: dict[str, Any] = {
 MM_COLUMNS = ("ex", "ey", "ez", "gx", "gy", "gz")
 #: Tobii's label of a fixation sample.
 FIXATION = "Fixation"
+#: Address space numba and its kernels take once loaded (measured 0.27 GiB: the import 0.17,
+#: the first call 0.10; the detector's kernels 1 MB more), which the table's memory check
+#: does not see.
+KERNELS_SPACE = 320 << 20
+#: Memory (address space, resident) a Tobii export needs per byte, its samples' frames and the
+#: detector's series included: under ``RLIMIT_AS``, I-VT on a 45 MiB Pro Lab export failed
+#: with 1.3 GiB left (more than 29 times its size) where a 42 MiB one ran.
+MEMORY_PER_BYTE = (36, 12)
 
 
 def average_eyes(left: np.ndarray, right: np.ndarray, lvalid: np.ndarray,
@@ -94,6 +104,60 @@ def average_eyes(left: np.ndarray, right: np.ndarray, lvalid: np.ndarray,
         lv[:, None], left + offset, np.where(rv[:, None], right - offset, nan)))
 
 
+def load_detector_first(path: str, opts: IngestOptions) -> None:
+    """Under a tight ``RLIMIT_AS``, load numba (which the detector's kernels run on) before a
+    large export is read, so that the table's memory check
+    (:func:`gazeprep.read.delimited.read_bytes`) counts what it takes: loaded after it, it
+    left too little room and the process was killed by an allocation failure (numba and
+    polars abort) instead of ending in one line.
+
+    Raises
+    ------
+    GazeprepError
+        Too little address space left even for the kernels.
+    """
+    import os
+    import sys
+
+    from gazeprep.contract._checks import human_bytes, memory_left
+
+    if opts.detector == "tracker" or "numba" in sys.modules:
+        return
+    space = memory_left()[0]
+    if space is None or MEMORY_PER_BYTE[0] * os.stat(path).st_size + KERNELS_SPACE <= space:
+        return
+    if space < 2 * KERNELS_SPACE:
+        raise GazeprepError(f"finding fixations needs about {human_bytes(KERNELS_SPACE)} of "
+                            "memory (address space) for its kernels, but this process can use "
+                            f"only {human_bytes(max(space, 0))} more; expected more memory "
+                            "(or --detector tracker)", file=path)
+    # numba's import and first call take the room (a read-stage kernel: the detector's own
+    # add 1 MB more); the detector is a later stage, not imported from here.
+    from gazeprep.read.asc._kernels import split_lines
+
+    split_lines(np.frombuffer(b"MSG\t1 a\nEND\t2\n", np.uint8))
+
+
+def file_screen(screen: tuple[float, float] | None, opts: IngestOptions, path: str,
+                what: str) -> tuple[float, float] | None:
+    """The export's recording resolution ``screen`` (from ``what``), when ``--screen-px`` does
+    not replace it.
+
+    Raises
+    ------
+    GazeprepError
+        A resolution that is no screen (0 x 0, over 1e6 px), naming where it came from.
+    """
+    if screen is None or opts.screen_px is not None:
+        return screen
+    problem = rect_problem((0.0, 0.0, *screen))
+    if problem:
+        raise GazeprepError(f"{what}: {screen[0]:g} x {screen[1]:g} is no screen size "
+                            f"({problem}); expected the screen in pixels (or pass --screen-px)",
+                            file=path)
+    return screen
+
+
 def check_eye(opts: IngestOptions, path: str) -> str:
     """The eye option for Tobii exports: ``auto`` (average, Tobii's default), ``L`` or ``R``."""
     if opts.eye == "both":
@@ -125,6 +189,18 @@ def _checked_times(res: FileResult, s: pl.DataFrame, lenient: bool) -> pl.DataFr
         res.notes["bad_samples_skipped"] = res.notes.get("bad_samples_skipped", 0) + len(lines)
         s = s.filter(bad.is_null())
     return s
+
+
+def _check_index(res: FileResult, s: pl.DataFrame) -> None:
+    """Refuse a fixation index that is not a whole number from 0 to 2**53: one such sample
+    split its fixation in three without a word."""
+    i = s["index"]
+    bad = (i.is_finite() & ((i != i.floor()) | (i < 0) | (i > 2.0**53))).fill_null(False)
+    if bad.any():
+        k = int(bad.arg_max())
+        raise GazeprepError(f"fixation index {i[k]!r} is not a whole number from 0 to 2**53; "
+                            "expected Tobii's event index", file=res.path,
+                            line=int(s["line"][k]))
 
 
 def _viewings(s: pl.DataFrame, media: bool) -> pl.DataFrame:
@@ -160,6 +236,7 @@ def finish(res: FileResult, s: pl.DataFrame, opts: IngestOptions, *, media: bool
         Tobii's fixation filter, when the export names it.
     """
     s = _checked_times(res, s, opts.lenient)
+    _check_index(res, s)
     res.n_samples = int((s["x"].is_finite() & s["y"].is_finite()).sum())
     s = _viewings(s, media)
     labelled = bool((s["kind"] == FIXATION).any())
@@ -175,6 +252,8 @@ def finish(res: FileResult, s: pl.DataFrame, opts: IngestOptions, *, media: bool
         res.notes["fixations_from"] = f"Tobii: {filter_name or 'fixation filter of the export'}"
         rec = TobiiRecording(res, "tracker", screen, s, opts, media)
         return rec.keep(_vendor_fixations(s))
+    check_samples(s.filter(pl.col("image").is_not_null()) if media else s, res.path,
+                  "time")
     rec = TobiiRecording(res, detector, screen, s, opts, media)
     rec.filter_name = filter_name
     res.notes["fixations_from"] = f"gazeprep {detector}" + (
@@ -288,10 +367,18 @@ def keep(res: FileResult, cand: pl.DataFrame | None, opts: IngestOptions, media:
         res.check_balance()
         return res
     res.rows_read += cand.height
+    bad = _bad_numbers(cand)
+    if bad.is_not_null().any():
+        i = int(bad.is_not_null().arg_max())
+        if not opts.lenient:
+            raise GazeprepError(f"{bad[i]}; expected {NUMBERS_EXPECTED} and a media size in "
+                                f"(0, {MAX_SIDE_PX}] px", file=res.path,
+                                line=int(cand["line"][i]))
     cand = cand.with_columns(((pl.col("sx") - pl.col("mx")) / pl.col("mw")).alias("nx"),
                              ((pl.col("sy") - pl.col("my")) / pl.col("mh")).alias("ny"))
     why = cand.select(
         pl.when(pl.col("image").is_null()).then(pl.lit("no_image"))
+        .when(bad.is_not_null()).then(pl.lit("bad_value"))
         .when(~(pl.col("sx").is_finite() & pl.col("sy").is_finite()))
         .then(pl.lit("no_position"))
         .when(~(pl.col("nx").is_between(0, 1) & pl.col("ny").is_between(0, 1)))
@@ -315,6 +402,28 @@ def keep(res: FileResult, cand: pl.DataFrame | None, opts: IngestOptions, media:
             pl.col("start").alias("order"), "line"))
     res.check_balance()
     return res
+
+
+def _bad_numbers(cand: pl.DataFrame) -> pl.Series:
+    """Per candidate on an image, why its duration, onset, pupil size or media rectangle
+    cannot be used (null if they can): an inf duration or a media 0 px wide would make a
+    table that looks right."""
+    def size(c: str) -> pl.Expr:  # NaN: not in the export
+        return pl.col(c).is_nan() | pl.col(c).is_between(0, MAX_SIDE_PX, closed="right")
+
+    media = pl.all_horizontal(*(size(c) for c in ("mw", "mh", "iw", "ih")),
+                              *(pl.col(c).is_nan() | (pl.col(c).abs() <= MAX_COORD_PX)
+                                for c in ("mx", "my")))
+    numbers = _number_problems(cand.select(
+        pl.when(pl.col("image").is_null()).then(pl.lit("no_image")).otherwise(None)
+        .alias("drop"), pl.col("duration").alias("duration_ms"),
+        pl.col("onset").alias("onset_ms"), "pupil"), {})
+    return cand.select(
+        pl.when(pl.col("image").is_null()).then(None).when(numbers.is_not_null())
+        .then(numbers).when(~media)
+        .then(pl.format("media {} x {} px at ({}, {}) px, original size {} x {}, is no image "
+                        "rectangle", "mw", "mh", "mx", "my", "iw", "ih"))
+        .otherwise(None).alias("bad")).to_series()
 
 
 def _drops(res: FileResult, reason: str, lines: pl.Series) -> None:

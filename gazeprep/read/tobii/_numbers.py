@@ -64,13 +64,25 @@ def to_numbers(df: pl.DataFrame, spec: dict[str, str | None], lines: np.ndarray,
         (pl.col(k).fill_null(nan) if k in present else nan).alias(k) for k in spec)
 
 
-def image_ids(names: pl.Series) -> pl.Series:
+def image_ids(names: pl.Series, lines: np.ndarray, path: str) -> pl.Series:
     """The image id (:func:`~gazeprep.read.result.image_id`) of each media name; null where
-    no media was shown (empty) or the name has no usable stem."""
+    no media was shown (empty).
+
+    Raises
+    ------
+    GazeprepError
+        A name with no usable id (``..``, ``dir/``, over 240 bytes, a control character),
+        naming its first line and the column.
+    """
     from gazeprep.read.result import image_id
+    from gazeprep.read.vendor import image_name
 
     uniq = [n for n in names.unique().to_list() if n]
     ids = [image_id(n) or None for n in uniq]
+    bad = [n for n, i in zip(uniq, ids, strict=True) if i is None]
+    if bad:
+        row = int((names == bad[0]).arg_max())
+        image_name(bad[0], path, int(lines[row]), f"column {names.name!r}:")
     return names.replace_strict(uniq, ids, default=None, return_dtype=pl.String).alias("image")
 
 

@@ -30,12 +30,16 @@ import numpy as np
 import polars as pl
 
 from gazeprep.errors import GazeprepError
+from gazeprep.read.delimited import check_unique
 from gazeprep.read.result import FileResult
 from gazeprep.read.tobii._common import (
+    MEMORY_PER_BYTE,
     MM_COLUMNS,
     average_eyes,
     check_eye,
+    file_screen,
     finish,
+    load_detector_first,
     no_media,
 )
 from gazeprep.read.tobii._numbers import (
@@ -131,22 +135,26 @@ def read(path: str, opts: IngestOptions):
     """
     res = FileResult(path=str(path), format="tobii-prolab")
     eye = check_eye(opts, path)
+    load_detector_first(str(path), opts)
     cols: dict[str, str | None] = {}
 
     def pick(header: list[str]) -> list[str]:
         cols.update(_columns(header, path))
-        return [c for c in dict.fromkeys(cols.values()) if c]
+        used = [c for c in dict.fromkeys(cols.values()) if c]
+        check_unique(header, used, path)
+        return used
 
     table = read_rows(str(path), "Tobii Pro Lab export", res if opts.lenient else None,
-                      pick=pick)
+                      pick=pick, memory_per_byte=MEMORY_PER_BYTE)
     res.notes.update(table.notes)
     df, lines = table.df, table.lines
     df, lines = _gaze_rows(res, df, lines, cols)
     numeric = {k: cols[k] for k in (*NUMERIC, "time", "fdur")}
     num = to_numbers(df, numeric, lines, str(path))
     num = num.with_columns(pl.col("time") * UNIT_MS[split_unit(cols["time"])[1]])
-    screen, rect = screen_rect(res, opts, _screen(num))
-    s = _samples(df, num, cols, lines, eye, stem(path))
+    screen, rect = screen_rect(res, opts, file_screen(
+        _screen(num), opts, path, "columns 'Recording resolution width/height [px]'"))
+    s = _samples(df, num, cols, lines, eye, stem(path), path)
     media = bool(cols["media"]) and s["image"].is_not_null().any()
     if not media:
         s = no_media(s, rect, stem(path))
@@ -181,7 +189,7 @@ def _screen(num: pl.DataFrame) -> tuple[float, float] | None:
 
 
 def _samples(df: pl.DataFrame, num: pl.DataFrame, cols: dict, lines: np.ndarray, eye: str,
-             name: str) -> pl.DataFrame:
+             name: str, path: str) -> pl.DataFrame:
     """The sample frame of :mod:`gazeprep.read.tobii._common` from the parsed columns."""
     n = df.height
 
@@ -206,7 +214,8 @@ def _samples(df: pl.DataFrame, num: pl.DataFrame, cols: dict, lines: np.ndarray,
     media = df[cols["media"]].str.strip_chars() if cols["media"] else None
     out = out.with_columns(
         (recs.fill_null(name) if several else pl.lit(name)).alias("session"),
-        (image_ids(media) if media is not None else pl.lit(None, pl.String)).alias("image"),
+        (image_ids(media, lines, path) if media is not None
+         else pl.lit(None, pl.String)).alias("image"),
         *(num[k] for k in ("mx", "my", "mw", "mh", "iw", "ih", "index", "fx", "fy", "fdur")),
         (df[cols["kind"]] if cols["kind"] else pl.lit(None, pl.String)).alias("kind"))
     if all(cols[f"{e}e{a}"] for e in "lr" for a in "xyz") and all(

@@ -24,12 +24,15 @@ import numpy as np
 import polars as pl
 
 from gazeprep.errors import GazeprepError
+from gazeprep.read.delimited import check_unique
 from gazeprep.read.result import FileResult
 from gazeprep.read.tobii._common import (
+    MEMORY_PER_BYTE,
     MM_COLUMNS,
     average_eyes,
     check_eye,
     finish,
+    load_detector_first,
     no_media,
 )
 from gazeprep.read.tobii._numbers import to_numbers
@@ -91,6 +94,7 @@ def read(path: str, opts: IngestOptions):
     """
     res = FileResult(path=str(path), format="tobii-sdk")
     eye = check_eye(opts, path)
+    load_detector_first(str(path), opts)
     if opts.detector == "tracker":
         raise GazeprepError("Tobii Pro SDK dumps carry no fixation events; expected "
                             "--detector ivt or idt", file=path)
@@ -98,10 +102,12 @@ def read(path: str, opts: IngestOptions):
 
     def pick(header: list[str]) -> list[str]:
         where.update(_locate(header))
-        return [c for c in dict.fromkeys(v[0] for v in where.values() if v)]
+        used = [c for c in dict.fromkeys(v[0] for v in where.values() if v)]
+        check_unique(header, used, str(path))
+        return used
 
     table = read_rows(str(path), "Tobii Pro SDK dump", res if opts.lenient else None,
-                      pick=pick)
+                      pick=pick, memory_per_byte=MEMORY_PER_BYTE)
     res.notes.update(table.notes)
     if where["time"] is None or not (where["left_disp_0"] or where["right_disp_0"]):
         raise GazeprepError("Tobii Pro SDK dump lacks 'device_time_stamp' (or "

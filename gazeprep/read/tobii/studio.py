@@ -38,13 +38,17 @@ import numpy as np
 import polars as pl
 
 from gazeprep.errors import GazeprepError
+from gazeprep.read.delimited import check_unique
 from gazeprep.read.result import FileResult
 from gazeprep.read.tobii._common import (
     FIXATION,
+    MEMORY_PER_BYTE,
     average_eyes,
     check_eye,
+    file_screen,
     finish,
     keep,
+    load_detector_first,
     no_media,
 )
 from gazeprep.read.tobii._numbers import (
@@ -53,7 +57,7 @@ from gazeprep.read.tobii._numbers import (
     image_ids,
     to_numbers,
 )
-from gazeprep.read.vendor import read_rows, screen_rect
+from gazeprep.read.vendor import check_order, read_rows, screen_rect
 
 if TYPE_CHECKING:
     from gazeprep.read.options import IngestOptions
@@ -141,6 +145,7 @@ def read(path: str, opts: IngestOptions):
     """
     res = FileResult(path=str(path), format="tobii-studio")
     eye = check_eye(opts, path)
+    load_detector_first(str(path), opts)
     with open(path, "rb") as fh:
         head = fh.read(65536).decode("utf-8", "replace").lstrip("\ufeff")
     skip = _header_line(head) if head.lstrip().split("\n", 1)[0].strip().endswith(":") else 0
@@ -152,10 +157,12 @@ def read(path: str, opts: IngestOptions):
 
     def pick(header: list[str]) -> list[str]:
         cols.update({k: _col(header, n) for k, n in (NAMES | TEXT).items()})
-        return [c for c in dict.fromkeys(cols.values()) if c]
+        used = [c for c in dict.fromkeys(cols.values()) if c]
+        check_unique(header, used, str(path), skip + 1)
+        return used
 
     table = read_rows(str(path), "Tobii Studio export", res if opts.lenient else None,
-                      skip_lines=skip, pick=pick)
+                      skip_lines=skip, pick=pick, memory_per_byte=MEMORY_PER_BYTE)
     res.notes.update(table.notes)
     df, lines = table.df, table.lines
     meta = _meta(table.preamble)
@@ -166,7 +173,9 @@ def read(path: str, opts: IngestOptions):
                             line=skip + 1)
     numeric = {k: cols[k] for k in NAMES}
     num = to_numbers(df, numeric, lines, str(path))
-    screen, rect = screen_rect(res, opts, _screen(df, cols, meta))
+    screen, rect = screen_rect(res, opts, file_screen(
+        _screen(df, cols, meta), opts, str(path),
+        "RecordingResolution (or the block's resolution)"))
     if not (cols["lx"] or cols["rx"] or cols["ax"] or cols["kind"]):
         if cols["fx"] and cols["fdur"] and cols["index"]:
             return _fixation_data(res, num, lines, opts, name, rect,
@@ -180,7 +189,7 @@ def read(path: str, opts: IngestOptions):
                             file=path, line=skip + 1)
     gaze = _gaze_rows(res, df, cols)
     df, num, lines = df.filter(gaze), num.filter(gaze), lines[gaze.to_numpy()]
-    s = _samples(df, num, cols, lines, eye, name)
+    s = _samples(df, num, cols, lines, eye, name, str(path))
     media = bool(cols["media"]) and s["image"].is_not_null().any()
     if not media:
         s = no_media(s, rect, name)
@@ -226,7 +235,7 @@ def _gaze_rows(res: FileResult, df: pl.DataFrame, cols: dict) -> pl.Series:
 
 
 def _samples(df: pl.DataFrame, num: pl.DataFrame, cols: dict, lines: np.ndarray, eye: str,
-             name: str) -> pl.DataFrame:
+             name: str, path: str) -> pl.DataFrame:
     """The sample frame of :mod:`gazeprep.read.tobii._common`."""
     def valid(key: str) -> np.ndarray:
         v = num[key].to_numpy()
@@ -249,7 +258,8 @@ def _samples(df: pl.DataFrame, num: pl.DataFrame, cols: dict, lines: np.ndarray,
     out = pl.DataFrame({"line": lines, "t": t, "x": xy[:, 0], "y": xy[:, 1], "pupil": pupil})
     return out.with_columns(
         (recs.fill_null(name) if several else pl.lit(name)).alias("session"),
-        (image_ids(media) if media is not None else pl.lit(None, pl.String)).alias("image"),
+        (image_ids(media, lines, path) if media is not None
+         else pl.lit(None, pl.String)).alias("image"),
         # No MediaPosX/Y: the media's own pixels (MCSpx) are the only frame; place from 0.
         *(num[k].fill_nan(0.0) if cols[k] is None else num[k] for k in ("mx", "my")),
         *(num[k] for k in ("mw", "mh", "index", "fdur")),
@@ -271,6 +281,7 @@ def _fixation_data(res: FileResult, num: pl.DataFrame, lines: np.ndarray, opts: 
                             "matching *-All-Data.tsv)", file=res.path)
     res.notes["detector"] = "tracker"
     res.notes["fixations_from"] = f"Tobii: {filt or 'fixation filter'} (Fixation-Data export)"
+    check_order(num["time_ms"].to_numpy(), lines, res.path, "Timestamp")
     ok = num["index"].is_finite() & num["time_ms"].is_finite()
     start = num["time_ms"].filter(ok)
     cand = pl.DataFrame({
