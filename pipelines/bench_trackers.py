@@ -27,6 +27,9 @@ as a pip install leaves them (:func:`compile_bytecode`):
   given), tiled, vs pymovements' generic ``gaze.from_csv`` loading the time and gaze columns
   (no detection: again less work than ours, which forms Gazepoint's fixations / runs I-VT).
 
+For the CSV and TSV files, a process that only imports polars and reads the file (every
+column as text) is timed too: the floor under any reader of it, as a whole process.
+
 Then the same reads in this process, best of 3 after a warm-up (imports excluded): ours
 (``gazeprep.cli.main`` with the same arguments: reading, detection and the written outputs),
 each anchor's script, and a bare ``polars.read_csv`` of the file (every column as text), the
@@ -85,6 +88,13 @@ g = pm.gaze.from_csv(sys.argv[1], time_column=sys.argv[2], time_unit=sys.argv[3]
                      read_csv_kwargs={"separator": sys.argv[5], "skip_rows": int(sys.argv[6]),
                                       "decimal_comma": sys.argv[7] == "comma"})
 print(g.samples.height)
+"""
+PL_READ = """
+import sys
+import polars as pl
+df = pl.read_csv(sys.argv[1], separator=sys.argv[2], skip_rows=int(sys.argv[3]),
+                 infer_schema=False)
+print(df.height)
 """
 
 
@@ -369,6 +379,9 @@ def bench(cases: list[dict], tmp: Path, rounds: int = 1) -> list[dict]:
              "anchors": [{"name": name, **anchor(argv)} for name, argv in c["anchors"]]}
         last = measure(ours_cmd, plain=2, before=clean)
         r["ours"] = min(first, last, key=lambda m: m["wall_s"])
+        if "sep" in c:  # the floor: a process that only imports polars and reads the file
+            r["floor"] = measure([sys.executable, "-c", PL_READ, c["file"], c["sep"],
+                                  str(c["skip"])], plain=1)
         walls = [[r["ours"]["wall_s"], *(a.get("wall_s") for a in r["anchors"])]]
         loads = [r["ours"]["load"]]
         for _ in range(rounds - 1):  # unsampled: ours best of 4 around the anchors' one run
@@ -421,6 +434,18 @@ def show(results: list[dict]) -> None:
                                      f"{w['anchors_s'][k] / w['ours_s']:.1f}x (load "
                                      f"{w['load']:.1f})" for w in r["rounds"])
                     print(f"- {r['what']}, {a['name']}: {each}; median **{a['ratio']:.1f}x**")
+    floors = [r for r in results if "floor" in r]
+    if floors:
+        print("\nThe floor: `python -c 'import polars; polars.read_csv(FILE)'` (every column as "
+              "text), whole process, beside ours and the anchors (wall s):\n")
+        print("| file | bare read process s | load | ours s | anchors s | anchor / floor |")
+        print("|---|---|---|---|---|---|")
+        for r in floors:
+            f = r["floor"]["wall_s"]
+            walls = [a["wall_s"] for a in r["anchors"] if "wall_s" in a]
+            print(f"| {r['what']} | {f:.2f} | {r['floor']['load']:.2f} | "
+                  f"{r['ours']['wall_s']:.2f} | {', '.join(f'{w:.2f}' for w in walls) or '-'} | "
+                  f"{', '.join(f'{w / f:.1f}x' for w in walls) or '-'} |")
     print("\nIn this process (best of 3 after a warm-up; imports excluded):\n")
     print("| file | ours (read + detect + outputs) s | anchor s | bare polars.read_csv s |")
     print("|---|---|---|---|")

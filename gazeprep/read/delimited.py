@@ -391,7 +391,7 @@ def read_table(path: str, what: str = "table", *, skip_lines: int = 0,
     import polars as pl
 
     raw = read_bytes(path, what)
-    if not raw.strip():
+    if not raw or raw.isspace():  # (``not raw.strip()`` without copying the file)
         raise GazeprepError(f"empty file; expected a header line and {what} rows", file=path)
     dec = decode_text(raw, path, what=f"a text {what} (CSV or TSV)")
     text, preamble = dec.data, b""
