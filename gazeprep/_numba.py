@@ -28,15 +28,14 @@ numba announces a compilation only when a kernel is not in its on-disk cache
 (``numba:compile`` events fire on a cache miss), so a warm run prints nothing.
 
 In a gazeprep command or its workers' fork server (no user code shares the process:
-:func:`_own_process`), numba is
-imported and its typing and lowering registries are loaded (which numba does once per process,
-on the first call of any compiled function) with scipy and cffi kept out (:func:`without`).
-numba imports scipy when it is installed, to check its version and to find a BLAS for
-``np.dot`` and its kin (pulling in ``scipy.linalg`` and ``numpy.f2py``), and cffi to type cffi
-functions; no gazeprep kernel uses either, and they were 0.2-0.3 s of every ``gazeprep ingest``
-that runs a detector (``pipelines/bench_trackers.py``) and a quarter of the ingest workers' fork
-server's start (:mod:`gazeprep.read._preload`). A library call leaves numba as it is: the user's
-own kernels may need them.
+:func:`_own_process`), numba is imported and its typing and lowering registries are loaded
+(which numba does once per process, on the first call of any compiled function) with scipy and
+cffi kept out (:func:`without`). numba imports scipy when it is installed, to check its version
+and to find a BLAS for ``np.dot`` and its kin (pulling in ``scipy.linalg`` and ``numpy.f2py``),
+and cffi to type cffi functions; no gazeprep kernel uses either, and they were 0.1-0.25 s of
+every ``gazeprep ingest`` that runs a detector (``docs/formats/speed.md``) and a quarter of the
+ingest workers' fork server's start (:mod:`gazeprep.read._preload`). A library call leaves
+numba as it is: the user's own kernels may need them.
 
 This module imports numba: import it (through a ``_kernels`` module) only inside the functions
 that run a kernel, never at the top of a module the command line loads.
@@ -113,4 +112,4 @@ jit = njit(**OPTIONS)
 jit_inline = njit(inline="always", **OPTIONS)
 jit_parallel = njit(parallel=True, **OPTIONS)
 
-__all__ = ["OPTIONS", "jit", "jit_inline", "jit_parallel", "prange", "without"]
+__all__ = ["OPTIONS", "jit", "jit_inline", "jit_parallel", "prange"]
