@@ -116,12 +116,12 @@ def measure(cmd: list[str], cwd: Path = ROOT, env: dict | None = None,
     m = _sampled(cmd, cwd, env, interval)
     m["wall_s_sampled"], m["plain_runs"] = m["wall_s"], plain
     if plain:
-        m["wall_s"] = min(_plain_wall(cmd, cwd, env, before) for _ in range(plain))
+        m["wall_s"] = min(plain_wall(cmd, cwd, env, before) for _ in range(plain))
     return m
 
 
-def _plain_wall(cmd: list[str], cwd: Path, env: dict | None,
-                before: Callable[[], None] | None) -> float:
+def plain_wall(cmd: list[str], cwd: Path = ROOT, env: dict | None = None,
+               before: Callable[[], None] | None = None) -> float:
     """Wall seconds of one run of ``cmd``, nothing sampled."""
     if before:
         before()

@@ -1,8 +1,10 @@
 """Benchmark: whole-process ``gazeprep ingest`` of other trackers' exports vs pymovements 0.28.
 
 Side by side in one run, as whole processes (``pipelines/_whole.py``: the best of two unsampled
-runs of ours before and after the anchor's one; a sampled run of each for CPU and memory), on
-files of ``--mb`` megabytes built in a temporary folder:
+runs of ours before and after the anchor's one; a sampled run of each for CPU and memory;
+``--rounds N`` repeats the comparison and takes the median ratio), on files of ``--mb``
+megabytes built in a temporary folder. Both packages' modules are compiled to bytecode first,
+as a pip install leaves them (:func:`compile_bytecode`):
 
 - **SMI BeGaze sample export** vs ``pymovements.gaze.from_begaze`` (pymovements reads BeGaze
   *sample* exports only). No real sample export is given, so it is rendered from the real
@@ -25,6 +27,9 @@ files of ``--mb`` megabytes built in a temporary folder:
   given), tiled, vs pymovements' generic ``gaze.from_csv`` loading the time and gaze columns
   (no detection: again less work than ours, which forms Gazepoint's fixations / runs I-VT).
 
+For the CSV and TSV files, a process that only imports polars and reads the file (every
+column as text) is timed too: the floor under any reader of it, as a whole process.
+
 Then the same reads in this process, best of 3 after a warm-up (imports excluded): ours
 (``gazeprep.cli.main`` with the same arguments: reading, detection and the written outputs),
 each anchor's script, and a bare ``polars.read_csv`` of the file (every column as text), the
@@ -33,6 +38,7 @@ floor under any reader. Every figure carries the machine's 1-minute load average
     .venv/bin/pip install pymovements==0.28.0
     .venv/bin/python pipelines/bench_trackers.py            # 30 MB files
     .venv/bin/python pipelines/bench_trackers.py --mb 200 --only tobii    # or --only others
+    .venv/bin/python pipelines/bench_trackers.py --mb 40 --only smi --rounds 3
     .venv/bin/python pipelines/bench_trackers.py --mb 10 --json
 """
 
@@ -82,6 +88,13 @@ g = pm.gaze.from_csv(sys.argv[1], time_column=sys.argv[2], time_unit=sys.argv[3]
                      read_csv_kwargs={"separator": sys.argv[5], "skip_rows": int(sys.argv[6]),
                                       "decimal_comma": sys.argv[7] == "comma"})
 print(g.samples.height)
+"""
+PL_READ = """
+import sys
+import polars as pl
+df = pl.read_csv(sys.argv[1], separator=sys.argv[2], skip_rows=int(sys.argv[3]),
+                 infer_schema=False)
+print(df.height)
 """
 
 
@@ -256,6 +269,8 @@ def build(tmp: Path, mb: float, only: str | None = None,
         cases.append({"what": "SMI BeGaze sample export (rendered from the real event export)",
                       "file": p, "rows": n, "ours": ["--screen-px", "1920", "1080"],
                       "anchors": [("pm.gaze.from_begaze", ["-c", PM_BEGAZE, p])]})
+        if only == "smi":
+            return cases
         p = tmp / "smi_events.txt"
         n = smi_events(REAL_SMI, p, mb)
         cases.append({"what": "SMI BeGaze event export (the real one, tiled)", "file": p,
@@ -335,12 +350,12 @@ def in_process(c: dict, ours_cmd: list) -> dict:
     return r
 
 
-def bench(cases: list[dict], tmp: Path) -> list[dict]:
-    """Whole-process timings of every case, ours and the anchor side by side; then the same
-    in this process."""
+def bench(cases: list[dict], tmp: Path, rounds: int = 1) -> list[dict]:
+    """Whole-process timings of every case, ours and the anchor side by side, ``rounds`` times
+    (the ratio each round and their median); then the same in this process."""
     import shutil
 
-    from _whole import measure
+    from _whole import load_average, measure, plain_wall
 
     out = tmp / "out"
 
@@ -364,9 +379,25 @@ def bench(cases: list[dict], tmp: Path) -> list[dict]:
              "anchors": [{"name": name, **anchor(argv)} for name, argv in c["anchors"]]}
         last = measure(ours_cmd, plain=2, before=clean)
         r["ours"] = min(first, last, key=lambda m: m["wall_s"])
-        for a in r["anchors"]:
+        if "sep" in c:  # the floor: a process that only imports polars and reads the file
+            r["floor"] = measure([sys.executable, "-c", PL_READ, c["file"], c["sep"],
+                                  str(c["skip"])], plain=1)
+        walls = [[r["ours"]["wall_s"], *(a.get("wall_s") for a in r["anchors"])]]
+        loads = [r["ours"]["load"]]
+        for _ in range(rounds - 1):  # unsampled: ours best of 4 around the anchors' one run
+            loads.append(load_average())
+            ours = [plain_wall(ours_cmd, before=clean) for _ in range(2)]
+            got = [plain_wall([sys.executable, *argv]) if "wall_s" in a else None
+                   for a, (_, argv) in zip(r["anchors"], c["anchors"], strict=True)]
+            ours += [plain_wall(ours_cmd, before=clean) for _ in range(2)]
+            walls.append([min(ours), *got])
+        r["rounds"] = [{"ours_s": w[0], "anchors_s": w[1:], "load": ld}
+                       for w, ld in zip(walls, loads, strict=True)]
+        for k, a in enumerate(r["anchors"]):
             if "wall_s" in a:
-                a["ratio"] = a["wall_s"] / r["ours"]["wall_s"]
+                ratios = [w[k + 1] / w[0] for w in walls]
+                a["ratio"] = float(np.median(ratios))
+                a["ratios"] = ratios
         clean()
         r["in_process"] = in_process(c, ours_cmd)
         clean()
@@ -380,7 +411,8 @@ def _s(v) -> str:
 
 def show(results: list[dict]) -> None:
     """Markdown tables (as the docs quote them): whole processes, then in this process."""
-    print("Whole processes (wall s; ours the best of 4 unsampled runs around the anchor's):\n")
+    print("Whole processes (wall s; ours the best of 4 unsampled runs around the anchor's; "
+          "with several rounds the ratio is their median, the times the first round's):\n")
     print("| file | MB | rows | ours: wall s | CPU s | peak PSS MiB | load | anchor | wall s "
           "| peak PSS MiB | ratio | load |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
@@ -393,6 +425,27 @@ def show(results: list[dict]) -> None:
             print(f"| {r['what']} | {r['mb']:.1f} | {r['rows']:,} | {o['wall_s']:.2f} | "
                   f"{o['cpu_s']:.2f} | {o['peak_pss_mib']:.0f} | {o['load']:.2f} | "
                   f"{a['name']} | {anchor} |")
+    if any(len(r["rounds"]) > 1 for r in results):
+        print("\nEach round (wall s, 1-minute load average at its start):\n")
+        for r in results:
+            for k, a in enumerate(r["anchors"]):
+                if "ratios" in a:
+                    each = ", ".join(f"{w['ours_s']:.2f} vs {w['anchors_s'][k]:.2f} = "
+                                     f"{w['anchors_s'][k] / w['ours_s']:.1f}x (load "
+                                     f"{w['load']:.1f})" for w in r["rounds"])
+                    print(f"- {r['what']}, {a['name']}: {each}; median **{a['ratio']:.1f}x**")
+    floors = [r for r in results if "floor" in r]
+    if floors:
+        print("\nThe floor: `python -c 'import polars; polars.read_csv(FILE)'` (every column as "
+              "text), whole process, beside ours and the anchors (wall s):\n")
+        print("| file | bare read process s | load | ours s | anchors s | anchor / floor |")
+        print("|---|---|---|---|---|---|")
+        for r in floors:
+            f = r["floor"]["wall_s"]
+            walls = [a["wall_s"] for a in r["anchors"] if "wall_s" in a]
+            print(f"| {r['what']} | {f:.2f} | {r['floor']['load']:.2f} | "
+                  f"{r['ours']['wall_s']:.2f} | {', '.join(f'{w:.2f}' for w in walls) or '-'} | "
+                  f"{', '.join(f'{w / f:.1f}x' for w in walls) or '-'} |")
     print("\nIn this process (best of 3 after a warm-up; imports excluded):\n")
     print("| file | ours (read + detect + outputs) s | anchor s | bare polars.read_csv s |")
     print("|---|---|---|---|")
@@ -404,21 +457,37 @@ def show(results: list[dict]) -> None:
               f"{_s(ip.get('polars_read_s'))} |")
 
 
+def compile_bytecode() -> None:
+    """Compile gazeprep's and pymovements' modules to bytecode (``__pycache__``), as a pip
+    install does: where ``PYTHONDONTWRITEBYTECODE`` is set (this project's machine) or the
+    package was installed without it, every run would otherwise compile them from source."""
+    import compileall
+    import importlib.util
+
+    for name in ("gazeprep", "pymovements"):
+        spec = importlib.util.find_spec(name)
+        for folder in (spec.submodule_search_locations or []) if spec else []:
+            compileall.compile_dir(folder, quiet=2)
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--mb", type=float, default=30.0, help="size of each file (MB)")
     ap.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    ap.add_argument("--only", choices=["tobii", "others"],
-                    help="only the Tobii files, or only the others")
+    ap.add_argument("--only", choices=["tobii", "others", "smi"],
+                    help="only the Tobii files, the others, or only the SMI sample export")
+    ap.add_argument("--rounds", type=int, default=1,
+                    help="whole-process comparisons per case (the ratio is their median)")
     ap.add_argument("--prolab", type=Path, default=PROLAB,
                     help="a Tobii Pro Lab data export to tile (default: %(default)s)")
     args = ap.parse_args(argv)
     from _whole import load_average
 
     print(f"load average at start: {load_average():.2f}", file=sys.stderr)
+    compile_bytecode()
     with tempfile.TemporaryDirectory(prefix="bench_trackers_") as d:
         tmp = Path(d)
-        results = bench(build(tmp, args.mb, args.only, args.prolab), tmp)
+        results = bench(build(tmp, args.mb, args.only, args.prolab), tmp, args.rounds)
     if args.json:
         print(json.dumps(results, indent=2, default=str))
     else:

@@ -43,6 +43,13 @@ def quick_exit() -> None:
 _quick_exit = False
 
 
+def in_command() -> bool:
+    """Whether this process runs a console command (its ``main`` called :func:`quick_exit`):
+    no user code shares it, so a process-wide choice made for speed touches nobody else's
+    work (:mod:`gazeprep._numba`)."""
+    return _quick_exit
+
+
 def say_interrupted(prog: str) -> None:
     """Say on stderr that the command ``prog`` was interrupted (Ctrl-C), and keep the rest of
     the process's exit quiet about errors in finalisers (``sys.unraisablehook``): a half-built

@@ -256,7 +256,7 @@ def _gaze(res: FileResult, table, kind: str, name: str, opts: IngestOptions):
     ys = np.where(bad, np.nan, 1.0 - v["y"].fill_null(np.nan).to_numpy())
     frame = pl.DataFrame({"t": v["t"].to_numpy() * 1000.0, "x": rect[0] + xs * rect[2],
                           "y": rect[1] + ys * rect[3], "pupil": np.full(v.height, np.nan),
-                          "image": [name] * v.height, "line": v["line"]})
+                          "line": v["line"]}).with_columns(pl.lit(name, pl.String).alias("image"))
     check_samples(frame, res.path, "gaze_timestamp")
     res.n_samples = frame.height
     return SampleRecording(res, detector, screen, frame, False, rect, opts, set())

@@ -141,6 +141,12 @@ def read(path: str, opts: IngestOptions) -> SampleRecording:
                            latin1_names(t, table.latin1_lines))
 
 
+#: The columns :meth:`SampleRecording.place` builds (before ``conform``).
+_PLACED = {"image": pl.String, "trial": pl.String, "x": pl.Float64, "y": pl.Float64,
+           "onset_ms": pl.Float64, "duration_ms": pl.Float64, "pupil": pl.Float64,
+           "width": pl.Int32, "height": pl.Int32, "order": pl.Float64, "line": pl.Int64}
+
+
 class SampleRecording(Recording):
     """The samples of a sample file, one :class:`~gazeprep.read.result.Series` per viewing.
 
@@ -169,32 +175,36 @@ class SampleRecording(Recording):
         """The file's fixations: normalised to the image rectangle, short and outside ones
         dropped and counted."""
         res, rect, opts = self.result, self.rect, self.opts
-        rows = []
+        parts = []
         counts = res.quality_input.fixations
         for (name, trial, lines), se, s in zip(self.viewings, self.series, found, strict=True):
             res.rows_read += int(s["first"].size)
             size = shown_size(res, name, rect, opts, [LATIN1_NAME] if name in self.latin1 else [])
             ln = lines[s["first"]]
-            for i in range(s["first"].size):
-                nx = (s["x"][i] - rect[0]) / rect[2]
-                ny = (s["y"][i] - rect[1]) / rect[3]
-                if not (0.0 <= nx <= 1.0 and 0.0 <= ny <= 1.0):
+            nx = (s["x"] - rect[0]) / rect[2]
+            ny = (s["y"] - rect[1]) / rect[3]
+            outside = ~((nx >= 0.0) & (nx <= 1.0) & (ny >= 0.0) & (ny <= 1.0))  # NaN: outside
+            short = ~outside & (s["duration"] < opts.min_duration)
+            for i in np.flatnonzero(outside | short).tolist():  # in file order, as listed
+                if outside[i]:
                     res.drop("outside_image", int(ln[i]))
-                    counts[(trial, "", "outside_image")] += 1
-                elif s["duration"][i] < opts.min_duration:
-                    res.drop("short", int(ln[i]), f"{s['duration'][i]:g} ms")
-                    counts[(trial, "", "short")] += 1
                 else:
-                    counts[(trial, "", "kept")] += 1
-                    pupil = s["pupil"][i]
-                    rows.append((name, trial, nx, ny, s["start"][i] - se.t[0], s["duration"][i],
-                                 pupil if np.isfinite(pupil) else None,
-                                 *(size or (None, None)), s["start"][i], int(ln[i])))
-        out = pl.DataFrame(rows, schema={
-            "image": pl.String, "trial": pl.String, "x": pl.Float64, "y": pl.Float64,
-            "onset_ms": pl.Float64, "duration_ms": pl.Float64, "pupil": pl.Float64,
-            "width": pl.Int32, "height": pl.Int32, "order": pl.Float64, "line": pl.Int64},
-            orient="row")
+                    res.drop("short", int(ln[i]), f"{s['duration'][i]:g} ms")
+            keep = np.flatnonzero(~(outside | short))
+            for what, n in (("outside_image", outside.sum()), ("short", short.sum()),
+                            ("kept", keep.size)):
+                if n:
+                    counts[(trial, "", what)] += int(n)
+            pupil = np.where(np.isfinite(s["pupil"][keep]), s["pupil"][keep], np.nan)
+            w, h = size or (None, None)
+            parts.append(pl.DataFrame({
+                "x": nx[keep], "y": ny[keep], "onset_ms": s["start"][keep] - se.t[0],
+                "duration_ms": s["duration"][keep],
+                "pupil": pl.Series(pupil, dtype=pl.Float64, nan_to_null=True),
+                "order": s["start"][keep], "line": ln[keep]}).with_columns(
+                pl.lit(name, pl.String).alias("image"), pl.lit(trial, pl.String).alias("trial"),
+                pl.lit(w, pl.Int32).alias("width"), pl.lit(h, pl.Int32).alias("height")))
+        out = pl.concat(parts) if parts else pl.DataFrame(schema=_PLACED)
         res.fixations = conform(out.with_columns(
             pl.lit(Path(res.path).stem).alias("session"), pl.lit("").alias("eye"),
             pl.lit(Path(res.path).name).alias("source")))

@@ -168,7 +168,7 @@ def _screen(meta: dict, path: str) -> tuple[float, float] | None:
 def _cut_row(body: bytes, first: int, fields: int, sep: str, path: str) -> None:
     """Refuse a last line without a line end and with fewer than ``fields`` fields: the file
     was cut in the middle of a row, whose last number may be cut too."""
-    if not body.strip() or body.endswith(b"\n"):
+    if body.endswith(b"\n") or _blank(body):
         return
     last = body[body.rfind(b"\n") + 1:]
     got = last.count(sep.encode()) + 1
@@ -178,8 +178,20 @@ def _cut_row(body: bytes, first: int, fields: int, sep: str, path: str) -> None:
                             line=first + body.count(b"\n"))
 
 
-def _line_numbers(body: bytes, first: int) -> np.ndarray:
-    """1-based file line of each non-blank line of ``body`` (whose first line is ``first``)."""
+def _blank(body: bytes) -> bool:
+    """Whether ``body`` is empty or only whitespace (``not body.strip()`` without its copy)."""
+    return not body or body.isspace()
+
+
+def _line_numbers(body: bytes, first: int, rows: int) -> np.ndarray:
+    """1-based file line of each of the ``rows`` rows polars read from ``body`` (whose first
+    line is ``first``): the non-blank lines; consecutive lines when their count differs.
+
+    When ``body`` has exactly ``rows`` lines, the answer is consecutive lines either way (none
+    is blank, or the count differs): counting the line ends is then enough."""
+    lines = body.count(b"\n") + (0 if body.endswith(b"\n") or not body else 1)
+    if lines == rows:
+        return np.arange(first, first + rows, dtype=np.int64)
     a = np.frombuffer(body, np.uint8)
     nl = np.flatnonzero(a == 10)
     starts = np.concatenate(([0], nl + 1))
@@ -187,12 +199,13 @@ def _line_numbers(body: bytes, first: int) -> np.ndarray:
     length = ends - starts
     cr = (length == 1) & (a[np.minimum(starts, max(a.size - 1, 0))] == 13) if a.size else length
     keep = (length > 0) & ~cr
-    return (np.flatnonzero(keep) + first).astype(np.int64)
+    found = (np.flatnonzero(keep) + first).astype(np.int64)
+    return found if found.size == rows else np.arange(first, first + rows, dtype=np.int64)
 
 
 def _rows(body: bytes, first: int, sep: str, width: int) -> pl.DataFrame:
     """The event rows as ``width`` string columns ``c0..``, plus their file ``line``."""
-    if not body.strip():
+    if _blank(body):
         return pl.DataFrame({**{f"c{i}": [] for i in range(width)}, "line": []},
                             schema={**{f"c{i}": pl.String for i in range(width)},
                                     "line": pl.Int64})
@@ -200,10 +213,7 @@ def _rows(body: bytes, first: int, sep: str, width: int) -> pl.DataFrame:
     head = sep.join(f"c{i}" for i in range(width)).encode() + b"\n"
     df = pl.read_csv(head + body, separator=sep, infer_schema=False,
                      truncate_ragged_lines=True, quote_char=None)
-    lines = _line_numbers(body, first)
-    if lines.size != df.height:
-        lines = np.arange(first, first + df.height, dtype=np.int64)
-    return df.with_columns(pl.Series("line", lines, pl.Int64))
+    return df.with_columns(pl.Series("line", _line_numbers(body, first, df.height), pl.Int64))
 
 
 def _events(res: FileResult, meta: dict, tables: dict, body: bytes, first: int,
@@ -339,8 +349,7 @@ def _samples(res: FileResult, meta: dict, body: bytes, first: int, opts: IngestO
     _cut_row(body, first, len(names), sep, res.path)
     df = pl.read_csv(body, separator=sep, infer_schema=False, truncate_ragged_lines=True,
                      quote_char=None)
-    lines = _line_numbers(body, first)[1:]
-    lines = lines if lines.size == df.height else np.arange(first + 1, first + 1 + df.height)
+    lines = _line_numbers(body, first, df.height + 1)[1:]  # the header's line first
     df = df.with_columns(pl.Series("line", lines, pl.Int64))
     kind = df["Type"].str.strip_chars()
     msg = df.filter(kind == "MSG")

@@ -456,6 +456,8 @@ def candidates(**cols) -> pl.DataFrame:
         v = cols.get(k)
         if isinstance(v, np.ndarray | list | pl.Series):
             data[k] = pl.Series(k, v).cast(dtype, strict=False)
+        elif n:  # the one value, repeated (no list of n Python objects)
+            data[k] = pl.Series(k, [v], dtype).new_from_index(0, n)
         else:
-            data[k] = pl.Series(k, [v] * n, dtype)
+            data[k] = pl.Series(k, [], dtype)
     return pl.DataFrame(data)

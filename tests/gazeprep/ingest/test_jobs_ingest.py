@@ -140,6 +140,7 @@ def test_workers_start_from_the_raw_command_line(recordings, monkeypatch, tmp_pa
 
 _PRELOAD = """
 import gc, importlib.util, sys
+import gazeprep.contract._forkserver  # a fork server imports it first (contract.workers)
 import gazeprep.read._preload
 print(sorted(m for m in sys.modules if m.split(".")[0] in ("scipy", "cffi")),
       gc.get_freeze_count() > 0)

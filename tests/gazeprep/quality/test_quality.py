@@ -496,3 +496,35 @@ def test_per_trial_times_equal_measured_rate_trial_by_trial():
             assert present[i] == np.isfinite(mine).sum()
             want = measured_rate(mine)
             assert (np.isnan(rate[i]) if want is None else rate[i] == want), (i, mine)
+
+
+def _reference_trial_times(t, sample_trial, k):
+    """Per trial, the finite sample times and measured_rate (NaN where None), one by one."""
+    present, rate = np.zeros(k, np.int64), np.full(k, np.nan)
+    for g in range(k):
+        mine = t[(sample_trial == g) & np.isfinite(t)]
+        present[g] = mine.size
+        r = measured_rate(mine)
+        rate[g] = np.nan if r is None else r
+    return present, rate
+
+
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("k", [1, 3, 200])  # one trial, a few, more than taken one by one
+def test_trial_times_match_measured_rate_per_trial(seed, k):
+    from gazeprep.quality.metrics import _trial_times
+
+    rng = np.random.default_rng(seed)
+    n = 3000
+    steps = rng.uniform(0.5, 4.0, n)
+    steps[rng.random(n) < 0.2] = 0.0  # repeated times
+    t = np.cumsum(steps)
+    trial = np.sort(rng.integers(-1, k + 1, n))  # in file order; -1 and k: no trial
+    if seed % 2:  # out of order: samples of trials interleaved, times shuffled
+        trial = rng.permutation(trial)
+        t = rng.permutation(t)
+    t[rng.random(n) < 0.02] = np.nan
+    present, rate = _trial_times(t, trial, k)
+    want_present, want_rate = _reference_trial_times(t, trial, k)
+    np.testing.assert_array_equal(present, want_present)
+    np.testing.assert_array_equal(rate, want_rate)

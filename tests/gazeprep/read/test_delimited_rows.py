@@ -75,3 +75,37 @@ def test_unnamed_trailing_column_need_not_be_there(tmp_path):
     path.write_text("a\tb\t\n1\t2\t\n3\t4\n5\n", encoding="utf-8")
     table = read_table(str(path), count_fields=True)
     assert table.lines[table.short].tolist() == [4] and table.fields.tolist() == [1]
+
+
+def _reference_long_line(raw: bytes, limit: int) -> tuple[int, int] | None:
+    """(1-based line, length) of the first line longer than ``limit`` bytes, line by line."""
+    for i, line in enumerate(raw.split(b"\n"), 1):
+        if len(line) > limit:
+            return i, len(line)
+    return None
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_long_line_check_matches_a_line_by_line_reference(seed, monkeypatch):
+    # the check measures only the lines at offsets k * MAX_LINE_BYTES: a small limit, lines of
+    # every length around it, long ones at offsets, right after one, and last without a line end
+    from gazeprep.errors import GazeprepError
+    from gazeprep.read import delimited
+
+    limit = 64
+    monkeypatch.setattr(delimited, "MAX_LINE_BYTES", limit)
+    rng = np.random.default_rng(seed)
+    for _ in range(200):
+        sizes = rng.integers(0, limit + 1, int(rng.integers(0, 12))).tolist()
+        if rng.random() < 0.6:  # one or two lines just over or well over the limit
+            for _ in range(int(rng.integers(1, 3))):
+                sizes.insert(int(rng.integers(0, len(sizes) + 1)),
+                             limit + int(rng.choice([1, 2, limit, 3 * limit])))
+        raw = b"\n".join(b"x" * k for k in sizes) + (b"\n" if rng.random() < 0.5 else b"")
+        want = _reference_long_line(raw, limit)
+        try:
+            delimited._check_line_lengths(raw, "f.csv", "table")
+            got = None
+        except GazeprepError as exc:
+            got = (exc.line, int(str(exc).split("(")[1].split(" ")[0]))
+        assert got == want, (sizes, raw[-1:])
