@@ -27,7 +27,8 @@ COMBINES = ("mean", "max")
 DIRECTIONS = ("reverse", "forward")
 PSEUDO_SOURCES = ("level", "mean")
 #: The names of gazeprep.render.refine.REFINERS (a test keeps them equal).
-REFINES = ("none", "fill", "slic", "watershed", "grabcut", "grabcut_gaze", "random_walker")
+REFINES = ("none", "fill", "slic", "watershed", "grabcut", "grabcut_gaze", "grabcut_texture",
+           "random_walker")
 
 
 def default_ratios(levels: int) -> tuple[float, ...]:
@@ -74,7 +75,8 @@ class RenderParams:
         1-based level used when ``pseudo_source == 'level'``.
     pseudo_threshold : float
         Pixels with source value > threshold are foreground.
-    refine : {'none', 'fill', 'slic', 'watershed', 'grabcut', 'grabcut_gaze', 'random_walker'}
+    refine : str
+        One of :data:`REFINES`.
         Refinement against the image (:data:`gazeprep.render.refine.REFINERS`): fill holes,
         vote within SLIC superpixels, marker watershed on the image's edges (v1), GrabCut
         started from the watershed (``grabcut``: +2.1 points Dice on the 100 held-out Kvasir
