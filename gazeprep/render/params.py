@@ -76,14 +76,15 @@ class RenderParams:
     pseudo_threshold : float
         Pixels with source value > threshold are foreground.
     refine : str
-        One of :data:`REFINES`.
-        Refinement against the image (:data:`gazeprep.render.refine.REFINERS`): fill holes,
-        vote within SLIC superpixels, marker watershed on the image's edges (v1), GrabCut
-        started from the watershed (``grabcut``: +2.1 points Dice on the 100 held-out Kvasir
-        images, docs/labels.md), GrabCut whose sure foreground is the dense inner track (the
-        default, ``grabcut_gaze``: +0.4 more; chosen on the 780 tuning images) or a random
-        walker (foreground seeds: source > threshold; background seeds: heatmap <=
-        ``bg_threshold``).
+        One of :data:`REFINES`: refinement against the image
+        (:data:`gazeprep.render.refine.REFINERS`): fill holes, vote within SLIC superpixels,
+        marker watershed on the image's edges (v1), GrabCut started from the watershed
+        (``grabcut``: +2.1 points Dice on the 100 held-out Kvasir images, docs/labels.md),
+        GrabCut whose sure foreground is the dense inner track (``grabcut_gaze``: +0.4 more),
+        that followed by a graph cut whose mixtures also see texture (the default,
+        ``grabcut_texture``: +0.4 more, about 4x the time; each chosen on the 780 tuning
+        images) or a random walker (foreground seeds: source > threshold; background seeds:
+        heatmap <= ``bg_threshold``).
     bg_threshold : float
         Heatmap level at or below which pixels seed the background (the image refiners).
     edge_sigma : float
@@ -111,7 +112,7 @@ class RenderParams:
     pseudo_source: str = "mean"
     pseudo_level: int = 1
     pseudo_threshold: float = 0.7
-    refine: str = "grabcut_gaze"
+    refine: str = "grabcut_texture"
     bg_threshold: float = 0.2
     edge_sigma: float = 1.0
     heatmap_sigma: float = 70.0

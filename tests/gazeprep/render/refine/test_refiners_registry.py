@@ -15,7 +15,7 @@ def test_names_are_the_render_choices_and_the_default_is_registered():
     assert tuple(REFINERS) == rp.REFINES == (
         "none", "fill", "slic", "watershed", "grabcut", "grabcut_gaze", "grabcut_texture",
         "random_walker")
-    assert rp.RenderParams().refine == "grabcut_gaze"
+    assert rp.RenderParams().refine == "grabcut_texture"
 
 
 def test_method_defaults():
