@@ -67,7 +67,7 @@ REFINERS: dict[str, Refiner] = {
                                       "dense": grabcut_gaze.DENSE,
                                       "probable": grabcut_gaze.PROBABLE}),
     "grabcut_texture": Refiner(grabcut_texture.refine, "grabcut_gaze, then one more graph cut "
-                               "whose mixtures see colour and texture (needs PyMaxflow)",
+                               "whose mixtures see colour and texture",
                                defaults={"components": grabcut_texture.COMPONENTS,
                                          "em_steps": grabcut_texture.EM_STEPS,
                                          "unary_weight": grabcut_texture.UNARY_WEIGHT,

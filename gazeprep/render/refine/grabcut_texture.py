@@ -58,7 +58,7 @@ def refine(image: np.ndarray, src: np.ndarray, heat: np.ndarray, params) -> np.n
     unary = []
     for side in (start, ~start):
         model = fit_mixture(feats[side.ravel()], cv2)
-        if model is None:  # too few distinct pixels for a mixture: keep the start
+        if model is None:  # too few pixels on one side for a mixture: keep the start
             return start
         unary.append(UNARY_WEIGHT * neg_log_likelihood(feats, *model).reshape(start.shape))
     return cut(unary[0], unary[1], contrast_weights(bgr.astype(np.float64)), fg, bg)
