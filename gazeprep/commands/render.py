@@ -123,13 +123,14 @@ def render(
         help="Pseudo-mask refinement (docs/labels.md): none, fill (holes), slic, watershed "
         "(image edges; v1), grabcut (colour models + graph cut from the watershed; needs "
         "opencv-python-headless), grabcut_gaze (GrabCut, sure foreground only where the "
-        "fixations are dense), random_walker.",
+        "fixations are dense), grabcut_texture (the default: grabcut_gaze, then a graph cut "
+        "whose colour models also see texture), random_walker.",
     ),
     bg_threshold: float = typer.Option(
         _D.bg_threshold,
         "--bg-threshold",
-        help="--refine watershed/grabcut/grabcut_gaze/random_walker: heatmap <= this seeds "
-        "the background.",
+        help="--refine watershed/grabcut/grabcut_gaze/grabcut_texture/random_walker: heatmap <= "
+        "this seeds the background.",
         callback=number(0, 1),
     ),
     edge_sigma: float = typer.Option(

@@ -27,7 +27,8 @@ COMBINES = ("mean", "max")
 DIRECTIONS = ("reverse", "forward")
 PSEUDO_SOURCES = ("level", "mean")
 #: The names of gazeprep.render.refine.REFINERS (a test keeps them equal).
-REFINES = ("none", "fill", "slic", "watershed", "grabcut", "grabcut_gaze", "random_walker")
+REFINES = ("none", "fill", "slic", "watershed", "grabcut", "grabcut_gaze", "grabcut_texture",
+           "random_walker")
 
 
 def default_ratios(levels: int) -> tuple[float, ...]:
@@ -74,14 +75,16 @@ class RenderParams:
         1-based level used when ``pseudo_source == 'level'``.
     pseudo_threshold : float
         Pixels with source value > threshold are foreground.
-    refine : {'none', 'fill', 'slic', 'watershed', 'grabcut', 'grabcut_gaze', 'random_walker'}
-        Refinement against the image (:data:`gazeprep.render.refine.REFINERS`): fill holes,
-        vote within SLIC superpixels, marker watershed on the image's edges (v1), GrabCut
-        started from the watershed (``grabcut``: +2.1 points Dice on the 100 held-out Kvasir
-        images, docs/labels.md), GrabCut whose sure foreground is the dense inner track (the
-        default, ``grabcut_gaze``: +0.4 more; chosen on the 780 tuning images) or a random
-        walker (foreground seeds: source > threshold; background seeds: heatmap <=
-        ``bg_threshold``).
+    refine : str
+        One of :data:`REFINES`: refinement against the image
+        (:data:`gazeprep.render.refine.REFINERS`): fill holes, vote within SLIC superpixels,
+        marker watershed on the image's edges (v1), GrabCut started from the watershed
+        (``grabcut``: +2.1 points Dice on the 100 held-out Kvasir images, docs/labels.md),
+        GrabCut whose sure foreground is the dense inner track (``grabcut_gaze``: +0.4 more),
+        that followed by a graph cut whose mixtures also see texture (the default,
+        ``grabcut_texture``: +0.4 more, about 4x the time; each chosen on the 780 tuning
+        images) or a random walker (foreground seeds: source > threshold; background seeds:
+        heatmap <= ``bg_threshold``).
     bg_threshold : float
         Heatmap level at or below which pixels seed the background (the image refiners).
     edge_sigma : float
@@ -109,7 +112,7 @@ class RenderParams:
     pseudo_source: str = "mean"
     pseudo_level: int = 1
     pseudo_threshold: float = 0.7
-    refine: str = "grabcut_gaze"
+    refine: str = "grabcut_texture"
     bg_threshold: float = 0.2
     edge_sigma: float = 1.0
     heatmap_sigma: float = 70.0

@@ -18,7 +18,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from gazeprep.render.refine import basic, grabcut, grabcut_gaze, random_walker, watershed
+from gazeprep.render.refine import (
+    basic,
+    grabcut,
+    grabcut_gaze,
+    grabcut_texture,
+    random_walker,
+    watershed,
+)
 
 
 @dataclass(frozen=True)
@@ -59,6 +66,14 @@ REFINERS: dict[str, Refiner] = {
                             defaults={"iterations": grabcut.ITERATIONS,
                                       "dense": grabcut_gaze.DENSE,
                                       "probable": grabcut_gaze.PROBABLE}),
+    "grabcut_texture": Refiner(grabcut_texture.refine, "grabcut_gaze, then one more graph cut "
+                               "whose mixtures see colour and texture",
+                               defaults={"components": grabcut_texture.COMPONENTS,
+                                         "em_steps": grabcut_texture.EM_STEPS,
+                                         "unary_weight": grabcut_texture.UNARY_WEIGHT,
+                                         "std_sigma": grabcut_texture.STD_SIGMA,
+                                         "grad_sigma": grabcut_texture.GRAD_SIGMA,
+                                         "gamma": grabcut_texture.GAMMA}),
     "random_walker": Refiner(random_walker.refine, "random walker on CIE Lab seeded by the gaze",
                              defaults={"beta": random_walker.BETA}),
 }

@@ -24,14 +24,20 @@ DENSE = 0.5
 PROBABLE = 0.5
 
 
-def refine(image: np.ndarray, src: np.ndarray, heat: np.ndarray, params) -> np.ndarray:
-    """GrabCut pseudo-mask of one image from the gaze's dense inner track, (S, S) bool."""
+def seeds(src: np.ndarray, heat: np.ndarray, params) -> tuple[np.ndarray, np.ndarray]:
+    """(sure foreground, sure background), each (S, S) bool: the dense inner track, and
+    ``heat <= bg_threshold``. The sure foreground is empty only where the inner track is."""
     inner = src > params.pseudo_threshold
-    bg = heat <= params.bg_threshold
-    if not inner.any() or not bg.any():
-        return inner
     fg = inner & (heat > DENSE)
     if not fg.any():  # an inner track with no dense part (not from a peak-1 heatmap)
         fg = inner
+    return fg, heat <= params.bg_threshold
+
+
+def refine(image: np.ndarray, src: np.ndarray, heat: np.ndarray, params) -> np.ndarray:
+    """GrabCut pseudo-mask of one image from the gaze's dense inner track, (S, S) bool."""
+    fg, bg = seeds(src, heat, params)
+    if not fg.any() or not bg.any():
+        return src > params.pseudo_threshold
     probable = watershed_refine(image, src, heat, params) | (src > PROBABLE)
     return cut(image, fg, bg, probable, params)

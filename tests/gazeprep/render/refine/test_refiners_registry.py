@@ -13,8 +13,9 @@ from gazeprep.render.refine import REFINERS
 
 def test_names_are_the_render_choices_and_the_default_is_registered():
     assert tuple(REFINERS) == rp.REFINES == (
-        "none", "fill", "slic", "watershed", "grabcut", "grabcut_gaze", "random_walker")
-    assert rp.RenderParams().refine == "grabcut_gaze"
+        "none", "fill", "slic", "watershed", "grabcut", "grabcut_gaze", "grabcut_texture",
+        "random_walker")
+    assert rp.RenderParams().refine == "grabcut_texture"
 
 
 def test_method_defaults():
@@ -22,6 +23,8 @@ def test_method_defaults():
         "fill": {"max_hole": 0.05}, "slic": {"n_segments": 200, "compactness": 10},
         "grabcut": {"iterations": 3},
         "grabcut_gaze": {"iterations": 3, "dense": 0.5, "probable": 0.5},
+        "grabcut_texture": {"components": 8, "em_steps": 4, "unary_weight": 1.5,
+                            "std_sigma": 3.0, "grad_sigma": 2.0, "gamma": 50.0},
         "random_walker": {"beta": 130.0}}
     assert [k for k, r in REFINERS.items() if not r.needs_image] == ["none", "fill"]
 
