@@ -13,7 +13,6 @@ import mode imports them by name).
 from __future__ import annotations
 
 import hashlib
-import os
 import subprocess
 import sys
 from collections.abc import Callable
@@ -22,14 +21,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-
-ROOT = Path(__file__).resolve().parents[1]
-DATA_ENV = "GAZE_DATA"
-
-
-def data_root() -> Path:
-    """The folder holding the real data: ``$GAZE_DATA``, else ``../shared/data``."""
-    return Path(os.environ.get(DATA_ENV, ROOT.parent / "shared" / "data"))
+from real_data import DATA_ENV, data_root
 
 
 @pytest.fixture(scope="session")

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 import pytest
-from conftest import data_root
+from real_data import data_root
 
 from gazeprep.quality import (
     REASONS,

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import data_root
+from real_data import data_root
 
 from gazeprep.errors import GazeprepError
 from gazeprep.ingest import ingest_file
