@@ -259,9 +259,9 @@ def _slice_depth(item, ds) -> float | None:
     or None (also for a value that is no size in (0, :data:`MAX_MM`]): what places a lone
     slice, whose neighbours cannot."""
     for name in ("SpacingBetweenSlices", "SliceThickness"):
-        value = (item.get(name) if item is not None else None) or ds.get(name)
+        values = _attr(item, ds, name)
         try:
-            depth = float(value)
+            depth = float(values[0])
         except (TypeError, ValueError):
             continue
         if np.isfinite(depth) and 0 < depth <= MAX_MM:

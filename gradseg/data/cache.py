@@ -150,7 +150,7 @@ class CacheDataset(Dataset):
         """Rows ``positions`` of every field, checked against their CRC32C, in batches."""
         from gazeprep.contract.errors import InputError
         from gazeprep.contract.labels import GROUP, check_values
-        from gazeprep.contract.zarr_io import CorruptRowError, read_rows
+        from gazeprep.contract.zarr_io import read_rows
 
         arrays = self._open()
         parts = []
@@ -162,9 +162,7 @@ class CacheDataset(Dataset):
                 for src, block in zip(self.sources, parts[-1], strict=True):
                     if src.startswith(f"{GROUP}/"):  # a labels array: 0/1 only
                         check_values(src[len(GROUP) + 1:], block, rows, self.ids, self.path)
-            except CorruptRowError as exc:
-                raise GradsegError(exc.message, file=self.path) from exc
-            except InputError as exc:
+            except InputError as exc:  # a damaged row (CorruptRowError) or labels not 0/1
                 raise GradsegError(exc.message, file=self.path) from exc
         if len(parts) == 1:  # a training batch: no copy
             return dict(zip(self.fields, parts[0], strict=True))

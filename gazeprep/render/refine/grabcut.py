@@ -39,6 +39,15 @@ def refine(image: np.ndarray, src: np.ndarray, heat: np.ndarray, params) -> np.n
     return cut(image, fg, bg, start, params)
 
 
+def smoothed_bgr(image: np.ndarray, params, cv2) -> np.ndarray:
+    """(S, S, 3) uint8 BGR of an RGB ``image`` (3, S, S) as the cut sees it: smoothed by
+    ``edge_sigma`` (at 256 px, scaled to ``size``) like the watershed's edges, so the colour
+    models describe the surfaces, not their grain."""
+    bgr = np.ascontiguousarray(np.moveaxis(image, 0, -1)[..., ::-1])
+    sigma = params.edge_sigma * params.size / 256
+    return cv2.GaussianBlur(bgr, (0, 0), sigma) if sigma > 0 else bgr
+
+
 def cut(image: np.ndarray, fg: np.ndarray, bg: np.ndarray, probable: np.ndarray,
         params) -> np.ndarray:
     """GrabCut of one image from its seeds, shape (S, S) bool.
@@ -65,10 +74,7 @@ def cut(image: np.ndarray, fg: np.ndarray, bg: np.ndarray, probable: np.ndarray,
     mask[fg] = cv2.GC_FGD
     if (mask == cv2.GC_PR_BGD).all() or np.isin(mask, (cv2.GC_BGD, cv2.GC_FGD)).all():
         return fg | probable
-    bgr = np.ascontiguousarray(np.moveaxis(image, 0, -1)[..., ::-1])
-    sigma = params.edge_sigma * params.size / 256
-    if sigma > 0:  # the watershed's smoothing: colour models of the surfaces, not their grain
-        bgr = cv2.GaussianBlur(bgr, (0, 0), sigma)
+    bgr = smoothed_bgr(image, params, cv2)
     bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
     # GrabCut seeds its colour models by k-means++ from OpenCV's per-thread RNG: reseeding it
     # makes every image's result independent of which images that thread refined before

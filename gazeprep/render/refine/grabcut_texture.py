@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from gazeprep.errors import GazeprepError
-from gazeprep.render.refine.grabcut import _cv2
+from gazeprep.render.refine.grabcut import _cv2, smoothed_bgr
 from gazeprep.render.refine.grabcut_gaze import refine as grabcut_gaze_refine
 from gazeprep.render.refine.grabcut_gaze import seeds
 
@@ -50,11 +50,8 @@ def refine(image: np.ndarray, src: np.ndarray, heat: np.ndarray, params) -> np.n
     if not fg.any() or not bg.any() or not start.any() or start.all():
         return start
     cv2 = _cv2()
-    scale = params.size / 256
-    bgr = np.ascontiguousarray(np.moveaxis(image, 0, -1)[..., ::-1])
-    if params.edge_sigma > 0:  # as grabcut.cut smooths
-        bgr = cv2.GaussianBlur(bgr, (0, 0), params.edge_sigma * scale)
-    feats = features(image, bgr, scale)
+    bgr = smoothed_bgr(image, params, cv2)
+    feats = features(image, bgr, params.size / 256)
     unary = []
     for side in (start, ~start):
         model = fit_mixture(feats[side.ravel()], cv2)
