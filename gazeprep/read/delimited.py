@@ -183,6 +183,12 @@ def read_bytes(path: str, what: str, memory_per_byte: tuple[int, int] = MEMORY_P
     return raw
 
 
+def is_blank(data: bytes) -> bool:
+    """Whether ``data`` is empty or only whitespace (``not data.strip()`` without copying a
+    file's worth of bytes)."""
+    return not data or data.isspace()
+
+
 def _check_line_lengths(raw: bytes, path: str, what: str) -> None:
     """Refuse the first line longer than :data:`MAX_LINE_BYTES`.
 
@@ -396,7 +402,7 @@ def read_table(path: str, what: str = "table", *, skip_lines: int = 0,
     import polars as pl
 
     raw = read_bytes(path, what, memory_per_byte)
-    if not raw or raw.isspace():  # (``not raw.strip()`` without copying the file)
+    if is_blank(raw):
         raise GazeprepError(f"empty file; expected a header line and {what} rows", file=path)
     dec = decode_text(raw, path, what=f"a text {what} (CSV or TSV)")
     text, preamble = dec.data, b""

@@ -40,7 +40,7 @@ import polars as pl
 
 from gazeprep.errors import GazeprepError
 from gazeprep.limits import rect_problem
-from gazeprep.read.delimited import decode_text, read_bytes
+from gazeprep.read.delimited import decode_text, is_blank, read_bytes
 from gazeprep.read.result import FileResult, image_id
 from gazeprep.read.vendor import (
     candidates,
@@ -168,7 +168,7 @@ def _screen(meta: dict, path: str) -> tuple[float, float] | None:
 def _cut_row(body: bytes, first: int, fields: int, sep: str, path: str) -> None:
     """Refuse a last line without a line end and with fewer than ``fields`` fields: the file
     was cut in the middle of a row, whose last number may be cut too."""
-    if body.endswith(b"\n") or _blank(body):
+    if body.endswith(b"\n") or is_blank(body):
         return
     last = body[body.rfind(b"\n") + 1:]
     got = last.count(sep.encode()) + 1
@@ -176,11 +176,6 @@ def _cut_row(body: bytes, first: int, fields: int, sep: str, path: str) -> None:
         raise GazeprepError(f"the file ends in the middle of a row ({got} of {fields} fields); "
                             "expected the whole export (copy it again)", file=path,
                             line=first + body.count(b"\n"))
-
-
-def _blank(body: bytes) -> bool:
-    """Whether ``body`` is empty or only whitespace (``not body.strip()`` without its copy)."""
-    return not body or body.isspace()
 
 
 def _line_numbers(body: bytes, first: int, rows: int) -> np.ndarray:
@@ -205,7 +200,7 @@ def _line_numbers(body: bytes, first: int, rows: int) -> np.ndarray:
 
 def _rows(body: bytes, first: int, sep: str, width: int) -> pl.DataFrame:
     """The event rows as ``width`` string columns ``c0..``, plus their file ``line``."""
-    if _blank(body):
+    if is_blank(body):
         return pl.DataFrame({**{f"c{i}": [] for i in range(width)}, "line": []},
                             schema={**{f"c{i}": pl.String for i in range(width)},
                                     "line": pl.Int64})
