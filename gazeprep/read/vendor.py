@@ -360,7 +360,7 @@ def check_samples(frame: pl.DataFrame, path: str, time_col: str) -> None:
     raise GazeprepError(why, file=path, line=int(frame["line"][i]))
 
 
-def _number_problems(cand: pl.DataFrame, columns: dict[str, str]) -> pl.Series:
+def number_problems(cand: pl.DataFrame, columns: dict[str, str]) -> pl.Series:
     """Per candidate the reader did not flag, why its duration, onset or pupil is unusable."""
     def src(k: str) -> str:
         return f" ({columns[k]})" if k in columns else ""
@@ -413,7 +413,7 @@ def finish(res: FileResult, cand: pl.DataFrame, opts: IngestOptions,
         its line, unless ``--lenient``.
     """
     res.rows_read += cand.height
-    bad = _number_problems(cand, columns or {})
+    bad = number_problems(cand, columns or {})
     if bad.is_not_null().any():
         i = int(np.flatnonzero(bad.is_not_null().to_numpy())[0])
         if not opts.lenient:

@@ -42,7 +42,7 @@ from gazeprep.read.result import (
     images_lookup,
     sample_interval,
 )
-from gazeprep.read.vendor import NUMBERS_EXPECTED, _number_problems, check_samples
+from gazeprep.read.vendor import NUMBERS_EXPECTED, check_samples, number_problems
 
 if TYPE_CHECKING:
     from gazeprep.read.options import IngestOptions
@@ -414,7 +414,7 @@ def _bad_numbers(cand: pl.DataFrame) -> pl.Series:
     media = pl.all_horizontal(*(size(c) for c in ("mw", "mh", "iw", "ih")),
                               *(pl.col(c).is_nan() | (pl.col(c).abs() <= MAX_COORD_PX)
                                 for c in ("mx", "my")))
-    numbers = _number_problems(cand.select(
+    numbers = number_problems(cand.select(
         pl.when(pl.col("image").is_null()).then(pl.lit("no_image")).otherwise(None)
         .alias("drop"), pl.col("duration").alias("duration_ms"),
         pl.col("onset").alias("onset_ms"), "pupil"), {})
