@@ -26,11 +26,13 @@ import contextlib
 import os
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Executor, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
+from typing import TYPE_CHECKING
 
 from gazeprep.contract.workers import _libc, prestart, start_method, worker_start
 from gazeprep.errors import GazeprepError
+
+if TYPE_CHECKING:  # the process machinery is imported when a pool is made, not by every command
+    from concurrent.futures import Executor, ProcessPoolExecutor
 
 #: --jobs may ask for up to this many workers per usable core (I/O-bound inputs gain from more).
 JOBS_PER_CORE = 4
@@ -154,6 +156,7 @@ def process_pool(jobs: int, preload: Sequence[str], initializer: Callable | None
         numba threads per worker.
     """
     import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
 
     method = start_method()
     if method == "forkserver":
@@ -190,6 +193,8 @@ def ordered(executor: Executor, fn: Callable, items: Iterable[tuple], ahead: int
     and not yet yielded, which bounds the memory the results hold. A failure is raised when
     its item's turn comes; the items after it that were not started are cancelled. A worker
     that dies (killed, out of memory) is a :class:`~gazeprep.errors.GazeprepError`."""
+    from concurrent.futures.process import BrokenProcessPool
+
     pending: deque = deque()
     try:
         for item in items:

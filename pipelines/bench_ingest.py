@@ -136,8 +136,9 @@ def bench(asc: Path, repeat: int, with_pymovements: bool, ref_samples: int) -> d
     """Time everything on ``asc`` (see the module docstring)."""
     import numba
 
-    from gazeprep.detect._kernels import idt_kernel, ivt_kernel
     from gazeprep.detect.geometry import px_per_degree
+    from gazeprep.detect.idt import idt
+    from gazeprep.detect.ivt import ivt
     from gazeprep.ingest import run_ingest
     from gazeprep.read.asc.parse import parse_asc
     from gazeprep.read.options import IngestOptions
@@ -183,10 +184,16 @@ def bench(asc: Path, repeat: int, with_pymovements: bool, ref_samples: int) -> d
     t, x, y = (np.ascontiguousarray(a) for a in (log.t, log.x[e], log.y[e]))
     ppd = px_per_degree((1920, 1080), (53.0, 30.0), 60.0)
     vel, disp = 30 * ppd / 1000, 1.0 * ppd
-    ivt_kernel(t[:100], x[:100], y[:100], vel, 75.0, 10.0)
-    idt_kernel(t[:100], x[:100], y[:100], disp, 99.0, 75.0)
-    t_ivt, _ = _best(lambda: ivt_kernel(t, x, y, vel, 75.0, 10.0), repeat)
-    t_idt, _ = _best(lambda: idt_kernel(t, x, y, disp, 99.0, 75.0), repeat)
+    def run_ivt(n):
+        return ivt(t[:n], x[:n], y[:n], velocity=vel, window=20.0, max_gap=75.0)
+
+    def run_idt(n):  # min_span 99 ms as in the references: window 100 ms at 1 ms samples
+        return idt(t[:n], x[:n], y[:n], dispersion=disp, window=100.0, max_gap=75.0, dt=1.0)
+
+    run_ivt(100)
+    run_idt(100)
+    t_ivt, _ = _best(lambda: run_ivt(n), repeat)
+    t_idt, _ = _best(lambda: run_idt(n), repeat)
     m = min(ref_samples, n)
     tl, xl, yl = t[:m].tolist(), x[:m].tolist(), y[:m].tolist()
     t_rivt, _ = _best(lambda: ref_ivt(tl, xl, yl, vel, 75.0, 10.0), 1)

@@ -1,16 +1,16 @@
 """Stage 2 of ingest: gaze samples -> fixations (I-VT, I-DT), then merging of adjacent ones.
 
-One detector per module (:mod:`~gazeprep.detect.ivt`, :mod:`~gazeprep.detect.idt`), each a thin
-typed wrapper around its numba kernel (:mod:`gazeprep.detect._kernels`); :data:`DETECTORS` is
+One detector per module (:mod:`~gazeprep.detect.ivt`, array operations; :mod:`~gazeprep.detect.idt`,
+a typed wrapper around its numba kernel in :mod:`gazeprep.detect._kernels`); :data:`DETECTORS` is
 the registry ``--detector`` chooses from. :func:`detect` runs one on one sample series and
 summarises its fixations; :func:`detect_recording` runs the chosen one on every series a reader
 handed over (:class:`gazeprep.read.result.Recording`), with the thresholds of the ingest
 options converted to pixels (:func:`gazeprep.detect.geometry.thresholds`).
 
-Both kernels work on real recordings: timestamps are float milliseconds (any rate, jitter,
+Both detectors work on real recordings: timestamps are float milliseconds (any rate, jitter,
 gaps), a missing sample is NaN in ``x`` or ``y``; a fixation never spans a missing sample or a
 gap longer than ``max_gap`` ms, and hostile samples (NaN or infinite time, time going back) are
-defined, never crashes (see :mod:`gazeprep.detect._kernels`).
+defined, never crashes (see :mod:`gazeprep.detect.runs`).
 """
 
 from __future__ import annotations

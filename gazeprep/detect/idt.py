@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from gazeprep.detect.runs import runs
+
 
 def idt(t: np.ndarray, x: np.ndarray, y: np.ndarray, *, dispersion: float, window: float,
         max_gap: float, dt: float) -> tuple[np.ndarray, np.ndarray]:
@@ -47,4 +49,6 @@ def idt(t: np.ndarray, x: np.ndarray, y: np.ndarray, *, dispersion: float, windo
     """
     from gazeprep.detect._kernels import idt_kernel
 
-    return idt_kernel(t, x, y, dispersion, max(window - dt, 0.0), max_gap)
+    t, x, y = (np.ascontiguousarray(v, np.float64) for v in (t, x, y))
+    start, end = runs(t, x, y, max_gap)
+    return idt_kernel(t, x, y, start, end, dispersion, max(window - dt, 0.0))

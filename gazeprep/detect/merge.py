@@ -34,17 +34,22 @@ def merge_adjacent(t, first, last, mx, my, max_gap: float, max_distance: float):
     """
     if first.size < 2:
         return first, last
-    f_out, l_out = [int(first[0])], [int(last[0])]
-    cx, cy, w = float(mx[0]), float(my[0]), float(last[0] - first[0] + 1)
-    for k in range(1, first.size):
-        wk = float(last[k] - first[k] + 1)
-        close = math.hypot(mx[k] - cx, my[k] - cy) <= max_distance
-        if close and t[first[k]] - t[l_out[-1]] <= max_gap:
-            l_out[-1] = int(last[k])
-            cx, cy = (cx * w + mx[k] * wk) / (w + wk), (cy * w + my[k] * wk) / (w + wk)
+    # Python floats and ints: the loop is sequential (a running centroid), and indexing NumPy
+    # arrays element by element costs several times more.
+    fs, ls, xs, ys = first.tolist(), last.tolist(), np.asarray(mx).tolist(), np.asarray(my).tolist()
+    starts, ends = np.asarray(t)[first].tolist(), np.asarray(t)[last].tolist()
+    f_out, l_out, end = [fs[0]], [ls[0]], ends[0]
+    cx, cy, w = float(xs[0]), float(ys[0]), float(ls[0] - fs[0] + 1)
+    for k in range(1, len(fs)):
+        wk = float(ls[k] - fs[k] + 1)
+        close = math.hypot(xs[k] - cx, ys[k] - cy) <= max_distance
+        if close and starts[k] - end <= max_gap:
+            l_out[-1], end = ls[k], ends[k]
+            cx, cy = (cx * w + xs[k] * wk) / (w + wk), (cy * w + ys[k] * wk) / (w + wk)
             w += wk
         else:
-            f_out.append(int(first[k]))
-            l_out.append(int(last[k]))
-            cx, cy, w = float(mx[k]), float(my[k]), wk
+            f_out.append(fs[k])
+            l_out.append(ls[k])
+            end = ends[k]
+            cx, cy, w = float(xs[k]), float(ys[k]), wk
     return np.asarray(f_out, np.int64), np.asarray(l_out, np.int64)

@@ -22,14 +22,26 @@ def summarise(t, x, y, pupil, first, last, dt: float) -> dict[str, np.ndarray]:
     dict
         ``start, end, duration`` (ms), ``x, y, pupil`` (means; pupil NaN-aware).
     """
+    # Sums over each range [first, last] (reduceat's even slots; any ranges, even overlapping):
+    # one pass over the samples, without the digits that differences of running sums over a
+    # long recording lose.
+    bounds = np.empty(2 * len(first), np.int64)
+    bounds[0::2] = first
+    bounds[1::2] = np.asarray(last) + 1
+
+    def sums(v: np.ndarray) -> np.ndarray:
+        if not bounds.size:
+            return np.zeros(0, v.dtype)
+        padded = np.zeros(v.size + 1, v.dtype)  # last + 1 may be n
+        padded[:-1] = v
+        return np.add.reduceat(padded, bounds)[0::2]
+
     def mean(v):
         v = np.asarray(v, np.float64)
         ok = np.isfinite(v)
-        c = np.concatenate([[0.0], np.cumsum(np.where(ok, v, 0.0))])
-        m = np.concatenate([[0], np.cumsum(ok)])
-        cnt = m[last + 1] - m[first]
+        cnt = sums(ok.astype(np.int64))
         with np.errstate(invalid="ignore", divide="ignore"):
-            return np.where(cnt > 0, (c[last + 1] - c[first]) / np.maximum(cnt, 1), np.nan)
+            return np.where(cnt > 0, sums(np.where(ok, v, 0.0)) / np.maximum(cnt, 1), np.nan)
 
     return {
         "start": t[first], "end": t[last], "duration": t[last] - t[first] + dt,

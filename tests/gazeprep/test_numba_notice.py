@@ -10,10 +10,11 @@ from gazeprep._numba import NOTICE
 # Two kernels, so that two compilations happen in one process.
 CODE = """
 import numpy as np
-from gazeprep.detect._kernels import idt_kernel, ivt_kernel
+from gazeprep.detect.idt import idt
+from gazeprep.detect.tobii._kernels import streaks
 t = np.arange(50.0); x = np.zeros(50)
-ivt_kernel(t, x, x, 30.0, 100.0, 2.0)
-idt_kernel(t, x, x, 1.0, 100.0, 100.0)
+streaks(t, x, 30.0, 100.0)
+idt(t, x, x, dispersion=1.0, window=100.0, max_gap=100.0, dt=1.0)
 """
 
 
