@@ -6,11 +6,11 @@ over a short window centred on it (a slope over several samples, robust to track
 (:func:`gazeprep.detect.runs.runs`).
 
 Plain NumPy, not a numba kernel: every step is an array operation, and a command that runs only
-I-VT then never starts numba, whose import and registries cost about 0.3 s of each process, more
-than the detection itself takes on 200 MB of samples (``docs/formats/speed.md``). The window ends
-come from one sorted search over all runs, each checked with the same comparisons a sample-by-
-sample loop makes (``t[i] - t[j] <= half_window``), so rounding in the search never changes a
-result; the tests compare the function with such a loop bit for bit, hostile inputs included.
+I-VT then never starts numba, whose import and registries cost about 0.3 s of each process
+(``docs/formats/speed.md``). The window's ends are guessed from the mean sample interval and
+each guess is checked with the comparisons a sample-by-sample loop makes (``t[i] - t[j] <=
+half_window``), the wrong ones searched exactly, so the result is the loop's; the tests compare
+the function with such a loop bit for bit, hostile inputs included.
 
 Example
 -------
@@ -80,7 +80,9 @@ def _streaks(t, x, y, start, end, velocity: float, half: float):
     a = np.repeat(start, n)  # each sample's run: [a, b)
     b = np.repeat(end, n)
     i = np.arange(int(n.sum())) + (a - np.repeat(pos0, n))
-    lo, hi = _window(t, i, a, b, pos0, n, half)
+    with np.errstate(over="ignore", invalid="ignore"):  # absurd times: the guess is just poor
+        step = float(np.sum(t[end - 1] - t[start]) / max(int(n.sum()) - n.size, 1))
+    lo, hi = _window(t, i, a, b, half, step)
     dt = t[hi] - t[lo]
     dx = x[hi] - x[lo]
     dy = y[hi] - y[lo]
@@ -94,54 +96,68 @@ def _streaks(t, x, y, start, end, velocity: float, half: float):
     return i[first], i[last]
 
 
-def _window(t, i, a, b, pos0, n, half: float) -> tuple[np.ndarray, np.ndarray]:
+def _window(t, i, a, b, half: float, step: float) -> tuple[np.ndarray, np.ndarray]:
     """The window's ends of every sample ``i`` of its run ``[a, b)``.
 
     ``lo``: the first ``j`` of the run with ``t[i] - t[j] <= half``, at most ``i - 1`` (``i``
     itself at the run's start); ``hi``: the last ``j`` with ``t[j] - t[i] <= half``, at least
-    ``i + 1`` (``i`` itself at the run's end).
+    ``i + 1`` (``i`` itself at the run's end). ``step``: the mean sample interval, which guesses
+    how many samples a half window holds; :func:`_settle` makes every guess exact.
     """
     ti = t[i]
-    # One increasing axis over all runs (each run's times from 0, runs spaced further apart than
-    # the window), so one search guesses every end; _settle checks each guess exactly.
-    with np.errstate(over="ignore", invalid="ignore"):
-        rel = ti - t[a]
-        span = rel[pos0 + n - 1]
-        reach = min(abs(half), float(np.max(span, initial=0.0)))
-        gap = np.cumsum(span + 2.0 * reach + 1.0) - (span + 2.0 * reach + 1.0)
-        u = rel + np.repeat(gap, n)
-        shift = i - np.arange(i.size)
-        below = np.searchsorted(u, u - half, "left") + shift
-        above = np.searchsorted(u, u + half, "right") + shift
-    lo = _settle(lambda j, k: ti[k] - t[j] <= half, below, a, i)
-    hi = _settle(lambda j, k: t[j] - ti[k] > half, above, i + 1, b) - 1
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        reach = half / step if step > 0 else 0.0
+    k = int(min(reach, i.size)) if np.isfinite(reach) else i.size
+    last = t.size - 1  # b may be one past the series: never read there
+
+    def near(j, m):  # j's time within half a window before i's
+        return (ti if m is None else ti[m]) - t[j] <= half
+
+    def beyond(j, m):  # j's time more than half a window after i's
+        return t[np.minimum(j, last)] - (ti if m is None else ti[m]) > half
+
+    lo = _settle(near, i - k, a, i)
+    hi = _settle(beyond, i + k + 1, i + 1, b) - 1
     lo = np.where(i == a, i, np.minimum(lo, i - 1))
     hi = np.where(i == b - 1, i, np.maximum(hi, i + 1))
     return lo, hi
 
 
-def _settle(holds: Callable[[np.ndarray, np.ndarray], np.ndarray], guess: np.ndarray,
-            low: np.ndarray, high: np.ndarray) -> np.ndarray:
-    """The first ``j`` in ``[low, high]`` where ``holds(j, k)`` is true, for each element ``k``.
+#: How far from its guess :func:`_settle` first looks for an answer (jitter moves it by one or
+#: two samples) before it searches the whole range.
+NEAR = 4
 
-    ``holds`` is false then true along ``j`` (taken as true at ``high``). ``guess`` is checked at
-    its two sides and kept where right; the others (rounding, absurd times) are bisected.
+
+def _settle(holds: Callable[[np.ndarray, np.ndarray | None], np.ndarray], guess: np.ndarray,
+            low: np.ndarray, high: np.ndarray) -> np.ndarray:
+    """The first ``j`` in ``[low, high]`` where ``holds(j, m)`` is true, for each element ``m``.
+
+    ``holds(j, m)`` (``m`` None: every element) is false then true along ``j``, taken as true at
+    ``high`` (never called with ``j`` beyond it but harmlessly clipped). ``guess`` is checked at
+    its two sides and kept where right; the others are bisected, within :data:`NEAR` of the
+    guess where the answer lies there (irregular sampling), else over the whole range (gaps,
+    absurd times).
     """
+    def right_at(j, m, lo_end):
+        """Whether the answer is at or after ``j``: ``j`` is ``lo_end`` or ``holds(j - 1)`` is
+        false (``m`` None: every element)."""
+        return (j <= lo_end) | ~holds(np.maximum(j - 1, lo_end), m)
+
+    def left_at(j, m, hi_end):
+        """Whether the answer is at or before ``j``: ``j`` is ``hi_end`` or ``holds(j)``."""
+        return (j >= hi_end) | holds(j, m)
+
     j = np.clip(guess, low, high)
-    k = np.arange(j.size)
-    wrong = np.zeros(j.size, bool)
-    m = j > low
-    wrong[m] = holds(j[m] - 1, k[m])
-    m = j < high
-    wrong[m] |= ~holds(j[m], k[m])
-    k = np.flatnonzero(wrong)
-    lo_, hi_ = low[k], high[k]
-    while k.size:
+    m = np.flatnonzero(~(right_at(j, None, low) & left_at(j, None, high)))
+    lo_, hi_ = np.maximum(j[m] - NEAR, low[m]), np.minimum(j[m] + NEAR, high[m])
+    far = ~(right_at(lo_, m, low[m]) & left_at(hi_, m, high[m]))
+    lo_[far], hi_[far] = low[m[far]], high[m[far]]
+    while m.size:
         mid = (lo_ + hi_) // 2
-        yes = holds(mid, k)
+        yes = left_at(mid, m, hi_)  # mid < hi_ here: holds(mid) itself
         hi_ = np.where(yes, mid, hi_)
         lo_ = np.where(yes, lo_, mid + 1)
-        j[k] = lo_
+        j[m] = lo_
         open_ = lo_ < hi_
-        k, lo_, hi_ = k[open_], lo_[open_], hi_[open_]
+        m, lo_, hi_ = m[open_], lo_[open_], hi_[open_]
     return j
