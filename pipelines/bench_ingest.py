@@ -8,7 +8,8 @@ block repeated with shifted timestamps) and times, in the same run:
   before and ``--repeat`` runs after the anchor) against ``pymovements.gaze.from_asc`` (once;
   it is the slow one) on the same file: samples/s, ratio;
 - ``gazeprep ingest`` as a whole on the file (tracker events, then I-VT and I-DT);
-- the numba I-VT and I-DT kernels on one eye's samples with ``numba.set_num_threads(1)``
+- I-VT (array operations) and the numba I-DT kernel on one eye's samples with
+  ``numba.set_num_threads(1)``
   (the kernels are sequential: this is the per-core figure) against the plain-Python reference
   implementations of ``tests/test_detect.py`` on a slice.
 
@@ -227,8 +228,8 @@ def show(r: dict) -> None:
         tab.add_row(f"gazeprep ingest --detector {det} (whole run)", f"{r[f'ingest_{det}_s']:.3f}",
                     f"{r['samples'] / r[f'ingest_{det}_s']:,.0f}",
                     f"{r[f'ingest_{det}_fixations']:,} fixations")
-    for k in ("ivt", "idt"):
-        tab.add_row(f"{k.upper()} numba kernel, 1 thread", "",
+    for k, how in (("ivt", "array operations"), ("idt", "numba kernel")):
+        tab.add_row(f"{k.upper()} {how}, 1 thread", "",
                     f"{r[f'{k}_samples_per_s_1core']:,.0f}", f"{r[f'{k}_speedup']:.0f}x reference")
         tab.add_row(f"{k.upper()} plain-Python reference ({r['reference_samples']:,} samples)",
                     "", f"{r[f'{k}_ref_samples_per_s']:,.0f}", "")
