@@ -195,10 +195,12 @@ def tile_csv(src: Path, dst: Path, time_col: str, mb: float, scale: float = 1.0)
 
 
 def tile_text(src: Path, dst: Path, mb: float, time_cols: list[str], skip: int = 0,
-              sep: str = "\t", drop_last: bool = False) -> int:
+              sep: str = "\t", drop_last: bool = False, max_ms: float | None = None) -> int:
     """Write ``src`` tiled to about ``mb`` MB as text: the preamble (``skip`` lines) and header
     once, the rows again and again with ``time_cols`` shifted past the previous copy (other
-    cells as written: decimal commas, tuple cells). Returns the number of data rows."""
+    cells as written: decimal commas, tuple cells). ``max_ms``: at most as many copies as fit
+    in that many ms of the first time column (a viewing longer than a day is refused by the
+    readers). Returns the number of data rows."""
     lines = src.read_bytes().decode("utf-8-sig").replace("\r\n", "\n").rstrip("\n").split("\n")
     pre, header, rows = lines[:skip], lines[skip], lines[skip + 1:-1 if drop_last else None]
     names = [c.strip() for c in header.split(sep)]
@@ -210,6 +212,8 @@ def tile_text(src: Path, dst: Path, mb: float, time_cols: list[str], skip: int =
     gap = [1000.0 if re.search(r"us|\u03bcs|time_stamp", c) else 1.0 for c in time_cols]
     one = sum(len(r) + 1 for r in rows)
     reps = max(1, round(mb * 1e6 / one))
+    if max_ms is not None:
+        reps = max(1, min(reps, int(max_ms // (span[0] + gap[0]))))
     with open(dst, "w", encoding="utf-8") as fh:
         fh.write("\n".join([*pre, header]) + "\n")
         for copy in range(reps):
@@ -225,7 +229,9 @@ def tobii_cases(tmp: Path, mb: float, prolab: Path | None) -> list[dict]:
     """The Tobii exports (see the module notes), tiled."""
     cases = []
     p = tmp / "P61-Fixation-Data.tsv"
-    n = tile_text(EMDAT / "P61-Fixation-Data.tsv", p, mb, ["Timestamp"], skip=18)
+    # one viewing (the export has no media column): at most a day of it, about 4.6 MB
+    n = tile_text(EMDAT / "P61-Fixation-Data.tsv", p, mb, ["Timestamp"], skip=18,
+                  max_ms=86_400_000.0 - 1.0)
     cases.append({"what": "Tobii Studio fixation export (real P61, tiled)", "file": p,
                   "rows": n, "ours": [], "sep": "\t", "skip": 18, "anchors": [(
                       "pm.gaze.from_csv", ["-c", PM_TOBII, p, "Timestamp", "ms",
