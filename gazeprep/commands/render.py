@@ -123,14 +123,15 @@ def render(
         help="Pseudo-mask refinement (docs/labels.md): none, fill (holes), slic, watershed "
         "(image edges; v1), grabcut (colour models + graph cut from the watershed; needs "
         "opencv-python-headless), grabcut_gaze (GrabCut, sure foreground only where the "
-        "fixations are dense), grabcut_texture (the default: grabcut_gaze, then a graph cut "
-        "whose colour models also see texture), random_walker.",
+        "fixations are dense), grabcut_texture (grabcut_gaze, then a graph cut whose colour "
+        "models also see texture), grabcut_filled (the default: grabcut_texture, only the "
+        "components around the dense track, holes filled), random_walker.",
     ),
     bg_threshold: float = typer.Option(
         _D.bg_threshold,
         "--bg-threshold",
-        help="--refine watershed/grabcut/grabcut_gaze/grabcut_texture/random_walker: heatmap <= "
-        "this seeds the background.",
+        help="--refine watershed/grabcut/grabcut_gaze/grabcut_texture/grabcut_filled/"
+        "random_walker: heatmap <= this seeds the background.",
         callback=number(0, 1),
     ),
     edge_sigma: float = typer.Option(

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from gazeprep.render.refine import (
     basic,
     grabcut,
+    grabcut_filled,
     grabcut_gaze,
     grabcut_texture,
     random_walker,
@@ -74,6 +75,8 @@ REFINERS: dict[str, Refiner] = {
                                          "std_sigma": grabcut_texture.STD_SIGMA,
                                          "grad_sigma": grabcut_texture.GRAD_SIGMA,
                                          "gamma": grabcut_texture.GAMMA}),
+    "grabcut_filled": Refiner(grabcut_filled.refine, "grabcut_texture, then only its components "
+                              "holding sure foreground, holes filled"),
     "random_walker": Refiner(random_walker.refine, "random walker on CIE Lab seeded by the gaze",
                              defaults={"beta": random_walker.BETA}),
 }

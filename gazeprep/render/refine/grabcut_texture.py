@@ -84,16 +84,16 @@ def features(image: np.ndarray, bgr: np.ndarray, scale: float) -> np.ndarray:
     return np.column_stack([bgr.reshape(-1, 3).astype(np.float64), std.ravel(), grad.ravel()])
 
 
-def fit_mixture(x: np.ndarray, cv2) -> tuple | None:
+def fit_mixture(x: np.ndarray, cv2, components: int = COMPONENTS) -> tuple | None:
     """Full-covariance Gaussian mixture of the rows of ``x``: k-means (k-means++ from OpenCV's
     RNG, reseeded here) as GrabCut starts its colour models, then :data:`EM_STEPS` EM steps.
 
     Returns
     -------
     (weights (K,), means (K, D), inverse covariances (K, D, D), log-determinants (K,)), or
-    None when there are too few rows for :data:`COMPONENTS` components.
+    None when there are too few rows for ``components`` components.
     """
-    k, dim = COMPONENTS, x.shape[1]
+    k, dim = components, x.shape[1]
     if len(x) < 4 * k * dim:
         return None
     cv2.setRNGSeed(0)

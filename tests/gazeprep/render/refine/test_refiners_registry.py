@@ -14,8 +14,8 @@ from gazeprep.render.refine import REFINERS
 def test_names_are_the_render_choices_and_the_default_is_registered():
     assert tuple(REFINERS) == rp.REFINES == (
         "none", "fill", "slic", "watershed", "grabcut", "grabcut_gaze", "grabcut_texture",
-        "random_walker")
-    assert rp.RenderParams().refine == "grabcut_texture"
+        "grabcut_filled", "random_walker")
+    assert rp.RenderParams().refine == "grabcut_filled"
 
 
 def test_method_defaults():
