@@ -74,7 +74,8 @@ def plan_outputs(folder: dict[str, ImageRef], files: dict[str, ImageRef],
                  dicom_seg: bool = False) -> Plan:
     """Group the images to predict (``files``) by the scan they came from; ``folder`` is the
     whole folder's index (a DICOM series' other files count as its slices). ``dicom_seg``:
-    DICOM scans also get a DICOM Segmentation; other DICOM images are named in the notes."""
+    DICOM scans also get a DICOM Segmentation (their files' UIDs are checked first:
+    :func:`gradseg.dicom_seg.check_sources`); other DICOM images are named in the notes."""
     touched = {r.path for r in files.values()}
     series = any(r.kind == "dicom" and r.frames == 1 for r in files.values())
     candidates = {k: r for k, r in folder.items() if r.path in touched
@@ -91,8 +92,12 @@ def plan_outputs(folder: dict[str, ImageRef], files: dict[str, ImageRef],
         plan.scans[unit] = scan
         plan.units.setdefault(unit, []).append(key)
     if dicom_seg:
+        from gradseg.dicom_seg import check_sources
+
         plan.seg = {u for u, ids in plan.units.items()
                     if u in plan.scans and files[ids[0]].kind == "dicom"}
+        for unit in [u for u in plan.units if u in plan.seg]:  # in the files' order
+            check_sources(list(dict.fromkeys(files[k].path for k in plan.units[unit])))
         alone = [k for u, ids in plan.units.items() if u not in plan.scans for k in ids
                  if files[k].kind == "dicom"]
         if alone:
@@ -222,5 +227,7 @@ def _finish(out: Path, plan: Plan, unit: str, probs: dict[str, np.ndarray],
     if unit in plan.seg:
         from gradseg.dicom_seg import write_dicom_seg
 
-        write_dicom_seg(out / f"{scan.name}.seg.dcm",
-                        {k: p >= threshold for k, p in probs.items()}, files, _save)
+        note = write_dicom_seg(out / f"{scan.name}.seg.dcm",
+                               {k: p >= threshold for k, p in probs.items()}, files, _save)
+        if note:
+            say(note)

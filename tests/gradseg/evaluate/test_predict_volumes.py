@@ -357,6 +357,61 @@ def test_predict_cli_writes_dicom_seg_for_dicom_scans_only(scans_folder, tmp_pat
     assert compared  # the untrained model marks something on these slices
 
 
+def test_predict_dicom_seg_prints_no_library_warnings(tmp_path, medical, run_cli,
+                                                     untrained_checkpoint):
+    """An anonymised CT series (PatientName "ANON", which highdicom takes for a mistake) whose
+    masks are all empty (highdicom logs that it keeps every frame): the Segmentation is
+    written and stderr holds only the progress lines, no pydicom or highdicom warning."""
+    from safety_helpers import stderr_lines
+
+    folder = tmp_path / "images"
+    folder.mkdir()
+    _ct_series(folder, medical.pydicom_file("CT_small.dcm"), [0.0, 2.5, 5.0])
+    for path in folder.glob("*.dcm"):
+        ds = pydicom.dcmread(path)
+        ds.PatientName = "ANON"
+        ds.save_as(path)
+    out = tmp_path / "pred"
+    r = run_cli("gradseg", "predict", "--checkpoint", untrained_checkpoint(tmp_path, 32),
+                "--images", folder, "--out", out, "--dicom-seg", "--threshold", "0.999",
+                "--device", "cpu")
+    assert r.returncode == 0, r.stderr
+    assert stderr_lines(r.stderr) == [], r.stderr
+    assert not np.asarray(nib.load(out / "series-1.nii.gz").dataobj).any()
+    seg = pydicom.dcmread(out / "series-1.seg.dcm")
+    assert seg.NumberOfFrames == 3 and seg.PatientName == "ANON"
+
+
+@pytest.mark.parametrize("case", ["PatientID of 70 characters", "one SOPInstanceUID twice"])
+def test_what_pydicom_or_highdicom_says_comes_back_as_one_note(case, tmp_path, medical,
+                                                               monkeypatch, recwarn):
+    """write_dicom_seg called on sources that predict would not give it (plan_outputs refuses
+    a SOPInstanceUID twice), or with pydicom validating what it reads (its default): their
+    warning (pydicom's) or log line (highdicom's) is one note of ours, nothing printed."""
+    from pydicom import config
+
+    from gradseg.dicom_seg import write_dicom_seg
+
+    folder = tmp_path / "ct"
+    folder.mkdir()
+    _ct_series(folder, medical.pydicom_file("CT_small.dcm"), [0.0, 2.5])
+    ds = pydicom.dcmread(folder / "ct0.dcm")  # the source highdicom copies the patient from
+    if case.startswith("PatientID"):
+        monkeypatch.setattr(config.settings, "writing_validation_mode", config.IGNORE)
+        ds.PatientID, said = "x" * 70, "exceeds the maximum length of 64 allowed for VR LO"
+    else:
+        ds.SOPInstanceUID, said = pydicom.dcmread(folder / "ct1.dcm").SOPInstanceUID, "Duplicate"
+    ds.save_as(folder / "ct0.dcm")
+    refs = index_folder(folder)
+    monkeypatch.setattr(config.settings, "reading_validation_mode", config.WARN)
+    masks = {k: np.ones((128, 128), bool) for k in ("ct0", "ct1")}
+    recwarn.clear()
+    note = write_dicom_seg(tmp_path / "s.seg.dcm", masks, refs, lambda p, w: w(p))
+    assert note and said in note and note.startswith("s.seg.dcm") and "\n" not in note, note
+    assert not recwarn.list, [str(w.message) for w in recwarn]
+    assert (tmp_path / "s.seg.dcm").is_file()
+
+
 @pytest.mark.parametrize("axis,flip", [(0, False), (1, True), (2, True)])
 def test_other_slice_axes_put_each_slice_back_in_place(tmp_path, medical, axis, flip):
     from gazeprep.contract.images import ImageOptions

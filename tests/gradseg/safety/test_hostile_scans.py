@@ -2,10 +2,13 @@
 ``gradseg.predict_scans`` API and the geometry under both
 (:func:`gradseg.predict_volumes.plan_outputs`): a DICOM series whose plane numbers are not
 finite, absurd, not unit or parallel vectors, a pixel spacing of 0, and a SeriesInstanceUID or
-SeriesNumber that would name an output ``../x`` or ``/etc/x``. Each ends in one line naming
-the file and the DICOM field (exit 1), nothing is written outside ``--out`` and the inputs stay
-byte-identical; before, these gave a misleading note and 2-D masks, a highdicom or OS message
-without a file, a traceback from the API, or a scan named ``series-../../x``."""
+SeriesNumber that would name an output ``../x`` or ``/etc/x``; with ``--dicom-seg``, a UID the
+Segmentation copies that is not a DICOM UID, or a SOPInstanceUID two files share. Each ends in
+one line naming the file and the DICOM field (exit 1), nothing is written outside ``--out`` and
+the inputs stay byte-identical; before, these gave a misleading note and 2-D masks, a highdicom
+or OS message without a file, a traceback from the API, a scan named ``series-../../x``, or a
+Segmentation holding the invalid UID (or referencing one instance twice) after pydicom's and
+highdicom's warnings."""
 
 from __future__ import annotations
 
@@ -84,6 +87,34 @@ def _series(folder: Path, src: Path, case: str | None, n: int = 3) -> Path:
     return folder
 
 
+#: case -> (DICOM keyword, value on the slice k == 1): UIDs a DICOM Segmentation copies that
+#: are not DICOM UIDs (PS3.5 9.1: digits and dots, no leading zero in a component, at most 64
+#: characters), and one file's SOPInstanceUID that another file of the series has too.
+SEG_CASES = {
+    "study letters": ("StudyInstanceUID", "1.2.abc"),
+    "study 65 characters": ("StudyInstanceUID", "1." + "2" * 63),
+    "study empty": ("StudyInstanceUID", ""),
+    "series leading zero": ("SeriesInstanceUID", "1.2.03"),
+    "frame of reference leading zero": ("FrameOfReferenceUID", "1.02.3"),
+    "frame of reference trailing dot": ("FrameOfReferenceUID", "1.2."),
+    "sop class name": ("SOPClassUID", "CT Image Storage"),
+    "sop instance letters": ("SOPInstanceUID", "1.2.x"),
+    "sop instance empty": ("SOPInstanceUID", ""),
+    "sop instance twice": ("SOPInstanceUID", None),  # slice 0's
+}
+
+
+def _seg_series(folder: Path, src: Path, case: str) -> Path:
+    """``_series`` with ``SEG_CASES[case]``'s value in the file s1.dcm."""
+    _series(folder, src, None)
+    keyword, value = SEG_CASES[case]
+    ds = pydicom.dcmread(folder / "s1.dcm")
+    setattr(ds, keyword, pydicom.dcmread(folder / "s0.dcm").SOPInstanceUID
+            if value is None else value)
+    ds.save_as(folder / "s1.dcm")
+    return folder
+
+
 @pytest.mark.parametrize("case", list(CASES))
 def test_hostile_series_geometry_names_file_and_field(case, tmp_path, medical, lax_pydicom):
     folder = _series(tmp_path / "images", medical.pydicom_file("CT_small.dcm"), case)
@@ -102,18 +133,22 @@ def test_honest_series_still_makes_one_scan(tmp_path, medical):
     assert [s.name for s in plan.scans.values()] == ["series-1"] and not plan.notes
 
 
-@pytest.mark.parametrize("case", ["position nan", "uid ../../x", "spacing zero"])
+@pytest.mark.parametrize("case", ["position nan", "uid ../../x", "spacing zero",
+                                  "study letters", "sop instance twice"])
 def test_predict_refuses_hostile_series_in_one_line(case, tmp_path, medical, lax_pydicom,
                                                     untrained_checkpoint, run_cli, error_line,
                                                     tree_digest):
-    folder = _series(tmp_path / "images", medical.pydicom_file("CT_small.dcm"), case)
+    build, field = ((_seg_series, SEG_CASES[case][0]) if case in SEG_CASES
+                    else (_series, CASES[case][2]))
+    folder = build(tmp_path / "images", medical.pydicom_file("CT_small.dcm"), case)
     ckpt = untrained_checkpoint(tmp_path, 32)
     before = tree_digest(tmp_path, skip=("out",))
     r = run_cli("gradseg", "predict", "--checkpoint", str(ckpt), "--images", str(folder),
                 "--out", str(tmp_path / "out"), "--device", "cpu", "--dicom-seg")
     assert r.returncode == 1, r.stderr
-    msg = error_line(r.stderr)
-    assert msg.startswith(f"gradseg: error: {folder}") and CASES[case][2] in msg, msg
+    msg = error_line(r.stderr)  # one line: no pydicom or highdicom warning beside it
+    assert msg.startswith(f"gradseg: error: {folder}") and field in msg, msg
+    assert "predict: " not in r.stderr  # refused before the first image
     assert tree_digest(tmp_path, skip=("out",)) == before  # nothing beside --out, inputs kept
     assert not (tmp_path / "out").exists()
 
@@ -125,6 +160,20 @@ def test_predict_scans_api_raises_the_same_error(tmp_path, medical, lax_pydicom,
     folder = _series(tmp_path / "images", medical.pydicom_file("CT_small.dcm"), "uid /etc/x")
     with pytest.raises(InputError, match="SeriesInstanceUID"):
         gradseg.predict_scans(untrained_checkpoint(tmp_path, 32), folder)
+
+
+@pytest.mark.parametrize("case", list(SEG_CASES))
+def test_a_uid_the_segmentation_would_copy_is_refused_naming_file_and_field(
+        case, tmp_path, medical, lax_pydicom):
+    folder = _seg_series(tmp_path / "images", medical.pydicom_file("CT_small.dcm"), case)
+    refs = index_folder(folder)
+    plan_outputs(refs, refs)  # the NIfTI alone does not copy it
+    with pytest.raises(InputError) as got:
+        plan_outputs(refs, refs, dicom_seg=True)
+    msg = str(got.value)
+    field = SEG_CASES[case][0]
+    assert msg.startswith(str(folder / "s1.dcm")) and field in msg and "expected" in msg, msg
+    assert "\n" not in msg
 
 
 def _nifti_with_sform(path: Path, rows) -> Path:
