@@ -172,7 +172,7 @@ def run_ingest(
         results.append(res)
         if on_file:
             on_file(f, res)
-    notes += trial_label_ids(results)
+    notes += trial_label_ids(results) + whole_screen_notes(results)
     fix = build_fixations(results)
     tracks = build_tracks(fix)
     quality = quality_table(results)
@@ -184,6 +184,12 @@ def run_ingest(
     write_outputs(out, fix, tracks, report, notes, quality)
     return IngestSummary(results, out, fix.height, tracks.height,
                          fix["image"].n_unique(), report, notes)
+
+
+def whole_screen_notes(results: list[FileResult]) -> list[str]:
+    """One terminal note per file placed on the whole screen for want of ``--image-rect``."""
+    return [f"{res.path}: {res.notes['image_rect']}"
+            for res in results if "image_rect" in res.notes]
 
 
 def trial_label_ids(results: list[FileResult]) -> list[str]:

@@ -99,7 +99,7 @@ LABEL_HELP = ("Masks: foreground is this label value, 0-65535 (default: as rende
 MODEL_HELP = ("Network that predicts: student (default; every method's one network), teacher "
               "or ensemble (fgi, gradtrack+fgi; a teacher trained with text needs --text).")
 TEXT_HELP = ("Text cues for --model teacher|ensemble: a Parquet table (image, embedding) or a "
-             "folder of <id>.npy (see README).")
+             "folder of <id>.npy (docs: Train).")
 TEXT_MISSING_HELP = "An image without a text cue: error, or zero (an all-zero cue)."
 
 

@@ -39,10 +39,12 @@ def export(
                                    "wrote that were edited since. Files gazeprep export did "
                                    "not write are never replaced or deleted."),
 ) -> None:
-    """Write the cache as an nnU-Net v2 or MONAI training set (images and 0/1 label PNGs).
+    """Write the cache as an nnU-Net v2 or MONAI training set: images and 0/1 labels.
 
-    Images are RGB PNG as stored (S x S); only the layout's own entries are replaced, all at
-    once: the dataset folder is built beside the old one and swapped in with one rename."""
+    Images are RGB PNG as stored (S x S), labels 0/1 PNG; with --images, each image at its own
+    resolution, DICOM/NIfTI/NRRD as one-channel NIfTI (labels alike). Only the layout's own
+    entries are replaced, all at once: the dataset folder is built beside the old one and
+    swapped in with one rename."""
     import re
 
     from rich.console import Console

@@ -190,9 +190,9 @@ def ingest(
         False, "--overwrite", help="Replace outputs in --out that gazeprep ingest did not "
         "write or that were edited since (their sha256 differs from ingest.json's); else refused."),
 ) -> None:
-    """Read eye-tracker logs (EyeLink EDF and ASC, Tobii Pro Lab, Studio and Pro SDK exports,
-    fixation reports, sample CSV/TSV) into fixations, ordered gaze tracks and per-trial gaze
-    quality."""
+    """Read eye-tracker logs (EyeLink EDF and ASC; Tobii Pro Lab, Studio and Pro SDK, SMI
+    BeGaze, Pupil Labs, Gazepoint and REFLACX exports; fixation reports, sample CSV/TSV) into
+    fixations, ordered gaze tracks and per-trial gaze quality."""
     from gazeprep.jobs import check_jobs
     from gazeprep.read.parallel import warm_workers
 

@@ -96,5 +96,5 @@ def _jobs(value: int | None) -> int | None:
 #: --jobs of the commands that use several cores (ingest, render). The output does not depend on
 #: it; numba's threads follow it.
 JOBS = typer.Option(None, "--jobs", "-j", metavar="N", callback=_jobs, show_default=False,
-                    help="Cores to use, 1 to 4 x the usable cores [default: every core this "
-                         "process may use]. The output is the same for any N.")
+                    help="Cores to use, 1 to 4 x the usable cores (default: every core this "
+                         "process may use). The output is the same for any N.")

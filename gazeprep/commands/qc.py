@@ -46,8 +46,10 @@ def qc(
     else:
         console = Console()
         if frame.is_empty():
-            console.print(f"no quality rows in {data}: its inputs hold no gaze samples "
-                          "(fixation reports)")
+            console.print(f"no quality rows in {data}: ingest measures gaze quality on the "
+                          "samples of EyeLink ASC/EDF, Tobii, SMI and Pupil sample exports and "
+                          "sample CSVs, not on fixation reports, event or fixation exports, "
+                          "nor Gazepoint CSVs", soft_wrap=True)
         else:
             print_table(_session_table(summary, thr), console)
             if per_trial:

@@ -91,12 +91,15 @@ def resolve_columns(names: list[str], path: str,
         them (line 1 = the header).
     """
     upper = {n.strip().strip('"').upper(): n for n in names}
+    # As written: a line ending in '\r\r\n' leaves a '\r' on the last name polars reads.
+    written = {n.strip(): n for n in names}
     found = {}
     for option, column in (given or {}).items():
-        if column not in names:
-            raise GazeprepError(f"column {column!r} (--{option}-col) not in the header {names}; "
-                                "expected one of those names", file=path, line=1)
-        found[OPTION_FIELDS[option]] = column
+        if column not in names and column not in written:
+            raise GazeprepError(f"column {column!r} (--{option}-col) not in the header "
+                                f"{list(written)}; expected one of those names",
+                                file=path, line=1)
+        found[OPTION_FIELDS[option]] = column if column in names else written[column]
     for key, aliases in ALIASES.items():
         if key in found:
             continue

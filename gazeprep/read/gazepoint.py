@@ -179,7 +179,7 @@ def _place(res: FileResult, f: pl.DataFrame, original: bool,
         for i in np.flatnonzero(np.isnan(w) & (drop == None)).tolist():  # noqa: E711
             drop[i], detail[i] = "unknown_image_size", f"no size for image {names[i]}"
     else:
-        screen, rect = screen_rect(res, opts)
+        screen, rect = screen_rect(res, opts, note_whole_screen=True)
         sizes = {n: shown_size(res, n, rect, opts, []) for n in dict.fromkeys(names)}
         x = (f["fpogx"].to_numpy() * screen[0] - rect[0]) / rect[2]
         y = (f["fpogy"].to_numpy() * screen[1] - rect[1]) / rect[3]

@@ -249,7 +249,8 @@ def _events(res: FileResult, meta: dict, tables: dict, body: bytes, first: int,
     vendor_fixations(res, opts, "SMI BeGaze's fixations (Fixation L/R rows)",
                      "export the samples from BeGaze for our detectors")
     eyes = pick_eye(res, [e for e in ("L", "R") if (eye == e).any()], opts)
-    screen, rect = screen_rect(res, opts, None if opts.screen_px else _screen(meta, res.path))
+    screen, rect = screen_rect(res, opts, None if opts.screen_px else _screen(meta, res.path),
+                               note_whole_screen=True)
     frames = []
     for e in eyes:
         sel = (eye == e).to_numpy()
@@ -372,5 +373,6 @@ def _samples(res: FileResult, meta: dict, body: bytes, first: int, opts: IngestO
     check_samples(frame, res.path, "Time")
     res.n_samples = frame.height
     res.notes["detector"] = detector
-    screen, rect = screen_rect(res, opts, None if opts.screen_px else _screen(meta, res.path))
+    screen, rect = screen_rect(res, opts, None if opts.screen_px else _screen(meta, res.path),
+                               note_whole_screen=True)
     return SampleRecording(res, detector, screen, frame, True, rect, opts, set())

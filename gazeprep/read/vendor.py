@@ -213,11 +213,14 @@ def check_order(t: np.ndarray, lines: np.ndarray, path: str, what: str,
 
 
 def screen_rect(res: FileResult, opts: IngestOptions,
-                screen: tuple[float, float] | None = None) -> tuple[tuple, tuple]:
+                screen: tuple[float, float] | None = None, *,
+                note_whole_screen: bool = False) -> tuple[tuple, tuple]:
     """The screen (px) and the image's rectangle on it ``(x, y, w, h)``.
 
     The screen is ``--screen-px``, else the file's (``screen``), else :data:`DEFAULT_SCREEN`
-    (noted in the report); the image lies at ``--image-rect``, else covers the screen.
+    (noted in the report); the image lies at ``--image-rect``, else covers the screen (noted
+    as ``image_rect`` with ``note_whole_screen``: a file whose positions are always in screen
+    pixels, where that default is rarely right).
     """
     if opts.screen_px is not None:
         screen = tuple(opts.screen_px)
@@ -225,6 +228,10 @@ def screen_rect(res: FileResult, opts: IngestOptions,
         screen = DEFAULT_SCREEN
         res.notes["screen_px"] = f"assumed {screen[0]:g} x {screen[1]:g} (pass --screen-px)"
     rect = tuple(opts.image_rect) if opts.image_rect is not None else (0.0, 0.0, *screen)
+    if note_whole_screen and opts.image_rect is None:
+        res.notes["image_rect"] = (f"screen pixels and no --image-rect: the image is taken to "
+                                   f"cover the whole screen, 0 0 {screen[0]:g} {screen[1]:g} "
+                                   "(pass --image-rect X Y W H where it lay)")
     problem = rect_problem(tuple(float(v) for v in rect))
     if problem:
         raise GazeprepError(f"--image-rect / --screen-px is not a usable image rectangle "

@@ -131,3 +131,22 @@ def test_pillow_picture_of_odd_rows_does_not_fail(tmp_path):
             pytest.importorskip("matplotlib")
         path = plot_session(rows, Thresholds(), tmp_path / f"odd{use}.png", use_matplotlib=use)
         assert Image.open(path).size[0] > 0
+
+
+def test_no_quality_rows_from_a_gazepoint_export_does_not_say_it_has_no_samples(tmp_path,
+                                                                                  run_cli):
+    # A Gazepoint CSV holds samples (ingest counts them) but gives no quality rows: qc must not
+    # call its inputs sample-less fixation reports.
+    from gazeprep.api import simulate
+
+    simulate(tmp_path / "sim", n_images=2, size=64, seed=0, tracker="gazepoint")
+    got = run_cli("gazeprep", "ingest", tmp_path / "sim" / "raw", "--out", tmp_path / "gaze",
+                  "--image-rect", "520", "100", "880", "880")
+    assert got.returncode == 0, got.stderr
+    assert json.loads((tmp_path / "gaze" / "ingest.json").read_text())["inputs"][0]["samples"]
+    assert pl.read_parquet(tmp_path / "gaze" / "quality.parquet").is_empty()
+    res = run_cli("gazeprep", "qc", tmp_path / "gaze")
+    assert res.returncode == 0, res.stderr
+    assert "no quality rows" in res.stdout
+    assert "hold no gaze samples" not in res.stdout
+    assert "Gazepoint" in res.stdout

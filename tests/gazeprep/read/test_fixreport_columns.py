@@ -53,3 +53,20 @@ def test_duration_column_option_on_a_sample_file_is_refused(tmp_path, run_cli):
     src.write_text("time,x,y\n0,1,1\n4,1,1\n")
     got = run_cli("gazeprep", "ingest", src, "--duration-col", "d", "--out", tmp_path / "out")
     assert got.returncode == 1 and "--duration-col is for fixation reports" in got.stderr
+
+
+def test_column_options_name_the_last_column_of_a_windows_file(tmp_path, run_cli, untouched):
+    # Lines ending in '\r\r\n' (a CRLF file converted once more, as EMDAT's
+    # 4Ctest_fixation.csv): --duration-col names the header's last column, whose name as
+    # polars reads it ends in '\r'.
+    src = tmp_path / "report.csv"
+    src.write_bytes(b"PIC,PX,PY,T0,DUR\r\r\na.png,0.5,0.25,0,300\r\r\nb.png,0.4,0.4,0,250\r\r\n")
+    check = untouched(src)
+    got = run_cli("gazeprep", "ingest", src, "--format", "fixreport", "--x-col", "PX",
+                  "--y-col", "PY", "--image-col", "PIC", "--duration-col", "DUR",
+                  "--time-col", "T0", "--out", tmp_path / "out")
+    assert got.returncode == 0, got.stderr
+    fix = pl.read_parquet(tmp_path / "out" / "fixations.parquet").sort("image")
+    assert fix["duration_ms"].to_list() == [300, 250]
+    assert fix["x"].to_list() == pytest.approx([0.5, 0.4])
+    check()
