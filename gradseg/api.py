@@ -29,7 +29,7 @@ __all__ = ["train", "evaluate", "predict", "predict_scans", "load_checkpoint", "
 PathLike = str | Path
 
 
-def train(cache: PathLike = "data/maps.zarr", out: PathLike = "runs/gradtrack", *,
+def train(cache: PathLike = "data/maps.zarr", out: PathLike | None = None, *,
           resume: bool = False, progress: bool = False, **settings: Any) -> dict:
     """Train one run on a gazeprep cache (``gradseg train``).
 
@@ -37,9 +37,9 @@ def train(cache: PathLike = "data/maps.zarr", out: PathLike = "runs/gradtrack", 
     ----------
     cache : path
         A render cache.
-    out : path
+    out : path, optional
         The run folder: ``best.pt``, ``last.pt``, ``config.json``, ``metrics.jsonl``,
-        ``summary.json`` and pictures.
+        ``summary.json`` and pictures; default ``runs/<method>``, as ``gradseg train``.
     resume : bool
         Continue from ``<out>/last.pt``.
     progress : bool
@@ -56,6 +56,8 @@ def train(cache: PathLike = "data/maps.zarr", out: PathLike = "runs/gradtrack", 
     from gradseg.train import TrainConfig
     from gradseg.train import train as run_training
 
+    if out is None:
+        out = Path("runs") / settings.get("method", TrainConfig.method)
     cfg = TrainConfig(cache=str(cache), out=str(out), **settings)
     return run_training(cfg, resume=resume, progress=progress,
                         log=print if progress else (lambda *_: None))

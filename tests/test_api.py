@@ -135,3 +135,15 @@ def test_api_names_that_are_modules_stay_modules() -> None:
     assert isinstance(ingest_module, types.ModuleType) and callable(ingest_module)
     assert gazeprep.ingest is ingest_module and ingest_module.run_ingest
     assert gradseg.train is train_module and train_module.TrainConfig
+
+
+@pytest.mark.parametrize("method", ["gradtrack", "full"])
+def test_train_default_run_folder_follows_the_method(method, monkeypatch, tmp_path):
+    """As ``gradseg train`` does: without ``out``, the run goes to ``runs/<method>``."""
+    import gradseg
+    import gradseg.train as training
+
+    seen = {}
+    monkeypatch.setattr(training, "train", lambda cfg, **_: seen.setdefault("out", cfg.out))
+    gradseg.train(tmp_path / "c.zarr", method=method)
+    assert seen["out"] == str(Path("runs") / method)
