@@ -95,8 +95,10 @@ def simulate(
     for note in summary.get("notes", []):
         console.print(f"note: {note}", markup=False, soft_wrap=True)
     if ingest_hint(cfg):
-        console.print(f"ingest with: gazeprep ingest {out}/raw {' '.join(ingest_hint(cfg))}",
-                      markup=False, soft_wrap=True)
+        import shlex
+
+        argv = ["gazeprep", "ingest", f"{out}/raw", "--images", f"{out}/images", *ingest_hint(cfg)]
+        console.print(f"ingest with: {shlex.join(argv)}", markup=False, soft_wrap=True)
 
 
 def _previous(out: Path) -> list[str]:

@@ -73,3 +73,20 @@ def test_switching_tracker_replaces_the_recordings(tmp_path, capsys):
     assert files == sorted(n[len("raw/"):] for n in output_names(
         SimConfig(n_images=2, size=32, tracker="pupil")) if n.startswith("raw/"))
     assert _cli("simulate", str(out), "--tracker", "tobi") == 2
+
+
+@pytest.mark.parametrize("tracker", ["smi", "gazepoint"])
+def test_the_printed_ingest_command_places_the_fixations(tmp_path, capsys, tracker):
+    """The command simulate prints for screen-pixel trackers, run as printed, gives fixations on
+    the simulated images at their own size (without ``--images`` they came out 880 px wide)."""
+    import shlex
+
+    out = tmp_path / "sim"
+    assert _cli("simulate", str(out), "--images", "2", "--size", "32", "--tracker", tracker) == 0
+    line = next(ln for ln in capsys.readouterr().err.splitlines()
+                if ln.startswith("ingest with: "))
+    argv = shlex.split(line[len("ingest with: "):])
+    assert argv[:2] == ["gazeprep", "ingest"]
+    assert _cli(*argv[1:], "--out", str(tmp_path / "gaze")) == 0
+    fix = pl.read_parquet(tmp_path / "gaze" / "fixations.parquet")
+    assert fix.height > 0 and set(fix["width"].to_list()) == {32}
