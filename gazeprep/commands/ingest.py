@@ -246,6 +246,8 @@ def ingest(
     failed = summary.report["totals"]["errors"]
     if summary.n_fixations == 0:
         console.print(f"[yellow]warning: no fixation kept from any input; see {out}/ingest.json")
+        for line in _why_none(summary.report["inputs"])[:10]:
+            console.print(f"  {escape(line)}", soft_wrap=True)
     if failed:
         console.print(f"[yellow]{failed} error(s) skipped (--lenient); see {out}/ingest.json")
     _warn_images(console, summary.report["images"], out)
@@ -260,6 +262,30 @@ def _quality_line(console, quality: dict, out: Path) -> None:
     colour = "yellow" if n else "green"
     console.print(f"[{colour}]gaze quality: {trials} trial(s) flagged ({n} of {quality['rows']} "
                   f"trial x eye rows); see `gazeprep qc {out}`", soft_wrap=True)
+
+
+def _why_none(inputs: list[dict]) -> list[str]:
+    """Why each input of ``ingest.json`` kept no fixation, one line each (the file's name)."""
+    lines = []
+    for r in inputs:
+        if r["rows_kept"]:
+            continue
+        notes = r.get("notes", {})
+        source = str(notes.get("fixations_from", ""))
+        if source.startswith("none:"):
+            why = source.removeprefix("none:").strip()
+        elif r["rows_read"]:
+            why = "every fixation dropped: " + ", ".join(
+                f"{k} {v:,}" for k, v in r["dropped"].items())
+        elif r["errors"]:
+            why = f"{len(r['errors'])} error(s) skipped (--lenient)"
+        elif not r["samples"]:
+            events = notes.get("event_rows")
+            why = "no gaze samples" + (f" ({events:,} event rows)" if events else "")
+        else:
+            why = f"no fixation detected in {r['samples']:,} gaze samples"
+        lines.append(f"{Path(r['path']).name}: {why}")
+    return lines
 
 
 def _warn_images(console, images: list[dict], out: Path) -> None:

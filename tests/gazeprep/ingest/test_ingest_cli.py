@@ -53,3 +53,21 @@ def test_usage_errors_exit_2(tmp_path):
 def test_missing_path_exits_1(tmp_path, capsys):
     assert run("ingest", str(tmp_path / "nope.asc"), "--out", str(tmp_path / "g")) == 1
     assert "no such file" in capsys.readouterr().err
+
+
+def test_no_fixation_kept_says_why_per_file(tmp_path, capsys):
+    """Every fixation dropped as too short: the warning names the file and the counts."""
+    sim = tmp_path / "sim"
+    assert run("simulate", str(sim), "--images", "2", "--size", "32") == 0
+    capsys.readouterr()
+    assert run("ingest", str(sim / "raw"), "--images", str(sim / "images"), "--min-duration",
+               "100000", "--out", str(tmp_path / "gaze")) == 0
+    err = capsys.readouterr().err
+    assert "warning: no fixation kept from any input" in err
+    assert "obs01.asc: every fixation dropped: short " in err
+
+
+def test_an_event_export_says_it_holds_no_gaze(tmp_path, capsys, shared_data):
+    src = shared_data("vendors", "emdat", "P61-Event-Data.tsv")
+    assert run("ingest", str(src), "--out", str(tmp_path / "gaze")) == 0
+    assert "P61-Event-Data.tsv: an event export holds no gaze" in capsys.readouterr().err
