@@ -39,10 +39,15 @@ SOURCE_UIDS = ("StudyInstanceUID", "SeriesInstanceUID", "FrameOfReferenceUID", "
 _HARMLESS = ("unlikely to represent the intended person name",)
 
 
+#: SOP Class UID of DICOM Segmentation Storage (PS3.4 B.5): an output, never a source.
+SEGMENTATION_CLASS = "1.2.840.10008.5.1.4.1.1.66.4"
+
+
 def check_sources(paths: list[Path]) -> None:
     """Refuse DICOM files that a Segmentation cannot reference: a :data:`SOURCE_UIDS` value that
     is not a DICOM UID (PS3.5 9.1: digits and dots, no leading zero in a component, at most 64
-    characters; pydicom's rule), or a SOPInstanceUID that another of ``paths`` has too.
+    characters; pydicom's rule), a Segmentation itself, or a SOPInstanceUID that another of
+    ``paths`` has too.
 
     Raises
     ------
@@ -60,6 +65,10 @@ def check_sources(paths: list[Path]) -> None:
                 raise InputError(f"DICOM {name} {text[:70]!r} is not a DICOM UID (digits and "
                                  "dots, no leading zeros, at most 64 characters); expected one, "
                                  "since the DICOM Segmentation (--dicom-seg) copies it", file=path)
+        if str(ds.SOPClassUID) == SEGMENTATION_CLASS:
+            raise InputError("is a DICOM Segmentation, not an image; expected the images it "
+                             "segments (a Segmentation of a Segmentation cannot be written)",
+                             file=path)
         first = seen.setdefault(str(ds.SOPInstanceUID), path)
         if first != path:
             raise InputError(f"DICOM SOPInstanceUID {str(ds.SOPInstanceUID)!r} is also that of "

@@ -222,3 +222,21 @@ def test_a_lone_slice_with_an_absurd_thickness_gets_the_default_spacing(thicknes
     affine = scan.to_nifti(np.zeros((1, *scan.frame_shape), np.uint8)).affine
     assert np.isfinite(affine).all()
     assert np.linalg.norm(affine[:3, 2]) == pytest.approx(1.0)
+
+
+def test_a_dicom_segmentation_given_as_an_image_is_refused_before_predicting(tmp_path, medical):
+    """pydicom's liver_1frame.dcm is itself a Segmentation: --dicom-seg cannot segment it (it
+    failed after predicting); refused at planning, naming the file."""
+    import shutil
+
+    from pydicom.data import get_testdata_file
+
+    folder = tmp_path / "scans"
+    folder.mkdir()
+    shutil.copy(get_testdata_file("liver_1frame.dcm"), folder / "seg.dcm")
+    before = (folder / "seg.dcm").read_bytes()
+    refs = index_folder(folder)
+    with pytest.raises(InputError, match="is a DICOM Segmentation") as err:
+        plan_outputs(refs, refs, dicom_seg=True)
+    assert "seg.dcm" in str(err.value)
+    assert (folder / "seg.dcm").read_bytes() == before
