@@ -206,15 +206,19 @@ def trial_label_ids(results: list[FileResult]) -> list[str]:
     if not files:
         return []
     shared = {i for i, paths in files.items() if len(paths) > 1}
+    kept = sorted({i for res in results if res.fixations is not None
+                   for i in set(res.fixations["image"].unique().to_list()) & res.trial_image_ids})
+    if not kept:  # no image at all: nothing to check
+        return []
     for res in results:
         rename = {i: f"{Path(res.path).stem}_{i}" for i in res.trial_image_ids & shared}
         if rename and res.fixations is not None:
             res.fixations = res.fixations.with_columns(pl.col("image").replace(rename))
             res.images = {rename.get(k, k): {**v, "id": rename.get(k, k)}
                           for k, v in res.images.items()}
-    note = (f"the ids of {len(files)} image(s) are TRIALID texts (e.g. {sorted(files)[0]!r}): "
-            "these recordings name no image (no !V IMGLOAD, no image TRIAL_VAR), so check that "
-            "the trial labels are the image file names")
+    note = (f"image ids come from {len(kept)} TRIALID text(s) (e.g. {kept[0]!r}): these "
+            "recordings name no image (no !V IMGLOAD, no image TRIAL_VAR), so check that the "
+            "trial labels are the image file names")
     if shared:
         note += (f"; {len(shared)} label(s) come from several recordings and were prefixed with "
                  f"the recording's name, e.g. {sorted(shared)[0]!r} -> "

@@ -20,7 +20,7 @@ def test_trial_labels_from_several_recordings_are_prefixed_and_warned(tmp_path, 
     make_asc(raw / "subj03.asc", None, FIX, trial="7")
     got = run_cli("gazeprep", "ingest", raw, "--out", tmp_path / "gaze", "--jobs", "1")
     assert got.returncode == 0, got.stderr
-    assert got.stderr.count("are TRIALID texts") == 1  # one warning for the run
+    assert got.stderr.count("TRIALID text(s)") == 1  # one warning for the run
     assert "prefixed with the recording's name" in got.stderr
     fix = pl.read_parquet(tmp_path / "gaze" / "fixations.parquet")
     assert sorted(fix["image"].unique()) == ["7", "subj01_1", "subj02_1"]
@@ -36,6 +36,20 @@ def test_image_messages_give_ids_without_a_warning(tmp_path, run_cli):
     make_asc(raw / "b.asc", "CENTER lesion.png 512 384 400 300", FIX, trial="1")
     got = run_cli("gazeprep", "ingest", raw, "--out", tmp_path / "gaze", "--jobs", "1")
     assert got.returncode == 0, got.stderr
-    assert "TRIALID texts" not in got.stderr
+    assert "TRIALID text" not in got.stderr
     fix = pl.read_parquet(tmp_path / "gaze" / "fixations.parquet")
     assert fix["image"].unique().to_list() == ["lesion"]
+
+
+def test_the_note_counts_only_labels_that_kept_fixations(tmp_path, run_cli):
+    """A trial whose fixations were all dropped gives no image, so the note does not count it
+    (eyelinkio's binocular EDF said 15 while the summary said 14 images)."""
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    make_asc(raw / "subj01.asc", None, FIX, trial="1")
+    make_asc(raw / "subj02.asc", None, [(1020, 10, 512.0, 384.0)], trial="9")  # 10 ms: short
+    got = run_cli("gazeprep", "ingest", raw, "--out", tmp_path / "gaze", "--jobs", "1")
+    assert got.returncode == 0, got.stderr
+    assert "1 TRIALID text(s)" in got.stderr, got.stderr
+    assert pl.read_parquet(tmp_path / "gaze" / "fixations.parquet")["image"].unique().to_list(
+        ) == ["1"]
