@@ -35,6 +35,19 @@ def check_hostile(fn, hostile, **kw) -> dict[str, np.ndarray]:
     return got
 
 
+def check_generated(refine, generated, min_dice: float = 0.85) -> None:
+    """``refine`` finds the generated object and keeps grabcut_gaze's seeds: all of the sure
+    foreground, none of the sure background."""
+    from gazeprep.render.refine import grabcut_gaze
+
+    img, src, heat, mask = generated
+    p = params()
+    got = refine(img, src, heat, p)
+    fg, bg = grabcut_gaze.seeds(src, heat, p)
+    assert dice(got, mask) > min_dice
+    assert got[fg].all() and not got[bg].any()
+
+
 def evidence(tracks: list[Track], p) -> tuple[np.ndarray, np.ndarray]:
     """(src, heat), each (S, S), of one image's tracks: mean of the levels and the heatmap."""
     maps, heat = render_images([tracks], p)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from refine_inputs import check_hostile, dice, params
+from refine_inputs import check_generated, check_hostile, dice, params
 
 from gazeprep.render.refine import grabcut_gaze, grabcut_texture
 
@@ -19,12 +19,7 @@ def test_real_crops(kvasir_small):
 
 
 def test_generated_object_and_its_seeds(generated):
-    img, src, heat, mask = generated
-    p = params()
-    got = grabcut_texture.refine(img, src, heat, p)
-    fg, bg = grabcut_gaze.seeds(src, heat, p)
-    assert dice(got, mask) > 0.85
-    assert got[fg].all() and not got[bg].any()
+    check_generated(grabcut_texture.refine, generated)
 
 
 def test_texture_separates_what_colour_alone_cannot():
