@@ -10,9 +10,10 @@ mask is empty: a Segmentation holds at least one frame).
 
 The Segmentation copies its sources' study, series, frame of reference and instance UIDs:
 :func:`check_sources` refuses, before anything is predicted, a source whose UIDs are not DICOM
-UIDs or that shares its SOPInstanceUID with another. What highdicom and pydicom say while the
-Segmentation is made (a value of the source that is not valid DICOM, copied as it is) comes
-back as one note of ours instead of their warnings on the terminal.
+UIDs, that shares its SOPInstanceUID with another, or that is a Segmentation itself. What
+highdicom and pydicom say while the Segmentation is made (a value of the source that is not
+valid DICOM, copied as it is) comes back as one note of ours instead of their warnings on the
+terminal.
 """
 
 from __future__ import annotations
@@ -37,8 +38,6 @@ SOURCE_UIDS = ("StudyInstanceUID", "SeriesInstanceUID", "FrameOfReferenceUID", "
 #: highdicom's guess that a one-component PatientName ("ANON") is a mistake: it is valid DICOM,
 #: copied as the source has it, so nothing to tell the user.
 _HARMLESS = ("unlikely to represent the intended person name",)
-
-
 #: SOP Class UID of DICOM Segmentation Storage (PS3.4 B.5): an output, never a source.
 SEGMENTATION_CLASS = "1.2.840.10008.5.1.4.1.1.66.4"
 
