@@ -46,6 +46,13 @@ def load(cache: str, positions: list[int]) -> dict[str, np.ndarray]:
             "mask": g["mask"].get_orthogonal_selection((idx,))[:, 0] > 0}
 
 
+def render_params(layout) -> RenderParams:
+    """The render parameters a cache records (its ``refine`` as rendered)."""
+    attrs = layout.attrs["params"]
+    return RenderParams(**{k: v for k, v in attrs.items() if k not in ("ratios", "image")},
+                        ratios=tuple(attrs["ratios"]))
+
+
 def score(name: str, data: dict, params: RenderParams) -> tuple[float, float]:
     """(mean Dice, ms per image) of refiner ``name`` on ``data``."""
     fn = REFINERS[name].fn
@@ -72,9 +79,7 @@ def main() -> None:
     from gazeprep.contract.cache import validate
 
     layout = validate(args.cache)
-    params = RenderParams(**{k: v for k, v in layout.attrs["params"].items()
-                             if k not in ("ratios", "image")},
-                          ratios=tuple(layout.attrs["params"]["ratios"]))
+    params = render_params(layout)
     for item in args.set:
         name, value = item.split("=", 1)
         params = dataclasses.replace(params, **{name: type(getattr(params, name))(value)})

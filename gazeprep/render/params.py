@@ -28,7 +28,7 @@ DIRECTIONS = ("reverse", "forward")
 PSEUDO_SOURCES = ("level", "mean")
 #: The names of gazeprep.render.refine.REFINERS (a test keeps them equal).
 REFINES = ("none", "fill", "slic", "watershed", "grabcut", "grabcut_gaze", "grabcut_texture",
-           "grabcut_filled", "random_walker")
+           "grabcut_filled", "grabcut_grown", "random_walker")
 
 
 def default_ratios(levels: int) -> tuple[float, ...]:
@@ -113,7 +113,7 @@ class RenderParams:
     pseudo_source: str = "mean"
     pseudo_level: int = 1
     pseudo_threshold: float = 0.7
-    refine: str = "grabcut_filled"
+    refine: str = "grabcut_grown"
     bg_threshold: float = 0.2
     edge_sigma: float = 1.0
     heatmap_sigma: float = 70.0

@@ -23,6 +23,7 @@ from gazeprep.render.refine import (
     grabcut,
     grabcut_filled,
     grabcut_gaze,
+    grabcut_grown,
     grabcut_texture,
     random_walker,
     watershed,
@@ -77,6 +78,9 @@ REFINERS: dict[str, Refiner] = {
                                          "gamma": grabcut_texture.GAMMA}),
     "grabcut_filled": Refiner(grabcut_filled.refine, "grabcut_texture, then only its components "
                               "holding sure foreground, holes filled"),
+    "grabcut_grown": Refiner(grabcut_grown.refine, "grabcut_filled, its outline moved out by "
+                             "one pixel (the cut's border sits inside the object's)",
+                             defaults={"margin": grabcut_grown.MARGIN}),
     "random_walker": Refiner(random_walker.refine, "random walker on CIE Lab seeded by the gaze",
                              defaults={"beta": random_walker.BETA}),
 }

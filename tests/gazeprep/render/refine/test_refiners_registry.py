@@ -14,8 +14,8 @@ from gazeprep.render.refine import REFINERS
 def test_names_are_the_render_choices_and_the_default_is_registered():
     assert tuple(REFINERS) == rp.REFINES == (
         "none", "fill", "slic", "watershed", "grabcut", "grabcut_gaze", "grabcut_texture",
-        "grabcut_filled", "random_walker")
-    assert rp.RenderParams().refine == "grabcut_filled"
+        "grabcut_filled", "grabcut_grown", "random_walker")
+    assert rp.RenderParams().refine == "grabcut_grown"
 
 
 def test_method_defaults():
@@ -25,6 +25,7 @@ def test_method_defaults():
         "grabcut_gaze": {"iterations": 3, "dense": 0.5, "probable": 0.5},
         "grabcut_texture": {"components": 8, "em_steps": 4, "unary_weight": 1.5,
                             "std_sigma": 3.0, "grad_sigma": 2.0, "gamma": 50.0},
+        "grabcut_grown": {"margin": 1},
         "random_walker": {"beta": 130.0}}
     assert [k for k, r in REFINERS.items() if not r.needs_image] == ["none", "fill"]
 
