@@ -124,14 +124,15 @@ def render(
         "(image edges; v1), grabcut (colour models + graph cut from the watershed; needs "
         "opencv-python-headless), grabcut_gaze (GrabCut, sure foreground only where the "
         "fixations are dense), grabcut_texture (grabcut_gaze, then a graph cut whose colour "
-        "models also see texture), grabcut_filled (the default: grabcut_texture, only the "
-        "components around the dense track, holes filled), random_walker.",
+        "models also see texture), grabcut_filled (grabcut_texture, only the components around "
+        "the dense track, holes filled), grabcut_grown (the default: grabcut_filled, its "
+        "outline one pixel out), random_walker.",
     ),
     bg_threshold: float = typer.Option(
         _D.bg_threshold,
         "--bg-threshold",
         help="--refine watershed/grabcut/grabcut_gaze/grabcut_texture/grabcut_filled/"
-        "random_walker: heatmap <= this seeds the background.",
+        "grabcut_grown/random_walker: heatmap <= this seeds the background.",
         callback=number(0, 1),
     ),
     edge_sigma: float = typer.Option(
