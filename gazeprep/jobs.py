@@ -188,6 +188,23 @@ def restore_traceback(exc):
     return exc
 
 
+def unguarded_script() -> str | None:
+    """The path of the Python script this process runs when it has no ``if __name__ ==
+    "__main__":`` (worker processes start by importing it, so its top-level calls run in each
+    of them and kill them), else None (a command, ``python -m``, an interpreter)."""
+    import sys
+
+    path = getattr(sys.modules.get("__main__"), "__file__", None)
+    if not path or not path.endswith(".py") or os.path.basename(path) == "__main__.py":
+        return None
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            text = f.read()
+    except OSError:
+        return None
+    return None if "__main__" in text else path
+
+
 def ordered(executor: Executor, fn: Callable, items: Iterable[tuple], ahead: int) -> Iterator:
     """``fn(*item)`` for every item, yielded in input order; at most ``ahead`` are submitted
     and not yet yielded, which bounds the memory the results hold. A failure is raised when
@@ -204,6 +221,11 @@ def ordered(executor: Executor, fn: Callable, items: Iterable[tuple], ahead: int
         while pending:
             yield pending.popleft().result()
     except BrokenProcessPool as exc:
+        script = unguarded_script()
+        if script is not None:
+            raise GazeprepError(
+                f"worker processes import {script} again and it calls gazeprep at its top "
+                "level; expected the calls under if __name__ == \"__main__\":") from exc
         raise GazeprepError("a worker process stopped abruptly (killed, e.g. for lack of "
                             "memory); expected it to finish: run again with a smaller --jobs"
                             ) from exc
