@@ -85,8 +85,8 @@ class RenderParams:
         +0.4 more, about 4x the time), that keeping only the components around the sure
         foreground, holes filled (``grabcut_filled``: +0.1 more), that with its outline one pixel
         out (the default, ``grabcut_grown``: +0.4 more, 0.853 held out; each chosen on the 780
-        tuning images) or a random walker (foreground seeds:
-        source > threshold; background seeds: heatmap <= ``bg_threshold``).
+        tuning images) or a random walker (foreground seeds: source > threshold; background
+        seeds: heatmap <= ``bg_threshold``).
     bg_threshold : float
         Heatmap level at or below which pixels seed the background (the image refiners).
     edge_sigma : float
