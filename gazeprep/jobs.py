@@ -209,7 +209,8 @@ def ordered(executor: Executor, fn: Callable, items: Iterable[tuple], ahead: int
     """``fn(*item)`` for every item, yielded in input order; at most ``ahead`` are submitted
     and not yet yielded, which bounds the memory the results hold. A failure is raised when
     its item's turn comes; the items after it that were not started are cancelled. A worker
-    that dies (killed, out of memory) is a :class:`~gazeprep.errors.GazeprepError`."""
+    that dies (killed, out of memory, or a script without a main guard:
+    :func:`unguarded_script`) is a :class:`~gazeprep.errors.GazeprepError`."""
     from concurrent.futures.process import BrokenProcessPool
 
     pending: deque = deque()

@@ -27,7 +27,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from gazeprep.detect.runs import runs
+from gazeprep.detect.runs import runs, streak_ends
 
 #: Samples handled together (whole runs, so a longer run is one batch): bounds the temporary
 #: arrays, about 120 bytes per sample, whatever the length of the recording.
@@ -89,10 +89,7 @@ def _streaks(t, x, y, start, end, velocity: float, half: float):
     with np.errstate(over="ignore", invalid="ignore"):  # 1e308 apart: fast, as in a loop
         slow = (dt > 0) & (np.sqrt(dx * dx + dy * dy) < velocity * dt)
     joined = slow[1:] & slow[:-1] & (a[1:] == a[:-1])  # runs are never joined
-    first = slow.copy()
-    first[1:] &= ~joined
-    last = slow.copy()
-    last[:-1] &= ~joined
+    first, last = streak_ends(slow, joined)
     return i[first], i[last]
 
 

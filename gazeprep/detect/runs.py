@@ -42,8 +42,22 @@ def runs(t: np.ndarray, x: np.ndarray, y: np.ndarray,
     step = np.diff(t)
     with np.errstate(invalid="ignore"):  # inf - inf: a missing sample anyway
         linked = valid[1:] & valid[:-1] & (step > 0) & (step <= max_gap)
-    start = valid.copy()
-    start[1:] &= ~linked
-    end = valid.copy()
-    end[:-1] &= ~linked
+    start, end = streak_ends(valid, linked)
     return np.flatnonzero(start), np.flatnonzero(end) + 1
+
+
+def streak_ends(member: np.ndarray, linked: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The first and the last element of every streak, as two bool masks of ``member``'s shape.
+
+    Parameters
+    ----------
+    member : bool array (n,)
+        Elements that belong to some streak.
+    linked : bool array (n - 1,)
+        ``linked[i]``: elements ``i`` and ``i + 1`` are in one streak (both members).
+    """
+    first = member.copy()
+    first[1:] &= ~linked
+    last = member.copy()
+    last[:-1] &= ~linked
+    return first, last
